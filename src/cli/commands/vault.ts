@@ -1,0 +1,394 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { lstat, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { randomBytes } from 'node:crypto';
+import { Command, Option } from 'commander';
+import { parseRecipient } from '../../crypto/age/index.ts';
+import { DEFAULT_ARGON2 } from '../../crypto/index.ts';
+import { ElohimError } from '../../errors.ts';
+import { formatVaultPath, parseVaultPath, SMALL_OBJECT_MAX } from '../../vault/index.ts';
+import type { EntryInfo, PutEntry } from '../../vault/index.ts';
+import { withApp, withVault } from '../context.ts';
+import type { UnlockFlags } from '../context.ts';
+import { formatBytes, progressBar } from '../progress.ts';
+import { readSecret } from '../prompt.ts';
+
+const globals = (cmd: Command): UnlockFlags => cmd.optsWithGlobals() as UnlockFlags;
+
+function printRecoveryCodes(title: string, codes: string[]): void {
+  process.stdout.write(`${title}\n`);
+  codes.forEach((code, i) => process.stdout.write(`  ${String(i + 1).padStart(2)}. ${code}\n`));
+  process.stdout.write('Each code unlocks the vault once instead of the passphrase. Store them offline; they are shown only now.\n');
+}
+
+const positiveInt = (name: string) => (v: string) => {
+  if (!/^\d+$/.test(v)) throw new ElohimError('INVALID_INPUT', `${name} must be a whole number`);
+  return Number(v);
+};
+
+function initCommand(): Command {
+  return new Command('init')
+    .description('create the vault (and optionally a decoy vault opened by a second passphrase)')
+    .option('--decoy', 'add a decoy vault: also reads ELOHIM_DECOY_PASSPHRASE or prompts for it')
+    .option('--kdf-memory <KiB>', 'Argon2id memory in KiB (min 19456)', positiveInt('--kdf-memory'), DEFAULT_ARGON2.memory)
+    .option('--kdf-passes <n>', 'Argon2id passes (min 2)', positiveInt('--kdf-passes'), DEFAULT_ARGON2.passes)
+    .option('--kdf-parallelism <n>', 'Argon2id lanes', positiveInt('--kdf-parallelism'), DEFAULT_ARGON2.parallelism)
+    .addHelpText('after', '\nWith an existing vault, `init --decoy` adds a decoy: it needs the real passphrase too.')
+    .action(async (opts: { decoy?: boolean; kdfMemory: number; kdfPasses: number; kdfParallelism: number }) => {
+      await withApp(async (app) => {
+        if (app.home.isInitialized()) {
+          if (!opts.decoy) throw new ElohimError('VAULT_ALREADY_INITIALIZED', `a vault already exists in ${app.home.dir}`);
+          const passphrase = await readSecret({ env: 'ELOHIM_PASSPHRASE', message: 'Passphrase of the existing vault' });
+          const decoyPassphrase = await readSecret({ env: 'ELOHIM_DECOY_PASSPHRASE', message: 'New decoy passphrase', confirm: true });
+          const { recoveryCodes } = await app.home.addDecoy({ passphrase, decoyPassphrase });
+          printRecoveryCodes('Decoy vault created. Recovery codes of the DECOY vault:', recoveryCodes);
+          return;
+        }
+        const passphrase = await readSecret({ env: 'ELOHIM_PASSPHRASE', message: 'New passphrase', confirm: true });
+        const decoyPassphrase = opts.decoy
+          ? await readSecret({ env: 'ELOHIM_DECOY_PASSPHRASE', message: 'Decoy passphrase', confirm: true })
+          : undefined;
+        const result = await app.home.init({
+          passphrase,
+          decoyPassphrase,
+          argon2: { memory: opts.kdfMemory, passes: opts.kdfPasses, parallelism: opts.kdfParallelism },
+        });
+        process.stdout.write(`Vault created in ${app.home.dir}\n`);
+        printRecoveryCodes('Recovery codes:', result.recoveryCodes);
+        if (result.decoyRecoveryCodes) printRecoveryCodes('Recovery codes of the DECOY vault:', result.decoyRecoveryCodes);
+      });
+    });
+}
+
+function passwdCommand(): Command {
+  return new Command('passwd')
+    .description('change the passphrase (files are not re-encrypted); new one from ELOHIM_NEW_PASSPHRASE or a prompt')
+    .action(async (_opts, cmd: Command) => {
+      await withVault(globals(cmd), async (unlocked) => {
+        const next = await readSecret({ env: 'ELOHIM_NEW_PASSPHRASE', message: 'New passphrase', confirm: true });
+        await unlocked.changePassphrase(next);
+        process.stderr.write('Passphrase changed.\n');
+      });
+    });
+}
+
+/** Host files below `root` (a folder), as put entries; symlinks and special files are skipped. */
+async function walk(root: string): Promise<{ entries: PutEntry[]; skipped: string[] }> {
+  const entries: PutEntry[] = [];
+  const skipped: string[] = [];
+  const visit = async (dir: string): Promise<void> => {
+    const names = (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
+    for (const d of names) {
+      const full = join(dir, d.name);
+      if (d.isDirectory()) await visit(full);
+      else if (d.isFile()) {
+        const size = (await stat(full)).size;
+        entries.push({
+          names: relative(root, full).split(sep),
+          size,
+          read: async (): Promise<Buffer | Readable> => (size <= SMALL_OBJECT_MAX ? readFile(full) : createReadStream(full, { highWaterMark: 1 << 20 })),
+        });
+      } else skipped.push(full);
+    }
+  };
+  await visit(root);
+  return { entries, skipped };
+}
+
+function putCommand(): Command {
+  return new Command('put')
+    .description('encrypt a host file, folder (recursively) or stdin (-) into the vault')
+    .argument('<source>', 'host file or folder, or - for standard input')
+    .argument('[vault_path]', 'where it goes, e.g. /reports/a.pdf; a folder (or a path ending in /) receives it under its own name')
+    .option('-f, --force', 'replace existing files (the old versions go to the trash)')
+    .option('-p, --parents', 'create missing folders')
+    .action(async (source: string, vaultPath: string | undefined, opts: { force?: boolean; parents?: boolean }, cmd: Command) => {
+      if (source === '-' && vaultPath === undefined) throw new ElohimError('INVALID_INPUT', 'give a vault path when reading standard input');
+      const host = source === '-' ? null : resolve(source);
+      const info = host === null ? null : await lstat(host).catch((err: NodeJS.ErrnoException) => {
+        throw new ElohimError('HOST_IO', `cannot read ${source}: ${err.code ?? err.message}`);
+      });
+      if (info !== null && !info.isFile() && !info.isDirectory()) throw new ElohimError('INVALID_INPUT', `${source} is not a file or folder`);
+      await withVault(globals(cmd), async ({ vault }) => {
+        if (info?.isDirectory()) {
+          const dest = vaultPath ?? formatVaultPath([basename(host!)]);
+          const { entries, skipped } = await walk(host!);
+          for (const s of skipped) process.stderr.write(`elohim: skipped ${s} (not a regular file)\n`);
+          const totalBytes = entries.reduce((n, e) => n + e.size, 0);
+          const bar = progressBar('put', totalBytes, 'bytes');
+          const started = performance.now();
+          let result;
+          try {
+            result = await vault.putMany(dest, entries, {
+              replace: opts.force,
+              onProgress: (p) => bar.update(p.bytes, {}),
+            });
+          } finally {
+            bar.stop();
+          }
+          const secs = (performance.now() - started) / 1000;
+          process.stderr.write(`${result.files} files, ${formatBytes(result.bytes)} into ${dest} in ${secs.toFixed(2)} s (${Math.round(result.files / secs)} files/s)\n`);
+          return;
+        }
+        let target = vaultPath ?? formatVaultPath([basename(host!)]);
+        if (host !== null && (target.endsWith('/') || isFolder(() => vault.stat(target)))) {
+          target = formatVaultPath([...parseVaultPath(target), basename(host)]);
+        }
+        const stream = host === null ? process.stdin : createReadStream(host, { highWaterMark: 1 << 20 });
+        const bar = progressBar('put', info?.size ?? 0, 'bytes');
+        try {
+          const item = await vault.put(target, stream, { replace: opts.force, parents: opts.parents, onProgress: (n) => bar.update(n) });
+          bar.stop();
+          process.stderr.write(`${item.path} (${formatBytes(item.size)})\n`);
+        } finally {
+          bar.stop();
+        }
+      });
+    });
+}
+
+function isFolder(stat: () => EntryInfo): boolean {
+  try {
+    return stat().kind === 'folder';
+  } catch (err) {
+    if (err instanceof ElohimError && err.code === 'ITEM_NOT_FOUND') return false;
+    throw err;
+  }
+}
+
+/** Writes `stream` to `out` through a temp file, so a failed check never leaves a partial file. */
+async function writeOutput(stream: Readable, out: string, force: boolean): Promise<void> {
+  if (!force) {
+    const exists = await lstat(out).then(() => true, () => false);
+    if (exists) throw new ElohimError('ITEM_EXISTS', `${out} exists; use --force to overwrite`);
+  }
+  const tmp = join(dirname(out), `.${basename(out)}.${randomBytes(4).toString('hex')}.partial`);
+  try {
+    await pipeline(stream, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }));
+    await rename(tmp, out);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+}
+
+function getCommand(): Command {
+  return new Command('get')
+    .description('decrypt a file from the vault to a host file or stdout (-); its SHA-256 is checked')
+    .argument('<vault_path>')
+    .argument('[out]', 'host file, or - for standard output (default: its name in the current folder)')
+    .option('-f, --force', 'overwrite an existing host file')
+    .action(async (vaultPath: string, out: string | undefined, opts: { force?: boolean }, cmd: Command) => {
+      await withVault(globals(cmd), async ({ vault }) => {
+        const { info, stream } = await vault.get(vaultPath);
+        if (out === '-') {
+          await pipeline(stream, process.stdout);
+          return;
+        }
+        const bar = progressBar('get', info.size, 'bytes');
+        let done = 0;
+        stream.on('data', (c: Buffer) => bar.update((done += c.length)));
+        try {
+          await writeOutput(stream, resolve(out ?? info.name), opts.force === true);
+        } finally {
+          bar.stop();
+        }
+      });
+    });
+}
+
+function formatEntry(e: EntryInfo, long: boolean): string {
+  const name = e.kind === 'folder' ? `${e.name}/` : e.name;
+  if (!long) return name;
+  const when = new Date(e.modified).toISOString().slice(0, 16).replace('T', ' ');
+  return `${e.kind === 'folder' ? 'd' : '-'} ${(e.kind === 'folder' ? '' : formatBytes(e.size)).padStart(10)}  ${when}  ${name}`;
+}
+
+function lsCommand(): Command {
+  return new Command('ls')
+    .description('list a folder of the vault')
+    .argument('[vault_path]', 'folder to list', '/')
+    .option('-l, --long', 'show kind, size and date')
+    .option('--json', 'print JSON (for scripts)')
+    .action(async (vaultPath: string, opts: { long?: boolean; json?: boolean }, cmd: Command) => {
+      await withVault(globals(cmd), async ({ vault }) => {
+        const entries = vault.list(vaultPath);
+        if (opts.json) process.stdout.write(JSON.stringify(entries) + '\n');
+        else for (const e of entries) process.stdout.write(formatEntry(e, opts.long === true) + '\n');
+      });
+    });
+}
+
+function mkdirCommand(): Command {
+  return new Command('mkdir')
+    .description('create a folder')
+    .argument('<vault_path>')
+    .option('-p, --parents', 'create missing parents; no error if it exists')
+    .action(async (vaultPath: string, opts: { parents?: boolean }, cmd: Command) => {
+      await withVault(globals(cmd), async ({ vault }) => {
+        vault.mkdir(vaultPath, { parents: opts.parents });
+      });
+    });
+}
+
+function mvCommand(): Command {
+  return new Command('mv')
+    .description('move or rename an item; a folder as target receives it')
+    .argument('<from>')
+    .argument('<to>')
+    .action(async (from: string, to: string, _opts, cmd: Command) => {
+      await withVault(globals(cmd), async ({ vault }) => {
+        const moved = vault.move(from, to);
+        process.stderr.write(`${moved.path}\n`);
+      });
+    });
+}
+
+function rmCommand(): Command {
+  return new Command('rm')
+    .description('move an item (a folder with everything in it) to the trash; it is purged after 30 days')
+    .argument('<vault_path...>')
+    .action(async (paths: string[], _opts, cmd: Command) => {
+      await withVault(globals(cmd), async ({ vault }) => {
+        for (const p of paths) vault.stat(p); // all exist, or nothing is trashed
+        for (const p of paths) {
+          const t = vault.trash(p);
+          process.stderr.write(`trashed ${t.path} (id ${t.id.slice(0, 8)})\n`);
+        }
+      });
+    });
+}
+
+function trashCommand(): Command {
+  const trash = new Command('trash').description('list, restore or empty the trash');
+  trash
+    .command('ls')
+    .description('list trashed items')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      await withVault(globals(cmd), async ({ vault }) => {
+        const entries = vault.trashList();
+        if (opts.json) {
+          process.stdout.write(JSON.stringify(entries) + '\n');
+          return;
+        }
+        for (const e of entries) {
+          const when = new Date(e.trashedAt).toISOString().slice(0, 16).replace('T', ' ');
+          process.stdout.write(`${e.id.slice(0, 8)}  ${when}  ${e.kind === 'folder' ? `${e.originalPath}/` : e.originalPath}\n`);
+        }
+      });
+    });
+  trash
+    .command('restore')
+    .description('put trashed items back where they were')
+    .argument('<id...>', 'ids shown by `trash ls` (8 characters are enough)')
+    .action(async (ids: string[], _opts, cmd: Command) => {
+      await withVault(globals(cmd), async ({ vault }) => {
+        for (const id of ids) {
+          const restored = vault.restore(id);
+          process.stderr.write(`restored ${restored.path}\n`);
+        }
+      });
+    });
+  trash
+    .command('empty')
+    .description('delete everything in the trash for good')
+    .action(async (_opts, cmd: Command) => {
+      await withVault(globals(cmd), async ({ vault }) => {
+        const n = await vault.emptyTrash();
+        process.stderr.write(`deleted ${n} items for good\n`);
+      });
+    });
+  return trash;
+}
+
+function findCommand(): Command {
+  return new Command('find')
+    .description('find items whose name contains TEXT (case-insensitive)')
+    .argument('<text>')
+    .option('--json', 'print JSON')
+    .action(async (text: string, opts: { json?: boolean }, cmd: Command) => {
+      await withVault(globals(cmd), async ({ vault }) => {
+        const found = vault.find(text);
+        if (opts.json) process.stdout.write(JSON.stringify(found) + '\n');
+        else for (const e of found) process.stdout.write(`${e.kind === 'folder' ? `${e.path}/` : e.path}\n`);
+      });
+    });
+}
+
+function verifyCommand(): Command {
+  return new Command('verify')
+    .description('read every stored object back and report damaged files (exit 6 if any)')
+    .option('--json', 'print the report as JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      await withVault(globals(cmd), async ({ vault }) => {
+        let bar: ReturnType<typeof progressBar> | null = null;
+        const report = await vault.verify({
+          onProgress: (p) => {
+            bar ??= progressBar('verify', p.totalBytes, 'bytes');
+            bar.update(p.bytes);
+          },
+        });
+        (bar as ReturnType<typeof progressBar> | null)?.stop();
+        if (opts.json) process.stdout.write(JSON.stringify(report) + '\n');
+        else {
+          for (const d of report.damaged) process.stdout.write(`DAMAGED ${d.path}: ${d.message}\n`);
+          process.stdout.write(`${report.files} files, ${formatBytes(report.bytes)} checked, ${report.damaged.length} damaged\n`);
+        }
+        if (report.damaged.length > 0) throw new ElohimError('OBJECT_DAMAGED', `${report.damaged.length} damaged files`);
+      });
+    });
+}
+
+function exportCommand(): Command {
+  return new Command('export')
+    .description('write a file as a standard age file for recipients (no re-encryption), or print the vault identity')
+    .argument('[vault_path]')
+    .option('-r, --recipient <age1…>', 'recipient (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('-a, --armor', 'ASCII-armored output')
+    .option('-o, --output <file>', 'host file (default: standard output)')
+    .addOption(new Option('--identity', "print this vault's age identity (AGE-SECRET-KEY-1…)").conflicts(['recipient']))
+    .action(async (vaultPath: string | undefined, opts: { recipient: string[]; armor?: boolean; output?: string; identity?: boolean }, cmd: Command) => {
+      if (opts.identity) {
+        await withVault(globals(cmd), async ({ vault }) => {
+          process.stderr.write(
+            'WARNING: this key opens every file exported to this vault. Anyone who sees it can read them.\n' +
+              'Keep it offline; never paste it into chats or cloud notes.\n',
+          );
+          process.stdout.write(`${vault.identity()}\n`);
+        });
+        return;
+      }
+      if (vaultPath === undefined) throw new ElohimError('INVALID_INPUT', 'give a vault path, or --identity');
+      if (opts.recipient.length === 0) throw new ElohimError('INVALID_RECIPIENT', 'give at least one -r RECIPIENT');
+      const recipients = opts.recipient.map(parseRecipient);
+      if (opts.output === undefined && process.stdout.isTTY && !opts.armor) {
+        throw new ElohimError('INVALID_INPUT', 'refusing to write binary age output to a terminal; use -o FILE or -a');
+      }
+      await withVault(globals(cmd), async ({ vault }) => {
+        const { stream } = await vault.export(vaultPath, recipients, { armor: opts.armor });
+        if (opts.output === undefined) await pipeline(stream, process.stdout);
+        else await writeOutput(stream, resolve(opts.output), true);
+      });
+    });
+}
+
+export function vaultCommands(): Command[] {
+  return [
+    initCommand(),
+    passwdCommand(),
+    putCommand(),
+    getCommand(),
+    lsCommand(),
+    mkdirCommand(),
+    mvCommand(),
+    rmCommand(),
+    trashCommand(),
+    findCommand(),
+    verifyCommand(),
+    exportCommand(),
+  ];
+}
+

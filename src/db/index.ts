@@ -1,0 +1,2 @@
+export { inTransaction, openDatabase } from './sqlite.ts';
+export type { Database } from './sqlite.ts';

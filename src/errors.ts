@@ -1,0 +1,56 @@
+/**
+ * Every error ElohimOS raises on purpose, in one registry.
+ *
+ * A code is stable: faces (CLI exit codes, HTTP statuses) map codes in exactly one place each,
+ * and `errors.test.ts` checks every code is mapped there. Messages are for people and may
+ * change; they never carry names, contents or keys.
+ */
+export const ERROR_CODES = {
+  // input at a boundary
+  INVALID_INPUT: 'the input is not valid',
+  INVALID_NAME: 'an item name is not valid',
+  INVALID_PATH: 'a vault path is not valid',
+  INVALID_RECIPIENT: 'an age recipient is not valid',
+  INVALID_IDENTITY: 'an age identity is not valid',
+
+  // the age format
+  AGE_HEADER_INVALID: 'the age header is malformed or too large',
+  AGE_NO_MATCH: 'no identity matches any recipient of the age file',
+  AGE_HMAC_MISMATCH: 'the age header MAC does not match',
+  AGE_PAYLOAD_INVALID: 'the age payload is truncated, reordered or tampered with',
+  AGE_ARMOR_INVALID: 'the ASCII armor is malformed',
+  AGE_UNSUPPORTED: 'the age file uses a feature this build does not support',
+
+  // the vault
+  VAULT_NOT_INITIALIZED: 'no vault exists here yet',
+  VAULT_ALREADY_INITIALIZED: 'a vault already exists here',
+  VAULT_WRONG_SECRET: 'the passphrase or recovery code is wrong',
+  VAULT_RATE_LIMITED: 'too many failed unlock attempts; wait before trying again',
+  VAULT_NO_FREE_SLOT: 'no free key slot is left',
+  VAULT_CORRUPT: 'vault data on disk is damaged',
+  VAULT_FORMAT_UNKNOWN: 'vault data on disk has a version this build does not know',
+  ITEM_NOT_FOUND: 'no such item',
+  ITEM_EXISTS: 'an item with that name already exists there',
+  NOT_A_FOLDER: 'the item is not a folder',
+  NOT_A_FILE: 'the item is not a file',
+  MOVE_INTO_SELF: 'a folder cannot be moved into itself',
+  OBJECT_DAMAGED: 'a stored object is missing or damaged',
+  HOST_IO: 'a file on this device could not be read or written',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The one error class of ElohimOS; `code` says what happened, `message` says it to a person. */
+export class ElohimError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string = ERROR_CODES[code], options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ElohimError';
+    this.code = code;
+  }
+}
+
+export function isElohimError(err: unknown, code?: ErrorCode): err is ElohimError {
+  return err instanceof ElohimError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,244 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { x25519IdentityFromSecret } from '../crypto/age/index.ts';
+import { asSealKey, DEFAULT_ARGON2, hkdf } from '../crypto/index.ts';
+import type { Argon2Params, SealKey } from '../crypto/index.ts';
+import { openDatabase } from '../db/index.ts';
+import type { Database } from '../db/index.ts';
+import { ElohimError } from '../errors.ts';
+import { writeFileAtomic } from './atomic.ts';
+import {
+  createKeySlots,
+  decodeKeySlots,
+  encodeKeySlots,
+  findSlot,
+  generateRecoveryCode,
+  passphraseKey,
+  recoveryKey,
+  sealSlot,
+  SLOT_COUNT,
+} from './keyslots.ts';
+import type { KeySlots } from './keyslots.ts';
+import { createObjectStore } from './objects.ts';
+import { createRecordStore } from './records.ts';
+import { createThrottle } from './throttle.ts';
+import { openVault } from './vault.ts';
+import type { MetaRecord, Vault, VaultRecord } from './vault.ts';
+
+export const RECOVERY_CODE_COUNT = 10;
+/** Slots one vault uses: its passphrase and its recovery codes. */
+const SLOTS_PER_VAULT = 1 + RECOVERY_CODE_COUNT;
+
+export type UnlockSecret = { passphrase: string } | { recoveryCode: string };
+
+export interface UnlockOptions {
+  /** Called before sleeping out a delay earned by earlier failures. */
+  onWait?: (ms: number) => void;
+  /** Throw VAULT_RATE_LIMITED instead of waiting (for servers, which must not hold a request). */
+  noWait?: boolean;
+}
+
+/** An open vault plus the key operations that need its master key. */
+export interface UnlockedVault {
+  vault: Vault;
+  /** true when a recovery code (not the passphrase) opened it */
+  viaRecoveryCode: boolean;
+  /** Re-seals this vault's passphrase slot under a new passphrase; files are not touched. */
+  changePassphrase(newPassphrase: string): Promise<void>;
+  /** Drops the master key from memory. The vault object must not be used afterwards. */
+  lock(): void;
+}
+
+/**
+ * Everything under $ELOHIM_HOME: the key-slot file, the shared database and object pool, and
+ * the vaults they hold. See the README's threat model for what the decoy does and does not hide.
+ */
+export function createHome(deps: { dir: string; clock?: () => number }) {
+  const dir = deps.dir;
+  const clock = deps.clock ?? Date.now;
+  const paths = {
+    keyslots: join(dir, 'keyslots.bin'),
+    db: join(dir, 'db.sqlite'),
+    objects: join(dir, 'objects'),
+    config: join(dir, 'config.json'),
+    throttle: join(dir, 'unlock-throttle.json'),
+  };
+  const throttle = createThrottle({ path: paths.throttle, clock });
+  let db: Database | null = null;
+  const database = (): Database => (db ??= openDatabase(paths.db));
+
+  async function readSlots(): Promise<KeySlots> {
+    let buf: Buffer;
+    try {
+      buf = await readFile(paths.keyslots);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new ElohimError('VAULT_NOT_INITIALIZED', `no vault in ${dir}; run \`elohim init\` first`);
+      }
+      throw err;
+    }
+    return decodeKeySlots(buf);
+  }
+
+  function keysOf(master: Buffer) {
+    return {
+      records: { seal: asSealKey(hkdf(master, Buffer.alloc(0), 'elohim/v1 record seal')), tag: hkdf(master, Buffer.alloc(0), 'elohim/v1 record tag') },
+      identity: x25519IdentityFromSecret(hkdf(master, Buffer.alloc(0), 'elohim/v1 age identity')),
+    };
+  }
+
+  async function open(master: Buffer): Promise<Vault> {
+    const keys = keysOf(master);
+    return openVault({
+      records: createRecordStore<VaultRecord>({ db: database(), keys: keys.records }),
+      objects: createObjectStore({ root: paths.objects }),
+      clock,
+      identity: keys.identity,
+    });
+  }
+
+  /** Picks `count` random free slots, avoiding `taken`. */
+  function pickSlots(taken: Set<number>, count: number): number[] {
+    const free = Array.from({ length: SLOT_COUNT }, (_, i) => i).filter((i) => !taken.has(i));
+    if (free.length < count) throw new ElohimError('VAULT_NO_FREE_SLOT');
+    for (let i = free.length - 1; i > 0; i--) {
+      const j = randomInt(i + 1);
+      [free[i], free[j]] = [free[j]!, free[i]!];
+    }
+    return free.slice(0, count);
+  }
+
+  /** Seals a new vault's passphrase and recovery codes into `slots`; returns the codes. */
+  function fillSlots(ks: KeySlots, master: Buffer, passKey: SealKey, indices: number[]): string[] {
+    const [passIndex, ...recoveryIndices] = indices;
+    ks.slots[passIndex!] = sealSlot(passKey, passIndex!, { kind: 'passphrase', master });
+    return recoveryIndices.map((index) => {
+      const code = generateRecoveryCode();
+      ks.slots[index] = sealSlot(recoveryKey(ks, code), index, { kind: 'recovery', master });
+      return code;
+    });
+  }
+
+  async function createVaultIn(ks: KeySlots, passKey: SealKey, indices: number[], reserved: number[]) {
+    const master = randomBytes(32);
+    const codes = fillSlots(ks, master, passKey, indices);
+    const meta: MetaRecord = { t: 'meta', passphraseSlot: indices[0]!, recoverySlots: indices.slice(1), reservedSlots: reserved, created: clock() };
+    return { master, codes, meta };
+  }
+
+  return {
+    dir,
+    paths,
+
+    isInitialized(): boolean {
+      return existsSync(paths.keyslots);
+    },
+
+    /**
+     * Creates the vault (and a decoy when `decoyPassphrase` is given). Returns the recovery
+     * codes, which exist nowhere else: the caller shows them once.
+     */
+    async init(opts: { passphrase: string; decoyPassphrase?: string; argon2?: Argon2Params }) {
+      if (existsSync(paths.keyslots)) throw new ElohimError('VAULT_ALREADY_INITIALIZED', `a vault already exists in ${dir}`);
+      if (opts.decoyPassphrase !== undefined && opts.decoyPassphrase === opts.passphrase) {
+        throw new ElohimError('INVALID_INPUT', 'the decoy passphrase must differ from the passphrase');
+      }
+      await mkdir(paths.objects, { recursive: true, mode: 0o700 });
+      const ks = createKeySlots(opts.argon2 ?? DEFAULT_ARGON2);
+      const realSlots = pickSlots(new Set(), SLOTS_PER_VAULT);
+      const decoySlots = opts.decoyPassphrase === undefined ? [] : pickSlots(new Set(realSlots), SLOTS_PER_VAULT);
+      const real = await createVaultIn(ks, await passphraseKey(ks, opts.passphrase), realSlots, decoySlots);
+      const decoy = opts.decoyPassphrase === undefined
+        ? null
+        : await createVaultIn(ks, await passphraseKey(ks, opts.decoyPassphrase), decoySlots, []);
+      // Records first, key slots last: until keyslots.bin exists the home counts as empty, so a
+      // crash here leaves nothing that a retry of `init` trips over but some unreadable rows.
+      for (const v of decoy ? [real, decoy] : [real]) (await open(v.master)).setMeta(v.meta);
+      await writeFileAtomic(paths.config, JSON.stringify({ version: 1 }, null, 2) + '\n');
+      await writeFileAtomic(paths.throttle, JSON.stringify({ failures: 0, notBefore: 0 }));
+      await writeFileAtomic(paths.keyslots, encodeKeySlots(ks));
+      real.master.fill(0);
+      decoy?.master.fill(0);
+      return { recoveryCodes: real.codes, decoyRecoveryCodes: decoy?.codes };
+    },
+
+    /** Adds a decoy vault to an existing home; needs the real passphrase to know which slots are free. */
+    async addDecoy(opts: { passphrase: string; decoyPassphrase: string }) {
+      if (opts.decoyPassphrase === opts.passphrase) throw new ElohimError('INVALID_INPUT', 'the decoy passphrase must differ from the passphrase');
+      const ks = await readSlots();
+      const found = findSlot(ks, await passphraseKey(ks, opts.passphrase));
+      if (found === null || found.content.kind !== 'passphrase') throw new ElohimError('VAULT_WRONG_SECRET');
+      const decoyKey = await passphraseKey(ks, opts.decoyPassphrase);
+      if (findSlot(ks, decoyKey) !== null) throw new ElohimError('INVALID_INPUT', 'that passphrase already opens a vault');
+      const realVault = await open(found.content.master);
+      const meta = realVault.meta();
+      if (meta === null) throw new ElohimError('VAULT_CORRUPT', 'the vault has no key-slot record');
+      if (meta.reservedSlots.length > 0) throw new ElohimError('INVALID_INPUT', 'this vault already has a decoy');
+      const taken = new Set([meta.passphraseSlot, ...meta.recoverySlots]);
+      const decoySlots = pickSlots(taken, SLOTS_PER_VAULT);
+      const decoy = await createVaultIn(ks, decoyKey, decoySlots, []);
+      (await open(decoy.master)).setMeta(decoy.meta);
+      realVault.setMeta({ ...meta, reservedSlots: decoySlots });
+      await writeFileAtomic(paths.keyslots, encodeKeySlots(ks));
+      decoy.master.fill(0);
+      found.content.master.fill(0);
+      return { recoveryCodes: decoy.codes };
+    },
+
+    /**
+     * Opens the vault whose passphrase or recovery code this is. Wrong secrets throw
+     * VAULT_WRONG_SECRET and earn a growing delay before the next attempt is evaluated.
+     */
+    async unlock(secret: UnlockSecret, opts: UnlockOptions = {}): Promise<UnlockedVault> {
+      const ks = await readSlots();
+      const wait = await throttle.waitMs();
+      if (wait > 0) {
+        if (opts.noWait) throw new ElohimError('VAULT_RATE_LIMITED', `too many failed attempts; try again in ${Math.ceil(wait / 1000)} s`);
+        opts.onWait?.(wait);
+        await sleep(wait);
+      }
+      const key = 'passphrase' in secret ? await passphraseKey(ks, secret.passphrase) : recoveryKey(ks, secret.recoveryCode);
+      const found = findSlot(ks, key);
+      const expected = 'passphrase' in secret ? 'passphrase' : 'recovery';
+      if (found === null || found.content.kind !== expected) {
+        const state = await throttle.fail();
+        const next = Math.max(0, state.notBefore - clock());
+        const what = 'passphrase' in secret ? 'wrong passphrase' : 'wrong recovery code';
+        throw new ElohimError(
+          'VAULT_WRONG_SECRET',
+          next > 0 ? `${what} (${state.failures} failed attempts; the next attempt waits ${Math.ceil(next / 1000)} s)` : what,
+        );
+      }
+      await throttle.succeed();
+      const master = found.content.master;
+      const vault = await open(master);
+      return {
+        vault,
+        viaRecoveryCode: expected === 'recovery',
+        async changePassphrase(newPassphrase: string) {
+          const meta = vault.meta();
+          if (meta === null) throw new ElohimError('VAULT_CORRUPT', 'the vault has no key-slot record');
+          const current = await readSlots();
+          const newKey = await passphraseKey(current, newPassphrase);
+          const clash = findSlot(current, newKey);
+          if (clash !== null && clash.index !== meta.passphraseSlot) throw new ElohimError('INVALID_INPUT', 'choose a different passphrase');
+          current.slots[meta.passphraseSlot] = sealSlot(newKey, meta.passphraseSlot, { kind: 'passphrase', master });
+          await writeFileAtomic(paths.keyslots, encodeKeySlots(current));
+        },
+        lock() {
+          master.fill(0);
+        },
+      };
+    },
+
+    close(): void {
+      db?.close();
+      db = null;
+    },
+  };
+}
+
+export type Home = ReturnType<typeof createHome>;

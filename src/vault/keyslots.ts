@@ -1,0 +1,157 @@
+import { randomBytes } from 'node:crypto';
+import { base32crockford } from '@scure/base';
+import { asSealKey, checkArgon2Params, deriveFromPassphrase, hkdf, openOrNull, seal } from '../crypto/index.ts';
+import type { Argon2Params, SealKey } from '../crypto/index.ts';
+import { ElohimError } from '../errors.ts';
+
+/**
+ * keyslots.bin, version 1: a fixed-size file with a fixed number of slots.
+ *
+ *   0  "ELOHIMKS"            8   magic
+ *   8  version = 1           1
+ *   9  reserved (zero)       3
+ *  12  Argon2id memory KiB   4   big-endian u32
+ *  16  Argon2id passes       4
+ *  20  Argon2id lanes        4
+ *  24  salt                 32
+ *  56  32 slots × 128 bytes      each: nonce(12) ‖ ChaCha20-Poly1305(100-byte content) ‖ tag(16)
+ *
+ * A used slot holds a vault's master key sealed under a passphrase- or recovery-code-derived key;
+ * an unused slot is random bytes. The two cannot be told apart without the secret, and the file
+ * has this exact shape whether one vault, a vault and a decoy, or (after a shred) none exist.
+ * The header is the same for every vault, so it says nothing about how many there are.
+ *
+ * One salt for the whole file means one Argon2id run per unlock attempt, then a cheap trial of
+ * every slot, rather than one Argon2id run per slot.
+ */
+export const SLOT_COUNT = 32;
+export const SLOT_SIZE = 128;
+const HEADER_SIZE = 56;
+export const KEYSLOTS_FILE_SIZE = HEADER_SIZE + SLOT_COUNT * SLOT_SIZE;
+const MAGIC = Buffer.from('ELOHIMKS', 'latin1');
+const VERSION = 1;
+const CONTENT_SIZE = SLOT_SIZE - 12 - 16;
+
+export const SLOT_KIND = { passphrase: 1, recovery: 2 } as const;
+export type SlotKind = keyof typeof SLOT_KIND;
+
+export interface KeySlots {
+  readonly argon2: Argon2Params;
+  readonly salt: Buffer;
+  /** SLOT_COUNT buffers of SLOT_SIZE bytes */
+  readonly slots: Buffer[];
+}
+
+export interface SlotContent {
+  kind: SlotKind;
+  /** the vault's 32-byte master key */
+  master: Buffer;
+}
+
+/** A fresh file: new salt, every slot random. */
+export function createKeySlots(argon2: Argon2Params): KeySlots {
+  checkArgon2Params(argon2);
+  return {
+    argon2: { ...argon2 },
+    salt: randomBytes(32),
+    slots: Array.from({ length: SLOT_COUNT }, () => randomBytes(SLOT_SIZE)),
+  };
+}
+
+export function encodeKeySlots(ks: KeySlots): Buffer {
+  const out = Buffer.alloc(KEYSLOTS_FILE_SIZE);
+  MAGIC.copy(out, 0);
+  out[8] = VERSION;
+  out.writeUInt32BE(ks.argon2.memory, 12);
+  out.writeUInt32BE(ks.argon2.passes, 16);
+  out.writeUInt32BE(ks.argon2.parallelism, 20);
+  ks.salt.copy(out, 24);
+  ks.slots.forEach((slot, i) => slot.copy(out, HEADER_SIZE + i * SLOT_SIZE));
+  return out;
+}
+
+/** Parses keyslots.bin. Throws VAULT_CORRUPT / VAULT_FORMAT_UNKNOWN for anything unexpected. */
+export function decodeKeySlots(buf: Buffer): KeySlots {
+  if (buf.length < 9 || !buf.subarray(0, 8).equals(MAGIC)) {
+    throw new ElohimError('VAULT_CORRUPT', 'keyslots.bin is not a key-slot file');
+  }
+  if (buf[8] !== VERSION) throw new ElohimError('VAULT_FORMAT_UNKNOWN', `key-slot file version ${buf[8]} is unknown`);
+  if (buf.length !== KEYSLOTS_FILE_SIZE) throw new ElohimError('VAULT_CORRUPT', 'keyslots.bin has the wrong size');
+  const argon2 = checkArgon2Params({
+    memory: buf.readUInt32BE(12),
+    passes: buf.readUInt32BE(16),
+    parallelism: buf.readUInt32BE(20),
+  });
+  const slots: Buffer[] = [];
+  for (let i = 0; i < SLOT_COUNT; i++) {
+    slots.push(Buffer.from(buf.subarray(HEADER_SIZE + i * SLOT_SIZE, HEADER_SIZE + (i + 1) * SLOT_SIZE)));
+  }
+  return { argon2, salt: Buffer.from(buf.subarray(24, 56)), slots };
+}
+
+function slotAad(index: number): Buffer {
+  return Buffer.concat([MAGIC, Buffer.from([VERSION, index])]);
+}
+
+/** Seals `content` for slot `index` under `key`; the slot index is bound so slots cannot be swapped. */
+export function sealSlot(key: SealKey, index: number, content: SlotContent): Buffer {
+  if (content.master.length !== 32) throw new RangeError('a master key is 32 bytes');
+  const plain = Buffer.alloc(CONTENT_SIZE);
+  plain[0] = 1; // content version
+  plain[1] = SLOT_KIND[content.kind];
+  content.master.copy(plain, 2);
+  const sealed = seal(key, plain, slotAad(index));
+  plain.fill(0);
+  return sealed;
+}
+
+/** Opens slot `index` with `key`, or null when the key is not the one that sealed it. */
+export function openSlot(key: SealKey, index: number, slot: Buffer): SlotContent | null {
+  const plain = openOrNull(key, slot, slotAad(index));
+  if (plain === null) return null;
+  const kindByte = plain[1];
+  const kind = kindByte === SLOT_KIND.passphrase ? 'passphrase' : kindByte === SLOT_KIND.recovery ? 'recovery' : null;
+  if (plain[0] !== 1 || kind === null) throw new ElohimError('VAULT_FORMAT_UNKNOWN', 'key slot content version is unknown');
+  const master = Buffer.from(plain.subarray(2, 34));
+  plain.fill(0);
+  return { kind, master };
+}
+
+/** Finds the slot `key` opens, trying every slot so the time taken does not say which one. */
+export function findSlot(ks: KeySlots, key: SealKey): { index: number; content: SlotContent } | null {
+  let found: { index: number; content: SlotContent } | null = null;
+  ks.slots.forEach((slot, index) => {
+    const content = openSlot(key, index, slot);
+    if (content !== null && found === null) found = { index, content };
+  });
+  return found;
+}
+
+export async function passphraseKey(ks: KeySlots, passphrase: string): Promise<SealKey> {
+  if (passphrase.length === 0) throw new ElohimError('INVALID_INPUT', 'the passphrase is empty');
+  return asSealKey(await deriveFromPassphrase(passphrase, ks.salt, ks.argon2));
+}
+
+// Recovery codes: 120 random bits in Crockford base32 (no I/L/O/U confusion when typed back),
+// shown as six groups of four. 120 bits need no stretching, so they skip Argon2id.
+const RECOVERY_BYTES = 15;
+
+export function generateRecoveryCode(): string {
+  const raw = base32crockford.encode(randomBytes(RECOVERY_BYTES));
+  return raw.match(/.{4}/g)!.join('-');
+}
+
+/** Throws INVALID_INPUT when `code` is not shaped like a recovery code. */
+export function recoveryKey(ks: KeySlots, code: string): SealKey {
+  const compact = code.toUpperCase().replace(/[\s-]/g, '');
+  let raw: Uint8Array;
+  try {
+    raw = base32crockford.decode(compact);
+  } catch {
+    throw new ElohimError('INVALID_INPUT', 'a recovery code is 24 letters and digits, like ABCD-EFGH-…');
+  }
+  if (raw.length !== RECOVERY_BYTES) {
+    throw new ElohimError('INVALID_INPUT', 'a recovery code is 24 letters and digits, like ABCD-EFGH-…');
+  }
+  return asSealKey(hkdf(raw, ks.salt, 'elohim/v1 recovery code'));
+}

@@ -1,0 +1,210 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  ciphertextSize,
+  createRangeDecryptor,
+  createStreamEncryptor,
+  payloadKey,
+} from '../crypto/age/index.ts';
+import type { FileKey } from '../crypto/age/index.ts';
+import { ElohimError } from '../errors.ts';
+
+/** An object id: 16 random bytes as hex. Never derived from names or contents. */
+export type ObjectId = string & { readonly __brand: 'ObjectId' };
+
+export function newObjectId(): ObjectId {
+  return randomBytes(16).toString('hex') as ObjectId;
+}
+
+/**
+ * An object on disk is `nonce(16) ‖ age STREAM payload`: uniform random bytes with no header.
+ * The age header that names a recipient is produced only on export, from the file key that the
+ * vault keeps sealed in its records. Objects of every vault share this one pool.
+ */
+export const OBJECT_NONCE_SIZE = 16;
+
+export interface WriteResult {
+  size: number;
+  sha256: string;
+}
+
+export interface ProgressOptions {
+  onProgress?: (bytesDone: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface ObjectStore {
+  /** Streams `source` into a new object: encrypt → temp file → fsync → rename → fsync folder. */
+  write(id: ObjectId, source: Readable, fileKey: FileKey, opts?: ProgressOptions): Promise<WriteResult>;
+  /**
+   * Writes a small in-memory plaintext as an object. The rename is not yet durable: call
+   * `syncFolders` for a batch before committing the records that point at them.
+   */
+  writeSmall(id: ObjectId, plaintext: Buffer, fileKey: FileKey): Promise<WriteResult>;
+  /** fsyncs the shard folders of `ids`, making their renames durable. */
+  syncFolders(ids: Iterable<ObjectId>): Promise<void>;
+  /** Plaintext bytes [start, end) of an object; decrypts only the chunks that hold them. */
+  read(id: ObjectId, fileKey: FileKey, size: number, range?: { start: number; end: number }): Promise<Readable>;
+  /** The stored bytes (nonce ‖ payload), for export. */
+  readRaw(id: ObjectId): Promise<Readable>;
+  remove(id: ObjectId): Promise<void>;
+  /** Removes temp files older than `olderThanMs` left by a crash (they hold only ciphertext). */
+  cleanTemp(olderThanMs: number, now: number): Promise<number>;
+}
+
+/** The largest file `writeSmall` should be handed; bigger files go through `write`. */
+export const SMALL_OBJECT_MAX = 1024 * 1024;
+
+export function createObjectStore(deps: { root: string }): ObjectStore {
+  const { root } = deps;
+  const tmpDir = join(root, 'tmp');
+  const shardOf = (id: ObjectId): string => join(root, id.slice(0, 2));
+  const pathOf = (id: ObjectId): string => join(shardOf(id), id.slice(2));
+  const tempPath = (): string => join(tmpDir, `${randomBytes(12).toString('hex')}.tmp`);
+
+  async function fsyncFolder(path: string): Promise<void> {
+    const fh = await open(path, constants.O_RDONLY | constants.O_DIRECTORY);
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async function place(tmp: string, id: ObjectId): Promise<void> {
+    await mkdir(shardOf(id), { recursive: true });
+    await rename(tmp, pathOf(id));
+  }
+
+  async function checkedSize(id: ObjectId, expected: number): Promise<void> {
+    let onDisk: number;
+    try {
+      onDisk = (await stat(pathOf(id))).size;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ElohimError('OBJECT_DAMAGED', 'the stored object is missing');
+      throw err;
+    }
+    if (onDisk !== OBJECT_NONCE_SIZE + ciphertextSize(expected)) {
+      throw new ElohimError('OBJECT_DAMAGED', 'the stored object has the wrong size');
+    }
+  }
+
+  return {
+    async write(id, source, fileKey, opts = {}) {
+      await mkdir(tmpDir, { recursive: true });
+      const tmp = tempPath();
+      const nonce = randomBytes(OBJECT_NONCE_SIZE);
+      const hash = createHash('sha256');
+      let size = 0;
+      const tap = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          hash.update(chunk);
+          size += chunk.length;
+          opts.onProgress?.(size);
+          done(null, chunk);
+        },
+      });
+      const fh = await open(tmp, 'wx', 0o600);
+      try {
+        await fh.write(nonce, 0, nonce.length, 0);
+        const sink = fh.createWriteStream({ start: OBJECT_NONCE_SIZE, autoClose: false, highWaterMark: 1 << 20 });
+        await pipeline(source, tap, createStreamEncryptor(payloadKey(fileKey, nonce)), sink, { signal: opts.signal });
+        await fh.sync();
+        await fh.close();
+        await place(tmp, id);
+        await fsyncFolder(shardOf(id));
+      } catch (err) {
+        await fh.close().catch(() => {});
+        await unlink(tmp).catch(() => {});
+        throw err;
+      }
+      return { size, sha256: hash.digest('hex') };
+    },
+
+    async writeSmall(id, plaintext, fileKey) {
+      if (plaintext.length > SMALL_OBJECT_MAX) throw new RangeError('writeSmall takes at most SMALL_OBJECT_MAX bytes');
+      const nonce = randomBytes(OBJECT_NONCE_SIZE);
+      const encryptor = createStreamEncryptor(payloadKey(fileKey, nonce));
+      const parts: Buffer[] = [nonce];
+      encryptor.on('data', (c: Buffer) => parts.push(c));
+      const finished = new Promise<void>((resolve, reject) => {
+        encryptor.once('end', resolve);
+        encryptor.once('error', reject);
+      });
+      encryptor.end(plaintext);
+      await finished;
+      await mkdir(tmpDir, { recursive: true });
+      const tmp = tempPath();
+      try {
+        await writeFile(tmp, Buffer.concat(parts), { flag: 'wx', mode: 0o600, flush: true });
+        await place(tmp, id);
+      } catch (err) {
+        await unlink(tmp).catch(() => {});
+        throw err;
+      }
+      return { size: plaintext.length, sha256: createHash('sha256').update(plaintext).digest('hex') };
+    },
+
+    async syncFolders(ids) {
+      const shards = new Set<string>();
+      for (const id of ids) shards.add(shardOf(id));
+      await Promise.all([...shards].map(fsyncFolder));
+    },
+
+    async read(id, fileKey, size, range) {
+      await checkedSize(id, size);
+      const fh = await open(pathOf(id), 'r');
+      const nonce = Buffer.alloc(OBJECT_NONCE_SIZE);
+      try {
+        const { bytesRead } = await fh.read(nonce, 0, OBJECT_NONCE_SIZE, 0);
+        if (bytesRead !== OBJECT_NONCE_SIZE) throw new ElohimError('OBJECT_DAMAGED', 'the stored object is truncated');
+      } finally {
+        await fh.close();
+      }
+      return createRangeDecryptor({
+        path: pathOf(id),
+        payloadOffset: OBJECT_NONCE_SIZE,
+        payloadKey: payloadKey(fileKey, nonce),
+        start: range?.start ?? 0,
+        end: range?.end ?? size,
+      });
+    },
+
+    async readRaw(id) {
+      const fh = await open(pathOf(id), 'r').catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') throw new ElohimError('OBJECT_DAMAGED', 'the stored object is missing');
+        throw err;
+      });
+      return fh.createReadStream({ highWaterMark: 1 << 20 });
+    },
+
+    async remove(id) {
+      await rm(pathOf(id), { force: true });
+    },
+
+    async cleanTemp(olderThanMs, now) {
+      let names: string[];
+      try {
+        names = await readdir(tmpDir);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+        throw err;
+      }
+      let removed = 0;
+      for (const name of names) {
+        const path = join(tmpDir, name);
+        const info = await stat(path).catch(() => null);
+        if (info !== null && now - info.mtimeMs > olderThanMs) {
+          await rm(path, { force: true });
+          removed++;
+        }
+      }
+      return removed;
+    },
+  };
+}
