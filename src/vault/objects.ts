@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
+import { constants, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
@@ -65,7 +65,8 @@ export function createObjectStore(deps: { root: string }): ObjectStore {
   const tmpDir = join(root, 'tmp');
   const shardOf = (id: ObjectId): string => join(root, id.slice(0, 2));
   const pathOf = (id: ObjectId): string => join(shardOf(id), id.slice(2));
-  const tempPath = (): string => join(tmpDir, `${randomBytes(12).toString('hex')}.tmp`);
+  // Named after the object, so that recovery from an intent can remove a half-written one too.
+  const tempPath = (id: ObjectId): string => join(tmpDir, `${id}.tmp`);
 
   async function fsyncFolder(path: string): Promise<void> {
     const fh = await open(path, constants.O_RDONLY | constants.O_DIRECTORY);
@@ -97,7 +98,7 @@ export function createObjectStore(deps: { root: string }): ObjectStore {
   return {
     async write(id, source, fileKey, opts = {}) {
       await mkdir(tmpDir, { recursive: true });
-      const tmp = tempPath();
+      const tmp = tempPath(id);
       const nonce = randomBytes(OBJECT_NONCE_SIZE);
       const hash = createHash('sha256');
       let size = 0;
@@ -109,17 +110,16 @@ export function createObjectStore(deps: { root: string }): ObjectStore {
           done(null, chunk);
         },
       });
-      const fh = await open(tmp, 'wx', 0o600);
+      // `flush` fsyncs the file before the stream closes it, so the rename below publishes
+      // only durable bytes.
+      const sink = createWriteStream(tmp, { flags: 'wx', mode: 0o600, flush: true, highWaterMark: 1 << 20 });
+      sink.write(nonce);
       try {
-        await fh.write(nonce, 0, nonce.length, 0);
-        const sink = fh.createWriteStream({ start: OBJECT_NONCE_SIZE, autoClose: false, highWaterMark: 1 << 20 });
         await pipeline(source, tap, createStreamEncryptor(payloadKey(fileKey, nonce)), sink, { signal: opts.signal });
-        await fh.sync();
-        await fh.close();
         await place(tmp, id);
         await fsyncFolder(shardOf(id));
       } catch (err) {
-        await fh.close().catch(() => {});
+        sink.destroy();
         await unlink(tmp).catch(() => {});
         throw err;
       }
@@ -139,7 +139,7 @@ export function createObjectStore(deps: { root: string }): ObjectStore {
       encryptor.end(plaintext);
       await finished;
       await mkdir(tmpDir, { recursive: true });
-      const tmp = tempPath();
+      const tmp = tempPath(id);
       try {
         await writeFile(tmp, Buffer.concat(parts), { flag: 'wx', mode: 0o600, flush: true });
         await place(tmp, id);
@@ -185,6 +185,7 @@ export function createObjectStore(deps: { root: string }): ObjectStore {
 
     async remove(id) {
       await rm(pathOf(id), { force: true });
+      await rm(tempPath(id), { force: true });
     },
 
     async cleanTemp(olderThanMs, now) {

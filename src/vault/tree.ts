@@ -124,11 +124,12 @@ export class ItemTree {
     return out;
   }
 
-  /** The items the user put in the trash (their contents are implied), oldest first. */
+  /**
+   * The items the user put in the trash, oldest first. Their contents go with them; an item
+   * trashed on its own before its folder was trashed stays a separate entry.
+   */
   trashed(): Item[] {
-    return [...this.#items.values()]
-      .filter((item) => item.trashedAt !== undefined && !this.#inTrashedAncestor(item))
-      .sort((a, b) => a.trashedAt! - b.trashedAt!);
+    return [...this.#items.values()].filter((item) => item.trashedAt !== undefined).sort((a, b) => a.trashedAt! - b.trashedAt!);
   }
 
   /** Live items whose name contains `text`, ignoring case and accents' composition. */
@@ -148,15 +149,6 @@ export class ItemTree {
       this.#remove(item.id);
       this.#add(item);
     }
-  }
-
-  #inTrashedAncestor(item: Item): boolean {
-    let cur = item.parent === null ? undefined : this.#items.get(item.parent);
-    while (cur !== undefined) {
-      if (cur.trashedAt !== undefined) return true;
-      cur = cur.parent === null ? undefined : this.#items.get(cur.parent);
-    }
-    return false;
   }
 
   #add(item: Item): void {

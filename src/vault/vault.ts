@@ -188,7 +188,8 @@ function createVault(deps: VaultDeps, loaded: Map<RecordId, VaultRecord>) {
 
   /** Items to remove for good, and the intent that removes their objects even across a crash. */
   async function destroy(tops: Item[]): Promise<number> {
-    const doomed = tops.flatMap((top) => tree.subtree(top.id));
+    // Tops may nest (a file trashed before its folder), so collect each item once.
+    const doomed = [...new Map(tops.flatMap((top) => tree.subtree(top.id)).map((i) => [i.id, i])).values()];
     if (doomed.length === 0) return 0;
     const objectIds = doomed.filter((i) => i.object !== undefined).map((i) => i.object!);
     const intent = intentRecord(objectIds);

@@ -1,0 +1,163 @@
+/**
+ * Vault benchmark: our CLI beside the `age` CLI on the same file and disk, in one run.
+ *
+ *   npm run bench                       1 GiB comparison, 4 GiB memory check, 10,000 small files
+ *   BENCH_ROUNDS=5 npm run bench        more rounds (the median is reported)
+ *   BENCH_SKIP_4GIB=1 npm run bench     skip the 4 GiB memory check
+ *   BENCH_DIR=/mnt/x npm run bench      where the data goes (default: the OS temp folder)
+ *
+ * Times are wall-clock times of whole commands, including our unlock (Argon2id at the default
+ * cost), because that is what a user waits for. Peak RSS is read from /proc/<pid>/status (VmHWM).
+ */
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const NODE = process.execPath;
+const CLI = join(ROOT, 'bin', 'elohim.js');
+const AGE = '/usr/bin/age';
+const AGE_KEYGEN = '/usr/bin/age-keygen';
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+
+interface RunResult {
+  ms: number;
+  peakRssMiB: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command, polling its peak RSS; rejects on a non-zero exit. */
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, stdinFile?: string): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let peak = 0;
+    const poll = setInterval(() => {
+      try {
+        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        if (m) peak = Math.max(peak, Number(m[1]) / 1024);
+      } catch {
+        // the process has exited between polls
+      }
+    }, 20);
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    if (stdinFile === undefined) child.stdin.end();
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearInterval(poll);
+      const r = { ms: performance.now() - started, peakRssMiB: peak, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+      if (code === 0) resolve(r);
+      else reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${r.stderr}`));
+    });
+  });
+}
+
+async function randomFile(path: string, size: number): Promise<void> {
+  const out = createWriteStream(path);
+  for (let done = 0; done < size; ) {
+    const n = Math.min(8 * MiB, size - done);
+    if (!out.write(randomBytes(n))) await once(out, 'drain');
+    done += n;
+  }
+  out.end();
+  await finished(out);
+}
+
+async function sha256File(path: string): Promise<string> {
+  const { createReadStream } = await import('node:fs');
+  const h = createHash('sha256');
+  for await (const c of createReadStream(path, { highWaterMark: 4 * MiB })) h.update(c as Buffer);
+  return h.digest('hex');
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const fmtS = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+async function main(): Promise<void> {
+  for (const tool of [AGE, AGE_KEYGEN]) if (!existsSync(tool)) throw new Error(`${tool} is missing: apt-get install age`);
+  const work = await mkdtemp(join(process.env.BENCH_DIR ?? tmpdir(), 'elohim-bench-'));
+  const env = { ELOHIM_HOME: join(work, 'home'), ELOHIM_PASSPHRASE: 'bench passphrase', ELOHIM_NO_PROGRESS: '1' };
+  const rows: string[][] = [];
+  let failed = false;
+  try {
+    await run(NODE, [CLI, 'init'], env);
+    await run(AGE_KEYGEN, ['-o', join(work, 'key.txt')]);
+    const recipient = (await run(AGE_KEYGEN, ['-y', join(work, 'key.txt')])).stdout.trim();
+
+    // 1 GiB: put/get beside age -r/-d, interleaved rounds so disk noise hits both alike.
+    const src = join(work, 'big.bin');
+    await randomFile(src, GiB);
+    const srcHash = await sha256File(src);
+    const t = { put: [] as number[], get: [] as number[], enc: [] as number[], dec: [] as number[] };
+    const rss = { put: 0, get: 0 };
+    for (let round = 0; round < ROUNDS; round++) {
+      const enc = await run(AGE, ['-r', recipient, '-o', join(work, 'big.age'), src]);
+      const put = await run(NODE, [CLI, 'put', src, `/big-${round}.bin`], env);
+      const dec = await run(AGE, ['-d', '-i', join(work, 'key.txt'), '-o', join(work, 'big.age.out'), join(work, 'big.age')]);
+      const get = await run(NODE, [CLI, 'get', `/big-${round}.bin`, join(work, 'big.out')], env);
+      if (round === 0 && (await sha256File(join(work, 'big.out'))) !== srcHash) throw new Error('get returned different bytes');
+      for (const f of ['big.age', 'big.age.out', 'big.out']) await rm(join(work, f), { force: true });
+      t.enc.push(enc.ms);
+      t.put.push(put.ms);
+      t.dec.push(dec.ms);
+      t.get.push(get.ms);
+      rss.put = Math.max(rss.put, put.peakRssMiB);
+      rss.get = Math.max(rss.get, get.peakRssMiB);
+      process.stderr.write(`round ${round + 1}/${ROUNDS}: put ${fmtS(put.ms)} vs age -r ${fmtS(enc.ms)}; get ${fmtS(get.ms)} vs age -d ${fmtS(dec.ms)}\n`);
+    }
+    const putRatio = median(t.put) / median(t.enc);
+    const getRatio = median(t.get) / median(t.dec);
+    rows.push(['1 GiB put vs age -r', fmtS(median(t.put)), fmtS(median(t.enc)), putRatio.toFixed(2), putRatio <= 1 ? 'ok' : 'SLOWER', `${rss.put.toFixed(0)} MiB`]);
+    rows.push(['1 GiB get vs age -d', fmtS(median(t.get)), fmtS(median(t.dec)), getRatio.toFixed(2), getRatio <= 1 ? 'ok' : 'SLOWER', `${rss.get.toFixed(0)} MiB`]);
+    failed ||= rss.put >= 150 || rss.get >= 150;
+    await rm(src);
+
+    // 4 GiB: memory must not grow with the file.
+    if (!process.env.BENCH_SKIP_4GIB) {
+      const src4 = join(work, 'big4.bin');
+      await randomFile(src4, 4 * GiB);
+      const put4 = await run(NODE, [CLI, 'put', src4, '/big4.bin'], env);
+      await rm(src4);
+      const get4 = await run(NODE, [CLI, 'get', '/big4.bin', join(work, 'big4.out')], env);
+      await rm(join(work, 'big4.out'));
+      rows.push(['4 GiB put (memory)', fmtS(put4.ms), '', '', put4.peakRssMiB < 150 ? 'ok' : 'OVER', `${put4.peakRssMiB.toFixed(0)} MiB`]);
+      rows.push(['4 GiB get (memory)', fmtS(get4.ms), '', '', get4.peakRssMiB < 150 ? 'ok' : 'OVER', `${get4.peakRssMiB.toFixed(0)} MiB`]);
+      failed ||= put4.peakRssMiB >= 150 || get4.peakRssMiB >= 150;
+    }
+
+    // 10,000 small files (1–8 KiB) in one command.
+    const small = join(work, 'small');
+    for (let d = 0; d < 100; d++) {
+      await mkdir(join(small, `d${d}`), { recursive: true });
+      for (let f = 0; f < 100; f++) await writeFile(join(small, `d${d}`, `f${f}.bin`), randomBytes(1024 + Math.floor(Math.random() * 7 * 1024)));
+    }
+    const many = await run(NODE, [CLI, 'put', small, '/small'], env);
+    const inner = /\((\d+) files\/s\)/.exec(many.stderr);
+    const wholeRate = 10_000 / (many.ms / 1000);
+    rows.push(['10,000 small files put', fmtS(many.ms), '', '', (inner ? Number(inner[1]) : wholeRate) >= 2000 ? 'ok' : 'SLOW',
+      `${Math.round(wholeRate)} files/s whole command; ${inner?.[1] ?? '?'} files/s after unlock`]);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+
+  const head = ['benchmark', 'elohim', 'age', 'ratio', 'target', 'peak RSS / rate'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => r.map((c, i) => (c ?? '').padEnd(widths[i]!)).join('  ');
+  process.stdout.write(`\n${line(head)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.map(line).join('\n')}\n`);
+  process.stdout.write(`\nratio = elohim time / age time (median of ${ROUNDS}); target ≤ 1.00. RSS target < 150 MiB.\n`);
+  if (failed) process.exitCode = 1;
+}
+
+await main();

@@ -1,0 +1,282 @@
+/**
+ * The age payload (age-encryption.org/v1, "Payload"): STREAM (Hoang, Reyhanitabar, Rogaway,
+ * Vizár 2015) over ChaCha20-Poly1305 with 64 KiB chunks. Chunk i is sealed with the nonce
+ * i as an 11-byte big-endian counter ‖ 0x01 for the final chunk, 0x00 for all others.
+ */
+import { createCipheriv, createDecipheriv, createSecretKey } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { Transform } from 'node:stream';
+import { ElohimError } from '../../errors.ts';
+import { hkdf32, isAuthFailure, TAG_SIZE } from './primitives.ts';
+import type { FileKey } from './types.ts';
+
+export const CHUNK_SIZE = 65536;
+export const ENCRYPTED_CHUNK_SIZE = CHUNK_SIZE + TAG_SIZE;
+export const PAYLOAD_NONCE_SIZE = 16;
+/** The counter has 88 bits; a JS number counts 2^48 chunks (16 EiB) exactly, far beyond any file. */
+const MAX_CHUNKS = 2 ** 48;
+
+/** payload key = HKDF-SHA-256(ikm = file key, salt = nonce, info = "payload"). Throws INVALID_INPUT for a bad nonce. */
+export function payloadKey(fileKey: FileKey, nonce: Uint8Array): Buffer {
+  if (nonce.length !== PAYLOAD_NONCE_SIZE) throw new ElohimError('INVALID_INPUT', 'the payload nonce must be 16 bytes');
+  return hkdf32(fileKey, nonce, 'payload');
+}
+
+/**
+ * The payload key as a KeyObject: OpenSSL then skips re-importing raw key bytes for every chunk,
+ * which measurably speeds up 64 KiB chunks.
+ */
+export function payloadKeyObject(key: Uint8Array): KeyObject {
+  if (key.length !== 32) throw new ElohimError('INVALID_INPUT', 'a payload key must be 32 bytes');
+  return createSecretKey(key);
+}
+
+export function chunkNonce(counter: number, final: boolean): Buffer {
+  const nonce = Buffer.alloc(12);
+  nonce.writeUIntBE(counter, 5, 6);
+  nonce[11] = final ? 1 : 0;
+  return nonce;
+}
+
+function payloadInvalid(message: string): ElohimError {
+  return new ElohimError('AGE_PAYLOAD_INVALID', message);
+}
+
+/**
+ * Decrypts one chunk (ciphertext ‖ tag). Returns null when it does not authenticate under this
+ * counter and final flag; the plaintext never leaves before the tag is verified.
+ */
+export function openChunk(key: KeyObject, counter: number, final: boolean, chunk: Uint8Array): Buffer | null {
+  if (chunk.length < TAG_SIZE) return null;
+  const decipher = createDecipheriv('chacha20-poly1305', key, chunkNonce(counter, final), { authTagLength: TAG_SIZE });
+  decipher.setAuthTag(chunk.subarray(chunk.length - TAG_SIZE));
+  const plaintext = decipher.update(chunk.subarray(0, chunk.length - TAG_SIZE));
+  try {
+    decipher.final();
+  } catch (err) {
+    if (isAuthFailure(err)) return null;
+    throw err;
+  }
+  return plaintext;
+}
+
+/**
+ * Push-style STREAM encryption: `write` plaintext, then `end`; sealed chunks go to `emit`.
+ * Holds at most one chunk of plaintext. A full chunk is only sealed once more input shows it is
+ * not the last, because the final chunk may be full and must carry the final flag; empty input
+ * becomes one empty final chunk, the only case where the final chunk may be empty.
+ */
+export class StreamSealer implements Codec {
+  readonly #key: KeyObject;
+  readonly #emit: Sink;
+  readonly #staged = Buffer.allocUnsafe(CHUNK_SIZE);
+  #staging = 0;
+  #counter = 0;
+
+  constructor(key: Uint8Array, emit: Sink) {
+    this.#key = payloadKeyObject(key);
+    this.#emit = emit;
+  }
+
+  write(data: Uint8Array): void {
+    let off = 0;
+    while (off < data.length) {
+      if (this.#staging === CHUNK_SIZE) {
+        this.#seal(this.#staged, false);
+        this.#staging = 0;
+      }
+      // More than a chunk left in the input: seal straight from it, without copying.
+      if (this.#staging === 0 && data.length - off > CHUNK_SIZE) {
+        this.#seal(data.subarray(off, off + CHUNK_SIZE), false);
+        off += CHUNK_SIZE;
+        continue;
+      }
+      const n = Math.min(CHUNK_SIZE - this.#staging, data.length - off);
+      this.#staged.set(data.subarray(off, off + n), this.#staging);
+      this.#staging += n;
+      off += n;
+    }
+  }
+
+  end(): void {
+    this.#seal(this.#staged.subarray(0, this.#staging), true);
+    this.#staging = 0;
+  }
+
+  #seal(plaintext: Uint8Array, final: boolean): void {
+    if (this.#counter >= MAX_CHUNKS) throw new ElohimError('INVALID_INPUT', 'the plaintext is too large for one age file');
+    const cipher = createCipheriv('chacha20-poly1305', this.#key, chunkNonce(this.#counter, final), {
+      authTagLength: TAG_SIZE,
+    });
+    // Ciphertext and tag go out as two buffers: joining them would copy every chunk once more.
+    const ct = cipher.update(plaintext);
+    cipher.final();
+    this.#counter++;
+    this.#emit(ct);
+    this.#emit(cipher.getAuthTag());
+  }
+}
+
+/**
+ * Push-style STREAM decryption: `write` ciphertext, then `end`; authenticated plaintext goes to
+ * `emit`, one chunk at a time. Throws AGE_PAYLOAD_INVALID on a bad tag, truncation, reordering,
+ * an empty final chunk or data after the final chunk. Every chunk is verified before its
+ * plaintext is released, but chunks verified before the error are released, as a streaming
+ * decryptor must (and as the CCTV vectors check).
+ */
+export class StreamOpener implements Codec {
+  readonly #key: KeyObject;
+  readonly #emit: Sink;
+  readonly #staged = Buffer.allocUnsafe(ENCRYPTED_CHUNK_SIZE);
+  #staging = 0;
+  #counter = 0;
+  #done = false;
+
+  constructor(key: Uint8Array, emit: Sink) {
+    this.#key = payloadKeyObject(key);
+    this.#emit = emit;
+  }
+
+  write(data: Uint8Array): void {
+    let off = 0;
+    while (off < data.length) {
+      if (this.#done) throw payloadInvalid('the age payload has data after its final chunk');
+      if (this.#staging === 0 && data.length - off >= ENCRYPTED_CHUNK_SIZE) {
+        this.#openFull(data.subarray(off, off + ENCRYPTED_CHUNK_SIZE));
+        off += ENCRYPTED_CHUNK_SIZE;
+        continue;
+      }
+      const n = Math.min(ENCRYPTED_CHUNK_SIZE - this.#staging, data.length - off);
+      this.#staged.set(data.subarray(off, off + n), this.#staging);
+      this.#staging += n;
+      off += n;
+      if (this.#staging === ENCRYPTED_CHUNK_SIZE) {
+        this.#openFull(this.#staged);
+        this.#staging = 0;
+      }
+    }
+  }
+
+  end(): void {
+    if (this.#done) return;
+    const n = this.#staging;
+    if (n === 0) {
+      throw payloadInvalid(this.#counter === 0 ? 'the age payload is empty' : 'the age payload is truncated: no final chunk');
+    }
+    if (n < TAG_SIZE) throw payloadInvalid('the age payload ends with a truncated chunk');
+    if (n === TAG_SIZE && this.#counter > 0) {
+      throw payloadInvalid('the final chunk is empty, which only an empty payload may have');
+    }
+    const plaintext = openChunk(this.#key, this.#counter, true, this.#staged.subarray(0, n));
+    if (plaintext === null) throw payloadInvalid('an age payload chunk failed authentication');
+    this.#done = true;
+    this.#emit(plaintext);
+  }
+
+  /**
+   * A full-size chunk is usually not the last, but the final chunk may be full too. As in the
+   * reference implementation, try it as non-final first, then as final; a final chunk ends the
+   * stream, and anything after it is an error raised on the next write.
+   */
+  #openFull(chunk: Uint8Array): void {
+    let plaintext = openChunk(this.#key, this.#counter, false, chunk);
+    if (plaintext === null) {
+      plaintext = openChunk(this.#key, this.#counter, true, chunk);
+      if (plaintext === null) throw payloadInvalid('an age payload chunk failed authentication');
+      this.#done = true;
+    }
+    this.#counter++;
+    this.#emit(plaintext);
+  }
+}
+
+/**
+ * A push-style byte transformation: `write` input, then `end`; output goes to the sink given at
+ * creation. Each call consumes its chunk before it settles, so the caller may reuse the chunk's
+ * memory afterwards. A call returns a promise only when it must wait (e.g. for a passphrase);
+ * the caller must let it settle before the next call.
+ */
+export interface Codec {
+  write(chunk: Uint8Array): void | Promise<void>;
+  end(): void | Promise<void>;
+}
+
+export type Sink = (bytes: Buffer) => void;
+
+/**
+ * Wraps a codec in a Transform; its errors become stream errors. What one input chunk produces
+ * is pushed as one buffer: one copy here is cheaper than handing dozens of 64 KiB chunks and
+ * 16-byte tags to the next stream (measured: about 1.4x faster into a file).
+ */
+export function transformOf(make: (sink: Sink) => Codec): Transform {
+  const out: Buffer[] = [];
+  const codec = make((b) => {
+    if (b.length > 0) out.push(b);
+  });
+  const step = (t: Transform, run: () => void | Promise<void>, callback: (err?: Error | null) => void) => {
+    const done = (err?: unknown) => {
+      // Output produced before a failure was authenticated: release it, then report the error.
+      if (out.length > 0) t.push(out.length === 1 ? out[0] : Buffer.concat(out));
+      out.length = 0;
+      callback(err as Error | undefined);
+    };
+    let pending: void | Promise<void>;
+    try {
+      pending = run();
+    } catch (err) {
+      done(err);
+      return;
+    }
+    if (pending instanceof Promise) pending.then(() => done(), done);
+    else done();
+  };
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      step(this, () => codec.write(chunk), callback);
+    },
+    flush(callback) {
+      step(this, () => codec.end(), callback);
+    },
+  });
+}
+
+/** Plaintext in, STREAM payload out (without the nonce). Constant memory: at most one chunk is held. */
+export function createStreamEncryptor(payloadKey: Buffer): Transform {
+  payloadKeyObject(payloadKey);
+  return transformOf((emit) => new StreamSealer(payloadKey, emit));
+}
+
+/**
+ * STREAM payload (without the nonce) in, plaintext out. Errors with AGE_PAYLOAD_INVALID on
+ * truncation, tampering, reordering or trailing data; no plaintext is emitted before its chunk
+ * is authenticated.
+ */
+export function createStreamDecryptor(payloadKey: Buffer): Transform {
+  payloadKeyObject(payloadKey);
+  return transformOf((emit) => new StreamOpener(payloadKey, emit));
+}
+
+function checkSize(n: number): void {
+  if (!Number.isSafeInteger(n) || n < 0) throw new ElohimError('INVALID_INPUT', 'a size must be a non-negative integer');
+}
+
+/** Size of the STREAM payload (without the nonce) for `plaintextSize` bytes of plaintext. */
+export function ciphertextSize(plaintextSize: number): number {
+  checkSize(plaintextSize);
+  const chunks = Math.max(1, Math.ceil(plaintextSize / CHUNK_SIZE));
+  return plaintextSize + chunks * TAG_SIZE;
+}
+
+/**
+ * Plaintext size of a STREAM payload (without the nonce) of `ciphertextSize` bytes. Throws
+ * AGE_PAYLOAD_INVALID for sizes no valid payload has (e.g. a truncated tag or an empty final chunk).
+ */
+export function plaintextSize(ciphertextSize: number): number {
+  checkSize(ciphertextSize);
+  const chunks = Math.max(1, Math.ceil(ciphertextSize / ENCRYPTED_CHUNK_SIZE));
+  const last = ciphertextSize - (chunks - 1) * ENCRYPTED_CHUNK_SIZE;
+  if (last < TAG_SIZE || (last === TAG_SIZE && chunks > 1)) {
+    throw payloadInvalid('no valid age payload has this size');
+  }
+  return ciphertextSize - chunks * TAG_SIZE;
+}
