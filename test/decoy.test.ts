@@ -4,13 +4,18 @@
  * vault's session shows anything of the other.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { KEYSLOTS_FILE_SIZE } from '../src/vault/index.ts';
 import {
   AS_DECOY,
+  CLI,
+  NODE,
+  cliEnv,
   DECOY_PASSPHRASE,
   PASSPHRASE,
   byteUniformity,
@@ -275,6 +280,30 @@ describe('(c) decoy isolation', () => {
     const files = (await listFiles(t.home)).map((f) => f.path);
     assert.ok(files.includes('db.sqlite'), `no db.sqlite among ${files.join(', ')}`);
     assert.deepEqual(await findInFiles(t.home, needles), []);
+
+    // Once more while a session is open mid-put, when SQLite's -wal and -shm files exist and
+    // hold the latest pages: start a put and keep its stdin open.
+    const pendingName = '/real-pending-Zq7.txt';
+    const child = spawn(NODE, [CLI, 'put', '-', pendingName], {
+      env: cliEnv({ ELOHIM_HOME: t.home, ELOHIM_PASSPHRASE: PASSPHRASE }),
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    child.stdin.write('REAL-CONTENT-MARKER-9f3e pending\n'.repeat(5000));
+    try {
+      const deadline = performance.now() + 30_000;
+      while ((await listFiles(join(t.home, 'objects', 'tmp'))).length === 0) {
+        assert.ok(performance.now() < deadline, 'the put never started writing');
+        await sleep(10);
+      }
+      const open = (await listFiles(t.home)).map((f) => f.path);
+      assert.ok(open.includes('db.sqlite-wal'), `no db.sqlite-wal while a session is open: ${open.join(', ')}`);
+      assert.deepEqual(await findInFiles(t.home, [...needles, 'real-pending-Zq7']), []);
+    } finally {
+      child.stdin.end();
+    }
+    assert.equal(await exited, 0);
+    assert.deepEqual(await findInFiles(t.home, [...needles, 'real-pending-Zq7']), []);
   });
 });
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
-import { encodeHeader, generateFileKey, createArmorEncoder } from '../crypto/age/index.ts';
+import { createArmorEncoder, encodeHeader, fileKeyFromBytes, generateFileKey, wrapFileKeyForRecipients } from '../crypto/age/index.ts';
 import type { FileKey, Recipient } from '../crypto/age/index.ts';
 import { ElohimError, isElohimError } from '../errors.ts';
 import { checkName, formatVaultPath, parseVaultPath } from './names.ts';
@@ -16,7 +16,7 @@ export const TRASH_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 /** Files per transaction when putting many at once: bounds the work lost to a crash. */
 const BATCH_FILES = 256;
 /** Small files encrypted at once while putting many; async fsyncs overlap on the thread pool. */
-const BATCH_CONCURRENCY = 8;
+const BATCH_CONCURRENCY = 16;
 
 /** What one vault keeps in its sealed records. */
 export type VaultRecord =
@@ -184,7 +184,7 @@ function createVault(deps: VaultDeps, loaded: Map<RecordId, VaultRecord>) {
     };
   }
 
-  const fileKeyOf = (item: Item): FileKey => Buffer.from(item.fileKey!, 'base64') as FileKey;
+  const fileKeyOf = (item: Item): FileKey => fileKeyFromBytes(Buffer.from(item.fileKey!, 'base64'));
 
   /** Items to remove for good, and the intent that removes their objects even across a crash. */
   async function destroy(tops: Item[]): Promise<number> {
@@ -488,12 +488,11 @@ function createVault(deps: VaultDeps, loaded: Map<RecordId, VaultRecord>) {
      * file's key, followed by the stored nonce and payload as they are (no re-encryption).
      */
     async export(path: string, recipients: Recipient[], opts: { armor?: boolean } = {}): Promise<{ info: EntryInfo; stream: Readable }> {
-      if (recipients.length === 0) throw new ElohimError('INVALID_RECIPIENT', 'give at least one recipient');
       const item = lookupFile(path);
       const fileKey = fileKeyOf(item);
       // Opening a range checks the object exists and has the right size before any output.
       (await objects.read(item.object!, fileKey, item.size!, { start: 0, end: 0 })).destroy();
-      const header = encodeHeader(recipients.flatMap((r) => r.wrapFileKey(fileKey)), fileKey);
+      const header = encodeHeader(wrapFileKeyForRecipients(recipients, fileKey), fileKey);
       const raw = await objects.readRaw(item.object!);
       const joined = Readable.from((async function* () {
         yield header;

@@ -19,6 +19,7 @@ export {
   PAYLOAD_NONCE_SIZE,
   payloadKey,
   plaintextSize,
+  StreamSealer,
 } from './stream.ts';
 export type { Codec, Sink } from './stream.ts';
 export { createRangeDecryptor } from './range.ts';
