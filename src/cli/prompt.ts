@@ -1,3 +1,5 @@
+import { openSync } from 'node:fs';
+import { ReadStream, WriteStream } from 'node:tty';
 import password from '@inquirer/password';
 import { ElohimError } from '../errors.ts';
 
@@ -11,21 +13,47 @@ export interface SecretRequest {
 }
 
 /**
+ * The terminal to prompt on. Like `age`, fall back to /dev/tty when stdin carries data
+ * (`elohim age -p < file`) or stderr is redirected; null when there is no terminal at all.
+ */
+function terminal(): { input: NodeJS.ReadableStream; output: NodeJS.WritableStream; close(): void } | null {
+  if (process.stdin.isTTY && process.stderr.isTTY) return { input: process.stdin, output: process.stderr, close() {} };
+  let fd: number;
+  try {
+    fd = openSync('/dev/tty', 'r+');
+  } catch {
+    return null; // no controlling terminal (CI, a service): the caller explains the variable
+  }
+  const input = new ReadStream(fd);
+  const output = new WriteStream(fd);
+  return {
+    input,
+    output,
+    close() {
+      input.destroy();
+    },
+  };
+}
+
+/**
  * Reads a secret from its environment variable, or else prompts on the terminal without echo.
  * Throws INVALID_INPUT when neither is possible (no variable, no terminal) or answers differ.
  */
 export async function readSecret(req: SecretRequest): Promise<string> {
   const fromEnv = process.env[req.env];
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-  if (!process.stdin.isTTY || !process.stderr.isTTY) {
-    throw new ElohimError('INVALID_INPUT', `${req.message} needed: set ${req.env} or run in a terminal`);
+  const tty = terminal();
+  if (tty === null) throw new ElohimError('INVALID_INPUT', `${req.message} needed: set ${req.env} or run in a terminal`);
+  try {
+    // The prompt never goes to stdout, which may carry data (`elohim get x -`).
+    const ctx = { input: tty.input, output: tty.output, clearPromptOnDone: true };
+    const first = await password({ message: `${req.message}:`, mask: false }, ctx);
+    if (req.confirm) {
+      const second = await password({ message: `Repeat ${req.message.toLowerCase()}:`, mask: false }, ctx);
+      if (first !== second) throw new ElohimError('INVALID_INPUT', 'the two entries do not match');
+    }
+    return first;
+  } finally {
+    tty.close();
   }
-  // The prompt goes to stderr so that stdout stays clean for data (`elohim get x -`).
-  const ctx = { input: process.stdin, output: process.stderr, clearPromptOnDone: true };
-  const first = await password({ message: `${req.message}:`, mask: false }, ctx);
-  if (req.confirm) {
-    const second = await password({ message: `Repeat ${req.message.toLowerCase()}:`, mask: false }, ctx);
-    if (first !== second) throw new ElohimError('INVALID_INPUT', 'the two entries do not match');
-  }
-  return first;
 }

@@ -20,7 +20,7 @@ const globals = (cmd: Command): UnlockFlags => cmd.optsWithGlobals() as UnlockFl
 function printRecoveryCodes(title: string, codes: string[]): void {
   process.stdout.write(`${title}\n`);
   codes.forEach((code, i) => process.stdout.write(`  ${String(i + 1).padStart(2)}. ${code}\n`));
-  process.stdout.write('Each code unlocks the vault once instead of the passphrase. Store them offline; they are shown only now.\n');
+  process.stdout.write('Any one of these codes unlocks the vault instead of the passphrase. Store them offline: they are shown only now.\n');
 }
 
 const positiveInt = (name: string) => (v: string) => {
