@@ -36,6 +36,7 @@ export const ERROR_CODES = {
   MOVE_INTO_SELF: 'a folder cannot be moved into itself',
   OBJECT_DAMAGED: 'a stored object is missing or damaged',
   HOST_IO: 'a file on this device could not be read or written',
+  HOST_FILE_NOT_FOUND: 'a file on this device does not exist',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

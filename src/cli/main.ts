@@ -27,6 +27,7 @@ Exit codes: 0 ok, 1 failure, 2 bad input, 3 wrong secret, 4 not found, 5 conflic
   // Parse errors exit through our handler, with our exit codes.
   const exitOverride = (cmd: Command) => {
     cmd.exitOverride();
+    cmd.configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, 'elohim: ')) });
     cmd.commands.forEach(exitOverride);
   };
   exitOverride(program);
@@ -36,9 +37,9 @@ Exit codes: 0 ok, 1 failure, 2 bad input, 3 wrong secret, 4 not found, 5 conflic
 /** Runs the CLI and returns the exit code; never throws. */
 export async function run(argv: string[]): Promise<number> {
   // A reader that goes away (`elohim ls | head`) is not an error worth a stack trace.
+  // Other stdout errors reach whoever is writing (a pipeline), which reports them.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(EXIT.OK);
-    throw err;
   });
   try {
     await buildProgram().parseAsync(argv);

@@ -32,6 +32,12 @@ export const RECOVERY_CODE_COUNT = 10;
 /** Slots one vault uses: its passphrase and its recovery codes. */
 const SLOTS_PER_VAULT = 1 + RECOVERY_CODE_COUNT;
 
+function requireMeta(vault: Vault): MetaRecord {
+  const meta = vault.meta();
+  if (meta === null) throw new ElohimError('VAULT_CORRUPT', 'the vault has no key-slot record');
+  return meta;
+}
+
 export type UnlockSecret = { passphrase: string } | { recoveryCode: string };
 
 export interface UnlockOptions {
@@ -48,6 +54,8 @@ export interface UnlockedVault {
   viaRecoveryCode: boolean;
   /** Re-seals this vault's passphrase slot under a new passphrase; files are not touched. */
   changePassphrase(newPassphrase: string): Promise<void>;
+  /** Creates a decoy vault opened by `passphrase`; returns its recovery codes. */
+  addCompanion(passphrase: string): Promise<{ recoveryCodes: string[] }>;
   /** Drops the master key from memory. The vault object must not be used afterwards. */
   lock(): void;
 }
@@ -122,11 +130,49 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
     });
   }
 
-  async function createVaultIn(ks: KeySlots, passKey: SealKey, indices: number[], reserved: number[]) {
+  /** A new vault in free slots: the slots its creator knew were taken are reserved for good. */
+  function createVaultIn(ks: KeySlots, passKey: SealKey, taken: Set<number>) {
+    const indices = pickSlots(taken, SLOTS_PER_VAULT);
     const master = randomBytes(32);
     const codes = fillSlots(ks, master, passKey, indices);
-    const meta: MetaRecord = { t: 'meta', passphraseSlot: indices[0]!, recoverySlots: indices.slice(1), reservedSlots: reserved, created: clock() };
+    const meta: MetaRecord = {
+      t: 'meta',
+      passphraseSlot: indices[0]!,
+      recoverySlots: indices.slice(1),
+      reservedSlots: [...taken].sort((a, b) => a - b),
+      hasCompanion: false,
+      created: clock(),
+    };
     return { master, codes, meta };
+  }
+
+  const ownSlots = (meta: MetaRecord) => [meta.passphraseSlot, ...meta.recoverySlots];
+  /** Every slot a vault knows is in use: its own and those it reserved. */
+  const slotsOf = (meta: MetaRecord) => new Set([...ownSlots(meta), ...meta.reservedSlots]);
+
+  /** Waits out the delay earned by failed attempts; throws VAULT_RATE_LIMITED with `noWait`. */
+  async function waitTurn(opts: UnlockOptions): Promise<void> {
+    const wait = await throttle.waitMs();
+    if (wait <= 0) return;
+    if (opts.noWait) throw new ElohimError('VAULT_RATE_LIMITED', `too many failed attempts; try again in ${Math.ceil(wait / 1000)} s`);
+    opts.onWait?.(wait);
+    await sleep(wait);
+  }
+
+  /**
+   * The key for a new passphrase, refusing one that already opens a slot (two vaults on one
+   * passphrase would make one unreachable). That refusal tells the caller the passphrase is in
+   * use, so it is throttled exactly like a failed unlock, and worded without naming a vault.
+   */
+  async function newPassphraseKey(ks: KeySlots, passphrase: string, allowedSlot: number | null, opts: UnlockOptions): Promise<SealKey> {
+    await waitTurn(opts);
+    const key = await passphraseKey(ks, passphrase);
+    const clash = findSlot(ks, key);
+    if (clash !== null && clash.index !== allowedSlot) {
+      await throttle.fail();
+      throw new ElohimError('INVALID_INPUT', 'choose a different passphrase');
+    }
+    return key;
   }
 
   return {
@@ -148,12 +194,13 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
       }
       await mkdir(paths.objects, { recursive: true, mode: 0o700 });
       const ks = createKeySlots(opts.argon2 ?? DEFAULT_ARGON2);
-      const realSlots = pickSlots(new Set(), SLOTS_PER_VAULT);
-      const decoySlots = opts.decoyPassphrase === undefined ? [] : pickSlots(new Set(realSlots), SLOTS_PER_VAULT);
-      const real = await createVaultIn(ks, await passphraseKey(ks, opts.passphrase), realSlots, decoySlots);
-      const decoy = opts.decoyPassphrase === undefined
-        ? null
-        : await createVaultIn(ks, await passphraseKey(ks, opts.decoyPassphrase), decoySlots, []);
+      const real = createVaultIn(ks, await passphraseKey(ks, opts.passphrase), new Set());
+      let decoy: ReturnType<typeof createVaultIn> | null = null;
+      if (opts.decoyPassphrase !== undefined) {
+        decoy = createVaultIn(ks, await passphraseKey(ks, opts.decoyPassphrase), slotsOf(real.meta));
+        real.meta.hasCompanion = true;
+        real.meta.reservedSlots = ownSlots(decoy.meta).sort((a, b) => a - b);
+      }
       // Records first, key slots last: until keyslots.bin exists the home counts as empty, so a
       // crash here leaves nothing that a retry of `init` trips over but some unreadable rows.
       for (const v of decoy ? [real, decoy] : [real]) (await open(v.master)).setMeta(v.meta);
@@ -165,41 +212,13 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
       return { recoveryCodes: real.codes, decoyRecoveryCodes: decoy?.codes };
     },
 
-    /** Adds a decoy vault to an existing home; needs the real passphrase to know which slots are free. */
-    async addDecoy(opts: { passphrase: string; decoyPassphrase: string }) {
-      if (opts.decoyPassphrase === opts.passphrase) throw new ElohimError('INVALID_INPUT', 'the decoy passphrase must differ from the passphrase');
-      const ks = await readSlots();
-      const found = findSlot(ks, await passphraseKey(ks, opts.passphrase));
-      if (found === null || found.content.kind !== 'passphrase') throw new ElohimError('VAULT_WRONG_SECRET');
-      const decoyKey = await passphraseKey(ks, opts.decoyPassphrase);
-      if (findSlot(ks, decoyKey) !== null) throw new ElohimError('INVALID_INPUT', 'that passphrase already opens a vault');
-      const realVault = await open(found.content.master);
-      const meta = realVault.meta();
-      if (meta === null) throw new ElohimError('VAULT_CORRUPT', 'the vault has no key-slot record');
-      if (meta.reservedSlots.length > 0) throw new ElohimError('INVALID_INPUT', 'this vault already has a decoy');
-      const taken = new Set([meta.passphraseSlot, ...meta.recoverySlots]);
-      const decoySlots = pickSlots(taken, SLOTS_PER_VAULT);
-      const decoy = await createVaultIn(ks, decoyKey, decoySlots, []);
-      (await open(decoy.master)).setMeta(decoy.meta);
-      realVault.setMeta({ ...meta, reservedSlots: decoySlots });
-      await writeFileAtomic(paths.keyslots, encodeKeySlots(ks));
-      decoy.master.fill(0);
-      found.content.master.fill(0);
-      return { recoveryCodes: decoy.codes };
-    },
-
     /**
      * Opens the vault whose passphrase or recovery code this is. Wrong secrets throw
      * VAULT_WRONG_SECRET and earn a growing delay before the next attempt is evaluated.
      */
     async unlock(secret: UnlockSecret, opts: UnlockOptions = {}): Promise<UnlockedVault> {
       const ks = await readSlots();
-      const wait = await throttle.waitMs();
-      if (wait > 0) {
-        if (opts.noWait) throw new ElohimError('VAULT_RATE_LIMITED', `too many failed attempts; try again in ${Math.ceil(wait / 1000)} s`);
-        opts.onWait?.(wait);
-        await sleep(wait);
-      }
+      await waitTurn(opts);
       const key = 'passphrase' in secret ? await passphraseKey(ks, secret.passphrase) : recoveryKey(ks, secret.recoveryCode);
       const found = findSlot(ks, key);
       const expected = 'passphrase' in secret ? 'passphrase' : 'recovery';
@@ -219,14 +238,26 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
         vault,
         viaRecoveryCode: expected === 'recovery',
         async changePassphrase(newPassphrase: string) {
-          const meta = vault.meta();
-          if (meta === null) throw new ElohimError('VAULT_CORRUPT', 'the vault has no key-slot record');
+          const meta = requireMeta(vault);
           const current = await readSlots();
-          const newKey = await passphraseKey(current, newPassphrase);
-          const clash = findSlot(current, newKey);
-          if (clash !== null && clash.index !== meta.passphraseSlot) throw new ElohimError('INVALID_INPUT', 'choose a different passphrase');
+          const newKey = await newPassphraseKey(current, newPassphrase, meta.passphraseSlot, opts);
           current.slots[meta.passphraseSlot] = sealSlot(newKey, meta.passphraseSlot, { kind: 'passphrase', master });
           await writeFileAtomic(paths.keyslots, encodeKeySlots(current));
+        },
+        async addCompanion(passphrase: string) {
+          const meta = requireMeta(vault);
+          // Each vault may create one companion. The newest vault is the only one that may still
+          // create one, and it knows every slot in use, so no vault ever overwrites another's
+          // slots. A decoy session can therefore add "a decoy" of its own, which reads exactly
+          // like a real vault doing it, and leaves the real vault untouched.
+          if (meta.hasCompanion) throw new ElohimError('INVALID_INPUT', 'this vault already has a decoy');
+          const current = await readSlots();
+          const companion = createVaultIn(current, await newPassphraseKey(current, passphrase, null, opts), slotsOf(meta));
+          (await open(companion.master)).setMeta(companion.meta);
+          vault.setMeta({ ...meta, hasCompanion: true, reservedSlots: [...meta.reservedSlots, ...ownSlots(companion.meta)].sort((a, b) => a - b) });
+          await writeFileAtomic(paths.keyslots, encodeKeySlots(current));
+          companion.master.fill(0);
+          return { recoveryCodes: companion.codes };
         },
         lock() {
           master.fill(0);

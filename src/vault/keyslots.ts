@@ -14,7 +14,7 @@ import { ElohimError } from '../errors.ts';
  *  16  Argon2id passes       4
  *  20  Argon2id lanes        4
  *  24  salt                 32
- *  56  32 slots × 128 bytes      each: nonce(12) ‖ ChaCha20-Poly1305(100-byte content) ‖ tag(16)
+ *  56  64 slots × 128 bytes      each: nonce(12) ‖ ChaCha20-Poly1305(100-byte content) ‖ tag(16)
  *
  * A used slot holds a vault's master key sealed under a passphrase- or recovery-code-derived key;
  * an unused slot is random bytes. The two cannot be told apart without the secret, and the file
@@ -24,7 +24,9 @@ import { ElohimError } from '../errors.ts';
  * One salt for the whole file means one Argon2id run per unlock attempt, then a cheap trial of
  * every slot, rather than one Argon2id run per slot.
  */
-export const SLOT_COUNT = 32;
+// 64 slots of 11 (a passphrase and 10 recovery codes) leave room for five vaults: a real one, its
+// decoy, and decoys that a coerced decoy session may add without touching the others.
+export const SLOT_COUNT = 64;
 export const SLOT_SIZE = 128;
 const HEADER_SIZE = 56;
 export const KEYSLOTS_FILE_SIZE = HEADER_SIZE + SLOT_COUNT * SLOT_SIZE;

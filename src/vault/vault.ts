@@ -21,8 +21,11 @@ const BATCH_CONCURRENCY = 16;
 /** What one vault keeps in its sealed records. */
 export type VaultRecord =
   | ({ t: 'item' } & Item)
-  /** the key slots this vault owns, and those it knows another vault owns (so it never reuses them) */
-  | { t: 'meta'; passphraseSlot: number; recoverySlots: number[]; reservedSlots: number[]; created: number }
+  /**
+   * The key slots this vault owns, those it knows other vaults own (so it never reuses them),
+   * and whether it has created its one companion (decoy) vault.
+   */
+  | { t: 'meta'; passphraseSlot: number; recoverySlots: number[]; reservedSlots: number[]; hasCompanion: boolean; created: number }
   /**
    * Written before objects are created or deleted and removed when the records that use them
    * commit: after a crash, the objects of an intent that no item points at are deleted. `pid`

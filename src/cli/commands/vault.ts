@@ -1,6 +1,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { lstat, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { Transform } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
@@ -10,6 +11,7 @@ import { DEFAULT_ARGON2 } from '../../crypto/index.ts';
 import { ElohimError } from '../../errors.ts';
 import { formatVaultPath, parseVaultPath, SMALL_OBJECT_MAX } from '../../vault/index.ts';
 import type { EntryInfo, PutEntry } from '../../vault/index.ts';
+import { configFromEnv } from '../../app.ts';
 import { withApp, withVault } from '../context.ts';
 import type { UnlockFlags } from '../context.ts';
 import { formatBytes, progressBar } from '../progress.ts';
@@ -36,16 +38,19 @@ function initCommand(): Command {
     .option('--kdf-passes <n>', 'Argon2id passes (min 2)', positiveInt('--kdf-passes'), DEFAULT_ARGON2.passes)
     .option('--kdf-parallelism <n>', 'Argon2id lanes', positiveInt('--kdf-parallelism'), DEFAULT_ARGON2.parallelism)
     .addHelpText('after', '\nWith an existing vault, `init --decoy` adds a decoy: it needs the real passphrase too.')
-    .action(async (opts: { decoy?: boolean; kdfMemory: number; kdfPasses: number; kdfParallelism: number }) => {
-      await withApp(async (app) => {
-        if (app.home.isInitialized()) {
-          if (!opts.decoy) throw new ElohimError('VAULT_ALREADY_INITIALIZED', `a vault already exists in ${app.home.dir}`);
-          const passphrase = await readSecret({ env: 'ELOHIM_PASSPHRASE', message: 'Passphrase of the existing vault' });
+    .action(async (opts: { decoy?: boolean; kdfMemory: number; kdfPasses: number; kdfParallelism: number }, cmd: Command) => {
+      const initialized = await withApp(async (app) => app.home.isInitialized());
+      if (initialized) {
+        if (!opts.decoy) throw new ElohimError('VAULT_ALREADY_INITIALIZED', `a vault already exists in ${configFromEnv().home}`);
+        // Adding a decoy later: unlock the vault first (throttled like any unlock).
+        await withVault(globals(cmd), async (unlocked) => {
           const decoyPassphrase = await readSecret({ env: 'ELOHIM_DECOY_PASSPHRASE', message: 'New decoy passphrase', confirm: true });
-          const { recoveryCodes } = await app.home.addDecoy({ passphrase, decoyPassphrase });
+          const { recoveryCodes } = await unlocked.addCompanion(decoyPassphrase);
           printRecoveryCodes('Decoy vault created. Recovery codes of the DECOY vault:', recoveryCodes);
-          return;
-        }
+        });
+        return;
+      }
+      await withApp(async (app) => {
         const passphrase = await readSecret({ env: 'ELOHIM_PASSPHRASE', message: 'New passphrase', confirm: true });
         const decoyPassphrase = opts.decoy
           ? await readSecret({ env: 'ELOHIM_DECOY_PASSPHRASE', message: 'Decoy passphrase', confirm: true })
@@ -108,12 +113,17 @@ function putCommand(): Command {
       if (source === '-' && vaultPath === undefined) throw new ElohimError('INVALID_INPUT', 'give a vault path when reading standard input');
       const host = source === '-' ? null : resolve(source);
       const info = host === null ? null : await lstat(host).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') throw new ElohimError('HOST_FILE_NOT_FOUND', `${source} does not exist`);
         throw new ElohimError('HOST_IO', `cannot read ${source}: ${err.code ?? err.message}`);
       });
       if (info !== null && !info.isFile() && !info.isDirectory()) throw new ElohimError('INVALID_INPUT', `${source} is not a file or folder`);
       await withVault(globals(cmd), async ({ vault }) => {
+        // A folder path (ending in "/" or naming a folder) receives the source under its own name.
+        const intoFolder = (target: string) => target.endsWith('/') || isFolder(() => vault.stat(target));
         if (info?.isDirectory()) {
-          const dest = vaultPath ?? formatVaultPath([basename(host!)]);
+          const dest = vaultPath === undefined || intoFolder(vaultPath)
+            ? formatVaultPath([...parseVaultPath(vaultPath ?? '/'), basename(host!)])
+            : vaultPath;
           const { entries, skipped } = await walk(host!);
           for (const s of skipped) process.stderr.write(`elohim: skipped ${s} (not a regular file)\n`);
           const totalBytes = entries.reduce((n, e) => n + e.size, 0);
@@ -133,7 +143,7 @@ function putCommand(): Command {
           return;
         }
         let target = vaultPath ?? formatVaultPath([basename(host!)]);
-        if (host !== null && (target.endsWith('/') || isFolder(() => vault.stat(target)))) {
+        if (host !== null && intoFolder(target)) {
           target = formatVaultPath([...parseVaultPath(target), basename(host)]);
         }
         const stream = host === null ? process.stdin : createReadStream(host, { highWaterMark: 1 << 20 });
@@ -158,15 +168,26 @@ function isFolder(stat: () => EntryInfo): boolean {
   }
 }
 
+/** Passes bytes through, reporting the running count (as a pipeline stage, so no byte is missed). */
+function counter(onCount: (n: number) => void): Transform {
+  let n = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      onCount((n += chunk.length));
+      done(null, chunk);
+    },
+  });
+}
+
 /** Writes `stream` to `out` through a temp file, so a failed check never leaves a partial file. */
-async function writeOutput(stream: Readable, out: string, force: boolean): Promise<void> {
+async function writeOutput(stream: Readable, out: string, force: boolean, onCount: (n: number) => void = () => {}): Promise<void> {
   if (!force) {
     const exists = await lstat(out).then(() => true, () => false);
     if (exists) throw new ElohimError('ITEM_EXISTS', `${out} exists; use --force to overwrite`);
   }
   const tmp = join(dirname(out), `.${basename(out)}.${randomBytes(4).toString('hex')}.partial`);
   try {
-    await pipeline(stream, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }));
+    await pipeline(stream, counter(onCount), createWriteStream(tmp, { flags: 'wx', mode: 0o600 }));
     await rename(tmp, out);
   } catch (err) {
     await unlink(tmp).catch(() => {});
@@ -188,10 +209,8 @@ function getCommand(): Command {
           return;
         }
         const bar = progressBar('get', info.size, 'bytes');
-        let done = 0;
-        stream.on('data', (c: Buffer) => bar.update((done += c.length)));
         try {
-          await writeOutput(stream, resolve(out ?? info.name), opts.force === true);
+          await writeOutput(stream, resolve(out ?? info.name), opts.force === true, (n) => bar.update(n));
         } finally {
           bar.stop();
         }
