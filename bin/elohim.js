@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
 // The package bin. npm puts node_modules/.bin (which holds the pinned Node 24) first on PATH for
 // `npx elohim`, so this runs on Node 24 and can load the TypeScript sources directly.
 import module from 'node:module';

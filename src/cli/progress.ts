@@ -1,4 +1,8 @@
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type * as CliProgress from 'cli-progress';
+
+// Loaded only when a bar is shown (a terminal): scripts and pipes do not pay for it.
+const require = createRequire(import.meta.url);
 
 export interface Progress {
   update(done: number, extra?: Record<string, string | number>): void;
@@ -14,6 +18,7 @@ export function progressBar(label: string, total: number, unit: 'bytes' | 'files
   const fmt = unit === 'bytes'
     ? (v: number) => formatBytes(v)
     : (v: number) => String(v);
+  const cliProgress = require('cli-progress') as typeof CliProgress;
   const bar = new cliProgress.SingleBar(
     {
       stream: process.stderr,

@@ -1,6 +1,5 @@
 import { openSync } from 'node:fs';
 import { ReadStream, WriteStream } from 'node:tty';
-import password from '@inquirer/password';
 import { ElohimError } from '../errors.ts';
 
 export interface SecretRequest {
@@ -45,6 +44,8 @@ export async function readSecret(req: SecretRequest): Promise<string> {
   const tty = terminal();
   if (tty === null) throw new ElohimError('INVALID_INPUT', `${req.message} needed: set ${req.env} or run in a terminal`);
   try {
+    // Loaded only when a prompt is needed: it is the largest module of the CLI (~10 MiB of RSS).
+    const { default: password } = await import('@inquirer/password');
     // The prompt never goes to stdout, which may carry data (`elohim get x -`).
     const ctx = { input: tty.input, output: tty.output, clearPromptOnDone: true };
     const first = await password({ message: `${req.message}:`, mask: false }, ctx);

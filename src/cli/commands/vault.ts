@@ -146,10 +146,14 @@ function putCommand(): Command {
         if (host !== null && intoFolder(target)) {
           target = formatVaultPath([...parseVaultPath(target), basename(host)]);
         }
-        const stream = host === null ? process.stdin : createReadStream(host, { highWaterMark: 1 << 20 });
+        const stream = host === null ? process.stdin : createReadStream(host, { highWaterMark: 256 << 10 });
         const bar = progressBar('put', info?.size ?? 0, 'bytes');
         try {
-          const item = await vault.put(target, stream, { replace: opts.force, parents: opts.parents, onProgress: (n) => bar.update(n) });
+          const item = await vault.put(target, stream, {
+            replace: opts.force,
+            parents: opts.parents,
+            onProgress: (n) => bar.update(n),
+          });
           bar.stop();
           process.stderr.write(`${item.path} (${formatBytes(item.size)})\n`);
         } finally {
