@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
 import { createArmorEncoder, encodeHeader, fileKeyFromBytes, generateFileKey, wrapFileKeyForRecipients } from '../crypto/age/index.ts';
 import type { FileKey, Recipient } from '../crypto/age/index.ts';
+import { createHasher } from '../crypto/index.ts';
 import { ElohimError, isElohimError } from '../errors.ts';
 import { checkName, formatVaultPath, parseVaultPath } from './names.ts';
 import { newObjectId, SMALL_OBJECT_MAX } from './objects.ts';
@@ -65,6 +65,8 @@ export interface PutOptions {
   parents?: boolean;
   onProgress?: (bytesDone: number) => void;
   signal?: AbortSignal;
+  /** the expected size, when known (small files are hashed without a worker thread) */
+  sizeHint?: number;
 }
 
 /** One file of a `putMany`: where it goes below the destination, and how to read it. */
@@ -356,7 +358,7 @@ function createVault(deps: VaultDeps, loaded: Map<RecordId, VaultRecord>) {
               const data = await p.entry.read();
               const written = Buffer.isBuffer(data) && data.length <= SMALL_OBJECT_MAX
                 ? await objects.writeSmall(p.object, data, p.fileKey)
-                : await objects.write(p.object, Buffer.isBuffer(data) ? Readable.from([data]) : data, p.fileKey, { signal: opts.signal });
+                : await objects.write(p.object, Buffer.isBuffer(data) ? Readable.from([data]) : data, p.fileKey, { signal: opts.signal, sizeHint: p.entry.size });
               done.push(fileItem(p.parent, p.names.at(-1)!, p.fileKey, p.object, written));
               files++;
               bytes += written.size;
@@ -528,15 +530,21 @@ function createVault(deps: VaultDeps, loaded: Map<RecordId, VaultRecord>) {
       return objects.read(item.object!, fileKeyOf(item), size, range);
     }
     const plain = await objects.read(item.object!, fileKeyOf(item), size);
-    const hash = createHash('sha256');
+    const hash = createHasher(size);
     const expected = item.sha256!;
     const check = new Transform({
       transform(chunk: Buffer, _enc, done) {
-        hash.update(chunk);
-        done(null, chunk);
+        Promise.resolve(hash.update(chunk)).then(() => done(null, chunk), done);
       },
       flush(done) {
-        done(hash.digest('hex') === expected ? null : new ElohimError('OBJECT_DAMAGED', 'the file does not match its recorded SHA-256'));
+        hash.digest().then(
+          (actual) => done(actual === expected ? null : new ElohimError('OBJECT_DAMAGED', 'the file does not match its recorded SHA-256')),
+          done,
+        );
+      },
+      destroy(err, done) {
+        hash.destroy();
+        done(err);
       },
     });
     plain.on('error', (err) => check.destroy(err));

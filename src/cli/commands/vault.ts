@@ -152,6 +152,7 @@ function putCommand(): Command {
           const item = await vault.put(target, stream, {
             replace: opts.force,
             parents: opts.parents,
+            sizeHint: info?.size,
             onProgress: (n) => bar.update(n),
           });
           bar.stop();
@@ -191,7 +192,7 @@ async function writeOutput(stream: Readable, out: string, force: boolean, onCoun
   }
   const tmp = join(dirname(out), `.${basename(out)}.${randomBytes(4).toString('hex')}.partial`);
   try {
-    await pipeline(stream, counter(onCount), createWriteStream(tmp, { flags: 'wx', mode: 0o600 }));
+    await pipeline(stream, counter(onCount), createWriteStream(tmp, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 }));
     await rename(tmp, out);
   } catch (err) {
     await unlink(tmp).catch(() => {});

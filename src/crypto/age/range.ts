@@ -41,6 +41,7 @@ export function createRangeDecryptor(opts: RangeDecryptorOptions): Readable {
 async function* readRange(opts: RangeDecryptorOptions): AsyncGenerator<Buffer> {
   const key = payloadKeyObject(opts.payloadKey);
   const fh = await open(opts.path, 'r');
+  let next: Promise<{ batchEnd: number; length: number }> | null = null;
   try {
     const payloadSize = (await fh.stat()).size - opts.payloadOffset;
     if (payloadSize < 0) throw new ElohimError('AGE_PAYLOAD_INVALID', 'the file is shorter than the payload offset');
@@ -54,15 +55,25 @@ async function* readRange(opts: RangeDecryptorOptions): AsyncGenerator<Buffer> {
     const lastChunk = Math.max(0, Math.ceil(size / CHUNK_SIZE) - 1);
     const first = Math.floor(start / CHUNK_SIZE);
     const last = Math.floor((end - 1) / CHUNK_SIZE);
-    const buf = Buffer.allocUnsafe(CHUNKS_PER_READ * ENCRYPTED_CHUNK_SIZE);
-    for (let batch = first; batch <= last; batch += CHUNKS_PER_READ) {
+    // Two buffers: the next batch is read while this one is decrypted, so the disk and the
+    // cipher overlap.
+    const bufs = [Buffer.allocUnsafe(CHUNKS_PER_READ * ENCRYPTED_CHUNK_SIZE), Buffer.allocUnsafe(CHUNKS_PER_READ * ENCRYPTED_CHUNK_SIZE)];
+    const readBatch = (batch: number, buf: Buffer) => {
       const batchEnd = Math.min(last, batch + CHUNKS_PER_READ - 1);
       const from = batch * ENCRYPTED_CHUNK_SIZE;
       const to = Math.min(payloadSize, (batchEnd + 1) * ENCRYPTED_CHUNK_SIZE);
-      await readFully(fh, buf, to - from, opts.payloadOffset + from);
+      return readFully(fh, buf, to - from, opts.payloadOffset + from).then(() => ({ batchEnd, length: to - from }));
+    };
+    next = readBatch(first, bufs[0]!);
+    for (let batch = first, turn = 0; next !== null; batch += CHUNKS_PER_READ, turn ^= 1) {
+      const buf = bufs[turn]!;
+      const { batchEnd, length }: { batchEnd: number; length: number } = await next;
+      next = batchEnd < last ? readBatch(batch + CHUNKS_PER_READ, bufs[turn ^ 1]!) : null;
+      // A failed prefetch is reported when it is awaited; until then it must not count as unhandled.
+      next?.catch(() => {});
       for (let i = batch; i <= batchEnd; i++) {
         const off = (i - batch) * ENCRYPTED_CHUNK_SIZE;
-        const chunk = buf.subarray(off, Math.min(to - from, off + ENCRYPTED_CHUNK_SIZE));
+        const chunk = buf.subarray(off, Math.min(length, off + ENCRYPTED_CHUNK_SIZE));
         const plaintext = openChunk(key, i, i === lastChunk, chunk);
         if (plaintext === null) throw new ElohimError('AGE_PAYLOAD_INVALID', 'an age payload chunk failed authentication');
         const base = i * CHUNK_SIZE;
@@ -70,6 +81,7 @@ async function* readRange(opts: RangeDecryptorOptions): AsyncGenerator<Buffer> {
       }
     }
   } finally {
+    await next?.catch(() => {}); // a prefetch still running when the reader stops early
     await fh.close();
   }
 }
