@@ -24,9 +24,9 @@ export interface RecordKeys {
 }
 
 /**
- * The sealed-record store over the `records` table. A body is any JSON value; it is padded to a
- * multiple of PAD bytes (so lengths leak little about names) and sealed with the record id as
- * associated data. A row's tag is HMAC(tag key, id): random-looking to anyone without the key,
+ * The sealed-record store over the `records` table. A body is any JSON value in a versioned
+ * layout (BODY_VERSION), padded to a multiple of PAD bytes (so lengths leak little about
+ * names) and sealed with the record id as associated data. A row's tag is HMAC(tag key, id): random-looking to anyone without the key,
  * and checkable by the owner in one pass at unlock.
  */
 export interface RecordStore<T> {
@@ -37,6 +37,8 @@ export interface RecordStore<T> {
 }
 
 const PAD = 64;
+/** Version of the sealed body layout: version(1) ‖ length(4, BE) ‖ JSON ‖ zero padding. */
+const BODY_VERSION = 1;
 
 export function createRecordStore<T>(deps: { db: Database; keys: RecordKeys }): RecordStore<T> {
   const { db, keys } = deps;
@@ -48,17 +50,20 @@ export function createRecordStore<T>(deps: { db: Database; keys: RecordKeys }): 
 
   function encode(id: Buffer, value: T): Buffer {
     const json = Buffer.from(JSON.stringify(value), 'utf8');
-    const padded = Buffer.alloc(Math.ceil((json.length + 4) / PAD) * PAD);
-    padded.writeUInt32BE(json.length, 0);
-    json.copy(padded, 4);
+    const padded = Buffer.alloc(Math.ceil((json.length + 5) / PAD) * PAD);
+    padded[0] = BODY_VERSION;
+    padded.writeUInt32BE(json.length, 1);
+    json.copy(padded, 5);
     return seal(keys.seal, padded, id);
   }
 
   function decode(id: Buffer, body: Uint8Array): T {
     const padded = open(keys.seal, body, id);
-    const length = padded.readUInt32BE(0);
-    if (length + 4 > padded.length) throw new ElohimError('VAULT_CORRUPT', 'a record has a bad length');
-    return JSON.parse(padded.subarray(4, 4 + length).toString('utf8')) as T;
+    if (padded.length < 5) throw new ElohimError('VAULT_CORRUPT', 'a record is too short');
+    if (padded[0] !== BODY_VERSION) throw new ElohimError('VAULT_FORMAT_UNKNOWN', `record format ${padded[0]} is newer than this build knows`);
+    const length = padded.readUInt32BE(1);
+    if (length + 5 > padded.length) throw new ElohimError('VAULT_CORRUPT', 'a record has a bad length');
+    return JSON.parse(padded.subarray(5, 5 + length).toString('utf8')) as T;
   }
 
   return {

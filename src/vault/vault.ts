@@ -110,6 +110,8 @@ function createVault(deps: VaultDeps, loaded: Map<RecordId, VaultRecord>) {
       items.push(item);
     } else if (rec.t === 'intent') intents.set(id, rec);
     else if (rec.t === 'meta') meta = { id, value: rec };
+    // A kind written by a newer build: refuse rather than act on a partial picture of the vault.
+    else throw new ElohimError('VAULT_FORMAT_UNKNOWN', `record kind ${JSON.stringify((rec as { t: unknown }).t)} is newer than this build knows`);
   }
   const tree = new ItemTree(items);
 
