@@ -89,6 +89,9 @@ test('a put is all-or-nothing for many files: a conflict anywhere writes nothing
   assert.deepEqual(result, { files: 2, bytes: 2 });
   assert.deepEqual(vault.list('/in').map((e) => e.name), ['sub', 'a.txt', 'x.txt']);
   assert.equal(await text((await vault.get('/in/sub/b.txt')).stream), 'b');
+  await vault.putMany('/copy', [], { folders: [['empty'], ['deep', 'er']] });
+  assert.deepEqual(vault.list('/copy').map((e) => e.name), ['deep', 'empty']);
+  assert.deepEqual(vault.list('/copy/deep').map((e) => e.name), ['er']);
   home.close();
 });
 

@@ -321,7 +321,13 @@ function createVault(deps: VaultDeps, loaded: Map<RecordId, VaultRecord>) {
     async putMany(
       dest: string,
       entries: PutEntry[],
-      opts: { replace?: boolean; onProgress?: (p: { files: number; bytes: number }) => void; signal?: AbortSignal } = {},
+      opts: {
+        replace?: boolean;
+        /** folders to create below `dest` even when no file goes into them (as names) */
+        folders?: string[][];
+        onProgress?: (p: { files: number; bytes: number }) => void;
+        signal?: AbortSignal;
+      } = {},
     ): Promise<{ files: number; bytes: number }> {
       const base = parseVaultPath(dest);
       const baseItem = tree.resolve(base);
@@ -339,6 +345,10 @@ function createVault(deps: VaultDeps, loaded: Map<RecordId, VaultRecord>) {
           throw new ElohimError('ITEM_EXISTS', `${formatVaultPath(names)} already exists`);
         }
       }
+      // The destination and every source folder, empty ones included, before any file.
+      const pendingFolders: Item[] = [];
+      for (const names of [[], ...(opts.folders ?? [])]) folderAt([...base, ...names.map(checkName)], true, pendingFolders);
+      if (pendingFolders.length > 0) commit({ put: pendingFolders });
       let files = 0;
       let bytes = 0;
       for (let start = 0; start < entries.length; start += BATCH_FILES) {

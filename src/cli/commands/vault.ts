@@ -79,15 +79,19 @@ function passwdCommand(): Command {
     });
 }
 
-/** Host files below `root` (a folder), as put entries; symlinks and special files are skipped. */
-async function walk(root: string): Promise<{ entries: PutEntry[]; skipped: string[] }> {
+/** Host files and folders below `root`, as put entries; symlinks and special files are skipped. */
+async function walk(root: string): Promise<{ entries: PutEntry[]; folders: string[][]; skipped: string[] }> {
   const entries: PutEntry[] = [];
+  const folders: string[][] = [];
   const skipped: string[] = [];
   const visit = async (dir: string): Promise<void> => {
     const names = (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
     for (const d of names) {
       const full = join(dir, d.name);
-      if (d.isDirectory()) await visit(full);
+      if (d.isDirectory()) {
+        folders.push(relative(root, full).split(sep));
+        await visit(full);
+      }
       else if (d.isFile()) {
         const size = (await stat(full)).size;
         entries.push({
@@ -99,7 +103,7 @@ async function walk(root: string): Promise<{ entries: PutEntry[]; skipped: strin
     }
   };
   await visit(root);
-  return { entries, skipped };
+  return { entries, folders, skipped };
 }
 
 function putCommand(): Command {
@@ -124,7 +128,7 @@ function putCommand(): Command {
           const dest = vaultPath === undefined || intoFolder(vaultPath)
             ? formatVaultPath([...parseVaultPath(vaultPath ?? '/'), basename(host!)])
             : vaultPath;
-          const { entries, skipped } = await walk(host!);
+          const { entries, folders, skipped } = await walk(host!);
           for (const s of skipped) process.stderr.write(`elohim: skipped ${s} (not a regular file)\n`);
           const totalBytes = entries.reduce((n, e) => n + e.size, 0);
           const bar = progressBar('put', totalBytes, 'bytes');
@@ -133,6 +137,7 @@ function putCommand(): Command {
           try {
             result = await vault.putMany(dest, entries, {
               replace: opts.force,
+              folders,
               onProgress: (p) => bar.update(p.bytes, {}),
             });
           } finally {
