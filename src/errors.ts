@@ -13,6 +13,15 @@ export const ERROR_CODES = {
   INVALID_RECIPIENT: 'an age recipient is not valid',
   INVALID_IDENTITY: 'an age identity is not valid',
 
+  // sessions and requests (the HTTP face)
+  SESSION_REQUIRED: 'unlock first: this needs a session',
+  CSRF_REJECTED: 'the request did not come from this app (origin or CSRF token missing or wrong)',
+  ROUTE_NOT_FOUND: 'no such API route',
+  METHOD_NOT_ALLOWED: 'that method is not allowed here',
+  BODY_TOO_LARGE: 'the request body is too large',
+  UNSUPPORTED_MEDIA_TYPE: 'the request body has an unsupported content type',
+  RANGE_NOT_SATISFIABLE: 'the requested byte range is outside the file',
+
   // the age format
   AGE_HEADER_INVALID: 'the age header is malformed or too large',
   AGE_NO_MATCH: 'no identity matches any recipient of the age file',

@@ -265,6 +265,11 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
       };
     },
 
+    /** Milliseconds before the next unlock attempt will be evaluated (0 = now). */
+    async unlockWaitMs(): Promise<number> {
+      return throttle.waitMs();
+    },
+
     close(): void {
       db?.close();
       db = null;

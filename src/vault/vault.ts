@@ -6,7 +6,7 @@ import { ElohimError, isElohimError } from '../errors.ts';
 import { checkName, formatVaultPath, parseVaultPath } from './names.ts';
 import { newObjectId, SMALL_OBJECT_MAX } from './objects.ts';
 import type { ObjectId, ObjectStore, WriteResult } from './objects.ts';
-import { newRecordId } from './records.ts';
+import { isRecordId, newRecordId } from './records.ts';
 import type { RecordId, RecordStore } from './records.ts';
 import { ItemTree } from './tree.ts';
 import type { Item } from './tree.ts';
@@ -216,6 +216,65 @@ function createVault(deps: VaultDeps, loaded: Map<RecordId, VaultRecord>) {
     }
   }
 
+  /**
+   * The object is durable before the record that points at it commits; a crash in between
+   * leaves an intent that the next open cleans up.
+   */
+  async function putAt(parent: RecordId | null, name: string, source: Readable, opts: PutOptions, pending: Item[]): Promise<EntryInfo> {
+    const existing = tree.childNamed(parent, name);
+    if (existing !== undefined && (existing.kind === 'folder' || !opts.replace)) {
+      throw new ElohimError('ITEM_EXISTS', `${formatVaultPath([...(parent ? tree.namesOf(parent) : []), name])} already exists`);
+    }
+    const fileKey = generateFileKey();
+    const object = newObjectId();
+    const intent = intentRecord([object]);
+    records.commit({ put: [intent] });
+    let written: WriteResult;
+    try {
+      written = await objects.write(object, source, fileKey, opts);
+    } catch (err) {
+      records.commit({ remove: [intent[0]] });
+      throw err;
+    }
+    const item = fileItem(parent, name, fileKey, object, written);
+    const replaced = existing ? [{ ...existing, trashedAt: clock() }] : [];
+    commit({ put: [...pending, item, ...replaced], removeOther: [intent[0]] });
+    return info(item);
+  }
+
+  /** The live item with this id. Throws ITEM_NOT_FOUND for unknown, trashed or malformed ids. */
+  function liveById(id: string): Item {
+    const item = isRecordId(id) ? tree.get(id) : undefined;
+    if (item === undefined || !tree.isLive(item.id)) throw new ElohimError('ITEM_NOT_FOUND', 'no such item');
+    return item;
+  }
+
+  /** The live folder with this id; null (the root) for null. */
+  function folderById(id: string | null): RecordId | null {
+    if (id === null) return null;
+    const item = liveById(id);
+    if (item.kind !== 'folder') throw new ElohimError('NOT_A_FOLDER', `${item.name} is not a folder`);
+    return item.id;
+  }
+
+  /** Moves and/or renames `item`; the one place that checks the rules for both faces. */
+  function moveTo(item: Item, parent: RecordId | null, name: string): EntryInfo {
+    if (parent !== null && tree.isWithin(parent, item.id)) throw new ElohimError('MOVE_INTO_SELF');
+    if (parent === item.parent && name === item.name) return info(item);
+    if (tree.childNamed(parent, name) !== undefined) {
+      throw new ElohimError('ITEM_EXISTS', `${formatVaultPath([...(parent ? tree.namesOf(parent) : []), name])} already exists`);
+    }
+    const moved: Item = { ...item, parent, name, modified: clock() };
+    commit({ put: [moved] });
+    return info(moved);
+  }
+
+  function trashItem(item: Item): TrashEntry {
+    const trashed: Item = { ...item, trashedAt: clock() };
+    commit({ put: [trashed] });
+    return trashInfo(trashed);
+  }
+
   return {
     /** This vault's age identity (AGE-SECRET-KEY-1…): whoever holds it can open every export to it. */
     identity(): string {
@@ -289,28 +348,14 @@ function createVault(deps: VaultDeps, loaded: Map<RecordId, VaultRecord>) {
     async put(path: string, source: Readable, opts: PutOptions = {}): Promise<EntryInfo> {
       const names = parseVaultPath(path);
       if (names.length === 0) throw new ElohimError('INVALID_PATH', 'give the file a name, e.g. /notes.txt');
-      const name = names.at(-1)!;
       const pending: Item[] = [];
       const parent = folderAt(names.slice(0, -1), opts.parents === true, pending);
-      const existing = tree.childNamed(parent, name);
-      if (existing !== undefined && (existing.kind === 'folder' || !opts.replace)) {
-        throw new ElohimError('ITEM_EXISTS', `${formatVaultPath(names)} already exists`);
-      }
-      const fileKey = generateFileKey();
-      const object = newObjectId();
-      const intent = intentRecord([object]);
-      records.commit({ put: [intent] });
-      let written: WriteResult;
-      try {
-        written = await objects.write(object, source, fileKey, opts);
-      } catch (err) {
-        records.commit({ remove: [intent[0]] });
-        throw err;
-      }
-      const item = fileItem(parent, name, fileKey, object, written);
-      const replaced = existing ? [{ ...existing, trashedAt: clock() }] : [];
-      commit({ put: [...pending, item, ...replaced], removeOther: [intent[0]] });
-      return info(item);
+      return putAt(parent, names.at(-1)!, source, opts, pending);
+    },
+
+    /** Streams `source` into a new file `name` in the folder `parentId` (null = root). */
+    async putInto(parentId: string | null, name: string, source: Readable, opts: PutOptions = {}): Promise<EntryInfo> {
+      return putAt(folderById(parentId), checkName(name), source, opts, []);
     },
 
     /**
@@ -424,23 +469,62 @@ function createVault(deps: VaultDeps, loaded: Map<RecordId, VaultRecord>) {
       } else {
         throw new ElohimError('ITEM_EXISTS', `${formatVaultPath(toNames)} already exists`);
       }
-      if (parent !== null && tree.isWithin(parent, item.id)) throw new ElohimError('MOVE_INTO_SELF');
-      if (parent === item.parent && name === item.name) return info(item);
-      if (tree.childNamed(parent, name) !== undefined) {
-        throw new ElohimError('ITEM_EXISTS', `${formatVaultPath([...(parent ? tree.namesOf(parent) : []), name])} already exists`);
-      }
-      const moved: Item = { ...item, parent, name, modified: clock() };
-      commit({ put: [moved] });
-      return info(moved);
+      return moveTo(item, parent, name);
     },
 
     /** Moves the item at `path` (and everything in it) to the trash. */
     trash(path: string): TrashEntry {
       const item = lookup(path);
       if (item === null) throw new ElohimError('INVALID_PATH', 'the root folder cannot be trashed');
-      const trashed: Item = { ...item, trashedAt: clock() };
-      commit({ put: [trashed] });
-      return trashInfo(trashed);
+      return trashItem(item);
+    },
+
+    // Id-based operations, for faces that address items by id (the HTTP API).
+
+    /** The live item with this id. */
+    item(id: string): EntryInfo {
+      return info(liveById(id));
+    },
+
+    /** The live children of the folder `id` (null = root). */
+    children(id: string | null): EntryInfo[] {
+      return tree.children(folderById(id)).map(info);
+    },
+
+    /** Creates folder `name` in the folder `parentId` (null = root). */
+    mkdirIn(parentId: string | null, name: string): EntryInfo {
+      const parent = folderById(parentId);
+      const checked = checkName(name);
+      if (tree.childNamed(parent, checked) !== undefined) throw new ElohimError('ITEM_EXISTS', `${checked} already exists there`);
+      const now = clock();
+      const folder: Item = { id: newRecordId(), kind: 'folder', parent, name: checked, created: now, modified: now };
+      commit({ put: [folder] });
+      return info(folder);
+    },
+
+    /** Renames and/or moves the item `id`; `parent` null = the root, undefined = where it is. */
+    update(id: string, change: { name?: string; parent?: string | null }): EntryInfo {
+      const item = liveById(id);
+      const parent = change.parent === undefined ? item.parent : folderById(change.parent);
+      return moveTo(item, parent, change.name === undefined ? item.name : checkName(change.name));
+    },
+
+    trashById(id: string): TrashEntry {
+      return trashItem(liveById(id));
+    },
+
+    /** Plaintext of the file `id` (see `get`). */
+    async read(id: string, range?: { start: number; end: number }): Promise<{ info: EntryInfo; stream: Readable }> {
+      const item = liveById(id);
+      if (item.kind !== 'file') throw new ElohimError('NOT_A_FILE', `${item.name} is not a file`);
+      return { info: info(item), stream: await readItem(item, range) };
+    },
+
+    /** The SHA-256 of the file `id`'s plaintext, as recorded when it was put (for ETags). */
+    sha256Of(id: string): string {
+      const item = liveById(id);
+      if (item.kind !== 'file') throw new ElohimError('NOT_A_FILE', `${item.name} is not a file`);
+      return item.sha256!;
     },
 
     trashList(): TrashEntry[] {

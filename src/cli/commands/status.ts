@@ -3,23 +3,18 @@ import { configFromEnv } from '../../app.ts';
 import { createHome } from '../../vault/index.ts';
 
 /**
- * `elohim status` (and `npm start` until the server exists): where the data lives, whether a
- * vault is there, and how to begin. Says nothing that would tell a real vault from a decoy.
+ * `elohim status`: where the data lives, whether a vault is there, and how to begin. Says
+ * nothing that would tell a real vault from a decoy.
  */
 export function statusCommand(): Command {
   return new Command('status')
-    .alias('start')
     .description('show where data lives and whether a vault exists')
-    .action(async (_opts, cmd: Command) => {
+    .action(async () => {
       const config = configFromEnv();
       const home = createHome({ dir: config.home });
       const initialized = home.isInitialized();
       process.stdout.write(`ElohimOS ${process.env.npm_package_version ?? '0.1.0'} on Node ${process.versions.node}\n`);
       process.stdout.write(`data folder: ${config.home} (${initialized ? 'vault present' : 'no vault yet'})\n`);
-      if (!initialized) process.stdout.write('start with: npx elohim init\n');
-      if (cmd.name() === 'start' || cmd.parent?.args[0] === 'start') {
-        process.stdout.write('\n');
-        cmd.parent?.outputHelp();
-      }
+      if (!initialized) process.stdout.write('start with: npx elohim init (or npm start, then POST /api/v1/setup)\n');
     });
 }

@@ -1,0 +1,48 @@
+import { Command } from 'commander';
+import { configFromEnv, createApp } from '../../app.ts';
+import { ElohimError } from '../../errors.ts';
+import { createServer } from '../../server/index.ts';
+
+const DEFAULT_PORT = 7788;
+
+function parsePort(value: string): number {
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) throw new ElohimError('INVALID_INPUT', `port ${value} is not a number from 0 to 65535`);
+  return Number(value);
+}
+
+/**
+ * `elohim serve` (and `npm start`): the local server on 127.0.0.1 unless told otherwise.
+ * SIGINT/SIGTERM stop it gracefully: new requests get 503, requests in flight finish, then
+ * every vault locks.
+ */
+export function serveCommand(): Command {
+  return new Command('serve')
+    .alias('start')
+    .description('start the local server (API under /api/v1) on 127.0.0.1')
+    .option('--host <host>', 'address to listen on (anything but loopback exposes the vault to the network)', '127.0.0.1')
+    .option('--port <port>', 'port (default: ELOHIM_PORT or 7788; 0 picks a free one)', parsePort)
+    .option('--log-level <level>', 'fatal, error, warn, info or debug', 'info')
+    .action(async (opts: { host: string; port?: number; logLevel: string }) => {
+      if (!['fatal', 'error', 'warn', 'info', 'debug'].includes(opts.logLevel)) throw new ElohimError('INVALID_INPUT', `unknown log level ${opts.logLevel}`);
+      const port = opts.port ?? (process.env.ELOHIM_PORT ? parsePort(process.env.ELOHIM_PORT) : DEFAULT_PORT);
+      const app = createApp(configFromEnv());
+      const server = await createServer({
+        home: app.home,
+        version: process.env.npm_package_version ?? '0.1.0',
+        extraHosts: [opts.host],
+        logLevel: opts.logLevel,
+      });
+      const address = await server.app.listen({ host: opts.host, port });
+      process.stderr.write(`ElohimOS is serving ${address} (data: ${app.config.home}${app.home.isInitialized() ? '' : ', no vault yet: POST /api/v1/setup'})\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.stderr.write('stopping: finishing requests in flight, then locking\n');
+          resolve();
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await server.stop();
+      app.close();
+    });
+}

@@ -1,0 +1,3 @@
+export { createServer, CSRF_HEADER, SESSION_COOKIE } from './server.ts';
+export type { ServerOptions } from './server.ts';
+export { HTTP_STATUS_OF } from './http-errors.ts';

@@ -1,0 +1,66 @@
+import type { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { ElohimError } from '../../errors.ts';
+import { contentDisposition, parseByteRange } from '../byte-range.ts';
+import { authOf } from '../server.ts';
+
+const ID = { type: 'string', pattern: '^[0-9a-f]{32}$' } as const;
+
+/** Streaming upload and download of file contents. */
+export async function fileRoutes(app: FastifyInstance): Promise<void> {
+  // Uploads are raw bytes of any type, passed on as the request stream: the vault encrypts
+  // them as they arrive, in constant memory, and nothing is buffered here.
+  // The JSON and text parsers are removed in this context so a big body is never buffered.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+
+  app.put('/api/v1/files', {
+    bodyLimit: Number.MAX_SAFE_INTEGER,
+    schema: {
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name'],
+        properties: { parent: ID, name: { type: 'string', minLength: 1, maxLength: 1024 }, replace: { type: 'boolean' } },
+      },
+    },
+    handler: async (req, reply) => {
+      const q = req.query as { parent?: string; name: string; replace?: boolean };
+      const body = req.body as Readable | undefined;
+      if (body === undefined || typeof (body as Readable).pipe !== 'function') throw new ElohimError('INVALID_INPUT', 'send the file as the raw request body');
+      const length = Number(req.headers['content-length']);
+      const item = await authOf(req).unlocked.vault.putInto(q.parent ?? null, q.name, body, {
+        replace: q.replace,
+        sizeHint: Number.isSafeInteger(length) ? length : undefined,
+      });
+      return reply.code(201).send({ item });
+    },
+  });
+
+  app.get('/api/v1/items/:id/content', {
+    schema: { params: { type: 'object', required: ['id'], properties: { id: ID } } },
+    handler: async (req, reply) => {
+      const { vault } = authOf(req).unlocked;
+      const id = (req.params as { id: string }).id;
+      const info = vault.item(id);
+      if (info.kind !== 'file') throw new ElohimError('NOT_A_FILE', 'folders have no content');
+      const etag = `"${vault.sha256Of(id)}"`;
+      reply.header('etag', etag).header('accept-ranges', 'bytes').header('content-type', 'application/octet-stream');
+      reply.header('content-disposition', contentDisposition(info.name));
+      if (req.headers['if-none-match'] === etag) return reply.code(304).send();
+      const ifRange = req.headers['if-range'];
+      let range = ifRange === undefined || ifRange === etag ? parseByteRange(req.headers.range, info.size) : null;
+      if (range === 'unsatisfiable') {
+        reply.header('content-range', `bytes */${info.size}`);
+        throw new ElohimError('RANGE_NOT_SATISFIABLE', `the file has ${info.size} bytes`);
+      }
+      if (range !== null && range.start === 0 && range.end === info.size) range = null;
+      const { stream } = await vault.read(id, range ?? undefined);
+      if (range !== null) {
+        reply.code(206).header('content-range', `bytes ${range.start}-${range.end - 1}/${info.size}`);
+      }
+      reply.header('content-length', String(range === null ? info.size : range.end - range.start));
+      return reply.send(stream);
+    },
+  });
+}

@@ -1,0 +1,84 @@
+import type { FastifyInstance } from 'fastify';
+import { authOf } from '../server.ts';
+
+const ID = { type: 'string', pattern: '^[0-9a-f]{32}$' } as const;
+const NAME = { type: 'string', minLength: 1, maxLength: 1024 } as const;
+const idParams = { type: 'object', required: ['id'], properties: { id: ID } } as const;
+
+const entry = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    kind: { type: 'string', enum: ['file', 'folder'] },
+    name: { type: 'string' },
+    path: { type: 'string' },
+    size: { type: 'integer' },
+    created: { type: 'integer' },
+    modified: { type: 'integer' },
+    trashedAt: { type: 'integer' },
+    originalPath: { type: 'string' },
+  },
+} as const;
+const one = { type: 'object', properties: { item: entry } } as const;
+const many = { type: 'object', properties: { items: { type: 'array', items: entry } } } as const;
+
+/** Listing, search, folders, rename/move, trash: items addressed by id, never by host path. */
+export async function itemRoutes(app: FastifyInstance): Promise<void> {
+  app.get('/api/v1/items', {
+    schema: { querystring: { type: 'object', additionalProperties: false, properties: { parent: ID } }, response: { 200: many } },
+    handler: async (req) => {
+      const { parent } = req.query as { parent?: string };
+      return { items: authOf(req).unlocked.vault.children(parent ?? null) };
+    },
+  });
+
+  app.get('/api/v1/items/:id', {
+    schema: { params: idParams, response: { 200: one } },
+    handler: async (req) => ({ item: authOf(req).unlocked.vault.item((req.params as { id: string }).id) }),
+  });
+
+  app.get('/api/v1/search', {
+    schema: { querystring: { type: 'object', additionalProperties: false, required: ['q'], properties: { q: { type: 'string', minLength: 1, maxLength: 256 } } }, response: { 200: many } },
+    handler: async (req) => ({ items: authOf(req).unlocked.vault.find((req.query as { q: string }).q) }),
+  });
+
+  app.post('/api/v1/folders', {
+    schema: { body: { type: 'object', additionalProperties: false, required: ['name'], properties: { parent: { anyOf: [ID, { type: 'null' }] }, name: NAME } }, response: { 201: one } },
+    handler: async (req, reply) => {
+      const body = req.body as { parent?: string | null; name: string };
+      return reply.code(201).send({ item: authOf(req).unlocked.vault.mkdirIn(body.parent ?? null, body.name) });
+    },
+  });
+
+  app.patch('/api/v1/items/:id', {
+    schema: {
+      params: idParams,
+      body: { type: 'object', additionalProperties: false, minProperties: 1, properties: { parent: { anyOf: [ID, { type: 'null' }] }, name: NAME } },
+      response: { 200: one },
+    },
+    handler: async (req) => {
+      const change = req.body as { parent?: string | null; name?: string };
+      return { item: authOf(req).unlocked.vault.update((req.params as { id: string }).id, change) };
+    },
+  });
+
+  app.delete('/api/v1/items/:id', {
+    schema: { params: idParams, response: { 200: one } },
+    handler: async (req) => ({ item: authOf(req).unlocked.vault.trashById((req.params as { id: string }).id) }),
+  });
+
+  app.get('/api/v1/trash', {
+    schema: { response: { 200: many } },
+    handler: async (req) => ({ items: authOf(req).unlocked.vault.trashList() }),
+  });
+
+  app.post('/api/v1/trash/:id/restore', {
+    schema: { params: idParams, response: { 200: one } },
+    handler: async (req) => ({ item: authOf(req).unlocked.vault.restore((req.params as { id: string }).id) }),
+  });
+
+  app.delete('/api/v1/trash', {
+    schema: { response: { 200: { type: 'object', properties: { removed: { type: 'integer' } } } } },
+    handler: async (req) => ({ removed: await authOf(req).unlocked.vault.emptyTrash() }),
+  });
+}

@@ -1,0 +1,174 @@
+import fastifyCookie from '@fastify/cookie';
+import fastifySwagger from '@fastify/swagger';
+import Fastify from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ElohimError } from '../errors.ts';
+import type { Home, UnlockedVault } from '../vault/index.ts';
+import { errorHandler, notFoundHandler } from './http-errors.ts';
+import { createUnlockLimiter } from './rate-limit.ts';
+import { fileRoutes } from './routes/files.ts';
+import { itemRoutes } from './routes/items.ts';
+import { sessionRoutes } from './routes/session.ts';
+import { createSessionStore, sameToken } from './sessions.ts';
+import type { Session, SessionStore } from './sessions.ts';
+
+export const SESSION_COOKIE = 'elohim_session';
+export const CSRF_HEADER = 'x-elohim-csrf';
+/** Largest JSON body: every JSON request here is small; uploads are raw and streamed. */
+const JSON_BODY_LIMIT = 64 * 1024;
+
+export interface ServerOptions {
+  home: Home;
+  version: string;
+  clock?: () => number;
+  /** idle time after which an unlocked vault locks itself (ms) */
+  autoLockMs?: number;
+  /** host names (besides loopback ones) that requests may address, e.g. the --host given */
+  extraHosts?: string[];
+  /** pino log level, or false for no log */
+  logLevel?: string | false;
+}
+
+/** What every authenticated route handler gets. */
+export interface RequestAuth {
+  session: Session;
+  unlocked: UnlockedVault;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    auth: RequestAuth | null;
+  }
+  interface FastifyContextConfig {
+    /** reachable without a session */
+    public?: boolean;
+  }
+}
+
+/** The vault and session of an authenticated request (routes not marked public never see null). */
+export function authOf(req: FastifyRequest): RequestAuth {
+  if (req.auth === null) throw new ElohimError('SESSION_REQUIRED');
+  return req.auth;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+
+const SECURITY_HEADERS = {
+  // The UI is served from this origin only, with no inline script and nothing from elsewhere.
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+} as const;
+
+/**
+ * Builds the HTTP server: the JSON API under /api/v1 with sessions, CSRF and origin checks,
+ * security headers and one error format. Does not listen; the caller does.
+ */
+export async function createServer(opts: ServerOptions): Promise<{ app: FastifyInstance; sessions: SessionStore; stop(): Promise<void> }> {
+  const clock = opts.clock ?? Date.now;
+  const app = Fastify({
+    logger:
+      opts.logLevel === false || opts.logLevel === undefined
+        ? false
+        : {
+            level: opts.logLevel,
+            // Routes, never URLs: a URL can carry a file name in its query string.
+            serializers: {
+              req: (req: FastifyRequest) => ({ method: req.method, route: req.routeOptions?.url ?? 'unknown' }),
+              res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+            },
+          },
+    bodyLimit: JSON_BODY_LIMIT,
+    routerOptions: { maxParamLength: 200 },
+    // Header sizes and counts are bounded by Node's HTTP parser (16 KiB by default).
+    return503OnClosing: true,
+  });
+  const sessions = createSessionStore({ clock });
+  const limiter = createUnlockLimiter({ clock });
+  const allowedHosts = new Set([...LOOPBACK_NAMES, ...(opts.extraHosts ?? [])]);
+
+  app.decorateRequest('auth', null);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+  await app.register(fastifyCookie);
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: 'ElohimOS local API', version: opts.version },
+      components: {
+        securitySchemes: {
+          session: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE },
+          csrf: { type: 'apiKey', in: 'header', name: CSRF_HEADER },
+        },
+      },
+    },
+  });
+
+  app.addHook('onRequest', async (req) => {
+    // DNS rebinding: a page on another site whose name resolves to 127.0.0.1 would still send
+    // its own name as Host. Only the names this server answers to are accepted.
+    const host = hostName(req.headers.host);
+    if (host === null || !allowedHosts.has(host)) throw new ElohimError('CSRF_REJECTED', 'this server does not answer to that host name');
+    const auth = sessions.use(req.cookies[SESSION_COOKIE]);
+    req.auth = auth === null ? null : { session: auth.session, unlocked: auth.unlocked };
+    if (!SAFE_METHODS.has(req.method)) {
+      // A browser always sends Origin on cross-origin writes; it must be this server. The
+      // custom header cannot be sent cross-origin without a CORS preflight, which we never
+      // grant; with a session it must also equal the session's token.
+      const origin = req.headers.origin;
+      if (origin !== undefined && origin !== `http://${req.headers.host}`) throw new ElohimError('CSRF_REJECTED', 'cross-origin request refused');
+      const csrf = req.headers[CSRF_HEADER];
+      if (typeof csrf !== 'string' || csrf.length === 0) throw new ElohimError('CSRF_REJECTED', `send the ${CSRF_HEADER} header`);
+      if (req.auth !== null && !req.routeOptions.config.public && !sameToken(csrf, req.auth.session.csrf)) {
+        throw new ElohimError('CSRF_REJECTED', `the ${CSRF_HEADER} header does not match the session`);
+      }
+    }
+    if (!req.routeOptions.config.public && req.auth === null && req.routeOptions.url !== undefined) {
+      throw new ElohimError('SESSION_REQUIRED');
+    }
+  });
+
+  app.addHook('onSend', async (req, reply) => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
+    if (req.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
+  });
+
+  app.get('/api/v1/health', {
+    config: { public: true },
+    schema: {
+      response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, version: { type: 'string' }, locked: { type: 'boolean' } }, required: ['ok', 'version', 'locked'] } },
+    },
+    handler: async () => ({ ok: true, version: opts.version, locked: !sessions.anyOpen() }),
+  });
+
+  app.get('/api/v1/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(sessionRoutes, { home: opts.home, sessions, limiter });
+  await app.register(itemRoutes);
+  await app.register(fileRoutes);
+
+  const autoLockMs = opts.autoLockMs ?? 15 * 60 * 1000;
+  const sweeper = setInterval(() => sessions.lockIdle(autoLockMs), Math.min(30_000, Math.max(1000, autoLockMs / 4)));
+  sweeper.unref();
+
+  return {
+    app,
+    sessions,
+    async stop() {
+      clearInterval(sweeper);
+      await app.close();
+      sessions.lockAll('lock');
+    },
+  };
+}
+
+/** The host name of a Host header ("127.0.0.1:7788" → "127.0.0.1", "[::1]:80" → "[::1]"). */
+function hostName(header: string | undefined): string | null {
+  if (header === undefined || header.length === 0 || header.length > 300) return null;
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:\[\]]+)(?::\d{1,5})?$/.exec(header);
+  return m ? m[1]!.toLowerCase() : null;
+}
