@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ERROR_CODES, ElohimError, isElohimError } from './errors.ts';
 import { EXIT, EXIT_CODE_OF } from './cli/exit-codes.ts';
+import { HTTP_STATUS_OF } from './server/index.ts';
 
 test('every error code is mapped to an exit code, and no mapping is stale', () => {
   assert.deepEqual(Object.keys(EXIT_CODE_OF).sort(), Object.keys(ERROR_CODES).sort());
@@ -25,4 +26,11 @@ test('ElohimError is an Error with its code and the registry message by default'
   assert.equal(err.message, ERROR_CODES.ITEM_NOT_FOUND);
   assert.ok(isElohimError(err, 'ITEM_NOT_FOUND'));
   assert.ok(!isElohimError(new Error('x')));
+});
+
+test('every error code maps to an HTTP error status, and no mapping is stale', () => {
+  assert.deepEqual(Object.keys(HTTP_STATUS_OF).sort(), Object.keys(ERROR_CODES).sort());
+  for (const [code, status] of Object.entries(HTTP_STATUS_OF)) {
+    assert.ok(status >= 400 && status <= 599, `${code} maps to an error status`);
+  }
 });

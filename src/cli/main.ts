@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ElohimError, isElohimError } from '../errors.ts';
 import { ageCommand } from './commands/age.ts';
+import { panicCommand } from './commands/panic.ts';
 import { serveCommand } from './commands/serve.ts';
 import { statusCommand } from './commands/status.ts';
 import { vaultCommands } from './commands/vault.ts';
@@ -21,10 +22,12 @@ Environment:
   ELOHIM_RECOVERY_CODE      unlock with a recovery code instead
   ELOHIM_DECOY_PASSPHRASE   decoy passphrase for \`init --decoy\`
   ELOHIM_NEW_PASSPHRASE     new passphrase for \`passwd\`
+  ELOHIM_PORT               server port for \`serve\` and \`panic\` (default 7788)
+  ELOHIM_SHRED_CONFIRM      the typed confirmation for \`panic --shred\`
 
 Exit codes: 0 ok, 1 failure, 2 bad input, 3 wrong secret, 4 not found, 5 conflict, 6 integrity`,
     );
-  for (const cmd of [...vaultCommands(), ageCommand(), serveCommand(), statusCommand()]) program.addCommand(cmd);
+  for (const cmd of [...vaultCommands(), ageCommand(), serveCommand(), panicCommand(), statusCommand()]) program.addCommand(cmd);
   // Parse errors exit through our handler, with our exit codes.
   const exitOverride = (cmd: Command) => {
     cmd.exitOverride();

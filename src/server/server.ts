@@ -8,6 +8,7 @@ import { errorHandler, notFoundHandler } from './http-errors.ts';
 import { createUnlockLimiter } from './rate-limit.ts';
 import { fileRoutes } from './routes/files.ts';
 import { itemRoutes } from './routes/items.ts';
+import { panicRoutes } from './routes/panic.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { createSessionStore, sameToken } from './sessions.ts';
 import type { Session, SessionStore } from './sessions.ts';
@@ -150,6 +151,7 @@ export async function createServer(opts: ServerOptions): Promise<{ app: FastifyI
   await app.register(sessionRoutes, { home: opts.home, sessions, limiter });
   await app.register(itemRoutes);
   await app.register(fileRoutes);
+  await app.register(panicRoutes, { home: opts.home, sessions });
 
   const autoLockMs = opts.autoLockMs ?? 15 * 60 * 1000;
   const sweeper = setInterval(() => sessions.lockIdle(autoLockMs), Math.min(30_000, Math.max(1000, autoLockMs / 4)));

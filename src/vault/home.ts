@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, open as openFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { x25519IdentityFromSecret } from '../crypto/age/index.ts';
@@ -263,6 +263,26 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
           master.fill(0);
         },
       };
+    },
+
+    /**
+     * Crypto-shred: overwrites every key slot (and the salt) with random bytes in place, then
+     * fsyncs. Every vault's master key is then gone, so no passphrase or recovery code can ever
+     * decrypt the data again. The file keeps its size and shape. On flash storage and
+     * journaling file systems old blocks may survive an overwrite; the README says so.
+     */
+    async shred(): Promise<void> {
+      const fh = await openFile(paths.keyslots, 'r+').catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') throw new ElohimError('VAULT_NOT_INITIALIZED', `no vault in ${dir}`);
+        throw err;
+      });
+      try {
+        const fresh = encodeKeySlots(createKeySlots(DEFAULT_ARGON2));
+        await fh.write(fresh, 0, fresh.length, 0);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
     },
 
     /** Milliseconds before the next unlock attempt will be evaluated (0 = now). */
