@@ -1,5 +1,7 @@
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import { createSettings } from './settings/index.ts';
+import type { SettingsStore } from './settings/index.ts';
 import { createHome } from './vault/index.ts';
 import type { Home } from './vault/index.ts';
 import { ElohimError } from './errors.ts';
@@ -22,6 +24,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
 export interface App {
   config: AppConfig;
   home: Home;
+  settings: SettingsStore;
   close(): void;
 }
 
@@ -31,6 +34,7 @@ export function createApp(config: AppConfig, opts: { clock?: () => number } = {}
   return {
     config,
     home,
+    settings: createSettings({ path: home.paths.config }),
     close() {
       home.close();
     },

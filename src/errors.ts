@@ -46,6 +46,9 @@ export const ERROR_CODES = {
   OBJECT_DAMAGED: 'a stored object is missing or damaged',
   HOST_IO: 'a file on this device could not be read or written',
   HOST_FILE_NOT_FOUND: 'a file on this device does not exist',
+
+  // the audit log
+  AUDIT_CHAIN_BROKEN: 'the audit log failed verification: an entry was altered, removed or reordered',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

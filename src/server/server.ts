@@ -3,12 +3,15 @@ import fastifySwagger from '@fastify/swagger';
 import Fastify from 'fastify';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ElohimError } from '../errors.ts';
+import { createSettings } from '../settings/index.ts';
+import type { SettingsStore } from '../settings/index.ts';
 import type { Home, UnlockedVault } from '../vault/index.ts';
 import { errorHandler, notFoundHandler } from './http-errors.ts';
 import { createUnlockLimiter } from './rate-limit.ts';
 import { fileRoutes } from './routes/files.ts';
 import { itemRoutes } from './routes/items.ts';
 import { panicRoutes } from './routes/panic.ts';
+import { settingsRoutes } from './routes/settings.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { createSessionStore, sameToken } from './sessions.ts';
 import type { Session, SessionStore } from './sessions.ts';
@@ -20,9 +23,11 @@ const JSON_BODY_LIMIT = 64 * 1024;
 
 export interface ServerOptions {
   home: Home;
+  /** default: config.json of `home` */
+  settings?: SettingsStore;
   version: string;
   clock?: () => number;
-  /** idle time after which an unlocked vault locks itself (ms) */
+  /** idle time after which an unlocked vault locks itself (ms); default: the autoLockMinutes setting */
   autoLockMs?: number;
   /** host names (besides loopback ones) that requests may address, e.g. the --host given */
   extraHosts?: string[];
@@ -72,6 +77,7 @@ const SECURITY_HEADERS = {
  */
 export async function createServer(opts: ServerOptions): Promise<{ app: FastifyInstance; sessions: SessionStore; stop(): Promise<void> }> {
   const clock = opts.clock ?? Date.now;
+  const settings = opts.settings ?? createSettings({ path: opts.home.paths.config });
   const app = Fastify({
     logger:
       opts.logLevel === false || opts.logLevel === undefined
@@ -152,9 +158,14 @@ export async function createServer(opts: ServerOptions): Promise<{ app: FastifyI
   await app.register(itemRoutes);
   await app.register(fileRoutes);
   await app.register(panicRoutes, { home: opts.home, sessions });
+  await app.register(settingsRoutes, { settings, home: opts.home });
 
-  const autoLockMs = opts.autoLockMs ?? 15 * 60 * 1000;
-  const sweeper = setInterval(() => sessions.lockIdle(autoLockMs), Math.min(30_000, Math.max(1000, autoLockMs / 4)));
+  // The idle limit is read on every sweep, so a settings change applies at once.
+  const idleLimit = async () => opts.autoLockMs ?? (await settings.read()).autoLockMinutes * 60_000;
+  const sweepEvery = opts.autoLockMs === undefined ? 10_000 : Math.max(100, opts.autoLockMs / 4);
+  const sweeper = setInterval(() => {
+    idleLimit().then((ms) => sessions.lockIdle(ms), (err: unknown) => app.log.error({ err: String(err) }, 'auto-lock sweep failed'));
+  }, sweepEvery);
   sweeper.unref();
 
   return {

@@ -2,6 +2,7 @@ export { createHome, RECOVERY_CODE_COUNT } from './home.ts';
 export type { Home, UnlockedVault, UnlockOptions, UnlockSecret } from './home.ts';
 export { TRASH_RETENTION_MS } from './vault.ts';
 export { delayAfter } from './throttle.ts';
+export { writeFileAtomic } from './atomic.ts';
 export type { Damage, EntryInfo, PutEntry, PutOptions, TrashEntry, Vault } from './vault.ts';
 export { KEYSLOTS_FILE_SIZE, SLOT_COUNT } from './keyslots.ts';
 export { checkName, parseVaultPath, formatVaultPath, MAX_NAME_BYTES } from './names.ts';

@@ -2,8 +2,7 @@ import { Command } from 'commander';
 import { configFromEnv, createApp } from '../../app.ts';
 import { ElohimError } from '../../errors.ts';
 import { createServer } from '../../server/index.ts';
-
-const DEFAULT_PORT = 7788;
+import { LOG_LEVELS } from '../../settings/index.ts';
 
 function parsePort(value: string): number {
   if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) throw new ElohimError('INVALID_INPUT', `port ${value} is not a number from 0 to 65535`);
@@ -20,17 +19,21 @@ export function serveCommand(): Command {
     .alias('start')
     .description('start the local server (API under /api/v1) on 127.0.0.1')
     .option('--host <host>', 'address to listen on (anything but loopback exposes the vault to the network)', '127.0.0.1')
-    .option('--port <port>', 'port (default: ELOHIM_PORT or 7788; 0 picks a free one)', parsePort)
-    .option('--log-level <level>', 'fatal, error, warn, info or debug', 'info')
-    .action(async (opts: { host: string; port?: number; logLevel: string }) => {
-      if (!['fatal', 'error', 'warn', 'info', 'debug'].includes(opts.logLevel)) throw new ElohimError('INVALID_INPUT', `unknown log level ${opts.logLevel}`);
-      const port = opts.port ?? (process.env.ELOHIM_PORT ? parsePort(process.env.ELOHIM_PORT) : DEFAULT_PORT);
+    .option('--port <port>', 'port (default: ELOHIM_PORT, else the port setting, 7788; 0 picks a free one)', parsePort)
+    .option('--log-level <level>', 'fatal, error, warn, info or debug (default: the logLevel setting)')
+    .action(async (opts: { host: string; port?: number; logLevel?: string }) => {
+      if (opts.logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(opts.logLevel)) {
+        throw new ElohimError('INVALID_INPUT', `unknown log level ${opts.logLevel}`);
+      }
       const app = createApp(configFromEnv());
+      const settings = await app.settings.read();
+      const port = opts.port ?? (process.env.ELOHIM_PORT ? parsePort(process.env.ELOHIM_PORT) : settings.port);
       const server = await createServer({
         home: app.home,
+        settings: app.settings,
         version: process.env.npm_package_version ?? '0.1.0',
         extraHosts: [opts.host],
-        logLevel: opts.logLevel,
+        logLevel: opts.logLevel ?? settings.logLevel,
       });
       const address = await server.app.listen({ host: opts.host, port });
       process.stderr.write(`ElohimOS is serving ${address} (data: ${app.config.home}${app.home.isInitialized() ? '' : ', no vault yet: POST /api/v1/setup'})\n`);
