@@ -40,6 +40,10 @@ export const HTTP_STATUS_OF: Record<ErrorCode, number> = {
   OBJECT_DAMAGED: 500,
   HOST_IO: 500,
   HOST_FILE_NOT_FOUND: 404,
+  AUDIT_CHAIN_BROKEN: 500,
+  UPLOAD_NOT_FOUND: 404,
+  UPLOAD_OFFSET_MISMATCH: 409,
+  TUS_VERSION_UNSUPPORTED: 412,
 };
 
 /** The JSON body of every error response. */

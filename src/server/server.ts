@@ -12,6 +12,7 @@ import { fileRoutes } from './routes/files.ts';
 import { itemRoutes } from './routes/items.ts';
 import { panicRoutes } from './routes/panic.ts';
 import { settingsRoutes } from './routes/settings.ts';
+import { uploadRoutes } from './routes/uploads.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { createSessionStore, sameToken } from './sessions.ts';
 import type { Session, SessionStore } from './sessions.ts';
@@ -157,6 +158,7 @@ export async function createServer(opts: ServerOptions): Promise<{ app: FastifyI
   await app.register(sessionRoutes, { home: opts.home, sessions, limiter });
   await app.register(itemRoutes);
   await app.register(fileRoutes);
+  await app.register(uploadRoutes);
   await app.register(panicRoutes, { home: opts.home, sessions });
   await app.register(settingsRoutes, { settings, home: opts.home });
 

@@ -55,6 +55,12 @@ export interface ObjectStore {
   /** The stored bytes (nonce ‖ payload), for export. */
   readRaw(id: ObjectId): Promise<Readable>;
   remove(id: ObjectId): Promise<void>;
+  /** Starts a partial object for a resumable upload: its temp file holds the nonce, durably. */
+  createPartial(id: ObjectId, nonce: Buffer): Promise<void>;
+  /** Opens a partial object for more chunks; null when its temp file is gone. */
+  openPartial(id: ObjectId): Promise<FileHandle | null>;
+  /** Makes a complete partial object a stored object (rename into place, fsync the folder). */
+  publishPartial(id: ObjectId): Promise<void>;
   /** Removes temp files older than `olderThanMs` left by a crash (they hold only ciphertext). */
   cleanTemp(olderThanMs: number, now: number): Promise<number>;
 }
@@ -234,6 +240,26 @@ export function createObjectStore(deps: { root: string }): ObjectStore {
         throw err;
       }
       return { size: plaintext.length, sha256: createHash('sha256').update(plaintext).digest('hex') };
+    },
+
+    async createPartial(id, nonce) {
+      await mkdir(tmpDir, { recursive: true });
+      await writeFile(tempPath(id), nonce, { flag: 'wx', mode: 0o600, flush: true });
+      await fsyncFolder(tmpDir);
+    },
+
+    async openPartial(id) {
+      try {
+        return await open(tempPath(id), 'r+');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw err;
+      }
+    },
+
+    async publishPartial(id) {
+      await place(tempPath(id), id);
+      await fsyncFolder(shardOf(id));
     },
 
     async syncFolders(ids) {

@@ -9,6 +9,8 @@ import type { ObjectId, ObjectStore, WriteResult } from './objects.ts';
 import { isRecordId, newRecordId } from './records.ts';
 import type { RecordId, RecordStore } from './records.ts';
 import { ItemTree } from './tree.ts';
+import { createUploads } from './uploads.ts';
+import type { UploadRecord } from './uploads.ts';
 import type { Item } from './tree.ts';
 
 /** Trash older than this is purged when the vault is opened. */
@@ -31,7 +33,8 @@ export type VaultRecord =
    * commit: after a crash, the objects of an intent that no item points at are deleted. `pid`
    * keeps a second process from cleaning up a put that is still running.
    */
-  | { t: 'intent'; objects: ObjectId[]; at: number; pid: number };
+  | { t: 'intent'; objects: ObjectId[]; at: number; pid: number }
+  | UploadRecord;
 
 export type MetaRecord = Extract<VaultRecord, { t: 'meta' }>;
 
@@ -95,6 +98,7 @@ export async function openVault(deps: VaultDeps) {
   const vault = createVault(deps, deps.records.loadAll());
   await vault.recover();
   await vault.purgeExpiredTrash();
+  await vault.uploads.expire();
   return vault;
 }
 
@@ -102,6 +106,7 @@ function createVault(deps: VaultDeps, loaded: Map<RecordId, VaultRecord>) {
   const { records, objects, clock } = deps;
   const items: Item[] = [];
   const intents = new Map<RecordId, Extract<VaultRecord, { t: 'intent' }>>();
+  const uploadRecords = new Map<RecordId, UploadRecord>();
   let meta: { id: RecordId; value: MetaRecord } | null = null;
   for (const [id, rec] of loaded) {
     if (rec.t === 'item') {
@@ -109,11 +114,31 @@ function createVault(deps: VaultDeps, loaded: Map<RecordId, VaultRecord>) {
       const { t: _t, ...item } = rec;
       items.push(item);
     } else if (rec.t === 'intent') intents.set(id, rec);
+    else if (rec.t === 'upload') uploadRecords.set(id, rec);
     else if (rec.t === 'meta') meta = { id, value: rec };
     // A kind written by a newer build: refuse rather than act on a partial picture of the vault.
     else throw new ElohimError('VAULT_FORMAT_UNKNOWN', `record kind ${JSON.stringify((rec as { t: unknown }).t)} is newer than this build knows`);
   }
   const tree = new ItemTree(items);
+  const uploads = createUploads(
+    {
+      records: records as RecordStore<{ t: string }>,
+      objects,
+      clock,
+      commitFile(upload, fileKey, written, uploadId) {
+        // The folder may have gone, or the name been taken, while the bytes were arriving:
+        // land in the root and under a new name rather than lose the upload.
+        const parent = upload.parent !== null && tree.isLive(upload.parent) ? upload.parent : null;
+        const existing = tree.childNamed(parent, upload.name);
+        const replacing = existing !== undefined && existing.kind === 'file' && upload.replace;
+        const name = existing === undefined || replacing ? upload.name : uniqueName(parent, upload.name, 'uploaded');
+        const item = fileItem(parent, name, fileKey, upload.object, written);
+        commit({ put: [item, ...(replacing ? [{ ...existing, trashedAt: clock() }] : [])], removeOther: [uploadId] });
+        return { id: item.id };
+      },
+    },
+    uploadRecords,
+  );
 
   const itemRecord = (item: Item): [RecordId, VaultRecord] => [item.id, { t: 'item', ...item }];
 
@@ -206,12 +231,12 @@ function createVault(deps: VaultDeps, loaded: Map<RecordId, VaultRecord>) {
     return doomed.length;
   }
 
-  function uniqueName(parent: RecordId | null, name: string): string {
+  function uniqueName(parent: RecordId | null, name: string, label = 'restored'): string {
     if (tree.childNamed(parent, name) === undefined) return name;
     const dot = name.lastIndexOf('.');
     const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ''];
     for (let n = 1; ; n++) {
-      const candidate = `${stem} (restored${n > 1 ? ` ${n}` : ''})${ext}`;
+      const candidate = `${stem} (${label}${n > 1 ? ` ${n}` : ''})${ext}`;
       if (tree.childNamed(parent, candidate) === undefined) return candidate;
     }
   }
@@ -519,6 +544,18 @@ function createVault(deps: VaultDeps, loaded: Map<RecordId, VaultRecord>) {
       if (item.kind !== 'file') throw new ElohimError('NOT_A_FILE', `${item.name} is not a file`);
       return { info: info(item), stream: await readItem(item, range) };
     },
+
+    /** Starts a resumable upload of `length` bytes into the folder `parentId` (null = root). */
+    async beginUpload(parentId: string | null, name: string, length: number, opts: { replace?: boolean } = {}): Promise<{ id: string }> {
+      const parent = folderById(parentId);
+      const checked = checkName(name);
+      const existing = tree.childNamed(parent, checked);
+      if (existing !== undefined && (existing.kind === 'folder' || !opts.replace)) throw new ElohimError('ITEM_EXISTS', `${checked} already exists there`);
+      return uploads.begin({ parent, name: checked, length, replace: opts.replace === true });
+    },
+
+    /** Status, append and cancel of resumable uploads (see uploads.ts). */
+    uploads,
 
     /** The SHA-256 of the file `id`'s plaintext, as recorded when it was put (for ETags). */
     sha256Of(id: string): string {

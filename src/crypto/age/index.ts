@@ -13,12 +13,16 @@ export type { FileKey, Identity, Recipient, Stanza } from './types.ts';
 export { fileKeyFromBytes, generateFileKey } from './filekey.ts';
 export {
   CHUNK_SIZE,
+  ENCRYPTED_CHUNK_SIZE,
   ciphertextSize,
   createStreamDecryptor,
   createStreamEncryptor,
   PAYLOAD_NONCE_SIZE,
   payloadKey,
+  openChunk,
+  payloadKeyObject,
   plaintextSize,
+  sealChunk,
   StreamSealer,
 } from './stream.ts';
 export type { Codec, Sink } from './stream.ts';

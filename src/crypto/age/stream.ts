@@ -104,17 +104,28 @@ export class StreamSealer implements Codec {
   }
 
   #seal(plaintext: Uint8Array, final: boolean): void {
-    if (this.#counter >= MAX_CHUNKS) throw new ElohimError('INVALID_INPUT', 'the plaintext is too large for one age file');
-    const cipher = createCipheriv('chacha20-poly1305', this.#key, chunkNonce(this.#counter, final), {
-      authTagLength: TAG_SIZE,
-    });
-    // Ciphertext and tag go out as two buffers: joining them would copy every chunk once more.
-    const ct = cipher.update(plaintext);
-    cipher.final();
+    const [ct, tag] = sealChunk(this.#key, this.#counter, final, plaintext);
     this.#counter++;
+    // Ciphertext and tag go out as two buffers: joining them would copy every chunk once more.
     this.#emit(ct);
-    this.#emit(cipher.getAuthTag());
+    this.#emit(tag);
   }
+}
+
+/**
+ * Seals chunk `counter` of a payload (at most CHUNK_SIZE bytes; only the final chunk may be
+ * shorter). Returns ciphertext and tag as two buffers. For writers that place chunks themselves,
+ * such as resumable uploads; StreamSealer is the streaming form.
+ */
+export function sealChunk(key: KeyObject, counter: number, final: boolean, plaintext: Uint8Array): [Buffer, Buffer] {
+  if (counter >= MAX_CHUNKS) throw new ElohimError('INVALID_INPUT', 'the plaintext is too large for one age file');
+  if (plaintext.length > CHUNK_SIZE || (!final && plaintext.length !== CHUNK_SIZE)) {
+    throw new RangeError('only the final chunk of a payload may be shorter than CHUNK_SIZE');
+  }
+  const cipher = createCipheriv('chacha20-poly1305', key, chunkNonce(counter, final), { authTagLength: TAG_SIZE });
+  const ct = cipher.update(plaintext);
+  cipher.final();
+  return [ct, cipher.getAuthTag()];
 }
 
 /**

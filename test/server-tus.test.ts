@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { createServer } from '../src/server/index.ts';
+import { createHome } from '../src/vault/index.ts';
+
+const CHEAP = { memory: 19 * 1024, passes: 2, parallelism: 1 };
+const dirs: string[] = [];
+after(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/** A real listening server on a fresh vault, unlocked; returns a fetch bound to its session. */
+async function start(dir?: string) {
+  const home = dir ?? (await mkdtemp(join(tmpdir(), 'elohim-tus-')));
+  if (dir === undefined) {
+    dirs.push(home);
+    const h = createHome({ dir: home });
+    await h.init({ passphrase: 'pass', argon2: CHEAP });
+    h.close();
+  }
+  const server = await createServer({ home: createHome({ dir: home }), version: 'test' });
+  const base = await server.app.listen({ host: '127.0.0.1', port: 0 });
+  const res = await fetch(`${base}/api/v1/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-elohim-csrf': '1' },
+    body: JSON.stringify({ passphrase: 'pass' }),
+  });
+  assert.equal(res.status, 201);
+  const { csrfToken } = (await res.json()) as { csrfToken: string };
+  const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
+  const api = (path: string, init: RequestInit = {}) =>
+    fetch(`${base}${path}`, { ...init, headers: { cookie, 'x-elohim-csrf': csrfToken, 'tus-resumable': '1.0.0', ...(init.headers as Record<string, string>) } });
+  return { home, server, api };
+}
+
+const meta = (m: Record<string, string>) => Object.entries(m).map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`).join(',');
+
+async function create(api: Awaited<ReturnType<typeof start>>['api'], length: number, name: string) {
+  const res = await api('/api/v1/uploads', { method: 'POST', headers: { 'upload-length': String(length), 'upload-metadata': meta({ name }) } });
+  assert.equal(res.status, 201);
+  return res.headers.get('location')!;
+}
+
+function patch(api: Awaited<ReturnType<typeof start>>['api'], url: string, offset: number, body: Uint8Array) {
+  return api(url, { method: 'PATCH', headers: { 'content-type': 'application/offset+octet-stream', 'upload-offset': String(offset) }, body });
+}
+
+test('OPTIONS advertises tus 1.0.0 with creation and termination', async () => {
+  const { server, api } = await start();
+  const res = await api('/api/v1/uploads', { method: 'OPTIONS' });
+  assert.equal(res.status, 204);
+  assert.equal(res.headers.get('tus-version'), '1.0.0');
+  assert.match(res.headers.get('tus-extension')!, /creation/);
+  await server.stop();
+});
+
+test('an upload sent in uneven pieces, resumed after a HEAD, arrives whole and readable', async () => {
+  const { server, api } = await start();
+  const data = randomBytes(3 * 65536 + 777);
+  const url = await create(api, data.length, 'pieces.bin');
+  let offset = 0;
+  for (const cut of [1000, 70000, 65536 * 2 + 5]) {
+    const res = await patch(api, url, offset, data.subarray(offset, cut));
+    assert.equal(res.status, 204);
+    offset = Number(res.headers.get('upload-offset'));
+    assert.equal(offset, cut);
+    const head = await api(url, { method: 'HEAD' });
+    assert.equal(head.headers.get('upload-offset'), String(cut));
+  }
+  const wrong = await patch(api, url, 5, data.subarray(5, 10));
+  assert.equal(wrong.status, 409);
+  const last = await patch(api, url, offset, data.subarray(offset));
+  assert.equal(last.status, 204);
+  const id = last.headers.get('x-elohim-item-id')!;
+  const content = await api(`/api/v1/items/${id}/content`);
+  assert.equal(sha(Buffer.from(await content.arrayBuffer())), sha(data));
+  assert.equal((await api(url, { method: 'HEAD' })).status, 404, 'a finished upload is gone');
+  await server.stop();
+});
+
+test('after a server restart the upload resumes from the last durable chunk, and no plaintext was ever on disk', async () => {
+  const first = await start();
+  const data = Buffer.alloc(5 * 65536 + 123, 'PLAINTEXT-MARKER ');
+  const url = await create(first.api, data.length, 'restart.bin');
+  assert.equal((await patch(first.api, url, 0, data.subarray(0, 2 * 65536 + 100))).status, 204);
+  await first.server.stop();
+  for (const f of await readdir(join(first.home, 'objects', 'tmp'))) {
+    const { readFile } = await import('node:fs/promises');
+    assert.equal((await readFile(join(first.home, 'objects', 'tmp', f))).includes('PLAINTEXT-MARKER'), false);
+  }
+
+  const second = await start(first.home);
+  const head = await second.api(url, { method: 'HEAD' });
+  assert.equal(head.headers.get('upload-offset'), String(2 * 65536), 'the unsealed tail was only in memory');
+  const res = await patch(second.api, url, 2 * 65536, data.subarray(2 * 65536));
+  assert.equal(res.status, 204);
+  const id = res.headers.get('x-elohim-item-id')!;
+  const content = await second.api(`/api/v1/items/${id}/content`);
+  assert.equal(sha(Buffer.from(await content.arrayBuffer())), sha(data));
+  await second.server.stop();
+});
+
+test('an exact multiple of the chunk size and an empty file both finish correctly', async () => {
+  const { server, api } = await start();
+  for (const size of [0, 2 * 65536]) {
+    const data = randomBytes(size);
+    const url = await create(api, size, `exact-${size}.bin`);
+    const res = await patch(api, url, 0, data);
+    assert.equal(res.status, 204);
+    const content = await api(`/api/v1/items/${res.headers.get('x-elohim-item-id')}/content`);
+    assert.equal(sha(Buffer.from(await content.arrayBuffer())), sha(data));
+  }
+  await server.stop();
+});
+
+test('bad tus requests are refused and change nothing: wrong version, too many bytes, bad metadata, DELETE cancels', async () => {
+  const { server, api, home } = await start();
+  assert.equal((await api('/api/v1/uploads', { method: 'POST', headers: { 'tus-resumable': '0.2.2', 'upload-length': '5', 'upload-metadata': meta({ name: 'a' }) } })).status, 412);
+  assert.equal((await api('/api/v1/uploads', { method: 'POST', headers: { 'upload-length': 'x', 'upload-metadata': meta({ name: 'a' }) } })).status, 400);
+  assert.equal((await api('/api/v1/uploads', { method: 'POST', headers: { 'upload-length': '5', 'upload-metadata': meta({ name: '../x' }) } })).status, 400);
+  assert.equal((await api('/api/v1/uploads', { method: 'POST', headers: { 'upload-length': '5' } })).status, 400);
+  const url = await create(api, 5, 'five.bin');
+  assert.equal((await patch(api, url, 0, Buffer.from('123456'))).status, 413);
+  assert.equal((await api(url, { method: 'DELETE' })).status, 204);
+  assert.equal((await api(url, { method: 'HEAD' })).status, 404);
+  assert.deepEqual(await readdir(join(home, 'objects', 'tmp')), []);
+  const list = (await (await api('/api/v1/items')).json()) as { items: unknown[] };
+  assert.deepEqual(list.items, []);
+  await server.stop();
+});
