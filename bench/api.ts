@@ -6,6 +6,9 @@
  *   BENCH_SKIP_1GIB=1 npm run bench:api      skip the 1 GiB comparison with age
  *   BENCH_LIST_SECONDS=20 npm run bench:api  a longer listing load (default 10 s)
  *   BENCH_DIR=/mnt/x npm run bench:api       where the data goes (default: the OS temp folder)
+ *   BENCH_UPLOADS=20 BENCH_UPLOAD_MIB=100    the concurrent uploads (defaults shown)
+ *   BENCH_SERVER_NODE_OPTIONS=--cpu-prof     NODE_OPTIONS for the server only (profiles land in BENCH_DIR's
+ *                                            parent cwd: the bench's working folder)
  *
  * The server is the bin itself (`bin/elohim.js serve --port 0`, default settings, so pino logs
  * every request at info level, to a file here) on a fresh ELOHIM_HOME set up through the API.
@@ -49,8 +52,8 @@ const SKIP_1GIB = Boolean(process.env.BENCH_SKIP_1GIB);
 const LIST_SECONDS = Number(process.env.BENCH_LIST_SECONDS ?? 10);
 const LIST_ITEMS = 1000;
 const LIST_CONNECTIONS = 100;
-const UPLOADS = 20;
-const UPLOAD_SIZE = 100 * MiB;
+const UPLOADS = Number(process.env.BENCH_UPLOADS ?? 20);
+const UPLOAD_SIZE = Number(process.env.BENCH_UPLOAD_MIB ?? 100) * MiB;
 /** Targets: printed beside the numbers, never a reason to fail. */
 const RSS_TARGET_MIB = 200;
 const RATIO_TARGET = 1.25;
@@ -103,6 +106,32 @@ function procStatus(pid: number | undefined): { rss: number; hwm: number } | nul
   } catch {
     return null; // the process has exited between polls
   }
+}
+
+/** CPU seconds (user + system) a process has used; the kernel counts in ticks of 1/100 s on Linux. */
+function cpuSeconds(pid: number): number {
+  try {
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Where the CPU went during a phase: the server's and this process's (the load), in cores. */
+function watchCpu(pid: number): { stop(): string } {
+  const started = performance.now();
+  const server = cpuSeconds(pid);
+  const self = process.cpuUsage();
+  return {
+    stop() {
+      const wall = (performance.now() - started) / 1000;
+      const mine = process.cpuUsage(self);
+      const cores = (x: number) => (x / wall).toFixed(2);
+      return `CPU: server ${cores(cpuSeconds(pid) - server)}, bench ${cores((mine.user + mine.system) / 1e6)} cores`;
+    },
+  };
 }
 
 interface RssReport {
@@ -379,7 +408,8 @@ const note = (text: string) => process.stderr.write(`${text}\n`);
 async function main(): Promise<void> {
   for (const tool of [AGE, AGE_KEYGEN]) if (!SKIP_1GIB && !existsSync(tool)) throw new Error(`${tool} is missing: apt-get install age`);
   const work = await mkdtemp(join(process.env.BENCH_DIR ?? tmpdir(), 'elohim-bench-api-'));
-  const env = { ELOHIM_HOME: join(work, 'home'), PATH: PATH_WITH_NODE };
+  const env: NodeJS.ProcessEnv = { ELOHIM_HOME: join(work, 'home'), PATH: PATH_WITH_NODE };
+  if (process.env.BENCH_SERVER_NODE_OPTIONS) env.NODE_OPTIONS = process.env.BENCH_SERVER_NODE_OPTIONS;
   const rows: string[][] = [];
   let errors = 0;
   let server: Server | null = null;
@@ -415,6 +445,7 @@ async function main(): Promise<void> {
     if (listed !== LIST_ITEMS) throw new Error(`the folder lists ${listed} items, expected ${LIST_ITEMS}`);
     note(`listing: ${(one.body.length / KiB).toFixed(0)} KiB of JSON per response; ${LIST_CONNECTIONS} connections for ${LIST_SECONDS} s`);
     let rss = watchRss(pid);
+    let cpu = watchCpu(pid);
     const load = await autocannon({
       url: new URL(listPath, s.base).href,
       connections: LIST_CONNECTIONS,
@@ -423,6 +454,7 @@ async function main(): Promise<void> {
       timeout: 10,
     });
     let mem = rss.stop();
+    let cpuUse = cpu.stop();
     const listErrors = load.errors + load.timeouts + load.non2xx;
     errors += listErrors;
     const reqPerS = load.requests.total / load.duration;
@@ -432,19 +464,21 @@ async function main(): Promise<void> {
       '',
       '',
       listErrors === 0 ? 'ok' : `${listErrors} ERRORS`,
-      `p50 ${load.latency.p50} ms, p99 ${load.latency.p99} ms, ${load.requests.total} requests; ${fmtRss(mem)}`,
+      `p50 ${load.latency.p50} ms, p99 ${load.latency.p99} ms, ${load.requests.total} requests; server ${fmtRss(mem)}; ${cpuUse}`,
     ]);
-    note(`listing: ${reqPerS.toFixed(0)} req/s, p50 ${load.latency.p50} ms, p99 ${load.latency.p99} ms, errors ${load.errors}, timeouts ${load.timeouts}, non-2xx ${load.non2xx}`);
+    note(`listing: ${reqPerS.toFixed(0)} req/s, p50 ${load.latency.p50} ms, p99 ${load.latency.p99} ms, errors ${load.errors}, timeouts ${load.timeouts}, non-2xx ${load.non2xx}; ${cpuUse}`);
 
     // 2. 20 concurrent 100 MiB uploads, each body generated as it is sent.
     const upFolder = await mkdir(s, 'uploads');
     rss = watchRss(pid);
+    cpu = watchCpu(pid);
     t0 = performance.now();
     const uploaded = await Promise.all(
       Array.from({ length: UPLOADS }, (_, i) => upload(s, upFolder.id, `up-${i}.bin`, keystream(`upload ${i}`, UPLOAD_SIZE), UPLOAD_SIZE, 300_000)),
     );
     const upMs = performance.now() - t0;
     mem = rss.stop();
+    cpuUse = cpu.stop();
     // Check what the server recorded: every upload's SHA-256 through its ETag (If-None-Match →
     // 304 only when the recorded hash is ours), and two of them downloaded and hashed in full.
     let mismatched = 0;
@@ -471,9 +505,9 @@ async function main(): Promise<void> {
       '',
       '',
       mismatched > 0 ? `${mismatched} MISMATCHED` : peakOf(mem) < RSS_TARGET_MIB ? 'ok' : 'RSS OVER',
-      `${upRate.toFixed(0)} MiB/s; server ${fmtRss(mem)}; sha256 ${mismatched === 0 ? 'ok' : 'WRONG'}`,
+      `${upRate.toFixed(0)} MiB/s; server ${fmtRss(mem)}; sha256 ${mismatched === 0 ? 'ok' : 'WRONG'}; ${cpuUse}`,
     ]);
-    note(`uploads: ${fmtS(upMs)}, ${upRate.toFixed(0)} MiB/s, server ${fmtRss(mem)}`);
+    note(`uploads: ${fmtS(upMs)}, ${upRate.toFixed(0)} MiB/s, server ${fmtRss(mem)}; ${cpuUse}`);
     for (const u of uploaded) await expect(200, call(s.base, 'DELETE', `/api/v1/items/${u.item.id}`, { session: s }), 'trash');
     await expect(200, call(s.base, 'DELETE', '/api/v1/trash', { session: s, timeoutMs: 60_000 }), 'empty trash');
 
@@ -495,12 +529,16 @@ async function main(): Promise<void> {
         const encSync = await run('sh', ['-c', `"$0" -r "$1" -o "$2" "$3" && sync "$2"`, AGE, recipient, join(work, 'big-synced.age'), src]);
         await rm(join(work, 'big-synced.age'));
         rss = watchRss(pid);
+        cpu = watchCpu(pid);
         const up = await upload(s, bigFolder.id, `big-${round}.bin`, createReadStream(src, { highWaterMark: MiB }), GiB, 300_000);
         const mUp = rss.stop();
+        const cpuUp = cpu.stop();
         const dec = await run(AGE, ['-d', '-i', join(work, 'key.txt'), '-o', join(work, 'big.age.out'), join(work, 'big.age')]);
         rss = watchRss(pid);
+        cpu = watchCpu(pid);
         const down = await download(s, up.item.id, { file: join(work, 'big.out') }, 300_000);
         const mDown = rss.stop();
+        const cpuDown = cpu.stop();
         if (down.size !== GiB) throw new Error(`download of ${down.size} bytes, expected ${GiB}`);
         if (round === 0 && (await sha256Of(createReadStream(join(work, 'big.out'), { highWaterMark: 4 * MiB }))) !== srcHash) {
           errors++;
@@ -516,7 +554,7 @@ async function main(): Promise<void> {
         peak.up = Math.max(peak.up, peakOf(mUp));
         peak.down = Math.max(peak.down, peakOf(mDown));
         memUp.push(mUp);
-        note(`round ${round + 1}/${ROUNDS}: HTTP up ${fmtS(up.ms)} vs age -r ${fmtS(enc.ms)} (+sync ${fmtS(encSync.ms)}); HTTP down ${fmtS(down.ms)} vs age -d ${fmtS(dec.ms)}; server peak RSS up ${peakOf(mUp).toFixed(0)} / down ${peakOf(mDown).toFixed(0)} MiB`);
+        note(`round ${round + 1}/${ROUNDS}: HTTP up ${fmtS(up.ms)} vs age -r ${fmtS(enc.ms)} (+sync ${fmtS(encSync.ms)}); HTTP down ${fmtS(down.ms)} vs age -d ${fmtS(dec.ms)}; server peak RSS up ${peakOf(mUp).toFixed(0)} / down ${peakOf(mDown).toFixed(0)} MiB; up ${cpuUp}; down ${cpuDown}`);
       }
       await rm(src);
       const mark = (ratio: number) => (ratio <= RATIO_TARGET ? 'ok' : 'SLOWER');

@@ -35,7 +35,7 @@ async function start(dir?: string) {
   const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
   const api = (path: string, init: RequestInit = {}) =>
     fetch(`${base}${path}`, { ...init, headers: { cookie, 'x-elohim-csrf': csrfToken, 'tus-resumable': '1.0.0', ...(init.headers as Record<string, string>) } });
-  return { home, server, api };
+  return { home, server, api, cookie, csrfToken };
 }
 
 const meta = (m: Record<string, string>) => Object.entries(m).map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`).join(',');
@@ -131,5 +131,35 @@ test('bad tus requests are refused and change nothing: wrong version, too many b
   assert.deepEqual(await readdir(join(home, 'objects', 'tmp')), []);
   const list = (await (await api('/api/v1/items')).json()) as { items: unknown[] };
   assert.deepEqual(list.items, []);
+  await server.stop();
+});
+
+test('the reference tus client (tus-js-client) uploads through our server, with resume', async () => {
+  const { Upload } = await import('tus-js-client');
+  const { server, api, cookie, csrfToken } = await start();
+  const base = `http://127.0.0.1:${(server.app.server.address() as { port: number }).port}`;
+  const data = randomBytes(1024 * 1024 + 4321);
+  let itemId = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const upload = new Upload(data, {
+      endpoint: `${base}/api/v1/uploads`,
+      chunkSize: 300 * 1024, // several PATCH requests, not chunk-aligned
+      metadata: { name: 'from-tus-js-client.bin' },
+      // Our session cookie and CSRF header, as the web UI's tus client will send them.
+      headers: { 'x-elohim-csrf': csrfToken, cookie },
+      retryDelays: [],
+      onAfterResponse: (_req, res) => {
+        const id = res.getHeader('x-elohim-item-id');
+        if (id) itemId = id;
+      },
+      onError: reject,
+      onSuccess: () => resolve(upload.url!),
+    });
+    upload.start();
+  });
+  assert.match(url, /\/api\/v1\/uploads\/[0-9a-f]{32}$/);
+  assert.match(itemId, /^[0-9a-f]{32}$/);
+  const content = await api(`/api/v1/items/${itemId}/content`);
+  assert.equal(sha(Buffer.from(await content.arrayBuffer())), sha(data));
   await server.stop();
 });
