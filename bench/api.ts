@@ -7,8 +7,11 @@
  *   BENCH_LIST_SECONDS=20 npm run bench:api  a longer listing load (default 10 s)
  *   BENCH_DIR=/mnt/x npm run bench:api       where the data goes (default: the OS temp folder)
  *   BENCH_UPLOADS=20 BENCH_UPLOAD_MIB=100    the concurrent uploads (defaults shown)
- *   BENCH_SERVER_NODE_OPTIONS=--cpu-prof     NODE_OPTIONS for the server only (profiles land in BENCH_DIR's
- *                                            parent cwd: the bench's working folder)
+ *   BENCH_SERVER_NODE_OPTIONS=--cpu-prof     NODE_OPTIONS for the server only (profiles land in the
+ *                                            bench's working folder)
+ *   BENCH_SERVER_NODE_FLAGS='--max-semi-space-size=16'
+ *                                            run the server as `node FLAGS bin/elohim.js` instead of
+ *                                            the bin, whose shebang flags then do not apply
  *
  * The server is the bin itself (`bin/elohim.js serve --port 0`, default settings, so pino logs
  * every request at info level, to a file here) on a fresh ELOHIM_HOME set up through the API.
@@ -26,7 +29,7 @@ import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { Agent, request as httpRequest } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
@@ -119,18 +122,53 @@ function cpuSeconds(pid: number): number {
   }
 }
 
-/** Where the CPU went during a phase: the server's and this process's (the load), in cores. */
-function watchCpu(pid: number): { stop(): string } {
+/** Microseconds in which some task on the machine waited for I/O (pressure stall information), or null. */
+function ioStallUs(): number | null {
+  try {
+    const m = /^some .*total=(\d+)/m.exec(readFileSync('/proc/pressure/io', 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** CPU seconds the whole machine has spent busy (not idle or waiting for I/O), from /proc/stat. */
+function machineBusySeconds(): number {
+  try {
+    const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/);
+    const n = ticks.map(Number);
+    // user nice system idle iowait irq softirq steal (guest time is already in user)
+    return (n[0]! + n[1]! + n[2]! + n[5]! + n[6]! + n[7]!) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Where the time went during a phase: CPU of the server, of this process (the load) and of
+ * anything else on the machine, in cores, and the share of the time in which some task was
+ * stalled on I/O. "others" well above zero means the numbers of that phase are disturbed.
+ */
+function watchCpu(pid: number): { stop(): string; others(): number } {
   const started = performance.now();
   const server = cpuSeconds(pid);
   const self = process.cpuUsage();
+  const machine = machineBusySeconds();
+  const io = ioStallUs();
+  let others = 0;
   return {
     stop() {
       const wall = (performance.now() - started) / 1000;
       const mine = process.cpuUsage(self);
+      const serverS = cpuSeconds(pid) - server;
+      const mineS = (mine.user + mine.system) / 1e6;
+      others = Math.max(0, machineBusySeconds() - machine - serverS - mineS) / wall;
       const cores = (x: number) => (x / wall).toFixed(2);
-      return `CPU: server ${cores(cpuSeconds(pid) - server)}, bench ${cores((mine.user + mine.system) / 1e6)} cores`;
+      const ioNow = ioStallUs();
+      const stalled = io === null || ioNow === null ? '' : `; I/O stall ${Math.round((100 * (ioNow - io)) / 1e6 / wall)}%`;
+      return `CPU: server ${cores(serverS)}, bench ${cores(mineS)}, others ${others.toFixed(2)} cores${stalled}`;
     },
+    others: () => others,
   };
 }
 
@@ -185,7 +223,11 @@ interface Server {
 /** Starts `elohim serve --port 0` and waits for the address it prints on stderr. */
 async function startServer(env: NodeJS.ProcessEnv, logPath: string): Promise<Server> {
   const log = openSync(logPath, 'w');
-  const child = spawn(CLI, ['serve', '--port', '0'], { env: { ...process.env, ...env }, stdio: ['ignore', log, 'pipe'] });
+  const flags = process.env.BENCH_SERVER_NODE_FLAGS;
+  const [cmd, args] = flags
+    ? [join(ROOT, 'node_modules', '.bin', 'node'), [...flags.split(/\s+/).filter(Boolean), CLI, 'serve', '--port', '0']]
+    : [CLI, ['serve', '--port', '0']];
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', log, 'pipe'] });
   closeSync(log);
   let stderr = '';
   const exited = once(child, 'exit');
@@ -320,8 +362,8 @@ async function upload(s: Session, parent: string, name: string, body: Readable, 
   return { item: (JSON.parse(r.body.toString()) as { item: Item }).item, ms: r.ms };
 }
 
-/** Streams the content of `id` into `into` (a file path) or into a SHA-256; returns the hex digest or ''. */
-async function download(s: Session, id: string, into: { file: string } | 'sha256', timeoutMs = 120_000): Promise<{ sha256: string; ms: number; size: number }> {
+/** Streams the content of `id` into a file, a SHA-256 (returned as hex) or nowhere ('discard'). */
+async function download(s: Session, id: string, into: { file: string } | 'sha256' | 'discard', timeoutMs = 120_000): Promise<{ sha256: string; ms: number; size: number }> {
   let sha256 = '';
   let size = 0;
   const r = await expect(200, call(s.base, 'GET', `/api/v1/items/${id}/content`, {
@@ -335,6 +377,8 @@ async function download(s: Session, id: string, into: { file: string } | 'sha256
           size += (c as Buffer).length;
         }
         sha256 = h.digest('hex');
+      } else if (into === 'discard') {
+        for await (const c of res) size += (c as Buffer).length;
       } else {
         const out = createWriteStream(into.file, { highWaterMark: MiB });
         await pipeline(res, out);
@@ -399,6 +443,11 @@ async function pool(count: number, width: number, task: (i: number) => Promise<v
   );
 }
 
+/**
+ * Flushes every dirty page before a timed step, so that the write-back of one step (age's
+ * output is not synced) does not land on the time of the next. Untimed.
+ */
+const settle = () => run('sync', []);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmtS = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const note = (text: string) => process.stderr.write(`${text}\n`);
@@ -412,14 +461,24 @@ async function main(): Promise<void> {
   if (process.env.BENCH_SERVER_NODE_OPTIONS) env.NODE_OPTIONS = process.env.BENCH_SERVER_NODE_OPTIONS;
   const rows: string[][] = [];
   let errors = 0;
+  // Phases during which other processes used a good part of the CPU: their numbers are noisy.
+  const disturbed = new Set<string>();
+  const noteOthers = (phase: string, c: { others(): number }) => {
+    if (c.others() > 0.25) disturbed.add(phase);
+  };
   let server: Server | null = null;
+  // Interrupted or overrun: kill the server and remove the data at once, then go.
+  const abandon = () => {
+    server?.child.kill('SIGKILL');
+    rmSync(work, { recursive: true, force: true, maxRetries: 3 });
+  };
   const watchdog = setTimeout(() => {
     note(`bench: still running after ${WATCHDOG_MS / 1000} s; stopping the server and giving up`);
-    server?.child.kill('SIGKILL');
+    abandon();
     process.exit(2);
   }, WATCHDOG_MS);
   const onSignal = (sig: NodeJS.Signals) => {
-    server?.child.kill('SIGKILL');
+    abandon();
     process.kill(process.pid, sig);
   };
   process.once('SIGINT', onSignal);
@@ -455,7 +514,9 @@ async function main(): Promise<void> {
     });
     let mem = rss.stop();
     let cpuUse = cpu.stop();
-    const listErrors = load.errors + load.timeouts + load.non2xx;
+    noteOthers('listing', cpu);
+    // autocannon counts timeouts among its errors.
+    const listErrors = load.errors + load.non2xx;
     errors += listErrors;
     const reqPerS = load.requests.total / load.duration;
     rows.push([
@@ -464,12 +525,13 @@ async function main(): Promise<void> {
       '',
       '',
       listErrors === 0 ? 'ok' : `${listErrors} ERRORS`,
-      `p50 ${load.latency.p50} ms, p99 ${load.latency.p99} ms, ${load.requests.total} requests; server ${fmtRss(mem)}; ${cpuUse}`,
+      `p50 ${load.latency.p50} ms, p99 ${load.latency.p99} ms, max ${load.latency.max} ms, ${load.requests.total} requests; server ${fmtRss(mem)}; ${cpuUse}`,
     ]);
-    note(`listing: ${reqPerS.toFixed(0)} req/s, p50 ${load.latency.p50} ms, p99 ${load.latency.p99} ms, errors ${load.errors}, timeouts ${load.timeouts}, non-2xx ${load.non2xx}; ${cpuUse}`);
+    note(`listing: ${reqPerS.toFixed(0)} req/s, p50 ${load.latency.p50} ms, p99 ${load.latency.p99} ms, max ${load.latency.max} ms, errors ${load.errors}, timeouts ${load.timeouts}, non-2xx ${load.non2xx}; ${cpuUse}`);
 
     // 2. 20 concurrent 100 MiB uploads, each body generated as it is sent.
     const upFolder = await mkdir(s, 'uploads');
+    await settle();
     rss = watchRss(pid);
     cpu = watchCpu(pid);
     t0 = performance.now();
@@ -479,6 +541,7 @@ async function main(): Promise<void> {
     const upMs = performance.now() - t0;
     mem = rss.stop();
     cpuUse = cpu.stop();
+    noteOthers('20 uploads', cpu);
     // Check what the server recorded: every upload's SHA-256 through its ETag (If-None-Match →
     // 304 only when the recorded hash is ours), and two of them downloaded and hashed in full.
     let mismatched = 0;
@@ -519,27 +582,33 @@ async function main(): Promise<void> {
       await randomFile(src, GiB);
       const srcHash = await sha256Of(createReadStream(src, { highWaterMark: 4 * MiB }));
       const bigFolder = await mkdir(s, 'big');
-      const t = { up: [] as number[], down: [] as number[], enc: [] as number[], encSync: [] as number[], dec: [] as number[] };
+      const t = { up: [] as number[], down: [] as number[], bare: [] as number[], enc: [] as number[], encSync: [] as number[], dec: [] as number[] };
       const peak = { up: 0, down: 0 };
-      const memUp: RssReport[] = [];
       for (let round = 0; round < ROUNDS; round++) {
+        await settle();
         const enc = await run(AGE, ['-r', recipient, '-o', join(work, 'big.age'), src]);
         // The vault fsyncs an object before it records it; `age` does not. For a like-for-like
         // durable write, also time age followed by `sync` of its output.
         const encSync = await run('sh', ['-c', `"$0" -r "$1" -o "$2" "$3" && sync "$2"`, AGE, recipient, join(work, 'big-synced.age'), src]);
         await rm(join(work, 'big-synced.age'));
+        await settle();
         rss = watchRss(pid);
         cpu = watchCpu(pid);
         const up = await upload(s, bigFolder.id, `big-${round}.bin`, createReadStream(src, { highWaterMark: MiB }), GiB, 300_000);
         const mUp = rss.stop();
         const cpuUp = cpu.stop();
+        noteOthers('1 GiB upload', cpu);
+        await settle();
         const dec = await run(AGE, ['-d', '-i', join(work, 'key.txt'), '-o', join(work, 'big.age.out'), join(work, 'big.age')]);
         rss = watchRss(pid);
         cpu = watchCpu(pid);
         const down = await download(s, up.item.id, { file: join(work, 'big.out') }, 300_000);
         const mDown = rss.stop();
         const cpuDown = cpu.stop();
-        if (down.size !== GiB) throw new Error(`download of ${down.size} bytes, expected ${GiB}`);
+        noteOthers('1 GiB download', cpu);
+        // The same download with the body dropped on arrival: the server's side alone.
+        const bare = await download(s, up.item.id, 'discard', 300_000);
+        if (down.size !== GiB || bare.size !== GiB) throw new Error(`downloads of ${down.size} and ${bare.size} bytes, expected ${GiB}`);
         if (round === 0 && (await sha256Of(createReadStream(join(work, 'big.out'), { highWaterMark: 4 * MiB }))) !== srcHash) {
           errors++;
           note('1 GiB: the download differs from the upload');
@@ -551,20 +620,22 @@ async function main(): Promise<void> {
         t.up.push(up.ms);
         t.dec.push(dec.ms);
         t.down.push(down.ms);
+        t.bare.push(bare.ms);
         peak.up = Math.max(peak.up, peakOf(mUp));
         peak.down = Math.max(peak.down, peakOf(mDown));
-        memUp.push(mUp);
-        note(`round ${round + 1}/${ROUNDS}: HTTP up ${fmtS(up.ms)} vs age -r ${fmtS(enc.ms)} (+sync ${fmtS(encSync.ms)}); HTTP down ${fmtS(down.ms)} vs age -d ${fmtS(dec.ms)}; server peak RSS up ${peakOf(mUp).toFixed(0)} / down ${peakOf(mDown).toFixed(0)} MiB; up ${cpuUp}; down ${cpuDown}`);
+        note(`round ${round + 1}/${ROUNDS}: HTTP up ${fmtS(up.ms)} vs age -r ${fmtS(enc.ms)} (+sync ${fmtS(encSync.ms)}); HTTP down ${fmtS(down.ms)} (dropped ${fmtS(bare.ms)}) vs age -d ${fmtS(dec.ms)}; server peak RSS up ${peakOf(mUp).toFixed(0)} / down ${peakOf(mDown).toFixed(0)} MiB; up ${cpuUp}; down ${cpuDown}`);
       }
       await rm(src);
       const mark = (ratio: number) => (ratio <= RATIO_TARGET ? 'ok' : 'SLOWER');
       const upRatio = median(t.up) / median(t.enc);
       const syncRatio = median(t.up) / median(t.encSync);
       const downRatio = median(t.down) / median(t.dec);
+      const bareRatio = median(t.bare) / median(t.dec);
       const mibS = (ms: number) => `${(GiB / MiB / (ms / 1000)).toFixed(0)} MiB/s`;
       rows.push(['1 GiB HTTP upload vs age -r', fmtS(median(t.up)), fmtS(median(t.enc)), upRatio.toFixed(2), mark(upRatio), `${mibS(median(t.up))}; server peak RSS ${peak.up.toFixed(0)} MiB`]);
       rows.push(['1 GiB HTTP upload vs age -r && sync', fmtS(median(t.up)), fmtS(median(t.encSync)), syncRatio.toFixed(2), mark(syncRatio), 'same durability']);
-      rows.push(['1 GiB HTTP download vs age -d', fmtS(median(t.down)), fmtS(median(t.dec)), downRatio.toFixed(2), mark(downRatio), `${mibS(median(t.down))}; server peak RSS ${peak.down.toFixed(0)} MiB`]);
+      rows.push(['1 GiB HTTP download vs age -d', fmtS(median(t.down)), fmtS(median(t.dec)), downRatio.toFixed(2), mark(downRatio), `${mibS(median(t.down))}; server peak RSS ${peak.down.toFixed(0)} MiB; body written to a file, as age -d does`]);
+      rows.push(['1 GiB HTTP download, body dropped', fmtS(median(t.bare)), fmtS(median(t.dec)), bareRatio.toFixed(2), '', 'the server\'s side alone: the bench reads the body and drops it']);
     }
     const end = procStatus(pid);
     note(`server at the end: RSS ${end?.rss.toFixed(0)} MiB, VmHWM ${end?.hwm.toFixed(0)} MiB`);
@@ -588,6 +659,9 @@ async function main(): Promise<void> {
     `\nratio = elohim time / age time (median of ${ROUNDS}); target ≤ ${RATIO_TARGET.toFixed(2)}. Server RSS target < ${RSS_TARGET_MIB} MiB.` +
       `\nLoad and server share this machine's ${availableParallelism()} cores; RSS is the server process's (VmRSS sampled / VmHWM).\n`,
   );
+  if (disturbed.size > 0) {
+    process.stdout.write(`Other processes used over 0.25 cores during: ${[...disturbed].join(', ')}; those numbers are disturbed (see "others" above).\n`);
+  }
   if (errors > 0) {
     process.stderr.write(`bench: ${errors} error(s)\n`);
     process.exitCode = 1;

@@ -1,42 +1,9 @@
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { createServer } from '../src/server/index.ts';
-import { createHome } from '../src/vault/index.ts';
-
-const CHEAP = { memory: 19 * 1024, passes: 2, parallelism: 1 };
-const dirs: string[] = [];
-after(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
-const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-
-/** A real listening server on a fresh vault, unlocked; returns a fetch bound to its session. */
-async function start(dir?: string) {
-  const home = dir ?? (await mkdtemp(join(tmpdir(), 'elohim-tus-')));
-  if (dir === undefined) {
-    dirs.push(home);
-    const h = createHome({ dir: home });
-    await h.init({ passphrase: 'pass', argon2: CHEAP });
-    h.close();
-  }
-  const server = await createServer({ home: createHome({ dir: home }), version: 'test' });
-  const base = await server.app.listen({ host: '127.0.0.1', port: 0 });
-  const res = await fetch(`${base}/api/v1/session`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-elohim-csrf': '1' },
-    body: JSON.stringify({ passphrase: 'pass' }),
-  });
-  assert.equal(res.status, 201);
-  const { csrfToken } = (await res.json()) as { csrfToken: string };
-  const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
-  const api = (path: string, init: RequestInit = {}) =>
-    fetch(`${base}${path}`, { ...init, headers: { cookie, 'x-elohim-csrf': csrfToken, 'tus-resumable': '1.0.0', ...(init.headers as Record<string, string>) } });
-  return { home, server, api, cookie, csrfToken };
-}
+import { test } from 'node:test';
+import { sha, start } from './server-helpers.ts';
 
 const meta = (m: Record<string, string>) => Object.entries(m).map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`).join(',');
 

@@ -80,6 +80,11 @@ export interface AuditLog {
    * A row that fails to open (its bytes were edited, or moved to another row) cannot be tied to
    * a seq, because the record store refuses the whole load; firstBadEntry is then absent.
    * Throws VAULT_FORMAT_UNKNOWN for records written by a newer build.
+   *
+   * Two things only a witness outside the database can catch: a log with every row removed
+   * reads as one never written (ok, no head), so a caller that knows the vault has logged
+   * before must treat a missing head as broken; and a whole older copy of the log put back
+   * (head and tail together) verifies, so `head` is returned for the user or a peer to compare.
    */
   verify(): AuditVerifyResult;
   /** The log as JSON Lines, oldest first, one entry per string (each ends in "\n"); see chain.ts. */
@@ -143,6 +148,10 @@ function broken(err: unknown): ElohimError {
  * Rows are sealed with their id as associated data, so moving a body to another row fails to
  * open. Swapping whole rows (id, tag and body together) changes nothing we read: a log's order
  * is the seq inside each sealed body, never where a row sits in the table.
+ *
+ * One writer per log: the head to extend comes from memory, and the record store has no
+ * compare-and-set, so two processes appending to one vault's log from their own copies would
+ * fork the chain (two entries with one seq), which verify then reports as damage.
  */
 export function createAuditLog(deps: { records: AuditRecordStore; clock: () => number }): AuditLog {
   const { records, clock } = deps;

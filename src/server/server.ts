@@ -13,6 +13,7 @@ import { itemRoutes } from './routes/items.ts';
 import { panicRoutes } from './routes/panic.ts';
 import { settingsRoutes } from './routes/settings.ts';
 import { uploadRoutes } from './routes/uploads.ts';
+import { eventRoutes } from './routes/events.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { createSessionStore, sameToken } from './sessions.ts';
 import type { Session, SessionStore } from './sessions.ts';
@@ -50,6 +51,11 @@ declare module 'fastify' {
     /** reachable without a session */
     public?: boolean;
   }
+}
+
+/** The headers every response carries (for routes that write the raw response themselves). */
+export function securityHeaders(): Record<string, string> {
+  return { ...SECURITY_HEADERS };
 }
 
 /** The vault and session of an authenticated request (routes not marked public never see null). */
@@ -95,6 +101,8 @@ export async function createServer(opts: ServerOptions): Promise<{ app: FastifyI
     routerOptions: { maxParamLength: 200 },
     // Header sizes and counts are bounded by Node's HTTP parser (16 KiB by default).
     return503OnClosing: true,
+    // On close, idle keep-alive connections go at once; requests in flight may finish.
+    forceCloseConnections: 'idle',
   });
   const sessions = createSessionStore({ clock });
   const limiter = createUnlockLimiter({ clock });
@@ -159,8 +167,13 @@ export async function createServer(opts: ServerOptions): Promise<{ app: FastifyI
   await app.register(itemRoutes);
   await app.register(fileRoutes);
   await app.register(uploadRoutes);
+  await app.register(eventRoutes);
   await app.register(panicRoutes, { home: opts.home, sessions });
-  await app.register(settingsRoutes, { settings, home: opts.home });
+  await app.register(settingsRoutes, {
+    settings,
+    home: opts.home,
+    onChange: (changed, auth) => (auth as RequestAuth).unlocked.audit.append('settings-change', { setting: changed.join(',') }),
+  });
 
   // The idle limit is read on every sweep, so a settings change applies at once.
   const idleLimit = async () => opts.autoLockMs ?? (await settings.read()).autoLockMinutes * 60_000;
@@ -173,9 +186,17 @@ export async function createServer(opts: ServerOptions): Promise<{ app: FastifyI
   return {
     app,
     sessions,
-    async stop() {
+    /**
+     * Graceful stop: new requests get 503, requests in flight get `graceMs` to finish (an
+     * interrupted tus upload resumes later; an interrupted plain upload leaves nothing), then
+     * every vault locks.
+     */
+    async stop(graceMs = 10_000) {
       clearInterval(sweeper);
+      const force = setTimeout(() => app.server.closeAllConnections(), graceMs);
+      force.unref();
       await app.close();
+      clearTimeout(force);
       sessions.lockAll('lock');
     },
   };

@@ -29,7 +29,7 @@ export function createSessionStore(deps: { clock: () => number; onLock?: (key: s
     vaults.delete(key);
     for (const [token, s] of sessions) if (s.vaultKey === key) sessions.delete(token);
     deps.onLock?.(key, why);
-    open.unlocked.lock();
+    open.unlocked.lock(why);
   }
 
   return {

@@ -1,14 +1,16 @@
 import { randomBytes, randomInt } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, open as openFile, readFile } from 'node:fs/promises';
+import { existsSync, rmSync } from 'node:fs';
+import { mkdir, open as openFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { auditKeys, createAuditLog, DEFAULT_AUDIT_RETENTION_DAYS } from '../audit/index.ts';
+import type { AuditDetails, AuditEvent, AuditLog, AuditRecord } from '../audit/index.ts';
 import { x25519IdentityFromSecret } from '../crypto/age/index.ts';
 import { asSealKey, DEFAULT_ARGON2, hkdf } from '../crypto/index.ts';
 import type { Argon2Params, SealKey } from '../crypto/index.ts';
 import { openDatabase } from '../db/index.ts';
 import type { Database } from '../db/index.ts';
-import { ElohimError } from '../errors.ts';
+import { ElohimError, isElohimError } from '../errors.ts';
 import { writeFileAtomic } from './atomic.ts';
 import {
   createKeySlots,
@@ -31,6 +33,27 @@ import type { MetaRecord, Vault, VaultRecord } from './vault.ts';
 export const RECOVERY_CODE_COUNT = 10;
 /** Slots one vault uses: its passphrase and its recovery codes. */
 const SLOTS_PER_VAULT = 1 + RECOVERY_CODE_COUNT;
+
+/**
+ * Appends to an audit log without ever blocking the user's work on it: a log that fails to
+ * verify refuses appends (so damage is never papered over), and `audit verify` reports it.
+ */
+function record(audit: AuditLog, event: AuditEvent, details?: AuditDetails): void {
+  try {
+    audit.append(event, details);
+  } catch (err) {
+    if (!isElohimError(err, 'AUDIT_CHAIN_BROKEN')) throw err;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 function requireMeta(vault: Vault): MetaRecord {
   const meta = vault.meta();
@@ -56,8 +79,13 @@ export interface UnlockedVault {
   changePassphrase(newPassphrase: string): Promise<void>;
   /** Creates a decoy vault opened by `passphrase`; returns its recovery codes. */
   addCompanion(passphrase: string): Promise<{ recoveryCodes: string[] }>;
-  /** Drops the master key from memory. The vault object must not be used afterwards. */
-  lock(): void;
+  /** This vault's tamper-evident audit log. */
+  audit: AuditLog;
+  /**
+   * Drops the master key from memory. The vault object must not be used afterwards. With an
+   * event ('lock', 'auto-lock', 'panic') the audit log records why, first.
+   */
+  lock(event?: 'lock' | 'auto-lock' | 'panic'): void;
 }
 
 /**
@@ -73,9 +101,35 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
     objects: join(dir, 'objects'),
     config: join(dir, 'config.json'),
     throttle: join(dir, 'unlock-throttle.json'),
+    lock: join(dir, 'lock'),
   };
   const throttle = createThrottle({ path: paths.throttle, clock });
   let db: Database | null = null;
+  let lockHeld = false;
+
+  /**
+   * One process at a time opens vaults here (the server, or one CLI command): each keeps an
+   * index and an audit-log head in memory, and two writers would fork them. The lock file holds
+   * the owner's pid; a lock left by a dead process is taken over.
+   */
+  async function acquireLock(): Promise<void> {
+    if (lockHeld) return;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await writeFile(paths.lock, String(process.pid), { flag: 'wx', mode: 0o600 });
+        lockHeld = true;
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const pid = Number((await readFile(paths.lock, 'utf8').catch(() => '')).trim());
+      if (Number.isSafeInteger(pid) && pid > 0 && processAlive(pid)) {
+        throw new ElohimError('VAULT_BUSY', `another ElohimOS process (pid ${pid}) is using ${dir}; use it (the server's API or UI), or stop it`);
+      }
+      await rm(paths.lock, { force: true });
+    }
+    throw new ElohimError('VAULT_BUSY', `could not take the lock on ${dir}`);
+  }
   const database = (): Database => (db ??= openDatabase(paths.db));
 
   async function readSlots(): Promise<KeySlots> {
@@ -98,14 +152,18 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
     };
   }
 
-  async function open(master: Buffer): Promise<Vault> {
+  /** A vault and its audit log, both under keys derived from `master`. */
+  async function open(master: Buffer): Promise<{ vault: Vault; audit: AuditLog }> {
     const keys = keysOf(master);
-    return openVault({
+    const audit = createAuditLog({ records: createRecordStore<AuditRecord>({ db: database(), keys: auditKeys(master) }), clock });
+    const vault = await openVault({
       records: createRecordStore<VaultRecord>({ db: database(), keys: keys.records }),
       objects: createObjectStore({ root: paths.objects }),
       clock,
       identity: keys.identity,
+      onEvent: (event, details) => record(audit, event, details),
     });
+    return { vault, audit };
   }
 
   /** Picks `count` random free slots, avoiding `taken`. */
@@ -193,6 +251,7 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
         throw new ElohimError('INVALID_INPUT', 'the decoy passphrase must differ from the passphrase');
       }
       await mkdir(paths.objects, { recursive: true, mode: 0o700 });
+      await acquireLock();
       const ks = createKeySlots(opts.argon2 ?? DEFAULT_ARGON2);
       const real = createVaultIn(ks, await passphraseKey(ks, opts.passphrase), new Set());
       let decoy: ReturnType<typeof createVaultIn> | null = null;
@@ -203,7 +262,11 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
       }
       // Records first, key slots last: until keyslots.bin exists the home counts as empty, so a
       // crash here leaves nothing that a retry of `init` trips over but some unreadable rows.
-      for (const v of decoy ? [real, decoy] : [real]) (await open(v.master)).setMeta(v.meta);
+      for (const v of decoy ? [real, decoy] : [real]) {
+        const opened = await open(v.master);
+        opened.vault.setMeta(v.meta);
+        record(opened.audit, 'setup');
+      }
       await writeFileAtomic(paths.config, JSON.stringify({ version: 1 }, null, 2) + '\n');
       await writeFileAtomic(paths.throttle, JSON.stringify({ failures: 0, notBefore: 0 }));
       await writeFileAtomic(paths.keyslots, encodeKeySlots(ks));
@@ -218,6 +281,7 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
      */
     async unlock(secret: UnlockSecret, opts: UnlockOptions = {}): Promise<UnlockedVault> {
       const ks = await readSlots();
+      await acquireLock();
       await waitTurn(opts);
       const key = 'passphrase' in secret ? await passphraseKey(ks, secret.passphrase) : recoveryKey(ks, secret.recoveryCode);
       const found = findSlot(ks, key);
@@ -231,11 +295,19 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
           next > 0 ? `${what} (${state.failures} failed attempts; the next attempt waits ${Math.ceil(next / 1000)} s)` : what,
         );
       }
+      const failedBefore = (await throttle.read()).failures;
       await throttle.succeed();
       const master = found.content.master;
-      const vault = await open(master);
+      const { vault, audit } = await open(master);
+      audit.applyRetention(DEFAULT_AUDIT_RETENTION_DAYS);
+      // Failed attempts cannot be tied to a vault when they happen; whichever vault opens next
+      // learns how many there were (the counter is shared, so this says nothing of other vaults).
+      if (failedBefore > 0) record(audit, 'unlock-failed', { count: failedBefore });
+      record(audit, 'unlock', { method: expected });
+      if (expected === 'recovery') record(audit, 'recovery-code-use');
       return {
         vault,
+        audit,
         viaRecoveryCode: expected === 'recovery',
         async changePassphrase(newPassphrase: string) {
           const meta = requireMeta(vault);
@@ -243,6 +315,7 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
           const newKey = await newPassphraseKey(current, newPassphrase, meta.passphraseSlot, opts);
           current.slots[meta.passphraseSlot] = sealSlot(newKey, meta.passphraseSlot, { kind: 'passphrase', master });
           await writeFileAtomic(paths.keyslots, encodeKeySlots(current));
+          record(audit, 'passphrase-change');
         },
         async addCompanion(passphrase: string) {
           const meta = requireMeta(vault);
@@ -253,13 +326,17 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
           if (meta.hasCompanion) throw new ElohimError('INVALID_INPUT', 'this vault already has a decoy');
           const current = await readSlots();
           const companion = createVaultIn(current, await newPassphraseKey(current, passphrase, null, opts), slotsOf(meta));
-          (await open(companion.master)).setMeta(companion.meta);
+          const opened = await open(companion.master);
+          opened.vault.setMeta(companion.meta);
+          record(opened.audit, 'setup');
+          record(audit, 'settings-change', { setting: 'decoy' });
           vault.setMeta({ ...meta, hasCompanion: true, reservedSlots: [...meta.reservedSlots, ...ownSlots(companion.meta)].sort((a, b) => a - b) });
           await writeFileAtomic(paths.keyslots, encodeKeySlots(current));
           companion.master.fill(0);
           return { recoveryCodes: companion.codes };
         },
-        lock() {
+        lock(event) {
+          if (event !== undefined) record(audit, event);
           master.fill(0);
         },
       };
@@ -293,6 +370,8 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
     close(): void {
       db?.close();
       db = null;
+      if (lockHeld) rmSync(paths.lock, { force: true });
+      lockHeld = false;
     },
   };
 }

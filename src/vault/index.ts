@@ -7,3 +7,5 @@ export type { Damage, EntryInfo, PutEntry, PutOptions, TrashEntry, Vault } from 
 export { KEYSLOTS_FILE_SIZE, SLOT_COUNT } from './keyslots.ts';
 export { checkName, parseVaultPath, formatVaultPath, MAX_NAME_BYTES } from './names.ts';
 export { SMALL_OBJECT_MAX } from './objects.ts';
+export { createRecordStore } from './records.ts';
+export type { RecordStore } from './records.ts';

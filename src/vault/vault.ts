@@ -86,6 +86,8 @@ export interface VaultDeps {
   clock: () => number;
   /** this vault's age identity, AGE-SECRET-KEY-1… */
   identity: string;
+  /** told of what the audit log records: downloads, deletions, emptied trash */
+  onEvent?: (event: 'download' | 'delete' | 'empty-trash', details: Record<string, string | number>) => void;
 }
 
 export type Vault = ReturnType<typeof createVault>;
@@ -104,6 +106,7 @@ export async function openVault(deps: VaultDeps) {
 
 function createVault(deps: VaultDeps, loaded: Map<RecordId, VaultRecord>) {
   const { records, objects, clock } = deps;
+  const onEvent = deps.onEvent ?? (() => {});
   const items: Item[] = [];
   const intents = new Map<RecordId, Extract<VaultRecord, { t: 'intent' }>>();
   const uploadRecords = new Map<RecordId, UploadRecord>();
@@ -228,6 +231,7 @@ function createVault(deps: VaultDeps, loaded: Map<RecordId, VaultRecord>) {
     commit({ remove: doomed.map((i) => i.id), putOther: [intent] });
     for (const id of objectIds) await objects.remove(id);
     records.commit({ remove: [intent[0]] });
+    onEvent('empty-trash', { count: doomed.length });
     return doomed.length;
   }
 
@@ -297,7 +301,9 @@ function createVault(deps: VaultDeps, loaded: Map<RecordId, VaultRecord>) {
   function trashItem(item: Item): TrashEntry {
     const trashed: Item = { ...item, trashedAt: clock() };
     commit({ put: [trashed] });
-    return trashInfo(trashed);
+    const entry = trashInfo(trashed);
+    onEvent('delete', { path: entry.originalPath });
+    return entry;
   }
 
   return {
@@ -471,7 +477,9 @@ function createVault(deps: VaultDeps, loaded: Map<RecordId, VaultRecord>) {
      */
     async get(path: string, range?: { start: number; end: number }): Promise<{ info: EntryInfo; stream: Readable }> {
       const item = lookupFile(path);
-      return { info: info(item), stream: await readItem(item, range) };
+      const stream = await readItem(item, range);
+      onEvent('download', { path: formatVaultPath(tree.namesOf(item.id)), size: item.size! });
+      return { info: info(item), stream };
     },
 
     /** Moves or renames. A folder `to` receives the item under its own name. */
@@ -542,7 +550,10 @@ function createVault(deps: VaultDeps, loaded: Map<RecordId, VaultRecord>) {
     async read(id: string, range?: { start: number; end: number }): Promise<{ info: EntryInfo; stream: Readable }> {
       const item = liveById(id);
       if (item.kind !== 'file') throw new ElohimError('NOT_A_FILE', `${item.name} is not a file`);
-      return { info: info(item), stream: await readItem(item, range) };
+      const stream = await readItem(item, range);
+      // A ranged read is usually a media player seeking: log whole downloads only.
+      if (range === undefined) onEvent('download', { path: formatVaultPath(tree.namesOf(item.id)), size: item.size! });
+      return { info: info(item), stream };
     },
 
     /** Starts a resumable upload of `length` bytes into the folder `parentId` (null = root). */
@@ -632,6 +643,7 @@ function createVault(deps: VaultDeps, loaded: Map<RecordId, VaultRecord>) {
       (await objects.read(item.object!, fileKey, item.size!, { start: 0, end: 0 })).destroy();
       const header = encodeHeader(wrapFileKeyForRecipients(recipients, fileKey), fileKey);
       const raw = await objects.readRaw(item.object!);
+      onEvent('download', { path: formatVaultPath(tree.namesOf(item.id)), size: item.size!, export: 'age' });
       const joined = Readable.from((async function* () {
         yield header;
         yield* raw;

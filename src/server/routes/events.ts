@@ -1,0 +1,33 @@
+import type { FastifyInstance } from 'fastify';
+import { authOf, securityHeaders } from '../server.ts';
+
+/**
+ * Long operations that report progress as Server-Sent Events: each `progress` event carries
+ * counts, the last event is `done` (with the result) or `error` ({ code, message }).
+ */
+export async function eventRoutes(app: FastifyInstance): Promise<void> {
+  app.get('/api/v1/verify', async (req, reply) => {
+    const { vault } = authOf(req).unlocked;
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { ...securityHeaders(), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
+    const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    let lastSent = 0;
+    try {
+      const report = await vault.verify({
+        onProgress: (p) => {
+          // At most ~10 events a second, plus the last one.
+          const now = Date.now();
+          if (now - lastSent >= 100 || p.files === p.totalFiles) {
+            lastSent = now;
+            send('progress', p);
+          }
+        },
+      });
+      send('done', report);
+    } catch (err) {
+      send('error', { code: (err as { code?: string }).code ?? 'HOST_IO', message: 'verification failed' });
+    }
+    res.end();
+  });
+}
