@@ -21,3 +21,21 @@ test('verify streams progress as Server-Sent Events and ends with the report', a
   assert.deepEqual(report, { files: 2, bytes: 600_000, damaged: [] });
   await server.stop();
 });
+
+test('the audit log over HTTP: listed with filters, verified, exported as JSON Lines', async () => {
+  const { server, api } = await start();
+  const up = await api('/api/v1/files?name=a.txt', { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: 'hello' });
+  const { item } = (await up.json()) as { item: { id: string } };
+  await (await api(`/api/v1/items/${item.id}/content`)).arrayBuffer();
+  const all = (await (await api('/api/v1/audit')).json()) as { entries: { event: string; details: Record<string, unknown> }[]; total: number };
+  assert.deepEqual(all.entries.map((e) => e.event), ['download', 'unlock', 'setup']);
+  assert.equal(all.entries[0]!.details.path, '/a.txt');
+  const downloads = (await (await api('/api/v1/audit?event=download')).json()) as { total: number };
+  assert.equal(downloads.total, 1);
+  assert.equal((await api('/api/v1/audit?event=bogus')).status, 400);
+  const verify = (await (await api('/api/v1/audit/verify')).json()) as { ok: boolean; entries: number };
+  assert.deepEqual([verify.ok, verify.entries], [true, 3]);
+  const lines = (await (await api('/api/v1/audit/export')).text()).trim().split('\n').map((l) => JSON.parse(l) as { seq: number });
+  assert.deepEqual(lines.map((l) => l.seq), [1, 2, 3]);
+  await server.stop();
+});

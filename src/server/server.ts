@@ -14,6 +14,7 @@ import { panicRoutes } from './routes/panic.ts';
 import { settingsRoutes } from './routes/settings.ts';
 import { uploadRoutes } from './routes/uploads.ts';
 import { eventRoutes } from './routes/events.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { createSessionStore, sameToken } from './sessions.ts';
 import type { Session, SessionStore } from './sessions.ts';
@@ -168,6 +169,7 @@ export async function createServer(opts: ServerOptions): Promise<{ app: FastifyI
   await app.register(fileRoutes);
   await app.register(uploadRoutes);
   await app.register(eventRoutes);
+  await app.register(auditRoutes);
   await app.register(panicRoutes, { home: opts.home, sessions });
   await app.register(settingsRoutes, {
     settings,
