@@ -146,6 +146,13 @@ export function assertNoInternals(text: string, extra: string[] = []): void {
  * message, no internals. `status` / `code` may list the acceptable alternatives.
  */
 export function assertError(res: SimpleResponse, status: number | number[], code: string | string[]): { code: string; message: string } {
+  const error = assertErrorShape(res, status, code);
+  assertNoInternals(res.body);
+  return error;
+}
+
+/** `assertError` without the check for internals (for tests about something else). */
+export function assertErrorShape(res: SimpleResponse, status: number | number[], code: string | string[]): { code: string; message: string } {
   const statuses = Array.isArray(status) ? status : [status];
   const codes = Array.isArray(code) ? code : [code];
   assert.ok(statuses.includes(res.status), `status ${res.status}, expected ${statuses.join(' or ')}; body ${res.body.slice(0, 300)}`);
@@ -159,7 +166,6 @@ export function assertError(res: SimpleResponse, status: number | number[], code
   assert.ok(codes.includes(String(body.error!.code)), `code ${String(body.error!.code)}, expected ${codes.join(' or ')}; ${res.body.slice(0, 300)}`);
   assert.equal(typeof body.error!.message, 'string');
   assert.ok((body.error!.message as string).trim().length > 0, 'empty message');
-  assertNoInternals(res.body);
   return body.error as { code: string; message: string };
 }
 

@@ -15,6 +15,8 @@ import { createHome } from '../src/vault/index.ts';
 import { makeTempDir, objectFiles, PASSPHRASE, removeTempDirs, sha256, tempFiles } from './helpers.ts';
 import {
   assertError,
+  assertErrorShape,
+  assertNoInternals,
   authHeaders,
   call,
   DECOY_PASSPHRASE,
@@ -64,7 +66,10 @@ describe('health, first-run setup (default Argon2id) and sessions', () => {
     assert.equal(res.statusCode, 200);
     assert.deepEqual(res.json(), { ok: true, version: 'test', locked: true });
     const unlock = await call(t.app, 'POST', '/api/v1/session', { json: { passphrase: PASSPHRASE }, headers: { [CSRF_HEADER]: '1' } });
-    assertError(simple(unlock), 409, 'VAULT_NOT_INITIALIZED');
+    assertErrorShape(simple(unlock), 409, 'VAULT_NOT_INITIALIZED');
+    // Anyone who can reach the port may ask, without a session: the answer must not reveal
+    // where the data lives (the path usually holds the user's login name).
+    assertNoInternals(unlock.body, [t.dir]);
   });
 
   test('POST /setup answers 201 with 10 distinct recovery codes once, then 409', async () => {
@@ -78,8 +83,14 @@ describe('health, first-run setup (default Argon2id) and sessions', () => {
     for (const c of codes) assert.match(c, /^[0-9A-Z]{4}(-[0-9A-Z]{4})+$/);
     assert.equal(sessionCookie(res), null, 'setup does not log in by itself');
     const again = await call(t.app, 'POST', '/api/v1/setup', { json: { passphrase: 'another passphrase' }, headers: { [CSRF_HEADER]: '1' } });
-    assertError(simple(again), 409, 'VAULT_ALREADY_INITIALIZED');
+    assertErrorShape(simple(again), 409, 'VAULT_ALREADY_INITIALIZED');
     assert.equal((await health(t)).locked, true);
+  });
+
+  test('errors a client without a session can provoke do not reveal the data folder’s path', async () => {
+    const again = await call(t.app, 'POST', '/api/v1/setup', { json: { passphrase: 'another passphrase' }, headers: { [CSRF_HEADER]: '1' } });
+    assertErrorShape(simple(again), 409, 'VAULT_ALREADY_INITIALIZED');
+    assertNoInternals(again.body, [t.dir]);
   });
 
   test('unlock with the passphrase: 201, CSRF token, HttpOnly SameSite=Strict cookie; health flips to unlocked', async () => {
@@ -123,21 +134,37 @@ describe('setup race', () => {
   // Two setups at once (a double click, two tabs): both pass the "not initialized yet" check
   // before either writes keyslots.bin, so both answer 201, and the second overwrites the first:
   // the first caller holds a passphrase and recovery codes that open nothing.
-  test('two concurrent POST /setup: exactly one 201, and its passphrase opens the vault', async () => {
+  test('two POST /setup 50 ms apart (a double click): exactly one 201, and its passphrase opens the vault', async () => {
     const t = await startServer({ init: false });
     try {
       const passes = ['first passphrase', 'second passphrase'];
       const results = await Promise.all(
-        passes.map((passphrase) => call(t.app, 'POST', '/api/v1/setup', { json: { passphrase }, headers: { [CSRF_HEADER]: '1' } })),
+        passes.map(async (passphrase, i) => {
+          await sleep(i * 50);
+          return call(t.app, 'POST', '/api/v1/setup', { json: { passphrase }, headers: { [CSRF_HEADER]: '1' } });
+        }),
       );
       const created = results.map((r, i) => [r.statusCode, passes[i]!] as const).filter(([s]) => s === 201);
-      for (const r of results.filter((r) => r.statusCode !== 201)) assertError(simple(r), 409, 'VAULT_ALREADY_INITIALIZED');
+      for (const r of results.filter((r) => r.statusCode !== 201)) assertErrorShape(simple(r), 409, ['VAULT_ALREADY_INITIALIZED', 'VAULT_BUSY']);
       // Whatever was answered, every passphrase that got a 201 must open the vault.
       for (const [, passphrase] of created) {
         const res = await call(t.app, 'POST', '/api/v1/session', { json: { passphrase }, headers: { [CSRF_HEADER]: '1' } });
         assert.equal(res.statusCode, 201, `setup said 201 for "${passphrase}", but unlocking with it gives ${res.body}`);
       }
       assert.equal(created.length, 1, `${created.length} setups answered 201`);
+    } finally {
+      await t.stop();
+    }
+  });
+});
+
+describe('concurrent unlocks', () => {
+  // The first unlocks after start, e.g. a UI that restores two tabs.
+  test('two simultaneous POST /session with the right passphrase both open a session', async () => {
+    const t = await startServer();
+    try {
+      const results = await Promise.all([0, 1].map(() => call(t.app, 'POST', '/api/v1/session', { json: { passphrase: PASSPHRASE }, headers: { [CSRF_HEADER]: '1' } })));
+      for (const r of results) assert.equal(r.statusCode, 201, r.body);
     } finally {
       await t.stop();
     }
@@ -325,12 +352,13 @@ describe('items: folders, uploads, rename/move, search, trash', () => {
     assertError(simple(await call(t.app, 'GET', `/api/v1/items/${ids['empty.txt']}`, { session: s })), 404, 'ITEM_NOT_FOUND');
     assert.ok(!(await listAll(t.app, s)).some((e) => e.id === ids['empty.txt']));
     const trash = itemsOf(await call(t.app, 'GET', '/api/v1/trash', { session: s }));
-    assert.deepEqual(trash.map((e) => e.id), [ids['empty.txt']]);
+    assert.deepEqual(trash.filter((e) => e.name === 'empty.txt').map((e) => e.id), [ids['empty.txt']]);
 
     const restored = await call(t.app, 'POST', `/api/v1/trash/${ids['empty.txt']}/restore`, { session: s });
     assert.equal(restored.statusCode, 200, restored.body);
     assert.equal(itemOf(restored).path, '/Docs/empty.txt');
-    assert.deepEqual(itemsOf(await call(t.app, 'GET', '/api/v1/trash', { session: s })), []);
+    // Only the old version of one.txt, replaced earlier, is left in the trash.
+    assert.deepEqual(itemsOf(await call(t.app, 'GET', '/api/v1/trash', { session: s })).map((e) => e.originalPath), ['/Docs/one.txt']);
 
     // Trash the whole Docs folder (3 files below it), then empty the trash.
     const objectsBefore = (await objectFiles(t.dir)).length;
@@ -600,7 +628,7 @@ describe('streaming through a real socket', () => {
       gc();
       livePeak = Math.max(livePeak, live());
       rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
-    }, 50);
+    }, 100);
     try {
       const sent = createHash('sha256');
       const uploaded = await new Promise<{ status: number; body: string }>((resolve, reject) => {
@@ -744,7 +772,8 @@ describe('decoy vault', () => {
     assert.deepEqual((await listAll(t.app, decoy)).map((e) => e.path), ['/holiday-photos']);
     assert.deepEqual((await listAll(t.app, real)).map((e) => e.path), ['/real-secrets', '/real-secrets/ledger.csv']);
     assert.deepEqual(itemsOf(await call(t.app, 'GET', '/api/v1/trash', { session: decoy })), []);
-    assert.deepEqual(itemsOf(await call(t.app, 'GET', '/api/v1/search?q=e', { session: decoy })).map((e) => e.name), ['holiday-photos']);
+    assert.deepEqual(itemsOf(await call(t.app, 'GET', '/api/v1/search?q=PHOTO', { session: decoy })).map((e) => e.name), ['holiday-photos']);
+    assert.deepEqual(itemsOf(await call(t.app, 'GET', '/api/v1/search?q=ledger', { session: decoy })), []);
   });
 
   test('a real id in a decoy session answers exactly like an unknown id (404 ITEM_NOT_FOUND)', async () => {
