@@ -9,11 +9,10 @@
  *   BENCH_UPLOADS=20 BENCH_UPLOAD_MIB=100    the concurrent uploads (defaults shown)
  *   BENCH_SERVER_NODE_OPTIONS=--cpu-prof     NODE_OPTIONS for the server only (profiles land in the
  *                                            bench's working folder)
- *   BENCH_SERVER_NODE_FLAGS='--max-semi-space-size=16'
- *                                            run the server as `node FLAGS bin/elohim.js` instead of
- *                                            the bin, whose shebang flags then do not apply
+ *   BENCH_SERVER_NODE_FLAGS='--max-semi-space-size=1'
+ *                                            extra Node flags for the server
  *
- * The server is the bin itself (`bin/elohim.js serve --port 0`, default settings, so pino logs
+ * The server runs as `npm start` runs it: `node bin/elohim.js serve --port 0` (default settings, so pino logs
  * every request at info level, to a file here) on a fresh ELOHIM_HOME set up through the API.
  * Load comes from autocannon, in this process, so on a small machine the load generator and
  * the server share the cores: req/s is a floor, not what the server does alone. Uploads and
@@ -223,10 +222,10 @@ interface Server {
 /** Starts `elohim serve --port 0` and waits for the address it prints on stderr. */
 async function startServer(env: NodeJS.ProcessEnv, logPath: string): Promise<Server> {
   const log = openSync(logPath, 'w');
-  const flags = process.env.BENCH_SERVER_NODE_FLAGS;
-  const [cmd, args] = flags
-    ? [join(ROOT, 'node_modules', '.bin', 'node'), [...flags.split(/\s+/).filter(Boolean), CLI, 'serve', '--port', '0']]
-    : [CLI, ['serve', '--port', '0']];
+  // As `npm start` does: plain `node`, so the CLI's shebang flag (a tiny young generation, which
+  // keeps one-shot commands lean but halves a busy server's throughput) does not apply.
+  const flags = (process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const [cmd, args] = [join(ROOT, 'node_modules', '.bin', 'node'), [...flags, CLI, 'serve', '--port', '0']];
   const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', log, 'pipe'] });
   closeSync(log);
   let stderr = '';

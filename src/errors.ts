@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   BODY_TOO_LARGE: 'the request body is too large',
   UNSUPPORTED_MEDIA_TYPE: 'the request body has an unsupported content type',
   RANGE_NOT_SATISFIABLE: 'the requested byte range is outside the file',
+  HEADERS_TOO_LARGE: 'the request headers are too large',
   UPLOAD_NOT_FOUND: 'no such upload (it finished, was cancelled or expired)',
   UPLOAD_OFFSET_MISMATCH: 'the upload offset does not match what the server has',
   TUS_VERSION_UNSUPPORTED: 'this server speaks tus 1.0.0 only',

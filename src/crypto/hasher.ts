@@ -29,10 +29,43 @@ export function createLocalHasher(): Hasher {
   };
 }
 
-/** A hasher on a worker thread for inputs of `size` bytes or more (or of unknown size), else local. */
-export function createHasher(size: number | undefined): Hasher {
-  return (size ?? Infinity) >= WORKER_HASH_MIN ? createWorkerHasher() : createLocalHasher();
+/**
+ * Hands out hashers: a worker thread for big inputs (or of unknown size) while fewer than
+ * `maxWorkers` are busy, else hashing on the caller's thread. Each worker costs ~15 MiB, so a
+ * server with twenty uploads at once must not start twenty (measured: +13 MiB per upload).
+ * With two cores, more than two hashing threads gain nothing anyway.
+ */
+export function createHasherPool(opts: { maxWorkers: number }) {
+  let busy = 0;
+  return {
+    create(size: number | undefined): Hasher {
+      if ((size ?? Infinity) < WORKER_HASH_MIN || busy >= opts.maxWorkers) return createLocalHasher();
+      busy++;
+      const inner = createWorkerHasher();
+      let released = false;
+      const release = () => {
+        if (!released) busy--;
+        released = true;
+      };
+      return {
+        update: (data) => inner.update(data),
+        async digest() {
+          try {
+            return await inner.digest();
+          } finally {
+            release();
+          }
+        },
+        destroy() {
+          release();
+          inner.destroy();
+        },
+      };
+    },
+  };
 }
+
+export type HasherPool = ReturnType<typeof createHasherPool>;
 
 // The worker's code, in plain JavaScript: a .ts worker would load Node's TypeScript stripper
 // into a second isolate, which costs 18 MiB more RSS (measured). It hashes slots of the shared

@@ -17,6 +17,7 @@ export const HTTP_STATUS_OF: Record<ErrorCode, number> = {
   BODY_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   RANGE_NOT_SATISFIABLE: 416,
+  HEADERS_TOO_LARGE: 431,
 
   AGE_HEADER_INVALID: 422,
   AGE_NO_MATCH: 422,
@@ -66,6 +67,10 @@ export function toHttpError(err: unknown): { status: number; body: ErrorBody } {
   const fe = err as Partial<FastifyError> & { validation?: unknown };
   if (fe.validation !== undefined) return { status: 400, body: errorBody('INVALID_INPUT', fe.message ?? 'invalid request') };
   switch (fe.code) {
+    case 'FST_ERR_BAD_URL':
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+    case 'FST_ERR_ASYNC_CONSTRAINT':
+      return { status: 400, body: errorBody('INVALID_INPUT', 'the URL is malformed or too long') };
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { status: 413, body: errorBody('BODY_TOO_LARGE', 'the request body is too large') };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':

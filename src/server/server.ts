@@ -6,7 +6,7 @@ import { ElohimError } from '../errors.ts';
 import { createSettings } from '../settings/index.ts';
 import type { SettingsStore } from '../settings/index.ts';
 import type { Home, UnlockedVault } from '../vault/index.ts';
-import { errorHandler, notFoundHandler } from './http-errors.ts';
+import { errorBody, errorHandler, notFoundHandler } from './http-errors.ts';
 import { createUnlockLimiter } from './rate-limit.ts';
 import { fileRoutes } from './routes/files.ts';
 import { itemRoutes } from './routes/items.ts';
@@ -99,6 +99,27 @@ export async function createServer(opts: ServerOptions): Promise<{ app: FastifyI
             },
           },
     bodyLimit: JSON_BODY_LIMIT,
+    // Exact types and no silent stripping: `{ "name": 123 }` or an unknown property is a 400,
+    // not a folder named "123" (Fastify's defaults coerce and remove).
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+    // Errors Fastify meets before routing (a malformed URL, an over-long id) get our format too.
+    frameworkErrors: (err, req, reply) => {
+      for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
+      errorHandler(err, req, reply);
+    },
+    // Errors Node's HTTP parser meets (headers too large, garbage) never reach Fastify.
+    clientErrorHandler: (err, socket) => {
+      if (!socket.writable) return;
+      const tooLarge = (err as NodeJS.ErrnoException).code === 'HPE_HEADER_OVERFLOW';
+      const body = JSON.stringify(
+        tooLarge ? errorBody('HEADERS_TOO_LARGE', 'the request headers are too large') : errorBody('INVALID_INPUT', 'the request is not valid HTTP'),
+      );
+      socket.end(
+        `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\n` +
+          'content-type: application/json; charset=utf-8\r\ncache-control: no-store\r\nx-content-type-options: nosniff\r\n' +
+          `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
+    },
     routerOptions: { maxParamLength: 200 },
     // Header sizes and counts are bounded by Node's HTTP parser (16 KiB by default).
     return503OnClosing: true,

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { auditKeys, createAuditLog, DEFAULT_AUDIT_RETENTION_DAYS } from '../audit/index.ts';
 import type { AuditDetails, AuditEvent, AuditLog, AuditRecord } from '../audit/index.ts';
 import { x25519IdentityFromSecret } from '../crypto/age/index.ts';
-import { asSealKey, DEFAULT_ARGON2, hkdf } from '../crypto/index.ts';
+import { asSealKey, createHasherPool, DEFAULT_ARGON2, hkdf } from '../crypto/index.ts';
 import type { Argon2Params, SealKey } from '../crypto/index.ts';
 import { openDatabase } from '../db/index.ts';
 import type { Database } from '../db/index.ts';
@@ -104,8 +104,16 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
     lock: join(dir, 'lock'),
   };
   const throttle = createThrottle({ path: paths.throttle, clock });
+  const hashers = createHasherPool({ maxWorkers: 2 });
   let db: Database | null = null;
   let lockHeld = false;
+  let initializing = false;
+  /**
+   * Vaults open in this process, by a handle derived from the master key: a second unlock of
+   * the same vault (another browser tab, a recovery code) shares the first one's index and
+   * audit-log head instead of opening a rival copy that would fork them.
+   */
+  const openVaults = new Map<string, { vault: Vault; audit: AuditLog; refs: number }>();
 
   /**
    * One process at a time opens vaults here (the server, or one CLI command): each keeps an
@@ -124,11 +132,11 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
       }
       const pid = Number((await readFile(paths.lock, 'utf8').catch(() => '')).trim());
       if (Number.isSafeInteger(pid) && pid > 0 && processAlive(pid)) {
-        throw new ElohimError('VAULT_BUSY', `another ElohimOS process (pid ${pid}) is using ${dir}; use it (the server's API or UI), or stop it`);
+        throw new ElohimError('VAULT_BUSY', `another ElohimOS process (pid ${pid}) is using this data folder; use it (the server's API or UI), or stop it`);
       }
       await rm(paths.lock, { force: true });
     }
-    throw new ElohimError('VAULT_BUSY', `could not take the lock on ${dir}`);
+    throw new ElohimError('VAULT_BUSY', 'could not take the lock on this data folder');
   }
   const database = (): Database => (db ??= openDatabase(paths.db));
 
@@ -138,7 +146,7 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
       buf = await readFile(paths.keyslots);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new ElohimError('VAULT_NOT_INITIALIZED', `no vault in ${dir}; run \`elohim init\` first`);
+        throw new ElohimError('VAULT_NOT_INITIALIZED', 'no vault here yet: run `elohim init`, or set one up in the app');
       }
       throw err;
     }
@@ -158,9 +166,10 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
     const audit = createAuditLog({ records: createRecordStore<AuditRecord>({ db: database(), keys: auditKeys(master) }), clock });
     const vault = await openVault({
       records: createRecordStore<VaultRecord>({ db: database(), keys: keys.records }),
-      objects: createObjectStore({ root: paths.objects }),
+      objects: createObjectStore({ root: paths.objects, hashers }),
       clock,
       identity: keys.identity,
+      hashers,
       onEvent: (event, details) => record(audit, event, details),
     });
     return { vault, audit };
@@ -246,33 +255,40 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
      * codes, which exist nowhere else: the caller shows them once.
      */
     async init(opts: { passphrase: string; decoyPassphrase?: string; argon2?: Argon2Params }) {
-      if (existsSync(paths.keyslots)) throw new ElohimError('VAULT_ALREADY_INITIALIZED', `a vault already exists in ${dir}`);
+      if (initializing || existsSync(paths.keyslots)) throw new ElohimError('VAULT_ALREADY_INITIALIZED', 'a vault already exists here');
       if (opts.decoyPassphrase !== undefined && opts.decoyPassphrase === opts.passphrase) {
         throw new ElohimError('INVALID_INPUT', 'the decoy passphrase must differ from the passphrase');
       }
-      await mkdir(paths.objects, { recursive: true, mode: 0o700 });
-      await acquireLock();
-      const ks = createKeySlots(opts.argon2 ?? DEFAULT_ARGON2);
-      const real = createVaultIn(ks, await passphraseKey(ks, opts.passphrase), new Set());
-      let decoy: ReturnType<typeof createVaultIn> | null = null;
-      if (opts.decoyPassphrase !== undefined) {
-        decoy = createVaultIn(ks, await passphraseKey(ks, opts.decoyPassphrase), slotsOf(real.meta));
-        real.meta.hasCompanion = true;
-        real.meta.reservedSlots = ownSlots(decoy.meta).sort((a, b) => a - b);
+      // Set before the first await: a second init in this process (a double-clicked setup)
+      // must not pass the check above while this one runs. Other processes meet the lock.
+      initializing = true;
+      try {
+        await mkdir(paths.objects, { recursive: true, mode: 0o700 });
+        await acquireLock();
+        const ks = createKeySlots(opts.argon2 ?? DEFAULT_ARGON2);
+        const real = createVaultIn(ks, await passphraseKey(ks, opts.passphrase), new Set());
+        let decoy: ReturnType<typeof createVaultIn> | null = null;
+        if (opts.decoyPassphrase !== undefined) {
+          decoy = createVaultIn(ks, await passphraseKey(ks, opts.decoyPassphrase), slotsOf(real.meta));
+          real.meta.hasCompanion = true;
+          real.meta.reservedSlots = ownSlots(decoy.meta).sort((a, b) => a - b);
+        }
+        // Records first, key slots last: until keyslots.bin exists the home counts as empty, so a
+        // crash here leaves nothing that a retry of `init` trips over but some unreadable rows.
+        for (const v of decoy ? [real, decoy] : [real]) {
+          const opened = await open(v.master);
+          opened.vault.setMeta(v.meta);
+          record(opened.audit, 'setup');
+        }
+        await writeFileAtomic(paths.config, JSON.stringify({ version: 1 }, null, 2) + '\n');
+        await writeFileAtomic(paths.throttle, JSON.stringify({ failures: 0, notBefore: 0 }));
+        await writeFileAtomic(paths.keyslots, encodeKeySlots(ks));
+        real.master.fill(0);
+        decoy?.master.fill(0);
+        return { recoveryCodes: real.codes, decoyRecoveryCodes: decoy?.codes };
+      } finally {
+        initializing = false;
       }
-      // Records first, key slots last: until keyslots.bin exists the home counts as empty, so a
-      // crash here leaves nothing that a retry of `init` trips over but some unreadable rows.
-      for (const v of decoy ? [real, decoy] : [real]) {
-        const opened = await open(v.master);
-        opened.vault.setMeta(v.meta);
-        record(opened.audit, 'setup');
-      }
-      await writeFileAtomic(paths.config, JSON.stringify({ version: 1 }, null, 2) + '\n');
-      await writeFileAtomic(paths.throttle, JSON.stringify({ failures: 0, notBefore: 0 }));
-      await writeFileAtomic(paths.keyslots, encodeKeySlots(ks));
-      real.master.fill(0);
-      decoy?.master.fill(0);
-      return { recoveryCodes: real.codes, decoyRecoveryCodes: decoy?.codes };
     },
 
     /**
@@ -298,8 +314,16 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
       const failedBefore = (await throttle.read()).failures;
       await throttle.succeed();
       const master = found.content.master;
-      const { vault, audit } = await open(master);
-      audit.applyRetention(DEFAULT_AUDIT_RETENTION_DAYS);
+      const handle = hkdf(master, Buffer.alloc(0), 'elohim/v1 open handle').toString('hex');
+      let shared = openVaults.get(handle);
+      if (shared === undefined) {
+        shared = { ...(await open(master)), refs: 0 };
+        openVaults.set(handle, shared);
+        shared.audit.applyRetention(DEFAULT_AUDIT_RETENTION_DAYS);
+      }
+      shared.refs++;
+      const { vault, audit } = shared;
+      const entry = shared;
       // Failed attempts cannot be tied to a vault when they happen; whichever vault opens next
       // learns how many there were (the counter is shared, so this says nothing of other vaults).
       if (failedBefore > 0) record(audit, 'unlock-failed', { count: failedBefore });
@@ -338,6 +362,7 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
         lock(event) {
           if (event !== undefined) record(audit, event);
           master.fill(0);
+          if (--entry.refs === 0) openVaults.delete(handle);
         },
       };
     },
@@ -350,7 +375,7 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
      */
     async shred(): Promise<void> {
       const fh = await openFile(paths.keyslots, 'r+').catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') throw new ElohimError('VAULT_NOT_INITIALIZED', `no vault in ${dir}`);
+        if (err.code === 'ENOENT') throw new ElohimError('VAULT_NOT_INITIALIZED', 'no vault here yet');
         throw err;
       });
       try {

@@ -11,7 +11,7 @@ import {
   StreamSealer,
 } from '../crypto/age/index.ts';
 import type { FileKey } from '../crypto/age/index.ts';
-import { createHasher } from '../crypto/index.ts';
+import type { HasherPool } from '../crypto/index.ts';
 import { ElohimError } from '../errors.ts';
 
 /** An object id: 16 random bytes as hex. Never derived from names or contents. */
@@ -123,8 +123,8 @@ async function writevFully(fh: FileHandle, buffers: Buffer[], total: number, pos
 /** The largest file `writeSmall` should be handed; bigger files go through `write`. */
 export const SMALL_OBJECT_MAX = 1024 * 1024;
 
-export function createObjectStore(deps: { root: string }): ObjectStore {
-  const { root } = deps;
+export function createObjectStore(deps: { root: string; hashers: HasherPool }): ObjectStore {
+  const { root, hashers } = deps;
   const tmpDir = join(root, 'tmp');
   const shardOf = (id: ObjectId): string => join(root, id.slice(0, 2));
   const pathOf = (id: ObjectId): string => join(shardOf(id), id.slice(2));
@@ -172,13 +172,13 @@ export function createObjectStore(deps: { root: string }): ObjectStore {
       await mkdir(tmpDir, { recursive: true });
       const tmp = tempPath(id);
       const nonce = randomBytes(OBJECT_NONCE_SIZE);
-      const hash = createHasher(opts.sizeHint);
+      const hash = hashers.create(opts.sizeHint);
       let size = 0;
       let sha256 = '';
       // A plain loop rather than a chain of Transforms: sealed chunks go to disk as they are,
       // gathered into one writev per ~1 MiB, with no copy to join them. On a 1 GiB put this
       // halves the garbage the GC must chase (peak RSS) and saves ~15% CPU (measured).
-      // SHA-256 runs on a worker (createHasher) for big files. The cipher on a worker was tried
+      // SHA-256 runs on a worker (the hasher pool) for big files. The cipher on a worker was tried
       // too: ~10% faster on 2 cores, but peak RSS rose by 150 MiB as buffers transferred
       // between threads escaped timely collection.
       const fh = await open(tmp, 'wx', 0o600);

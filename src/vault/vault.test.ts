@@ -38,15 +38,21 @@ async function objectFiles(dir: string): Promise<string[]> {
 test('trash is purged 30 days after trashing, when the vault next opens', async () => {
   let now = Date.UTC(2026, 0, 1);
   const { dir, home } = await freshHome(() => now);
-  let { vault } = await home.unlock({ passphrase: 'pass' });
+  // Each unlock is locked again before the next, as separate commands would: a vault that is
+  // still open in this process is shared, not opened (and purged) anew.
+  let unlocked = await home.unlock({ passphrase: 'pass' });
+  let { vault } = unlocked;
   await vault.put('/old.txt', Readable.from([Buffer.from('old')]));
   await vault.put('/keep.txt', Readable.from([Buffer.from('keep')]));
   vault.trash('/old.txt');
   assert.equal((await objectFiles(dir)).length, 2);
+  unlocked.lock();
 
   now += TRASH_RETENTION_MS - DAY;
-  ({ vault } = await home.unlock({ passphrase: 'pass' }));
+  unlocked = await home.unlock({ passphrase: 'pass' });
+  ({ vault } = unlocked);
   assert.equal(vault.trashList().length, 1, 'still there after 29 days');
+  unlocked.lock();
 
   now += 2 * DAY;
   ({ vault } = await home.unlock({ passphrase: 'pass' }));

@@ -1,7 +1,7 @@
 import { Readable, Transform } from 'node:stream';
 import { createArmorEncoder, encodeHeader, fileKeyFromBytes, generateFileKey, wrapFileKeyForRecipients } from '../crypto/age/index.ts';
 import type { FileKey, Recipient } from '../crypto/age/index.ts';
-import { createHasher } from '../crypto/index.ts';
+import type { HasherPool } from '../crypto/index.ts';
 import { ElohimError, isElohimError } from '../errors.ts';
 import { checkName, formatVaultPath, parseVaultPath } from './names.ts';
 import { newObjectId, SMALL_OBJECT_MAX } from './objects.ts';
@@ -86,6 +86,7 @@ export interface VaultDeps {
   clock: () => number;
   /** this vault's age identity, AGE-SECRET-KEY-1… */
   identity: string;
+  hashers: HasherPool;
   /** told of what the audit log records: downloads, deletions, emptied trash */
   onEvent?: (event: 'download' | 'delete' | 'empty-trash', details: Record<string, string | number>) => void;
 }
@@ -328,7 +329,9 @@ function createVault(deps: VaultDeps, loaded: Map<RecordId, VaultRecord>) {
       const used = new Set<ObjectId>();
       for (const item of tree.all()) if (item.object) used.add(item.object);
       for (const [id, intent] of intents) {
-        if (intent.pid !== process.pid && processAlive(intent.pid) && clock() - intent.at < 7 * 24 * 3600 * 1000) continue;
+        // A live process may still be writing it (this one included: its vaults are shared, see
+        // home.ts); a pid reused after a reboot only delays the cleanup by a week.
+        if (processAlive(intent.pid) && clock() - intent.at < 7 * 24 * 3600 * 1000) continue;
         for (const object of intent.objects) if (!used.has(object)) await objects.remove(object);
         records.commit({ remove: [id] });
         intents.delete(id);
@@ -675,17 +678,22 @@ function createVault(deps: VaultDeps, loaded: Map<RecordId, VaultRecord>) {
       return objects.read(item.object!, fileKeyOf(item), size, range);
     }
     const plain = await objects.read(item.object!, fileKeyOf(item), size);
-    const hash = createHasher(size);
+    const hash = deps.hashers.create(size);
     const expected = item.sha256!;
+    // The last piece is held back until the hash checks out, so a reader that streams (an HTTP
+    // response with a Content-Length) never receives a complete file whose hash is wrong.
+    let held: Buffer | null = null;
     const check = new Transform({
       transform(chunk: Buffer, _enc, done) {
-        Promise.resolve(hash.update(chunk)).then(() => done(null, chunk), done);
+        const previous = held;
+        held = chunk;
+        Promise.resolve(hash.update(chunk)).then(() => done(null, previous ?? undefined), done);
       },
       flush(done) {
-        hash.digest().then(
-          (actual) => done(actual === expected ? null : new ElohimError('OBJECT_DAMAGED', 'the file does not match its recorded SHA-256')),
-          done,
-        );
+        hash.digest().then((actual) => {
+          if (actual !== expected) return done(new ElohimError('OBJECT_DAMAGED', 'the file does not match its recorded SHA-256'));
+          done(null, held ?? undefined);
+        }, done);
       },
       destroy(err, done) {
         hash.destroy();

@@ -24,15 +24,21 @@ export async function auditRoutes(app: FastifyInstance): Promise<void> {
         additionalProperties: false,
         properties: {
           event: { type: 'string', enum: [...AUDIT_EVENTS] },
-          since: { type: 'integer', minimum: 0 },
-          until: { type: 'integer', minimum: 0 },
-          limit: { type: 'integer', minimum: 1, maximum: 1000 },
-          offset: { type: 'integer', minimum: 0 },
+          since: { type: 'string', pattern: '^[0-9]{1,15}$' },
+          until: { type: 'string', pattern: '^[0-9]{1,15}$' },
+          limit: { type: 'string', pattern: '^[0-9]{1,4}$' },
+          offset: { type: 'string', pattern: '^[0-9]{1,9}$' },
         },
       },
       response: { 200: { type: 'object', properties: { entries: { type: 'array', items: entry }, total: { type: 'integer' } } } },
     },
-    handler: async (req) => authOf(req).unlocked.audit.list(req.query as AuditQuery),
+    handler: async (req) => {
+      // Query strings are strings (types are not coerced): numbers are checked by pattern, then converted.
+      const q = req.query as Record<string, string | undefined>;
+      const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+      const query: AuditQuery = { event: q.event as AuditQuery['event'], since: num(q.since), until: num(q.until), limit: num(q.limit), offset: num(q.offset) };
+      return authOf(req).unlocked.audit.list(query);
+    },
   });
 
   app.get('/api/v1/audit/verify', {

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { ElohimError } from '../../errors.ts';
 import { contentDisposition, parseByteRange } from '../byte-range.ts';
@@ -21,16 +21,17 @@ export async function fileRoutes(app: FastifyInstance): Promise<void> {
         type: 'object',
         additionalProperties: false,
         required: ['name'],
-        properties: { parent: ID, name: { type: 'string', minLength: 1, maxLength: 1024 }, replace: { type: 'boolean' } },
+        properties: { parent: ID, name: { type: 'string', minLength: 1, maxLength: 1024 }, replace: { type: 'string', enum: ['true', 'false'] } },
       },
     },
     handler: async (req, reply) => {
-      const q = req.query as { parent?: string; name: string; replace?: boolean };
-      const body = req.body as Readable | undefined;
-      if (body === undefined || typeof (body as Readable).pipe !== 'function') throw new ElohimError('INVALID_INPUT', 'send the file as the raw request body');
+      const q = req.query as { parent?: string; name: string; replace?: 'true' | 'false' };
+      // An empty body with no Content-Type (an empty file from a browser) never reaches a parser.
+      const body = (req.body as Readable | undefined) ?? Readable.from([]);
+      if (typeof body.pipe !== 'function') throw new ElohimError('INVALID_INPUT', 'send the file as the raw request body');
       const length = Number(req.headers['content-length']);
       const item = await authOf(req).unlocked.vault.putInto(q.parent ?? null, q.name, body, {
-        replace: q.replace,
+        replace: q.replace === 'true',
         sizeHint: Number.isSafeInteger(length) ? length : undefined,
       });
       return reply.code(201).send({ item });
@@ -47,7 +48,7 @@ export async function fileRoutes(app: FastifyInstance): Promise<void> {
       const etag = `"${vault.sha256Of(id)}"`;
       reply.header('etag', etag).header('accept-ranges', 'bytes').header('content-type', 'application/octet-stream');
       reply.header('content-disposition', contentDisposition(info.name));
-      if (req.headers['if-none-match'] === etag) return reply.code(304).send();
+      if (matchesEtag(req.headers['if-none-match'], etag)) return reply.code(304).send();
       const ifRange = req.headers['if-range'];
       let range = ifRange === undefined || ifRange === etag ? parseByteRange(req.headers.range, info.size) : null;
       if (range === 'unsatisfiable') {
@@ -63,4 +64,11 @@ export async function fileRoutes(app: FastifyInstance): Promise<void> {
       return reply.send(stream);
     },
   });
+}
+
+/** If-None-Match: "*" or a list of ETags, weak or strong (weak comparison, RFC 9110 §13.1.2). */
+function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  if (header.trim() === '*') return true;
+  return header.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
 }
