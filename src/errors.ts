@@ -17,7 +17,6 @@ export const ERROR_CODES = {
   SESSION_REQUIRED: 'unlock first: this needs a session',
   CSRF_REJECTED: 'the request did not come from this app (origin or CSRF token missing or wrong)',
   ROUTE_NOT_FOUND: 'no such API route',
-  METHOD_NOT_ALLOWED: 'that method is not allowed here',
   BODY_TOO_LARGE: 'the request body is too large',
   UNSUPPORTED_MEDIA_TYPE: 'the request body has an unsupported content type',
   RANGE_NOT_SATISFIABLE: 'the requested byte range is outside the file',

@@ -4,8 +4,10 @@
  * streaming matters (big bodies, Range). Nothing of ours is mocked.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { once } from 'node:events';
+import { existsSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,7 +16,7 @@ import vm from 'node:vm';
 import { after, before, describe, test } from 'node:test';
 import { createServer, CSRF_HEADER } from '../src/server/index.ts';
 import { createHome } from '../src/vault/index.ts';
-import { makeTempDir, objectFiles, PASSPHRASE, removeTempDirs, sha256, tempFiles } from './helpers.ts';
+import { makeTempDir, NODE, objectFiles, PASSPHRASE, removeTempDirs, sha256, tempFiles } from './helpers.ts';
 import {
   assertError,
   assertErrorShape,
@@ -169,22 +171,46 @@ describe('setup race', () => {
   });
 });
 
-describe('concurrent unlocks', () => {
-  // The first unlocks after start, e.g. a UI that restores two tabs.
-  test('two simultaneous POST /session with the right passphrase both open a session', async () => {
-    // A server freshly started on an existing home (init ran in another Home, now closed).
+describe('the data folder’s lock file and unlocks', () => {
+  /** A server freshly started on an existing home (init ran in another Home, now closed). */
+  async function freshServerOnInitializedHome() {
     const dir = join(await makeTempDir('elohim-server-'), 'home');
     const setup = createHome({ dir });
     await setup.init({ passphrase: PASSPHRASE, argon2: CHEAP_ARGON2 });
     setup.close();
     const home = createHome({ dir });
     const server = await createServer({ home, version: 'test' });
+    return {
+      dir,
+      server,
+      async stop() {
+        await server.stop();
+        home.close();
+      },
+    };
+  }
+
+  // In a container the server is often pid 1 (or another fixed pid) on every start: the lock
+  // file a killed run left holds our own pid, and "is that process alive?" says yes.
+  test('a lock file left by a killed run that had our pid does not block unlock', async () => {
+    const f = await freshServerOnInitializedHome();
     try {
-      const results = await Promise.all([0, 1].map(() => server.app.inject({ method: 'POST', url: '/api/v1/session', headers: { host: HOST, [CSRF_HEADER]: '1' }, payload: { passphrase: PASSPHRASE } })));
+      writeFileSync(join(f.dir, 'lock'), String(process.pid));
+      const res = await f.server.app.inject({ method: 'POST', url: '/api/v1/session', headers: { host: HOST, [CSRF_HEADER]: '1' }, payload: { passphrase: PASSPHRASE } });
+      assert.equal(res.statusCode, 201, res.body);
+    } finally {
+      await f.stop();
+    }
+  });
+
+  // The first unlocks after start, e.g. a UI that restores two tabs.
+  test('four simultaneous POST /session with the right passphrase all open a session', async () => {
+    const f = await freshServerOnInitializedHome();
+    try {
+      const results = await Promise.all([0, 1, 2, 3].map(() => f.server.app.inject({ method: 'POST', url: '/api/v1/session', headers: { host: HOST, [CSRF_HEADER]: '1' }, payload: { passphrase: PASSPHRASE } })));
       for (const r of results) assert.equal(r.statusCode, 201, r.body);
     } finally {
-      await server.stop();
-      home.close();
+      await f.stop();
     }
   });
 });
@@ -622,6 +648,46 @@ describe('security headers and the OpenAPI document', () => {
   });
 });
 
+/**
+ * PUT /api/v1/files from a child process (so the memory measured here is the server's alone):
+ * streams `size` bytes of deterministic pseudo-random data with backpressure.
+ */
+async function uploadFromChildProcess(t: TestServer, s: TestSession, name: string, size: number): Promise<{ status: number; body: string; sha256: string }> {
+  const script = `
+    const http = require('node:http');
+    const crypto = require('node:crypto');
+    const [port, path, cookie, csrf, size] = process.argv.slice(1);
+    const block = crypto.randomBytes(1 << 20);
+    const hash = crypto.createHash('sha256');
+    const req = http.request({ host: '127.0.0.1', port: Number(port), method: 'PUT', path,
+      headers: { host: '127.0.0.1:' + port, cookie, '${CSRF_HEADER}': csrf, 'content-type': 'application/octet-stream', 'content-length': size } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => process.stdout.write(JSON.stringify({ status: res.statusCode, body, sha256: hash.digest('hex') })));
+    });
+    let sent = 0, i = 0;
+    const write = () => {
+      while (sent < Number(size)) {
+        const chunk = Buffer.from(block.subarray(0, Math.min(block.length, Number(size) - sent)));
+        chunk.writeUInt32BE(i++, 0);
+        hash.update(chunk);
+        sent += chunk.length;
+        if (!req.write(chunk)) return void req.once('drain', write);
+      }
+      req.end();
+    };
+    write();
+  `;
+  const child = spawn(NODE, ['-e', script, String(t.port), `/api/v1/files?name=${encodeURIComponent(name)}`, authHeaders(s).cookie!, s.csrf, String(size)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (d: string) => (out += d));
+  const [code] = (await once(child, 'close')) as [number | null];
+  assert.equal(code, 0, 'the uploading child process failed');
+  return JSON.parse(out) as { status: number; body: string; sha256: string };
+}
+
 describe('streaming through a real socket', () => {
   let t: TestServer;
   let s: TestSession;
@@ -635,10 +701,11 @@ describe('streaming through a real socket', () => {
   test('a 50 MiB upload and download stream in bounded memory and round-trip exactly', async (ctx) => {
     // RSS alone cannot tell streaming from buffering in this process: V8 lets ~60-90 MiB of
     // garbage pile up before collecting, and the hash worker's isolate adds its own. So memory is
-    // sampled after a forced GC: live heap + ArrayBuffers, which a buffered 50 MiB body would
-    // raise by 50 MiB. The upload uses node:http (the client of fetch keeps the whole
-    // ReadableStream body alive while it sends, measured at ~50 MiB, which would be the test's
-    // own memory, not the server's).
+    // sampled after forced GCs (two, 10 ms apart: V8 frees ArrayBuffer memory on a background
+    // sweeper, so one GC alone sometimes still counts ~40 MiB of garbage): live heap +
+    // ArrayBuffers, which a buffered 50 MiB body would raise by 50 MiB. The upload comes from a
+    // child process, so the memory measured is the server's (fetch in this process keeps the
+    // whole ReadableStream body it sends alive, measured at ~50 MiB).
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc') as () => void;
     const live = () => {
@@ -646,7 +713,8 @@ describe('streaming through a real socket', () => {
       return m.heapUsed + m.arrayBuffers;
     };
     const SIZE = 50 * 1024 * 1024;
-    const block = randomBytes(1024 * 1024);
+    gc();
+    await sleep(10);
     gc();
     const rssBefore = process.memoryUsage().rss;
     const liveBefore = live();
@@ -654,47 +722,18 @@ describe('streaming through a real socket', () => {
     let rssPeak = rssBefore;
     const sampler = setInterval(() => {
       gc();
-      livePeak = Math.max(livePeak, live());
-      rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+      setTimeout(() => {
+        gc();
+        livePeak = Math.max(livePeak, live());
+        rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+      }, 10);
     }, 100);
     try {
-      const sent = createHash('sha256');
-      const uploaded = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const req = request(
-          {
-            host: HOST,
-            port: t.port,
-            method: 'PUT',
-            path: '/api/v1/files?name=big.bin',
-            headers: { ...authHeaders(s), host: `${HOST}:${t.port}`, 'content-type': 'application/octet-stream', 'content-length': SIZE },
-          },
-          (res) => {
-            let body = '';
-            res.setEncoding('utf8');
-            res.on('data', (d: string) => (body += d));
-            res.on('end', () => resolve({ status: res.statusCode!, body }));
-          },
-        );
-        req.on('error', reject);
-        let i = 0;
-        const write = (): void => {
-          while (i < SIZE / block.length) {
-            const chunk = Buffer.from(block);
-            chunk.writeUInt32BE(i++, 0);
-            sent.update(chunk);
-            if (!req.write(chunk)) {
-              req.once('drain', write);
-              return;
-            }
-          }
-          req.end();
-        };
-        write();
-      });
+      const uploaded = await uploadFromChildProcess(t, s, 'big.bin', SIZE);
       assert.equal(uploaded.status, 201, uploaded.body);
       const item = (JSON.parse(uploaded.body) as { item: ApiEntry }).item;
       assert.equal(item.size, SIZE);
-      const want = sent.digest('hex');
+      const want = uploaded.sha256;
 
       const res = await fetch(`${t.url}/api/v1/items/${item.id}/content`, { headers: { cookie: authHeaders(s).cookie! } });
       assert.equal(res.status, 200);
@@ -771,6 +810,26 @@ describe('auto-lock', () => {
       await sleep(1600);
       assert.equal((await health(t)).locked, true, 'health says locked after idling');
       assertError(simple(await call(t.app, 'GET', '/api/v1/items', { session: s })), 401, 'SESSION_REQUIRED');
+    } finally {
+      await t.stop();
+    }
+  });
+});
+
+describe('auto-lock and status polling', () => {
+  // A same-origin page sends its cookie with every request, so a UI that polls /health to show
+  // "locked" would, if polling counted as activity, keep the vault open for as long as the tab
+  // is open, which is exactly when auto-lock matters.
+  test('polling GET /health with the session cookie does not keep an idle vault unlocked', async () => {
+    const t = await startServer({ autoLockMs: 500 });
+    try {
+      const s = await openSession(t.app);
+      let locked = false;
+      for (let i = 0; i < 20 && !locked; i++) {
+        await sleep(100);
+        locked = (await health(t, s)).locked;
+      }
+      assert.equal(locked, true, 'still unlocked after 2 s of nothing but health polls (auto-lock after 0.5 s idle)');
     } finally {
       await t.stop();
     }

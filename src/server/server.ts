@@ -151,7 +151,8 @@ export async function createServer(opts: ServerOptions): Promise<{ app: FastifyI
     // its own name as Host. Only the names this server answers to are accepted.
     const host = hostName(req.headers.host);
     if (host === null || !allowedHosts.has(host)) throw new ElohimError('CSRF_REJECTED', 'this server does not answer to that host name');
-    const auth = sessions.use(req.cookies[SESSION_COOKIE]);
+    // Only requests that need the vault count as activity for auto-lock.
+    const auth = sessions.use(req.cookies[SESSION_COOKIE], req.routeOptions.config.public !== true);
     req.auth = auth === null ? null : { session: auth.session, unlocked: auth.unlocked };
     if (!SAFE_METHODS.has(req.method)) {
       // A browser always sends Origin on cross-origin writes; it must be this server. The

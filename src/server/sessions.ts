@@ -47,14 +47,17 @@ export function createSessionStore(deps: { clock: () => number; onLock?: (key: s
       return { token, session };
     },
 
-    /** The session and its vault for a cookie value, marking activity; null when none. */
-    use(token: string | undefined): { session: Session; unlocked: UnlockedVault } | null {
+    /**
+     * The session and its vault for a cookie value; null when none. `touch` marks activity:
+     * requests that do nothing with the vault (health polling) must not keep it open forever.
+     */
+    use(token: string | undefined, touch = true): { session: Session; unlocked: UnlockedVault } | null {
       if (token === undefined) return null;
       const session = sessions.get(token);
       if (session === undefined) return null;
       const open = vaults.get(session.vaultKey);
       if (open === undefined) return null;
-      open.lastActivity = clock();
+      if (touch) open.lastActivity = clock();
       return { session, unlocked: open.unlocked };
     },
 

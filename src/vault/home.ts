@@ -107,6 +107,8 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
   const hashers = createHasherPool({ maxWorkers: 2 });
   let db: Database | null = null;
   let lockHeld = false;
+  let acquiring: Promise<void> | null = null;
+  const lockNonce = randomBytes(8).toString('hex');
   let initializing = false;
   /**
    * Vaults open in this process, by a handle derived from the master key: a second unlock of
@@ -122,22 +124,34 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
    */
   async function acquireLock(): Promise<void> {
     if (lockHeld) return;
+    // Concurrent unlocks in this process share one attempt rather than race each other.
+    acquiring ??= takeLock().finally(() => (acquiring = null));
+    return acquiring;
+  }
+
+  async function takeLock(): Promise<void> {
+    // The pid says who holds it; the nonce says whether that is us, since a container restarts
+    // its server with the same pid every time and a killed run's lock must not look alive.
+    const mine = `${process.pid} ${lockNonce}`;
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        await writeFile(paths.lock, String(process.pid), { flag: 'wx', mode: 0o600 });
+        await writeFile(paths.lock, mine, { flag: 'wx', mode: 0o600 });
         lockHeld = true;
         return;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
-      const pid = Number((await readFile(paths.lock, 'utf8').catch(() => '')).trim());
-      if (Number.isSafeInteger(pid) && pid > 0 && processAlive(pid)) {
+      const [pidText, nonce] = (await readFile(paths.lock, 'utf8').catch(() => '')).trim().split(' ');
+      const pid = Number(pidText);
+      const alive = Number.isSafeInteger(pid) && pid > 0 && (pid === process.pid ? nonce === lockNonce : processAlive(pid));
+      if (alive) {
         throw new ElohimError('VAULT_BUSY', `another ElohimOS process (pid ${pid}) is using this data folder; use it (the server's API or UI), or stop it`);
       }
       await rm(paths.lock, { force: true });
     }
     throw new ElohimError('VAULT_BUSY', 'could not take the lock on this data folder');
   }
+
   const database = (): Database => (db ??= openDatabase(paths.db));
 
   async function readSlots(): Promise<KeySlots> {

@@ -1,3 +1,4 @@
+import { networkInterfaces } from 'node:os';
 import { Command } from 'commander';
 import { configFromEnv, createApp } from '../../app.ts';
 import { ElohimError } from '../../errors.ts';
@@ -32,7 +33,7 @@ export function serveCommand(): Command {
         home: app.home,
         settings: app.settings,
         version: process.env.npm_package_version ?? '0.1.0',
-        extraHosts: [opts.host],
+        extraHosts: hostNamesFor(opts.host),
         logLevel: opts.logLevel ?? settings.logLevel,
       });
       const address = await server.app.listen({ host: opts.host, port });
@@ -48,4 +49,18 @@ export function serveCommand(): Command {
       await server.stop();
       app.close();
     });
+}
+
+/**
+ * The Host names a server bound to `host` answers to (besides loopback names): that host, and
+ * for a wildcard bind (0.0.0.0, ::) every address of this machine, so LAN clients can connect
+ * by IP while other names (DNS rebinding) are still refused.
+ */
+function hostNamesFor(host: string): string[] {
+  if (host !== '0.0.0.0' && host !== '::') return [host];
+  const names = [host];
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) names.push(a.family === 'IPv6' ? `[${a.address}]` : a.address);
+  }
+  return names;
 }
