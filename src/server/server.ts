@@ -19,8 +19,9 @@ import { sessionRoutes } from './routes/session.ts';
 import { createSessionStore, sameToken } from './sessions.ts';
 import type { Session, SessionStore } from './sessions.ts';
 
-export const SESSION_COOKIE = 'elohim_session';
-export const CSRF_HEADER = 'x-elohim-csrf';
+import { CSRF_HEADER, SESSION_COOKIE } from './protocol.ts';
+
+export { CSRF_HEADER, SESSION_COOKIE };
 /** Largest JSON body: every JSON request here is small; uploads are raw and streamed. */
 const JSON_BODY_LIMIT = 64 * 1024;
 

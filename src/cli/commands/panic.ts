@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { configFromEnv, createApp } from '../../app.ts';
 import { ElohimError } from '../../errors.ts';
-import { CSRF_HEADER, SHRED_PHRASE } from '../../server/index.ts';
+import { CSRF_HEADER, SHRED_PHRASE } from '../../server/protocol.ts';
 import { readSecret } from '../prompt.ts';
 
 /**

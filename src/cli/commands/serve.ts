@@ -2,7 +2,6 @@ import { networkInterfaces } from 'node:os';
 import { Command } from 'commander';
 import { configFromEnv, createApp } from '../../app.ts';
 import { ElohimError } from '../../errors.ts';
-import { createServer } from '../../server/index.ts';
 import { LOG_LEVELS } from '../../settings/index.ts';
 
 function parsePort(value: string): number {
@@ -26,6 +25,8 @@ export function serveCommand(): Command {
       if (opts.logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(opts.logLevel)) {
         throw new ElohimError('INVALID_INPUT', `unknown log level ${opts.logLevel}`);
       }
+      // Loaded here, not at start-up: the other commands should not pay for Fastify.
+      const { createServer } = await import('../../server/index.ts');
       const app = createApp(configFromEnv());
       const settings = await app.settings.read();
       const port = opts.port ?? (process.env.ELOHIM_PORT ? parsePort(process.env.ELOHIM_PORT) : settings.port);

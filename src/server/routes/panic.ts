@@ -3,8 +3,7 @@ import { ElohimError } from '../../errors.ts';
 import type { Home } from '../../vault/index.ts';
 import type { SessionStore } from '../sessions.ts';
 
-/** The phrase a person must type to crypto-shred; long enough that no stray click sends it. */
-export const SHRED_PHRASE = 'DESTROY ALL DATA';
+import { SHRED_PHRASE } from '../protocol.ts';
 
 /**
  * Panic: locks every vault at once and drops their keys. It needs no session (so a script or
