@@ -29,6 +29,7 @@ import { createRecordStore } from './records.ts';
 import { createThrottle } from './throttle.ts';
 import { openVault } from './vault.ts';
 import type { MetaRecord, Vault, VaultRecord } from './vault.ts';
+import { processAlive } from './process.ts';
 
 export const RECOVERY_CODE_COUNT = 10;
 /** Slots one vault uses: its passphrase and its recovery codes. */
@@ -43,15 +44,6 @@ function record(audit: AuditLog, event: AuditEvent, details?: AuditDetails): voi
     audit.append(event, details);
   } catch (err) {
     if (!isElohimError(err, 'AUDIT_CHAIN_BROKEN')) throw err;
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

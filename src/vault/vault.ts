@@ -12,6 +12,7 @@ import { ItemTree } from './tree.ts';
 import { createUploads } from './uploads.ts';
 import type { UploadRecord } from './uploads.ts';
 import type { Item } from './tree.ts';
+import { processAlive } from './process.ts';
 
 /** Trash older than this is purged when the vault is opened. */
 export const TRASH_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
@@ -702,15 +703,6 @@ function createVault(deps: VaultDeps, loaded: Map<RecordId, VaultRecord>) {
     });
     plain.on('error', (err) => check.destroy(err));
     return plain.pipe(check);
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
