@@ -1,5 +1,6 @@
 import fastifyCookie from '@fastify/cookie';
 import fastifySwagger from '@fastify/swagger';
+import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ElohimError } from '../errors.ts';
@@ -15,6 +16,7 @@ import { settingsRoutes } from './routes/settings.ts';
 import { uploadRoutes } from './routes/uploads.ts';
 import { eventRoutes } from './routes/events.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { webRoutes } from './routes/web.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { createSessionStore, sameToken } from './sessions.ts';
 import type { Session, SessionStore } from './sessions.ts';
@@ -35,6 +37,8 @@ export interface ServerOptions {
   autoLockMs?: number;
   /** host names (besides loopback ones) that requests may address, e.g. the --host given */
   extraHosts?: string[];
+  /** folder of the web UI build; default web/dist of this checkout (served only if it has an index.html) */
+  webRoot?: string;
   /** pino log level, or false for no log */
   logLevel?: string | false;
 }
@@ -193,6 +197,7 @@ export async function createServer(opts: ServerOptions): Promise<{ app: FastifyI
   await app.register(uploadRoutes);
   await app.register(eventRoutes);
   await app.register(auditRoutes);
+  await app.register(webRoutes, { root: opts.webRoot ?? fileURLToPath(new URL('../../web/dist', import.meta.url)) });
   await app.register(panicRoutes, { home: opts.home, sessions });
   await app.register(settingsRoutes, {
     settings,
