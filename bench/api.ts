@@ -10,7 +10,7 @@
  *   BENCH_SERVER_NODE_OPTIONS=--cpu-prof     NODE_OPTIONS for the server only (profiles land in the
  *                                            bench's working folder)
  *   BENCH_SERVER_NODE_FLAGS='--max-semi-space-size=1'
- *                                            extra Node flags for the server
+ *                                            Node flags for the server (default: those of `npm start`)
  *
  * The server runs as `npm start` runs it: `node bin/elohim.js serve --port 0` (default settings, so pino logs
  * every request at info level, to a file here) on a fresh ELOHIM_HOME set up through the API.
@@ -222,9 +222,10 @@ interface Server {
 /** Starts `elohim serve --port 0` and waits for the address it prints on stderr. */
 async function startServer(env: NodeJS.ProcessEnv, logPath: string): Promise<Server> {
   const log = openSync(logPath, 'w');
-  // As `npm start` does: plain `node`, so the CLI's shebang flag (a tiny young generation, which
-  // keeps one-shot commands lean but halves a busy server's throughput) does not apply.
-  const flags = (process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  // As `npm start` does (keep the two in step): a 4 MiB young generation rather than the CLI's
+  // 1 MiB (lean one-shot commands, but half a busy server's throughput) or V8's default (measured
+  // here: 582 vs 355 req/s listing, peak RSS 329 vs 473 MiB for 20 concurrent uploads).
+  const flags = (process.env.BENCH_SERVER_NODE_FLAGS ?? '--max-semi-space-size=4').split(/\s+/).filter(Boolean);
   const [cmd, args] = [join(ROOT, 'node_modules', '.bin', 'node'), [...flags, CLI, 'serve', '--port', '0']];
   const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', log, 'pipe'] });
   closeSync(log);
