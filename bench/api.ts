@@ -35,9 +35,10 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
-import { finished, pipeline } from 'node:stream/promises';
+import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
+import { fmtS, median, randomFile } from './lib.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'bin', 'elohim.js');
@@ -422,17 +423,6 @@ async function sha256Of(stream: Readable): Promise<string> {
   return h.digest('hex');
 }
 
-async function randomFile(path: string, size: number): Promise<void> {
-  const out = createWriteStream(path);
-  for (let done = 0; done < size; ) {
-    const n = Math.min(8 * MiB, size - done);
-    if (!out.write(randomBytes(n))) await once(out, 'drain');
-    done += n;
-  }
-  out.end();
-  await finished(out);
-}
-
 /** Runs `task(i)` for i in [0, count) with at most `width` at a time. */
 async function pool(count: number, width: number, task: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
@@ -448,8 +438,6 @@ async function pool(count: number, width: number, task: (i: number) => Promise<v
  * output is not synced) does not land on the time of the next. Untimed.
  */
 const settle = () => run('sync', []);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const fmtS = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const note = (text: string) => process.stderr.write(`${text}\n`);
 
 // ---------------------------------------------------------------------------------------------

@@ -10,14 +10,13 @@
  * cost), because that is what a user waits for. Peak RSS is read from /proc/<pid>/status (VmHWM).
  */
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { once } from 'node:events';
-import { finished } from 'node:stream/promises';
+import { fmtS, median, randomFile, sha256File } from './lib.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'bin', 'elohim.js');
@@ -66,26 +65,6 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, stdinFile
   });
 }
 
-async function randomFile(path: string, size: number): Promise<void> {
-  const out = createWriteStream(path);
-  for (let done = 0; done < size; ) {
-    const n = Math.min(8 * MiB, size - done);
-    if (!out.write(randomBytes(n))) await once(out, 'drain');
-    done += n;
-  }
-  out.end();
-  await finished(out);
-}
-
-async function sha256File(path: string): Promise<string> {
-  const { createReadStream } = await import('node:fs');
-  const h = createHash('sha256');
-  for await (const c of createReadStream(path, { highWaterMark: 4 * MiB })) h.update(c as Buffer);
-  return h.digest('hex');
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const fmtS = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 async function main(): Promise<void> {
   for (const tool of [AGE, AGE_KEYGEN]) if (!existsSync(tool)) throw new Error(`${tool} is missing: apt-get install age`);

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import type { EntryInfo, TrashEntry } from '../src/vault/index.ts';
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
 /** The pinned Node 24; the machine's own `node` may be older. */
@@ -264,21 +265,9 @@ export function parseRecoveryCodes(stdout: string, title: string): string[] {
   return codes;
 }
 
-/** What `ls --json` prints for each entry. */
-export interface Entry {
-  id: string;
-  kind: 'file' | 'folder';
-  name: string;
-  path: string;
-  size: number;
-  created: number;
-  modified: number;
-}
-
-export interface TrashItem extends Entry {
-  trashedAt: number;
-  originalPath: string;
-}
+/** What `ls --json` and `trash ls --json` print: the vault's own entry types, as JSON. */
+export type Entry = EntryInfo;
+export type TrashItem = TrashEntry;
 
 /** A vault in its own temporary ELOHIM_HOME, and a way to run the CLI on it. */
 export interface TestHome {

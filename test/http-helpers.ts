@@ -13,6 +13,7 @@ import { createServer, CSRF_HEADER, SESSION_COOKIE } from '../src/server/index.t
 import { createHome } from '../src/vault/index.ts';
 import type { Home } from '../src/vault/index.ts';
 import { DECOY_PASSPHRASE, makeTempDir, objectFiles, PASSPHRASE, tempFiles } from './helpers.ts';
+import type { EntryInfo, TrashEntry } from '../src/vault/index.ts';
 
 export { DECOY_PASSPHRASE, PASSPHRASE };
 
@@ -169,17 +170,8 @@ export function assertErrorShape(res: SimpleResponse, status: number | number[],
   return body.error as { code: string; message: string };
 }
 
-export interface ApiEntry {
-  id: string;
-  kind: 'file' | 'folder';
-  name: string;
-  path: string;
-  size: number;
-  created: number;
-  modified: number;
-  trashedAt?: number;
-  originalPath?: string;
-}
+/** An item as the API returns it: the vault's entry type, with the trash fields when trashed. */
+export type ApiEntry = EntryInfo & Partial<Pick<TrashEntry, 'trashedAt' | 'originalPath'>>;
 
 /** Every live item, walking GET /api/v1/items from the root, sorted by path. */
 export async function listAll(app: FastifyInstance, session: TestSession): Promise<ApiEntry[]> {
