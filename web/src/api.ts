@@ -1,0 +1,204 @@
+// The one client of the local server's JSON API (/api/v1). Every screen goes through here, so
+// the CSRF header, the error format and the session's end are handled in one place.
+
+export type ItemKind = 'file' | 'folder';
+
+export interface Item {
+  id: string;
+  kind: ItemKind;
+  name: string;
+  path: string;
+  size?: number;
+  created: number;
+  modified: number;
+  trashedAt?: number;
+  originalPath?: string;
+}
+
+export type KdfCost = 'standard' | 'strong' | 'maximum';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug';
+
+export interface Settings {
+  autoLockMinutes: number;
+  logLevel: LogLevel;
+  port: number;
+  kdfCost: KdfCost;
+  /** read-only: where this device keeps its data */
+  dataFolder: string;
+}
+
+export interface AuditEntry {
+  seq: number;
+  at: number;
+  event: string;
+  details: Record<string, unknown>;
+  hash: string;
+}
+
+export interface Health {
+  ok: boolean;
+  version: string;
+  locked: boolean;
+  /** false until first-run setup has created a vault */
+  initialized: boolean;
+}
+
+/** An answer of the server's error format `{ error: { code, message } }`, or a network failure. */
+export class ApiError extends Error {
+  readonly code: string;
+  readonly status: number;
+  /** seconds to wait before the next attempt (429 Retry-After), when the server said */
+  readonly retryAfter: number | undefined;
+  constructor(status: number, code: string, message: string, retryAfter?: number) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.retryAfter = retryAfter;
+  }
+}
+
+// Before a session exists any value passes (setup, unlock, panic); afterwards the server wants
+// the token the unlock returned. A page on another site cannot send the header at all.
+const PRE_SESSION_CSRF = 'elohim-ui';
+let csrfToken = PRE_SESSION_CSRF;
+const lockListeners = new Set<() => void>();
+
+export function csrfHeader(): Record<string, string> {
+  return { 'x-elohim-csrf': csrfToken };
+}
+
+/** Calls `listener` whenever the server answers 401 SESSION_REQUIRED (auto-lock, panic elsewhere). */
+export function onSessionEnded(listener: () => void): () => void {
+  lockListeners.add(listener);
+  return () => lockListeners.delete(listener);
+}
+
+function sessionEnded(): void {
+  csrfToken = PRE_SESSION_CSRF;
+  for (const listener of lockListeners) listener();
+}
+
+async function errorOf(res: Response): Promise<ApiError> {
+  const retry = res.headers.get('retry-after');
+  let code = 'HTTP_' + res.status;
+  let message = res.statusText || 'request failed';
+  try {
+    const body = (await res.json()) as { error?: { code?: string; message?: string } };
+    if (body.error?.code) code = body.error.code;
+    if (body.error?.message) message = body.error.message;
+  } catch {
+    // not our JSON error format (a proxy, a dropped connection): keep the status line
+  }
+  return new ApiError(res.status, code, message, retry === null ? undefined : Number(retry));
+}
+
+/** Sends one request; resolves with the parsed JSON (undefined for 204), throws ApiError. */
+export async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  const headers: Record<string, string> = { ...csrfHeader() };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  let res: Response;
+  try {
+    res = await fetch('/api/v1' + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'same-origin',
+      signal,
+    });
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    throw new ApiError(0, 'NETWORK', 'The ElohimOS server cannot be reached. Is it still running?');
+  }
+  if (!res.ok) {
+    const error = await errorOf(res);
+    if (error.code === 'SESSION_REQUIRED') sessionEnded();
+    throw error;
+  }
+  if (res.status === 204) return undefined as T;
+  return (await res.json()) as T;
+}
+
+const q = (params: Record<string, string | number | undefined>): string => {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) if (value !== undefined) search.set(key, String(value));
+  const text = search.toString();
+  return text === '' ? '' : '?' + text;
+};
+
+export const api = {
+  health: () => request<Health>('GET', '/health'),
+
+  setup: (passphrase: string, decoyPassphrase?: string) =>
+    request<{ recoveryCodes: string[]; decoyRecoveryCodes?: string[] }>('POST', '/setup', decoyPassphrase ? { passphrase, decoyPassphrase } : { passphrase }),
+
+  async unlock(secret: { passphrase: string } | { recoveryCode: string }): Promise<{ viaRecoveryCode: boolean }> {
+    const res = await request<{ csrfToken: string; viaRecoveryCode: boolean }>('POST', '/session', secret);
+    csrfToken = res.csrfToken;
+    return { viaRecoveryCode: res.viaRecoveryCode };
+  },
+
+  /** Resumes the session of an earlier page load (the cookie survives a reload); false if locked. */
+  async resume(): Promise<boolean> {
+    try {
+      csrfToken = (await request<{ csrfToken: string }>('GET', '/session')).csrfToken;
+      return true;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) return false;
+      throw err;
+    }
+  },
+
+  async lock(): Promise<void> {
+    try {
+      await request<void>('DELETE', '/session');
+    } finally {
+      sessionEnded();
+    }
+  },
+
+  /** Locks every vault at once; needs no session. */
+  async panic(): Promise<void> {
+    try {
+      await request<void>('POST', '/panic', {});
+    } finally {
+      sessionEnded();
+    }
+  },
+
+  /** Destroys the key slots: the data can never be decrypted again. */
+  async shred(confirm: string): Promise<void> {
+    try {
+      await request<void>('POST', '/panic', { shred: true, confirm });
+    } finally {
+      sessionEnded();
+    }
+  },
+
+  list: (parent: string | null) => request<{ items: Item[] }>('GET', '/items' + q({ parent: parent ?? undefined })),
+  item: (id: string) => request<{ item: Item }>('GET', '/items/' + id),
+  search: (text: string) => request<{ items: Item[] }>('GET', '/search' + q({ q: text })),
+  mkdir: (parent: string | null, name: string) => request<{ item: Item }>('POST', '/folders', { parent, name }),
+  rename: (id: string, name: string) => request<{ item: Item }>('PATCH', '/items/' + id, { name }),
+  move: (id: string, parent: string | null) => request<{ item: Item }>('PATCH', '/items/' + id, { parent }),
+  trash: (id: string) => request<void>('DELETE', '/items/' + id),
+  trashList: () => request<{ items: Item[] }>('GET', '/trash'),
+  restore: (id: string) => request<{ item: Item }>('POST', '/trash/' + id + '/restore'),
+  emptyTrash: () => request<void>('DELETE', '/trash'),
+  /** The URL a plain link downloads from (the session cookie goes with it; GET needs no CSRF). */
+  contentUrl: (id: string) => '/api/v1/items/' + id + '/content',
+
+  settings: () => request<Settings>('GET', '/settings'),
+  updateSettings: (change: Partial<Omit<Settings, 'dataFolder'>>) => request<Settings>('PATCH', '/settings', change),
+
+  decoy: () => request<{ exists: boolean }>('GET', '/decoy'),
+  removeDecoy: () => request<void>('DELETE', '/decoy'),
+
+  audit: (filter: { event?: string; since?: number; until?: number; limit?: number; offset?: number }) =>
+    request<{ entries: AuditEntry[]; total: number }>('GET', '/audit' + q(filter)),
+  auditVerify: () => request<{ ok: boolean; entries: number; firstBadEntry?: number }>('GET', '/audit/verify'),
+  auditExportUrl: () => '/api/v1/audit/export',
+};
+
+/** Where tus-js-client sends resumable uploads (metadata: name, parent, replace). */
+export const UPLOADS_ENDPOINT = '/api/v1/uploads';

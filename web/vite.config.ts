@@ -1,0 +1,23 @@
+import react from '@vitejs/plugin-react';
+import { defineConfig } from 'vite';
+
+// The UI is served by the local server from web/dist: same origin, strict CSP (no inline
+// script or style), nothing fetched from elsewhere. Each settings tab is its own chunk.
+export default defineConfig({
+  root: import.meta.dirname,
+  base: '/',
+  plugins: [react()],
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    target: 'es2022',
+    // A module-preload polyfill would be an inline script, which the CSP forbids.
+    modulePreload: { polyfill: false },
+    assetsInlineLimit: 0,
+    reportCompressedSize: false,
+  },
+  server: {
+    // `npx vite web` during development proxies the API to a running `npm start`.
+    proxy: { '/api': 'http://127.0.0.1:7788' },
+  },
+});
