@@ -39,6 +39,7 @@ export const ERROR_CODES = {
   VAULT_WRONG_SECRET: 'the passphrase or recovery code is wrong',
   VAULT_RATE_LIMITED: 'too many failed unlock attempts; wait before trying again',
   VAULT_NO_FREE_SLOT: 'no free key slot is left',
+  DECOY_NOT_FOUND: 'this vault has no decoy vault',
   VAULT_BUSY: 'another ElohimOS process is using this data folder',
   VAULT_CORRUPT: 'vault data on disk is damaged',
   VAULT_FORMAT_UNKNOWN: 'vault data on disk has a version this build does not know',

@@ -69,7 +69,7 @@ describe('health, first-run setup (default Argon2id) and sessions', () => {
   test('health needs no session and says locked on an empty home; unlock before setup is 409', async () => {
     const res = await call(t.app, 'GET', '/api/v1/health');
     assert.equal(res.statusCode, 200);
-    assert.deepEqual(res.json(), { ok: true, version: 'test', locked: true });
+    assert.deepEqual(res.json(), { ok: true, version: 'test', locked: true, initialized: false });
     const unlock = await call(t.app, 'POST', '/api/v1/session', { json: { passphrase: PASSPHRASE }, headers: { [CSRF_HEADER]: '1' } });
     assertErrorShape(simple(unlock), 409, 'VAULT_NOT_INITIALIZED');
   });
@@ -911,7 +911,7 @@ describe('a server on a home opened by createServer directly', () => {
     const server = await createServer({ home, version: 'test' });
     try {
       const res = await server.app.inject({ method: 'GET', url: '/api/v1/health', headers: { host: HOST } });
-      assert.deepEqual(res.json(), { ok: true, version: 'test', locked: true });
+      assert.deepEqual(res.json(), { ok: true, version: 'test', locked: true, initialized: false });
     } finally {
       await server.stop();
       home.close();

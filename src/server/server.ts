@@ -13,6 +13,7 @@ import { fileRoutes } from './routes/files.ts';
 import { itemRoutes } from './routes/items.ts';
 import { panicRoutes } from './routes/panic.ts';
 import { settingsRoutes } from './routes/settings.ts';
+import { decoyRoutes } from './routes/decoy.ts';
 import { uploadRoutes } from './routes/uploads.ts';
 import { eventRoutes } from './routes/events.ts';
 import { auditRoutes } from './routes/audit.ts';
@@ -184,15 +185,22 @@ export async function createServer(opts: ServerOptions): Promise<{ app: FastifyI
   app.get('/api/v1/health', {
     config: { public: true },
     schema: {
-      response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, version: { type: 'string' }, locked: { type: 'boolean' } }, required: ['ok', 'version', 'locked'] } },
+      response: {
+        200: {
+          type: 'object',
+          properties: { ok: { type: 'boolean' }, version: { type: 'string' }, locked: { type: 'boolean' }, initialized: { type: 'boolean' } },
+          required: ['ok', 'version', 'locked', 'initialized'],
+        },
+      },
     },
-    handler: async () => ({ ok: true, version: opts.version, locked: !sessions.anyOpen() }),
+    handler: async () => ({ ok: true, version: opts.version, locked: !sessions.anyOpen(), initialized: opts.home.isInitialized() }),
   });
 
   app.get('/api/v1/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 
   await app.register(sessionRoutes, { home: opts.home, sessions, limiter });
   await app.register(itemRoutes);
+  await app.register(decoyRoutes);
   await app.register(fileRoutes);
   await app.register(uploadRoutes);
   await app.register(eventRoutes);

@@ -16,19 +16,23 @@ import {
   createKeySlots,
   decodeKeySlots,
   encodeKeySlots,
+  findPassphraseSlot,
   findSlot,
   generateRecoveryCode,
+  KDF_COSTS,
   passphraseKey,
   recoveryKey,
   sealSlot,
   SLOT_COUNT,
+  SLOT_SIZE,
 } from './keyslots.ts';
-import type { KeySlots } from './keyslots.ts';
+import type { KdfCost, KeySlots } from './keyslots.ts';
 import { createObjectStore } from './objects.ts';
 import { createRecordStore } from './records.ts';
 import { createThrottle } from './throttle.ts';
 import { openVault } from './vault.ts';
 import type { MetaRecord, Vault, VaultRecord } from './vault.ts';
+import type { ObjectId } from './objects.ts';
 import { processAlive } from './process.ts';
 
 export const RECOVERY_CODE_COUNT = 10;
@@ -71,6 +75,13 @@ export interface UnlockedVault {
   changePassphrase(newPassphrase: string): Promise<void>;
   /** Creates a decoy vault opened by `passphrase`; returns its recovery codes. */
   addCompanion(passphrase: string): Promise<{ recoveryCodes: string[] }>;
+  /** Whether this vault has created a decoy vault. */
+  hasCompanion(): boolean;
+  /**
+   * Destroys this vault's decoy, and any decoy that one created in turn: key slots overwritten
+   * with random bytes, records and objects deleted. Throws DECOY_NOT_FOUND when there is none.
+   */
+  removeCompanion(): Promise<void>;
   /** This vault's tamper-evident audit log. */
   audit: AuditLog;
   /**
@@ -219,6 +230,40 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
     return { master, codes, meta };
   }
 
+  /**
+   * Deletes every record and object that `master` owns: a vault's items, intents, uploads and
+   * meta, and its audit log. Returns the meta record it found (null when already gone), so a
+   * removal interrupted by a crash can simply run again.
+   */
+  async function wipe(master: Buffer): Promise<MetaRecord | null> {
+    const store = createRecordStore<VaultRecord>({ db: database(), keys: keysOf(master).records });
+    const all = store.loadAll();
+    const objectIds = new Set<ObjectId>();
+    let meta: MetaRecord | null = null;
+    for (const rec of all.values()) {
+      if (rec.t === 'item' && rec.object !== undefined) objectIds.add(rec.object);
+      else if (rec.t === 'intent') for (const id of rec.objects) objectIds.add(id);
+      else if (rec.t === 'upload') objectIds.add(rec.object);
+      else if (rec.t === 'meta') meta = rec;
+    }
+    const objects = createObjectStore({ root: paths.objects, hashers });
+    for (const id of objectIds) await objects.remove(id);
+    store.commit({ remove: all.keys() });
+    const audit = createRecordStore<AuditRecord>({ db: database(), keys: auditKeys(master) });
+    audit.commit({ remove: audit.loadAll().keys() });
+    return meta;
+  }
+
+  /** The meta record `master` owns, read without opening the vault. */
+  function metaOf(master: Buffer): MetaRecord | null {
+    for (const rec of createRecordStore<VaultRecord>({ db: database(), keys: keysOf(master).records }).loadAll().values()) {
+      if (rec.t === 'meta') return rec;
+    }
+    return null;
+  }
+
+  const openHandle = (master: Buffer) => hkdf(master, Buffer.alloc(0), 'elohim/v1 open handle').toString('hex');
+
   const ownSlots = (meta: MetaRecord) => [meta.passphraseSlot, ...meta.recoverySlots];
   /** Every slot a vault knows is in use: its own and those it reserved. */
   const slotsOf = (meta: MetaRecord) => new Set([...ownSlots(meta), ...meta.reservedSlots]);
@@ -239,8 +284,7 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
    */
   async function newPassphraseKey(ks: KeySlots, passphrase: string, allowedSlot: number | null, opts: UnlockOptions): Promise<SealKey> {
     await waitTurn(opts);
-    const key = await passphraseKey(ks, passphrase);
-    const clash = findSlot(ks, key);
+    const { found: clash, key } = await findPassphraseSlot(ks, passphrase);
     if (clash !== null && clash.index !== allowedSlot) {
       await throttle.fail();
       throw new ElohimError('INVALID_INPUT', 'choose a different passphrase');
@@ -260,7 +304,7 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
      * Creates the vault (and a decoy when `decoyPassphrase` is given). Returns the recovery
      * codes, which exist nowhere else: the caller shows them once.
      */
-    async init(opts: { passphrase: string; decoyPassphrase?: string; argon2?: Argon2Params }) {
+    async init(opts: { passphrase: string; decoyPassphrase?: string; argon2?: Argon2Params; kdfCost?: KdfCost }) {
       if (initializing || existsSync(paths.keyslots)) throw new ElohimError('VAULT_ALREADY_INITIALIZED', 'a vault already exists here');
       if (opts.decoyPassphrase !== undefined && opts.decoyPassphrase === opts.passphrase) {
         throw new ElohimError('INVALID_INPUT', 'the decoy passphrase must differ from the passphrase');
@@ -271,12 +315,13 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
       try {
         await mkdir(paths.objects, { recursive: true, mode: 0o700 });
         await acquireLock();
-        const ks = createKeySlots(opts.argon2 ?? DEFAULT_ARGON2);
+        const ks = createKeySlots(opts.argon2 ?? DEFAULT_ARGON2, opts.kdfCost);
         const real = createVaultIn(ks, await passphraseKey(ks, opts.passphrase), new Set());
         let decoy: ReturnType<typeof createVaultIn> | null = null;
         if (opts.decoyPassphrase !== undefined) {
           decoy = createVaultIn(ks, await passphraseKey(ks, opts.decoyPassphrase), slotsOf(real.meta));
           real.meta.hasCompanion = true;
+          real.meta.companion = { master: decoy.master.toString('hex'), slots: ownSlots(decoy.meta) };
           real.meta.reservedSlots = ownSlots(decoy.meta).sort((a, b) => a - b);
         }
         // Records first, key slots last: until keyslots.bin exists the home counts as empty, so a
@@ -305,8 +350,8 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
       const ks = await readSlots();
       await acquireLock();
       await waitTurn(opts);
-      const key = 'passphrase' in secret ? await passphraseKey(ks, secret.passphrase) : recoveryKey(ks, secret.recoveryCode);
-      const found = findSlot(ks, key);
+      const search = 'passphrase' in secret ? await findPassphraseSlot(ks, secret.passphrase) : null;
+      const found = 'passphrase' in secret ? search!.found : findSlot(ks, recoveryKey(ks, secret.recoveryCode));
       const expected = 'passphrase' in secret ? 'passphrase' : 'recovery';
       if (found === null || found.content.kind !== expected) {
         const state = await throttle.fail();
@@ -320,7 +365,16 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
       const failedBefore = (await throttle.read()).failures;
       await throttle.succeed();
       const master = found.content.master;
-      const handle = hkdf(master, Buffer.alloc(0), 'elohim/v1 open handle').toString('hex');
+      // Opened at a cost other than the one now chosen: re-seal the slot at the chosen cost, so a
+      // change of the Argon2 setting reaches each vault at its next unlock.
+      let resealedAt: KdfCost | undefined;
+      if (search !== null && search.cost !== ks.cost && found.content.kind === 'passphrase') {
+        const current = await readSlots();
+        current.slots[found.index] = sealSlot(search.key, found.index, { kind: 'passphrase', master });
+        await writeFileAtomic(paths.keyslots, encodeKeySlots(current));
+        resealedAt = ks.cost;
+      }
+      const handle = openHandle(master);
       let shared = openVaults.get(handle);
       if (shared === undefined) {
         shared = { ...(await open(master)), refs: 0 };
@@ -333,7 +387,7 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
       // Failed attempts cannot be tied to a vault when they happen; whichever vault opens next
       // learns how many there were (the counter is shared, so this says nothing of other vaults).
       if (failedBefore > 0) record(audit, 'unlock-failed', { count: failedBefore });
-      record(audit, 'unlock', { method: expected });
+      record(audit, 'unlock', resealedAt === undefined ? { method: expected } : { method: expected, kdfCost: resealedAt });
       if (expected === 'recovery') record(audit, 'recovery-code-use');
       return {
         vault,
@@ -360,10 +414,48 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
           opened.vault.setMeta(companion.meta);
           record(opened.audit, 'setup');
           record(audit, 'settings-change', { setting: 'decoy' });
-          vault.setMeta({ ...meta, hasCompanion: true, reservedSlots: [...meta.reservedSlots, ...ownSlots(companion.meta)].sort((a, b) => a - b) });
+          vault.setMeta({
+            ...meta,
+            hasCompanion: true,
+            companion: { master: companion.master.toString('hex'), slots: ownSlots(companion.meta) },
+            reservedSlots: [...meta.reservedSlots, ...ownSlots(companion.meta)].sort((a, b) => a - b),
+          });
           await writeFileAtomic(paths.keyslots, encodeKeySlots(current));
           companion.master.fill(0);
           return { recoveryCodes: companion.codes };
+        },
+        hasCompanion() {
+          return requireMeta(vault).hasCompanion;
+        },
+        async removeCompanion() {
+          const meta = requireMeta(vault);
+          if (!meta.hasCompanion) throw new ElohimError('DECOY_NOT_FOUND');
+          if (meta.companion === undefined) {
+            throw new ElohimError('INVALID_INPUT', 'this decoy vault was made by an earlier version and cannot be removed; shredding removes every vault');
+          }
+          // The decoy may have made a decoy of its own, and so on: walk the chain first, since
+          // a vault left behind would sit in slots that this vault no longer reserves.
+          const chain: { master: Buffer; slots: number[] }[] = [];
+          for (let next: MetaRecord['companion'] = meta.companion; next !== undefined; ) {
+            const companionMaster: Buffer = Buffer.from(next.master, 'hex');
+            if (openVaults.has(openHandle(companionMaster))) {
+              throw new ElohimError('VAULT_BUSY', 'the decoy vault is unlocked in another session; lock it first');
+            }
+            chain.push({ master: companionMaster, slots: next.slots });
+            next = metaOf(companionMaster)?.companion;
+          }
+          const doomed = new Set(chain.flatMap((c) => c.slots));
+          // Slots first: once they are random the decoy can never be opened, whatever happens next.
+          const current = await readSlots();
+          for (const index of doomed) current.slots[index] = randomBytes(SLOT_SIZE);
+          await writeFileAtomic(paths.keyslots, encodeKeySlots(current));
+          for (const c of chain.reverse()) {
+            await wipe(c.master);
+            c.master.fill(0);
+          }
+          const { companion: _gone, ...rest } = meta;
+          vault.setMeta({ ...rest, hasCompanion: false, reservedSlots: meta.reservedSlots.filter((s) => !doomed.has(s)) });
+          record(audit, 'settings-change', { setting: 'decoy-removed' });
         },
         lock(event) {
           if (event !== undefined) record(audit, event);
@@ -391,6 +483,25 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
       } finally {
         await fh.close();
       }
+    },
+
+    /** The Argon2id cost level passphrase slots are sealed at. */
+    async kdfCost(): Promise<KdfCost> {
+      return (await readSlots()).cost;
+    },
+
+    /**
+     * Chooses the Argon2id cost for passphrase slots. Each vault moves to it at its next unlock
+     * with its passphrase (re-sealing needs the passphrase, which no one else holds).
+     */
+    async setKdfCost(cost: KdfCost): Promise<void> {
+      if (!KDF_COSTS.includes(cost)) throw new ElohimError('INVALID_INPUT', `the Argon2 cost is one of ${KDF_COSTS.join(', ')}`);
+      await acquireLock();
+      const ks = await readSlots();
+      if (ks.cost === cost) return;
+      ks.cost = cost;
+      ks.costsUsed.add(cost);
+      await writeFileAtomic(paths.keyslots, encodeKeySlots(ks));
     },
 
     /** Milliseconds before the next unlock attempt will be evaluated (0 = now). */

@@ -5,16 +5,29 @@ import type { Argon2Params, SealKey } from '../crypto/index.ts';
 import { ElohimError } from '../errors.ts';
 
 /**
- * keyslots.bin, version 1: a fixed-size file with a fixed number of slots.
+ * keyslots.bin, version 2: a fixed-size file with a fixed number of slots.
  *
  *   0  "ELOHIMKS"            8   magic
- *   8  version = 1           1
- *   9  reserved (zero)       3
- *  12  Argon2id memory KiB   4   big-endian u32
+ *   8  version = 2           1
+ *   9  cost for new slots    1   index into KDF_COSTS
+ *  10  costs ever chosen     1   bit i set = KDF_COSTS[i] may seal some slot
+ *  11  reserved (zero)       1
+ *  12  Argon2id memory KiB   4   big-endian u32: the base ("standard") cost
  *  16  Argon2id passes       4
  *  20  Argon2id lanes        4
  *  24  salt                 32
  *  56  64 slots × 128 bytes      each: nonce(12) ‖ ChaCha20-Poly1305(100-byte content) ‖ tag(16)
+ *
+ * Version 1 had the same layout with bytes 9–11 zero; it reads as cost "standard" only, and is
+ * written back as version 2. A build that knows only version 1 refuses version 2 rather than
+ * calling a passphrase sealed at a higher cost wrong.
+ *
+ * Cost levels: each passphrase slot is sealed under the Argon2id cost that was chosen when it
+ * was last written. The cost is not stored per slot (that would mark which slots are used), so an
+ * unlock tries the chosen cost first and then every other cost ever chosen on this device; a
+ * vault opened at an older cost is re-sealed at the chosen one. Changing the cost therefore
+ * reaches a vault at its next unlock, and never needs a passphrase the caller does not have
+ * (a decoy's, say). Recovery codes carry 120 random bits and use no Argon2id at all.
  *
  * A used slot holds a vault's master key sealed under a passphrase- or recovery-code-derived key;
  * an unused slot is random bytes. The two cannot be told apart without the secret, and the file
@@ -31,14 +44,40 @@ export const SLOT_SIZE = 128;
 const HEADER_SIZE = 56;
 export const KEYSLOTS_FILE_SIZE = HEADER_SIZE + SLOT_COUNT * SLOT_SIZE;
 const MAGIC = Buffer.from('ELOHIMKS', 'latin1');
-const VERSION = 1;
+const VERSION = 2;
+/** Slot sealing binds this constant, the content format of version 1, which version 2 keeps. */
+const SLOT_AAD_VERSION = 1;
 const CONTENT_SIZE = SLOT_SIZE - 12 - 16;
 
 export const SLOT_KIND = { passphrase: 1, recovery: 2 } as const;
 export type SlotKind = keyof typeof SLOT_KIND;
 
+/** Argon2id cost levels a user may choose, cheapest first; each is a multiple of the base cost. */
+export const KDF_COSTS = ['standard', 'strong', 'maximum'] as const;
+export type KdfCost = (typeof KDF_COSTS)[number];
+const MAX_MEMORY_KIB = 4 * 1024 * 1024;
+
+/**
+ * The Argon2id parameters of a cost level. With the default base (64 MiB, 3 passes, 4 lanes):
+ * standard 64 MiB, strong 256 MiB, maximum 1 GiB and 4 passes.
+ */
+export function argon2ForCost(base: Argon2Params, cost: KdfCost): Argon2Params {
+  if (cost === 'standard') return { ...base };
+  const factor = cost === 'strong' ? 4 : 16;
+  return {
+    memory: Math.min(base.memory * factor, MAX_MEMORY_KIB),
+    passes: cost === 'maximum' ? base.passes + 1 : base.passes,
+    parallelism: base.parallelism,
+  };
+}
+
 export interface KeySlots {
+  /** the base cost; see argon2ForCost */
   readonly argon2: Argon2Params;
+  /** the cost new passphrase slots are sealed at */
+  cost: KdfCost;
+  /** every cost chosen on this device since the file was made, so some slot may use it */
+  costsUsed: Set<KdfCost>;
   readonly salt: Buffer;
   /** SLOT_COUNT buffers of SLOT_SIZE bytes */
   readonly slots: Buffer[];
@@ -51,10 +90,12 @@ export interface SlotContent {
 }
 
 /** A fresh file: new salt, every slot random. */
-export function createKeySlots(argon2: Argon2Params): KeySlots {
+export function createKeySlots(argon2: Argon2Params, cost: KdfCost = 'standard'): KeySlots {
   checkArgon2Params(argon2);
   return {
     argon2: { ...argon2 },
+    cost,
+    costsUsed: new Set([cost]),
     salt: randomBytes(32),
     slots: Array.from({ length: SLOT_COUNT }, () => randomBytes(SLOT_SIZE)),
   };
@@ -64,6 +105,8 @@ export function encodeKeySlots(ks: KeySlots): Buffer {
   const out = Buffer.alloc(KEYSLOTS_FILE_SIZE);
   MAGIC.copy(out, 0);
   out[8] = VERSION;
+  out[9] = KDF_COSTS.indexOf(ks.cost);
+  out[10] = KDF_COSTS.reduce((mask, cost, i) => (ks.costsUsed.has(cost) ? mask | (1 << i) : mask), 0);
   out.writeUInt32BE(ks.argon2.memory, 12);
   out.writeUInt32BE(ks.argon2.passes, 16);
   out.writeUInt32BE(ks.argon2.parallelism, 20);
@@ -77,8 +120,23 @@ export function decodeKeySlots(buf: Buffer): KeySlots {
   if (buf.length < 9 || !buf.subarray(0, 8).equals(MAGIC)) {
     throw new ElohimError('VAULT_CORRUPT', 'keyslots.bin is not a key-slot file');
   }
-  if (buf[8] !== VERSION) throw new ElohimError('VAULT_FORMAT_UNKNOWN', `key-slot file version ${buf[8]} is unknown`);
+  const version = buf[8];
+  if (version !== 1 && version !== VERSION) throw new ElohimError('VAULT_FORMAT_UNKNOWN', `key-slot file version ${version} is unknown`);
   if (buf.length !== KEYSLOTS_FILE_SIZE) throw new ElohimError('VAULT_CORRUPT', 'keyslots.bin has the wrong size');
+  let cost: KdfCost = 'standard';
+  const costsUsed = new Set<KdfCost>([cost]);
+  if (version === VERSION) {
+    const chosen = KDF_COSTS[buf[9]!];
+    const mask = buf[10]!;
+    if (chosen === undefined || mask >> KDF_COSTS.length !== 0 || (mask & (1 << buf[9]!)) === 0) {
+      throw new ElohimError('VAULT_CORRUPT', 'keyslots.bin has an unknown cost level');
+    }
+    cost = chosen;
+    costsUsed.clear();
+    KDF_COSTS.forEach((c, i) => {
+      if (mask & (1 << i)) costsUsed.add(c);
+    });
+  }
   const argon2 = checkArgon2Params({
     memory: buf.readUInt32BE(12),
     passes: buf.readUInt32BE(16),
@@ -88,11 +146,11 @@ export function decodeKeySlots(buf: Buffer): KeySlots {
   for (let i = 0; i < SLOT_COUNT; i++) {
     slots.push(Buffer.from(buf.subarray(HEADER_SIZE + i * SLOT_SIZE, HEADER_SIZE + (i + 1) * SLOT_SIZE)));
   }
-  return { argon2, salt: Buffer.from(buf.subarray(24, 56)), slots };
+  return { argon2, cost, costsUsed, salt: Buffer.from(buf.subarray(24, 56)), slots };
 }
 
 function slotAad(index: number): Buffer {
-  return Buffer.concat([MAGIC, Buffer.from([VERSION, index])]);
+  return Buffer.concat([MAGIC, Buffer.from([SLOT_AAD_VERSION, index])]);
 }
 
 /** Seals `content` for slot `index` under `key`; the slot index is bound so slots cannot be swapped. */
@@ -129,9 +187,30 @@ export function findSlot(ks: KeySlots, key: SealKey): { index: number; content: 
   return found;
 }
 
-export async function passphraseKey(ks: KeySlots, passphrase: string): Promise<SealKey> {
+/** The key `passphrase` gives at `cost` (by default the cost new slots are sealed at). */
+export async function passphraseKey(ks: KeySlots, passphrase: string, cost: KdfCost = ks.cost): Promise<SealKey> {
   if (passphrase.length === 0) throw new ElohimError('INVALID_INPUT', 'the passphrase is empty');
-  return asSealKey(await deriveFromPassphrase(passphrase, ks.salt, ks.argon2));
+  return asSealKey(await deriveFromPassphrase(passphrase, ks.salt, argon2ForCost(ks.argon2, cost)));
+}
+
+/**
+ * Finds the slot `passphrase` opens: first at the chosen cost, then at each other cost ever
+ * chosen here (cheapest first). Returns the slot, the cost it opened at, and the key at the
+ * chosen cost (for re-sealing or for a new slot); `found` is null when nothing opens.
+ */
+export async function findPassphraseSlot(
+  ks: KeySlots,
+  passphrase: string,
+): Promise<{ found: { index: number; content: SlotContent } | null; cost: KdfCost; key: SealKey }> {
+  const key = await passphraseKey(ks, passphrase, ks.cost);
+  const first = findSlot(ks, key);
+  if (first !== null) return { found: first, cost: ks.cost, key };
+  for (const cost of KDF_COSTS) {
+    if (cost === ks.cost || !ks.costsUsed.has(cost)) continue;
+    const found = findSlot(ks, await passphraseKey(ks, passphrase, cost));
+    if (found !== null) return { found, cost, key };
+  }
+  return { found: null, cost: ks.cost, key };
 }
 
 // Recovery codes: 120 random bits in Crockford base32 (no I/L/O/U confusion when typed back),

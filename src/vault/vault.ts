@@ -26,9 +26,20 @@ export type VaultRecord =
   | ({ t: 'item' } & Item)
   /**
    * The key slots this vault owns, those it knows other vaults own (so it never reuses them),
-   * and whether it has created its one companion (decoy) vault.
+   * and whether it has created its one companion (decoy) vault. `companion` holds that vault's
+   * master key and own slots, so its creator can remove it (and whatever it created in turn);
+   * whoever holds this vault's passphrase was told the decoy's anyway. Vaults made before it
+   * existed lack it and cannot remove their decoy.
    */
-  | { t: 'meta'; passphraseSlot: number; recoverySlots: number[]; reservedSlots: number[]; hasCompanion: boolean; created: number }
+  | {
+      t: 'meta';
+      passphraseSlot: number;
+      recoverySlots: number[];
+      reservedSlots: number[];
+      hasCompanion: boolean;
+      companion?: { master: string; slots: number[] };
+      created: number;
+    }
   /**
    * Written before objects are created or deleted and removed when the records that use them
    * commit: after a crash, the objects of an intent that no item points at are deleted. `pid`
