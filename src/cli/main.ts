@@ -4,6 +4,7 @@ import { ageCommand } from './commands/age.ts';
 import { auditCommand } from './commands/audit.ts';
 import { panicCommand } from './commands/panic.ts';
 import { serveCommand } from './commands/serve.ts';
+import { decoyCommand, settingsCommand } from './commands/settings.ts';
 import { statusCommand } from './commands/status.ts';
 import { vaultCommands } from './commands/vault.ts';
 import { EXIT, EXIT_CODE_OF } from './exit-codes.ts';
@@ -28,7 +29,7 @@ Environment:
 
 Exit codes: 0 ok, 1 failure, 2 bad input, 3 wrong secret, 4 not found, 5 conflict, 6 integrity`,
     );
-  for (const cmd of [...vaultCommands(), ageCommand(), auditCommand(), serveCommand(), panicCommand(), statusCommand()]) program.addCommand(cmd);
+  for (const cmd of [...vaultCommands(), settingsCommand(), decoyCommand(), ageCommand(), auditCommand(), serveCommand(), panicCommand(), statusCommand()]) program.addCommand(cmd);
   // Parse errors exit through our handler, with our exit codes.
   const exitOverride = (cmd: Command) => {
     cmd.exitOverride();
