@@ -3,7 +3,8 @@
  *
  *   npm run bench:api                        listing under load, 20 × 100 MiB uploads, 1 GiB vs age
  *   BENCH_ROUNDS=5 npm run bench:api         more 1 GiB rounds (the median is reported)
- *   BENCH_SKIP_1GIB=1 npm run bench:api      skip the 1 GiB comparison with age
+ *   BENCH_PHASES=uploads,1gib npm run bench:api
+ *                                            only these phases (list, uploads, 1gib; default all)
  *   BENCH_LIST_SECONDS=20 npm run bench:api  a longer listing load (default 10 s)
  *   BENCH_DIR=/mnt/x npm run bench:api       where the data goes (default: the OS temp folder)
  *   BENCH_UPLOADS=20 BENCH_UPLOAD_MIB=100    the concurrent uploads (defaults shown)
@@ -51,7 +52,8 @@ const KiB = 1024;
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const SKIP_1GIB = Boolean(process.env.BENCH_SKIP_1GIB);
+const PHASES = new Set((process.env.BENCH_PHASES ?? 'list,uploads,1gib').split(',').map((p) => p.trim()));
+const SKIP_1GIB = !PHASES.has('1gib');
 const LIST_SECONDS = Number(process.env.BENCH_LIST_SECONDS ?? 10);
 const LIST_ITEMS = 1000;
 const LIST_CONNECTIONS = 100;
@@ -477,10 +479,17 @@ async function main(): Promise<void> {
     const s = await openSession(server.base);
     note(`server pid ${pid} at ${server.base.href}; RSS after unlock ${procStatus(pid)?.rss.toFixed(0)} MiB`);
 
+    let t0: number;
+    let rss: ReturnType<typeof watchRss>;
+    let cpu: ReturnType<typeof watchCpu>;
+    let mem: ReturnType<ReturnType<typeof watchRss>['stop']>;
+    let cpuUse: string;
+
     // 1. Listing a folder of 1,000 items under 100 concurrent connections.
+    if (PHASES.has('list')) {
     const folder = await mkdir(s, 'list');
     const small = randomBytes(2 * KiB);
-    let t0 = performance.now();
+    t0 = performance.now();
     await pool(LIST_ITEMS, 8, async (i) => {
       await upload(s, folder.id, `file-${String(i).padStart(4, '0')}.bin`, Readable.from([small.subarray(0, 512 + (i % 1536))]), 512 + (i % 1536));
     });
@@ -491,8 +500,8 @@ async function main(): Promise<void> {
     const listed = (JSON.parse(one.body.toString()) as { items: Item[] }).items.length;
     if (listed !== LIST_ITEMS) throw new Error(`the folder lists ${listed} items, expected ${LIST_ITEMS}`);
     note(`listing: ${(one.body.length / KiB).toFixed(0)} KiB of JSON per response; ${LIST_CONNECTIONS} connections for ${LIST_SECONDS} s`);
-    let rss = watchRss(pid);
-    let cpu = watchCpu(pid);
+    rss = watchRss(pid);
+    cpu = watchCpu(pid);
     const load = await autocannon({
       url: new URL(listPath, s.base).href,
       connections: LIST_CONNECTIONS,
@@ -500,8 +509,8 @@ async function main(): Promise<void> {
       headers: { cookie: s.cookie },
       timeout: 10,
     });
-    let mem = rss.stop();
-    let cpuUse = cpu.stop();
+    mem = rss.stop();
+    cpuUse = cpu.stop();
     noteOthers('listing', cpu);
     // autocannon counts timeouts among its errors.
     const listErrors = load.errors + load.non2xx;
@@ -517,7 +526,10 @@ async function main(): Promise<void> {
     ]);
     note(`listing: ${reqPerS.toFixed(0)} req/s, p50 ${load.latency.p50} ms, p99 ${load.latency.p99} ms, max ${load.latency.max} ms, errors ${load.errors}, timeouts ${load.timeouts}, non-2xx ${load.non2xx}; ${cpuUse}`);
 
+    }
+
     // 2. 20 concurrent 100 MiB uploads, each body generated as it is sent.
+    if (PHASES.has('uploads')) {
     const upFolder = await mkdir(s, 'uploads');
     await settle();
     rss = watchRss(pid);
@@ -561,6 +573,8 @@ async function main(): Promise<void> {
     note(`uploads: ${fmtS(upMs)}, ${upRate.toFixed(0)} MiB/s, server ${fmtRss(mem)}; ${cpuUse}`);
     for (const u of uploaded) await expect(200, call(s.base, 'DELETE', `/api/v1/items/${u.item.id}`, { session: s }), 'trash');
     await expect(200, call(s.base, 'DELETE', '/api/v1/trash', { session: s, timeoutMs: 60_000 }), 'empty trash');
+
+    }
 
     // 3. 1 GiB over HTTP beside age -r / age -d, interleaved rounds so disk noise hits both alike.
     if (!SKIP_1GIB) {

@@ -561,11 +561,17 @@ function createVault(deps: VaultDeps, loaded: Map<RecordId, VaultRecord>) {
       return trashItem(liveById(id));
     },
 
-    /** Plaintext of the file `id` (see `get`). */
-    async read(id: string, range?: { start: number; end: number }): Promise<{ info: EntryInfo; stream: Readable }> {
+    /**
+     * Plaintext of the file `id` (see `get`). With `checkHash: false` a whole-file read skips the
+     * SHA-256 re-check and relies on STREAM's authentication alone: every chunk is verified under
+     * its counter, and the last under the final flag, before any of its bytes are passed on, so
+     * a damaged, reordered or truncated object still fails. The recorded hash is of the same
+     * plaintext the cipher sealed, so recomputing it catches nothing more, for 0.6 CPU-s per GiB.
+     */
+    async read(id: string, range?: { start: number; end: number }, opts: { checkHash?: boolean } = {}): Promise<{ info: EntryInfo; stream: Readable }> {
       const item = liveById(id);
       if (item.kind !== 'file') throw new ElohimError('NOT_A_FILE', `${item.name} is not a file`);
-      const stream = await readItem(item, range);
+      const stream = range === undefined && opts.checkHash === false ? await objects.read(item.object!, fileKeyOf(item), item.size!) : await readItem(item, range);
       // A ranged read is usually a media player seeking: log whole downloads only.
       if (range === undefined) onEvent('download', { path: formatVaultPath(tree.namesOf(item.id)), size: item.size! });
       return { info: info(item), stream };
