@@ -308,7 +308,32 @@ describe('items: folders, uploads, rename/move, search, trash', () => {
   test('an empty vault lists nothing', async () => {
     const res = await call(t.app, 'GET', '/api/v1/items', { session: s });
     assert.equal(res.statusCode, 200);
-    assert.deepEqual(res.json(), { items: [] });
+    assert.deepEqual(res.json(), { items: [], total: 0 });
+  });
+
+  test('GET /items pages with limit and offset (folders first, then by name) and says the total', async () => {
+    const page = await call(t.app, 'POST', '/api/v1/folders', { session: s, json: { name: 'paged' } });
+    const parent = (page.json() as { item: { id: string } }).item.id;
+    for (const name of ['e', 'a', 'd', 'b', 'c']) await call(t.app, 'POST', '/api/v1/folders', { session: s, json: { parent, name } });
+    const names = async (query: string) => {
+      const res = await call(t.app, 'GET', `/api/v1/items?parent=${parent}${query}`, { session: s });
+      assert.equal(res.statusCode, 200, query);
+      const body = res.json() as { items: { name: string; path: string }[]; total: number };
+      assert.equal(body.total, 5, query);
+      for (const item of body.items) assert.equal(item.path, `/paged/${item.name}`);
+      return body.items.map((i) => i.name).join('');
+    };
+    assert.equal(await names(''), 'abcde');
+    assert.equal(await names('&limit=2'), 'ab');
+    assert.equal(await names('&limit=2&offset=2'), 'cd');
+    assert.equal(await names('&offset=4'), 'e');
+    assert.equal(await names('&offset=9'), '');
+    for (const bad of ['&limit=0', '&limit=-1', '&limit=1.5', '&offset=x', '&limit=100000']) {
+      const res = await call(t.app, 'GET', `/api/v1/items?parent=${parent}${bad}`, { session: s });
+      assert.equal(res.statusCode, 400, bad);
+    }
+    await call(t.app, 'DELETE', `/api/v1/items/${parent}`, { session: s });
+    await call(t.app, 'DELETE', '/api/v1/trash', { session: s });
   });
 
   test('POST /folders creates folders at the root and inside others; a duplicate is 409', async () => {

@@ -76,8 +76,8 @@ function step(name: string, fn: () => Promise<void>, timeout = 120_000): void {
 const button = (name: string, scope: Page | Locator = page) => scope.getByRole('button', { name, exact: true });
 const dialog = (name: string) => page.getByRole('dialog', { name, exact: true });
 const filesTable = () => page.getByRole('table', { name: 'Files', exact: true });
-/** The row of the Files table that has a cell naming `name` exactly. */
-const fileRow = (name: string) => filesTable().getByRole('row').filter({ has: page.getByRole('cell').filter({ hasText: new RegExp(`^\\s*${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`) }) });
+/** The row of the Files table of the item `name` (the row with its "Rename NAME" button). */
+const fileRow = (name: string) => filesTable().getByRole('row').filter({ has: page.getByRole('button', { name: `Rename ${name}`, exact: true }) });
 const folderButton = (name: string) => button(name, filesTable());
 const banner = () => page.getByRole('banner');
 

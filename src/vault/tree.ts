@@ -139,7 +139,7 @@ export class ItemTree {
     for (const item of this.#items.values()) {
       if (item.name.toLocaleLowerCase().includes(needle) && this.isLive(item.id)) out.push(item);
     }
-    return out.sort((a, b) => this.namesOf(a.id).join('/').localeCompare(this.namesOf(b.id).join('/')));
+    return out.sort((a, b) => collator.compare(this.namesOf(a.id).join('/'), this.namesOf(b.id).join('/')));
   }
 
   /** Applies committed changes to the index (mutates). */
@@ -166,7 +166,11 @@ export class ItemTree {
   }
 }
 
+// One collator for every comparison: String.prototype.localeCompare builds one per call, which
+// was most of the time of listing a folder of 1,000 items. Same order as localeCompare's default.
+const collator = new Intl.Collator();
+
 function compareItems(a: Item, b: Item): number {
   if (a.kind !== b.kind) return a.kind === 'folder' ? -1 : 1;
-  return a.name.localeCompare(b.name);
+  return collator.compare(a.name, b.name);
 }

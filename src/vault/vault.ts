@@ -166,12 +166,13 @@ function createVault(deps: VaultDeps, loaded: Map<RecordId, VaultRecord>) {
     tree.apply({ put: change.put, remove: change.remove });
   }
 
-  function info(item: Item): EntryInfo {
+  /** `parentNames`: the names of the item's folder, when the caller already has them (a listing). */
+  function info(item: Item, parentNames?: readonly string[]): EntryInfo {
     return {
       id: item.id,
       kind: item.kind,
       name: item.name,
-      path: formatVaultPath(tree.namesOf(item.id)),
+      path: formatVaultPath(parentNames === undefined ? tree.namesOf(item.id) : [...parentNames, item.name]),
       size: item.kind === 'file' ? item.size! : 0,
       created: item.created,
       modified: item.modified,
@@ -367,7 +368,8 @@ function createVault(deps: VaultDeps, loaded: Map<RecordId, VaultRecord>) {
     list(path = '/'): EntryInfo[] {
       const folder = lookup(path);
       if (folder !== null && folder.kind !== 'folder') return [info(folder)];
-      return tree.children(folder?.id ?? null).map(info);
+      const names = folder === null ? [] : tree.namesOf(folder.id);
+      return tree.children(folder?.id ?? null).map((item) => info(item, names));
     },
 
     /** Creates the folder at `path`. Throws ITEM_EXISTS unless `parents` and it is already a folder. */
@@ -534,9 +536,11 @@ function createVault(deps: VaultDeps, loaded: Map<RecordId, VaultRecord>) {
       return info(liveById(id));
     },
 
-    /** The live children of the folder `id` (null = root). */
+    /** The live children of the folder `id` (null = root), folders first, by name. */
     children(id: string | null): EntryInfo[] {
-      return tree.children(folderById(id)).map(info);
+      const folder = folderById(id);
+      const names = folder === null ? [] : tree.namesOf(folder);
+      return tree.children(folder).map((item) => info(item, names));
     },
 
     /** Creates folder `name` in the folder `parentId` (null = root). */
@@ -621,7 +625,7 @@ function createVault(deps: VaultDeps, loaded: Map<RecordId, VaultRecord>) {
     /** Live items whose name contains `text` (case-insensitive). */
     find(text: string): EntryInfo[] {
       if (text.length === 0) throw new ElohimError('INVALID_INPUT', 'search text cannot be empty');
-      return tree.find(text).map(info);
+      return tree.find(text).map((item) => info(item));
     },
 
     /** Reads every object back, trash included, and reports each file whose data is damaged. */

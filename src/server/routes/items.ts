@@ -21,14 +21,26 @@ const entry = {
 } as const;
 const one = { type: 'object', properties: { item: entry } } as const;
 const many = { type: 'object', properties: { items: { type: 'array', items: entry } } } as const;
+const page = { type: 'object', properties: { items: { type: 'array', items: entry }, total: { type: 'integer' } } } as const;
 
 /** Listing, search, folders, rename/move, trash: items addressed by id, never by host path. */
 export async function itemRoutes(app: FastifyInstance): Promise<void> {
+  // Query strings are text and the validator does not coerce: numbers are checked as digits.
   app.get('/api/v1/items', {
-    schema: { querystring: { type: 'object', additionalProperties: false, properties: { parent: ID } }, response: { 200: many } },
+    schema: {
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { parent: ID, limit: { type: 'string', pattern: '^[1-9][0-9]{0,3}$' }, offset: { type: 'string', pattern: '^[0-9]{1,9}$' } },
+      },
+      response: { 200: page },
+    },
     handler: async (req) => {
-      const { parent } = req.query as { parent?: string };
-      return { items: authOf(req).unlocked.vault.children(parent ?? null) };
+      const q = req.query as { parent?: string; limit?: string; offset?: string };
+      const all = authOf(req).unlocked.vault.children(q.parent ?? null);
+      const offset = q.offset === undefined ? 0 : Number(q.offset);
+      const items = q.limit === undefined && offset === 0 ? all : all.slice(offset, q.limit === undefined ? undefined : offset + Number(q.limit));
+      return { items, total: all.length };
     },
   });
 
