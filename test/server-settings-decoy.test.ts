@@ -427,3 +427,41 @@ describe('removing a decoy that made a decoy of its own', () => {
     assert.deepEqual((await listAll(t.app, real)).map((e) => e.path), ['/real.txt']);
   });
 });
+
+describe('a decoy unlock racing the decoy’s removal', () => {
+  // Found by a repro: the unlock read keyslots.bin, spent its Argon2id time, and meanwhile the
+  // removal randomised the slots and wiped the records; the unlock then opened wiped records and,
+  // after a cost change, re-sealed the removed slot back into the file. Now one lock orders them.
+  test('either the removal waits for the open decoy (409) or the unlock fails; never both succeed', async () => {
+    const t = await startServer({ decoy: true });
+    let removed: boolean;
+    let outcome: string;
+    try {
+      const real = await openSession(t.app);
+      assert.equal((await call(t.app, 'PATCH', '/api/v1/settings', { session: real, json: { kdfCost: 'strong' } })).statusCode, 200);
+      const decoyUnlock = call(t.app, 'POST', '/api/v1/session', { json: { passphrase: DECOY_PASSPHRASE }, headers: { [CSRF_HEADER]: '1' } });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const removal = await call(t.app, 'DELETE', '/api/v1/decoy', { session: real });
+      const unlocked = await decoyUnlock;
+      outcome = `DELETE ${removal.statusCode}, decoy unlock ${unlocked.statusCode}`;
+      assert.ok(['DELETE 409, decoy unlock 201', 'DELETE 204, decoy unlock 401'].includes(outcome), outcome);
+      removed = removal.statusCode === 204;
+    } finally {
+      await t.stop();
+    }
+    // What is on disk agrees, for a fresh process on the same folder.
+    const home = createHome({ dir: t.dir });
+    try {
+      const again = await home.unlock({ passphrase: DECOY_PASSPHRASE }).then(
+        (u) => {
+          u.lock();
+          return 'opens';
+        },
+        () => 'refused',
+      );
+      assert.equal(again, removed ? 'refused' : 'opens', outcome);
+    } finally {
+      home.close();
+    }
+  });
+});

@@ -114,6 +114,17 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
   const lockNonce = randomBytes(8).toString('hex');
   let initializing = false;
   /**
+   * Serialises every read-modify-write of keyslots.bin in this process (unlock's search and
+   * re-seal, passphrase change, decoy creation and removal, cost change): each reads the file,
+   * changes a slot and writes it whole, so two at once would lose one's change.
+   */
+  let slotsQueue: Promise<unknown> = Promise.resolve();
+  function exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = slotsQueue.then(fn, fn);
+    slotsQueue = run.catch(() => {});
+    return run;
+  }
+  /**
    * Vaults open in this process, by a handle derived from the master key: a second unlock of
    * the same vault (another browser tab, a recovery code) shares the first one's index and
    * audit-log head instead of opening a rival copy that would fork them.
@@ -347,41 +358,47 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
      * VAULT_WRONG_SECRET and earn a growing delay before the next attempt is evaluated.
      */
     async unlock(secret: UnlockSecret, opts: UnlockOptions = {}): Promise<UnlockedVault> {
-      const ks = await readSlots();
+      await readSlots(); // VAULT_NOT_INITIALIZED before the lock file is written into a folder without a vault
       await acquireLock();
       await waitTurn(opts);
-      const search = 'passphrase' in secret ? await findPassphraseSlot(ks, secret.passphrase) : null;
-      const found = 'passphrase' in secret ? search!.found : findSlot(ks, recoveryKey(ks, secret.recoveryCode));
-      const expected = 'passphrase' in secret ? 'passphrase' : 'recovery';
-      if (found === null || found.content.kind !== expected) {
-        const state = await throttle.fail();
-        const next = Math.max(0, state.notBefore - clock());
-        const what = 'passphrase' in secret ? 'wrong passphrase' : 'wrong recovery code';
-        throw new ElohimError(
-          'VAULT_WRONG_SECRET',
-          next > 0 ? `${what} (${state.failures} failed attempts; the next attempt waits ${Math.ceil(next / 1000)} s)` : what,
-        );
-      }
-      const failedBefore = (await throttle.read()).failures;
-      await throttle.succeed();
-      const master = found.content.master;
-      // Opened at a cost other than the one now chosen: re-seal the slot at the chosen cost, so a
-      // change of the Argon2 setting reaches each vault at its next unlock.
-      let resealedAt: KdfCost | undefined;
-      if (search !== null && search.cost !== ks.cost && found.content.kind === 'passphrase') {
-        const current = await readSlots();
-        current.slots[found.index] = sealSlot(search.key, found.index, { kind: 'passphrase', master });
-        await writeFileAtomic(paths.keyslots, encodeKeySlots(current));
-        resealedAt = ks.cost;
-      }
-      const handle = openHandle(master);
-      let shared = openVaults.get(handle);
-      if (shared === undefined) {
-        shared = { ...(await open(master)), refs: 0 };
-        openVaults.set(handle, shared);
-        shared.audit.applyRetention(DEFAULT_AUDIT_RETENTION_DAYS);
-      }
-      shared.refs++;
+      // Under the key-slot lock from reading the slots to registering the open vault: a decoy
+      // being removed, or a passphrase being changed, must not race an unlock that found its
+      // slot in a copy read before (it would open wiped records, or write a removed slot back).
+      const { shared, master, expected, failedBefore, resealedAt, handle } = await exclusive(async () => {
+        const ks = await readSlots();
+        const search = 'passphrase' in secret ? await findPassphraseSlot(ks, secret.passphrase) : null;
+        const found = 'passphrase' in secret ? search!.found : findSlot(ks, recoveryKey(ks, secret.recoveryCode));
+        const expected = 'passphrase' in secret ? 'passphrase' : 'recovery';
+        if (found === null || found.content.kind !== expected) {
+          const state = await throttle.fail();
+          const next = Math.max(0, state.notBefore - clock());
+          const what = 'passphrase' in secret ? 'wrong passphrase' : 'wrong recovery code';
+          throw new ElohimError(
+            'VAULT_WRONG_SECRET',
+            next > 0 ? `${what} (${state.failures} failed attempts; the next attempt waits ${Math.ceil(next / 1000)} s)` : what,
+          );
+        }
+        const failedBefore = (await throttle.read()).failures;
+        await throttle.succeed();
+        const master = found.content.master;
+        // Opened at a cost other than the one now chosen: re-seal the slot at the chosen cost, so a
+        // change of the Argon2 setting reaches each vault at its next unlock.
+        let resealedAt: KdfCost | undefined;
+        if (search !== null && search.cost !== ks.cost && found.content.kind === 'passphrase') {
+          ks.slots[found.index] = sealSlot(search.key, found.index, { kind: 'passphrase', master });
+          await writeFileAtomic(paths.keyslots, encodeKeySlots(ks));
+          resealedAt = ks.cost;
+        }
+        const handle = openHandle(master);
+        let shared = openVaults.get(handle);
+        if (shared === undefined) {
+          shared = { ...(await open(master)), refs: 0 };
+          openVaults.set(handle, shared);
+          shared.audit.applyRetention(DEFAULT_AUDIT_RETENTION_DAYS);
+        }
+        shared.refs++;
+        return { shared, master, expected, failedBefore, resealedAt, handle };
+      });
       const { vault, audit } = shared;
       const entry = shared;
       // Failed attempts cannot be tied to a vault when they happen; whichever vault opens next
@@ -393,69 +410,75 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
         vault,
         audit,
         viaRecoveryCode: expected === 'recovery',
-        async changePassphrase(newPassphrase: string) {
-          const meta = requireMeta(vault);
-          const current = await readSlots();
-          const newKey = await newPassphraseKey(current, newPassphrase, meta.passphraseSlot, opts);
-          current.slots[meta.passphraseSlot] = sealSlot(newKey, meta.passphraseSlot, { kind: 'passphrase', master });
-          await writeFileAtomic(paths.keyslots, encodeKeySlots(current));
-          record(audit, 'passphrase-change');
-        },
-        async addCompanion(passphrase: string) {
-          const meta = requireMeta(vault);
-          // Each vault may create one companion. The newest vault is the only one that may still
-          // create one, and it knows every slot in use, so no vault ever overwrites another's
-          // slots. A decoy session can therefore add "a decoy" of its own, which reads exactly
-          // like a real vault doing it, and leaves the real vault untouched.
-          if (meta.hasCompanion) throw new ElohimError('INVALID_INPUT', 'this vault already has a decoy');
-          const current = await readSlots();
-          const companion = createVaultIn(current, await newPassphraseKey(current, passphrase, null, opts), slotsOf(meta));
-          const opened = await open(companion.master);
-          opened.vault.setMeta(companion.meta);
-          record(opened.audit, 'setup');
-          record(audit, 'settings-change', { setting: 'decoy' });
-          vault.setMeta({
-            ...meta,
-            hasCompanion: true,
-            companion: { master: companion.master.toString('hex'), slots: ownSlots(companion.meta) },
-            reservedSlots: [...meta.reservedSlots, ...ownSlots(companion.meta)].sort((a, b) => a - b),
+        changePassphrase(newPassphrase: string) {
+          return exclusive(async () => {
+            const meta = requireMeta(vault);
+            const current = await readSlots();
+            const newKey = await newPassphraseKey(current, newPassphrase, meta.passphraseSlot, opts);
+            current.slots[meta.passphraseSlot] = sealSlot(newKey, meta.passphraseSlot, { kind: 'passphrase', master });
+            await writeFileAtomic(paths.keyslots, encodeKeySlots(current));
+            record(audit, 'passphrase-change');
           });
-          await writeFileAtomic(paths.keyslots, encodeKeySlots(current));
-          companion.master.fill(0);
-          return { recoveryCodes: companion.codes };
+        },
+        addCompanion(passphrase: string) {
+          return exclusive(async () => {
+            const meta = requireMeta(vault);
+            // Each vault may create one companion. The newest vault is the only one that may still
+            // create one, and it knows every slot in use, so no vault ever overwrites another's
+            // slots. A decoy session can therefore add "a decoy" of its own, which reads exactly
+            // like a real vault doing it, and leaves the real vault untouched.
+            if (meta.hasCompanion) throw new ElohimError('INVALID_INPUT', 'this vault already has a decoy');
+            const current = await readSlots();
+            const companion = createVaultIn(current, await newPassphraseKey(current, passphrase, null, opts), slotsOf(meta));
+            const opened = await open(companion.master);
+            opened.vault.setMeta(companion.meta);
+            record(opened.audit, 'setup');
+            record(audit, 'settings-change', { setting: 'decoy' });
+            vault.setMeta({
+              ...meta,
+              hasCompanion: true,
+              companion: { master: companion.master.toString('hex'), slots: ownSlots(companion.meta) },
+              reservedSlots: [...meta.reservedSlots, ...ownSlots(companion.meta)].sort((a, b) => a - b),
+            });
+            await writeFileAtomic(paths.keyslots, encodeKeySlots(current));
+            companion.master.fill(0);
+            return { recoveryCodes: companion.codes };
+          });
         },
         hasCompanion() {
           return requireMeta(vault).hasCompanion;
         },
-        async removeCompanion() {
-          const meta = requireMeta(vault);
-          if (!meta.hasCompanion) throw new ElohimError('DECOY_NOT_FOUND');
-          if (meta.companion === undefined) {
-            throw new ElohimError('INVALID_INPUT', 'this decoy vault was made by an earlier version and cannot be removed; shredding removes every vault');
-          }
-          // The decoy may have made a decoy of its own, and so on: walk the chain first, since
-          // a vault left behind would sit in slots that this vault no longer reserves.
-          const chain: { master: Buffer; slots: number[] }[] = [];
-          for (let next: MetaRecord['companion'] = meta.companion; next !== undefined; ) {
-            const companionMaster: Buffer = Buffer.from(next.master, 'hex');
-            if (openVaults.has(openHandle(companionMaster))) {
-              throw new ElohimError('VAULT_BUSY', 'the decoy vault is unlocked in another session; lock it first');
+        removeCompanion() {
+          return exclusive(async () => {
+            const meta = requireMeta(vault);
+            if (!meta.hasCompanion) throw new ElohimError('DECOY_NOT_FOUND');
+            if (meta.companion === undefined) {
+              throw new ElohimError('INVALID_INPUT', 'this decoy vault was made by an earlier version and cannot be removed; shredding removes every vault');
             }
-            chain.push({ master: companionMaster, slots: next.slots });
-            next = metaOf(companionMaster)?.companion;
-          }
-          const doomed = new Set(chain.flatMap((c) => c.slots));
-          // Slots first: once they are random the decoy can never be opened, whatever happens next.
-          const current = await readSlots();
-          for (const index of doomed) current.slots[index] = randomBytes(SLOT_SIZE);
-          await writeFileAtomic(paths.keyslots, encodeKeySlots(current));
-          for (const c of chain.reverse()) {
-            await wipe(c.master);
-            c.master.fill(0);
-          }
-          const { companion: _gone, ...rest } = meta;
-          vault.setMeta({ ...rest, hasCompanion: false, reservedSlots: meta.reservedSlots.filter((s) => !doomed.has(s)) });
-          record(audit, 'settings-change', { setting: 'decoy-removed' });
+            // The decoy may have made a decoy of its own, and so on: walk the chain first, since
+            // a vault left behind would sit in slots that this vault no longer reserves.
+            const chain: { master: Buffer; slots: number[] }[] = [];
+            for (let next: MetaRecord['companion'] = meta.companion; next !== undefined; ) {
+              const companionMaster: Buffer = Buffer.from(next.master, 'hex');
+              if (openVaults.has(openHandle(companionMaster))) {
+                throw new ElohimError('VAULT_BUSY', 'the decoy vault is unlocked in another session; lock it first');
+              }
+              chain.push({ master: companionMaster, slots: next.slots });
+              next = metaOf(companionMaster)?.companion;
+            }
+            const doomed = new Set(chain.flatMap((c) => c.slots));
+            // Slots first: once they are random the decoy can never be opened, whatever happens next.
+            const current = await readSlots();
+            for (const index of doomed) current.slots[index] = randomBytes(SLOT_SIZE);
+            await writeFileAtomic(paths.keyslots, encodeKeySlots(current));
+            for (const c of chain.reverse()) {
+              await wipe(c.master);
+              c.master.fill(0);
+            }
+            const { companion: _gone, ...rest } = meta;
+            vault.setMeta({ ...rest, hasCompanion: false, reservedSlots: meta.reservedSlots.filter((s) => !doomed.has(s)) });
+            record(audit, 'settings-change', { setting: 'decoy-removed' });
+          });
         },
         lock(event) {
           if (event !== undefined) record(audit, event);
@@ -494,14 +517,16 @@ export function createHome(deps: { dir: string; clock?: () => number }) {
      * Chooses the Argon2id cost for passphrase slots. Each vault moves to it at its next unlock
      * with its passphrase (re-sealing needs the passphrase, which no one else holds).
      */
-    async setKdfCost(cost: KdfCost): Promise<void> {
-      if (!KDF_COSTS.includes(cost)) throw new ElohimError('INVALID_INPUT', `the Argon2 cost is one of ${KDF_COSTS.join(', ')}`);
-      await acquireLock();
-      const ks = await readSlots();
-      if (ks.cost === cost) return;
-      ks.cost = cost;
-      ks.costsUsed.add(cost);
-      await writeFileAtomic(paths.keyslots, encodeKeySlots(ks));
+    setKdfCost(cost: KdfCost): Promise<void> {
+      return exclusive(async () => {
+        if (!KDF_COSTS.includes(cost)) throw new ElohimError('INVALID_INPUT', `the Argon2 cost is one of ${KDF_COSTS.join(', ')}`);
+        await acquireLock();
+        const ks = await readSlots();
+        if (ks.cost === cost) return;
+        ks.cost = cost;
+        ks.costsUsed.add(cost);
+        await writeFileAtomic(paths.keyslots, encodeKeySlots(ks));
+      });
     },
 
     /** Milliseconds before the next unlock attempt will be evaluated (0 = now). */

@@ -14,6 +14,7 @@ import { text } from 'node:stream/consumers';
 import { after, test } from 'node:test';
 import { isElohimError } from '../errors.ts';
 import { createHome } from './home.ts';
+import type { UnlockedVault } from './home.ts';
 import { decodeKeySlots, findSlot, passphraseKey, SLOT_COUNT, SLOT_SIZE } from './keyslots.ts';
 import type { KdfCost } from './keyslots.ts';
 
@@ -76,8 +77,7 @@ async function probe(dir: string, passphrase: string): Promise<() => { cost: Kdf
   };
 }
 
-type Unlocked = Awaited<ReturnType<ReturnType<typeof createHome>['unlock']>>;
-const newestUnlock = (u: Unlocked) => u.audit.list({ event: 'unlock' }).entries[0]!.details;
+const newestUnlock = (u: UnlockedVault) => u.audit.list({ event: 'unlock' }).entries[0]!.details;
 
 test('setKdfCost writes the cost into keyslots.bin (a new Home reads it) and re-seals nothing by itself', async () => {
   const { dir, home } = await freshHome({ decoy: true });
