@@ -19,6 +19,8 @@ async function serverWithWeb(withBuild: boolean) {
     await mkdir(join(web, 'assets'), { recursive: true });
     await writeFile(join(web, 'index.html'), '<!doctype html><title>ElohimOS</title>');
     await writeFile(join(web, 'assets', 'app-1a2b.js'), 'console.log(1)');
+    await mkdir(join(web, '.vite'), { recursive: true });
+    await writeFile(join(web, '.vite', 'manifest.json'), '{"build":"record"}');
   }
   await writeFile(join(base, 'secret.txt'), 'outside the build');
   const home = createHome({ dir: join(base, 'home') });
@@ -38,6 +40,7 @@ test('the web UI build is served with the strict CSP; unknown paths get index.ht
   assert.match(js.headers['content-type'] as string, /^text\/javascript/);
   assert.match(js.headers['cache-control'] as string, /immutable/);
   assert.equal((await server.app.inject({ url: '/vault/some/folder' })).body, index.body, 'UI routes fall back to index.html');
+  assert.notEqual((await server.app.inject({ url: '/.vite/manifest.json' })).body, '{"build":"record"}', 'build records are not served');
   for (const url of ['/../secret.txt', '/%2e%2e/secret.txt', '/assets/../../secret.txt', '/missing.js']) {
     const res = await server.app.inject({ url });
     assert.notEqual(res.body, 'outside the build', url);

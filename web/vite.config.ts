@@ -15,6 +15,9 @@ export default defineConfig({
     modulePreload: { polyfill: false },
     assetsInlineLimit: 0,
     reportCompressedSize: false,
+    // .vite/manifest.json maps each source to its chunk and static imports: bench/bundle.ts
+    // reads it to tell what a first visit loads from what each lazy chunk adds.
+    manifest: true,
   },
   server: {
     // `npx vite web` during development proxies the API to a running `npm start`.

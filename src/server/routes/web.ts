@@ -20,11 +20,15 @@ const TYPES: Record<string, string> = {
   '.wasm': 'application/wasm',
 };
 
-/** Every file below `root`, by the URL path that serves it ("/assets/app-1a2b.js"). */
+/**
+ * Every file below `root`, by the URL path that serves it ("/assets/app-1a2b.js"). Dot files and
+ * folders (Vite's .vite/manifest.json, for the bundle benchmark) are build records, not the UI.
+ */
 async function listFiles(root: string): Promise<Map<string, string>> {
   const files = new Map<string, string>();
   const visit = async (dir: string): Promise<void> => {
     for (const entry of await readdir(dir, { withFileTypes: true })) {
+      if (entry.name.startsWith('.')) continue;
       const full = join(dir, entry.name);
       if (entry.isDirectory()) await visit(full);
       else if (entry.isFile()) files.set('/' + relative(root, full).split(sep).join('/'), full);
