@@ -54,6 +54,8 @@ export interface EntryInfo {
   id: RecordId;
   kind: 'file' | 'folder';
   name: string;
+  /** the folder it is in; null = the root */
+  parent: RecordId | null;
   path: string;
   size: number;
   created: number;
@@ -172,6 +174,7 @@ function createVault(deps: VaultDeps, loaded: Map<RecordId, VaultRecord>) {
       id: item.id,
       kind: item.kind,
       name: item.name,
+      parent: item.parent,
       path: formatVaultPath(parentNames === undefined ? tree.namesOf(item.id) : [...parentNames, item.name]),
       size: item.kind === 'file' ? item.size! : 0,
       created: item.created,
@@ -360,7 +363,7 @@ function createVault(deps: VaultDeps, loaded: Map<RecordId, VaultRecord>) {
     /** The item at `path` (the root folder for "/"). */
     stat(path: string): EntryInfo {
       const item = lookup(path);
-      if (item === null) return { id: '' as RecordId, kind: 'folder', name: '', path: '/', size: 0, created: 0, modified: 0 };
+      if (item === null) return { id: '' as RecordId, kind: 'folder', name: '', parent: null, path: '/', size: 0, created: 0, modified: 0 };
       return info(item);
     },
 

@@ -11,6 +11,7 @@ const entry = {
     id: { type: 'string' },
     kind: { type: 'string', enum: ['file', 'folder'] },
     name: { type: 'string' },
+    parent: { type: ['string', 'null'] },
     path: { type: 'string' },
     size: { type: 'integer' },
     created: { type: 'integer' },

@@ -53,6 +53,8 @@ export async function sessionRoutes(
         unlocked = await home.unlock(req.body as UnlockSecret, { noWait: true });
       } catch (err) {
         if (isElohimError(err, 'VAULT_WRONG_SECRET')) limiter.fail(req.ip);
+        // Another client's failure may have started a delay since the check above.
+        if (isElohimError(err, 'VAULT_RATE_LIMITED')) reply.header('retry-after', String(Math.max(1, Math.ceil((await home.unlockWaitMs()) / 1000))));
         throw err;
       }
       limiter.succeed(req.ip);

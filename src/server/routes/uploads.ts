@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ElohimError } from '../../errors.ts';
 import { authOf } from '../server.ts';
@@ -63,8 +63,17 @@ export async function uploadRoutes(app: FastifyInstance): Promise<void> {
     if (name === undefined) throw new ElohimError('INVALID_INPUT', 'Upload-Metadata needs a name');
     const parent = meta.get('parent');
     if (parent !== undefined && !/^[0-9a-f]{32}$/.test(parent)) throw new ElohimError('INVALID_INPUT', 'Upload-Metadata parent is not an item id');
-    const { id } = await authOf(req).unlocked.vault.beginUpload(parent ?? null, name, length, { replace: meta.get('replace') === 'true' });
-    return tusHeaders(reply).header('location', `/api/v1/uploads/${id}`).code(201).send();
+    const { vault } = authOf(req).unlocked;
+    const { id } = await vault.beginUpload(parent ?? null, name, length, { replace: meta.get('replace') === 'true' });
+    tusHeaders(reply).header('location', `/api/v1/uploads/${id}`);
+    // An empty file is complete as soon as it exists: tus clients send no PATCH for zero bytes
+    // (tus 1.0 "Creation": the client may skip the PATCH), so finish it here.
+    if (length === 0) {
+      const done = await vault.uploads.append(id, 0, Readable.from([]));
+      reply.header('upload-offset', '0');
+      if (done.fileId !== undefined) reply.header('x-elohim-item-id', done.fileId);
+    }
+    return reply.code(201).send();
   });
 
   app.head('/api/v1/uploads/:id', { schema: { params: idParams } }, async (req, reply) => {

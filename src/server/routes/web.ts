@@ -53,8 +53,9 @@ export async function webRoutes(app: FastifyInstance, opts: { root: string }): P
     if (path.startsWith('/api/')) return reply.code(404).send(errorBody('ROUTE_NOT_FOUND', 'no such API route'));
     const file = files.get(path) ?? (extname(path) === '' ? index : undefined);
     if (file === undefined) return reply.code(404).type('text/plain; charset=utf-8').send('not found');
-    // Built assets carry a content hash in their names; index.html must always be fresh.
-    reply.header('cache-control', file === index ? 'no-cache' : 'public, max-age=31536000, immutable');
+    // Only Vite's assets carry a content hash in their names; the rest (index.html, the icon) is
+    // revalidated.
+    reply.header('cache-control', file !== index && path.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
     return reply.type(TYPES[extname(file)] ?? 'application/octet-stream').send(createReadStream(file));
   });
 }
