@@ -22,9 +22,17 @@ async function filesUnder(dir: string): Promise<string[]> {
   return out;
 }
 
-/** SHA-256 over the UI's sources and the locked dependency versions. */
+/** SHA-256 over the UI's sources, its static files and the locked dependency versions. */
 export async function webInputsHash(): Promise<string> {
-  const files = [join(WEB, 'index.html'), join(WEB, 'vite.config.ts'), join(ROOT, 'package-lock.json'), ...(await filesUnder(join(WEB, 'src')))];
+  const pub = join(WEB, 'public');
+  const files = [
+    join(WEB, 'index.html'),
+    join(WEB, 'vite.config.ts'),
+    join(ROOT, 'package-lock.json'),
+    ...(await filesUnder(join(WEB, 'src'))),
+    // copied into web/dist as they are (the favicon)
+    ...(existsSync(pub) ? await filesUnder(pub) : []),
+  ];
   files.sort();
   const hash = createHash('sha256');
   for (const file of files) {

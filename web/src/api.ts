@@ -7,6 +7,8 @@ export interface Item {
   id: string;
   kind: ItemKind;
   name: string;
+  /** the folder it is in; null = the root */
+  parent: string | null;
   path: string;
   size?: number;
   created: number;
@@ -93,16 +95,18 @@ async function errorOf(res: Response): Promise<ApiError> {
   return new ApiError(res.status, code, message, retry === null ? undefined : Number(retry));
 }
 
-/** Sends one request; resolves with the parsed JSON (undefined for 204), throws ApiError. */
+/** Sends one request (a Blob body as raw bytes, any other as JSON); resolves with the parsed JSON (undefined for 204), throws ApiError. */
 export async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   const headers: Record<string, string> = { ...csrfHeader() };
-  if (body !== undefined) headers['content-type'] = 'application/json';
+  // A Blob is file contents, sent as raw bytes; anything else is JSON.
+  const raw = body instanceof Blob;
+  if (body !== undefined && !raw) headers['content-type'] = 'application/json';
   let res: Response;
   try {
     res = await fetch('/api/v1' + path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
       credentials: 'same-origin',
       signal,
     });
@@ -175,7 +179,7 @@ export const api = {
     }
   },
 
-  list: (parent: string | null) => request<{ items: Item[] }>('GET', '/items' + q({ parent: parent ?? undefined })),
+  list: (parent: string | null) => request<{ items: Item[]; total: number }>('GET', '/items' + q({ parent: parent ?? undefined })),
   item: (id: string) => request<{ item: Item }>('GET', '/items/' + id),
   search: (text: string) => request<{ items: Item[] }>('GET', '/search' + q({ q: text })),
   mkdir: (parent: string | null, name: string) => request<{ item: Item }>('POST', '/folders', { parent, name }),
@@ -185,6 +189,12 @@ export const api = {
   trashList: () => request<{ items: Item[] }>('GET', '/trash'),
   restore: (id: string) => request<{ item: Item }>('POST', '/trash/' + id + '/restore'),
   emptyTrash: () => request<void>('DELETE', '/trash'),
+  /**
+   * Stores a whole file in one request. Big files go through tus (UPLOADS_ENDPOINT) instead;
+   * this is for empty ones, which tus creates but never sends a PATCH for.
+   */
+  putFile: (parent: string | null, name: string, contents: Blob, replace = false) =>
+    request<{ item: Item }>('PUT', '/files' + q({ parent: parent ?? undefined, name, replace: replace ? 'true' : undefined }), contents),
   /** The URL a plain link downloads from (the session cookie goes with it; GET needs no CSRF). */
   contentUrl: (id: string) => '/api/v1/items/' + id + '/content',
 
