@@ -113,11 +113,12 @@ export async function gone(locator: Locator, ms = 15_000): Promise<void> {
   await locator.first().waitFor({ state: 'hidden', timeout: ms });
 }
 
-/** The focused element as an ARIA snapshot line (e.g. `- button "Lock"`), or "" when nothing is. */
+/** The focused element's role and accessible name (e.g. `button "Lock"`), or "" when nothing in the page is. */
 export async function focused(scope: Page | Locator): Promise<string> {
   const el = scope.locator(':focus');
   if ((await el.count()) === 0) return '';
-  return (await el.first().ariaSnapshot()).split('\n')[0]!.trim();
+  const line = (await el.first().ariaSnapshot()).split('\n')[0]!;
+  return /^- (\w+(?: "(?:[^"\\]|\\.)*")?)/.exec(line)?.[1] ?? line;
 }
 
 /** Full-page screenshot to artifacts/screens/NAME.png. */
