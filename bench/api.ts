@@ -30,7 +30,6 @@
  */
 import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { closeSync, createReadStream, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
@@ -42,10 +41,10 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
-import { fmtS, median, randomFile } from './lib.ts';
+import { fmtS, median, randomFile, startServe } from './lib.ts';
+import type { ServeProcess } from './lib.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = join(ROOT, 'bin', 'elohim.js');
 // Run the bin itself, as `npx elohim` does: its shebang picks Node 24 from node_modules/.bin
 // and sets the V8 flags the CLI is tuned for.
 const PATH_WITH_NODE = `${join(ROOT, 'node_modules', '.bin')}:${process.env.PATH ?? ''}`;
@@ -221,52 +220,18 @@ const peakOf = (r: RssReport) => Math.max(r.sampled, r.hwm);
 const fmtRss = (r: RssReport) =>
   `RSS ${r.before.toFixed(0)} → peak ${peakOf(r).toFixed(0)} → ${r.after.toFixed(0)} MiB${r.hwmIsPhase ? '' : ' (HWM since start)'}`;
 
-interface Server {
-  child: ChildProcess;
-  pid: number;
-  base: URL;
-  stop(): Promise<void>;
-}
-
-/** Starts `elohim serve --port 0` and waits for the address it prints on stderr. */
-async function startServer(env: NodeJS.ProcessEnv, logPath: string): Promise<Server> {
+/** Starts `elohim serve --port 0` as `npm start` does, its log going to `logPath`. */
+async function startServer(env: NodeJS.ProcessEnv, logPath: string): Promise<ServeProcess> {
   const log = openSync(logPath, 'w');
   // As `npm start` does (keep the two in step): a 4 MiB young generation rather than the CLI's
   // 1 MiB (lean one-shot commands, but half a busy server's throughput) or V8's default (measured
   // here: 582 vs 355 req/s listing, peak RSS 329 vs 473 MiB for 20 concurrent uploads).
   const flags = (process.env.BENCH_SERVER_NODE_FLAGS ?? '--max-semi-space-size=4').split(/\s+/).filter(Boolean);
-  const [cmd, args] = [join(ROOT, 'node_modules', '.bin', 'node'), [...flags, CLI, 'serve', '--port', '0']];
-  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', log, 'pipe'] });
-  closeSync(log);
-  let stderr = '';
-  const exited = once(child, 'exit');
-  const base = await new Promise<URL>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the server did not start within 30 s: ${stderr}`)), 30_000);
-    child.on('error', reject);
-    child.stderr!.on('data', (c: Buffer) => {
-      stderr += c.toString();
-      const m = /ElohimOS is serving (http:\/\/[^\s]+)/.exec(stderr);
-      if (m) {
-        clearTimeout(timer);
-        resolve(new URL(m[1]!));
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`the server exited (${code}) before serving: ${stderr}`)));
-  });
-  // Every request of this bench goes to the loopback interface, nowhere else.
-  if (base.hostname !== '127.0.0.1') throw new Error(`the server is not on 127.0.0.1: ${base.href}`);
-  return {
-    child,
-    pid: child.pid!,
-    base,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
+  try {
+    return await startServe({ env, flags, stdout: log });
+  } finally {
+    closeSync(log);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -471,7 +436,7 @@ async function main(): Promise<void> {
   const noteOthers = (phase: string, c: { others(): number }) => {
     if (c.others() > 0.25) disturbed.add(phase);
   };
-  let server: Server | null = null;
+  let server: ServeProcess | null = null;
   // Interrupted or overrun: kill the server and remove the data at once, then go.
   const abandon = () => {
     server?.child.kill('SIGKILL');

@@ -19,9 +19,6 @@
  * (its data included, not only its code) is in the DOM. Targets are printed beside the numbers,
  * never a reason to fail; errors (a missing element, a server that does not start) are.
  */
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -30,7 +27,8 @@ import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { ensureWebBuild } from '../scripts/web-build.ts';
-import { median } from './lib.ts';
+import { median, startServe } from './lib.ts';
+import type { ServeProcess } from './lib.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const DIST = join(ROOT, 'web', 'dist');
@@ -184,45 +182,9 @@ async function sizeReport(): Promise<string[][]> {
 // ---------------------------------------------------------------------------------------------
 // Server
 
-interface Server {
-  child: ChildProcess;
-  base: URL;
-  stop(): Promise<void>;
-}
-
-/** Starts `elohim serve --port 0` as `npm start` does and waits for the address it prints. */
-async function startServer(home: string): Promise<Server> {
-  const node = join(ROOT, 'node_modules', '.bin', 'node');
-  const args = ['--max-semi-space-size=4', join(ROOT, 'bin', 'elohim.js'), 'serve', '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn'];
-  const child = spawn(node, args, { cwd: ROOT, env: { ...process.env, ELOHIM_HOME: home }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  const exited = once(child, 'exit');
-  const base = await new Promise<URL>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the server did not start within 30 s: ${stderr}`)), 30_000);
-    child.on('error', reject);
-    child.stderr!.on('data', (c: Buffer) => {
-      stderr = (stderr + c.toString()).slice(-10_000);
-      const m = /ElohimOS is serving (http:\/\/[^\s]+)/.exec(stderr);
-      if (m) {
-        clearTimeout(timer);
-        resolve(new URL(m[1]!));
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`the server exited (${code}) before serving: ${stderr}`)));
-  });
-  // Every request of this bench goes to the loopback interface, nowhere else.
-  if (base.hostname !== '127.0.0.1') throw new Error(`the server is not on 127.0.0.1: ${base.href}`);
-  return {
-    child,
-    base,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
+/** Starts `elohim serve --port 0` as `npm start` does (its log level lowered to warnings). */
+function startServer(home: string): Promise<ServeProcess> {
+  return startServe({ env: { ELOHIM_HOME: home }, flags: ['--max-semi-space-size=4'], args: ['--host', '127.0.0.1', '--log-level', 'warn'] });
 }
 
 async function post(base: URL, path: string, body: unknown): Promise<Response> {
@@ -348,7 +310,7 @@ async function round(browser: Browser, base: URL): Promise<Record<string, number
 async function timings(): Promise<string[][]> {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (or BENCH_SKIP_BROWSER=1)`);
   const work = await mkdtemp(join(tmpdir(), 'elohim-bench-bundle-'));
-  let server: Server | null = null;
+  let server: ServeProcess | null = null;
   let browser: Browser | null = null;
   const watchdog = setTimeout(() => {
     note(`bench: still running after ${WATCHDOG_MS / 1000} s; stopping the server and giving up`);

@@ -1,7 +1,10 @@
 /** Pieces both benchmarks use. */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
+import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 
 const MiB = 1024 ** 2;
@@ -26,3 +29,50 @@ export async function sha256File(path: string): Promise<string> {
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 export const fmtS = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+export interface ServeProcess {
+  child: ChildProcess;
+  pid: number;
+  base: URL;
+  /** SIGTERM, then SIGKILL after 10 s; resolves when the process has exited. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `elohim serve --port 0` (plus `args`) under Node with `flags`, and waits for the address
+ * it prints on stderr. `stdout` is a file descriptor for the server's log, or 'ignore'.
+ */
+export async function startServe(opts: { env: NodeJS.ProcessEnv; flags: string[]; args?: string[]; stdout?: number | 'ignore' }): Promise<ServeProcess> {
+  const root = join(import.meta.dirname, '..');
+  const args = [...opts.flags, join(root, 'bin', 'elohim.js'), 'serve', '--port', '0', ...(opts.args ?? [])];
+  const child = spawn(join(root, 'node_modules', '.bin', 'node'), args, { cwd: root, env: { ...process.env, ...opts.env }, stdio: ['ignore', opts.stdout ?? 'ignore', 'pipe'] });
+  let stderr = '';
+  const exited = once(child, 'exit');
+  const base = await new Promise<URL>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the server did not start within 30 s: ${stderr}`)), 30_000);
+    child.on('error', reject);
+    child.stderr!.on('data', (c: Buffer) => {
+      stderr = (stderr + c.toString()).slice(-10_000);
+      const m = /ElohimOS is serving (http:\/\/[^\s]+)/.exec(stderr);
+      if (m) {
+        clearTimeout(timer);
+        resolve(new URL(m[1]!));
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`the server exited (${code}) before serving: ${stderr}`)));
+  });
+  // Every request of a bench goes to the loopback interface, nowhere else.
+  if (base.hostname !== '127.0.0.1') throw new Error(`the server is not on 127.0.0.1: ${base.href}`);
+  return {
+    child,
+    pid: child.pid!,
+    base,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

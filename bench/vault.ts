@@ -26,7 +26,6 @@ const PATH_WITH_NODE = `${join(ROOT, 'node_modules', '.bin')}:${process.env.PATH
 const AGE = '/usr/bin/age';
 const AGE_KEYGEN = '/usr/bin/age-keygen';
 const GiB = 1024 ** 3;
-const MiB = 1024 ** 2;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 interface RunResult {
