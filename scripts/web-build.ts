@@ -30,6 +30,8 @@ export async function webInputsHash(): Promise<string> {
     join(WEB, 'vite.config.ts'),
     join(ROOT, 'package-lock.json'),
     ...(await filesUnder(join(WEB, 'src'))),
+    // the one server module the UI imports (the audit event names)
+    join(ROOT, 'src', 'audit', 'event-names.ts'),
     // copied into web/dist as they are (the favicon)
     ...(existsSync(pub) ? await filesUnder(pub) : []),
   ];

@@ -1,27 +1,7 @@
 import { ElohimError } from '../errors.ts';
+import { AUDIT_EVENTS } from './event-names.ts';
 
-/**
- * What the audit log records. Adding a name is a format change for older builds, which refuse
- * entries they cannot name (see `log.ts`), so only ever append to this list.
- */
-export const AUDIT_EVENTS = [
-  'setup',
-  'unlock',
-  'unlock-failed',
-  'lock',
-  'auto-lock',
-  'panic',
-  'passphrase-change',
-  'recovery-code-use',
-  'download',
-  'delete',
-  'empty-trash',
-  'settings-change',
-  'share',
-  'backup',
-  'restore',
-  'pairing',
-] as const;
+export { AUDIT_EVENTS };
 
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
 

@@ -5,27 +5,8 @@ import { LOCALE } from '../../i18n.ts';
 import { messageOf } from '../settingsForm.tsx';
 import { t } from '../strings.ts';
 import type { StringKey } from '../strings.ts';
-
-// The server's AUDIT_EVENTS (src/audit/events.ts), in its order; the UI is built apart from the
-// server, so the list is restated here. The server refuses a filter it does not know.
-const EVENTS = [
-  'setup',
-  'unlock',
-  'unlock-failed',
-  'lock',
-  'auto-lock',
-  'panic',
-  'passphrase-change',
-  'recovery-code-use',
-  'download',
-  'delete',
-  'empty-trash',
-  'settings-change',
-  'share',
-  'backup',
-  'restore',
-  'pairing',
-] as const;
+// The server's own list of audit events (a file with no imports, so only the names come along).
+import { AUDIT_EVENTS } from '../../../../src/audit/event-names.ts';
 
 const PAGE = 50;
 
@@ -34,7 +15,7 @@ const timeFormat = new Intl.DateTimeFormat(LOCALE, { dateStyle: 'medium', timeSt
 
 /** An event's name for people; an event from a newer server shows as it is named there. */
 function eventLabel(event: string): string {
-  return (EVENTS as readonly string[]).includes(event) ? t(`event.${event}` as StringKey) : event;
+  return (AUDIT_EVENTS as readonly string[]).includes(event) ? t(`event.${event}` as StringKey) : event;
 }
 
 type Page = { entries: AuditEntry[]; total: number };
@@ -107,7 +88,7 @@ export default function AuditLogsTab() {
             }}
           >
             <option value="">{t('audit.allEvents')}</option>
-            {EVENTS.map((name) => (
+            {AUDIT_EVENTS.map((name) => (
               <option key={name} value={name}>
                 {eventLabel(name)}
               </option>

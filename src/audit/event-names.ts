@@ -1,0 +1,25 @@
+// The names alone, with no imports, so the web UI can take this very list for its audit filter
+// (web/src/settings/tabs/AuditLogsTab.tsx) instead of restating it.
+
+/**
+ * What the audit log records. Adding a name is a format change for older builds, which refuse
+ * entries they cannot name (see `log.ts`), so only ever append to this list.
+ */
+export const AUDIT_EVENTS = [
+  'setup',
+  'unlock',
+  'unlock-failed',
+  'lock',
+  'auto-lock',
+  'panic',
+  'passphrase-change',
+  'recovery-code-use',
+  'download',
+  'delete',
+  'empty-trash',
+  'settings-change',
+  'share',
+  'backup',
+  'restore',
+  'pairing',
+] as const;
