@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import fastifyCookie from '@fastify/cookie';
 import fastifySwagger from '@fastify/swagger';
 import { fileURLToPath } from 'node:url';
@@ -89,7 +91,9 @@ const SECURITY_HEADERS = {
  * Builds the HTTP server: the JSON API under /api/v1 with sessions, CSRF and origin checks,
  * security headers and one error format. Does not listen; the caller does.
  */
-export async function createServer(opts: ServerOptions): Promise<{ app: FastifyInstance; sessions: SessionStore; stop(): Promise<void> }> {
+export async function createServer(
+  opts: ServerOptions,
+): Promise<{ app: FastifyInstance; sessions: SessionStore; hasWebUi: boolean; stop(): Promise<void> }> {
   const clock = opts.clock ?? Date.now;
   const settings = opts.settings ?? createSettings({ path: opts.home.paths.config });
   const app = Fastify({
@@ -205,7 +209,9 @@ export async function createServer(opts: ServerOptions): Promise<{ app: FastifyI
   await app.register(uploadRoutes);
   await app.register(eventRoutes);
   await app.register(auditRoutes);
-  await app.register(webRoutes, { root: opts.webRoot ?? fileURLToPath(new URL('../../web/dist', import.meta.url)) });
+  const webRoot = opts.webRoot ?? fileURLToPath(new URL('../../web/dist', import.meta.url));
+  const hasWebUi = existsSync(join(webRoot, 'index.html'));
+  await app.register(webRoutes, { root: webRoot });
   await app.register(panicRoutes, { home: opts.home, sessions });
   await app.register(settingsRoutes, {
     settings,
@@ -224,6 +230,8 @@ export async function createServer(opts: ServerOptions): Promise<{ app: FastifyI
   return {
     app,
     sessions,
+    /** whether a web UI build is served at / */
+    hasWebUi,
     /**
      * Graceful stop: new requests get 503, requests in flight get `graceMs` to finish (an
      * interrupted tus upload resumes later; an interrupted plain upload leaves nothing), then

@@ -38,7 +38,9 @@ export function serveCommand(): Command {
         logLevel: opts.logLevel ?? settings.logLevel,
       });
       const address = await server.app.listen({ host: opts.host, port });
-      process.stderr.write(`ElohimOS is serving ${address} (data: ${app.config.home}${app.home.isInitialized() ? '' : ', no vault yet: POST /api/v1/setup'})\n`);
+      // Tests and benches wait for this line ("ElohimOS is serving <url>").
+      const firstStep = server.hasWebUi ? `open ${address} to set one up` : 'POST /api/v1/setup';
+      process.stderr.write(`ElohimOS is serving ${address} (data: ${app.config.home}${app.home.isInitialized() ? '' : `, no vault yet: ${firstStep}`})\n`);
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.stderr.write('stopping: finishing requests in flight, then locking\n');
