@@ -29,7 +29,6 @@
  * whole run (and the server) if it overruns. Exits non-zero on errors only, not on missed targets.
  */
 import autocannon from 'autocannon';
-import { spawn } from 'node:child_process';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { closeSync, createReadStream, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
@@ -41,7 +40,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
-import { fmtS, median, randomFile, startServe } from './lib.ts';
+import { fmtS, median, randomFile, run, startServe } from './lib.ts';
 import type { ServeProcess } from './lib.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -70,37 +69,6 @@ const PASSPHRASE = 'bench passphrase';
 
 // ---------------------------------------------------------------------------------------------
 // Processes and memory
-
-interface RunResult {
-  ms: number;
-  peakRssMiB: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command, polling its peak RSS; rejects on a non-zero exit. */
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let peak = 0;
-    const poll = setInterval(() => {
-      const s = procStatus(child.pid);
-      if (s) peak = Math.max(peak, s.hwm);
-    }, 20);
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearInterval(poll);
-      const r = { ms: performance.now() - started, peakRssMiB: peak, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
-      if (code === 0) resolve(r);
-      else reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${r.stderr}`));
-    });
-  });
-}
 
 /** VmRSS and VmHWM of a process in MiB, or null once it has exited. */
 function procStatus(pid: number | undefined): { rss: number; hwm: number } | null {

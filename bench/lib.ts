@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 
@@ -75,4 +75,39 @@ export async function startServe(opts: { env: NodeJS.ProcessEnv; flags: string[]
       clearTimeout(timer);
     },
   };
+}
+
+export interface RunResult {
+  ms: number;
+  peakRssMiB: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command (no stdin), polling its peak RSS (VmHWM); rejects on a non-zero exit. */
+export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let peak = 0;
+    const poll = setInterval(() => {
+      try {
+        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        if (m) peak = Math.max(peak, Number(m[1]) / 1024);
+      } catch {
+        // the process has exited between polls
+      }
+    }, 20);
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearInterval(poll);
+      const r = { ms: performance.now() - started, peakRssMiB: peak, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+      if (code === 0) resolve(r);
+      else reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${r.stderr}`));
+    });
+  });
 }

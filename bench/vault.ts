@@ -9,14 +9,13 @@
  * Times are wall-clock times of whole commands, including our unlock (Argon2id at the default
  * cost), because that is what a user waits for. Peak RSS is read from /proc/<pid>/status (VmHWM).
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fmtS, median, randomFile, sha256File } from './lib.ts';
+import { fmtS, median, randomFile, run, sha256File } from './lib.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'bin', 'elohim.js');
@@ -27,43 +26,6 @@ const AGE = '/usr/bin/age';
 const AGE_KEYGEN = '/usr/bin/age-keygen';
 const GiB = 1024 ** 3;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-
-interface RunResult {
-  ms: number;
-  peakRssMiB: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command, polling its peak RSS; rejects on a non-zero exit. */
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, stdinFile?: string): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let peak = 0;
-    const poll = setInterval(() => {
-      try {
-        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-        if (m) peak = Math.max(peak, Number(m[1]) / 1024);
-      } catch {
-        // the process has exited between polls
-      }
-    }, 20);
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    if (stdinFile === undefined) child.stdin.end();
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearInterval(poll);
-      const r = { ms: performance.now() - started, peakRssMiB: peak, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
-      if (code === 0) resolve(r);
-      else reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${r.stderr}`));
-    });
-  });
-}
-
 
 async function main(): Promise<void> {
   for (const tool of [AGE, AGE_KEYGEN]) if (!existsSync(tool)) throw new Error(`${tool} is missing: apt-get install age`);
