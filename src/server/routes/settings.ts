@@ -30,11 +30,11 @@ export async function settingsRoutes(
   app: FastifyInstance,
   opts: { settings: SettingsStore; home: Home; onChange?: (changed: string[], req: unknown) => void },
 ): Promise<void> {
-  const view = async (settings: Settings) => ({ ...settings, kdfCost: await opts.home.kdfCost(), dataFolder: opts.home.dir });
+  const view = (settings: Settings, kdfCost: KdfCost) => ({ ...settings, kdfCost, dataFolder: opts.home.dir });
 
   app.get('/api/v1/settings', {
     schema: { response: { 200: settingsSchema } },
-    handler: async () => view(await opts.settings.read()),
+    handler: async () => view(await opts.settings.read(), await opts.home.kdfCost()),
   });
 
   app.patch('/api/v1/settings', {
@@ -45,12 +45,13 @@ export async function settingsRoutes(
       // config.json first: it validates everything else, so a bad value changes nothing.
       const result = Object.keys(rest).length > 0 ? await opts.settings.update(rest) : { settings: await opts.settings.read(), changed: [] };
       changed.push(...result.changed);
-      if (kdfCost !== undefined && kdfCost !== (await opts.home.kdfCost())) {
+      const cost = await opts.home.kdfCost();
+      if (kdfCost !== undefined && kdfCost !== cost) {
         await opts.home.setKdfCost(kdfCost);
         changed.push('kdfCost');
       }
       if (changed.length > 0) opts.onChange?.(changed, authOf(req));
-      return view(result.settings);
+      return view(result.settings, kdfCost ?? cost);
     },
   });
 }
