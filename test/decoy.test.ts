@@ -10,7 +10,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { KEYSLOTS_FILE_SIZE } from '../src/vault/index.ts';
+import { KEYSLOTS_FILE_SIZE } from '../src/keyring/index.ts';
 import {
   AS_DECOY,
   CLI,

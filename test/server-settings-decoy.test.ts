@@ -13,7 +13,8 @@ import { DatabaseSync } from 'node:sqlite';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { CSRF_HEADER } from '../src/server/index.ts';
-import { createHome, KEYSLOTS_FILE_SIZE, SLOT_COUNT } from '../src/vault/index.ts';
+import { createHome } from '../src/vault/index.ts';
+import { KEYSLOTS_FILE_SIZE, SLOT_COUNT } from '../src/keyring/index.ts';
 import { objectFiles, PASSPHRASE, removeTempDirs } from './helpers.ts';
 import {
   assertError,

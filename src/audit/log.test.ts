@@ -10,8 +10,7 @@ import { openDatabase } from '../db/index.ts';
 import type { Database } from '../db/index.ts';
 import { asSealKey, hkdf } from '../crypto/index.ts';
 import { isElohimError } from '../errors.ts';
-// The record store is the vault's; until vault/index.ts exports it, the test reaches in.
-import { createRecordStore } from '../vault/index.ts';
+import { createRecordStore } from '../db/index.ts';
 import { AUDIT_EVENTS, auditKeys, createAuditLog, GENESIS_HASH } from './index.ts';
 import type { AuditLog, AuditRecord } from './index.ts';
 

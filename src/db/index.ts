@@ -1,2 +1,8 @@
+/**
+ * The database: one SQLite file for every vault, and the sealed-record store over its
+ * `records` table through which each domain keeps its own record kinds.
+ */
 export { inTransaction, openDatabase } from './sqlite.ts';
 export type { Database } from './sqlite.ts';
+export { createRecordStore, isRecordId, newRecordId } from './records.ts';
+export type { RecordId, RecordKeys, RecordStore } from './records.ts';

@@ -1,4 +1,4 @@
-import { delayAfter } from '../vault/index.ts';
+import { delayAfter } from '../keyring/index.ts';
 
 /**
  * Growing delays for failed unlocks, per client address, on top of the vault's own throttle

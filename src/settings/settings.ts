@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { ElohimError } from '../errors.ts';
-import { writeFileAtomic } from '../vault/index.ts';
+import { writeFileAtomic } from '../fs/index.ts';
 
 /** Non-secret settings, kept in config.json. The same for every vault (they are not sealed). */
 export interface Settings {

@@ -11,7 +11,7 @@ import type { Argon2Params, SealKey } from '../crypto/index.ts';
 import { openDatabase } from '../db/index.ts';
 import type { Database } from '../db/index.ts';
 import { ElohimError, isElohimError } from '../errors.ts';
-import { writeFileAtomic } from './atomic.ts';
+import { writeFileAtomic } from '../fs/index.ts';
 import {
   createKeySlots,
   decodeKeySlots,
@@ -25,15 +25,15 @@ import {
   sealSlot,
   SLOT_COUNT,
   SLOT_SIZE,
-} from './keyslots.ts';
-import type { KdfCost, KeySlots } from './keyslots.ts';
+} from '../keyring/keyslots.ts';
+import type { KdfCost, KeySlots } from '../keyring/keyslots.ts';
 import { createObjectStore } from './objects.ts';
-import { createRecordStore } from './records.ts';
-import { createThrottle } from './throttle.ts';
+import { createRecordStore } from '../db/index.ts';
+import { createThrottle } from '../keyring/throttle.ts';
 import { openVault } from './vault.ts';
 import type { MetaRecord, Vault, VaultRecord } from './vault.ts';
 import type { ObjectId } from './objects.ts';
-import { processAlive } from './process.ts';
+import { processAlive } from '../fs/index.ts';
 
 export const RECOVERY_CODE_COUNT = 10;
 /** Slots one vault uses: its passphrase and its recovery codes. */

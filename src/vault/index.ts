@@ -1,12 +1,6 @@
 export { createHome, RECOVERY_CODE_COUNT } from './home.ts';
 export type { Home, UnlockedVault, UnlockOptions, UnlockSecret } from './home.ts';
 export { TRASH_RETENTION_MS } from './vault.ts';
-export { delayAfter } from './throttle.ts';
-export { writeFileAtomic } from './atomic.ts';
 export type { Damage, EntryInfo, PutEntry, PutOptions, TrashEntry, Vault } from './vault.ts';
-export { KDF_COSTS, KEYSLOTS_FILE_SIZE, SLOT_COUNT } from './keyslots.ts';
-export type { KdfCost } from './keyslots.ts';
 export { checkName, parseVaultPath, formatVaultPath, MAX_NAME_BYTES } from './names.ts';
 export { SMALL_OBJECT_MAX } from './objects.ts';
-export { createRecordStore } from './records.ts';
-export type { RecordStore } from './records.ts';

@@ -15,8 +15,8 @@ import { after, test } from 'node:test';
 import { isElohimError } from '../errors.ts';
 import { createHome } from './home.ts';
 import type { UnlockedVault } from './home.ts';
-import { decodeKeySlots, findSlot, passphraseKey, SLOT_COUNT, SLOT_SIZE } from './keyslots.ts';
-import type { KdfCost } from './keyslots.ts';
+import { decodeKeySlots, findSlot, passphraseKey, SLOT_COUNT, SLOT_SIZE } from '../keyring/keyslots.ts';
+import type { KdfCost } from '../keyring/keyslots.ts';
 
 /** Argon2id at OWASP's minimum: 'strong' is then 76 MiB, so the suite stays fast. */
 const CHEAP = { memory: 19 * 1024, passes: 2, parallelism: 1 };

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ItemTree } from './tree.ts';
 import type { Item } from './tree.ts';
-import type { RecordId } from './records.ts';
+import type { RecordId } from '../db/index.ts';
 
 const id = (n: number) => n.toString(16).padStart(32, '0') as RecordId;
 const folder = (n: number, parent: number | null, name: string, trashedAt?: number): Item => ({

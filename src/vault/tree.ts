@@ -1,5 +1,5 @@
 import type { ObjectId } from './objects.ts';
-import type { RecordId } from './records.ts';
+import type { RecordId } from '../db/index.ts';
 
 /** A folder or file as the vault keeps it (sealed, in one record per item). */
 export interface Item {

@@ -16,8 +16,8 @@ import type { FileKey } from '../crypto/age/index.ts';
 import { ElohimError } from '../errors.ts';
 import { newObjectId, OBJECT_NONCE_SIZE } from './objects.ts';
 import type { ObjectId, ObjectStore, WriteResult } from './objects.ts';
-import { isRecordId, newRecordId } from './records.ts';
-import type { RecordId, RecordStore } from './records.ts';
+import { isRecordId, newRecordId } from '../db/index.ts';
+import type { RecordId, RecordStore } from '../db/index.ts';
 
 /** An upload not finished within this time is abandoned (and its ciphertext deleted). */
 export const UPLOAD_TTL_MS = 24 * 3600 * 1000;

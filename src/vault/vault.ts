@@ -6,13 +6,13 @@ import { ElohimError, isElohimError } from '../errors.ts';
 import { checkName, formatVaultPath, parseVaultPath } from './names.ts';
 import { newObjectId, SMALL_OBJECT_MAX } from './objects.ts';
 import type { ObjectId, ObjectStore, WriteResult } from './objects.ts';
-import { isRecordId, newRecordId } from './records.ts';
-import type { RecordId, RecordStore } from './records.ts';
+import { isRecordId, newRecordId } from '../db/index.ts';
+import type { RecordId, RecordStore } from '../db/index.ts';
 import { ItemTree } from './tree.ts';
 import { createUploads } from './uploads.ts';
 import type { UploadRecord } from './uploads.ts';
 import type { Item } from './tree.ts';
-import { processAlive } from './process.ts';
+import { processAlive } from '../fs/index.ts';
 
 /** Trash older than this is purged when the vault is opened. */
 export const TRASH_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;

@@ -9,8 +9,7 @@ import { auditKeys, createAuditLog } from '../../audit/index.ts';
 import type { AuditLog, AuditRecord } from '../../audit/index.ts';
 import { openDatabase } from '../../db/index.ts';
 import { isElohimError } from '../../errors.ts';
-// The record store is the vault's; until vault/index.ts exports it, the test reaches in.
-import { createRecordStore } from '../../vault/records.ts';
+import { createRecordStore } from '../../db/index.ts';
 import { EXIT, EXIT_CODE_OF } from '../exit-codes.ts';
 import { auditCommand, parseIsoTime } from './audit.ts';
 import type { WithAudit } from './audit.ts';

@@ -2,8 +2,8 @@ import { Command, Option } from 'commander';
 import { ElohimError } from '../../errors.ts';
 import { LOG_LEVELS } from '../../settings/index.ts';
 import type { Settings } from '../../settings/index.ts';
-import { KDF_COSTS } from '../../vault/index.ts';
-import type { KdfCost } from '../../vault/index.ts';
+import { KDF_COSTS } from '../../keyring/index.ts';
+import type { KdfCost } from '../../keyring/index.ts';
 import { withApp, withVault } from '../context.ts';
 import type { UnlockFlags } from '../context.ts';
 

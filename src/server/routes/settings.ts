@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { SETTINGS_PATCH_SCHEMA } from '../../settings/index.ts';
 import type { Settings, SettingsStore } from '../../settings/index.ts';
-import { KDF_COSTS } from '../../vault/index.ts';
-import type { Home, KdfCost } from '../../vault/index.ts';
+import { KDF_COSTS } from '../../keyring/index.ts';
+import type { Home } from '../../vault/index.ts';
+import type { KdfCost } from '../../keyring/index.ts';
 import { authOf } from '../server.ts';
 
 const settingsSchema = {

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { writeFileAtomic } from './atomic.ts';
+import { writeFileAtomic } from '../fs/index.ts';
 
 /**
  * Growing delays after failed unlocks, kept in a small file so that restarting the CLI does not

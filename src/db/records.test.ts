@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { openDatabase } from '../db/index.ts';
+import { openDatabase } from './index.ts';
 import { asSealKey, seal } from '../crypto/index.ts';
 import { isElohimError } from '../errors.ts';
 import { createRecordStore, newRecordId } from './records.ts';

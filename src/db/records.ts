@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { inTransaction } from '../db/index.ts';
-import type { Database } from '../db/index.ts';
+import { inTransaction } from './sqlite.ts';
+import type { Database } from './sqlite.ts';
 import { open, seal } from '../crypto/index.ts';
 import type { SealKey } from '../crypto/index.ts';
 import { ElohimError } from '../errors.ts';
