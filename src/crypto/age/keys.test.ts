@@ -58,7 +58,13 @@ test('malformed keys are INVALID_RECIPIENT / INVALID_IDENTITY', () => {
   // Valid Bech32, but the ML-KEM-768 key fails the FIPS 203 modulus check (coefficients ≥ q).
   throwsCode(() => parseRecipient(bech32.encode('age1pq', bech32.toWords(Buffer.alloc(1216, 0xff)), false)), 'INVALID_RECIPIENT');
   throwsCode(() => parseRecipient(bech32.encode('age1pq', bech32.toWords(Buffer.alloc(1215, 1)), false)), 'INVALID_RECIPIENT');
-  for (const bad of ['', identity.toLowerCase(), identity.slice(0, -1) + 'Q', recipient, 'AGE-PLUGIN-YUBIKEY-1QQQQQQ']) {
+  // One changed character always fails Bech32's checksum, but it must be a change: a random
+  // identity ends in 'Q' one time in 32, so writing 'Q' there sometimes changed nothing. One that
+  // ends in 'Q' is always among the cases, so both branches run every time.
+  const changeLast = (s: string) => s.slice(0, -1) + (s.endsWith('Q') ? 'P' : 'Q');
+  let endsInQ = identity;
+  while (!endsInQ.endsWith('Q')) endsInQ = generateX25519Identity().identity;
+  for (const bad of ['', identity.toLowerCase(), changeLast(identity), changeLast(endsInQ), recipient, 'AGE-PLUGIN-YUBIKEY-1QQQQQQ']) {
     throwsCode(() => parseIdentity(bad), 'INVALID_IDENTITY', bad);
   }
   throwsCode(() => x25519IdentityFromSecret(Buffer.alloc(31)), 'INVALID_IDENTITY');
