@@ -3,6 +3,7 @@
  * a fresh temporary ELOHIM_HOME, with secrets in the environment, and look at its exit code,
  * output and the files it leaves on disk. Nothing of ours is mocked.
  */
+import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { accessSync, constants as fsConstants } from 'node:fs';
@@ -365,6 +366,17 @@ export function byteUniformity(data: Uint8Array): { chi2: number; z: number } {
   const k = 255;
   const z = (Math.cbrt(chi2 / k) - (1 - 2 / (9 * k))) / Math.sqrt(2 / (9 * k));
   return { chi2, z };
+}
+
+/**
+ * Asserts that `data` looks like uniform random bytes (byteUniformity's z below 5), and that the
+ * check has the power to tell at this size: as many zero bytes fail it by far. Key slots that
+ * were overwritten must pass it; zeros or any fixed filler must not.
+ */
+export function assertLooksRandom(data: Uint8Array, what: string): void {
+  const { z, chi2 } = byteUniformity(data);
+  assert.ok(z < 5, `${what} do not look random: chi2 ${chi2.toFixed(0)} (z ${z.toFixed(1)}) over ${data.length} bytes`);
+  assert.ok(byteUniformity(new Uint8Array(data.length)).z > 100, `${data.length} bytes are too few to tell random from zeros`);
 }
 
 /** Deterministic, compressible, recognizable plaintext: "<marker>-<n>\n" lines. */

@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { CSRF_HEADER } from '../src/server/index.ts';
 import { createHome } from '../src/vault/index.ts';
 import { KEYSLOTS_FILE_SIZE, SLOT_COUNT } from '../src/keyring/index.ts';
-import { objectFiles, PASSPHRASE, removeTempDirs } from './helpers.ts';
+import { assertLooksRandom, objectFiles, PASSPHRASE, removeTempDirs } from './helpers.ts';
 import {
   assertError,
   call,
@@ -49,6 +49,11 @@ function changedSlots(before: Buffer, after: Buffer): number[] {
     if (!before.subarray(at, at + SLOT_SIZE).equals(after.subarray(at, at + SLOT_SIZE))) out.push(i);
   }
   return out;
+}
+
+/** The bytes of the given slots of a keyslots.bin copy, one after another. */
+function slotBytes(file: Buffer, indices: number[]): Buffer {
+  return Buffer.concat(indices.map((i) => file.subarray(HEADER_SIZE + i * SLOT_SIZE, HEADER_SIZE + (i + 1) * SLOT_SIZE)));
 }
 
 /** Ids of every row of db.sqlite's `records` table (all vaults', sealed), read-only. */
@@ -301,7 +306,10 @@ describe('removing the decoy over HTTP', () => {
     assert.equal(res.statusCode, 204, res.body);
     assert.equal(res.body, '');
 
-    assert.equal(changedSlots(slots, keyslots(t)).length, SLOTS_PER_VAULT, 'the decoy’s passphrase slot and its 10 recovery-code slots');
+    const changed = changedSlots(slots, keyslots(t));
+    assert.equal(changed.length, SLOTS_PER_VAULT, 'the decoy’s passphrase slot and its 10 recovery-code slots');
+    // A removed vault's slots must look like never-used ones: random, not zeros or a filler.
+    assertLooksRandom(slotBytes(keyslots(t), changed), 'the overwritten slots');
     assert.deepEqual(await objectFiles(t.dir), realObjects, 'exactly the decoy’s objects are gone');
 
     // Every row that appeared while the decoy was open is gone, and so are its setup rows (half
@@ -384,7 +392,7 @@ describe('removing a decoy that made a decoy of its own', () => {
     thirdCodes = (await second.addCompanion(THIRD)).recoveryCodes;
     second.lock();
     const third = await t.home.unlock({ passphrase: THIRD });
-    await third.vault.put('/third.txt', Readable.from([Buffer.from('third vault file')]));
+    await third.vault.put(null, 'third.txt', Readable.from([Buffer.from('third vault file')]));
     third.lock();
     chainRows = minus(recordIds(t), beforeChain);
     assert.equal((await objectFiles(t.dir)).length, realObjects.length + 1);
@@ -405,7 +413,10 @@ describe('removing a decoy that made a decoy of its own', () => {
   test('DELETE removes both: 22 slots overwritten, both passphrases and the third’s codes open nothing, only the real objects remain', async () => {
     const slots = keyslots(t);
     assert.equal((await call(t.app, 'DELETE', '/api/v1/decoy', { session: real })).statusCode, 204);
-    assert.equal(changedSlots(slots, keyslots(t)).length, 2 * SLOTS_PER_VAULT);
+    const changed = changedSlots(slots, keyslots(t));
+    assert.equal(changed.length, 2 * SLOTS_PER_VAULT);
+    // A removed vault's slots must look like never-used ones: random, not zeros or a filler.
+    assertLooksRandom(slotBytes(keyslots(t), changed), 'the overwritten slots');
     assert.deepEqual(await objectFiles(t.dir), realObjects);
     assert.deepEqual(minus(chainRows, recordIds(t)), chainRows, 'every row the second and third vaults wrote is gone');
     assertError(simple(await unlock(t, { passphrase: DECOY_PASSPHRASE })), 401, 'VAULT_WRONG_SECRET');
