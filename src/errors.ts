@@ -51,9 +51,13 @@ export const ERROR_CODES = {
   OBJECT_DAMAGED: 'a stored object is missing or damaged',
   HOST_IO: 'a file on this device could not be read or written',
   HOST_FILE_NOT_FOUND: 'a file on this device does not exist',
+  DISK_FULL: 'the device is full: free some space (or cancel unfinished uploads with `elohim uploads cancel`) and try again',
 
   // the audit log
   AUDIT_CHAIN_BROKEN: 'the audit log failed verification: an entry was altered, removed or reordered',
+
+  // anything not raised on purpose: a bug, reported without its details
+  INTERNAL: 'internal error',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -71,4 +75,29 @@ export class ElohimError extends Error {
 
 export function isElohimError(err: unknown, code?: ErrorCode): err is ElohimError {
   return err instanceof ElohimError && (code === undefined || err.code === code);
+}
+
+/** SQLite's result code for "database or disk is full" (SQLITE_FULL). */
+const SQLITE_FULL = 13;
+
+/** Whether `err` says the device (or the user's quota) is full, from Node's fs or from SQLite. */
+export function isDiskFull(err: unknown): boolean {
+  const e = err as { code?: unknown; errcode?: unknown } | null;
+  if (e === null || typeof e !== 'object') return false;
+  // node:sqlite reports extended result codes too; the primary code is the low byte.
+  return e.code === 'ENOSPC' || e.code === 'EDQUOT' || (e.code === 'ERR_SQLITE_ERROR' && typeof e.errcode === 'number' && (e.errcode & 0xff) === SQLITE_FULL);
+}
+
+/**
+ * Any thrown value as one of our errors, for the faces (HTTP, CLI) to map in their one place:
+ * ours pass through; a full device is DISK_FULL; another error from the host (a Node errno code
+ * such as EACCES, or SQLite) is HOST_IO; anything else is a bug, INTERNAL. The original is kept
+ * as `cause` for logs; its message never reaches a client, since it may carry a path.
+ */
+export function toElohimError(err: unknown): ElohimError {
+  if (isElohimError(err)) return err;
+  if (isDiskFull(err)) return new ElohimError('DISK_FULL', undefined, { cause: err });
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && (/^E[A-Z]+$/.test(code) || code === 'ERR_SQLITE_ERROR')) return new ElohimError('HOST_IO', undefined, { cause: err });
+  return new ElohimError('INTERNAL', undefined, { cause: err });
 }

@@ -3,7 +3,8 @@ import type { ErrorCode } from '../errors.ts';
 /**
  * The one place that maps error codes to process exit codes. Scripts can rely on these:
  * 1 something broke, 2 bad input or usage, 3 wrong secret or locked out, 4 not found,
- * 5 conflict with what exists, 6 data failed an integrity check.
+ * 5 conflict with what exists, 6 data failed an integrity check, 7 the device is full (so a
+ * script can free space and retry rather than treat it as a failure of the data).
  */
 export const EXIT = {
   OK: 0,
@@ -13,6 +14,7 @@ export const EXIT = {
   NOT_FOUND: 4,
   CONFLICT: 5,
   INTEGRITY: 6,
+  DISK_FULL: 7,
 } as const;
 
 export const EXIT_CODE_OF: Record<ErrorCode, number> = {
@@ -57,6 +59,9 @@ export const EXIT_CODE_OF: Record<ErrorCode, number> = {
   OBJECT_DAMAGED: EXIT.INTEGRITY,
   HOST_IO: EXIT.FAILURE,
   HOST_FILE_NOT_FOUND: EXIT.NOT_FOUND,
+  DISK_FULL: EXIT.DISK_FULL,
 
   AUDIT_CHAIN_BROKEN: EXIT.INTEGRITY,
+
+  INTERNAL: EXIT.FAILURE,
 };

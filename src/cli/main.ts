@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { ElohimError, isElohimError } from '../errors.ts';
+import { ElohimError, ERROR_CODES, isDiskFull, isElohimError } from '../errors.ts';
 import { ageCommand } from './commands/age.ts';
 import { auditCommand } from './commands/audit.ts';
 import { panicCommand } from './commands/panic.ts';
@@ -27,7 +27,7 @@ Environment:
   ELOHIM_PORT               server port for \`serve\` and \`panic\` (default 7788)
   ELOHIM_SHRED_CONFIRM      the typed confirmation for \`panic --shred\`
 
-Exit codes: 0 ok, 1 failure, 2 bad input, 3 wrong secret, 4 not found, 5 conflict, 6 integrity`,
+Exit codes: 0 ok, 1 failure, 2 bad input, 3 wrong secret, 4 not found, 5 conflict, 6 integrity, 7 disk full`,
     );
   for (const cmd of [...vaultCommands(), settingsCommand(), decoyCommand(), ageCommand(), auditCommand(), serveCommand(), panicCommand(), statusCommand()]) program.addCommand(cmd);
   // Parse errors exit through our handler, with our exit codes.
@@ -65,6 +65,10 @@ export async function run(argv: string[]): Promise<number> {
     }
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EPIPE') return EXIT.OK; // the reader went away (e.g. `| head`)
+    if (isDiskFull(err)) {
+      process.stderr.write(`elohim: ${ERROR_CODES.DISK_FULL}\n`);
+      return EXIT_CODE_OF.DISK_FULL;
+    }
     if (typeof code === 'string' && code.startsWith('E')) {
       process.stderr.write(`elohim: ${new ElohimError('HOST_IO', `${(err as Error).message}`).message}\n`);
       return EXIT_CODE_OF.HOST_IO;

@@ -1,6 +1,7 @@
+import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorCode } from '../errors.ts';
-import { isElohimError } from '../errors.ts';
+import { ElohimError, ERROR_CODES, isElohimError, toElohimError } from '../errors.ts';
 
 /** The one place that maps error codes to HTTP statuses (a test checks every code is here). */
 export const HTTP_STATUS_OF: Record<ErrorCode, number> = {
@@ -42,59 +43,76 @@ export const HTTP_STATUS_OF: Record<ErrorCode, number> = {
   OBJECT_DAMAGED: 500,
   HOST_IO: 500,
   HOST_FILE_NOT_FOUND: 404,
+  // RFC 4918 §11.5: the server cannot store what the request needs stored.
+  DISK_FULL: 507,
   AUDIT_CHAIN_BROKEN: 500,
   UPLOAD_NOT_FOUND: 404,
   UPLOAD_OFFSET_MISMATCH: 409,
   TUS_VERSION_UNSUPPORTED: 412,
+  INTERNAL: 500,
 };
 
 /** The JSON body of every error response. */
 export interface ErrorBody {
-  error: { code: string; message: string };
+  error: { code: ErrorCode; message: string };
 }
 
-export function errorBody(code: ErrorCode, message: string): ErrorBody {
+export function errorBody(code: ErrorCode, message: string = ERROR_CODES[code]): ErrorBody {
   return { error: { code, message } };
 }
 
 /**
- * Turns any thrown error into `{ error: { code, message } }` with the right status. Only our
- * own errors and Fastify's client errors keep their message; anything else becomes a plain 500
- * so no stack trace, path or secret reaches the client.
+ * The error a request failed with, as one of ours. Fastify's own errors (validation, body
+ * parsing, URL limits) are client errors and keep their message, which says what was wrong
+ * with the request and nothing of this machine; anything else goes through toElohimError.
  */
-export function toHttpError(err: unknown): { status: number; body: ErrorBody } {
-  if (isElohimError(err)) return { status: HTTP_STATUS_OF[err.code], body: errorBody(err.code, err.message) };
+export function requestError(err: unknown): ElohimError {
+  if (isElohimError(err)) return err;
   const fe = err as Partial<FastifyError> & { validation?: unknown };
-  if (fe.validation !== undefined) return { status: 400, body: errorBody('INVALID_INPUT', fe.message ?? 'invalid request') };
+  if (fe.validation !== undefined) return new ElohimError('INVALID_INPUT', fe.message ?? 'invalid request');
   switch (fe.code) {
     case 'FST_ERR_BAD_URL':
     case 'FST_ERR_MAX_PARAM_LENGTH':
     case 'FST_ERR_ASYNC_CONSTRAINT':
-      return { status: 400, body: errorBody('INVALID_INPUT', 'the URL is malformed or too long') };
+      return new ElohimError('INVALID_INPUT', 'the URL is malformed or too long');
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { status: 413, body: errorBody('BODY_TOO_LARGE', 'the request body is too large') };
+      return new ElohimError('BODY_TOO_LARGE');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return { status: 415, body: errorBody('UNSUPPORTED_MEDIA_TYPE', 'send JSON (application/json), or raw bytes for uploads') };
+      return new ElohimError('UNSUPPORTED_MEDIA_TYPE', 'send JSON (application/json), or raw bytes for uploads');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return { status: 400, body: errorBody('INVALID_INPUT', fe.message ?? 'invalid body') };
+      return new ElohimError('INVALID_INPUT', fe.message ?? 'invalid body');
   }
-  if (fe instanceof SyntaxError || fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
-    return { status: 400, body: errorBody('INVALID_INPUT', 'the body is not valid JSON') };
-  }
-  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return { status: fe.statusCode, body: errorBody('INVALID_INPUT', fe.message ?? 'bad request') };
-  }
-  return { status: 500, body: errorBody('HOST_IO', 'internal error') };
+  if (fe instanceof SyntaxError || fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY') return new ElohimError('INVALID_INPUT', 'the body is not valid JSON');
+  // Any other error Fastify marks as the client's (4xx) is bad input as far as we can tell.
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) return new ElohimError('INVALID_INPUT', fe.message ?? 'bad request');
+  return toElohimError(err);
+}
+
+/**
+ * Turns any thrown error into `{ error: { code, message } }` with the status HTTP_STATUS_OF
+ * gives its code. Only our own errors and Fastify's client errors keep their message; anything
+ * else gets the registry's message, so no stack trace, path or secret reaches the client.
+ */
+export function toHttpError(err: unknown): { status: number; body: ErrorBody } {
+  const e = requestError(err);
+  return { status: HTTP_STATUS_OF[e.code], body: errorBody(e.code, e.message) };
 }
 
 export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply): void {
   const { status, body } = toHttpError(err);
-  if (status >= 500) req.log.error({ code: body.error.code, err: isElohimError(err) ? undefined : String((err as Error)?.name) }, 'request failed');
+  // The cause's name and errno code only: its message may carry a path.
+  const cause = isElohimError(err) ? err.cause : err;
+  if (status >= 500) req.log.error({ code: body.error.code, cause: cause === undefined ? undefined : `${String((cause as Error)?.name)} ${String((cause as { code?: unknown })?.code ?? '')}`.trim() }, 'request failed');
   void reply.code(status).header('cache-control', 'no-store').send(body);
 }
 
 export function notFoundHandler(_req: FastifyRequest, reply: FastifyReply): void {
-  void reply.code(404).send(errorBody('ROUTE_NOT_FOUND', 'no such API route'));
+  void reply.code(HTTP_STATUS_OF.ROUTE_NOT_FOUND).send(errorBody('ROUTE_NOT_FOUND', 'no such API route'));
 }
 
+/** The status line of `code`'s status ("431 Request Header Fields Too Large"), for raw sockets. */
+export function statusLine(code: ErrorCode): string {
+  const status = HTTP_STATUS_OF[code];
+  return `${status} ${STATUS_CODES[status] ?? 'Error'}`;
+}
