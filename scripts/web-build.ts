@@ -30,7 +30,9 @@ export async function webInputsHash(): Promise<string> {
     join(WEB, 'vite.config.ts'),
     join(ROOT, 'package-lock.json'),
     ...(await filesUnder(join(WEB, 'src'))),
-    // the one server module the UI imports (the audit event names)
+    // the server modules the UI bundles: the shared protocol names (its import of errors.ts is
+    // a type, erased from the bundle) and the audit event names it re-exports
+    join(ROOT, 'src', 'server', 'protocol.ts'),
     join(ROOT, 'src', 'audit', 'event-names.ts'),
     // copied into web/dist as they are (the favicon)
     ...(existsSync(pub) ? await filesUnder(pub) : []),

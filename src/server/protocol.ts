@@ -1,8 +1,53 @@
 /**
- * Names shared by the server and its clients (the CLI's `panic`, later the web UI), in a module
- * without Fastify so that a client does not load the server to know them.
+ * The names the server and its clients share: the web UI (web/src/api.ts), the CLI's `panic`,
+ * tests. It has no imports that survive compilation (the one below is a type), so the UI's
+ * bundle takes this file alone, and scripts/web-build.ts hashes it with the UI's sources.
+ *
+ * The server registers its routes under these paths and a test checks each one exists, so a
+ * path renamed on one side fails there rather than in a browser.
  */
+export type { ErrorCode } from '../errors.ts';
+export { AUDIT_EVENTS } from '../audit/event-names.ts';
+
+/** The cookie that carries the session token (HttpOnly, SameSite=Strict). */
 export const SESSION_COOKIE = 'elohim_session';
+/** The header every state-changing request sends: the session's token, or any value before a session exists. */
 export const CSRF_HEADER = 'x-elohim-csrf';
+/** Header of the last tus PATCH (and of an empty upload's creation): the id of the finished file. */
+export const ITEM_ID_HEADER = 'x-elohim-item-id';
 /** The phrase a person must type to crypto-shred; long enough that no stray click sends it. */
 export const SHRED_PHRASE = 'DESTROY ALL DATA';
+export const TUS_VERSION = '1.0.0';
+
+/** Every API route a client calls, as the server registers it (`:id` is an item or upload id). */
+export const API = {
+  health: '/api/v1/health',
+  setup: '/api/v1/setup',
+  session: '/api/v1/session',
+  panic: '/api/v1/panic',
+  items: '/api/v1/items',
+  item: '/api/v1/items/:id',
+  content: '/api/v1/items/:id/content',
+  search: '/api/v1/search',
+  folders: '/api/v1/folders',
+  files: '/api/v1/files',
+  trash: '/api/v1/trash',
+  restore: '/api/v1/trash/:id/restore',
+  uploads: '/api/v1/uploads',
+  upload: '/api/v1/uploads/:id',
+  settings: '/api/v1/settings',
+  decoy: '/api/v1/decoy',
+  audit: '/api/v1/audit',
+  auditVerify: '/api/v1/audit/verify',
+  auditExport: '/api/v1/audit/export',
+  verify: '/api/v1/verify',
+} as const;
+
+export type ApiRoute = (typeof API)[keyof typeof API];
+
+/** `route` with its `:id` filled in ("/api/v1/items/:id" → "/api/v1/items/3f…"); the id is URL-encoded. */
+export function apiPath(route: ApiRoute, id?: string): string {
+  if (!route.includes(':id')) return route;
+  if (id === undefined) throw new TypeError(`${route} needs an id`);
+  return route.replace(':id', encodeURIComponent(id));
+}

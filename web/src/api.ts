@@ -1,5 +1,9 @@
 // The one client of the local server's JSON API (/api/v1). Every screen goes through here, so
-// the CSRF header, the error format and the session's end are handled in one place.
+// the CSRF header, the error format and the session's end are handled in one place. Route paths,
+// header names and error codes come from the server's protocol module, never restated here.
+
+import { API, apiPath, CSRF_HEADER } from '../../src/server/protocol.ts';
+import type { ErrorCode } from '../../src/server/protocol.ts';
 
 export type ItemKind = 'file' | 'folder';
 
@@ -45,13 +49,16 @@ export interface Health {
   initialized: boolean;
 }
 
+/** What an ApiError's code can be: one of the server's, or what a client sees without one. */
+export type ApiErrorCode = ErrorCode | 'NETWORK' | `HTTP_${number}`;
+
 /** An answer of the server's error format `{ error: { code, message } }`, or a network failure. */
 export class ApiError extends Error {
-  readonly code: string;
+  readonly code: ApiErrorCode;
   readonly status: number;
   /** seconds to wait before the next attempt (429 Retry-After), when the server said */
   readonly retryAfter: number | undefined;
-  constructor(status: number, code: string, message: string, retryAfter?: number) {
+  constructor(status: number, code: ApiErrorCode, message: string, retryAfter?: number) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
@@ -67,7 +74,7 @@ let csrfToken = PRE_SESSION_CSRF;
 const lockListeners = new Set<() => void>();
 
 export function csrfHeader(): Record<string, string> {
-  return { 'x-elohim-csrf': csrfToken };
+  return { [CSRF_HEADER]: csrfToken };
 }
 
 /** Calls `listener` whenever the server answers 401 SESSION_REQUIRED (auto-lock, panic elsewhere). */
@@ -83,10 +90,10 @@ function sessionEnded(): void {
 
 async function errorOf(res: Response): Promise<ApiError> {
   const retry = res.headers.get('retry-after');
-  let code = 'HTTP_' + res.status;
+  let code: ApiErrorCode = `HTTP_${res.status}`;
   let message = res.statusText || 'request failed';
   try {
-    const body = (await res.json()) as { error?: { code?: string; message?: string } };
+    const body = (await res.json()) as { error?: { code?: ErrorCode; message?: string } };
     if (body.error?.code) code = body.error.code;
     if (body.error?.message) message = body.error.message;
   } catch {
@@ -95,7 +102,11 @@ async function errorOf(res: Response): Promise<ApiError> {
   return new ApiError(res.status, code, message, retry === null ? undefined : Number(retry));
 }
 
-/** Sends one request (a Blob body as raw bytes, any other as JSON); resolves with the parsed JSON (undefined for 204), throws ApiError. */
+/**
+ * Sends one request to `path` (an API route, see apiPath; a query string may follow) with a Blob
+ * body as raw bytes and any other as JSON; resolves with the parsed JSON (undefined for 204),
+ * throws ApiError.
+ */
 export async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   const headers: Record<string, string> = { ...csrfHeader() };
   // A Blob is file contents, sent as raw bytes; anything else is JSON.
@@ -103,7 +114,7 @@ export async function request<T>(method: string, path: string, body?: unknown, s
   if (body !== undefined && !raw) headers['content-type'] = 'application/json';
   let res: Response;
   try {
-    res = await fetch('/api/v1' + path, {
+    res = await fetch(path, {
       method,
       headers,
       body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
@@ -131,13 +142,13 @@ const q = (params: Record<string, string | number | undefined>): string => {
 };
 
 export const api = {
-  health: () => request<Health>('GET', '/health'),
+  health: () => request<Health>('GET', API.health),
 
   setup: (passphrase: string, decoyPassphrase?: string) =>
-    request<{ recoveryCodes: string[]; decoyRecoveryCodes?: string[] }>('POST', '/setup', decoyPassphrase ? { passphrase, decoyPassphrase } : { passphrase }),
+    request<{ recoveryCodes: string[]; decoyRecoveryCodes?: string[] }>('POST', API.setup, decoyPassphrase ? { passphrase, decoyPassphrase } : { passphrase }),
 
   async unlock(secret: { passphrase: string } | { recoveryCode: string }): Promise<{ viaRecoveryCode: boolean }> {
-    const res = await request<{ csrfToken: string; viaRecoveryCode: boolean }>('POST', '/session', secret);
+    const res = await request<{ csrfToken: string; viaRecoveryCode: boolean }>('POST', API.session, secret);
     csrfToken = res.csrfToken;
     return { viaRecoveryCode: res.viaRecoveryCode };
   },
@@ -145,7 +156,7 @@ export const api = {
   /** Resumes the session of an earlier page load (the cookie survives a reload); false if locked. */
   async resume(): Promise<boolean> {
     try {
-      csrfToken = (await request<{ csrfToken: string }>('GET', '/session')).csrfToken;
+      csrfToken = (await request<{ csrfToken: string }>('GET', API.session)).csrfToken;
       return true;
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) return false;
@@ -155,7 +166,7 @@ export const api = {
 
   async lock(): Promise<void> {
     try {
-      await request<void>('DELETE', '/session');
+      await request<void>('DELETE', API.session);
     } finally {
       sessionEnded();
     }
@@ -164,7 +175,7 @@ export const api = {
   /** Locks every vault at once; needs no session. */
   async panic(): Promise<void> {
     try {
-      await request<void>('POST', '/panic', {});
+      await request<void>('POST', API.panic, {});
     } finally {
       sessionEnded();
     }
@@ -173,42 +184,42 @@ export const api = {
   /** Destroys the key slots: the data can never be decrypted again. */
   async shred(confirm: string): Promise<void> {
     try {
-      await request<void>('POST', '/panic', { shred: true, confirm });
+      await request<void>('POST', API.panic, { shred: true, confirm });
     } finally {
       sessionEnded();
     }
   },
 
-  list: (parent: string | null) => request<{ items: Item[]; total: number }>('GET', '/items' + q({ parent: parent ?? undefined })),
-  item: (id: string) => request<{ item: Item }>('GET', '/items/' + id),
-  search: (text: string) => request<{ items: Item[] }>('GET', '/search' + q({ q: text })),
-  mkdir: (parent: string | null, name: string) => request<{ item: Item }>('POST', '/folders', { parent, name }),
-  rename: (id: string, name: string) => request<{ item: Item }>('PATCH', '/items/' + id, { name }),
-  move: (id: string, parent: string | null) => request<{ item: Item }>('PATCH', '/items/' + id, { parent }),
-  trash: (id: string) => request<void>('DELETE', '/items/' + id),
-  trashList: () => request<{ items: Item[] }>('GET', '/trash'),
-  restore: (id: string) => request<{ item: Item }>('POST', '/trash/' + id + '/restore'),
-  emptyTrash: () => request<void>('DELETE', '/trash'),
+  list: (parent: string | null) => request<{ items: Item[]; total: number }>('GET', API.items + q({ parent: parent ?? undefined })),
+  item: (id: string) => request<{ item: Item }>('GET', apiPath(API.item, id)),
+  search: (text: string) => request<{ items: Item[] }>('GET', API.search + q({ q: text })),
+  mkdir: (parent: string | null, name: string) => request<{ item: Item }>('POST', API.folders, { parent, name }),
+  rename: (id: string, name: string) => request<{ item: Item }>('PATCH', apiPath(API.item, id), { name }),
+  move: (id: string, parent: string | null) => request<{ item: Item }>('PATCH', apiPath(API.item, id), { parent }),
+  trash: (id: string) => request<void>('DELETE', apiPath(API.item, id)),
+  trashList: () => request<{ items: Item[] }>('GET', API.trash),
+  restore: (id: string) => request<{ item: Item }>('POST', apiPath(API.restore, id)),
+  emptyTrash: () => request<void>('DELETE', API.trash),
   /**
    * Stores a whole file in one request. Big files go through tus (UPLOADS_ENDPOINT) instead;
    * this is for empty ones, which tus creates but never sends a PATCH for.
    */
   putFile: (parent: string | null, name: string, contents: Blob, replace = false) =>
-    request<{ item: Item }>('PUT', '/files' + q({ parent: parent ?? undefined, name, replace: replace ? 'true' : undefined }), contents),
+    request<{ item: Item }>('PUT', API.files + q({ parent: parent ?? undefined, name, replace: replace ? 'true' : undefined }), contents),
   /** The URL a plain link downloads from (the session cookie goes with it; GET needs no CSRF). */
-  contentUrl: (id: string) => '/api/v1/items/' + id + '/content',
+  contentUrl: (id: string) => apiPath(API.content, id),
 
-  settings: () => request<Settings>('GET', '/settings'),
-  updateSettings: (change: Partial<Omit<Settings, 'dataFolder'>>) => request<Settings>('PATCH', '/settings', change),
+  settings: () => request<Settings>('GET', API.settings),
+  updateSettings: (change: Partial<Omit<Settings, 'dataFolder'>>) => request<Settings>('PATCH', API.settings, change),
 
-  decoy: () => request<{ exists: boolean }>('GET', '/decoy'),
-  removeDecoy: () => request<void>('DELETE', '/decoy'),
+  decoy: () => request<{ exists: boolean }>('GET', API.decoy),
+  removeDecoy: () => request<void>('DELETE', API.decoy),
 
   audit: (filter: { event?: string; since?: number; until?: number; limit?: number; offset?: number }) =>
-    request<{ entries: AuditEntry[]; total: number }>('GET', '/audit' + q(filter)),
-  auditVerify: () => request<{ ok: boolean; entries: number; firstBadEntry?: number }>('GET', '/audit/verify'),
-  auditExportUrl: () => '/api/v1/audit/export',
+    request<{ entries: AuditEntry[]; total: number }>('GET', API.audit + q(filter)),
+  auditVerify: () => request<{ ok: boolean; entries: number; firstBadEntry?: number }>('GET', API.auditVerify),
+  auditExportUrl: () => API.auditExport,
 };
 
 /** Where tus-js-client sends resumable uploads (metadata: name, parent, replace). */
-export const UPLOADS_ENDPOINT = '/api/v1/uploads';
+export const UPLOADS_ENDPOINT = API.uploads;
