@@ -1,6 +1,152 @@
-export { createHome, RECOVERY_CODE_COUNT } from './home.ts';
-export type { Home, UnlockedVault, UnlockOptions, UnlockSecret } from './home.ts';
-export { TRASH_RETENTION_MS } from './vault.ts';
-export type { Damage, EntryInfo, PutEntry, PutOptions, TrashEntry, Vault } from './vault.ts';
+/**
+ * The vault: one unlocked vault's folders and files, sealed records over encrypted objects.
+ *
+ * Every item is addressed by its id; `resolve` turns a vault path ("/reports/a.pdf") into one,
+ * for faces that speak in paths (the CLI). The root folder has no item and no id: it is `null`
+ * wherever a folder is expected. Implementation: vault.ts wires the parts, each in its own
+ * module (core.ts: index and commit; write.ts: put; read.ts: read, verify, export;
+ * organize.ts: folders, move, trash; trash.ts: the trash; recover.ts: crash recovery).
+ */
+import type { Readable } from 'node:stream';
+import type { Recipient } from '../crypto/age/index.ts';
+import type { RecordId } from '../db/index.ts';
+import type { Uploads } from './uploads.ts';
+
+export { TRASH_RETENTION_MS } from './trash.ts';
 export { checkName, parseVaultPath, formatVaultPath, MAX_NAME_BYTES } from './names.ts';
 export { SMALL_OBJECT_MAX } from './objects.ts';
+// For the composition root (app.ts): the factories it builds a vault from.
+export { openVault } from './vault.ts';
+export { createObjectStore } from './objects.ts';
+export type { ObjectStore } from './objects.ts';
+export { destroyVaultData } from './destroy.ts';
+export type { VaultRecord } from './kinds.ts';
+
+export interface EntryInfo {
+  id: RecordId;
+  kind: 'file' | 'folder';
+  name: string;
+  /** the folder it is in; null = the root */
+  parent: RecordId | null;
+  path: string;
+  size: number;
+  created: number;
+  modified: number;
+}
+
+export interface TrashEntry extends EntryInfo {
+  trashedAt: number;
+  /** where it was when trashed */
+  originalPath: string;
+}
+
+export interface Damage {
+  path: string;
+  id: RecordId;
+  code: string;
+  message: string;
+}
+
+/**
+ * `signal` on every long operation: the faces pass one that aborts when the client goes away,
+ * combined (AbortSignal.any) with the workspace's, which aborts on lock and panic.
+ */
+export interface Cancellable {
+  signal?: AbortSignal;
+}
+
+export interface PutOptions extends Cancellable {
+  /** replace an existing file (the old version goes to the trash) */
+  replace?: boolean;
+  onProgress?: (bytesDone: number) => void;
+  /** the expected size, when known (small files are hashed without a worker thread) */
+  sizeHint?: number;
+}
+
+/** One file of a `putMany`: where it goes below the destination, and how to read it. */
+export interface PutEntry {
+  names: string[];
+  size: number;
+  /** Whole contents for small files; a stream for big ones. */
+  read(): Promise<Buffer | Readable>;
+}
+
+export interface PutManyOptions extends Cancellable {
+  replace?: boolean;
+  /** folders to create below the destination even when no file goes into them (as names) */
+  folders?: string[][];
+  onProgress?: (p: { files: number; bytes: number }) => void;
+}
+
+export interface ReadOptions extends Cancellable {
+  /** plaintext bytes [start, end); the whole file when absent */
+  range?: { start: number; end: number };
+}
+
+export interface VerifyProgress {
+  files: number;
+  bytes: number;
+  totalFiles: number;
+  totalBytes: number;
+}
+
+export interface Vault {
+  /** This vault's age identity (AGE-SECRET-KEY-1…): whoever holds it can open every export to it. */
+  identity(): string;
+
+  /** The live item at a vault path: its id, or null for the root. Throws ITEM_NOT_FOUND, INVALID_PATH, INVALID_NAME. */
+  resolve(path: string): RecordId | null;
+  /** The live item with this id. Throws ITEM_NOT_FOUND for unknown, trashed or malformed ids. */
+  item(id: string): EntryInfo;
+  /** The live children of a folder (null = root), folders first, then by name. Throws NOT_A_FOLDER. */
+  children(folder: string | null): EntryInfo[];
+  /** Live items whose name contains `text` (case-insensitive). */
+  find(text: string): EntryInfo[];
+  /** The SHA-256 of a file's plaintext, as recorded when it was put (for ETags and verify). */
+  sha256Of(id: string): string;
+
+  /** Creates folder `name` in `parent` (null = root). Throws ITEM_EXISTS, INVALID_NAME. */
+  mkdir(parent: string | null, name: string): EntryInfo;
+  /**
+   * Streams `source` into a new file `name` in `parent` (null = root). The object is durable
+   * before the record that points at it commits. Throws ITEM_EXISTS (also when the name was
+   * taken while the bytes were arriving), ITEM_NOT_FOUND when the folder is gone.
+   */
+  put(parent: string | null, name: string, source: Readable, opts?: PutOptions): Promise<EntryInfo>;
+  /**
+   * Puts many files below `parent` in batches, checking every name and conflict before writing
+   * anything; each batch commits in one transaction after its objects are durable.
+   */
+  putMany(parent: string | null, entries: PutEntry[], opts?: PutManyOptions): Promise<{ files: number; bytes: number }>;
+  /**
+   * A file's plaintext as a stream, authenticated chunk by chunk by age STREAM (a damaged,
+   * reordered or truncated object fails before its bytes are released). Whole reads are logged.
+   */
+  read(id: string, opts?: ReadOptions): Promise<{ info: EntryInfo; stream: Readable }>;
+  /** Renames and/or moves an item; `parent` null = the root, undefined = where it is. */
+  update(id: string, change: { name?: string; parent?: string | null }): EntryInfo;
+  /** Moves an item (a folder with everything in it) to the trash. */
+  trash(id: string): TrashEntry;
+
+  trashList(): TrashEntry[];
+  /**
+   * Restores a trashed item by id (or a unique prefix of at least 6 characters) to where it
+   * was; to the root if that folder is gone, and under a new name if the old one is taken.
+   */
+  restore(ref: string): EntryInfo;
+  /** Deletes everything in the trash for good. Returns how many items were removed. */
+  emptyTrash(): Promise<number>;
+
+  /** Reads every object back, trash included, checking each against its recorded SHA-256. */
+  verify(opts?: Cancellable & { onProgress?: (p: VerifyProgress) => void }): Promise<{ files: number; bytes: number; damaged: Damage[] }>;
+  /**
+   * A standard age file of a file for `recipients`: a new header wrapping the file's key,
+   * followed by the stored nonce and payload as they are (no re-encryption).
+   */
+  export(id: string, recipients: Recipient[], opts?: Cancellable & { armor?: boolean }): Promise<{ info: EntryInfo; stream: Readable }>;
+
+  /** Starts a resumable upload of `length` bytes into `parent` (null = root). */
+  beginUpload(parent: string | null, name: string, length: number, opts?: { replace?: boolean }): Promise<{ id: string }>;
+  /** Status, append and cancel of resumable uploads (see uploads.ts). */
+  readonly uploads: Uploads;
+}

@@ -67,9 +67,17 @@ export class ItemTree {
     return undefined;
   }
 
-  /** Walks `names` from the root over live items: the item, null for the root, undefined if absent. */
-  resolve(names: readonly string[]): Item | null | undefined {
+  /**
+   * Walks `names` over live items from the folder `from` (null = the root): the item, null for
+   * the root, undefined if absent.
+   */
+  resolve(names: readonly string[], from: RecordId | null = null): Item | null | undefined {
     let current: Item | null = null;
+    if (from !== null) {
+      const start = this.#items.get(from);
+      if (start === undefined) return undefined;
+      current = start;
+    }
     for (const name of names) {
       if (current !== null && current.kind !== 'folder') return undefined;
       const next = this.childNamed(current?.id ?? null, name);

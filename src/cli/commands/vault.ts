@@ -11,6 +11,7 @@ import { DEFAULT_ARGON2 } from '../../crypto/index.ts';
 import { ElohimError } from '../../errors.ts';
 import { formatVaultPath, parseVaultPath, SMALL_OBJECT_MAX } from '../../vault/index.ts';
 import type { EntryInfo, PutEntry } from '../../vault/index.ts';
+import { existingFolder, fileAt, folderAt, itemAt, listAt, mkdirPath, movePath, namesFolder } from '../vault-paths.ts';
 import { configFromEnv } from '../../app.ts';
 import { withApp, withVault } from '../context.ts';
 import type { UnlockFlags } from '../context.ts';
@@ -39,13 +40,13 @@ function initCommand(): Command {
     .option('--kdf-parallelism <n>', 'Argon2id lanes', positiveInt('--kdf-parallelism'), DEFAULT_ARGON2.parallelism)
     .addHelpText('after', '\nWith an existing vault, `init --decoy` adds a decoy: it needs the real passphrase too.')
     .action(async (opts: { decoy?: boolean; kdfMemory: number; kdfPasses: number; kdfParallelism: number }, cmd: Command) => {
-      const initialized = await withApp(async (app) => app.home.isInitialized());
+      const initialized = await withApp(async (app) => app.keyring.isInitialized());
       if (initialized) {
         if (!opts.decoy) throw new ElohimError('VAULT_ALREADY_INITIALIZED', `a vault already exists in ${configFromEnv().home}`);
         // Adding a decoy later: unlock the vault first (throttled like any unlock).
         await withVault(globals(cmd), async (unlocked) => {
           const decoyPassphrase = await readSecret({ env: 'ELOHIM_DECOY_PASSPHRASE', message: 'New decoy passphrase', confirm: true });
-          const { recoveryCodes } = await unlocked.addCompanion(decoyPassphrase);
+          const { recoveryCodes } = await unlocked.addDecoy(decoyPassphrase);
           printRecoveryCodes('Decoy vault created. Recovery codes of the DECOY vault:', recoveryCodes);
         });
         return;
@@ -55,12 +56,12 @@ function initCommand(): Command {
         const decoyPassphrase = opts.decoy
           ? await readSecret({ env: 'ELOHIM_DECOY_PASSPHRASE', message: 'Decoy passphrase', confirm: true })
           : undefined;
-        const result = await app.home.init({
+        const result = await app.init({
           passphrase,
           decoyPassphrase,
           argon2: { memory: opts.kdfMemory, passes: opts.kdfPasses, parallelism: opts.kdfParallelism },
         });
-        process.stdout.write(`Vault created in ${app.home.dir}\n`);
+        process.stdout.write(`Vault created in ${app.paths.dir}\n`);
         printRecoveryCodes('Recovery codes:', result.recoveryCodes);
         if (result.decoyRecoveryCodes) printRecoveryCodes('Recovery codes of the DECOY vault:', result.decoyRecoveryCodes);
       });
@@ -123,7 +124,7 @@ function putCommand(): Command {
       if (info !== null && !info.isFile() && !info.isDirectory()) throw new ElohimError('INVALID_INPUT', `${source} is not a file or folder`);
       await withVault(globals(cmd), async ({ vault }) => {
         // A folder path (ending in "/" or naming a folder) receives the source under its own name.
-        const intoFolder = (target: string) => target.endsWith('/') || isFolder(() => vault.stat(target));
+        const intoFolder = (target: string) => namesFolder(vault, target);
         if (info?.isDirectory()) {
           const dest = vaultPath === undefined || intoFolder(vaultPath)
             ? formatVaultPath([...parseVaultPath(vaultPath ?? '/'), basename(host!)])
@@ -135,9 +136,12 @@ function putCommand(): Command {
           const started = performance.now();
           let result;
           try {
-            result = await vault.putMany(dest, entries, {
+            // Folders of `dest` that do not exist yet are created with the files (and the
+            // empty source folders), after every name has been checked.
+            const { id, missing } = existingFolder(vault, parseVaultPath(dest));
+            result = await vault.putMany(id, entries.map((e) => ({ ...e, names: [...missing, ...e.names] })), {
               replace: opts.force,
-              folders,
+              folders: [...(missing.length > 0 ? [missing] : []), ...folders.map((f) => [...missing, ...f])],
               onProgress: (p) => bar.update(p.bytes, {}),
             });
           } finally {
@@ -154,9 +158,11 @@ function putCommand(): Command {
         const stream = host === null ? process.stdin : createReadStream(host, { highWaterMark: 256 << 10 });
         const bar = progressBar('put', info?.size ?? 0, 'bytes');
         try {
-          const item = await vault.put(target, stream, {
+          const names = parseVaultPath(target);
+          if (names.length === 0) throw new ElohimError('INVALID_PATH', 'give the file a name, e.g. /notes.txt');
+          const parent = folderAt(vault, names.slice(0, -1), opts.parents === true);
+          const item = await vault.put(parent, names.at(-1)!, stream, {
             replace: opts.force,
-            parents: opts.parents,
             sizeHint: info?.size,
             onProgress: (n) => bar.update(n),
           });
@@ -167,15 +173,6 @@ function putCommand(): Command {
         }
       });
     });
-}
-
-function isFolder(stat: () => EntryInfo): boolean {
-  try {
-    return stat().kind === 'folder';
-  } catch (err) {
-    if (err instanceof ElohimError && err.code === 'ITEM_NOT_FOUND') return false;
-    throw err;
-  }
 }
 
 /** Passes bytes through, reporting the running count (as a pipeline stage, so no byte is missed). */
@@ -213,7 +210,7 @@ function getCommand(): Command {
     .option('-f, --force', 'overwrite an existing host file')
     .action(async (vaultPath: string, out: string | undefined, opts: { force?: boolean }, cmd: Command) => {
       await withVault(globals(cmd), async ({ vault }) => {
-        const { info, stream } = await vault.get(vaultPath);
+        const { info, stream } = await vault.read(fileAt(vault, vaultPath));
         if (out === '-') {
           await pipeline(stream, process.stdout);
           return;
@@ -243,7 +240,7 @@ function lsCommand(): Command {
     .option('--json', 'print JSON (for scripts)')
     .action(async (vaultPath: string, opts: { long?: boolean; json?: boolean }, cmd: Command) => {
       await withVault(globals(cmd), async ({ vault }) => {
-        const entries = vault.list(vaultPath);
+        const entries = listAt(vault, vaultPath);
         if (opts.json) process.stdout.write(JSON.stringify(entries) + '\n');
         else for (const e of entries) process.stdout.write(formatEntry(e, opts.long === true) + '\n');
       });
@@ -257,7 +254,7 @@ function mkdirCommand(): Command {
     .option('-p, --parents', 'create missing parents; no error if it exists')
     .action(async (vaultPath: string, opts: { parents?: boolean }, cmd: Command) => {
       await withVault(globals(cmd), async ({ vault }) => {
-        vault.mkdir(vaultPath, { parents: opts.parents });
+        mkdirPath(vault, vaultPath, opts.parents === true);
       });
     });
 }
@@ -269,7 +266,7 @@ function mvCommand(): Command {
     .argument('<to>')
     .action(async (from: string, to: string, _opts, cmd: Command) => {
       await withVault(globals(cmd), async ({ vault }) => {
-        const moved = vault.move(from, to);
+        const moved = movePath(vault, from, to);
         process.stderr.write(`${moved.path}\n`);
       });
     });
@@ -281,9 +278,9 @@ function rmCommand(): Command {
     .argument('<vault_path...>')
     .action(async (paths: string[], _opts, cmd: Command) => {
       await withVault(globals(cmd), async ({ vault }) => {
-        for (const p of paths) vault.stat(p); // all exist, or nothing is trashed
-        for (const p of paths) {
-          const t = vault.trash(p);
+        const ids = paths.map((p) => itemAt(vault, p, 'trashed')); // all exist, or nothing is trashed
+        for (const id of ids) {
+          const t = vault.trash(id);
           process.stderr.write(`trashed ${t.path} (id ${t.id.slice(0, 8)})\n`);
         }
       });
@@ -397,7 +394,7 @@ function exportCommand(): Command {
         throw new ElohimError('INVALID_INPUT', 'refusing to write binary age output to a terminal; use -o FILE or -a');
       }
       await withVault(globals(cmd), async ({ vault }) => {
-        const { stream } = await vault.export(vaultPath, recipients, { armor: opts.armor });
+        const { stream } = await vault.export(fileAt(vault, vaultPath), recipients, { armor: opts.armor });
         if (opts.output === undefined) await pipeline(stream, process.stdout);
         else await writeOutput(stream, resolve(opts.output), true);
       });

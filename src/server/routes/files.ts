@@ -2,9 +2,10 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { ElohimError } from '../../errors.ts';
 import { contentDisposition, parseByteRange } from '../byte-range.ts';
-import { authOf } from '../server.ts';
+import { authOf } from '../auth.ts';
+import { REF } from '../schemas.ts';
 
-const ID = { type: 'string', pattern: '^[0-9a-f]{32}$' } as const;
+const ID = REF.itemId;
 
 /** Streaming upload and download of file contents. */
 export async function fileRoutes(app: FastifyInstance): Promise<void> {
@@ -30,7 +31,7 @@ export async function fileRoutes(app: FastifyInstance): Promise<void> {
       const body = (req.body as Readable | undefined) ?? Readable.from([]);
       if (typeof body.pipe !== 'function') throw new ElohimError('INVALID_INPUT', 'send the file as the raw request body');
       const length = Number(req.headers['content-length']);
-      const item = await authOf(req).unlocked.vault.putInto(q.parent ?? null, q.name, body, {
+      const item = await authOf(req).workspace.vault.put(q.parent ?? null, q.name, body, {
         replace: q.replace === 'true',
         sizeHint: Number.isSafeInteger(length) ? length : undefined,
       });
@@ -39,9 +40,9 @@ export async function fileRoutes(app: FastifyInstance): Promise<void> {
   });
 
   app.get('/api/v1/items/:id/content', {
-    schema: { params: { type: 'object', required: ['id'], properties: { id: ID } } },
+    schema: { params: REF.idParams },
     handler: async (req, reply) => {
-      const { vault } = authOf(req).unlocked;
+      const { vault } = authOf(req).workspace;
       const id = (req.params as { id: string }).id;
       const info = vault.item(id);
       if (info.kind !== 'file') throw new ElohimError('NOT_A_FILE', 'folders have no content');
@@ -57,7 +58,7 @@ export async function fileRoutes(app: FastifyInstance): Promise<void> {
       }
       if (range !== null && range.start === 0 && range.end === info.size) range = null;
       // The ETag is the recorded SHA-256; the body is authenticated chunk by chunk (see vault.read).
-      const { stream } = await vault.read(id, range ?? undefined, { checkHash: false });
+      const { stream } = await vault.read(id, { range: range ?? undefined });
       if (range !== null) {
         reply.code(206).header('content-range', `bytes ${range.start}-${range.end - 1}/${info.size}`);
       }

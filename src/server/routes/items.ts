@@ -1,25 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import { authOf } from '../server.ts';
+import { authOf } from '../auth.ts';
+import { REF } from '../schemas.ts';
 
-const ID = { type: 'string', pattern: '^[0-9a-f]{32}$' } as const;
+const ID = REF.itemId;
 const NAME = { type: 'string', minLength: 1, maxLength: 1024 } as const;
-const idParams = { type: 'object', required: ['id'], properties: { id: ID } } as const;
-
-const entry = {
-  type: 'object',
-  properties: {
-    id: { type: 'string' },
-    kind: { type: 'string', enum: ['file', 'folder'] },
-    name: { type: 'string' },
-    parent: { type: ['string', 'null'] },
-    path: { type: 'string' },
-    size: { type: 'integer' },
-    created: { type: 'integer' },
-    modified: { type: 'integer' },
-    trashedAt: { type: 'integer' },
-    originalPath: { type: 'string' },
-  },
-} as const;
+const idParams = REF.idParams;
+const entry = REF.item;
 const one = { type: 'object', properties: { item: entry } } as const;
 const many = { type: 'object', properties: { items: { type: 'array', items: entry } } } as const;
 const page = { type: 'object', properties: { items: { type: 'array', items: entry }, total: { type: 'integer' } } } as const;
@@ -38,7 +24,7 @@ export async function itemRoutes(app: FastifyInstance): Promise<void> {
     },
     handler: async (req) => {
       const q = req.query as { parent?: string; limit?: string; offset?: string };
-      const all = authOf(req).unlocked.vault.children(q.parent ?? null);
+      const all = authOf(req).workspace.vault.children(q.parent ?? null);
       const offset = q.offset === undefined ? 0 : Number(q.offset);
       const items = q.limit === undefined && offset === 0 ? all : all.slice(offset, q.limit === undefined ? undefined : offset + Number(q.limit));
       return { items, total: all.length };
@@ -47,19 +33,19 @@ export async function itemRoutes(app: FastifyInstance): Promise<void> {
 
   app.get('/api/v1/items/:id', {
     schema: { params: idParams, response: { 200: one } },
-    handler: async (req) => ({ item: authOf(req).unlocked.vault.item((req.params as { id: string }).id) }),
+    handler: async (req) => ({ item: authOf(req).workspace.vault.item((req.params as { id: string }).id) }),
   });
 
   app.get('/api/v1/search', {
     schema: { querystring: { type: 'object', additionalProperties: false, required: ['q'], properties: { q: { type: 'string', minLength: 1, maxLength: 256 } } }, response: { 200: many } },
-    handler: async (req) => ({ items: authOf(req).unlocked.vault.find((req.query as { q: string }).q) }),
+    handler: async (req) => ({ items: authOf(req).workspace.vault.find((req.query as { q: string }).q) }),
   });
 
   app.post('/api/v1/folders', {
     schema: { body: { type: 'object', additionalProperties: false, required: ['name'], properties: { parent: { anyOf: [ID, { type: 'null' }] }, name: NAME } }, response: { 201: one } },
     handler: async (req, reply) => {
       const body = req.body as { parent?: string | null; name: string };
-      return reply.code(201).send({ item: authOf(req).unlocked.vault.mkdirIn(body.parent ?? null, body.name) });
+      return reply.code(201).send({ item: authOf(req).workspace.vault.mkdir(body.parent ?? null, body.name) });
     },
   });
 
@@ -71,27 +57,27 @@ export async function itemRoutes(app: FastifyInstance): Promise<void> {
     },
     handler: async (req) => {
       const change = req.body as { parent?: string | null; name?: string };
-      return { item: authOf(req).unlocked.vault.update((req.params as { id: string }).id, change) };
+      return { item: authOf(req).workspace.vault.update((req.params as { id: string }).id, change) };
     },
   });
 
   app.delete('/api/v1/items/:id', {
     schema: { params: idParams, response: { 200: one } },
-    handler: async (req) => ({ item: authOf(req).unlocked.vault.trashById((req.params as { id: string }).id) }),
+    handler: async (req) => ({ item: authOf(req).workspace.vault.trash((req.params as { id: string }).id) }),
   });
 
   app.get('/api/v1/trash', {
     schema: { response: { 200: many } },
-    handler: async (req) => ({ items: authOf(req).unlocked.vault.trashList() }),
+    handler: async (req) => ({ items: authOf(req).workspace.vault.trashList() }),
   });
 
   app.post('/api/v1/trash/:id/restore', {
     schema: { params: idParams, response: { 200: one } },
-    handler: async (req) => ({ item: authOf(req).unlocked.vault.restore((req.params as { id: string }).id) }),
+    handler: async (req) => ({ item: authOf(req).workspace.vault.restore((req.params as { id: string }).id) }),
   });
 
   app.delete('/api/v1/trash', {
     schema: { response: { 200: { type: 'object', properties: { removed: { type: 'integer' } } } } },
-    handler: async (req) => ({ removed: await authOf(req).unlocked.vault.emptyTrash() }),
+    handler: async (req) => ({ removed: await authOf(req).workspace.vault.emptyTrash() }),
   });
 }

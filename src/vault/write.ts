@@ -1,0 +1,128 @@
+import { Readable } from 'node:stream';
+import { generateFileKey } from '../crypto/age/index.ts';
+import { ElohimError } from '../errors.ts';
+import { newRecordId } from '../db/index.ts';
+import type { RecordId } from '../db/index.ts';
+import { checkName, formatVaultPath } from './names.ts';
+import { newObjectId, SMALL_OBJECT_MAX } from './objects.ts';
+import type { WriteResult } from './objects.ts';
+import type { Item } from './tree.ts';
+import type { VaultCore } from './core.ts';
+import type { Vault } from './index.ts';
+
+/** Files per transaction when putting many at once: bounds the work lost to a crash. */
+const BATCH_FILES = 256;
+/** Small files encrypted at once while putting many; async fsyncs overlap on the thread pool. */
+const BATCH_CONCURRENCY = 16;
+
+/** Writing files: one streamed put, or many in batches. */
+export function createWriter(core: VaultCore): Pick<Vault, 'put' | 'putMany'> {
+  const { tree, records, objects, clock } = core;
+
+  /** The folder at `names` below `from`, creating missing ones into `pending` (committed by the caller). */
+  function folderAt(from: RecordId | null, names: readonly string[], pending: Item[]): RecordId | null {
+    let parent = from;
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
+      const existing: Item | undefined =
+        tree.childNamed(parent, name) ?? pending.find((p) => p.parent === parent && p.name === name);
+      if (existing !== undefined) {
+        if (existing.kind !== 'folder') throw new ElohimError('NOT_A_FOLDER', `${pathBelow(from, names.slice(0, i + 1))} is not a folder`);
+        parent = existing.id;
+        continue;
+      }
+      const now = clock();
+      const folder: Item = { id: newRecordId(), kind: 'folder', parent, name, created: now, modified: now };
+      pending.push(folder);
+      parent = folder.id;
+    }
+    return parent;
+  }
+
+  const pathBelow = (from: RecordId | null, names: readonly string[]) => formatVaultPath([...(from === null ? [] : tree.namesOf(from)), ...names]);
+
+  return {
+    async put(parentId, name, source, opts = {}) {
+      const parent = core.folderById(parentId);
+      const checked = checkName(name);
+      const existing = core.checkFree(parent, checked, { replaceFile: opts.replace });
+      const fileKey = generateFileKey();
+      const object = newObjectId();
+      const intent = core.intentRecord([object]);
+      records.commit({ put: [intent] });
+      let written: WriteResult;
+      try {
+        written = await objects.write(object, source, fileKey, opts);
+      } catch (err) {
+        records.commit({ remove: [intent[0]] });
+        throw err;
+      }
+      const item = core.fileItem(parent, checked, fileKey, object, written);
+      const replaced = existing ? [{ ...existing, trashedAt: clock() }] : [];
+      core.commit({ put: [item, ...replaced], removeOther: [intent[0]] });
+      return core.info(item);
+    },
+
+    async putMany(parentId, entries, opts = {}) {
+      const base = core.folderById(parentId);
+      const seen = new Set<string>();
+      for (const entry of entries) {
+        const names = entry.names.map(checkName);
+        const key = names.join('/');
+        if (seen.has(key)) throw new ElohimError('ITEM_EXISTS', `${pathBelow(base, names)} is given twice`);
+        seen.add(key);
+        const existing = tree.resolve(names, base);
+        if (existing !== undefined && (existing === null || existing.kind === 'folder' || !opts.replace)) {
+          throw new ElohimError('ITEM_EXISTS', `${pathBelow(base, names)} already exists`);
+        }
+      }
+      // Every source folder, empty ones included, before any file.
+      const pendingFolders: Item[] = [];
+      for (const names of opts.folders ?? []) folderAt(base, names.map(checkName), pendingFolders);
+      if (pendingFolders.length > 0) core.commit({ put: pendingFolders });
+      let files = 0;
+      let bytes = 0;
+      for (let start = 0; start < entries.length; start += BATCH_FILES) {
+        opts.signal?.throwIfAborted();
+        const batch = entries.slice(start, start + BATCH_FILES);
+        const pending: Item[] = [];
+        const planned = batch.map((entry) => {
+          const names = entry.names.map(checkName);
+          return { entry, names, parent: folderAt(base, names.slice(0, -1), pending), object: newObjectId(), fileKey: generateFileKey() };
+        });
+        const intent = core.intentRecord(planned.map((p) => p.object));
+        records.commit({ put: [intent] });
+        const done: Item[] = [];
+        try {
+          let next = 0;
+          const worker = async () => {
+            while (next < planned.length) {
+              const p = planned[next++]!;
+              const data = await p.entry.read();
+              const written = Buffer.isBuffer(data) && data.length <= SMALL_OBJECT_MAX
+                ? await objects.writeSmall(p.object, data, p.fileKey)
+                : await objects.write(p.object, Buffer.isBuffer(data) ? Readable.from([data]) : data, p.fileKey, { signal: opts.signal, sizeHint: p.entry.size });
+              done.push(core.fileItem(p.parent, p.names.at(-1)!, p.fileKey, p.object, written));
+              files++;
+              bytes += written.size;
+              opts.onProgress?.({ files, bytes });
+            }
+          };
+          await Promise.all(Array.from({ length: BATCH_CONCURRENCY }, worker));
+          await objects.syncFolders(planned.map((p) => p.object));
+        } catch (err) {
+          for (const p of planned) await objects.remove(p.object);
+          records.commit({ remove: [intent[0]] });
+          throw err;
+        }
+        const replaced: Item[] = [];
+        for (const item of done) {
+          const old = tree.childNamed(item.parent, item.name);
+          if (old !== undefined) replaced.push({ ...old, trashedAt: clock() });
+        }
+        core.commit({ put: [...pending, ...done, ...replaced], removeOther: [intent[0]] });
+      }
+      return { files, bytes };
+    },
+  };
+}
