@@ -2,7 +2,7 @@
  * The database: one SQLite file for every vault, and the sealed-record store over its
  * `records` table through which each domain keeps its own record kinds.
  */
-export { inTransaction, openDatabase } from './sqlite.ts';
+export { inTransaction, onRollback, openDatabase } from './sqlite.ts';
 export type { Database } from './sqlite.ts';
 export { createRecordStore, isRecordId, newRecordId } from './records.ts';
-export type { RecordId, RecordKeys, RecordStore } from './records.ts';
+export type { DamagedRecord, RecordId, RecordKeys, RecordLoad, RecordStore, SealState } from './records.ts';

@@ -13,4 +13,11 @@ export const MIGRATIONS: readonly string[] = [
      tag  BLOB NOT NULL CHECK (length(tag) = 16),
      body BLOB NOT NULL
    ) STRICT, WITHOUT ROWID;`,
+  // 2: rows of the records table that failed to open, moved aside by `elohim verify --repair`
+  // exactly as they were (any vault's, so it says no more than the records table did)
+  `CREATE TABLE quarantine (
+     id   BLOB PRIMARY KEY,
+     tag  BLOB NOT NULL,
+     body BLOB NOT NULL
+   ) STRICT, WITHOUT ROWID;`,
 ];

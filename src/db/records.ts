@@ -1,9 +1,9 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { inTransaction } from './sqlite.ts';
+import { inTransaction, onRollback } from './sqlite.ts';
 import type { Database } from './sqlite.ts';
 import { open, seal } from '../crypto/index.ts';
 import type { SealKey } from '../crypto/index.ts';
-import { ElohimError } from '../errors.ts';
+import { ElohimError, isElohimError } from '../errors.ts';
 
 /** A record id: 16 random bytes, as 32 lowercase hex characters. */
 export type RecordId = string & { readonly __brand: 'RecordId' };
@@ -23,32 +23,126 @@ export interface RecordKeys {
   tag: Buffer;
 }
 
+/** A row of ours that does not open: its bytes were altered, or a body was moved from another row. */
+export interface DamagedRecord {
+  id: RecordId;
+  reason: string;
+}
+
+/**
+ * Whether the rows of a store are the set its last commit left:
+ * - 'ok': they are;
+ * - 'mismatch': a row was deleted, added, altered or an older copy of it put back;
+ * - 'absent': rows exist but no seal does (the store predates seals, or its seal row was deleted);
+ *   `repair` seals what is there.
+ */
+export type SealState = 'ok' | 'mismatch' | 'absent';
+
+export interface RecordLoad<T> {
+  /** every row of ours that opened */
+  records: Map<RecordId, T>;
+  /** rows of ours that did not open (left out of `records`) */
+  damaged: DamagedRecord[];
+  seal: SealState;
+}
+
 /**
  * The sealed-record store over the `records` table. A body is any JSON value in a versioned
  * layout (BODY_VERSION), padded to a multiple of PAD bytes (so lengths leak little about
- * names) and sealed with the record id as associated data. A row's tag is HMAC(tag key, id): random-looking to anyone without the key,
- * and checkable by the owner in one pass at unlock.
+ * names) and sealed with the record id as associated data. A row's tag is HMAC(tag key, id):
+ * random-looking to anyone without the key, and checkable by the owner in one pass at unlock.
+ *
+ * ## The set seal (deleted rows)
+ *
+ * Sealing each row cannot tell a deleted row from one never written, nor an older copy of a row
+ * put back (it still opens). So each store keeps one more row, its seal: the number of rows and
+ *
+ *   S = Σ HMAC-SHA256(seal key, id ‖ body)  mod 2^256   over the store's rows,
+ *
+ * updated in the same transaction as every commit (subtract a replaced or removed row's term, add
+ * the new one's) and compared on every load. This is the additive multiset hash of Clarke et al.
+ * (MSet-Add-Hash, ASIACRYPT 2003): incremental in O(changed rows), order-free (rows are a set,
+ * not a sequence), and, keyed, unforgeable by anyone without the key, so removing, adding or
+ * rolling back any row (or several) of ours changes S in a way nobody can compensate.
+ *
+ * Nothing in it tells vaults apart: the seal row's id is HMAC(tag key, label) truncated (random
+ * to anyone else, findable by us without a scan), its tag is computed like any row's, and its
+ * body is a padded sealed JSON like any small record; every vault and every audit log has one.
+ * The seal key is derived from the tag key, so it adds no key to manage.
+ *
+ * What it cannot catch: the whole store (rows and seal together) replaced by an older copy, or
+ * every row of a store removed (which reads as a store never written). Both need a witness
+ * outside the database, as for the audit log.
+ *
+ * The seal is updated from the database (the old bodies are read inside the commit's
+ * transaction), not from memory, so several store objects over one vault's keys (the vault and
+ * the keyring's bookkeeping) and several processes keep one seal between them.
  */
 export interface RecordStore<T> {
-  /** Every record of this vault, read and opened. Throws VAULT_CORRUPT if a row of ours was altered. */
+  /**
+   * Every record of this vault that opens. A damaged row is left out (the rest still loads, so
+   * one bad row does not lock the user out); `load` names it. Throws VAULT_FORMAT_UNKNOWN for a
+   * row written by a newer build, since acting on part of a newer vault is not safe.
+   */
   loadAll(): Map<RecordId, T>;
-  /** Writes (insert or replace) and deletes in one transaction. */
+  /** `loadAll`, plus which rows of ours did not open and whether the set matches its seal. */
+  load(): RecordLoad<T>;
+  /** Writes (insert or replace) and deletes in one transaction, keeping the seal. */
   commit(changes: { put?: Iterable<[RecordId, T]>; remove?: Iterable<RecordId> }): void;
+  /**
+   * Runs `fn` in one transaction of this store's database: commits of any store on that database
+   * inside it (a vault's deletion and its audit entry) land together or not at all.
+   */
+  transaction<R>(fn: () => R): R;
+  /** Inside a transaction, calls `undo` if it rolls back (see sqlite.ts onRollback). */
+  onRollback(undo: () => void): void;
+  /**
+   * Removes every row of this store, its seal included (a decoy being destroyed): what is left
+   * is indistinguishable from a store never written. Returns how many rows were removed.
+   */
+  clear(): number;
+  /**
+   * Moves the rows of ours that do not open into the `quarantine` table (bytes kept as they are,
+   * for whoever wants to look later) and seals the set that remains, accepting it as it is now.
+   * Returns how many rows were moved and whether the seal was rewritten. The caller audits it.
+   */
+  repair(): { quarantined: RecordId[]; resealed: boolean };
 }
 
 const PAD = 64;
 /** Version of the sealed body layout: version(1) ‖ length(4, BE) ‖ JSON ‖ zero padding. */
 const BODY_VERSION = 1;
+/** Version of the seal row's JSON. */
+const SEAL_VERSION = 1;
+const MOD = 1n << 256n;
+
+interface SealValue {
+  v: typeof SEAL_VERSION;
+  /** number of rows */
+  n: number;
+  /** S, 64 hex digits */
+  s: string;
+}
+
+type Row = { id: Uint8Array; tag: Uint8Array; body: Uint8Array };
 
 export function createRecordStore<T>(deps: { db: Database; keys: RecordKeys }): RecordStore<T> {
   const { db, keys } = deps;
   const selectAll = db.prepare('SELECT id, tag, body FROM records');
+  const selectIds = db.prepare('SELECT id, tag FROM records');
+  const selectOne = db.prepare('SELECT body FROM records WHERE id = ? AND tag = ?');
   const upsert = db.prepare('INSERT OR REPLACE INTO records (id, tag, body) VALUES (?, ?, ?)');
   const remove = db.prepare('DELETE FROM records WHERE id = ? AND tag = ?');
+  const toQuarantine = db.prepare('INSERT OR REPLACE INTO quarantine (id, tag, body) VALUES (?, ?, ?)');
 
   const tagOf = (id: Buffer): Buffer => createHmac('sha256', keys.tag).update(id).digest().subarray(0, 16);
+  const sealKey = createHmac('sha256', keys.tag).update('elohim/v1 record set seal key').digest();
+  const sealId = createHmac('sha256', keys.tag).update('elohim/v1 record set seal id').digest().subarray(0, 16);
+  const sealTag = tagOf(sealId);
+  const term = (id: Uint8Array, body: Uint8Array): bigint =>
+    BigInt('0x' + createHmac('sha256', sealKey).update(id).update(body).digest('hex'));
 
-  function encode(id: Buffer, value: T): Buffer {
+  function encodeJson(id: Buffer, value: unknown): Buffer {
     const json = Buffer.from(JSON.stringify(value), 'utf8');
     const padded = Buffer.alloc(Math.ceil((json.length + 5) / PAD) * PAD);
     padded[0] = BODY_VERSION;
@@ -57,35 +151,167 @@ export function createRecordStore<T>(deps: { db: Database; keys: RecordKeys }): 
     return seal(keys.seal, padded, id);
   }
 
-  function decode(id: Buffer, body: Uint8Array): T {
+  /** Opens a body. Throws VAULT_CORRUPT when it does not open, VAULT_FORMAT_UNKNOWN for a newer layout. */
+  function decodeJson(id: Buffer, body: Uint8Array): unknown {
     const padded = open(keys.seal, body, id);
     if (padded.length < 5) throw new ElohimError('VAULT_CORRUPT', 'a record is too short');
     if (padded[0] !== BODY_VERSION) throw new ElohimError('VAULT_FORMAT_UNKNOWN', `record format ${padded[0]} is newer than this build knows`);
     const length = padded.readUInt32BE(1);
     if (length + 5 > padded.length) throw new ElohimError('VAULT_CORRUPT', 'a record has a bad length');
-    return JSON.parse(padded.subarray(5, 5 + length).toString('utf8')) as T;
+    try {
+      return JSON.parse(padded.subarray(5, 5 + length).toString('utf8'));
+    } catch (err) {
+      // Only a bug writes bad JSON under a valid seal, but it is damage all the same.
+      throw new ElohimError('VAULT_CORRUPT', 'a record is not valid JSON', { cause: err });
+    }
+  }
+
+  /** The stored seal; null when there is none. A seal row that does not open counts as none. */
+  function readSeal(): SealValue | null {
+    const row = selectOne.get(sealId, sealTag) as { body: Uint8Array } | undefined;
+    if (row === undefined) return null;
+    try {
+      const value = decodeJson(sealId, row.body) as SealValue;
+      if (value.v !== SEAL_VERSION) throw new ElohimError('VAULT_FORMAT_UNKNOWN', `record seal format ${String(value.v)} is newer than this build knows`);
+      return value;
+    } catch (err) {
+      if (isElohimError(err, 'VAULT_CORRUPT')) return null;
+      throw err;
+    }
+  }
+
+  function writeSeal(n: number, s: bigint): void {
+    const value: SealValue = { v: SEAL_VERSION, n, s: s.toString(16).padStart(64, '0') };
+    upsert.run(sealId, sealTag, encodeJson(sealId, value));
+  }
+
+  /** Every row of ours except the seal, with its raw bytes. */
+  function* ourRows(): Generator<Row & { idBuf: Buffer }> {
+    for (const row of selectAll.iterate() as Iterable<Row>) {
+      const id = Buffer.from(row.id);
+      if (!timingSafeEqual(tagOf(id), row.tag)) continue; // another vault's row, or not a row of ours
+      if (id.equals(sealId)) continue;
+      yield { ...row, idBuf: id };
+    }
+  }
+
+  /**
+   * Whether this store has rows though it has no seal. Remembered once true (such a store stays
+   * unsealed until `repair`), so a store made before seals does not scan the table per commit.
+   */
+  let unsealedRows = false;
+  function hasRows(): boolean {
+    if (unsealedRows) return true;
+    for (const row of selectIds.iterate() as Iterable<{ id: Uint8Array; tag: Uint8Array }>) {
+      const id = Buffer.from(row.id);
+      if (!id.equals(sealId) && timingSafeEqual(tagOf(id), row.tag)) unsealedRows = true;
+    }
+    return unsealedRows;
+  }
+
+  function load(): RecordLoad<T> {
+    const records = new Map<RecordId, T>();
+    const damaged: DamagedRecord[] = [];
+    let sum = 0n;
+    let n = 0;
+    for (const row of ourRows()) {
+      const id = row.idBuf.toString('hex') as RecordId;
+      sum = (sum + term(row.id, row.body)) % MOD;
+      n++;
+      try {
+        records.set(id, decodeJson(row.idBuf, row.body) as T);
+      } catch (err) {
+        if (!isElohimError(err, 'VAULT_CORRUPT')) throw err;
+        damaged.push({ id, reason: err.message });
+      }
+    }
+    const stored = readSeal();
+    // A store with no rows and no seal was never written (or every row was removed: see above).
+    const state: SealState = stored === null ? (n === 0 ? 'ok' : 'absent') : stored.n === n && BigInt('0x' + stored.s) === sum ? 'ok' : 'mismatch';
+    return { records, damaged, seal: state };
   }
 
   return {
     loadAll() {
-      const out = new Map<RecordId, T>();
-      for (const row of selectAll.iterate() as Iterable<{ id: Uint8Array; tag: Uint8Array; body: Uint8Array }>) {
-        const id = Buffer.from(row.id);
-        if (!timingSafeEqual(tagOf(id), row.tag)) continue; // another vault's row, or not a row of ours
-        out.set(id.toString('hex') as RecordId, decode(id, row.body));
-      }
-      return out;
+      return load().records;
     },
+
+    load,
+
     commit(changes) {
       inTransaction(db, () => {
+        const stored = readSeal();
+        // No seal: a new store (no rows yet) starts one. A store that has rows but lost its seal
+        // (or predates seals) is not re-sealed here, which would bless whatever was deleted with
+        // it; `repair` does that when asked, and `load` reports 'absent' until then.
+        const sealing = stored !== null || !hasRows();
+        let s = stored === null ? 0n : BigInt('0x' + stored.s);
+        let n = stored?.n ?? 0;
+        const drop = (raw: Buffer) => {
+          const old = selectOne.get(raw, tagOf(raw)) as { body: Uint8Array } | undefined;
+          if (old === undefined) return;
+          s = (s - term(raw, old.body) + MOD) % MOD;
+          n--;
+        };
         for (const [id, value] of changes.put ?? []) {
           const raw = Buffer.from(id, 'hex');
-          upsert.run(raw, tagOf(raw), encode(raw, value));
+          const body = encodeJson(raw, value);
+          drop(raw);
+          upsert.run(raw, tagOf(raw), body);
+          s = (s + term(raw, body)) % MOD;
+          n++;
         }
         for (const id of changes.remove ?? []) {
           const raw = Buffer.from(id, 'hex');
+          drop(raw);
           remove.run(raw, tagOf(raw));
         }
+        if (sealing) writeSeal(n, s);
+      });
+    },
+
+    clear() {
+      return inTransaction(db, () => {
+        let removed = 0;
+        for (const row of [...ourRows()]) {
+          remove.run(row.id, row.tag);
+          removed++;
+        }
+        remove.run(sealId, sealTag);
+        return removed;
+      });
+    },
+
+    transaction(fn) {
+      return inTransaction(db, fn);
+    },
+
+    onRollback(undo) {
+      onRollback(db, undo);
+    },
+
+    repair() {
+      return inTransaction(db, () => {
+        const quarantined: RecordId[] = [];
+        let s = 0n;
+        let n = 0;
+        for (const row of [...ourRows()]) {
+          try {
+            decodeJson(row.idBuf, row.body);
+            s = (s + term(row.id, row.body)) % MOD;
+            n++;
+          } catch (err) {
+            if (!isElohimError(err, 'VAULT_CORRUPT')) throw err;
+            toQuarantine.run(row.id, row.tag, row.body);
+            remove.run(row.id, row.tag);
+            quarantined.push(row.idBuf.toString('hex') as RecordId);
+          }
+        }
+        const stored = readSeal();
+        const resealed = stored === null || stored.n !== n || BigInt('0x' + stored.s) !== s;
+        if (resealed) writeSeal(n, s);
+        unsealedRows = false;
+        return { quarantined, resealed };
       });
     },
   };

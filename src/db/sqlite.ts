@@ -39,15 +39,58 @@ function migrate(db: Database): void {
   }
 }
 
-/** Runs `fn` in an IMMEDIATE transaction: all of it commits, or none of it. */
+/**
+ * Open transactions, by database: one array of rollback callbacks per nesting level. Keyed by the
+ * connection (a WeakMap, so nothing outlives it); only inTransaction and onRollback touch it.
+ */
+const open = new WeakMap<Database, (() => void)[][]>();
+
+/**
+ * Runs `fn` in an IMMEDIATE transaction: all of it commits, or none of it. Called inside another
+ * transaction on the same database, it runs in a savepoint of that one, so a caller can put
+ * several stores' commits (a vault's deletion and its audit entry) into one transaction; the
+ * inner one then commits only when the outermost does.
+ */
 export function inTransaction<T>(db: Database, fn: () => T): T {
+  const levels = open.get(db);
+  if (levels !== undefined) {
+    const name = `elohim_${levels.length}`;
+    db.exec(`SAVEPOINT ${name}`);
+    levels.push([]);
+    try {
+      const result = fn();
+      db.exec(`RELEASE ${name}`);
+      const done = levels.pop()!;
+      levels.at(-1)!.push(...done); // undone too if an outer level rolls back
+      return result;
+    } catch (err) {
+      db.exec(`ROLLBACK TO ${name}`);
+      db.exec(`RELEASE ${name}`);
+      for (const undo of levels.pop()!.reverse()) undo();
+      throw err;
+    }
+  }
   db.exec('BEGIN IMMEDIATE');
+  const mine: (() => void)[][] = [[]];
+  open.set(db, mine);
   try {
     const result = fn();
     db.exec('COMMIT');
     return result;
   } catch (err) {
-    db.exec('ROLLBACK');
+    // A failed COMMIT (a full disk) may have ended the transaction already.
+    if (db.isTransaction) db.exec('ROLLBACK');
+    for (const undo of mine.flat().reverse()) undo();
     throw err;
+  } finally {
+    open.delete(db);
   }
+}
+
+/**
+ * Inside a transaction, calls `undo` if the part of it running now is rolled back (so memory
+ * that followed a write can follow its undoing); outside one, does nothing.
+ */
+export function onRollback(db: Database, undo: () => void): void {
+  open.get(db)?.at(-1)!.push(undo);
 }
