@@ -107,7 +107,7 @@ test('the seal row looks like any row: its id differs per store and its body is 
   b.commit({ put: [[idb, { t: 'head', seq: 1234, hash: 'cd'.repeat(32) }]] });
   const all = rows(db);
   assert.equal(all.length, 4);
-  const seals = all.filter((r) => ![ida, idb].includes(Buffer.from(r.id).toString('hex')));
+  const seals = all.filter((r) => !([ida, idb] as string[]).includes(Buffer.from(r.id).toString('hex')));
   assert.equal(seals.length, 2);
   assert.notDeepEqual(Buffer.from(seals[0]!.id), Buffer.from(seals[1]!.id), 'a seal id common to every vault would mark it');
   for (const r of all) assert.equal(r.id.length, 16);
