@@ -3,8 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { start } from './server-helpers.ts';
 
-test('verify streams progress as Server-Sent Events and ends with the report', async () => {
+test('verify streams progress as Server-Sent Events and ends with the report', async (t) => {
   const { server, api } = await start();
+  t.after(() => server.stop()); // also when an assertion fails: a running server hangs the file
   for (const name of ['a.bin', 'b.bin']) {
     const res = await api(`/api/v1/files?name=${name}`, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: randomBytes(300_000) });
     assert.equal(res.status, 201);
@@ -19,11 +20,11 @@ test('verify streams progress as Server-Sent Events and ends with the report', a
   const [lastEvent, report] = events.at(-1)!;
   assert.equal(lastEvent, 'done');
   assert.deepEqual(report, { files: 2, bytes: 600_000, damaged: [] });
-  await server.stop();
 });
 
-test('the audit log over HTTP: listed with filters, verified, exported as JSON Lines', async () => {
+test('the audit log over HTTP: listed with filters, verified, exported as JSON Lines', async (t) => {
   const { server, api } = await start();
+  t.after(() => server.stop()); // also when an assertion fails: a running server hangs the file
   const up = await api('/api/v1/files?name=a.txt', { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: 'hello' });
   const { item } = (await up.json()) as { item: { id: string } };
   await (await api(`/api/v1/items/${item.id}/content`)).arrayBuffer();
@@ -37,5 +38,4 @@ test('the audit log over HTTP: listed with filters, verified, exported as JSON L
   assert.deepEqual([verify.ok, verify.entries], [true, 3]);
   const lines = (await (await api('/api/v1/audit/export')).text()).trim().split('\n').map((l) => JSON.parse(l) as { seq: number });
   assert.deepEqual(lines.map((l) => l.seq), [1, 2, 3]);
-  await server.stop();
 });

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { sha, start } from './server-helpers.ts';
 
+// Each test stops its servers in t.after, which runs when an assertion fails or the test times
+// out: a server left listening kept this file from ever finishing.
 const meta = (m: Record<string, string>) => Object.entries(m).map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`).join(',');
 
 async function create(api: Awaited<ReturnType<typeof start>>['api'], length: number, name: string) {
@@ -17,17 +19,18 @@ function patch(api: Awaited<ReturnType<typeof start>>['api'], url: string, offse
   return api(url, { method: 'PATCH', headers: { 'content-type': 'application/offset+octet-stream', 'upload-offset': String(offset) }, body });
 }
 
-test('OPTIONS advertises tus 1.0.0 with creation and termination', async () => {
+test('OPTIONS advertises tus 1.0.0 with creation and termination', async (t) => {
   const { server, api } = await start();
+  t.after(() => server.stop());
   const res = await api('/api/v1/uploads', { method: 'OPTIONS' });
   assert.equal(res.status, 204);
   assert.equal(res.headers.get('tus-version'), '1.0.0');
   assert.match(res.headers.get('tus-extension')!, /creation/);
-  await server.stop();
 });
 
-test('an upload sent in uneven pieces, resumed after a HEAD, arrives whole and readable', async () => {
+test('an upload sent in uneven pieces, resumed after a HEAD, arrives whole and readable', async (t) => {
   const { server, api } = await start();
+  t.after(() => server.stop());
   const data = randomBytes(3 * 65536 + 777);
   const url = await create(api, data.length, 'pieces.bin');
   let offset = 0;
@@ -47,21 +50,24 @@ test('an upload sent in uneven pieces, resumed after a HEAD, arrives whole and r
   const content = await api(`/api/v1/items/${id}/content`);
   assert.equal(sha(Buffer.from(await content.arrayBuffer())), sha(data));
   assert.equal((await api(url, { method: 'HEAD' })).status, 404, 'a finished upload is gone');
-  await server.stop();
 });
 
-test('after a server restart the upload resumes from the last durable chunk, and no plaintext was ever on disk', async () => {
+test('after a server restart the upload resumes from the last durable chunk, and no plaintext was ever on disk', async (t) => {
   const first = await start();
+  let firstStopped: Promise<void> | undefined;
+  const stopFirst = () => (firstStopped ??= first.server.stop());
+  t.after(stopFirst);
   const data = Buffer.alloc(5 * 65536 + 123, 'PLAINTEXT-MARKER ');
   const url = await create(first.api, data.length, 'restart.bin');
   assert.equal((await patch(first.api, url, 0, data.subarray(0, 2 * 65536 + 100))).status, 204);
-  await first.server.stop();
+  await stopFirst();
   for (const f of await readdir(join(first.home, 'objects', 'tmp'))) {
     const { readFile } = await import('node:fs/promises');
     assert.equal((await readFile(join(first.home, 'objects', 'tmp', f))).includes('PLAINTEXT-MARKER'), false);
   }
 
   const second = await start(first.home);
+  t.after(() => second.server.stop());
   const head = await second.api(url, { method: 'HEAD' });
   assert.equal(head.headers.get('upload-offset'), String(2 * 65536), 'the unsealed tail was only in memory');
   const res = await patch(second.api, url, 2 * 65536, data.subarray(2 * 65536));
@@ -69,11 +75,11 @@ test('after a server restart the upload resumes from the last durable chunk, and
   const id = res.headers.get('x-elohim-item-id')!;
   const content = await second.api(`/api/v1/items/${id}/content`);
   assert.equal(sha(Buffer.from(await content.arrayBuffer())), sha(data));
-  await second.server.stop();
 });
 
-test('an exact multiple of the chunk size finishes correctly; an empty file is a file at creation, with no PATCH', async () => {
+test('an exact multiple of the chunk size finishes correctly; an empty file is a file at creation, with no PATCH', async (t) => {
   const { server, api } = await start();
+  t.after(() => server.stop());
   const data = randomBytes(2 * 65536);
   const url = await create(api, data.length, 'exact.bin');
   const res = await patch(api, url, 0, data);
@@ -91,11 +97,11 @@ test('an exact multiple of the chunk size finishes correctly; an empty file is a
   assert.deepEqual([item.item.name, item.item.size], ['empty.txt', 0]);
   assert.equal((await (await api(`/api/v1/items/${id}/content`)).arrayBuffer()).byteLength, 0);
   assert.equal((await api(empty.headers.get('location')!, { method: 'HEAD' })).status, 404, 'nothing left to resume');
-  await server.stop();
 });
 
-test('bad tus requests are refused and change nothing: wrong version, too many bytes, bad metadata, DELETE cancels', async () => {
+test('bad tus requests are refused and change nothing: wrong version, too many bytes, bad metadata, DELETE cancels', async (t) => {
   const { server, api, home } = await start();
+  t.after(() => server.stop());
   assert.equal((await api('/api/v1/uploads', { method: 'POST', headers: { 'tus-resumable': '0.2.2', 'upload-length': '5', 'upload-metadata': meta({ name: 'a' }) } })).status, 412);
   assert.equal((await api('/api/v1/uploads', { method: 'POST', headers: { 'upload-length': 'x', 'upload-metadata': meta({ name: 'a' }) } })).status, 400);
   assert.equal((await api('/api/v1/uploads', { method: 'POST', headers: { 'upload-length': '5', 'upload-metadata': meta({ name: '../x' }) } })).status, 400);
@@ -107,12 +113,12 @@ test('bad tus requests are refused and change nothing: wrong version, too many b
   assert.deepEqual(await readdir(join(home, 'objects', 'tmp')), []);
   const list = (await (await api('/api/v1/items')).json()) as { items: unknown[] };
   assert.deepEqual(list.items, []);
-  await server.stop();
 });
 
-test('the reference tus client (tus-js-client) uploads through our server, with resume', async () => {
+test('the reference tus client (tus-js-client) uploads through our server, with resume', async (t) => {
   const { Upload } = await import('tus-js-client');
   const { server, api, cookie, csrfToken } = await start();
+  t.after(() => server.stop());
   const base = `http://127.0.0.1:${(server.app.server.address() as { port: number }).port}`;
   const data = randomBytes(1024 * 1024 + 4321);
   let itemId = '';
@@ -137,5 +143,4 @@ test('the reference tus client (tus-js-client) uploads through our server, with 
   assert.match(itemId, /^[0-9a-f]{32}$/);
   const content = await api(`/api/v1/items/${itemId}/content`);
   assert.equal(sha(Buffer.from(await content.arrayBuffer())), sha(data));
-  await server.stop();
 });
