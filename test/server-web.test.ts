@@ -28,8 +28,9 @@ async function serverWithWeb(withBuild: boolean) {
   return { server, close: async () => { await server.stop(); home.close(); } };
 }
 
-test('the web UI build is served with the strict CSP; unknown paths get index.html; nothing outside the build', async () => {
+test('the web UI build is served with the strict CSP; unknown paths get index.html; nothing outside the build', async (t) => {
   const { server, close } = await serverWithWeb(true);
+  t.after(close); // also when an assertion fails, so the file can finish
   const index = await server.app.inject({ url: '/' });
   assert.equal(index.statusCode, 200);
   assert.match(index.headers['content-type'] as string, /^text\/html/);
@@ -48,14 +49,13 @@ test('the web UI build is served with the strict CSP; unknown paths get index.ht
   const api = await server.app.inject({ url: '/api/v1/nope' });
   assert.equal(api.statusCode, 404);
   assert.equal(api.json().error.code, 'ROUTE_NOT_FOUND');
-  await close();
 });
 
-test('without a build, the server answers only the API', async () => {
+test('without a build, the server answers only the API', async (t) => {
   const { server, close } = await serverWithWeb(false);
+  t.after(close);
   const res = await server.app.inject({ url: '/' });
   assert.equal(res.statusCode, 404);
   assert.equal(res.json().error.code, 'ROUTE_NOT_FOUND');
   assert.equal((await server.app.inject({ url: '/api/v1/health' })).statusCode, 200);
-  await close();
 });
