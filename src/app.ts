@@ -1,10 +1,24 @@
+import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import { auditKeysOf, createAuditLog } from './audit/index.ts';
+import type { AuditLog, AuditRecord } from './audit/index.ts';
+import { x25519IdentityFromSecret } from './crypto/age/index.ts';
+import { createHasherPool } from './crypto/index.ts';
+import { createRecordStore, openDatabase } from './db/index.ts';
+import type { Database } from './db/index.ts';
+import { ElohimError } from './errors.ts';
+import { createProcessLock } from './fs/index.ts';
+import { createKeyring, vaultRecordKeys } from './keyring/index.ts';
+import type { Keyring, OnCreated, VaultKey } from './keyring/index.ts';
+import type { Argon2Params } from './crypto/index.ts';
+import type { KdfCost } from './keyring/index.ts';
 import { createSettings } from './settings/index.ts';
 import type { SettingsStore } from './settings/index.ts';
-import { createHome } from './vault/index.ts';
-import type { Home } from './vault/index.ts';
-import { ElohimError } from './errors.ts';
+import { createObjectStore, destroyVaultData, openVault } from './vault/index.ts';
+import type { VaultRecord } from './vault/index.ts';
+import { createWorkspaces, recordEvent } from './workspace/index.ts';
+import type { BuiltWorkspace, Workspace, Workspaces } from './workspace/index.ts';
 
 /** Start-up configuration, read and checked once. */
 export interface AppConfig {
@@ -21,22 +35,125 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
   return { home: raw ? resolve(raw) : join(homedir(), '.elohim') };
 }
 
+/** The files of a data folder. */
+export function dataPaths(dir: string) {
+  return {
+    dir,
+    keyslots: join(dir, 'keyslots.bin'),
+    db: join(dir, 'db.sqlite'),
+    objects: join(dir, 'objects'),
+    config: join(dir, 'config.json'),
+    throttle: join(dir, 'unlock-throttle.json'),
+    lock: join(dir, 'lock'),
+  };
+}
+
+export type DataPaths = ReturnType<typeof dataPaths>;
+
+export interface InitOptions {
+  passphrase: string;
+  decoyPassphrase?: string;
+  /** for tests: a cheaper Argon2id than the default */
+  argon2?: Argon2Params;
+  kdfCost?: KdfCost;
+}
+
 export interface App {
   config: AppConfig;
-  home: Home;
+  paths: DataPaths;
+  keyring: Keyring;
   settings: SettingsStore;
+  /** the open workspaces (one per unlocked vault), shared by every face in this process */
+  workspaces: Workspaces;
+  /** Creates the vault (and a decoy); returns the recovery codes, shown once. */
+  init(opts: InitOptions): Promise<{ recoveryCodes: string[]; decoyRecoveryCodes?: string[] }>;
+  /** Locks every workspace (recording nothing) and releases the data folder. */
   close(): void;
 }
 
-/** The composition root: builds every service once and wires them together. */
+/**
+ * The composition root: builds every service once and wires them together. Nothing else
+ * constructs a service; a workspace (a vault, its audit log, and the services that run while it
+ * is open) is built here from the key the keyring hands out.
+ */
 export function createApp(config: AppConfig, opts: { clock?: () => number } = {}): App {
-  const home = createHome({ dir: config.home, clock: opts.clock });
+  const clock = opts.clock ?? Date.now;
+  const paths = dataPaths(config.home);
+  let db: Database | null = null;
+  // Opened on first use: `elohim status` or a server with no vault yet never creates db.sqlite.
+  const database = (): Database => (db ??= openDatabase(paths.db));
+  const lock = createProcessLock({ path: paths.lock });
+  const hashers = createHasherPool({ maxWorkers: 2 });
+  const objects = createObjectStore({ root: paths.objects, hashers });
+  const settings = createSettings({ path: paths.config });
+  const keyring = createKeyring({ paths, db: database, lock, clock });
+
+  const derivation = (key: VaultKey) => (label: string) => key.derive(label);
+  const auditRecords = (key: VaultKey) => createRecordStore<AuditRecord>({ db: database(), keys: auditKeysOf(derivation(key)) });
+  const vaultRecords = (key: VaultKey) => createRecordStore<VaultRecord>({ db: database(), keys: vaultRecordKeys(derivation(key)) });
+  const auditOf = (key: VaultKey): AuditLog => createAuditLog({ records: auditRecords(key), clock });
+
+  /** A new vault's first audit entry, written before its key slots make it reachable. */
+  const setUp: OnCreated = (key) => recordEvent(auditOf(key), 'setup');
+
+  /** Removes a decoy's records, objects and audit log. */
+  async function wipe(key: VaultKey): Promise<void> {
+    await destroyVaultData({ records: vaultRecords(key), objects });
+    auditRecords(key).clear();
+  }
+
+  async function buildWorkspace(key: VaultKey, signal: AbortSignal): Promise<BuiltWorkspace> {
+    const audit = auditOf(key);
+    const vault = await openVault({
+      records: vaultRecords(key),
+      objects,
+      clock,
+      identity: x25519IdentityFromSecret(key.derive('elohim/v1 age identity')),
+      hashers,
+      onEvent: (event, details) => recordEvent(audit, event, details),
+    });
+    const workspace: Workspace = {
+      id: key.id,
+      vault,
+      audit,
+      signal,
+      async changePassphrase(passphrase, waitOpts) {
+        await keyring.changePassphrase(key, passphrase, waitOpts);
+        recordEvent(audit, 'passphrase-change');
+      },
+      async addDecoy(passphrase, waitOpts) {
+        const result = await keyring.addDecoy(key, passphrase, setUp, waitOpts);
+        recordEvent(audit, 'settings-change', { setting: 'decoy' });
+        return result;
+      },
+      hasDecoy: () => keyring.hasDecoy(key),
+      async removeDecoy() {
+        await keyring.removeDecoy(key, wipe);
+        recordEvent(audit, 'settings-change', { setting: 'decoy-removed' });
+      },
+    };
+    return { workspace, services: [] };
+  }
+
+  const workspaces = createWorkspaces({ keyring, build: buildWorkspace });
+
   return {
     config,
-    home,
-    settings: createSettings({ path: home.paths.config }),
+    paths,
+    keyring,
+    settings,
+    workspaces,
+    async init(initOpts) {
+      await mkdir(paths.objects, { recursive: true, mode: 0o700 });
+      const result = await keyring.init(initOpts, setUp);
+      await settings.create();
+      return result;
+    },
     close() {
-      home.close();
+      workspaces.lockAll(undefined);
+      db?.close();
+      db = null;
+      lock.release();
     },
   };
 }

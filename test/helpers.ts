@@ -13,6 +13,8 @@ import { delimiter, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { EntryInfo, TrashEntry } from '../src/vault/index.ts';
+import type { App } from '../src/app.ts';
+import type { UnlockSecret } from '../src/keyring/index.ts';
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
 /** The pinned Node 24; the machine's own `node` may be older. */
@@ -390,4 +392,13 @@ export function markerLines(marker: string, from: number, bytes: number): { data
     len += line.length;
   }
   return { data: Buffer.from(parts.join(''), 'utf8'), next: n };
+}
+
+/** Unlocks a vault of a real app in this process: its workspace, and a lock() that records nothing. */
+export async function unlockIn(app: App, secret: UnlockSecret) {
+  const { workspace, viaRecoveryCode } = await app.workspaces.unlock(secret);
+  return Object.assign(Object.create(null) as object, workspace, { viaRecoveryCode, lock: () => app.workspaces.release(workspace.id) }) as typeof workspace & {
+    viaRecoveryCode: boolean;
+    lock(): void;
+  };
 }

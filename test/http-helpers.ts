@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { createServer, CSRF_HEADER, SESSION_COOKIE } from '../src/server/index.ts';
-import { createHome } from '../src/vault/index.ts';
-import type { Home } from '../src/vault/index.ts';
+import { createApp } from '../src/app.ts';
+import type { App } from '../src/app.ts';
 import { DECOY_PASSPHRASE, makeTempDir, objectFiles, PASSPHRASE, tempFiles } from './helpers.ts';
 import type { EntryInfo, TrashEntry } from '../src/vault/index.ts';
 
@@ -24,7 +24,8 @@ export const HOST = '127.0.0.1';
 
 export interface TestServer {
   dir: string;
-  home: Home;
+  /** the real app the server was built on */
+  home: App;
   app: FastifyInstance;
   stop(): Promise<void>;
   /** recovery codes of the real vault (empty when not initialized here) */
@@ -43,7 +44,7 @@ export interface TestServer {
  */
 export async function startServer(opts: { init?: boolean; decoy?: boolean; autoLockMs?: number } = {}): Promise<TestServer> {
   const dir = join(await makeTempDir('elohim-server-'), 'home');
-  const home = createHome({ dir });
+  const home = createApp({ home: dir });
   let codes: string[] = [];
   let decoyCodes: string[] = [];
   if (opts.init !== false) {
@@ -51,7 +52,7 @@ export async function startServer(opts: { init?: boolean; decoy?: boolean; autoL
     codes = r.recoveryCodes;
     decoyCodes = r.decoyRecoveryCodes ?? [];
   }
-  const server = await createServer({ home, version: 'test', autoLockMs: opts.autoLockMs, logLevel: false });
+  const server = await createServer({ app: home, version: 'test', autoLockMs: opts.autoLockMs, logLevel: false });
   const t: TestServer = {
     dir,
     home,

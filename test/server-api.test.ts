@@ -15,7 +15,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { after, before, describe, test } from 'node:test';
 import { createServer, CSRF_HEADER } from '../src/server/index.ts';
-import { createHome } from '../src/vault/index.ts';
+import { createApp } from '../src/app.ts';
 import { makeTempDir, NODE, objectFiles, PASSPHRASE, removeTempDirs, sha256, tempFiles } from './helpers.ts';
 import {
   assertError,
@@ -175,11 +175,11 @@ describe('the data folder’s lock file and unlocks', () => {
   /** A server freshly started on an existing home (init ran in another Home, now closed). */
   async function freshServerOnInitializedHome() {
     const dir = join(await makeTempDir('elohim-server-'), 'home');
-    const setup = createHome({ dir });
+    const setup = createApp({ home: dir });
     await setup.init({ passphrase: PASSPHRASE, argon2: CHEAP_ARGON2 });
     setup.close();
-    const home = createHome({ dir });
-    const server = await createServer({ home, version: 'test' });
+    const home = createApp({ home: dir });
+    const server = await createServer({ app: home, version: 'test' });
     return {
       dir,
       server,
@@ -930,10 +930,10 @@ describe('decoy vault', () => {
 
 describe('a server on a home opened by createServer directly', () => {
   // The exact construction the brief names, without the test helpers in between.
-  test('createServer({ home: createHome({ dir }), version }) serves health', async () => {
+  test('createServer({ app: createApp({ home: dir }), version }) serves health', async () => {
     const dir = await makeTempDir('elohim-server-');
-    const home = createHome({ dir });
-    const server = await createServer({ home, version: 'test' });
+    const home = createApp({ home: dir });
+    const server = await createServer({ app: home, version: 'test' });
     try {
       const res = await server.app.inject({ method: 'GET', url: '/api/v1/health', headers: { host: HOST } });
       assert.deepEqual(res.json(), { ok: true, version: 'test', locked: true, initialized: false });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { createServer } from '../src/server/index.ts';
-import { createHome } from '../src/vault/index.ts';
+import { createApp } from '../src/app.ts';
 
 const CHEAP = { memory: 19 * 1024, passes: 2, parallelism: 1 };
 const dirs: string[] = [];
@@ -19,12 +19,12 @@ export async function start(dir?: string) {
   const home = dir ?? (await mkdtemp(join(tmpdir(), 'elohim-tus-')));
   if (dir === undefined) {
     dirs.push(home);
-    const h = createHome({ dir: home });
+    const h = createApp({ home });
     await h.init({ passphrase: 'pass', argon2: CHEAP });
     h.close();
   }
-  const vaultHome = createHome({ dir: home });
-  const running = await createServer({ home: vaultHome, version: 'test' });
+  const vaultHome = createApp({ home });
+  const running = await createServer({ app: vaultHome, version: 'test' });
   // Stopping also closes the home, releasing its lock for the next server on the same folder.
   const server = { ...running, stop: async () => { await running.stop(); vaultHome.close(); } };
   const base = await server.app.listen({ host: '127.0.0.1', port: 0 });

@@ -12,7 +12,7 @@ import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { createServer, CSRF_HEADER } from '../src/server/index.ts';
-import { createHome } from '../src/vault/index.ts';
+import { createApp } from '../src/app.ts';
 import { CLI, cliEnv, makeTempDir, NODE, PASSPHRASE, removeTempDirs } from './helpers.ts';
 import { assertError, CHEAP_ARGON2, HOST, rawRequest, sessionCookie } from './http-helpers.ts';
 import type { SimpleResponse } from './http-helpers.ts';
@@ -29,10 +29,10 @@ describe('the per-client unlock limiter', () => {
     // The vault's own throttle is shared by every client (and tested elsewhere): its clock is
     // moved an hour on before each attempt, so it never holds one and only the limiter can.
     let homeNow = Date.UTC(2026, 0, 1);
-    const home = createHome({ dir, clock: () => homeNow });
+    const home = createApp({ home: dir }, { clock: () => homeNow });
     await home.init({ passphrase: PASSPHRASE, argon2: CHEAP_ARGON2 });
     let now = Date.UTC(2026, 0, 1);
-    const server = await createServer({ home, version: 'test', clock: () => now });
+    const server = await createServer({ app: home, version: 'test', clock: () => now });
     try {
       const attempt = async (client: string, passphrase: string, headers: Record<string, string> = {}) => {
         homeNow += 3600_000;

@@ -13,9 +13,9 @@ import { DatabaseSync } from 'node:sqlite';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { CSRF_HEADER } from '../src/server/index.ts';
-import { createHome } from '../src/vault/index.ts';
+import { createApp } from '../src/app.ts';
 import { KEYSLOTS_FILE_SIZE, SLOT_COUNT } from '../src/keyring/index.ts';
-import { assertLooksRandom, objectFiles, PASSPHRASE, removeTempDirs } from './helpers.ts';
+import { assertLooksRandom, objectFiles, PASSPHRASE, removeTempDirs, unlockIn } from './helpers.ts';
 import {
   assertError,
   call,
@@ -184,7 +184,7 @@ describe('the Argon2id cost as the kdfCost setting', () => {
       assert.equal(configFile(t), config, `config.json changed after ${JSON.stringify(body)}`);
     }
     assert.deepEqual(await settingsOf(), settings);
-    assert.equal(await t.home.kdfCost(), 'standard');
+    assert.equal(await t.home.keyring.kdfCost(), 'standard');
     assert.equal((await auditOf(t, s, 'settings-change')).length, changes, 'nothing was logged as changed');
   });
 
@@ -194,9 +194,9 @@ describe('the Argon2id cost as the kdfCost setting', () => {
     assert.equal(res.statusCode, 200, res.body);
     assert.deepEqual(res.json(), { ...before, kdfCost: 'strong' }, 'only kdfCost changed');
     assert.deepEqual(await settingsOf(), { ...before, kdfCost: 'strong' });
-    assert.equal(await t.home.kdfCost(), 'strong');
-    const other = createHome({ dir: t.dir });
-    assert.equal(await other.kdfCost(), 'strong', 'kept in keyslots.bin, not in memory');
+    assert.equal(await t.home.keyring.kdfCost(), 'strong');
+    const other = createApp({ home: t.dir });
+    assert.equal(await other.keyring.kdfCost(), 'strong', 'kept in keyslots.bin, not in memory');
     other.close();
     const changes = await auditOf(t, s, 'settings-change');
     assert.deepEqual(changes[0]!.details, { setting: 'kdfCost' });
@@ -230,7 +230,7 @@ describe('the Argon2id cost as the kdfCost setting', () => {
     const body = res.json() as { autoLockMinutes: number; kdfCost: string };
     assert.deepEqual([body.autoLockMinutes, body.kdfCost], [7, 'standard']);
     assert.equal((JSON.parse(configFile(t)) as { settings: { autoLockMinutes: number } }).settings.autoLockMinutes, 7);
-    assert.equal(await t.home.kdfCost(), 'standard');
+    assert.equal(await t.home.keyring.kdfCost(), 'standard');
     assert.deepEqual((await auditOf(t, s, 'settings-change'))[0]!.details, { setting: 'autoLockMinutes,kdfCost' });
   });
 });
@@ -357,8 +357,8 @@ describe('removing the decoy over HTTP', () => {
   });
 
   test('the real vault can make a new decoy afterwards, and it opens', async () => {
-    const u = await t.home.unlock({ passphrase: PASSPHRASE });
-    const { recoveryCodes } = await u.addCompanion('a brand-new decoy');
+    const u = await unlockIn(t.home, { passphrase: PASSPHRASE });
+    const { recoveryCodes } = await u.addDecoy('a brand-new decoy');
     u.lock();
     assert.equal(await decoyExists(t, real), true);
     const fresh = await openSession(t.app, { passphrase: 'a brand-new decoy' });
@@ -387,11 +387,11 @@ describe('removing a decoy that made a decoy of its own', () => {
     realObjects = await objectFiles(t.dir);
     const beforeChain = recordIds(t);
     // In a decoy session, someone makes "a decoy" too (what a real vault without one would allow).
-    const second = await t.home.unlock({ passphrase: DECOY_PASSPHRASE });
-    assert.equal(second.hasCompanion(), false);
-    thirdCodes = (await second.addCompanion(THIRD)).recoveryCodes;
+    const second = await unlockIn(t.home, { passphrase: DECOY_PASSPHRASE });
+    assert.equal(second.hasDecoy(), false);
+    thirdCodes = (await second.addDecoy(THIRD)).recoveryCodes;
     second.lock();
-    const third = await t.home.unlock({ passphrase: THIRD });
+    const third = await unlockIn(t.home, { passphrase: THIRD });
     await third.vault.put(null, 'third.txt', Readable.from([Buffer.from('third vault file')]));
     third.lock();
     chainRows = minus(recordIds(t), beforeChain);
@@ -429,8 +429,8 @@ describe('removing a decoy that made a decoy of its own', () => {
   });
 
   test('the real vault can make a new decoy, which opens and is empty', async () => {
-    const u = await t.home.unlock({ passphrase: PASSPHRASE });
-    await u.addCompanion(NEXT);
+    const u = await unlockIn(t.home, { passphrase: PASSPHRASE });
+    await u.addDecoy(NEXT);
     u.lock();
     const next = await openSession(t.app, { passphrase: NEXT });
     assert.deepEqual(await listAll(t.app, next), []);
@@ -462,9 +462,9 @@ describe('a decoy unlock racing the decoy’s removal', () => {
       await t.stop();
     }
     // What is on disk agrees, for a fresh process on the same folder.
-    const home = createHome({ dir: t.dir });
+    const home = createApp({ home: t.dir });
     try {
-      const again = await home.unlock({ passphrase: DECOY_PASSPHRASE }).then(
+      const again = await unlockIn(home, { passphrase: DECOY_PASSPHRASE }).then(
         (u) => {
           u.lock();
           return 'opens';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { createServer } from '../src/server/index.ts';
-import { createHome } from '../src/vault/index.ts';
+import { createApp } from '../src/app.ts';
 
 const dirs: string[] = [];
 after(async () => {
@@ -23,8 +23,8 @@ async function serverWithWeb(withBuild: boolean) {
     await writeFile(join(web, '.vite', 'manifest.json'), '{"build":"record"}');
   }
   await writeFile(join(base, 'secret.txt'), 'outside the build');
-  const home = createHome({ dir: join(base, 'home') });
-  const server = await createServer({ home, version: 'test', webRoot: web });
+  const home = createApp({ home: join(base, 'home') });
+  const server = await createServer({ app: home, version: 'test', webRoot: web });
   return { server, close: async () => { await server.stop(); home.close(); } };
 }
 

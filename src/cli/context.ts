@@ -1,6 +1,6 @@
 import { configFromEnv, createApp } from '../app.ts';
 import type { App } from '../app.ts';
-import type { UnlockedVault } from '../vault/index.ts';
+import type { Workspace } from '../workspace/index.ts';
 import { readSecret } from './prompt.ts';
 
 /** Builds the app for one command and closes it afterwards, whatever happens. */
@@ -22,19 +22,19 @@ export interface UnlockFlags {
  * Unlocks the vault for one command: with ELOHIM_RECOVERY_CODE or `--recovery` a recovery code,
  * otherwise the passphrase (ELOHIM_PASSPHRASE or a prompt). Locks again afterwards.
  */
-export async function withVault<T>(flags: UnlockFlags, fn: (unlocked: UnlockedVault, app: App) => Promise<T>): Promise<T> {
+export async function withVault<T>(flags: UnlockFlags, fn: (workspace: Workspace, app: App) => Promise<T>): Promise<T> {
   return withApp(async (app) => {
     const useCode = flags.recovery === true || (process.env.ELOHIM_RECOVERY_CODE ?? '') !== '';
     const secret = useCode
       ? { recoveryCode: await readSecret({ env: 'ELOHIM_RECOVERY_CODE', message: 'Recovery code' }) }
       : { passphrase: await readSecret({ env: 'ELOHIM_PASSPHRASE', message: 'Passphrase' }) };
-    const unlocked = await app.home.unlock(secret, {
+    const { workspace } = await app.workspaces.unlock(secret, {
       onWait: (ms) => process.stderr.write(`elohim: waiting ${Math.ceil(ms / 1000)} s after failed unlock attempts…\n`),
     });
     try {
-      return await fn(unlocked, app);
+      return await fn(workspace, app);
     } finally {
-      unlocked.lock();
+      app.workspaces.release(workspace.id);
     }
   });
 }

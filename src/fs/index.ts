@@ -4,3 +4,5 @@
  */
 export { writeFileAtomic } from './atomic.ts';
 export { processAlive } from './process.ts';
+export { createProcessLock } from './lock.ts';
+export type { ProcessLock } from './lock.ts';

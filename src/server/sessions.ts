@@ -1,64 +1,62 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import type { UnlockedVault } from '../vault/index.ts';
+import type { StopReason, Workspace, Workspaces } from '../workspace/index.ts';
 
 export interface Session {
-  /** which open vault this session uses */
+  /** the id of the workspace (open vault) this session uses */
   vaultKey: string;
   /** sent back in the X-Elohim-CSRF header of every state-changing request */
   csrf: string;
 }
 
-interface OpenVault {
-  unlocked: UnlockedVault;
-  lastActivity: number;
-}
-
 /**
- * Sessions and the vaults they opened. A vault is opened once, however many sessions use it,
- * so every session sees the same index. Locking a vault (by request, idle time or panic) ends
- * every session on it and drops its keys from memory.
+ * Sessions, and when each open vault was last used. The workspaces themselves live in the app's
+ * one registry (a vault is opened once however many sessions use it, so every session sees the
+ * same index); locking a vault (by request, idle time or panic) ends every session on it and
+ * stops its workspace, which aborts its work in flight and drops its keys.
  */
-export function createSessionStore(deps: { clock: () => number; onLock?: (key: string, why: 'lock' | 'auto-lock' | 'panic') => void }) {
-  const { clock } = deps;
+export function createSessionStore(deps: { clock: () => number; workspaces: Workspaces }) {
+  const { clock, workspaces } = deps;
   const sessions = new Map<string, Session>();
-  const vaults = new Map<string, OpenVault>();
+  const lastActivity = new Map<string, number>();
 
-  function lockVault(key: string, why: 'lock' | 'auto-lock' | 'panic'): void {
-    const open = vaults.get(key);
-    if (open === undefined) return;
-    vaults.delete(key);
+  function endSessionsOf(key: string): void {
+    lastActivity.delete(key);
     for (const [token, s] of sessions) if (s.vaultKey === key) sessions.delete(token);
-    deps.onLock?.(key, why);
-    open.unlocked.lock(why);
+  }
+
+  function lockVault(key: string, why: StopReason): void {
+    endSessionsOf(key);
+    workspaces.lock(key, why);
   }
 
   return {
-    /** Starts a session on `unlocked`, reusing the already open copy of that vault if any. */
-    create(unlocked: UnlockedVault): { token: string; session: Session } {
-      const key = String(unlocked.vault.meta()?.passphraseSlot ?? 'unknown');
-      const existing = vaults.get(key);
-      if (existing !== undefined) {
-        unlocked.lock(); // the open copy already holds this vault's keys
-        existing.lastActivity = clock();
-      } else vaults.set(key, { unlocked, lastActivity: clock() });
+    /** Starts a session on `workspace` (already registered, perhaps by an earlier session). */
+    create(workspace: Workspace): { token: string; session: Session } {
+      // The sessions hold one unlock of each open vault; a second session's is given back.
+      if (lastActivity.has(workspace.id)) workspaces.release(workspace.id);
+      lastActivity.set(workspace.id, clock());
       const token = randomBytes(32).toString('base64url');
-      const session = { vaultKey: key, csrf: randomBytes(24).toString('base64url') };
+      const session = { vaultKey: workspace.id, csrf: randomBytes(24).toString('base64url') };
       sessions.set(token, session);
       return { token, session };
     },
 
     /**
-     * The session and its vault for a cookie value; null when none. `touch` marks activity:
+     * The session and its workspace for a cookie value; null when none. `touch` marks activity:
      * requests that do nothing with the vault (health polling) must not keep it open forever.
      */
-    use(token: string | undefined, touch = true): { session: Session; unlocked: UnlockedVault } | null {
+    use(token: string | undefined, touch = true): { session: Session; workspace: Workspace } | null {
       if (token === undefined) return null;
       const session = sessions.get(token);
       if (session === undefined) return null;
-      const open = vaults.get(session.vaultKey);
-      if (open === undefined) return null;
-      if (touch) open.lastActivity = clock();
-      return { session, unlocked: open.unlocked };
+      const workspace = workspaces.get(session.vaultKey);
+      if (workspace === undefined) {
+        // Locked behind the sessions' back (panic from another face): the session is over.
+        endSessionsOf(session.vaultKey);
+        return null;
+      }
+      if (touch) lastActivity.set(session.vaultKey, clock());
+      return { session, workspace };
     },
 
     /** Ends the session's vault (and so every session on it). */
@@ -66,19 +64,19 @@ export function createSessionStore(deps: { clock: () => number; onLock?: (key: s
       lockVault(session.vaultKey, 'lock');
     },
 
-    /** Locks every open vault at once. */
-    lockAll(why: 'lock' | 'panic' = 'panic'): number {
-      const keys = [...vaults.keys()];
-      for (const key of keys) lockVault(key, why);
-      return keys.length;
+    /** Locks every open vault at once, sessions or not. Returns how many were open. */
+    lockAll(why: StopReason = 'panic'): number {
+      sessions.clear();
+      lastActivity.clear();
+      return workspaces.lockAll(why);
     },
 
     /** Locks vaults idle for `idleMs` or more. Returns how many were locked. */
     lockIdle(idleMs: number): number {
       const now = clock();
       let n = 0;
-      for (const [key, open] of [...vaults]) {
-        if (now - open.lastActivity >= idleMs) {
+      for (const [key, at] of [...lastActivity]) {
+        if (now - at >= idleMs) {
           lockVault(key, 'auto-lock');
           n++;
         }
@@ -87,7 +85,7 @@ export function createSessionStore(deps: { clock: () => number; onLock?: (key: s
     },
 
     anyOpen(): boolean {
-      return vaults.size > 0;
+      return workspaces.size() > 0;
     },
   };
 }

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { ElohimError } from '../errors.ts';
 import { writeFileAtomic } from '../fs/index.ts';
@@ -61,6 +62,11 @@ export function createSettings(deps: { path: string }) {
       }
       if (parsed.version !== 1) throw new ElohimError('VAULT_FORMAT_UNKNOWN', `config.json version ${parsed.version} is unknown`);
       return (cached = checkSettings(parsed.settings ?? {}));
+    },
+    /** Writes config.json with the current settings when it does not exist yet (at set-up). */
+    async create(): Promise<void> {
+      if (existsSync(deps.path)) return;
+      await writeFileAtomic(deps.path, JSON.stringify({ version: 1, settings: await this.read() }, null, 2) + '\n');
     },
     /** Applies a change, persists it, and returns the new settings and what changed. */
     async update(patch: Partial<Settings>): Promise<{ settings: Settings; changed: (keyof Settings)[] }> {

@@ -37,7 +37,7 @@ export function panicCommand(): Command {
       if (opts.shred) {
         const app = createApp(configFromEnv());
         try {
-          await app.home.shred();
+          await app.keyring.shred();
         } finally {
           app.close();
         }

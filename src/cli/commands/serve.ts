@@ -31,8 +31,7 @@ export function serveCommand(): Command {
       const settings = await app.settings.read();
       const port = opts.port ?? (process.env.ELOHIM_PORT ? parsePort(process.env.ELOHIM_PORT) : settings.port);
       const server = await createServer({
-        home: app.home,
-        settings: app.settings,
+        app,
         version: process.env.npm_package_version ?? '0.1.0',
         extraHosts: hostNamesFor(opts.host),
         logLevel: opts.logLevel ?? settings.logLevel,
@@ -40,7 +39,7 @@ export function serveCommand(): Command {
       const address = await server.app.listen({ host: opts.host, port });
       // Tests and benches wait for this line ("ElohimOS is serving <url>").
       const firstStep = server.hasWebUi ? `open ${address} to set one up` : 'POST /api/v1/setup';
-      process.stderr.write(`ElohimOS is serving ${address} (data: ${app.config.home}${app.home.isInitialized() ? '' : `, no vault yet: ${firstStep}`})\n`);
+      process.stderr.write(`ElohimOS is serving ${address} (data: ${app.config.home}${app.keyring.isInitialized() ? '' : `, no vault yet: ${firstStep}`})\n`);
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.stderr.write('stopping: finishing requests in flight, then locking\n');

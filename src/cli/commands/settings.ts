@@ -36,19 +36,19 @@ export function settingsCommand(): Command {
       if (flags.logLevel !== undefined) patch.logLevel = flags.logLevel;
       if (flags.port !== undefined) patch.port = flags.port;
       if (Object.keys(patch).length === 0 && flags.kdfCost === undefined) {
-        await withApp(async (app) => print(await app.settings.read(), app.home.isInitialized() ? await app.home.kdfCost() : 'standard', app.home.dir));
+        await withApp(async (app) => print(await app.settings.read(), app.keyring.isInitialized() ? await app.keyring.kdfCost() : 'standard', app.paths.dir));
         return;
       }
       await withVault(cmd.optsWithGlobals() as UnlockFlags, async (unlocked, app) => {
         // config.json first: it checks every value, so a bad one changes nothing at all.
         const { settings, changed } = Object.keys(patch).length > 0 ? await app.settings.update(patch) : { settings: await app.settings.read(), changed: [] as string[] };
         const all: string[] = [...changed];
-        if (flags.kdfCost !== undefined && flags.kdfCost !== (await app.home.kdfCost())) {
-          await app.home.setKdfCost(flags.kdfCost);
+        if (flags.kdfCost !== undefined && flags.kdfCost !== (await app.keyring.kdfCost())) {
+          await app.keyring.setKdfCost(flags.kdfCost);
           all.push('kdfCost');
         }
         if (all.length > 0) unlocked.audit.append('settings-change', { setting: all.join(',') });
-        print(settings, await app.home.kdfCost(), app.home.dir);
+        print(settings, await app.keyring.kdfCost(), app.paths.dir);
       });
     });
 }
@@ -73,7 +73,7 @@ export function decoyCommand(): Command {
     .description('say whether this vault has a decoy vault')
     .action(async (_opts, cmd: Command) => {
       await withVault(cmd.optsWithGlobals() as UnlockFlags, async (unlocked) => {
-        process.stdout.write(unlocked.hasCompanion() ? 'this vault has a decoy vault\n' : 'no decoy vault\n');
+        process.stdout.write(unlocked.hasDecoy() ? 'this vault has a decoy vault\n' : 'no decoy vault\n');
       });
     });
   decoy
@@ -84,7 +84,7 @@ export function decoyCommand(): Command {
     .action(async (opts: { yes?: boolean }, cmd: Command) => {
       if (opts.yes !== true) throw new ElohimError('INVALID_INPUT', 'this destroys the decoy vault and its files for good; add --yes to go ahead');
       await withVault(cmd.optsWithGlobals() as UnlockFlags, async (unlocked) => {
-        await unlocked.removeCompanion();
+        await unlocked.removeDecoy();
         process.stderr.write('Decoy vault removed.\n');
       });
     });

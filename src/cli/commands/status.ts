@@ -1,6 +1,5 @@
 import { Command } from 'commander';
-import { configFromEnv } from '../../app.ts';
-import { createHome } from '../../vault/index.ts';
+import { configFromEnv, createApp } from '../../app.ts';
 
 /**
  * `elohim status`: where the data lives, whether a vault is there, and how to begin. Says
@@ -11,8 +10,9 @@ export function statusCommand(): Command {
     .description('show where data lives and whether a vault exists')
     .action(async () => {
       const config = configFromEnv();
-      const home = createHome({ dir: config.home });
-      const initialized = home.isInitialized();
+      const app = createApp(config);
+      const initialized = app.keyring.isInitialized();
+      app.close();
       process.stdout.write(`ElohimOS ${process.env.npm_package_version ?? '0.1.0'} on Node ${process.versions.node}\n`);
       process.stdout.write(`data folder: ${config.home} (${initialized ? 'vault present' : 'no vault yet'})\n`);
       if (!initialized) process.stdout.write('start with: npx elohim init (or npm start, then POST /api/v1/setup)\n');

@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { ElohimError, isElohimError } from '../../errors.ts';
-import type { Home, UnlockSecret } from '../../vault/index.ts';
+import type { App } from '../../app.ts';
+import type { UnlockSecret } from '../../keyring/index.ts';
 import type { createUnlockLimiter } from '../rate-limit.ts';
-import { authOf, SESSION_COOKIE } from '../server.ts';
+import { authOf } from '../auth.ts';
+import { SESSION_COOKIE } from '../protocol.ts';
 import type { SessionStore } from '../sessions.ts';
 
 const secret = { type: 'string', minLength: 1, maxLength: 1024 } as const;
@@ -11,9 +13,10 @@ const cookieOptions = { httpOnly: true, sameSite: 'strict', path: '/' } as const
 /** First-run setup, unlock (creates a session) and lock. */
 export async function sessionRoutes(
   app: FastifyInstance,
-  opts: { home: Home; sessions: SessionStore; limiter: ReturnType<typeof createUnlockLimiter> },
+  opts: { app: App; sessions: SessionStore; limiter: ReturnType<typeof createUnlockLimiter> },
 ): Promise<void> {
-  const { home, sessions, limiter } = opts;
+  const { app: elohim, sessions, limiter } = opts;
+  const { keyring } = elohim;
 
   app.post('/api/v1/setup', {
     config: { public: true },
@@ -27,7 +30,7 @@ export async function sessionRoutes(
     },
     handler: async (req, reply) => {
       const body = req.body as { passphrase: string; decoyPassphrase?: string };
-      const result = await home.init({ passphrase: body.passphrase, decoyPassphrase: body.decoyPassphrase });
+      const result = await elohim.init({ passphrase: body.passphrase, decoyPassphrase: body.decoyPassphrase });
       return reply.code(201).send(result.decoyRecoveryCodes === undefined ? { recoveryCodes: result.recoveryCodes } : result);
     },
   });
@@ -43,22 +46,22 @@ export async function sessionRoutes(
       },
     },
     handler: async (req, reply) => {
-      const wait = Math.max(limiter.waitMs(req.ip), await home.unlockWaitMs());
+      const wait = Math.max(limiter.waitMs(req.ip), await keyring.unlockWaitMs());
       if (wait > 0) {
         reply.header('retry-after', String(Math.ceil(wait / 1000)));
         throw new ElohimError('VAULT_RATE_LIMITED', `too many failed attempts; try again in ${Math.ceil(wait / 1000)} s`);
       }
       let unlocked;
       try {
-        unlocked = await home.unlock(req.body as UnlockSecret, { noWait: true });
+        unlocked = await elohim.workspaces.unlock(req.body as UnlockSecret, { noWait: true });
       } catch (err) {
         if (isElohimError(err, 'VAULT_WRONG_SECRET')) limiter.fail(req.ip);
         // Another client's failure may have started a delay since the check above.
-        if (isElohimError(err, 'VAULT_RATE_LIMITED')) reply.header('retry-after', String(Math.max(1, Math.ceil((await home.unlockWaitMs()) / 1000))));
+        if (isElohimError(err, 'VAULT_RATE_LIMITED')) reply.header('retry-after', String(Math.max(1, Math.ceil((await keyring.unlockWaitMs()) / 1000))));
         throw err;
       }
       limiter.succeed(req.ip);
-      const { token, session } = sessions.create(unlocked);
+      const { token, session } = sessions.create(unlocked.workspace);
       reply.setCookie(SESSION_COOKIE, token, cookieOptions);
       return reply.code(201).send({ csrfToken: session.csrf, viaRecoveryCode: unlocked.viaRecoveryCode });
     },

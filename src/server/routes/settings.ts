@@ -2,9 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import { SETTINGS_PATCH_SCHEMA } from '../../settings/index.ts';
 import type { Settings, SettingsStore } from '../../settings/index.ts';
 import { KDF_COSTS } from '../../keyring/index.ts';
-import type { Home } from '../../vault/index.ts';
+import type { Keyring } from '../../keyring/index.ts';
 import type { KdfCost } from '../../keyring/index.ts';
-import { authOf } from '../server.ts';
+import { authOf } from '../auth.ts';
+import { API } from '../protocol.ts';
 
 const settingsSchema = {
   type: 'object',
@@ -29,16 +30,16 @@ type SettingsChange = Partial<Settings> & { kdfCost?: KdfCost };
 /** General and power-user settings: read, and change with validation (persisted at once). */
 export async function settingsRoutes(
   app: FastifyInstance,
-  opts: { settings: SettingsStore; home: Home; onChange?: (changed: string[], req: unknown) => void },
+  opts: { settings: SettingsStore; keyring: Keyring; dataFolder: string; onChange?: (changed: string[], req: unknown) => void },
 ): Promise<void> {
-  const view = (settings: Settings, kdfCost: KdfCost) => ({ ...settings, kdfCost, dataFolder: opts.home.dir });
+  const view = (settings: Settings, kdfCost: KdfCost) => ({ ...settings, kdfCost, dataFolder: opts.dataFolder });
 
-  app.get('/api/v1/settings', {
+  app.get(API.settings, {
     schema: { response: { 200: settingsSchema } },
-    handler: async () => view(await opts.settings.read(), await opts.home.kdfCost()),
+    handler: async () => view(await opts.settings.read(), await opts.keyring.kdfCost()),
   });
 
-  app.patch('/api/v1/settings', {
+  app.patch(API.settings, {
     schema: { body: patchSchema, response: { 200: settingsSchema } },
     handler: async (req) => {
       const { kdfCost, ...rest } = req.body as SettingsChange;
@@ -46,9 +47,9 @@ export async function settingsRoutes(
       // config.json first: it validates everything else, so a bad value changes nothing.
       const result = Object.keys(rest).length > 0 ? await opts.settings.update(rest) : { settings: await opts.settings.read(), changed: [] };
       changed.push(...result.changed);
-      const cost = await opts.home.kdfCost();
+      const cost = await opts.keyring.kdfCost();
       if (kdfCost !== undefined && kdfCost !== cost) {
-        await opts.home.setKdfCost(kdfCost);
+        await opts.keyring.setKdfCost(kdfCost);
         changed.push('kdfCost');
       }
       if (changed.length > 0) opts.onChange?.(changed, authOf(req));

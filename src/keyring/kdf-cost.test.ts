@@ -1,5 +1,5 @@
 /**
- * The Argon2id cost setting of a home, through the real Home on a temp folder: what
+ * The Argon2id cost setting of a data folder, through the real app on a temp folder: what
  * setKdfCost writes, and how each vault moves to the chosen cost at its next unlock. The slots
  * are inspected by reading keyslots.bin and trying keys at each cost, as an attacker with the
  * file and the passphrase would.
@@ -13,10 +13,11 @@ import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { after, test } from 'node:test';
 import { isElohimError } from '../errors.ts';
-import { createHome } from './home.ts';
-import type { UnlockedVault } from './home.ts';
-import { decodeKeySlots, findSlot, passphraseKey, SLOT_COUNT, SLOT_SIZE } from '../keyring/keyslots.ts';
-import type { KdfCost } from '../keyring/keyslots.ts';
+import { createApp } from '../app.ts';
+import type { InitOptions } from '../app.ts';
+import type { UnlockSecret } from './index.ts';
+import { decodeKeySlots, findSlot, passphraseKey, SLOT_COUNT, SLOT_SIZE } from './keyslots.ts';
+import type { KdfCost } from './keyslots.ts';
 
 /** Argon2id at OWASP's minimum: 'strong' is then 76 MiB, so the suite stays fast. */
 const CHEAP = { memory: 19 * 1024, passes: 2, parallelism: 1 };
@@ -26,6 +27,22 @@ const dirs: string[] = [];
 after(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
+
+/** The app on `dir`, with the calls this suite makes. */
+function createHome(opts: { dir: string }) {
+  const app = createApp({ home: opts.dir });
+  return {
+    init: (o: InitOptions) => app.init(o),
+    kdfCost: () => app.keyring.kdfCost(),
+    setKdfCost: (cost: KdfCost) => app.keyring.setKdfCost(cost),
+    async unlock(secret: UnlockSecret) {
+      const { workspace, viaRecoveryCode } = await app.workspaces.unlock(secret);
+      return { ...workspace, viaRecoveryCode, lock: () => app.workspaces.release(workspace.id) };
+    },
+    close: () => app.close(),
+  };
+}
+type UnlockedVault = Awaited<ReturnType<ReturnType<typeof createHome>['unlock']>>;
 
 async function freshHome(opts: { decoy?: boolean; kdfCost?: KdfCost } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'elohim-kdf-'));
@@ -114,7 +131,7 @@ test('after a change to strong, unlocking re-seals that vault’s passphrase slo
     const real = await probe(dir, PASS);
     const decoy = await probe(dir, DECOY);
     let u = await home.unlock({ passphrase: PASS });
-    await u.vault.put('/real.txt', Readable.from([Buffer.from('real contents')]));
+    await u.vault.put(null, 'real.txt', Readable.from([Buffer.from('real contents')]));
     u.lock();
     const [realSlot] = real();
     const [decoySlot] = decoy();
@@ -123,7 +140,7 @@ test('after a change to strong, unlocking re-seals that vault’s passphrase slo
     const beforeUnlock = slotsFile(dir);
     u = await home.unlock({ passphrase: PASS });
     assert.equal(u.viaRecoveryCode, false);
-    assert.equal(await text((await u.vault.get('/real.txt')).stream), 'real contents', 'the same vault opened');
+    assert.equal(await text((await u.vault.read(u.vault.resolve('/real.txt')!)).stream), 'real contents', 'the same vault opened');
     assert.deepEqual(newestUnlock(u), { method: 'passphrase', kdfCost: 'strong' });
     u.lock();
 
@@ -147,11 +164,11 @@ test('after a change to strong, unlocking re-seals that vault’s passphrase slo
     // Recovery codes use no Argon2id: they open both vaults as before, and re-seal nothing.
     u = await home.unlock({ recoveryCode: codes[4]! });
     assert.equal(u.viaRecoveryCode, true);
-    assert.equal(await text((await u.vault.get('/real.txt')).stream), 'real contents');
+    assert.equal(await text((await u.vault.read(u.vault.resolve('/real.txt')!)).stream), 'real contents');
     u.lock();
     u = await home.unlock({ recoveryCode: decoyCodes[2]! });
     assert.equal(u.viaRecoveryCode, true);
-    assert.equal(u.vault.list('/').length, 0, 'the decoy is empty');
+    assert.equal(u.vault.children(null).length, 0, 'the decoy is empty');
     u.lock();
     assert.ok(slotBytes(slotsFile(dir)).equals(slotBytes(settled)), 'recovery-code unlocks re-seal nothing');
     assert.deepEqual(decoy(), [decoySlot], 'still standard: a recovery code cannot re-seal a passphrase slot');
@@ -165,7 +182,7 @@ test('a decoy not unlocked while the cost changed keeps opening, and moves to th
   const decoy = await probe(dir, DECOY);
   try {
     let u = await home.unlock({ passphrase: DECOY });
-    await u.vault.put('/decoy.txt', Readable.from([Buffer.from('decoy contents')]));
+    await u.vault.put(null, 'decoy.txt', Readable.from([Buffer.from('decoy contents')]));
     u.lock();
     await home.setKdfCost('strong');
     (await home.unlock({ passphrase: PASS })).lock();
@@ -179,8 +196,8 @@ test('a decoy not unlocked while the cost changed keeps opening, and moves to th
     assert.equal(decoySlot!.cost, 'standard');
     const beforeUnlock = slotsFile(dir);
     const u = await later.unlock({ passphrase: DECOY });
-    assert.equal(await text((await u.vault.get('/decoy.txt')).stream), 'decoy contents');
-    assert.equal(u.hasCompanion(), false, 'the decoy opened, not the real vault');
+    assert.equal(await text((await u.vault.read(u.vault.resolve('/decoy.txt')!)).stream), 'decoy contents');
+    assert.equal(u.hasDecoy(), false, 'the decoy opened, not the real vault');
     assert.deepEqual(newestUnlock(u), { method: 'passphrase', kdfCost: 'strong' });
     u.lock();
     assert.deepEqual(changedSlots(beforeUnlock, slotsFile(dir)), [decoySlot!.index]);
@@ -217,7 +234,7 @@ test('slots made after a change use the chosen cost: a new passphrase, a new dec
     await home.setKdfCost('strong');
     const u = await home.unlock({ passphrase: PASS });
     await u.changePassphrase('changed passphrase');
-    const { recoveryCodes } = await u.addCompanion(DECOY);
+    const { recoveryCodes } = await u.addDecoy(DECOY);
     u.lock();
     assert.deepEqual(changed().map((s) => s.cost), ['strong']);
     assert.deepEqual(old(), [], 'the old passphrase opens nothing');

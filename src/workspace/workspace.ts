@@ -1,0 +1,50 @@
+import type { AuditDetails, AuditEvent, AuditLog } from '../audit/index.ts';
+import { isElohimError } from '../errors.ts';
+import type { UnlockOptions } from '../keyring/index.ts';
+import type { Vault } from '../vault/index.ts';
+
+/** Why a workspace stops; the audit log records it (a plain `undefined` stop records nothing). */
+export type StopReason = 'lock' | 'auto-lock' | 'panic';
+
+/** A service that lives as long as its workspace (the vault today; the assistant, mesh node and backup engine next). */
+export interface WorkspaceService {
+  /** Stops every timer, socket and stream it owns; must finish promptly (panic waits for it). */
+  stop(): Promise<void> | void;
+}
+
+/**
+ * Everything one unlocked vault holds, built by app.ts from the vault's key: its files, its audit
+ * log, the key operations that need its key, and the services that run while it is open. Faces
+ * reach `workspace.vault` and `workspace.audit`, never the files behind them.
+ */
+export interface Workspace {
+  /** A stable, non-secret name for this vault while it is open. */
+  readonly id: string;
+  readonly vault: Vault;
+  readonly audit: AuditLog;
+  /**
+   * Aborted when the workspace stops (lock, auto-lock, panic): every stream and long operation
+   * of this vault takes it (combined with its caller's own), so nothing reads or commits after.
+   */
+  readonly signal: AbortSignal;
+  /** Re-seals this vault's passphrase slot under a new passphrase (audited); files are not touched. */
+  changePassphrase(newPassphrase: string, opts?: UnlockOptions): Promise<void>;
+  /** Creates a decoy vault opened by `passphrase`; returns its recovery codes (audited). */
+  addDecoy(passphrase: string, opts?: UnlockOptions): Promise<{ recoveryCodes: string[] }>;
+  /** Whether this vault has created a decoy vault. */
+  hasDecoy(): boolean;
+  /** Destroys this vault's decoy (and any decoy it made in turn). Throws DECOY_NOT_FOUND, VAULT_BUSY. */
+  removeDecoy(): Promise<void>;
+}
+
+/**
+ * Appends to an audit log without ever blocking the user's work on it: a log that fails to
+ * verify refuses appends (so damage is never papered over), and `audit verify` reports it.
+ */
+export function recordEvent(audit: AuditLog, event: AuditEvent, details?: AuditDetails): void {
+  try {
+    audit.append(event, details);
+  } catch (err) {
+    if (!isElohimError(err, 'AUDIT_CHAIN_BROKEN')) throw err;
+  }
+}
