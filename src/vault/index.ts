@@ -10,7 +10,6 @@
 import type { Readable } from 'node:stream';
 import type { Recipient } from '../crypto/age/index.ts';
 import type { RecordId } from '../db/index.ts';
-import type { Uploads } from './uploads.ts';
 
 export { TRASH_RETENTION_MS } from './trash.ts';
 export { checkName, parseVaultPath, formatVaultPath, MAX_NAME_BYTES } from './names.ts';
@@ -90,6 +89,17 @@ export interface VerifyProgress {
   totalBytes: number;
 }
 
+/** Resumable uploads (the tus model): bytes sealed as they arrive, the file recorded at the last byte. */
+export interface ResumableUploads {
+  status(id: string): Promise<{ offset: number; length: number }>;
+  /**
+   * Appends `body` at `offset`; the finished file's id once the last byte has arrived. An abort
+   * stops the body (what arrived is kept, the upload can resume) and records no file after it.
+   */
+  append(id: string, offset: number, body: Readable, opts?: Cancellable): Promise<{ offset: number; fileId?: string }>;
+  cancel(id: string): Promise<void>;
+}
+
 export interface Vault {
   /** This vault's age identity (AGE-SECRET-KEY-1…): whoever holds it can open every export to it. */
   identity(): string;
@@ -148,5 +158,5 @@ export interface Vault {
   /** Starts a resumable upload of `length` bytes into `parent` (null = root). */
   beginUpload(parent: string | null, name: string, length: number, opts?: { replace?: boolean }): Promise<{ id: string }>;
   /** Status, append and cancel of resumable uploads (see uploads.ts). */
-  readonly uploads: Uploads;
+  readonly uploads: ResumableUploads;
 }

@@ -1,9 +1,10 @@
-import { Readable, Transform } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
 import { createArmorEncoder, encodeHeader, wrapFileKeyForRecipients } from '../crypto/age/index.ts';
 import { ElohimError, isElohimError } from '../errors.ts';
 import type { Item } from './tree.ts';
 import type { VaultCore } from './core.ts';
 import type { Damage, Vault } from './index.ts';
+import { abortable, reasonOf } from './abort.ts';
 
 /**
  * Reading files back. Every read relies on age STREAM authentication alone: each 64 KiB chunk
@@ -50,8 +51,9 @@ export function createReader(core: VaultCore): Pick<Vault, 'read' | 'sha256Of' |
 
   return {
     async read(id, opts = {}) {
+      opts.signal?.throwIfAborted();
       const item = core.fileById(id);
-      const stream = await plaintext(item, opts.range);
+      const stream = abortable(await plaintext(item, opts.range), opts.signal);
       // A ranged read is usually a media player seeking: log whole downloads only.
       if (opts.range === undefined) core.onEvent('download', { path: core.pathOf(item), size: item.size! });
       return { info: core.info(item), stream };
@@ -68,13 +70,16 @@ export function createReader(core: VaultCore): Pick<Vault, 'read' | 'sha256Of' |
       let files = 0;
       let bytes = 0;
       for (const item of filesToCheck) {
+        opts.signal?.throwIfAborted();
         try {
-          const stream = await hashChecked(item);
+          const stream = abortable(await hashChecked(item), opts.signal);
           for await (const chunk of stream) {
             bytes += (chunk as Buffer).length;
             opts.onProgress?.({ files, bytes, totalFiles: filesToCheck.length, totalBytes });
           }
         } catch (err) {
+          // Stopped, not damaged: the reason may itself be an ElohimError (a lock).
+          if (opts.signal?.aborted) throw reasonOf(opts.signal);
           if (!isElohimError(err) && (err as NodeJS.ErrnoException).code === undefined) throw err;
           damaged.push({
             path: core.pathOf(item) + (tree.isLive(item.id) ? '' : ' (in trash)'),
@@ -90,6 +95,7 @@ export function createReader(core: VaultCore): Pick<Vault, 'read' | 'sha256Of' |
     },
 
     async export(id, recipients, opts = {}) {
+      opts.signal?.throwIfAborted();
       const item = core.fileById(id);
       const fileKey = core.fileKeyOf(item);
       // Opening a range checks the object exists and has the right size before any output.
@@ -101,7 +107,9 @@ export function createReader(core: VaultCore): Pick<Vault, 'read' | 'sha256Of' |
         yield header;
         yield* raw;
       })());
-      return { info: core.info(item), stream: opts.armor ? joined.pipe(createArmorEncoder()) : joined };
+      // pipeline, not pipe: an error or an abort on either side destroys both (and closes the object).
+      const out = opts.armor ? pipeline(joined, createArmorEncoder(), () => {}) : joined;
+      return { info: core.info(item), stream: abortable(out, opts.signal) };
     },
   };
 }

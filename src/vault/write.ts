@@ -9,6 +9,7 @@ import type { WriteResult } from './objects.ts';
 import type { Item } from './tree.ts';
 import type { VaultCore } from './core.ts';
 import type { Vault } from './index.ts';
+import { abortable } from './abort.ts';
 
 /** Files per transaction when putting many at once: bounds the work lost to a crash. */
 const BATCH_FILES = 256;
@@ -43,6 +44,7 @@ export function createWriter(core: VaultCore): Pick<Vault, 'put' | 'putMany'> {
 
   return {
     async put(parentId, name, source, opts = {}) {
+      opts.signal?.throwIfAborted();
       const parent = core.folderById(parentId);
       const checked = checkName(name);
       const existing = core.checkFree(parent, checked, { replaceFile: opts.replace });
@@ -52,8 +54,11 @@ export function createWriter(core: VaultCore): Pick<Vault, 'put' | 'putMany'> {
       records.commit({ put: [intent] });
       let written: WriteResult;
       try {
-        written = await objects.write(object, source, fileKey, opts);
+        written = await objects.write(object, abortable(source, opts.signal), fileKey, opts);
+        // Stopped (a lock, a panic, the client gone) while the last bytes were sealed: commit nothing.
+        opts.signal?.throwIfAborted();
       } catch (err) {
+        await objects.remove(object);
         records.commit({ remove: [intent[0]] });
         throw err;
       }
@@ -97,11 +102,12 @@ export function createWriter(core: VaultCore): Pick<Vault, 'put' | 'putMany'> {
           let next = 0;
           const worker = async () => {
             while (next < planned.length) {
+              opts.signal?.throwIfAborted();
               const p = planned[next++]!;
               const data = await p.entry.read();
               const written = Buffer.isBuffer(data) && data.length <= SMALL_OBJECT_MAX
                 ? await objects.writeSmall(p.object, data, p.fileKey)
-                : await objects.write(p.object, Buffer.isBuffer(data) ? Readable.from([data]) : data, p.fileKey, { signal: opts.signal, sizeHint: p.entry.size });
+                : await objects.write(p.object, abortable(Buffer.isBuffer(data) ? Readable.from([data]) : data, opts.signal), p.fileKey, { signal: opts.signal, sizeHint: p.entry.size });
               done.push(core.fileItem(p.parent, p.names.at(-1)!, p.fileKey, p.object, written));
               files++;
               bytes += written.size;
@@ -110,6 +116,7 @@ export function createWriter(core: VaultCore): Pick<Vault, 'put' | 'putMany'> {
           };
           await Promise.all(Array.from({ length: BATCH_CONCURRENCY }, worker));
           await objects.syncFolders(planned.map((p) => p.object));
+          opts.signal?.throwIfAborted();
         } catch (err) {
           for (const p of planned) await objects.remove(p.object);
           records.commit({ remove: [intent[0]] });

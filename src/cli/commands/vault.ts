@@ -122,7 +122,7 @@ function putCommand(): Command {
         throw new ElohimError('HOST_IO', `cannot read ${source}: ${err.code ?? err.message}`);
       });
       if (info !== null && !info.isFile() && !info.isDirectory()) throw new ElohimError('INVALID_INPUT', `${source} is not a file or folder`);
-      await withVault(globals(cmd), async ({ vault }) => {
+      await withVault(globals(cmd), async ({ vault, signal }) => {
         // A folder path (ending in "/" or naming a folder) receives the source under its own name.
         const intoFolder = (target: string) => namesFolder(vault, target);
         if (info?.isDirectory()) {
@@ -141,6 +141,7 @@ function putCommand(): Command {
             const { id, missing } = existingFolder(vault, parseVaultPath(dest));
             result = await vault.putMany(id, entries.map((e) => ({ ...e, names: [...missing, ...e.names] })), {
               replace: opts.force,
+              signal,
               folders: [...(missing.length > 0 ? [missing] : []), ...folders.map((f) => [...missing, ...f])],
               onProgress: (p) => bar.update(p.bytes, {}),
             });
@@ -163,6 +164,7 @@ function putCommand(): Command {
           const parent = folderAt(vault, names.slice(0, -1), opts.parents === true);
           const item = await vault.put(parent, names.at(-1)!, stream, {
             replace: opts.force,
+            signal,
             sizeHint: info?.size,
             onProgress: (n) => bar.update(n),
           });
@@ -204,13 +206,13 @@ async function writeOutput(stream: Readable, out: string, force: boolean, onCoun
 
 function getCommand(): Command {
   return new Command('get')
-    .description('decrypt a file from the vault to a host file or stdout (-); its SHA-256 is checked')
+    .description('decrypt a file from the vault to a host file or stdout (-); every chunk is authenticated')
     .argument('<vault_path>')
     .argument('[out]', 'host file, or - for standard output (default: its name in the current folder)')
     .option('-f, --force', 'overwrite an existing host file')
     .action(async (vaultPath: string, out: string | undefined, opts: { force?: boolean }, cmd: Command) => {
-      await withVault(globals(cmd), async ({ vault }) => {
-        const { info, stream } = await vault.read(fileAt(vault, vaultPath));
+      await withVault(globals(cmd), async ({ vault, signal }) => {
+        const { info, stream } = await vault.read(fileAt(vault, vaultPath), { signal });
         if (out === '-') {
           await pipeline(stream, process.stdout);
           return;
@@ -349,9 +351,10 @@ function verifyCommand(): Command {
     .description('read every stored object back and report damaged files (exit 6 if any)')
     .option('--json', 'print the report as JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      await withVault(globals(cmd), async ({ vault }) => {
+      await withVault(globals(cmd), async ({ vault, signal }) => {
         let bar: ReturnType<typeof progressBar> | null = null;
         const report = await vault.verify({
+          signal,
           onProgress: (p) => {
             bar ??= progressBar('verify', p.totalBytes, 'bytes');
             bar.update(p.bytes);
@@ -393,8 +396,8 @@ function exportCommand(): Command {
       if (opts.output === undefined && process.stdout.isTTY && !opts.armor) {
         throw new ElohimError('INVALID_INPUT', 'refusing to write binary age output to a terminal; use -o FILE or -a');
       }
-      await withVault(globals(cmd), async ({ vault }) => {
-        const { stream } = await vault.export(fileAt(vault, vaultPath), recipients, { armor: opts.armor });
+      await withVault(globals(cmd), async ({ vault, signal }) => {
+        const { stream } = await vault.export(fileAt(vault, vaultPath), recipients, { armor: opts.armor, signal });
         if (opts.output === undefined) await pipeline(stream, process.stdout);
         else await writeOutput(stream, resolve(opts.output), true);
       });

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { ElohimError } from '../../errors.ts';
 import { contentDisposition, parseByteRange } from '../byte-range.ts';
 import { authOf } from '../auth.ts';
+import { requestSignal } from './request-signal.ts';
 import { REF } from '../schemas.ts';
 
 const ID = REF.itemId;
@@ -34,6 +35,7 @@ export async function fileRoutes(app: FastifyInstance): Promise<void> {
       const item = await authOf(req).workspace.vault.put(q.parent ?? null, q.name, body, {
         replace: q.replace === 'true',
         sizeHint: Number.isSafeInteger(length) ? length : undefined,
+        signal: requestSignal(req, reply),
       });
       return reply.code(201).send({ item });
     },
@@ -58,7 +60,7 @@ export async function fileRoutes(app: FastifyInstance): Promise<void> {
       }
       if (range !== null && range.start === 0 && range.end === info.size) range = null;
       // The ETag is the recorded SHA-256; the body is authenticated chunk by chunk (see vault.read).
-      const { stream } = await vault.read(id, { range: range ?? undefined });
+      const { stream } = await vault.read(id, { range: range ?? undefined, signal: requestSignal(req, reply) });
       if (range !== null) {
         reply.code(206).header('content-range', `bytes ${range.start}-${range.end - 1}/${info.size}`);
       }

@@ -1,11 +1,12 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ElohimError } from '../../errors.ts';
-import { authOf } from '../server.ts';
+import { authOf } from '../auth.ts';
+import { requestSignal } from './request-signal.ts';
+import { REF } from '../schemas.ts';
 
 const TUS_VERSION = '1.0.0';
-const ID = { type: 'string', pattern: '^[0-9a-f]{32}$' } as const;
-const idParams = { type: 'object', required: ['id'], properties: { id: ID } } as const;
+const idParams = REF.idParams;
 /** Largest declared upload: 1 TiB, far beyond any device here, but a bound all the same. */
 const MAX_UPLOAD = 2 ** 40;
 
@@ -63,7 +64,7 @@ export async function uploadRoutes(app: FastifyInstance): Promise<void> {
     if (name === undefined) throw new ElohimError('INVALID_INPUT', 'Upload-Metadata needs a name');
     const parent = meta.get('parent');
     if (parent !== undefined && !/^[0-9a-f]{32}$/.test(parent)) throw new ElohimError('INVALID_INPUT', 'Upload-Metadata parent is not an item id');
-    const { vault } = authOf(req).unlocked;
+    const { vault } = authOf(req).workspace;
     const { id } = await vault.beginUpload(parent ?? null, name, length, { replace: meta.get('replace') === 'true' });
     tusHeaders(reply).header('location', `/api/v1/uploads/${id}`);
     // An empty file is complete as soon as it exists: tus clients send no PATCH for zero bytes
@@ -78,7 +79,7 @@ export async function uploadRoutes(app: FastifyInstance): Promise<void> {
 
   app.head('/api/v1/uploads/:id', { schema: { params: idParams } }, async (req, reply) => {
     checkTusVersion(req);
-    const { offset, length } = await authOf(req).unlocked.vault.uploads.status((req.params as { id: string }).id);
+    const { offset, length } = await authOf(req).workspace.vault.uploads.status((req.params as { id: string }).id);
     return tusHeaders(reply).header('upload-offset', String(offset)).header('upload-length', String(length)).code(200).send();
   });
 
@@ -88,7 +89,9 @@ export async function uploadRoutes(app: FastifyInstance): Promise<void> {
       throw new ElohimError('UNSUPPORTED_MEDIA_TYPE', 'PATCH needs Content-Type: application/offset+octet-stream');
     }
     const offset = headerInt(req.headers['upload-offset'], 'Upload-Offset');
-    const result = await authOf(req).unlocked.vault.uploads.append((req.params as { id: string }).id, offset, req.body as Readable);
+    const result = await authOf(req).workspace.vault.uploads.append((req.params as { id: string }).id, offset, req.body as Readable, {
+      signal: requestSignal(req, reply),
+    });
     tusHeaders(reply).header('upload-offset', String(result.offset));
     if (result.fileId !== undefined) reply.header('x-elohim-item-id', result.fileId);
     return reply.code(204).send();
@@ -96,7 +99,7 @@ export async function uploadRoutes(app: FastifyInstance): Promise<void> {
 
   app.delete('/api/v1/uploads/:id', { schema: { params: idParams } }, async (req, reply) => {
     checkTusVersion(req);
-    await authOf(req).unlocked.vault.uploads.cancel((req.params as { id: string }).id);
+    await authOf(req).workspace.vault.uploads.cancel((req.params as { id: string }).id);
     return tusHeaders(reply).code(204).send();
   });
 }
