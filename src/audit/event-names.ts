@@ -22,4 +22,8 @@ export const AUDIT_EVENTS = [
   'backup',
   'restore',
   'pairing',
+  // the log found its own damage (a missing head record) and went on after saying so
+  'audit-damage',
+  // damaged records were moved aside and the record set re-sealed (`elohim verify --repair`)
+  'repair',
 ] as const;

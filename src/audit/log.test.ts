@@ -110,7 +110,7 @@ test('every row is sealed: no event name, detail or hash is readable in the data
   const h = harness();
   const entry = h.log.append('download', { path: '/secret-plans.pdf' });
   const raw = h.db.prepare('SELECT id, tag, body FROM records').all() as { id: Uint8Array; tag: Uint8Array; body: Uint8Array }[];
-  assert.equal(raw.length, 2); // the entry and the head
+  assert.equal(raw.length, 3); // the entry, the head and the record set's seal
   const blob = Buffer.concat(raw.flatMap((r) => [r.id, r.tag, r.body]));
   for (const needle of [Buffer.from('download'), Buffer.from('secret-plans'), Buffer.from(entry.hash), Buffer.from(entry.hash, 'hex').subarray(0, 8)]) {
     assert.equal(blob.includes(needle), false, needle.toString('hex'));
@@ -179,7 +179,9 @@ test('every transaction leaves a log that verifies, so a crash between any two l
   let commits = 0;
   const log = createAuditLog({
     records: {
-      loadAll: () => real.loadAll(),
+      load: () => real.load(),
+      transactionOpen: () => real.transactionOpen(),
+      onRollback: (undo) => real.onRollback(undo),
       commit(changes) {
         real.commit(changes as Parameters<typeof real.commit>[0]);
         commits++;
@@ -269,7 +271,8 @@ test('tampering with the SQLite file is detected by verify', async (t) => {
         setBody(f, x, b.body);
         setBody(f, y, a.body);
       },
-      reason: /fails authentication/,
+      firstBad: 2,
+      reason: /#2 is missing; 2 audit record\(s\) fail authentication/,
     },
     {
       name: 'move a whole sealed record (tag and body) to another row id',
@@ -288,7 +291,8 @@ test('tampering with the SQLite file is detected by verify', async (t) => {
         body[body.length >> 1]! ^= 0x01;
         setBody(f, entryId(f, 5), body);
       },
-      reason: /fails authentication/,
+      firstBad: 5,
+      reason: /#5 is missing; 1 audit record\(s\) fail authentication/,
     },
     { name: 'delete the head row', tamper: (f) => del(f, headId(f)), reason: /head record is missing/ },
     { name: 'delete the newest entry, keep the head', tamper: (f) => del(f, entryId(f, 6)), firstBad: 6, reason: /#6 and later are missing/ },
@@ -383,19 +387,35 @@ test('appending never papers over damage', async (t) => {
     assert.match(v.reason ?? '', /two entries claim #4/);
     close(f);
   });
-  await t.test('without a head, or with a row that fails to open, append refuses with AUDIT_CHAIN_BROKEN', async () => {
+  await t.test('after the head row is deleted, appends go on after an audit-damage entry, and verify keeps reporting it', async () => {
     const f = await fileLog(3);
     del(f, headId(f));
-    assert.throws(() => f.reopen().append('unlock'), (e) => isElohimError(e, 'AUDIT_CHAIN_BROKEN'));
+    const fresh = f.reopen();
+    const entry = fresh.append('unlock');
+    assert.equal(entry.seq, 5);
+    assert.deepEqual(
+      fresh.list({ limit: 2 }).entries.map((e) => [e.seq, e.event]),
+      [[5, 'unlock'], [4, 'audit-damage']],
+    );
+    fresh.append('download', { path: '/a' });
+    const v = f.reopen().verify();
+    assert.equal(v.ok, false, 'the chain is whole again, but the seal says a record went');
+    assert.match(v.reason ?? '', /not the set the log last wrote/);
     close(f);
+  });
+  await t.test('with a row that fails to open, the log still appends, lists, exports and retires, and verify names the entry', async () => {
     const g = await fileLog(3);
     const body = Buffer.from(rowOf(g, entryId(g, 2)).body);
     body[0]! ^= 0x80;
     setBody(g, entryId(g, 2), body);
     const fresh = g.reopen();
-    for (const use of [() => fresh.append('unlock'), () => fresh.list(), () => [...fresh.exportJsonl()], () => fresh.applyRetention(1)]) {
-      assert.throws(use, (e) => isElohimError(e, 'AUDIT_CHAIN_BROKEN'));
-    }
+    assert.equal(fresh.append('unlock').seq, 4);
+    assert.equal(fresh.list().total, 3, 'entries 1, 3 and 4');
+    assert.equal([...fresh.exportJsonl()].length, 3);
+    g.clock.now += 365 * DAY;
+    assert.equal(fresh.applyRetention(90), 1, 'only #1, which is before the damage');
+    const v = g.reopen().verify();
+    assert.deepEqual([v.ok, v.firstBadEntry, v.damagedRecords], [false, 2, 1]);
     close(g);
   });
   await t.test('retention does not retire damage out of sight', async () => {
@@ -522,4 +542,75 @@ test('property: any single tamper with the rows of a log is detected', () => {
     }),
     { numRuns: 200 },
   );
+});
+
+test('an entry the full device cannot take is held, in the chain, and written before the next one that fits', () => {
+  const db = openDatabase(':memory:');
+  const master = randomBytes(32);
+  const real = createRecordStore<AuditRecord>({ db, keys: auditKeys(master) });
+  const device = { full: false };
+  const enospc = () => Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+  // the real store on a device that can be full (node:sqlite throws SQLITE_FULL; fs throws ENOSPC)
+  const store: typeof real = {
+    ...real,
+    commit(changes) {
+      if (device.full) throw enospc();
+      real.commit(changes);
+    },
+  };
+  const clock = { now: T0 };
+  const log = createAuditLog({ records: store, clock: () => clock.now });
+  log.append('setup');
+  device.full = true;
+  assert.equal(log.append('unlock').seq, 2, 'the unlock goes on');
+  clock.now += 1000;
+  assert.equal(log.append('download', { path: '/a', size: 1 }).seq, 3);
+  assert.equal(log.pending(), 2);
+  assert.deepEqual(log.list().entries.map((e) => e.event), ['download', 'unlock', 'setup']);
+  const onDisk = log.verify();
+  assert.deepEqual([onDisk.ok, onDisk.entries, onDisk.pending], [true, 1, 2]);
+  assert.equal(log.flush(), 2, 'still full');
+  device.full = false;
+  log.append('lock');
+  assert.equal(log.pending(), 0);
+  const fresh = createAuditLog({ records: real, clock: () => clock.now });
+  assert.deepEqual(fresh.list().entries.map((e) => [e.seq, e.event, e.at]), [
+    [4, 'lock', T0 + 1000],
+    [3, 'download', T0 + 1000],
+    [2, 'unlock', T0],
+    [1, 'setup', T0],
+  ]);
+  assert.equal(fresh.verify().ok, true);
+
+  // inside a caller's transaction the full device is the caller's failure: nothing is held
+  device.full = true;
+  assert.throws(() => real.transaction(() => log.append('delete', { path: '/b' })), /ENOSPC/);
+  assert.equal(log.pending(), 0);
+});
+
+test("an entry appended in a caller's transaction that rolls back leaves neither disk nor memory changed", () => {
+  const h = harness();
+  fill(h, 2);
+  const store = createRecordStore<AuditRecord>({ db: h.db, keys: auditKeys(h.master) });
+  assert.throws(() =>
+    store.transaction(() => {
+      h.log.append('empty-trash', { count: 3 });
+      throw new Error('killed before the deletion committed');
+    }),
+  );
+  assert.equal(h.log.list().total, 2);
+  assert.equal(h.log.append('unlock').seq, 3, 'the chain goes on from what is on disk');
+  store.transaction(() => h.log.append('empty-trash', { count: 1 }));
+  assert.deepEqual(h.reopen().verify(), { ok: true, entries: 4, head: h.reopen().verify().head });
+});
+
+test('appendThrottled: one entry per key per window', () => {
+  const h = harness();
+  assert.ok(h.log.appendThrottled('a', 600_000, 'download', { path: '/v.mp4', range: '0-99' }));
+  h.clock.now += 1000;
+  assert.equal(h.log.appendThrottled('a', 600_000, 'download', { path: '/v.mp4', range: '100-199' }), null);
+  assert.ok(h.log.appendThrottled('b', 600_000, 'download', { path: '/w.mp4', range: '0-1' }), 'another key');
+  h.clock.now += 600_000;
+  assert.ok(h.log.appendThrottled('a', 600_000, 'download', { path: '/v.mp4', range: '5-6' }), 'a new window');
+  assert.equal(h.log.list().total, 3);
 });

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { asSealKey, hkdf } from '../crypto/index.ts';
 import type { SealKey } from '../crypto/index.ts';
-import { ElohimError, isElohimError } from '../errors.ts';
+import { ElohimError, isDiskFull } from '../errors.ts';
 import { CHAIN_VERSION, exportLine, GENESIS_HASH, hashEntry, nextEntry, planRetention, verifyChain } from './chain.ts';
-import type { ChainEntry, ChainPointer, ChainVerdict } from './chain.ts';
+import type { ChainEntry, ChainPointer } from './chain.ts';
+import type { AuditEntry, AuditLog, AuditQuery, AuditRecord, AuditRecordStore, AuditVerifyResult } from './api.ts';
 import { checkDetails, isAuditEvent } from './events.ts';
 import type { AuditDetails, AuditEvent } from './events.ts';
 
@@ -15,99 +16,17 @@ const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
 
 /**
- * What one audit log keeps in its sealed records: one `entry` per event, the `head` (the newest
- * entry, rewritten with every append) and, once retention has run, the `anchor` (the newest
- * entry retention removed). Head and anchor are how removals at either end are detected.
- */
-export type AuditRecord =
-  | ({ t: 'entry' } & ChainEntry & { event: AuditEvent })
-  | ({ t: 'head' } & ChainPointer)
-  | ({ t: 'anchor' } & ChainPointer);
-
-/**
- * The two calls the log needs from the sealed-record store (`RecordStore<AuditRecord>` in
- * vault/records.ts satisfies it). The store finds a log's rows by a tag keyed with the log's own
- * tag key, so one table holds every vault's records and every vault's log, and no row says
- * which is which.
- */
-export interface AuditRecordStore {
-  /** Every record of this log; throws VAULT_CORRUPT when a row of ours fails to open. */
-  loadAll(): Map<string, AuditRecord>;
-  /** Puts and removes in one transaction. */
-  commit(changes: { put?: Iterable<[string, AuditRecord]>; remove?: Iterable<string> }): void;
-}
-
-/** One event as callers see it. */
-export interface AuditEntry {
-  seq: number;
-  /** ms since the epoch */
-  at: number;
-  event: AuditEvent;
-  details: AuditDetails;
-  /** hash of this entry in the chain (hex SHA-256, see chain.ts) */
-  hash: string;
-}
-
-export interface AuditQuery {
-  event?: AuditEvent;
-  /** ms since the epoch, inclusive */
-  since?: number;
-  /** ms since the epoch, exclusive */
-  until?: number;
-  /** at most this many entries (1..1000, default 100) */
-  limit?: number;
-  /** skip this many matching entries first (newest first) */
-  offset?: number;
-}
-
-export type AuditVerifyResult = ChainVerdict;
-
-export interface AuditLog {
-  /**
-   * Records an event: the entry and the new head in one transaction. Throws INVALID_INPUT for an
-   * unknown event or bad details, and AUDIT_CHAIN_BROKEN when the log cannot be extended without
-   * hiding damage (a row fails to open, or entries exist but the head record is gone).
-   */
-  append(event: AuditEvent, details?: AuditDetails): AuditEntry;
-  /**
-   * Matching entries, newest first, and how many match in all. Reads the copy held in memory.
-   * Throws INVALID_INPUT for a bad query, AUDIT_CHAIN_BROKEN when the log cannot be read.
-   */
-  list(query?: AuditQuery): { entries: AuditEntry[]; total: number };
-  /**
-   * Re-reads the log from the database and checks the whole chain. Never throws for damage:
-   * returns ok: false with a reason, and the seq of the first bad entry when one can be named.
-   * A row that fails to open (its bytes were edited, or moved to another row) cannot be tied to
-   * a seq, because the record store refuses the whole load; firstBadEntry is then absent.
-   * Throws VAULT_FORMAT_UNKNOWN for records written by a newer build.
-   *
-   * Two things only a witness outside the database can catch: a log with every row removed
-   * reads as one never written (ok, no head), so a caller that knows the vault has logged
-   * before must treat a missing head as broken; and a whole older copy of the log put back
-   * (head and tail together) verifies, so `head` is returned for the user or a peer to compare.
-   */
-  verify(): AuditVerifyResult;
-  /** The log as JSON Lines, oldest first, one entry per string (each ends in "\n"); see chain.ts. */
-  exportJsonl(): Generator<string>;
-  /**
-   * Removes entries older than `days` days from the start of the chain and moves the anchor to
-   * the last one removed, in one transaction; returns how many were removed. Re-reads the
-   * database first and removes only entries that verify, so damage is never retired out of
-   * sight. Throws INVALID_INPUT for a bad `days`, AUDIT_CHAIN_BROKEN when a row fails to open.
-   */
-  applyRetention(days: number): number;
-}
-
-/**
  * The keys of a vault's audit log, from its master key: separate from the vault's record keys,
  * so the vault never sees audit rows and the log never sees the vault's.
  */
 export function auditKeys(master: Buffer): { seal: SealKey; tag: Buffer } {
   if (master.length !== 32) throw new RangeError('a vault master key is 32 bytes');
-  return {
-    seal: asSealKey(hkdf(master, Buffer.alloc(0), 'elohim/v1 audit seal')),
-    tag: hkdf(master, Buffer.alloc(0), 'elohim/v1 audit tag'),
-  };
+  return auditKeysOf((label) => hkdf(master, Buffer.alloc(0), label));
+}
+
+/** The log's keys from a vault key's derivation (`VaultKey.derive`), which keeps the master key to itself. */
+export function auditKeysOf(derive: (label: string) => Buffer): { seal: SealKey; tag: Buffer } {
+  return { seal: asSealKey(derive('elohim/v1 audit seal')), tag: derive('elohim/v1 audit tag') };
 }
 
 /** Same shape as a vault record id: 16 random bytes as hex. */
@@ -134,10 +53,6 @@ const bySeq = (a: { seq: number }, b: { seq: number }) => a.seq - b.seq;
 
 const publicEntry = (e: StoredEntry): AuditEntry => ({ seq: e.seq, at: e.at, event: e.event, details: { ...e.details }, hash: e.hash });
 
-function broken(err: unknown): ElohimError {
-  return new ElohimError('AUDIT_CHAIN_BROKEN', 'the audit log is damaged (a record fails authentication); run `elohim audit verify`', { cause: err });
-}
-
 /**
  * A vault's audit log: append-only and hash-chained (chain.ts), stored as sealed records.
  *
@@ -156,11 +71,16 @@ function broken(err: unknown): ElohimError {
 export function createAuditLog(deps: { records: AuditRecordStore; clock: () => number }): AuditLog {
   const { records, clock } = deps;
   let cache: Loaded | null = null;
+  /** Entry rows not yet on disk (the device was full), oldest first; the head in memory already counts them. */
+  let held: [string, AuditRecord][] = [];
+  /** appendThrottled's memory: key → when it last appended. */
+  const lastByKey = new Map<string, number>();
 
-  /** Reads the log from the database. Throws the store's VAULT_CORRUPT and VAULT_FORMAT_UNKNOWN. */
-  function read(): Loaded {
-    const out: Loaded = { entries: [], heads: [], anchors: [] };
-    for (const [id, rec] of records.loadAll()) {
+  /** Reads the log from the database: rows that open, how many did not, and the seal. Throws VAULT_FORMAT_UNKNOWN. */
+  function read(): Loaded & { damaged: number; seal: 'ok' | 'mismatch' | 'absent' } {
+    const loadedRows = records.load();
+    const out = { entries: [] as StoredEntry[], heads: [] as StoredPointer[], anchors: [] as StoredPointer[], damaged: loadedRows.damaged.length, seal: loadedRows.seal };
+    for (const [id, rec] of loadedRows.records) {
       if (rec.t === 'entry') {
         if (rec.v !== CHAIN_VERSION) throw new ElohimError('VAULT_FORMAT_UNKNOWN', `audit entry format ${String(rec.v)} is newer than this build knows`);
         if (!isAuditEvent(rec.event)) throw new ElohimError('VAULT_FORMAT_UNKNOWN', 'the audit log has an event this build does not know');
@@ -174,31 +94,26 @@ export function createAuditLog(deps: { records: AuditRecordStore; clock: () => n
     return out;
   }
 
-  /** `read`, with a row that fails to open reported as AUDIT_CHAIN_BROKEN. */
-  function readForUse(): Loaded {
-    try {
-      return read();
-    } catch (err) {
-      if (isElohimError(err, 'VAULT_CORRUPT')) throw broken(err);
-      throw err;
-    }
-  }
-
-  const loaded = (): Loaded => (cache ??= readForUse());
+  const loaded = (): Loaded => (cache ??= read());
 
   /**
-   * The head to extend. Always the head record, never the newest entry: extending an entry
-   * past a head that is behind it (an old head put back), or past a missing head, would make
-   * the tampered log look whole again.
+   * The head to extend: the head record, never the newest entry while a head exists (extending
+   * an entry past a head that is behind it, an old head put back, would make the tampered log
+   * look whole again). With no head but entries, the newest entry, and `lost` says so: the loss
+   * stays visible to verify through the seal, and the caller records it in the chain.
    */
-  function headOf(state: Loaded): StoredPointer | null {
+  function headOf(state: Loaded): { head: StoredPointer | null; lost: boolean } {
     if (state.heads.length === 0) {
-      if (state.entries.length === 0 && state.anchors.length === 0) return null;
-      throw new ElohimError('AUDIT_CHAIN_BROKEN', 'the audit log has lost its head record; run `elohim audit verify`');
+      const last = state.entries.at(-1);
+      if (last === undefined) {
+        const anchor = state.anchors[0];
+        return anchor === undefined ? { head: null, lost: false } : { head: { id: newId(), seq: anchor.seq, hash: anchor.hash }, lost: true };
+      }
+      return { head: { id: newId(), seq: last.seq, hash: last.hash }, lost: true };
     }
     // Two heads only come from copied-back rows or two writers racing; extend the newest and
     // leave the other in place, so verify keeps reporting it.
-    return state.heads.reduce((a, b) => (b.seq > a.seq ? b : a));
+    return { head: state.heads.reduce((a, b) => (b.seq > a.seq ? b : a)), lost: false };
   }
 
   function checkQuery(q: AuditQuery): Required<Pick<AuditQuery, 'limit' | 'offset'>> {
@@ -213,29 +128,81 @@ export function createAuditLog(deps: { records: AuditRecordStore; clock: () => n
     return { limit, offset };
   }
 
-  return {
+  /**
+   * Writes `rows` (held ones first) and `head`; on a full device outside a caller's transaction,
+   * holds the entry rows instead. Returns whether they reached the disk.
+   */
+  function write(rows: [string, AuditRecord][], head: StoredPointer): boolean {
+    const headRow: [string, AuditRecord] = [head.id, { t: 'head', seq: head.seq, hash: head.hash }];
+    try {
+      records.commit({ put: [...held, ...rows, headRow] });
+      held = [];
+      return true;
+    } catch (err) {
+      if (!isDiskFull(err) || records.transactionOpen()) throw err;
+      held.push(...rows);
+      return false;
+    }
+  }
+
+  /** Chains and writes one entry after `state`'s head; memory follows (and, on a caller's rollback, goes back). */
+  function appendTo(state: Loaded, event: AuditEvent, details: AuditDetails, at: number): StoredEntry {
+    const { head, lost } = headOf(state);
+    const rows: [string, AuditRecord][] = [];
+    let tip: ChainPointer = head ?? { seq: 0, hash: GENESIS_HASH };
+    const chain = (ev: AuditEvent, d: AuditDetails): StoredEntry => {
+      const body = nextEntry(tip, at, ev, d);
+      const stored: StoredEntry = { ...body, id: newId(), event: ev, hash: hashEntry(body) };
+      rows.push([stored.id, { t: 'entry', ...body, event: ev }]);
+      tip = stored;
+      return stored;
+    };
+    const added = lost ? [chain('audit-damage', { reason: 'the head record was missing; the log goes on from its newest entry' })] : [];
+    const stored = chain(event, details);
+    added.push(stored);
+    const newHead: StoredPointer = { id: head?.id ?? newId(), seq: stored.seq, hash: stored.hash };
+    const before = records.transactionOpen() ? { entries: state.entries.slice(), heads: state.heads.slice(), held: held.slice() } : null;
+    write(rows, newHead);
+    if (before !== null) {
+      records.onRollback(() => {
+        Object.assign(state, { entries: before.entries, heads: before.heads });
+        held = before.held;
+      });
+    }
+    state.heads = [newHead];
+    state.entries.push(...added);
+    return stored;
+  }
+
+  const log: AuditLog = {
     append(event, details = {}) {
       if (!isAuditEvent(event)) throw new ElohimError('INVALID_INPUT', `unknown audit event ${JSON.stringify(event)}`);
       const clean = checkDetails(details);
       const at = clock();
       if (!Number.isSafeInteger(at) || at < 0) throw new RangeError('the clock must give whole milliseconds since the epoch');
-      const state = loaded();
-      const head = headOf(state);
-      const body = nextEntry(head ?? { seq: 0, hash: GENESIS_HASH }, at, event, clean);
-      const stored: StoredEntry = { ...body, id: newId(), event, hash: hashEntry(body) };
-      const newHead: StoredPointer = { id: head?.id ?? newId(), seq: stored.seq, hash: stored.hash };
-      records.commit({
-        put: [
-          [stored.id, { t: 'entry', ...body, event }],
-          [newHead.id, { t: 'head', seq: newHead.seq, hash: newHead.hash }],
-        ],
-      });
-      // Memory follows the database only once the transaction has committed.
-      state.heads = [...state.heads.filter((h) => h.id !== newHead.id), newHead];
-      const last = state.entries.at(-1);
-      state.entries.push(stored);
-      if (last !== undefined && last.seq > stored.seq) state.entries.sort(bySeq);
-      return publicEntry(stored);
+      return publicEntry(appendTo(loaded(), event, clean, at));
+    },
+
+    appendThrottled(key, everyMs, event, details) {
+      const now = clock();
+      const last = lastByKey.get(key);
+      if (last !== undefined && now - last < everyMs) return null;
+      const entry = log.append(event, details);
+      // Bounded: keys older than their window are forgotten once there are many.
+      if (lastByKey.size >= 1000) for (const [k, t] of lastByKey) if (now - t >= everyMs) lastByKey.delete(k);
+      lastByKey.set(key, now);
+      return entry;
+    },
+
+    pending() {
+      return held.length;
+    },
+
+    flush() {
+      if (held.length === 0) return 0;
+      const head = headOf(loaded()).head!;
+      write([], head);
+      return held.length;
     },
 
     list(query = {}) {
@@ -248,16 +215,22 @@ export function createAuditLog(deps: { records: AuditRecordStore; clock: () => n
     },
 
     verify() {
-      let state: Loaded;
-      try {
-        state = read(); // from the database, not the copy in memory: verify checks the disk
-      } catch (err) {
-        if (isElohimError(err, 'VAULT_CORRUPT')) {
-          return { ok: false, entries: 0, reason: 'an audit record fails authentication: its bytes were altered, or moved from another row' };
-        }
-        throw err;
+      const state = read(); // from the database, not the copy in memory: verify checks the disk
+      const verdict: AuditVerifyResult = verifyChain(state);
+      if (held.length > 0) verdict.pending = held.length;
+      if (state.damaged > 0) {
+        verdict.damagedRecords = state.damaged;
+        if (verdict.ok) Object.assign(verdict, { ok: false, reason: `${state.damaged} audit record(s) fail authentication: their bytes were altered` });
+        else verdict.reason = `${verdict.reason}; ${state.damaged} audit record(s) fail authentication: their bytes were altered`;
       }
-      return verifyChain(state);
+      if (verdict.ok && state.seal !== 'ok') {
+        verdict.ok = false;
+        verdict.reason =
+          state.seal === 'mismatch'
+            ? 'the audit records are not the set the log last wrote: a record was deleted, added, or an older copy put back'
+            : 'the audit records have no seal: they were written by an older build, or the seal was deleted (`elohim verify --repair` seals them)';
+      }
+      return verdict;
     },
 
     *exportJsonl() {
@@ -268,7 +241,8 @@ export function createAuditLog(deps: { records: AuditRecordStore; clock: () => n
       if (typeof days !== 'number' || !Number.isFinite(days) || days <= 0 || days > MAX_RETENTION_DAYS) {
         throw new ElohimError('INVALID_INPUT', `retention must be more than 0 and at most ${MAX_RETENTION_DAYS} days`);
       }
-      const state = readForUse(); // what is on disk now, so that a removal we missed is not anchored over
+      if (held.length > 0) return 0; // the disk is full: nothing to gain, and the held entries come first
+      const state = read(); // what is on disk now, so that a removal we missed is not anchored over
       cache = state;
       const plan = planRetention(state, clock() - days * DAY_MS);
       if (plan === null) return 0;
@@ -283,4 +257,5 @@ export function createAuditLog(deps: { records: AuditRecordStore; clock: () => n
       return plan.remove.length;
     },
   };
+  return log;
 }

@@ -96,6 +96,8 @@ export interface RecordStore<T> {
   transaction<R>(fn: () => R): R;
   /** Inside a transaction, calls `undo` if it rolls back (see sqlite.ts onRollback). */
   onRollback(undo: () => void): void;
+  /** Whether a transaction is open on this store's database (a commit now joins it). */
+  transactionOpen(): boolean;
   /**
    * Removes every row of this store, its seal included (a decoy being destroyed): what is left
    * is indistinguishable from a store never written. Returns how many rows were removed.
@@ -288,6 +290,10 @@ export function createRecordStore<T>(deps: { db: Database; keys: RecordKeys }): 
 
     onRollback(undo) {
       onRollback(db, undo);
+    },
+
+    transactionOpen() {
+      return db.isTransaction;
     },
 
     repair() {

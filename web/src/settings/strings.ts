@@ -102,6 +102,8 @@ const en = {
   'event.backup': 'Backup',
   'event.restore': 'Restore',
   'event.pairing': 'Pairing',
+  'event.audit-damage': 'Audit log damage found',
+  'event.repair': 'Damaged records set aside',
 };
 
 export const t = makeT(en);
