@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { generateX25519Identity } from '../crypto/age/index.ts';
 import { asSealKey, createHasherPool } from '../crypto/index.ts';
 import { createRecordStore, openDatabase } from '../db/index.ts';
-import type { Database } from '../db/index.ts';
+import type { Database, RecordStore } from '../db/index.ts';
 import { createObjectStore } from './objects.ts';
 import { openVault } from './vault.ts';
 import type { VaultDeps, VaultRecord } from './vault.ts';
@@ -22,6 +22,11 @@ export interface TestVault {
   vault: Vault;
   events: { event: string; details: Record<string, string | number> }[];
   reopen(): Promise<Vault>;
+  /**
+   * The vault's sealed record store with its real keys, on the open database: for tests that
+   * change a record as a bug (or someone holding the keys) could; `reopen` to see the change.
+   */
+  records(): RecordStore<VaultRecord>;
   close(): Promise<void>;
 }
 
@@ -52,6 +57,10 @@ export async function openTestVault(opts: { clock?: () => number } = {}): Promis
     async reopen() {
       t.vault = await open();
       return t.vault;
+    },
+    records() {
+      if (db === null) throw new Error('the test vault is closed');
+      return createRecordStore<VaultRecord>({ db, keys });
     },
     async close() {
       db?.close();
