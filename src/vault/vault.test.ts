@@ -139,3 +139,36 @@ test('sha256 recorded at put is the plaintext hash', async (t) => {
   assert.equal(createHash('sha256').update(await readAt(vault, '/h.bin')).digest('hex'), createHash('sha256').update(data).digest('hex'));
   assert.equal(vault.sha256Of(id), createHash('sha256').update(data).digest('hex'));
 });
+
+test('putMany decides at its commit: a name taken or a folder emptied while the batch was written fails it, leaving no object', async (t) => {
+  const tv = await openTestVault();
+  t.after(() => tv.close());
+  const { vault, dir } = tv;
+  const dest = vault.mkdir(null, 'dest');
+  const entry = (name: string, during?: () => Promise<unknown>) => ({
+    names: [name],
+    size: 1,
+    read: async () => {
+      await during?.();
+      return Buffer.from('x');
+    },
+  });
+  await assert.rejects(
+    vault.putMany(dest.id, [entry('a.txt', () => vault.put(dest.id, 'b.txt', Readable.from([Buffer.from('theirs')]))), entry('b.txt')]),
+    (e) => isElohimError(e, 'ITEM_EXISTS'),
+  );
+  assert.deepEqual(namesAt(vault, '/dest'), ['b.txt']);
+  assert.equal((await readAt(vault, '/dest/b.txt')).toString(), 'theirs', 'not replaced without replace');
+  assert.equal((await objectFiles(dir)).length, 1);
+
+  await assert.rejects(
+    vault.putMany(dest.id, [entry('c.txt', async () => {
+      vault.trash(dest.id);
+      await vault.emptyTrash();
+    })]),
+    (e) => isElohimError(e, 'ITEM_NOT_FOUND'),
+  );
+  assert.deepEqual(namesAt(vault, '/'), []);
+  assert.deepEqual(vault.trashList(), []);
+  assert.equal((await objectFiles(dir)).length, 0);
+});

@@ -42,21 +42,41 @@ export function createWriter(core: VaultCore): Pick<Vault, 'put' | 'putMany'> {
 
   const pathBelow = (from: RecordId | null, names: readonly string[]) => formatVaultPath([...(from === null ? [] : tree.namesOf(from)), ...names]);
 
+  /**
+   * Checks again, right before the commit, what may have changed while the bytes were arriving
+   * (other puts commit meanwhile): the folder must still be live, and the name still free (or a
+   * file, when replacing). Returns the file to replace. No await may come between this and the
+   * commit: the commit is synchronous, so the check and the commit are one step in this process.
+   *
+   * A file put into a folder that was trashed meanwhile fails with ITEM_NOT_FOUND. (A resumable
+   * upload lands in the root instead, because its client may be long gone; a PUT's client is
+   * waiting for the answer, and a file appearing somewhere it did not ask for would surprise it.)
+   */
+  function recheck(parent: RecordId | null, name: string, replace: boolean | undefined): Item | undefined {
+    if (parent !== null && !tree.isLive(parent)) {
+      throw new ElohimError('ITEM_NOT_FOUND', 'the folder was deleted while the file was being written');
+    }
+    return core.checkFree(parent, name, { replaceFile: replace });
+  }
+
   return {
     async put(parentId, name, source, opts = {}) {
       opts.signal?.throwIfAborted();
       const parent = core.folderById(parentId);
       const checked = checkName(name);
-      const existing = core.checkFree(parent, checked, { replaceFile: opts.replace });
+      // Fail early, before any byte is read; `recheck` decides at the commit.
+      core.checkFree(parent, checked, { replaceFile: opts.replace });
       const fileKey = generateFileKey();
       const object = newObjectId();
       const intent = core.intentRecord([object]);
       records.commit({ put: [intent] });
       let written: WriteResult;
+      let existing: Item | undefined;
       try {
         written = await objects.write(object, abortable(source, opts.signal), fileKey, opts);
         // Stopped (a lock, a panic, the client gone) while the last bytes were sealed: commit nothing.
         opts.signal?.throwIfAborted();
+        existing = recheck(parent, checked, opts.replace);
       } catch (err) {
         await objects.remove(object);
         records.commit({ remove: [intent[0]] });
@@ -98,6 +118,7 @@ export function createWriter(core: VaultCore): Pick<Vault, 'put' | 'putMany'> {
         const intent = core.intentRecord(planned.map((p) => p.object));
         records.commit({ put: [intent] });
         const done: Item[] = [];
+        const replaced: Item[] = [];
         try {
           let next = 0;
           const worker = async () => {
@@ -117,15 +138,18 @@ export function createWriter(core: VaultCore): Pick<Vault, 'put' | 'putMany'> {
           await Promise.all(Array.from({ length: BATCH_CONCURRENCY }, worker));
           await objects.syncFolders(planned.map((p) => p.object));
           opts.signal?.throwIfAborted();
+          // As in put: what changed while the batch was written decides now, with no await before the commit.
+          const fresh = new Set(pending.map((f) => f.id));
+          for (const folder of pending) if (!fresh.has(folder.parent!)) recheck(folder.parent, folder.name, false);
+          for (const item of done) {
+            if (fresh.has(item.parent!)) continue;
+            const old = recheck(item.parent, item.name, opts.replace);
+            if (old !== undefined) replaced.push({ ...old, trashedAt: clock() });
+          }
         } catch (err) {
           for (const p of planned) await objects.remove(p.object);
           records.commit({ remove: [intent[0]] });
           throw err;
-        }
-        const replaced: Item[] = [];
-        for (const item of done) {
-          const old = tree.childNamed(item.parent, item.name);
-          if (old !== undefined) replaced.push({ ...old, trashedAt: clock() });
         }
         core.commit({ put: [...pending, ...done, ...replaced], removeOther: [intent[0]] });
       }
