@@ -2,7 +2,8 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { AUDIT_EVENTS } from '../../audit/index.ts';
 import type { AuditQuery } from '../../audit/index.ts';
-import { authOf } from '../server.ts';
+import { authOf } from '../auth.ts';
+import { API } from '../protocol.ts';
 
 const entry = {
   type: 'object',
@@ -17,7 +18,7 @@ const entry = {
 
 /** The session vault's audit log: list with filters and paging, verify, export as JSON Lines. */
 export async function auditRoutes(app: FastifyInstance): Promise<void> {
-  app.get('/api/v1/audit', {
+  app.get(API.audit, {
     schema: {
       querystring: {
         type: 'object',
@@ -37,11 +38,11 @@ export async function auditRoutes(app: FastifyInstance): Promise<void> {
       const q = req.query as Record<string, string | undefined>;
       const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
       const query: AuditQuery = { event: q.event as AuditQuery['event'], since: num(q.since), until: num(q.until), limit: num(q.limit), offset: num(q.offset) };
-      return authOf(req).unlocked.audit.list(query);
+      return authOf(req).workspace.audit.list(query);
     },
   });
 
-  app.get('/api/v1/audit/verify', {
+  app.get(API.auditVerify, {
     schema: {
       response: {
         200: {
@@ -56,11 +57,11 @@ export async function auditRoutes(app: FastifyInstance): Promise<void> {
         },
       },
     },
-    handler: async (req) => authOf(req).unlocked.audit.verify(),
+    handler: async (req) => authOf(req).workspace.audit.verify(),
   });
 
-  app.get('/api/v1/audit/export', async (req, reply) => {
-    const lines = authOf(req).unlocked.audit.exportJsonl();
+  app.get(API.auditExport, async (req, reply) => {
+    const lines = authOf(req).workspace.audit.exportJsonl();
     return reply
       .header('content-type', 'application/x-ndjson; charset=utf-8')
       .header('content-disposition', 'attachment; filename="audit-log.jsonl"')
