@@ -104,6 +104,11 @@ export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyRe
   // The cause's name and errno code only: its message may carry a path.
   const cause = isElohimError(err) ? err.cause : err;
   if (status >= 500) req.log.error({ code: body.error.code, cause: cause === undefined ? undefined : `${String((cause as Error)?.name)} ${String((cause as { code?: unknown })?.code ?? '')}`.trim() }, 'request failed');
+  // A request refused before its body was read in full (a tus PATCH past its declared length, an
+  // upload to a folder that is gone) leaves the rest of the body in the socket, paused: the
+  // connection can serve nothing else, and a graceful stop would wait on it for ever (item 11 of
+  // issue 8). Close it once this answer is out.
+  if (!req.raw.complete) reply.header('connection', 'close');
   void reply.code(status).header('cache-control', 'no-store').send(body);
 }
 

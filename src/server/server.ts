@@ -6,11 +6,12 @@ import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ElohimError } from '../errors.ts';
-import { createSettings } from '../settings/index.ts';
-import type { SettingsStore } from '../settings/index.ts';
-import type { Home, UnlockedVault } from '../vault/index.ts';
-import { errorBody, errorHandler, notFoundHandler } from './http-errors.ts';
+import { SECURITY_HEADERS } from './auth.ts';
+import type { RequestAuth } from './auth.ts';
+import type { App } from '../app.ts';
+import { errorBody, errorHandler, notFoundHandler, statusLine } from './http-errors.ts';
 import { createUnlockLimiter } from './rate-limit.ts';
+import { addSharedSchemas } from './schemas.ts';
 import { fileRoutes } from './routes/files.ts';
 import { itemRoutes } from './routes/items.ts';
 import { panicRoutes } from './routes/panic.ts';
@@ -22,18 +23,16 @@ import { auditRoutes } from './routes/audit.ts';
 import { webRoutes } from './routes/web.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { createSessionStore, sameToken } from './sessions.ts';
-import type { Session, SessionStore } from './sessions.ts';
+import type { SessionStore } from './sessions.ts';
 
 import { CSRF_HEADER, SESSION_COOKIE } from './protocol.ts';
 
-export { CSRF_HEADER, SESSION_COOKIE };
 /** Largest JSON body: every JSON request here is small; uploads are raw and streamed. */
 const JSON_BODY_LIMIT = 64 * 1024;
 
 export interface ServerOptions {
-  home: Home;
-  /** default: config.json of `home` */
-  settings?: SettingsStore;
+  /** the composition root: keyring, settings and the registry of open workspaces */
+  app: App;
   version: string;
   clock?: () => number;
   /** idle time after which an unlocked vault locks itself (ms); default: the autoLockMinutes setting */
@@ -46,46 +45,8 @@ export interface ServerOptions {
   logLevel?: string | false;
 }
 
-/** What every authenticated route handler gets. */
-export interface RequestAuth {
-  session: Session;
-  unlocked: UnlockedVault;
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    auth: RequestAuth | null;
-  }
-  interface FastifyContextConfig {
-    /** reachable without a session */
-    public?: boolean;
-  }
-}
-
-/** The headers every response carries (for routes that write the raw response themselves). */
-export function securityHeaders(): Record<string, string> {
-  return { ...SECURITY_HEADERS };
-}
-
-/** The vault and session of an authenticated request (routes not marked public never see null). */
-export function authOf(req: FastifyRequest): RequestAuth {
-  if (req.auth === null) throw new ElohimError('SESSION_REQUIRED');
-  return req.auth;
-}
-
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
-
-const SECURITY_HEADERS = {
-  // The UI is served from this origin only, with no inline script and nothing from elsewhere.
-  'content-security-policy':
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
-  'cross-origin-opener-policy': 'same-origin',
-  'cross-origin-resource-policy': 'same-origin',
-} as const;
 
 /**
  * Builds the HTTP server: the JSON API under /api/v1 with sessions, CSRF and origin checks,
@@ -95,7 +56,7 @@ export async function createServer(
   opts: ServerOptions,
 ): Promise<{ app: FastifyInstance; sessions: SessionStore; hasWebUi: boolean; stop(): Promise<void> }> {
   const clock = opts.clock ?? Date.now;
-  const settings = opts.settings ?? createSettings({ path: opts.home.paths.config });
+  const { settings, keyring, workspaces } = opts.app;
   const app = Fastify({
     logger:
       opts.logLevel === false || opts.logLevel === undefined
@@ -121,11 +82,10 @@ export async function createServer(
     clientErrorHandler: (err, socket) => {
       if (!socket.writable) return;
       const tooLarge = (err as NodeJS.ErrnoException).code === 'HPE_HEADER_OVERFLOW';
-      const body = JSON.stringify(
-        tooLarge ? errorBody('HEADERS_TOO_LARGE', 'the request headers are too large') : errorBody('INVALID_INPUT', 'the request is not valid HTTP'),
-      );
+      const code = tooLarge ? 'HEADERS_TOO_LARGE' : 'INVALID_INPUT';
+      const body = JSON.stringify(errorBody(code, tooLarge ? undefined : 'the request is not valid HTTP'));
       socket.end(
-        `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\n` +
+        `HTTP/1.1 ${statusLine(code)}\r\n` +
           'content-type: application/json; charset=utf-8\r\ncache-control: no-store\r\nx-content-type-options: nosniff\r\n' +
           `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
       );
@@ -136,11 +96,12 @@ export async function createServer(
     // On close, idle keep-alive connections go at once; requests in flight may finish.
     forceCloseConnections: 'idle',
   });
-  const sessions = createSessionStore({ clock });
+  const sessions = createSessionStore({ clock, workspaces });
   const limiter = createUnlockLimiter({ clock });
   const allowedHosts = new Set([...LOOPBACK_NAMES, ...(opts.extraHosts ?? [])]);
 
   app.decorateRequest('auth', null);
+  addSharedSchemas(app);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
   await app.register(fastifyCookie);
@@ -163,7 +124,7 @@ export async function createServer(
     if (host === null || !allowedHosts.has(host)) throw new ElohimError('CSRF_REJECTED', 'this server does not answer to that host name');
     // Only requests that need the vault count as activity for auto-lock.
     const auth = sessions.use(req.cookies[SESSION_COOKIE], req.routeOptions.config.public !== true);
-    req.auth = auth === null ? null : { session: auth.session, unlocked: auth.unlocked };
+    req.auth = auth === null ? null : { session: auth.session, workspace: auth.workspace };
     if (!SAFE_METHODS.has(req.method)) {
       // A browser always sends Origin on cross-origin writes; it must be this server. The
       // custom header cannot be sent cross-origin without a CORS preflight, which we never
@@ -197,12 +158,12 @@ export async function createServer(
         },
       },
     },
-    handler: async () => ({ ok: true, version: opts.version, locked: !sessions.anyOpen(), initialized: opts.home.isInitialized() }),
+    handler: async () => ({ ok: true, version: opts.version, locked: !sessions.anyOpen(), initialized: keyring.isInitialized() }),
   });
 
   app.get('/api/v1/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 
-  await app.register(sessionRoutes, { home: opts.home, sessions, limiter });
+  await app.register(sessionRoutes, { app: opts.app, sessions, limiter });
   await app.register(itemRoutes);
   await app.register(decoyRoutes);
   await app.register(fileRoutes);
@@ -212,11 +173,12 @@ export async function createServer(
   const webRoot = opts.webRoot ?? fileURLToPath(new URL('../../web/dist', import.meta.url));
   const hasWebUi = existsSync(join(webRoot, 'index.html'));
   await app.register(webRoutes, { root: webRoot });
-  await app.register(panicRoutes, { home: opts.home, sessions });
+  await app.register(panicRoutes, { keyring, sessions });
   await app.register(settingsRoutes, {
     settings,
-    home: opts.home,
-    onChange: (changed, auth) => (auth as RequestAuth).unlocked.audit.append('settings-change', { setting: changed.join(',') }),
+    keyring,
+    dataFolder: opts.app.paths.dir,
+    onChange: (changed, auth) => (auth as RequestAuth).workspace.audit.append('settings-change', { setting: changed.join(',') }),
   });
 
   // The idle limit is read on every sweep, so a settings change applies at once.
@@ -239,8 +201,10 @@ export async function createServer(
      */
     async stop(graceMs = 10_000) {
       clearInterval(sweeper);
+      // Not unref'd: while app.close() waits on a connection whose socket has gone quiet, this
+      // timer is what keeps the process alive until it ends that connection (otherwise Node
+      // exits with 13, "unsettled top-level await", the lock file left behind).
       const force = setTimeout(() => app.server.closeAllConnections(), graceMs);
-      force.unref();
       await app.close();
       clearTimeout(force);
       sessions.lockAll('lock');
