@@ -33,13 +33,15 @@ export function createLocalHasher(): Hasher {
  * Hands out hashers: a worker thread for big inputs (or of unknown size) while fewer than
  * `maxWorkers` are busy, else hashing on the caller's thread. Each worker costs ~15 MiB, so a
  * server with twenty uploads at once must not start twenty (measured: +13 MiB per upload).
- * With two cores, more than two hashing threads gain nothing anyway.
+ * With two cores, more than two hashing threads gain nothing anyway. A `longLived` hasher (a
+ * resumable upload's, kept between its requests for as long as a day) always hashes on the
+ * caller's thread: a worker parked that long would hold its memory and its place in the pool.
  */
 export function createHasherPool(opts: { maxWorkers: number }) {
   let busy = 0;
   return {
-    create(size: number | undefined): Hasher {
-      if ((size ?? Infinity) < WORKER_HASH_MIN || busy >= opts.maxWorkers) return createLocalHasher();
+    create(size: number | undefined, use: { longLived?: boolean } = {}): Hasher {
+      if (use.longLived === true || (size ?? Infinity) < WORKER_HASH_MIN || busy >= opts.maxWorkers) return createLocalHasher();
       busy++;
       const inner = createWorkerHasher();
       let released = false;

@@ -1,21 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
-import type { Hash } from 'node:crypto';
-import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import {
-  CHUNK_SIZE,
-  ENCRYPTED_CHUNK_SIZE,
-  fileKeyFromBytes,
-  generateFileKey,
-  openChunk,
-  payloadKey,
-  payloadKeyObject,
-  sealChunk,
-} from '../crypto/age/index.ts';
+import { fileKeyFromBytes, generateFileKey } from '../crypto/age/index.ts';
 import type { FileKey } from '../crypto/age/index.ts';
 import { ElohimError } from '../errors.ts';
-import { newObjectId, OBJECT_NONCE_SIZE } from './objects.ts';
-import type { ObjectId, ObjectStore, WriteResult } from './objects.ts';
+import { newObjectId } from './objects/index.ts';
+import type { ObjectId, ObjectStore, ObjectWriter, WriteResult } from './objects/index.ts';
 import { isRecordId, newRecordId } from '../db/index.ts';
 import type { RecordId, RecordStore } from '../db/index.ts';
 
@@ -34,16 +22,6 @@ export interface UploadRecord {
   created: number;
 }
 
-/** What the process holds while an upload is open: bytes not yet sealed, and the hash so far. */
-interface Live {
-  tail: Buffer[];
-  tailBytes: number;
-  /** complete chunks sealed and durable in the partial object */
-  chunks: number;
-  hash: Hash;
-  busy: boolean;
-}
-
 export interface UploadsDeps {
   records: RecordStore<{ t: string }>;
   objects: ObjectStore;
@@ -52,21 +30,42 @@ export interface UploadsDeps {
   commitFile(upload: UploadRecord, fileKey: FileKey, written: WriteResult, uploadId: RecordId): { id: string };
 }
 
+/** A request appending to an upload: one at a time, and a cancel can stop it. */
+interface Busy {
+  abort: AbortController;
+  done: Promise<void>;
+}
+
+const busyError = () => new ElohimError('UPLOAD_OFFSET_MISMATCH', 'another request is appending to this upload');
+
 /**
- * Resumable uploads (the tus protocol's model) that never put plaintext on disk. Bytes are
- * sealed into 64 KiB STREAM chunks as they arrive and appended to a partial object; only the
- * unsealed tail of less than one chunk stays in memory. The offset reported is every byte
- * received while the process lives; after a restart it falls back to the last durable chunk
- * boundary (tus clients ask for the offset before resuming, so they re-send the difference).
- * The final chunk is sealed only when the last byte arrives, since the length is declared
- * up front and the final flag must be on exactly that chunk.
+ * Resumable uploads (the tus protocol's model) that never put plaintext on disk. Each upload
+ * has an object writer (objects/writer.ts, the same one every put uses) that seals bytes into
+ * 64 KiB STREAM chunks as they arrive and appends them to a partial object; only the unsealed
+ * tail of less than one chunk stays in memory, with the SHA-256 so far. The offset reported is
+ * every byte received while the process lives; after a restart it falls back to the last whole
+ * chunk that authenticates (tus clients ask for the offset before resuming, so they re-send the
+ * difference). The final chunk is sealed as the last byte arrives: the length is declared up
+ * front, so the writer knows which chunk carries the final flag.
+ *
+ * After a restart the SHA-256 of what the partial object holds is rebuilt by decrypting its
+ * chunks once (objects/store.ts `resumePartial`), on the first HEAD or PATCH. node:crypto
+ * cannot save a hash's state; a SHA-256 written in JavaScript could, and its state could be
+ * sealed in the upload record at every durable chunk, but it would hash every byte of every
+ * upload at ~140 MiB/s (a plain JavaScript SHA-256) instead of OpenSSL's ~1,700 MiB/s (SHA-NI), ~7 s per GiB, to spare the
+ * rare upload resumed after a restart a rebuild of ~1.2 s per GiB it already holds (measured by
+ * bench/resume.ts on this machine).
+ *
+ * One request appends at a time: the second gets 409 (UPLOAD_OFFSET_MISMATCH), claimed before
+ * anything awaits, so that two first PATCHes cannot both pass (issue 8, attacker item 1).
  */
 export function createUploads(deps: UploadsDeps, loaded: Map<RecordId, UploadRecord>) {
   const { records, objects, clock } = deps;
   const uploads = new Map(loaded);
-  const live = new Map<RecordId, Live>();
+  /** Writers of uploads this process has open (or is reopening after a restart). */
+  const live = new Map<RecordId, Promise<ObjectWriter>>();
+  const busy = new Map<RecordId, Busy>();
 
-  const lastIndex = (u: UploadRecord) => Math.max(0, Math.ceil(u.length / CHUNK_SIZE) - 1);
   const keyOf = (u: UploadRecord) => fileKeyFromBytes(Buffer.from(u.fileKey, 'base64'));
 
   function find(id: string): [RecordId, UploadRecord] {
@@ -75,38 +74,87 @@ export function createUploads(deps: UploadsDeps, loaded: Map<RecordId, UploadRec
     return [id as RecordId, u];
   }
 
-  async function readNonce(fh: FileHandle): Promise<Buffer> {
-    const nonce = Buffer.alloc(OBJECT_NONCE_SIZE);
-    const { bytesRead } = await fh.read(nonce, 0, OBJECT_NONCE_SIZE, 0);
-    if (bytesRead !== OBJECT_NONCE_SIZE) throw new ElohimError('OBJECT_DAMAGED', 'the partial upload is truncated');
-    return nonce;
+  /** The upload's writer: the one in memory, or one reopened from its partial object (once). */
+  function writerOf(id: RecordId, u: UploadRecord): Promise<ObjectWriter> {
+    let writer = live.get(id);
+    if (writer === undefined) {
+      writer = objects.resumePartial(u.object, keyOf(u), u.length).then((w) => {
+        if (w === null) throw new ElohimError('UPLOAD_NOT_FOUND', 'the upload data is gone; start again');
+        return w;
+      });
+      live.set(id, writer);
+      // A failed reopen is tried afresh by the next request.
+      writer.catch(() => {
+        if (live.get(id) === writer) live.delete(id);
+      });
+    }
+    return writer;
   }
 
-  /** The in-memory state, rebuilt after a restart by re-reading the durable chunks. */
-  async function liveState(id: RecordId, u: UploadRecord, fh: FileHandle): Promise<Live> {
-    const existing = live.get(id);
-    if (existing) return existing;
-    const size = (await fh.stat()).size;
-    const chunks = Math.min(Math.floor(Math.max(0, size - OBJECT_NONCE_SIZE) / ENCRYPTED_CHUNK_SIZE), lastIndex(u));
-    const hash = createHash('sha256');
-    const key = payloadKeyObject(payloadKey(keyOf(u), await readNonce(fh)));
-    const buf = Buffer.alloc(ENCRYPTED_CHUNK_SIZE);
-    for (let i = 0; i < chunks; i++) {
-      await fh.read(buf, 0, ENCRYPTED_CHUNK_SIZE, OBJECT_NONCE_SIZE + i * ENCRYPTED_CHUNK_SIZE);
-      const plain = openChunk(key, i, false, buf);
-      if (plain === null) throw new ElohimError('OBJECT_DAMAGED', 'a chunk of the partial upload failed authentication');
-      hash.update(plain);
-    }
-    const state: Live = { tail: [], tailBytes: 0, chunks, hash, busy: false };
-    live.set(id, state);
-    return state;
+  /** Forgets the writer in memory (its partial stays on disk): the next request reopens it. */
+  async function dropWriter(id: RecordId): Promise<void> {
+    const writer = live.get(id);
+    live.delete(id);
+    await writer?.then((w) => w.close()).catch(() => {});
   }
 
   async function remove(id: RecordId, u: UploadRecord): Promise<void> {
     records.commit({ remove: [id] });
     uploads.delete(id);
-    live.delete(id);
+    await dropWriter(id);
     await objects.remove(u.object);
+  }
+
+  async function appendTo(id: RecordId, u: UploadRecord, offset: number, body: Readable, signal: AbortSignal): Promise<{ offset: number; fileId?: string }> {
+    const writer = await writerOf(id, u);
+    if (offset !== writer.received) throw new ElohimError('UPLOAD_OFFSET_MISMATCH', `the upload is at byte ${writer.received}, not ${offset}`);
+    // A cancel stops a body that is still arriving (or stalled) at once.
+    const stop = () => body.destroy(signal.reason as Error);
+    signal.addEventListener('abort', stop, { once: true });
+    let failure: unknown = null;
+    // Set while the writer itself is at work: its failure (a disk error) may leave state in
+    // memory that is not on disk, so the writer is dropped and the next request reopens it from
+    // what is. A body that breaks off, or is too long, leaves the writer sound.
+    let writerFailed = false;
+    try {
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        if (writer.received + chunk.length > u.length) throw new ElohimError('BODY_TOO_LARGE', `the upload was declared as ${u.length} bytes`);
+        writerFailed = true;
+        await writer.write(chunk);
+        writerFailed = false;
+      }
+      signal.throwIfAborted();
+    } catch (err) {
+      failure = err;
+    } finally {
+      signal.removeEventListener('abort', stop);
+    }
+    if (failure === null && writer.received === u.length) {
+      // The last byte is here (its chunk is sealed): make the object durable, record the file.
+      let written: WriteResult;
+      try {
+        written = await writer.finish({ signal });
+      } catch (err) {
+        await dropWriter(id);
+        throw err;
+      }
+      live.delete(id);
+      const file = deps.commitFile(u, keyOf(u), written, id);
+      uploads.delete(id);
+      return { offset: u.length, fileId: file.id };
+    }
+    // Whatever arrived counts, even if the body broke off: what is complete goes to disk.
+    if (!writerFailed) {
+      try {
+        await writer.pause();
+      } catch (err) {
+        writerFailed = true;
+        failure ??= err;
+      }
+    }
+    if (writerFailed) await dropWriter(id);
+    if (failure !== null) throw failure;
+    return { offset: writer.received };
   }
 
   return {
@@ -124,99 +172,63 @@ export function createUploads(deps: UploadsDeps, loaded: Map<RecordId, UploadRec
       // The record first: should the partial object outlive a crash, the record finds it.
       records.commit({ put: [[id, u]] });
       uploads.set(id, u);
-      await objects.createPartial(u.object, randomBytes(OBJECT_NONCE_SIZE));
+      try {
+        live.set(id, Promise.resolve(await objects.startPartial(u.object, keyOf(u), u.length)));
+      } catch (err) {
+        await remove(id, u).catch(() => {});
+        throw err;
+      }
       return { id };
     },
 
     /** Bytes received so far (and the declared length). */
     async status(uploadId: string): Promise<{ offset: number; length: number }> {
       const [id, u] = find(uploadId);
-      const fh = await objects.openPartial(u.object);
-      if (fh === null) throw new ElohimError('UPLOAD_NOT_FOUND', 'the upload data is gone; start again');
-      try {
-        const s = await liveState(id, u, fh);
-        return { offset: s.chunks * CHUNK_SIZE + s.tailBytes, length: u.length };
-      } finally {
-        await fh.close();
-      }
+      return { offset: (await writerOf(id, u)).received, length: u.length };
     },
 
     /**
      * Appends `body` at `offset`, which must equal the current offset. Returns the new offset,
      * and the finished file's id once the last byte has arrived. If the body breaks off, what
-     * arrived is kept and the upload can resume from the new offset.
+     * arrived is kept and the upload can resume from the new offset. Throws
+     * UPLOAD_OFFSET_MISMATCH for another offset or while another request appends,
+     * BODY_TOO_LARGE past the declared length, UPLOAD_NOT_FOUND, or the reason of `signal` (a
+     * lock, a panic, a client gone) if it aborts before the file is recorded; what arrived until
+     * then stays, to resume.
      */
-    async append(uploadId: string, offset: number, body: Readable): Promise<{ offset: number; fileId?: string }> {
+    async append(uploadId: string, offset: number, body: Readable, opts: { signal?: AbortSignal } = {}): Promise<{ offset: number; fileId?: string }> {
       const [id, u] = find(uploadId);
-      const fh = await objects.openPartial(u.object);
-      if (fh === null) throw new ElohimError('UPLOAD_NOT_FOUND', 'the upload data is gone; start again');
-      let s: Live | null = null;
+      // Claimed before the first await: a second request arriving meanwhile sees it.
+      if (busy.has(id)) throw busyError();
+      opts.signal?.throwIfAborted();
+      const abort = new AbortController();
+      const { promise: done, resolve } = Promise.withResolvers<void>();
+      busy.set(id, { abort, done });
       try {
-        s = await liveState(id, u, fh);
-        if (s.busy) throw new ElohimError('UPLOAD_OFFSET_MISMATCH', 'another request is appending to this upload');
-        const current = s.chunks * CHUNK_SIZE + s.tailBytes;
-        if (offset !== current) throw new ElohimError('UPLOAD_OFFSET_MISMATCH', `the upload is at byte ${current}, not ${offset}`);
-        s.busy = true;
-        const key = payloadKeyObject(payloadKey(keyOf(u), await readNonce(fh)));
-        const state = s;
-        const sealFull = async () => {
-          // Seal every complete chunk before the final one and write them in one go.
-          const out: Buffer[] = [];
-          const first = state.chunks;
-          let all = Buffer.concat(state.tail, state.tailBytes);
-          while (all.length >= CHUNK_SIZE && state.chunks < lastIndex(u)) {
-            out.push(...sealChunk(key, state.chunks, false, all.subarray(0, CHUNK_SIZE)));
-            all = all.subarray(CHUNK_SIZE);
-            state.chunks++;
-          }
-          state.tail = all.length > 0 ? [Buffer.from(all)] : [];
-          state.tailBytes = all.length;
-          if (out.length > 0) await fh.writev(out, OBJECT_NONCE_SIZE + first * ENCRYPTED_CHUNK_SIZE);
-        };
-        let received = current;
-        try {
-          for await (const chunk of body as AsyncIterable<Buffer>) {
-            if (received + chunk.length > u.length) throw new ElohimError('BODY_TOO_LARGE', `the upload was declared as ${u.length} bytes`);
-            state.hash.update(chunk);
-            state.tail.push(chunk);
-            state.tailBytes += chunk.length;
-            received += chunk.length;
-            if (state.tailBytes >= 16 * CHUNK_SIZE) await sealFull();
-          }
-        } finally {
-          // Whatever arrived counts, even if the body broke off: seal what is complete, make it durable.
-          await sealFull();
-          await fh.sync();
-        }
-        if (received < u.length) return { offset: received };
-        // The last byte is here: seal the final chunk, publish the object, record the file.
-        const last = Buffer.concat(state.tail, state.tailBytes);
-        await fh.writev(sealChunk(key, state.chunks, true, last), OBJECT_NONCE_SIZE + state.chunks * ENCRYPTED_CHUNK_SIZE);
-        await fh.sync();
-        await fh.close();
-        await objects.publishPartial(u.object);
-        const written: WriteResult = { size: u.length, sha256: state.hash.digest('hex') };
-        const file = deps.commitFile(u, keyOf(u), written, id);
-        uploads.delete(id);
-        live.delete(id);
-        return { offset: u.length, fileId: file.id };
+        const signal = opts.signal === undefined ? abort.signal : AbortSignal.any([abort.signal, opts.signal]);
+        return await appendTo(id, u, offset, body, signal);
       } finally {
-        if (s) s.busy = false;
-        await fh.close().catch(() => {});
+        busy.delete(id);
+        resolve();
       }
     },
 
-    /** Cancels an upload and deletes what it stored. */
+    /** Cancels an upload and deletes what it stored; a request appending to it is stopped first. */
     async cancel(uploadId: string): Promise<void> {
       const [id, u] = find(uploadId);
-      await remove(id, u);
+      const running = busy.get(id);
+      if (running !== undefined) {
+        running.abort.abort(new ElohimError('UPLOAD_NOT_FOUND', 'the upload was cancelled'));
+        await running.done;
+      }
+      if (uploads.has(id)) await remove(id, u);
     },
 
     /** Deletes uploads older than UPLOAD_TTL_MS (run when the vault opens). */
     async expire(): Promise<number> {
       let n = 0;
       for (const [id, u] of [...uploads]) {
-        if (clock() - u.created > UPLOAD_TTL_MS) {
+        if (clock() - u.created > UPLOAD_TTL_MS && !busy.has(id)) {
           await remove(id, u);
           n++;
         }

@@ -13,21 +13,22 @@ export type { FileKey, Identity, Recipient, Stanza } from './types.ts';
 export { fileKeyFromBytes, generateFileKey } from './filekey.ts';
 export {
   CHUNK_SIZE,
+  chunkCount,
+  chunkOffset,
   ENCRYPTED_CHUNK_SIZE,
   ciphertextSize,
   createStreamDecryptor,
   createStreamEncryptor,
   PAYLOAD_NONCE_SIZE,
   payloadKey,
-  openChunk,
   payloadKeyObject,
   plaintextSize,
-  sealChunk,
+  StreamOpener,
   StreamSealer,
 } from './stream.ts';
-export type { Codec, Sink } from './stream.ts';
+export type { Codec, SealerOptions, Sink } from './stream.ts';
 export { createRangeDecryptor } from './range.ts';
-export type { RangeDecryptorOptions } from './range.ts';
+export type { PositionalReader, RangeDecryptorOptions } from './range.ts';
 export { encodeHeader, HeaderParser, MAX_HEADER_SIZE, MAX_STANZAS, parseHeader, unwrapHeader } from './header.ts';
 export type { ParsedHeader } from './header.ts';
 export {

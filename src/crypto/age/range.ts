@@ -1,70 +1,89 @@
 /**
- * Seekable decryption of a STREAM payload in a file (age spec, "Payload": "The payload can be
- * seeked by jumping ahead in chunk increments"). Only the chunks holding the requested bytes
- * are read, each verified under its own counter, and the last chunk of the payload under the
- * final flag, so a range that reaches the end (including one computed from the file's size)
- * also proves the payload was not truncated.
+ * Seekable decryption of a STREAM payload (age spec, "Payload": "The payload can be seeked by
+ * jumping ahead in chunk increments"). Only the chunks holding the requested bytes are read,
+ * each verified under its own counter, and the last chunk of the payload under the final flag,
+ * so a range that reaches the end (including one computed from the payload's size) also proves
+ * the payload was not truncated.
+ *
+ * No file I/O here: the caller hands in a positional reader over the payload (a file handle
+ * shifted past the object's nonce, a buffer, a network stream with ranges) and its size.
  */
-import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { ElohimError } from '../../errors.ts';
-import { CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE, openChunk, payloadKeyObject, plaintextSize } from './stream.ts';
+import { CHUNK_SIZE, chunkOffset, ENCRYPTED_CHUNK_SIZE, openChunk, payloadKeyObject, plaintextSize } from './stream.ts';
 
 /** Chunks read per positional read: fewer syscalls, still bounded memory (about 1 MiB). */
 const CHUNKS_PER_READ = 16;
 
+/** Reads bytes of a payload at a position, as `FileHandle.read` does; 0 bytes means its end. */
+export interface PositionalReader {
+  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+}
+
 export interface RangeDecryptorOptions {
-  /** File holding the payload. */
-  path: string;
-  /** Offset in the file where the STREAM payload starts (just after the 16-byte nonce). */
-  payloadOffset: number;
+  /** The payload, addressed from its first byte (just after the 16-byte nonce). */
+  reader: PositionalReader;
+  /** Size of the STREAM payload in bytes. */
+  payloadSize: number;
   payloadKey: Buffer;
   /** First plaintext byte (default 0). */
   start?: number;
   /** Plaintext byte just past the range (default: the plaintext size). */
   end?: number;
+  /**
+   * false: the payload is the first whole chunks of one still being written, so none of them is
+   * final (a resumable upload re-reading what it has). Default true.
+   */
+  complete?: boolean;
 }
 
 /**
- * Readable of plaintext bytes [start, end). The stream errors with INVALID_INPUT for a range
- * outside the plaintext, AGE_PAYLOAD_INVALID if a chunk read fails authentication or the
- * payload's size is impossible; file system errors (such as ENOENT) pass through unchanged.
+ * Readable of plaintext bytes [start, end). Throws INVALID_INPUT for a bad key or size; the
+ * stream errors with INVALID_INPUT for a range outside the plaintext, AGE_PAYLOAD_INVALID if a
+ * chunk fails authentication, the payload's size is impossible or the reader ends early; the
+ * reader's own errors (such as EIO) pass through unchanged. The caller owns the reader and
+ * closes it once the stream has emitted 'close'.
  */
 export function createRangeDecryptor(opts: RangeDecryptorOptions): Readable {
   if (opts.payloadKey.length !== 32) throw new ElohimError('INVALID_INPUT', 'a payload key must be 32 bytes');
-  if (!Number.isSafeInteger(opts.payloadOffset) || opts.payloadOffset < 0) {
-    throw new ElohimError('INVALID_INPUT', 'the payload offset must be a non-negative integer');
+  if (!Number.isSafeInteger(opts.payloadSize) || opts.payloadSize < 0) {
+    throw new ElohimError('INVALID_INPUT', 'the payload size must be a non-negative integer');
   }
   return Readable.from(readRange(opts), { objectMode: false });
 }
 
+/** Plaintext size of a payload; for an incomplete one, whole non-final chunks only. */
+function sizeOf(payloadSize: number, complete: boolean): number {
+  if (complete) return plaintextSize(payloadSize);
+  if (payloadSize % ENCRYPTED_CHUNK_SIZE !== 0) throw new ElohimError('AGE_PAYLOAD_INVALID', 'an unfinished payload must hold whole chunks');
+  return (payloadSize / ENCRYPTED_CHUNK_SIZE) * CHUNK_SIZE;
+}
+
 async function* readRange(opts: RangeDecryptorOptions): AsyncGenerator<Buffer> {
   const key = payloadKeyObject(opts.payloadKey);
-  const fh = await open(opts.path, 'r');
-  let next: Promise<{ batchEnd: number; length: number }> | null = null;
+  const { reader, payloadSize } = opts;
+  const complete = opts.complete ?? true;
+  const size = sizeOf(payloadSize, complete);
+  const start = opts.start ?? 0;
+  const end = opts.end ?? size;
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end > size) {
+    throw new ElohimError('INVALID_INPUT', 'the byte range is outside the plaintext');
+  }
+  if (start === end) return;
+  const finalChunk = complete ? Math.max(0, Math.ceil(size / CHUNK_SIZE) - 1) : -1;
+  const first = Math.floor(start / CHUNK_SIZE);
+  const last = Math.floor((end - 1) / CHUNK_SIZE);
+  // Two buffers: the next batch is read while this one is decrypted, so the disk and the
+  // cipher overlap.
+  const bufs = [Buffer.allocUnsafe(CHUNKS_PER_READ * ENCRYPTED_CHUNK_SIZE), Buffer.allocUnsafe(CHUNKS_PER_READ * ENCRYPTED_CHUNK_SIZE)];
+  const readBatch = (batch: number, buf: Buffer) => {
+    const batchEnd = Math.min(last, batch + CHUNKS_PER_READ - 1);
+    const from = chunkOffset(batch);
+    const to = Math.min(payloadSize, chunkOffset(batchEnd + 1));
+    return readFully(reader, buf, to - from, from).then(() => ({ batchEnd, length: to - from }));
+  };
+  let next: Promise<{ batchEnd: number; length: number }> | null = readBatch(first, bufs[0]!);
   try {
-    const payloadSize = (await fh.stat()).size - opts.payloadOffset;
-    if (payloadSize < 0) throw new ElohimError('AGE_PAYLOAD_INVALID', 'the file is shorter than the payload offset');
-    const size = plaintextSize(payloadSize);
-    const start = opts.start ?? 0;
-    const end = opts.end ?? size;
-    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end > size) {
-      throw new ElohimError('INVALID_INPUT', 'the byte range is outside the plaintext');
-    }
-    if (start === end) return;
-    const lastChunk = Math.max(0, Math.ceil(size / CHUNK_SIZE) - 1);
-    const first = Math.floor(start / CHUNK_SIZE);
-    const last = Math.floor((end - 1) / CHUNK_SIZE);
-    // Two buffers: the next batch is read while this one is decrypted, so the disk and the
-    // cipher overlap.
-    const bufs = [Buffer.allocUnsafe(CHUNKS_PER_READ * ENCRYPTED_CHUNK_SIZE), Buffer.allocUnsafe(CHUNKS_PER_READ * ENCRYPTED_CHUNK_SIZE)];
-    const readBatch = (batch: number, buf: Buffer) => {
-      const batchEnd = Math.min(last, batch + CHUNKS_PER_READ - 1);
-      const from = batch * ENCRYPTED_CHUNK_SIZE;
-      const to = Math.min(payloadSize, (batchEnd + 1) * ENCRYPTED_CHUNK_SIZE);
-      return readFully(fh, buf, to - from, opts.payloadOffset + from).then(() => ({ batchEnd, length: to - from }));
-    };
-    next = readBatch(first, bufs[0]!);
     for (let batch = first, turn = 0; next !== null; batch += CHUNKS_PER_READ, turn ^= 1) {
       const buf = bufs[turn]!;
       const { batchEnd, length }: { batchEnd: number; length: number } = await next;
@@ -72,9 +91,9 @@ async function* readRange(opts: RangeDecryptorOptions): AsyncGenerator<Buffer> {
       // A failed prefetch is reported when it is awaited; until then it must not count as unhandled.
       next?.catch(() => {});
       for (let i = batch; i <= batchEnd; i++) {
-        const off = (i - batch) * ENCRYPTED_CHUNK_SIZE;
+        const off = chunkOffset(i - batch);
         const chunk = buf.subarray(off, Math.min(length, off + ENCRYPTED_CHUNK_SIZE));
-        const plaintext = openChunk(key, i, i === lastChunk, chunk);
+        const plaintext = openChunk(key, i, i === finalChunk, chunk);
         if (plaintext === null) throw new ElohimError('AGE_PAYLOAD_INVALID', 'an age payload chunk failed authentication');
         const base = i * CHUNK_SIZE;
         yield plaintext.subarray(Math.max(0, start - base), Math.min(plaintext.length, end - base));
@@ -82,20 +101,14 @@ async function* readRange(opts: RangeDecryptorOptions): AsyncGenerator<Buffer> {
     }
   } finally {
     await next?.catch(() => {}); // a prefetch still running when the reader stops early
-    await fh.close();
   }
 }
 
-async function readFully(
-  fh: Awaited<ReturnType<typeof open>>,
-  buf: Buffer,
-  length: number,
-  position: number,
-): Promise<void> {
+async function readFully(reader: PositionalReader, buf: Buffer, length: number, position: number): Promise<void> {
   let done = 0;
   while (done < length) {
-    const { bytesRead } = await fh.read(buf, done, length - done, position + done);
-    if (bytesRead === 0) throw new ElohimError('AGE_PAYLOAD_INVALID', 'the file ended inside the age payload');
+    const { bytesRead } = await reader.read(buf, done, length - done, position + done);
+    if (bytesRead === 0) throw new ElohimError('AGE_PAYLOAD_INVALID', 'the payload ended early');
     done += bytesRead;
   }
 }

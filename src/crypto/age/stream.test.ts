@@ -11,7 +11,9 @@ import {
   generateFileKey,
   payloadKey,
   plaintextSize,
+  StreamSealer,
 } from './index.ts';
+import type { SealerOptions } from './index.ts';
 import { runTransform } from './testing.ts';
 
 const ENC = CHUNK_SIZE + 16;
@@ -108,6 +110,61 @@ test('STREAM round trip property: any size, any way of cutting input and ciphert
     ),
     { numRuns: 40 },
   );
+});
+
+/** Seals `pieces` with a StreamSealer made with `opts`; returns the payload bytes it emitted. */
+function sealWith(k: Buffer, opts: SealerOptions, pieces: Buffer[], end = true): Buffer {
+  const out: Buffer[] = [];
+  const sealer = new StreamSealer(k, (b) => out.push(b), opts);
+  for (const p of pieces) sealer.write(p);
+  if (end) sealer.end();
+  return Buffer.concat(out);
+}
+
+test('a declared length seals every chunk as soon as it is complete, with the same bytes as a stream', async () => {
+  const k = key();
+  await fc.assert(
+    fc.asyncProperty(fc.integer({ min: 0, max: 4 * CHUNK_SIZE + 100 }), fc.array(fc.nat(), { maxLength: 6 }), async (size, cuts) => {
+      const plaintext = randomBytes(size);
+      const pieces = split(plaintext, cuts.map((c) => c % (size + 1)));
+      // Not ended: with the last byte in, the final chunk must already be out (an empty payload
+      // has no last byte, so its one chunk waits for the end).
+      const declared = size > 0 ? sealWith(k, { length: size }, pieces, false) : sealWith(k, { length: 0 }, []);
+      assert.deepEqual(declared, await encrypt(k, plaintext));
+    }),
+    { numRuns: 40 },
+  );
+});
+
+test('a sealer resumed at chunk n continues the payload exactly where its first n chunks end', async () => {
+  const k = key();
+  const plaintext = randomBytes(5 * CHUNK_SIZE + 300);
+  const whole = await encrypt(k, plaintext);
+  for (const n of [0, 1, 3, 5]) {
+    const rest = plaintext.subarray(n * CHUNK_SIZE);
+    assert.deepEqual(sealWith(k, { counter: n, length: plaintext.length }, [rest]), whole.subarray(n * ENC), `declared, from ${n}`);
+    assert.deepEqual(sealWith(k, { counter: n }, [rest]), whole.subarray(n * ENC), `streamed, from ${n}`);
+  }
+  const sealer = new StreamSealer(k, () => {}, { counter: 2, length: plaintext.length });
+  assert.equal(sealer.position, 2 * CHUNK_SIZE);
+});
+
+test('a sealer refuses input past its declared length, an early end, input after the end and impossible resumes', () => {
+  const k = key();
+  const invalid = (e: unknown) => isElohimError(e, 'INVALID_INPUT');
+  assert.throws(() => sealWith(k, { length: 10 }, [randomBytes(11)]), invalid);
+  assert.throws(() => sealWith(k, { length: 10 }, [randomBytes(9)]), invalid);
+  const done = new StreamSealer(k, () => {}, { length: 10 });
+  done.write(randomBytes(10));
+  assert.throws(() => done.write(randomBytes(1)), invalid);
+  const ended = new StreamSealer(k, () => {});
+  ended.end();
+  assert.throws(() => ended.end(), invalid);
+  assert.throws(() => ended.write(Buffer.from('x')), invalid);
+  // Resuming after the final chunk, past the end, or at a negative counter.
+  assert.throws(() => new StreamSealer(k, () => {}, { counter: 2, length: 2 * CHUNK_SIZE }), invalid);
+  assert.throws(() => new StreamSealer(k, () => {}, { counter: 3, length: 2 * CHUNK_SIZE + 1 }), invalid);
+  assert.throws(() => new StreamSealer(k, () => {}, { counter: -1 }), invalid);
 });
 
 test('ciphertextSize and plaintextSize are inverse, and impossible sizes are rejected', () => {

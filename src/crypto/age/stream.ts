@@ -60,45 +60,113 @@ export function openChunk(key: KeyObject, counter: number, final: boolean, chunk
   return plaintext;
 }
 
+/** Where chunk `index` starts in a STREAM payload: the one place that multiplies it out. */
+export function chunkOffset(index: number): number {
+  return index * ENCRYPTED_CHUNK_SIZE;
+}
+
+/** Chunks in the payload of `plaintextSize` bytes; an empty plaintext has one, empty and final. */
+export function chunkCount(plaintextSize: number): number {
+  return Math.max(1, Math.ceil(plaintextSize / CHUNK_SIZE));
+}
+
+export interface SealerOptions {
+  /**
+   * Counter of the first chunk to seal, for a writer that resumes a payload whose first
+   * `counter` chunks are already sealed (a resumable upload after a restart). Default 0.
+   */
+  counter?: number;
+  /**
+   * The plaintext's whole size, when it is declared up front (a resumable upload). Every full
+   * chunk before the last is then sealed as soon as it is complete, and the final chunk as soon
+   * as its last byte arrives, so nothing is held back waiting to learn which chunk is last;
+   * bytes beyond it are refused.
+   */
+  length?: number;
+}
+
 /**
  * Push-style STREAM encryption: `write` plaintext, then `end`; sealed chunks go to `emit`.
- * Holds at most one chunk of plaintext. A full chunk is only sealed once more input shows it is
- * not the last, because the final chunk may be full and must carry the final flag; empty input
- * becomes one empty final chunk, the only case where the final chunk may be empty.
+ * Holds at most one chunk of plaintext. Without a declared length, a full chunk is only sealed
+ * once more input shows it is not the last, because the final chunk may be full and must carry
+ * the final flag; empty input becomes one empty final chunk, the only case where the final chunk
+ * may be empty. Throws INVALID_INPUT for input past the declared length, or an `end` short of it.
  */
 export class StreamSealer implements Codec {
   readonly #key: KeyObject;
   readonly #emit: Sink;
+  readonly #length: number | undefined;
   readonly #staged = Buffer.allocUnsafe(CHUNK_SIZE);
   #staging = 0;
-  #counter = 0;
+  #counter: number;
+  /** plaintext bytes taken in, the resumed chunks included */
+  #position: number;
+  #done = false;
 
-  constructor(key: Uint8Array, emit: Sink) {
+  constructor(key: Uint8Array, emit: Sink, opts: SealerOptions = {}) {
     this.#key = payloadKeyObject(key);
     this.#emit = emit;
+    const counter = opts.counter ?? 0;
+    const length = opts.length;
+    if (!Number.isSafeInteger(counter) || counter < 0) throw new ElohimError('INVALID_INPUT', 'a chunk counter must be a non-negative integer');
+    if (length !== undefined) {
+      checkSize(length);
+      // Resuming after the final chunk, or past the end, has nothing left to seal.
+      if (counter >= chunkCount(length) || counter * CHUNK_SIZE > length) {
+        throw new ElohimError('INVALID_INPUT', 'the payload has no chunk left to seal after this counter');
+      }
+    }
+    this.#length = length;
+    this.#counter = counter;
+    this.#position = counter * CHUNK_SIZE;
+  }
+
+  /** Plaintext bytes taken in so far, counting the chunks sealed before a resume. */
+  get position(): number {
+    return this.#position;
   }
 
   write(data: Uint8Array): void {
+    if (this.#done) throw new ElohimError('INVALID_INPUT', 'the payload is already complete');
+    const length = this.#length;
+    if (length !== undefined && this.#position + data.length > length) {
+      throw new ElohimError('INVALID_INPUT', 'the plaintext is longer than its declared length');
+    }
     let off = 0;
     while (off < data.length) {
       if (this.#staging === CHUNK_SIZE) {
         this.#seal(this.#staged, false);
         this.#staging = 0;
       }
-      // More than a chunk left in the input: seal straight from it, without copying.
-      if (this.#staging === 0 && data.length - off > CHUNK_SIZE) {
-        this.#seal(data.subarray(off, off + CHUNK_SIZE), false);
+      // A whole chunk in the input that is known not to be the last, or whose place is known
+      // from the declared length: seal straight from the input, without copying.
+      const rest = data.length - off;
+      if (this.#staging === 0 && rest >= CHUNK_SIZE && (rest > CHUNK_SIZE || length !== undefined)) {
+        this.#position += CHUNK_SIZE;
+        this.#seal(data.subarray(off, off + CHUNK_SIZE), this.#position === length);
         off += CHUNK_SIZE;
         continue;
       }
-      const n = Math.min(CHUNK_SIZE - this.#staging, data.length - off);
+      const n = Math.min(CHUNK_SIZE - this.#staging, rest);
       this.#staged.set(data.subarray(off, off + n), this.#staging);
       this.#staging += n;
+      this.#position += n;
       off += n;
+      if (length !== undefined && (this.#position === length || this.#staging === CHUNK_SIZE)) {
+        this.#seal(this.#staged.subarray(0, this.#staging), this.#position === length);
+        this.#staging = 0;
+      }
     }
   }
 
   end(): void {
+    if (this.#length !== undefined) {
+      if (this.#position !== this.#length) throw new ElohimError('INVALID_INPUT', 'the plaintext is shorter than its declared length');
+      // Only an empty payload gets here with its final chunk unsealed.
+      if (!this.#done) this.#seal(this.#staged.subarray(0, 0), true);
+      return;
+    }
+    if (this.#done) throw new ElohimError('INVALID_INPUT', 'the payload is already complete');
     this.#seal(this.#staged.subarray(0, this.#staging), true);
     this.#staging = 0;
   }
@@ -106,6 +174,7 @@ export class StreamSealer implements Codec {
   #seal(plaintext: Uint8Array, final: boolean): void {
     const [ct, tag] = sealChunk(this.#key, this.#counter, final, plaintext);
     this.#counter++;
+    this.#done = final;
     // Ciphertext and tag go out as two buffers: joining them would copy every chunk once more.
     this.#emit(ct);
     this.#emit(tag);
@@ -114,8 +183,8 @@ export class StreamSealer implements Codec {
 
 /**
  * Seals chunk `counter` of a payload (at most CHUNK_SIZE bytes; only the final chunk may be
- * shorter). Returns ciphertext and tag as two buffers. For writers that place chunks themselves,
- * such as resumable uploads; StreamSealer is the streaming form.
+ * shorter). Returns ciphertext and tag as two buffers. StreamSealer is its only user outside
+ * tests: every writer seals through it, resumed ones included (SealerOptions).
  */
 export function sealChunk(key: KeyObject, counter: number, final: boolean, plaintext: Uint8Array): [Buffer, Buffer] {
   if (counter >= MAX_CHUNKS) throw new ElohimError('INVALID_INPUT', 'the plaintext is too large for one age file');
@@ -274,8 +343,7 @@ function checkSize(n: number): void {
 /** Size of the STREAM payload (without the nonce) for `plaintextSize` bytes of plaintext. */
 export function ciphertextSize(plaintextSize: number): number {
   checkSize(plaintextSize);
-  const chunks = Math.max(1, Math.ceil(plaintextSize / CHUNK_SIZE));
-  return plaintextSize + chunks * TAG_SIZE;
+  return plaintextSize + chunkCount(plaintextSize) * TAG_SIZE;
 }
 
 /**
@@ -285,7 +353,7 @@ export function ciphertextSize(plaintextSize: number): number {
 export function plaintextSize(ciphertextSize: number): number {
   checkSize(ciphertextSize);
   const chunks = Math.max(1, Math.ceil(ciphertextSize / ENCRYPTED_CHUNK_SIZE));
-  const last = ciphertextSize - (chunks - 1) * ENCRYPTED_CHUNK_SIZE;
+  const last = ciphertextSize - chunkOffset(chunks - 1);
   if (last < TAG_SIZE || (last === TAG_SIZE && chunks > 1)) {
     throw payloadInvalid('no valid age payload has this size');
   }
