@@ -52,6 +52,8 @@ export async function auditRoutes(app: FastifyInstance): Promise<void> {
             entries: { type: 'integer' },
             firstBadEntry: { type: 'integer' },
             reason: { type: 'string' },
+            damagedRecords: { type: 'integer' },
+            pending: { type: 'integer' },
             head: { type: 'object', properties: { seq: { type: 'integer' }, hash: { type: 'string' } } },
           },
         },
