@@ -132,3 +132,18 @@ test('an export stream stops with the signal’s reason', async (t) => {
     assert.ok(bytes < 3 << 20, `armor: ${armor}: stopped early`);
   }
 });
+
+test('aborting a read nobody has started to consume does not crash the process, and reading it later fails', async (t) => {
+  const tv = await openTestVault();
+  t.after(() => tv.close());
+  const { id } = await putAt(tv.vault, '/a.bin', randomBytes(200_000));
+  const workspace = new AbortController();
+  const { stream } = await tv.vault.read(id, { signal: workspace.signal });
+  workspace.abort(locked());
+  // An uncaught 'error' event would end this process (and fail the file) on the next turn.
+  await new Promise((r) => setImmediate(r));
+  assert.ok(stream.destroyed);
+  await assert.rejects(async () => {
+    for await (const _ of stream);
+  });
+});

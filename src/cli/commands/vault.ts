@@ -38,16 +38,48 @@ function initCommand(): Command {
     .option('--kdf-memory <KiB>', 'Argon2id memory in KiB (min 19456)', positiveInt('--kdf-memory'), DEFAULT_ARGON2.memory)
     .option('--kdf-passes <n>', 'Argon2id passes (min 2)', positiveInt('--kdf-passes'), DEFAULT_ARGON2.passes)
     .option('--kdf-parallelism <n>', 'Argon2id lanes', positiveInt('--kdf-parallelism'), DEFAULT_ARGON2.parallelism)
-    .addHelpText('after', '\nWith an existing vault, `init --decoy` adds a decoy: it needs the real passphrase too.')
-    .action(async (opts: { decoy?: boolean; kdfMemory: number; kdfPasses: number; kdfParallelism: number }, cmd: Command) => {
+    .option('--yes', 'with an existing vault: add the decoy even though this vault moves behind it (see below)')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'With an existing vault, `init --decoy --yes` adds a decoy; it needs this vault\'s passphrase',
+        '(ELOHIM_PASSPHRASE or a prompt). The decoy is dated from the folder\'s set-up. A vault set up',
+        'without a decoy moves behind the new one and gets ten new recovery codes (the old ones stop',
+        'working). Never do this from a decoy: a vault hidden behind it would be destroyed, since',
+        'nothing in a decoy may tell it that such a vault exists.',
+      ].join('\n'),
+    )
+    .action(async (opts: { decoy?: boolean; yes?: boolean; kdfMemory: number; kdfPasses: number; kdfParallelism: number }, cmd: Command) => {
       const initialized = await withApp(async (app) => app.keyring.isInitialized());
       if (initialized) {
         if (!opts.decoy) throw new ElohimError('VAULT_ALREADY_INITIALIZED', `a vault already exists in ${configFromEnv().home}`);
-        // Adding a decoy later: unlock the vault first (throttled like any unlock).
-        await withVault(globals(cmd), async (unlocked) => {
-          const decoyPassphrase = await readSecret({ env: 'ELOHIM_DECOY_PASSPHRASE', message: 'New decoy passphrase', confirm: true });
-          const { recoveryCodes } = await unlocked.addDecoy(decoyPassphrase);
-          printRecoveryCodes('Decoy vault created. Recovery codes of the DECOY vault:', recoveryCodes);
+        if (opts.yes !== true) {
+          throw new ElohimError(
+            'INVALID_INPUT',
+            'adding a decoy to an existing vault may move this vault behind the decoy, and destroys any vault already hidden there; read `elohim init --help`, then add --yes',
+          );
+        }
+        // Adding a decoy later: unlock with the passphrase (throttled like any unlock), which a
+        // move behind the decoy re-seals; a recovery code cannot do that.
+        if (globals(cmd).recovery === true || (process.env.ELOHIM_RECOVERY_CODE ?? '') !== '') {
+          throw new ElohimError('INVALID_INPUT', 'adding a decoy needs this vault\'s passphrase, not a recovery code');
+        }
+        const currentPassphrase = await readSecret({ env: 'ELOHIM_PASSPHRASE', message: 'Passphrase' });
+        await withApp(async (app) => {
+          const { workspace } = await app.workspaces.unlock({ passphrase: currentPassphrase }, {
+            onWait: (ms) => process.stderr.write(`elohim: waiting ${Math.ceil(ms / 1000)} s after failed unlock attempts…\n`),
+          });
+          try {
+            const decoyPassphrase = await readSecret({ env: 'ELOHIM_DECOY_PASSPHRASE', message: 'New decoy passphrase', confirm: true });
+            const { recoveryCodes, ownRecoveryCodes } = await workspace.addDecoy(decoyPassphrase, { currentPassphrase });
+            printRecoveryCodes('Decoy vault created. Recovery codes of the DECOY vault:', recoveryCodes);
+            if (ownRecoveryCodes !== undefined) {
+              printRecoveryCodes('This vault now stands behind the decoy. Its NEW recovery codes (the old ones no longer work):', ownRecoveryCodes);
+            }
+          } finally {
+            app.workspaces.release(workspace.id);
+          }
         });
         return;
       }
@@ -192,7 +224,10 @@ function counter(onCount: (n: number) => void): Transform {
 async function writeOutput(stream: Readable, out: string, force: boolean, onCount: (n: number) => void = () => {}): Promise<void> {
   if (!force) {
     const exists = await lstat(out).then(() => true, () => false);
-    if (exists) throw new ElohimError('ITEM_EXISTS', `${out} exists; use --force to overwrite`);
+    if (exists) {
+      stream.destroy(); // ours to close, though never read
+      throw new ElohimError('ITEM_EXISTS', `${out} exists; use --force to overwrite`);
+    }
   }
   const tmp = join(dirname(out), `.${basename(out)}.${randomBytes(4).toString('hex')}.partial`);
   try {
@@ -350,8 +385,10 @@ function verifyCommand(): Command {
   return new Command('verify')
     .description('read every stored object back and report damaged files (exit 6 if any)')
     .option('--json', 'print the report as JSON')
-    .action(async (opts: { json?: boolean }, cmd: Command) => {
-      await withVault(globals(cmd), async ({ vault, signal }) => {
+    .option('--repair', 'move records that no longer open aside (kept in the quarantine table) and re-seal the record sets as they are now; audited')
+    .action(async (opts: { json?: boolean; repair?: boolean }, cmd: Command) => {
+      await withVault(globals(cmd), async (workspace) => {
+        const { vault, signal } = workspace;
         let bar: ReturnType<typeof progressBar> | null = null;
         const report = await vault.verify({
           signal,
@@ -361,12 +398,17 @@ function verifyCommand(): Command {
           },
         });
         (bar as ReturnType<typeof progressBar> | null)?.stop();
-        if (opts.json) process.stdout.write(JSON.stringify(report) + '\n');
+        // Record-level damage (code VAULT_CORRUPT: a row that does not open, a seal that does not
+        // match) is what --repair deals with; damaged files stay damaged.
+        const repaired = opts.repair ? workspace.repairRecords() : null;
+        const left = repaired === null ? report.damaged : report.damaged.filter((d) => d.code !== 'VAULT_CORRUPT');
+        if (opts.json) process.stdout.write(JSON.stringify(repaired === null ? report : { ...report, repaired }) + '\n');
         else {
           for (const d of report.damaged) process.stdout.write(`DAMAGED ${d.path}: ${d.message}\n`);
           process.stdout.write(`${report.files} files, ${formatBytes(report.bytes)} checked, ${report.damaged.length} damaged\n`);
+          if (repaired !== null) process.stdout.write(`repaired: ${repaired.quarantined} record(s) moved to quarantine${repaired.resealed ? ', record sets re-sealed' : ''}\n`);
         }
-        if (report.damaged.length > 0) throw new ElohimError('OBJECT_DAMAGED', `${report.damaged.length} damaged files`);
+        if (left.length > 0) throw new ElohimError('OBJECT_DAMAGED', `${left.length} damaged files`);
       });
     });
 }
