@@ -107,6 +107,24 @@ describe('CLI: one damaged or deleted record', () => {
     assert.equal(verify.code, 6, describeRun(verify));
     assert.match(verify.stdout.toString('utf8'), new RegExp(`record ${hit}`));
 
+    // --repair moves the row aside, as it was, re-seals, and says so in the audit log
+    const damagedBody = snapshot(t.home).get(hit)!;
+    const repair = await t.run(['verify', '--repair']);
+    assert.equal(repair.code, 0, describeRun(repair));
+    assert.match(repair.stdout.toString('utf8'), /1 record\(s\) moved to quarantine, record sets re-sealed/);
+    assert.equal(snapshot(t.home).has(hit), false);
+    withDb(t.home, (db) => {
+      const q = db.prepare('SELECT body FROM quarantine WHERE id = ?').get(Buffer.from(hit, 'hex')) as { body: Uint8Array } | undefined;
+      assert.ok(q !== undefined && Buffer.from(q.body).equals(damagedBody), 'the quarantined row is not the damaged bytes');
+    });
+    const clean = await t.run(['verify']);
+    assert.equal(clean.code, 0, describeRun(clean));
+    const audited = await t.run(['audit', 'ls', '--json', '--event', 'repair']);
+    assert.deepEqual(
+      (JSON.parse(audited.stdout.toString('utf8')) as { entries: { details: object }[] }).entries.map((e) => e.details),
+      [{ vaultRecords: 1, auditRecords: 0, resealed: true }],
+    );
+
     // a deleted row: the next vault's verify reports the record set no longer matches
     const u = await initHome();
     await u.ok(['put', '-', '/one.txt'], { stdin: '1' });
