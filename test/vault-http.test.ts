@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { after, test } from 'node:test';
 import { objectFiles, removeTempDirs, tempFiles } from './helpers.ts';
-import { assertError, authHeaders, call, HOST, listAll, openSession, startServer } from './http-helpers.ts';
+import { assertError, authHeaders, call, HOST, listAll, openSession, simple, startServer, vaultState } from './http-helpers.ts';
 import type { ApiEntry, SimpleResponse, TestServer, TestSession } from './http-helpers.ts';
 
 after(removeTempDirs);
@@ -122,5 +122,70 @@ test('a PUT into a folder trashed (and the trash emptied) meanwhile fails 404 an
     assert.deepEqual(trash.items.map((e) => e.name), empty ? [] : [`f-${empty}`], 'nothing of the upload in the trash');
     assert.deepEqual(await objectFiles(srv.dir), objectsBefore, 'no orphan object');
     assert.deepEqual(await tempFiles(srv.dir), []);
+  }
+});
+
+/** POST /api/v1/uploads (tus creation) of `length` bytes named by the raw bytes `name`. */
+function createUpload(t: TestServer, session: TestSession, name: Buffer, length = 0) {
+  return call(t.app, 'POST', '/api/v1/uploads', {
+    session,
+    headers: { 'tus-resumable': '1.0.0', 'upload-length': String(length), 'upload-metadata': `name ${name.toString('base64')}` },
+  });
+}
+
+test('a name that is not well-formed Unicode is refused with INVALID_NAME on every way in, and nothing changes', async (t) => {
+  const { srv, session } = await server(t);
+  const file = (await call(srv.app, 'PUT', '/api/v1/files?name=ok.txt', { session, body: 'ok' })).json() as { item: ApiEntry };
+  const before = await vaultState(srv, session);
+  const bad = 's\ud800.txt';
+  // JSON carries a lone surrogate as "\ud800"; the body below really holds one.
+  assert.match(JSON.stringify({ name: bad }), /\\ud800/);
+  assertError(simple(await call(srv.app, 'POST', '/api/v1/folders', { session, json: { name: bad } })), 400, 'INVALID_NAME');
+  assertError(simple(await call(srv.app, 'PATCH', `/api/v1/items/${file.item.id}`, { session, json: { name: bad } })), 400, 'INVALID_NAME');
+  // A URL and tus metadata carry bytes: the surrogate's bytes (CESU-8) are not UTF-8.
+  assertError(simple(await createUpload(srv, session, Buffer.from([0x73, 0xed, 0xa0, 0x80]))), 400, 'INVALID_NAME');
+  const put = await call(srv.app, 'PUT', '/api/v1/files?name=s%ED%A0%80.txt', { session, body: 'x' });
+  if (put.statusCode === 201) assert.ok((put.json() as { item: ApiEntry }).item.name.isWellFormed());
+  else assertError(simple(put), 400, ['INVALID_NAME', 'INVALID_INPUT']);
+  if (put.statusCode === 201) assert.equal((await call(srv.app, 'DELETE', `/api/v1/items/${(put.json() as { item: ApiEntry }).item.id}`, { session })).statusCode, 200);
+  const after = await vaultState(srv, session);
+  assert.deepEqual(after.tree, before.tree);
+  assert.ok([...after.tree, ...after.trash].every((e) => e.name.isWellFormed()));
+  const get = await call(srv.app, 'GET', `/api/v1/items/${file.item.id}/content`, { session });
+  assert.equal(get.statusCode, 200);
+  assert.equal(get.body, 'ok');
+});
+
+test('look-alike and invisible names are refused with INVALID_NAME by mkdir, rename, PUT and tus, and nothing changes', async (t) => {
+  const { srv, session } = await server(t);
+  const file = (await call(srv.app, 'PUT', '/api/v1/files?name=ok.txt', { session, body: 'ok' })).json() as { item: ApiEntry };
+  await call(srv.app, 'PUT', '/api/v1/files?name=cafe', { session, body: 'the real one' });
+  const before = await vaultState(srv, session);
+  const names = ['ca\u200bfe', '\u200b', '\u200b\u200b', '\u3164', 'invoice\u202egpj.exe', '\ufeffa.txt', 'a.txt.', 'a.txt ', 'a\u2066b', 'x\u00ady'];
+  const wrong: string[] = [];
+  for (const name of names) {
+    const answers = {
+      mkdir: await call(srv.app, 'POST', '/api/v1/folders', { session, json: { name } }),
+      rename: await call(srv.app, 'PATCH', `/api/v1/items/${file.item.id}`, { session, json: { name } }),
+      put: await call(srv.app, 'PUT', `/api/v1/files?name=${encodeURIComponent(name)}`, { session, body: 'x' }),
+      tus: await createUpload(srv, session, Buffer.from(name, 'utf8'), 10),
+    };
+    for (const [how, res] of Object.entries(answers)) {
+      try {
+        assertError(simple(res), 400, 'INVALID_NAME');
+      } catch (err) {
+        wrong.push(`${how} ${JSON.stringify(name)}: ${(err as Error).message.split('\n')[0]}`);
+      }
+    }
+  }
+  assert.deepEqual(wrong, []);
+  const after = await vaultState(srv, session);
+  assert.deepEqual(after.tree, before.tree);
+  assert.deepEqual(after.trash, before.trash);
+  assert.deepEqual(after.objects, before.objects);
+  // Names that scripts and emoji need still work on every way in.
+  for (const name of ['می‌خواهم.pdf', '👨\u200d👩\u200d👧.png', '❤\ufe0f']) {
+    const res = await call(srv.app, 'PUT', `/api/v1/files?name=${encodeURIComponent(name)}`, { session, body: 'x' });
+    assert.equal(res.statusCode, 201, `${JSON.stringify(name)}: ${res.body}`);
   }
 });

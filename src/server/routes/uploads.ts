@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ElohimError } from '../../errors.ts';
+import { ElohimError, toElohimError } from '../../errors.ts';
 import { authOf } from '../auth.ts';
 import { requestSignal } from './request-signal.ts';
 import { REF } from '../schemas.ts';
@@ -18,9 +18,24 @@ export function parseUploadMetadata(header: string | undefined): Map<string, str
     const [key, value, ...rest] = pair.trim().split(' ');
     if (!key || rest.length > 0 || !/^[\x21-\x7e]+$/.test(key) || out.has(key)) throw new ElohimError('INVALID_INPUT', 'Upload-Metadata is malformed');
     if (value !== undefined && !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) throw new ElohimError('INVALID_INPUT', `Upload-Metadata ${key} is not base64`);
-    out.set(key, value === undefined ? '' : Buffer.from(value, 'base64').toString('utf8'));
+    out.set(key, value === undefined ? '' : utf8(key, Buffer.from(value, 'base64')));
   }
   return out;
+}
+
+/**
+ * A metadata value as text. Bytes that are not UTF-8 are refused rather than replaced with
+ * U+FFFD, which would give the file a name its client never sent (a lone surrogate encoded as
+ * bytes, for one).
+ */
+function utf8(key: string, bytes: Buffer): string {
+  try {
+    // ignoreBOM keeps a leading U+FEFF in the text, for the name's check to see (and refuse).
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch (err) {
+    if (!(err instanceof TypeError)) throw err;
+    throw new ElohimError(key === 'name' ? 'INVALID_NAME' : 'INVALID_INPUT', `Upload-Metadata ${key} is not UTF-8`);
+  }
 }
 
 function checkTusVersion(req: FastifyRequest): void {
@@ -89,9 +104,18 @@ export async function uploadRoutes(app: FastifyInstance): Promise<void> {
       throw new ElohimError('UNSUPPORTED_MEDIA_TYPE', 'PATCH needs Content-Type: application/offset+octet-stream');
     }
     const offset = headerInt(req.headers['upload-offset'], 'Upload-Offset');
-    const result = await authOf(req).workspace.vault.uploads.append((req.params as { id: string }).id, offset, req.body as Readable, {
-      signal: requestSignal(req, reply),
-    });
+    const { vault } = authOf(req).workspace;
+    const id = (req.params as { id: string }).id;
+    let result;
+    try {
+      result = await vault.uploads.append(id, offset, req.body as Readable, { signal: requestSignal(req, reply) });
+    } catch (err) {
+      // The partial is what filled the device: kept, it would hold the space for the 24 h an
+      // upload lives, and nothing else could be written meanwhile (item 9 of issue 8).
+      if (toElohimError(err).code !== 'DISK_FULL') throw err;
+      await vault.uploads.cancel(id).catch(() => {});
+      throw new ElohimError('DISK_FULL', 'the device is full: the unfinished upload was removed to free its space; free some space and upload it again', { cause: err });
+    }
     tusHeaders(reply).header('upload-offset', String(result.offset));
     if (result.fileId !== undefined) reply.header('x-elohim-item-id', result.fileId);
     return reply.code(204).send();
