@@ -4,11 +4,13 @@
  * keys would: the row a single action adds is the one that differs between two snapshots.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, test } from 'node:test';
 import { API, apiPath } from '../src/server/protocol.ts';
-import { describeRun, initHome, removeTempDirs } from './helpers.ts';
+import { CLI, cliEnv, describeRun, initHome, NODE, PASSPHRASE, removeTempDirs } from './helpers.ts';
 import { call, openSession, startServer } from './http-helpers.ts';
 import type { TestServer } from './http-helpers.ts';
 
@@ -171,5 +173,40 @@ describe('HTTP: one damaged audit row', () => {
     assert.deepEqual([v.ok, v.damagedRecords], [false, 1]);
     const list = (await call(t.app, 'GET', API.audit, { session: s })).json() as { entries: { seq: number }[] };
     assert.ok(!list.entries.some((e) => e.seq === v.firstBadEntry), 'the damaged entry is the missing one');
+  });
+});
+
+describe('CLI: emptying the trash is logged in the same transaction as the deletion', () => {
+  test('killed right after the deletion commits, the audit log already has its empty-trash entry', async () => {
+    const t = await initHome();
+    const src = join(t.work, 'many');
+    await mkdir(src);
+    const FILES = 1500;
+    for (let i = 0; i < FILES; i++) await writeFile(join(src, `f${i}.txt`), `file ${i}`);
+    await t.ok(['put', src, '/many']);
+    await t.ok(['rm', '/many']);
+    const rowsBefore = snapshot(t.home).size;
+
+    const child = spawn(NODE, [CLI, 'trash', 'empty'], { env: cliEnv({ ELOHIM_HOME: t.home, ELOHIM_PASSPHRASE: PASSPHRASE }), stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // The item rows go in one commit; the objects are removed after it, one by one. Kill the
+    // process as soon as the rows are gone, while it is still removing objects.
+    let killed = false;
+    for (const until = Date.now() + 60_000; Date.now() < until; ) {
+      if (snapshot(t.home).size < rowsBefore - FILES / 2) {
+        killed = child.kill('SIGKILL');
+        break;
+      }
+      if (child.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await exited;
+    assert.ok(killed, 'the process ended before it could be killed between the commit and the end (make FILES larger)');
+    const audit = await t.run(['audit', 'ls', '--json', '--event', 'empty-trash']);
+    assert.equal(audit.code, 0, describeRun(audit));
+    const entries = (JSON.parse(audit.stdout.toString('utf8')) as { entries: { details: { count: number } }[] }).entries;
+    assert.deepEqual(entries.map((e) => e.details.count), [FILES + 1], 'an emptied trash with no entry');
+    const trash = await t.ok(['trash', 'ls', '--json']);
+    assert.deepEqual(JSON.parse(trash.stdout.toString('utf8')), []);
   });
 });
