@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, describe, test } from 'node:test';
-import { API, CSRF_HEADER, SHRED_PHRASE } from '../src/server/protocol.ts';
+import { API, apiPath, CSRF_HEADER, SHRED_PHRASE } from '../src/server/protocol.ts';
 import { assertError, call, openSession, simple, startServer } from './http-helpers.ts';
 import type { TestServer } from './http-helpers.ts';
 
@@ -55,3 +56,62 @@ describe('item 10: shred needs the session CSRF token', () => {
     assert.equal((await call(t.app, 'GET', API.items, { session: s })).statusCode, 401);
   });
 });
+
+describe('item 8: audit gaps', () => {
+  test('range requests are logged once per file per session per window, with the range', async () => {
+    const t = await server();
+    const s = await openSession(t.app);
+    const body = Buffer.alloc(100_000, 1);
+    const put = await call(t.app, 'PUT', `${API.files}?name=movie.mp4`, { session: s, body, headers: { 'content-type': 'application/octet-stream' } });
+    const id = (put.json() as { item: { id: string } }).item.id;
+    const downloads = async (session = s) =>
+      ((await call(t.app, 'GET', `${API.audit}?event=download`, { session })).json() as { entries: { details: Record<string, unknown> }[] }).entries.map((e) => e.details);
+    // two ranges that together fetch the whole file
+    for (const range of ['bytes=0-49999', 'bytes=50000-']) {
+      assert.equal((await call(t.app, 'GET', apiPath(API.content, id), { session: s, headers: { range } })).statusCode, 206);
+    }
+    assert.deepEqual(await downloads(), [{ path: '/movie.mp4', size: 100_000, range: '0-49999' }]);
+    // a player seeking: still one entry
+    for (let i = 0; i < 20; i++) await call(t.app, 'GET', apiPath(API.content, id), { session: s, headers: { range: `bytes=${i * 1000}-${i * 1000 + 99}` } });
+    assert.equal((await downloads()).length, 1);
+    // another session is another reader
+    const other = await openSession(t.app);
+    await call(t.app, 'GET', apiPath(API.content, id), { session: other, headers: { range: 'bytes=10-19' } });
+    assert.deepEqual((await downloads()).map((d) => d.range), ['10-19', '0-49999']);
+  });
+
+  test('with the audit head row deleted, later unlocks and downloads are still logged, and verify reports the loss', async () => {
+    const t = await server();
+    let s = await openSession(t.app);
+    const put = await call(t.app, 'PUT', `${API.files}?name=a.bin`, { session: s, body: 'abc', headers: { 'content-type': 'application/octet-stream' } });
+    const id = (put.json() as { item: { id: string } }).item.id;
+    const before = rows(t.dir);
+    await call(t.app, 'GET', apiPath(API.content, id), { session: s });
+    const after = rows(t.dir);
+    // rows a download rewrites in place: the log's head and its record set's seal
+    const rewritten = [...after.keys()].filter((k) => before.has(k) && !before.get(k)!.equals(after.get(k)!));
+    assert.equal(rewritten.length, 2);
+    assert.equal((await call(t.app, 'DELETE', API.session, { session: s })).statusCode, 204);
+    const db = new DatabaseSync(join(t.dir, 'db.sqlite'));
+    for (const k of rewritten) db.prepare('DELETE FROM records WHERE id = ?').run(Buffer.from(k, 'hex'));
+    db.close();
+
+    s = await openSession(t.app);
+    await call(t.app, 'GET', apiPath(API.content, id), { session: s });
+    const list = (await call(t.app, 'GET', `${API.audit}?limit=4`, { session: s })).json() as { entries: { event: string }[] };
+    assert.deepEqual(list.entries.map((e) => e.event).slice(0, 3), ['download', 'unlock', 'audit-damage']);
+    const v = (await call(t.app, 'GET', API.auditVerify, { session: s })).json() as { ok: boolean; reason?: string };
+    assert.equal(v.ok, false);
+    assert.match(v.reason ?? '', /no seal|not the set/);
+  });
+});
+
+/** id (hex) → body of every row of the records table. */
+function rows(dir: string): Map<string, Buffer> {
+  const db = new DatabaseSync(join(dir, 'db.sqlite'), { readOnly: true });
+  try {
+    return new Map((db.prepare('SELECT id, body FROM records').all() as { id: Uint8Array; body: Uint8Array }[]).map((r) => [Buffer.from(r.id).toString('hex'), Buffer.from(r.body)]));
+  } finally {
+    db.close();
+  }
+}
