@@ -5,7 +5,7 @@ import { ElohimError } from '../errors.ts';
 import { isRecordId, newRecordId } from '../db/index.ts';
 import type { RecordId, RecordStore } from '../db/index.ts';
 import { formatVaultPath } from './names.ts';
-import type { ObjectId, ObjectStore, WriteResult } from './objects.ts';
+import type { ObjectId, ObjectStore, WriteResult } from './objects/index.ts';
 import { ItemTree } from './tree.ts';
 import type { Item } from './tree.ts';
 import type { VaultRecord } from './kinds.ts';
@@ -72,7 +72,7 @@ export function createCore(deps: VaultDeps, items: Item[]): VaultCore {
     objects: deps.objects,
     hashers: deps.hashers,
     clock,
-    onEvent: deps.onEvent ?? (() => {}),
+    onEvent: (event, details) => deps.onEvent?.(event, wellFormed(details)),
 
     commit(change) {
       records.commit({
@@ -166,4 +166,16 @@ export function createCore(deps: VaultDeps, items: Item[]): VaultCore {
     },
   };
   return core;
+}
+
+/**
+ * Event details with every text well-formed. Names stored by builds before names.ts refused
+ * lone surrogates may hold them; the audit log rightly refuses such text, and an item that
+ * could not be logged could not be downloaded or deleted. Its path is logged with U+FFFD in
+ * place of each lone half.
+ */
+function wellFormed(details: Record<string, string | number>): Record<string, string | number> {
+  const out: Record<string, string | number> = {};
+  for (const [key, value] of Object.entries(details)) out[key] = typeof value === 'string' ? value.toWellFormed() : value;
+  return out;
 }

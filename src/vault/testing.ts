@@ -7,7 +7,7 @@ import { generateX25519Identity } from '../crypto/age/index.ts';
 import { asSealKey, createHasherPool } from '../crypto/index.ts';
 import { createRecordStore, openDatabase } from '../db/index.ts';
 import type { Database, RecordStore } from '../db/index.ts';
-import { createObjectStore } from './objects.ts';
+import { createObjectStore } from './objects/index.ts';
 import { openVault } from './vault.ts';
 import type { VaultDeps, VaultRecord } from './vault.ts';
 import type { EntryInfo, Vault } from './index.ts';

@@ -172,3 +172,29 @@ test('putMany decides at its commit: a name taken or a folder emptied while the 
   assert.deepEqual(vault.trashList(), []);
   assert.equal((await objectFiles(dir)).length, 0);
 });
+
+test('an item named by an older build with a lone surrogate can still be read, logged, renamed and trashed', async (t) => {
+  const tv = await openTestVault();
+  t.after(() => tv.close());
+  const file = await putAt(tv.vault, '/legacy/old.txt', 'old');
+  // What builds before names.ts refused lone surrogates could store: rename the records by hand.
+  const stored = tv.records().loadAll();
+  const planted = [file.id, file.parent!].map((id) => {
+    const rec = stored.get(id as never)!;
+    return [id, { ...rec, name: (rec as { name: string }).name.replace(/^./, 's\ud800') }] as [never, never];
+  });
+  tv.records().commit({ put: planted });
+  const vault = await tv.reopen();
+  const [folder] = vault.children(null);
+  assert.equal(folder!.name, 's\ud800egacy');
+  assert.equal((await readAt(vault, '/s\ud800egacy/s\ud800ld.txt').catch(() => null)), null, 'not reachable by path (the name is refused there)');
+  const { stream } = await vault.read(file.id);
+  for await (const _ of stream);
+  vault.trash(file.id);
+  assert.equal(vault.update(folder!.id, { name: 'fixed' }).path, '/fixed');
+  for (const { details } of tv.events) {
+    for (const value of Object.values(details)) if (typeof value === 'string') assert.ok(value.isWellFormed(), `event detail ${JSON.stringify(value)}`);
+  }
+  assert.deepEqual(tv.events.map((e) => e.event), ['download', 'delete']);
+  assert.equal(tv.events[1]!.details.path, '/s\ufffdegacy/s\ufffdld.txt');
+});
