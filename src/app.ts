@@ -93,8 +93,12 @@ export function createApp(config: AppConfig, opts: { clock?: () => number } = {}
   const vaultRecords = (key: VaultKey) => createRecordStore<VaultRecord>({ db: database(), keys: vaultRecordKeys(derivation(key)) });
   const auditOf = (key: VaultKey): AuditLog => createAuditLog({ records: auditRecords(key), clock });
 
-  /** A new vault's first audit entry, written before its key slots make it reachable. */
-  const setUp: OnCreated = (key) => recordEvent(auditOf(key), 'setup');
+  /**
+   * A new vault's first audit entry, written before its key slots make it reachable, dated when
+   * the vault says it was made (a decoy added later says the folder's set-up: ARCHITECTURE.md).
+   */
+  const setUp: OnCreated = (key, createdAt) =>
+    recordEvent(createAuditLog({ records: auditRecords(key), clock: () => createdAt }), 'setup');
 
   /** Removes a decoy's records, objects and audit log. */
   async function wipe(key: VaultKey): Promise<void> {
@@ -127,6 +131,13 @@ export function createApp(config: AppConfig, opts: { clock?: () => number } = {}
         return result;
       },
       hasDecoy: () => keyring.hasDecoy(key),
+      repairRecords() {
+        const own = vaultRecords(key).repair();
+        const log = auditRecords(key).repair();
+        const result = { quarantined: own.quarantined.length + log.quarantined.length, resealed: own.resealed || log.resealed };
+        recordEvent(audit, 'repair', { vaultRecords: own.quarantined.length, auditRecords: log.quarantined.length, resealed: result.resealed });
+        return result;
+      },
       async removeDecoy() {
         await keyring.removeDecoy(key, wipe);
         recordEvent(audit, 'settings-change', { setting: 'decoy-removed' });

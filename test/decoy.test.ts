@@ -310,15 +310,23 @@ describe('(c) decoy isolation', () => {
 });
 
 describe('(d) adding a decoy to an existing vault', () => {
-  test('init --decoy with the real passphrase adds a decoy; both open, the real files untouched', async () => {
+  test('init --decoy --yes with the real passphrase adds a decoy in front; the vault moves behind it with new recovery codes, its files untouched', async () => {
     const t = await initHome();
     const data = randomBytes(80_000);
     await t.ok(['put', '-', '/mine.bin'], { stdin: data });
     const sizeBefore = (await readFile(join(t.home, 'keyslots.bin'))).length;
-    const r = await t.ok(['init', '--decoy'], { env: { ELOHIM_DECOY_PASSPHRASE: DECOY_PASSPHRASE } });
+    const unconfirmed = await t.run(['init', '--decoy'], { env: { ELOHIM_DECOY_PASSPHRASE: DECOY_PASSPHRASE } });
+    assert.equal(unconfirmed.code, 2, describeRun(unconfirmed));
+    const r = await t.ok(['init', '--decoy', '--yes'], { env: { ELOHIM_DECOY_PASSPHRASE: DECOY_PASSPHRASE } });
     const decoyCodes = parseRecoveryCodes(text(r), 'Decoy vault created. Recovery codes of the DECOY vault:');
     assert.equal(decoyCodes.length, 10, text(r));
+    const ownCodes = parseRecoveryCodes(text(r), 'This vault now stands behind the decoy. Its NEW recovery codes (the old ones no longer work):');
+    assert.equal(ownCodes.length, 10, text(r));
     assert.equal((await readFile(join(t.home, 'keyslots.bin'))).length, sizeBefore);
+    // The old codes were sealed in the slots the decoy now holds (two tried: within the free attempts).
+    for (const code of t.codes.slice(0, 2)) assert.notEqual((await t.run(['ls'], asCode(code))).code, 0);
+    await t.ok(['ls']); // a good unlock resets the growing delay those failures earned
+    t.codes.splice(0, t.codes.length, ...ownCodes);
 
     assert.deepEqual(await listTree(t, AS_DECOY), []);
     await t.ok(['put', '-', '/decoy.txt'], { stdin: 'decoy', ...AS_DECOY });
@@ -329,19 +337,18 @@ describe('(d) adding a decoy to an existing vault', () => {
     for (const code of t.codes) await t.ok(['ls'], asCode(code));
 
     // a second decoy is refused and breaks nothing
-    const again = await t.run(['init', '--decoy'], { env: { ELOHIM_DECOY_PASSPHRASE: 'a third passphrase' } });
+    const again = await t.run(['init', '--decoy', '--yes'], { env: { ELOHIM_DECOY_PASSPHRASE: 'a third passphrase' } });
     assert.notEqual(again.code, 0, describeRun(again));
     assert.deepEqual((await listTree(t)).map((e) => e.path), ['/mine.bin']);
     assert.deepEqual((await listTree(t, AS_DECOY)).map((e) => e.path), ['/decoy.txt']);
   });
 
-  test('init --decoy run in the decoy session never destroys the real vault’s key slots', async () => {
-    // README: "A decoy session … can never overwrite the other vault's key slots".
+  test('init --decoy without --yes, run in the decoy session, refuses and never destroys the real vault’s key slots', async () => {
+    // README: adding a decoy later asks for --yes, since from a decoy it would destroy the vault behind it.
     const t = await initHome({ decoy: true });
     await t.ok(['put', '-', '/real.txt'], { stdin: 'real' });
     const r = await t.run(['init', '--decoy'], { env: { ELOHIM_PASSPHRASE: DECOY_PASSPHRASE, ELOHIM_DECOY_PASSPHRASE: 'a third passphrase' } });
-    // refusing or succeeding are both fine; losing the real vault is not
-    assert.ok(r.code !== null, describeRun(r));
+    assert.equal(r.code, 2, describeRun(r));
     const lost: string[] = [];
     const check = async (what: string, opts: RunOptions) => {
       const got = await t.run(['get', '/real.txt', '-'], opts);
@@ -355,9 +362,19 @@ describe('(d) adding a decoy to an existing vault', () => {
     await t.ok(['ls'], AS_DECOY);
   });
 
+  test('init --decoy --yes in the decoy session does what the README warns: the decoy moves behind a new front vault, and the vault that stood there is gone', async () => {
+    const t = await initHome({ decoy: true });
+    await t.ok(['put', '-', '/real.txt'], { stdin: 'real' });
+    await t.ok(['put', '-', '/decoy.txt'], { stdin: 'decoy', ...AS_DECOY });
+    await t.ok(['init', '--decoy', '--yes'], { env: { ELOHIM_PASSPHRASE: DECOY_PASSPHRASE, ELOHIM_DECOY_PASSPHRASE: 'a third passphrase' } });
+    assert.equal(text(await t.ok(['get', '/decoy.txt', '-'], AS_DECOY)), 'decoy');
+    assert.deepEqual(await listTree(t, { env: { ELOHIM_PASSPHRASE: 'a third passphrase' } }), []);
+    assert.notEqual((await t.run(['ls'])).code, 0, 'the vault that stood behind the decoy still opens');
+  });
+
   test('init --decoy refuses a decoy passphrase equal to the real one (exit 2)', async () => {
     const t = await initHome();
-    const r = await t.run(['init', '--decoy'], { env: { ELOHIM_DECOY_PASSPHRASE: PASSPHRASE } });
+    const r = await t.run(['init', '--decoy', '--yes'], { env: { ELOHIM_DECOY_PASSPHRASE: PASSPHRASE } });
     assert.equal(r.code, 2, describeRun(r));
     await t.ok(['ls']);
   });
@@ -366,7 +383,7 @@ describe('(d) adding a decoy to an existing vault', () => {
     // README: "After three wrong attempts each further attempt waits longer … across runs."
     const t = await initHome();
     for (let i = 0; i < 3; i++) {
-      const r = await t.run(['init', '--decoy'], { env: { ELOHIM_PASSPHRASE: `guess ${i}`, ELOHIM_DECOY_PASSPHRASE: DECOY_PASSPHRASE } });
+      const r = await t.run(['init', '--decoy', '--yes'], { env: { ELOHIM_PASSPHRASE: `guess ${i}`, ELOHIM_DECOY_PASSPHRASE: DECOY_PASSPHRASE } });
       assert.equal(r.code, 3, describeRun(r));
     }
     const next = await t.run(['ls', '--json']);

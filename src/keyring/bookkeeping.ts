@@ -1,24 +1,65 @@
 import { asSealKey, hkdf } from '../crypto/index.ts';
-import { createRecordStore } from '../db/index.ts';
+import { createRecordStore, newRecordId } from '../db/index.ts';
 import type { Database, RecordId, RecordKeys, RecordStore } from '../db/index.ts';
-import { newRecordId } from '../db/index.ts';
+
+/** Slots one vault uses: its passphrase and its ten recovery codes. */
+export const SLOTS_PER_VAULT = 11;
 
 /**
- * Key-slot bookkeeping, sealed in the records of the vault it belongs to: the slots this vault
- * owns, those it knows other vaults own (so it never reuses them), and whether it has created
- * its one companion (decoy) vault. `companion` holds that vault's master key and own slots, so
- * its creator can remove it (and whatever it created in turn); whoever holds this vault's
- * passphrase was told the decoy's anyway. Vaults made before it existed lack it and cannot
- * remove their decoy.
+ * The two positions a vault can hold in keyslots.bin, each a fixed run of 11 slots: the
+ * passphrase at the first, the recovery codes after it. Position 1 is the front vault (the one
+ * handed over at a checkpoint), position 0 the one that may stand behind it. The other 42 slots
+ * are never used and stay random bytes.
+ *
+ * Why fixed positions (deniability, ARCHITECTURE.md): a vault must never need to know where
+ * another vault's slots are, since whatever it knows an examiner holding its passphrase knows
+ * too. A folder set up without a decoy puts the user's vault at position 1 and leaves position 0
+ * random, so from the front vault a folder with a hidden vault and one without look the same.
  */
-export interface SlotBook {
+export const POSITIONS = 2;
+
+/** The slot indices of a position: passphrase first, then the recovery codes. */
+export function slotsAt(position: number): number[] {
+  return Array.from({ length: SLOTS_PER_VAULT }, (_, i) => position * SLOTS_PER_VAULT + i);
+}
+
+/**
+ * Key-slot bookkeeping of one vault, sealed in its own records (kind 'meta', which the vault
+ * itself skips). Version 2 says only where the vault's own slots are and, for a vault at
+ * position 0, the key of the decoy it made (so it can remove it); nothing in a front vault's
+ * records names or counts another vault.
+ */
+export interface SlotBookV2 {
   t: 'meta';
+  v: 2;
+  position: number;
+  /** the decoy this vault made: its master key (hex); only a position-0 vault has one */
+  companion?: { master: string };
+  /** when the data folder was set up (a decoy added later takes its creator's, see addDecoy) */
+  created: number;
+}
+
+/**
+ * Version 1 (folders made before fixed positions): slots anywhere, and the slots of other vaults
+ * this vault knew of, so it never reused them. Still read, so those folders keep working; the
+ * README says a folder must be set up anew to get the version-2 guarantees.
+ */
+export interface SlotBookV1 {
+  t: 'meta';
+  v?: undefined;
   passphraseSlot: number;
   recoverySlots: number[];
   reservedSlots: number[];
   hasCompanion: boolean;
   companion?: { master: string; slots: number[] };
   created: number;
+}
+
+export type SlotBook = SlotBookV1 | SlotBookV2;
+
+/** The slots a vault owns, whatever the version of its bookkeeping. */
+export function ownSlots(book: SlotBook): number[] {
+  return book.v === 2 ? slotsAt(book.position) : [book.passphraseSlot, ...book.recoverySlots];
 }
 
 /** The keys of the vault's own records, where the bookkeeping has always lived. */

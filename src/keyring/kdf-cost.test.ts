@@ -234,7 +234,7 @@ test('slots made after a change use the chosen cost: a new passphrase, a new dec
     await home.setKdfCost('strong');
     const u = await home.unlock({ passphrase: PASS });
     await u.changePassphrase('changed passphrase');
-    const { recoveryCodes } = await u.addDecoy(DECOY);
+    const { recoveryCodes } = await u.addDecoy(DECOY, { currentPassphrase: 'changed passphrase' });
     u.lock();
     assert.deepEqual(changed().map((s) => s.cost), ['strong']);
     assert.deepEqual(old(), [], 'the old passphrase opens nothing');

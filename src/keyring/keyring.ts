@@ -8,8 +8,8 @@ import type { Database } from '../db/index.ts';
 import { ElohimError } from '../errors.ts';
 import { writeFileAtomic } from '../fs/index.ts';
 import type { ProcessLock } from '../fs/index.ts';
-import { recordKeysOfMaster, slotBookOf, vaultRecordKeys } from './bookkeeping.ts';
-import type { SlotBook } from './bookkeeping.ts';
+import { ownSlots, recordKeysOfMaster, slotBookOf, slotsAt, SLOTS_PER_VAULT, vaultRecordKeys } from './bookkeeping.ts';
+import type { SlotBook, SlotBookV1, SlotBookV2 } from './bookkeeping.ts';
 import {
   createKeySlots,
   decodeKeySlots,
@@ -28,9 +28,7 @@ import type { KdfCost, KeySlots } from './keyslots.ts';
 import { createThrottle } from './throttle.ts';
 import { masterOf, VaultKey } from './vault-key.ts';
 
-export const RECOVERY_CODE_COUNT = 10;
-/** Slots one vault uses: its passphrase and its recovery codes. */
-const SLOTS_PER_VAULT = 1 + RECOVERY_CODE_COUNT;
+export const RECOVERY_CODE_COUNT = SLOTS_PER_VAULT - 1;
 
 export type UnlockSecret = { passphrase: string } | { recoveryCode: string };
 
@@ -51,8 +49,11 @@ export interface Unlocked {
   resealedAt?: KdfCost;
 }
 
-/** Told about a vault the keyring has just created, before its key slots are written. */
-export type OnCreated = (key: VaultKey) => Promise<void> | void;
+/**
+ * Told about a vault the keyring has just created, before its key slots are written. `createdAt`
+ * is when the vault says it was made: the folder's set-up, also for a decoy added later.
+ */
+export type OnCreated = (key: VaultKey, createdAt: number) => Promise<void> | void;
 
 export interface KeyringDeps {
   paths: { keyslots: string; throttle: string };
@@ -135,21 +136,34 @@ export function createKeyring(deps: KeyringDeps) {
     return free.slice(0, count);
   }
 
-  /** A new vault in free slots: the slots its creator knew were taken are reserved for good. */
-  function createVaultIn(ks: KeySlots, passKey: SealKey, taken: Set<number>) {
-    const indices = pickSlots(taken, SLOTS_PER_VAULT);
-    const master = randomBytes(32);
+  /** Seals `master` into `indices`: the passphrase into the first, new recovery codes into the rest. Returns the codes. */
+  function sealInto(ks: KeySlots, master: Buffer, passKey: SealKey, indices: number[]): string[] {
     const [passIndex, ...recoveryIndices] = indices;
     ks.slots[passIndex!] = sealSlot(passKey, passIndex!, { kind: 'passphrase', master });
-    const codes = recoveryIndices.map((index) => {
+    return recoveryIndices.map((index) => {
       const code = generateRecoveryCode();
       ks.slots[index] = sealSlot(recoveryKey(ks, code), index, { kind: 'recovery', master });
       return code;
     });
-    const book: SlotBook = {
+  }
+
+  /** A new vault at a fixed position (version-2 bookkeeping). */
+  function createVaultAt(ks: KeySlots, passKey: SealKey, position: number, created: number) {
+    const master = randomBytes(32);
+    const codes = sealInto(ks, master, passKey, slotsAt(position));
+    const book: SlotBookV2 = { t: 'meta', v: 2, position, created };
+    return { master, codes, book };
+  }
+
+  /** A version-1 folder's new vault, in free slots: the slots its creator knew were taken are reserved for good. */
+  function createVaultIn(ks: KeySlots, passKey: SealKey, taken: Set<number>) {
+    const indices = pickSlots(taken, SLOTS_PER_VAULT);
+    const master = randomBytes(32);
+    const codes = sealInto(ks, master, passKey, indices);
+    const book: SlotBookV1 = {
       t: 'meta',
-      passphraseSlot: passIndex!,
-      recoverySlots: recoveryIndices,
+      passphraseSlot: indices[0]!,
+      recoverySlots: indices.slice(1),
       reservedSlots: [...taken].sort((a, b) => a - b),
       hasCompanion: false,
       created: clock(),
@@ -157,9 +171,8 @@ export function createKeyring(deps: KeyringDeps) {
     return { master, codes, book };
   }
 
-  const ownSlots = (book: SlotBook) => [book.passphraseSlot, ...book.recoverySlots];
-  /** Every slot a vault knows is in use: its own and those it reserved. */
-  const slotsOf = (book: SlotBook) => new Set([...ownSlots(book), ...book.reservedSlots]);
+  /** Every slot a version-1 vault knows is in use: its own and those it reserved. */
+  const slotsOf = (book: SlotBookV1) => new Set([...ownSlots(book), ...book.reservedSlots]);
 
   /** Waits out the delay earned by failed attempts; throws VAULT_RATE_LIMITED with `noWait`. */
   async function waitTurn(opts: UnlockOptions): Promise<void> {
@@ -190,10 +203,27 @@ export function createKeyring(deps: KeyringDeps) {
     slotBookOf(deps.db(), recordKeysOfMaster(created.master)).write(created.book);
     const key = new VaultKey(Buffer.from(created.master));
     try {
-      await onCreated(key);
+      await onCreated(key, created.book.created);
     } finally {
       key.destroy();
     }
+  }
+
+  /** addDecoy in a version-1 folder: the old rule, a decoy in free slots this vault knows of. */
+  async function addDecoyV1(book: SlotBookV1, store: ReturnType<typeof bookOf>, passphrase: string, onCreated: OnCreated, opts: UnlockOptions) {
+    if (book.hasCompanion) throw new ElohimError('INVALID_INPUT', 'this vault already has a decoy');
+    const current = await readSlots();
+    const companion = createVaultIn(current, await newPassphraseKey(current, passphrase, null, opts), slotsOf(book));
+    await settle(companion, onCreated);
+    store.write({
+      ...book,
+      hasCompanion: true,
+      companion: { master: companion.master.toString('hex'), slots: ownSlots(companion.book) },
+      reservedSlots: [...book.reservedSlots, ...ownSlots(companion.book)].sort((a, b) => a - b),
+    });
+    await writeFileAtomic(paths.keyslots, encodeKeySlots(current));
+    companion.master.fill(0);
+    return { recoveryCodes: companion.codes };
   }
 
   return {
@@ -217,13 +247,14 @@ export function createKeyring(deps: KeyringDeps) {
       try {
         await lock.acquire();
         const ks = createKeySlots(opts.argon2 ?? DEFAULT_ARGON2, opts.kdfCost);
-        const real = createVaultIn(ks, await passphraseKey(ks, opts.passphrase), new Set());
-        let decoy: ReturnType<typeof createVaultIn> | null = null;
+        const created = clock();
+        // Without a decoy the user's vault stands in front (position 1) and position 0 stays
+        // random, exactly as a decoy with a vault behind it would see the folder.
+        const real = createVaultAt(ks, await passphraseKey(ks, opts.passphrase), opts.decoyPassphrase === undefined ? 1 : 0, created);
+        let decoy: ReturnType<typeof createVaultAt> | null = null;
         if (opts.decoyPassphrase !== undefined) {
-          decoy = createVaultIn(ks, await passphraseKey(ks, opts.decoyPassphrase), slotsOf(real.book));
-          real.book.hasCompanion = true;
-          real.book.companion = { master: decoy.master.toString('hex'), slots: ownSlots(decoy.book) };
-          real.book.reservedSlots = ownSlots(decoy.book).sort((a, b) => a - b);
+          decoy = createVaultAt(ks, await passphraseKey(ks, opts.decoyPassphrase), 1, created);
+          real.book.companion = { master: decoy.master.toString('hex') };
         }
         // Records first, key slots last: until keyslots.bin exists the home counts as empty, so a
         // crash here leaves nothing that a retry of `init` trips over but some unreadable rows.
@@ -284,10 +315,11 @@ export function createKeyring(deps: KeyringDeps) {
     changePassphrase(key: VaultKey, newPassphrase: string, opts: UnlockOptions = {}): Promise<void> {
       return exclusive(async () => {
         const { book } = requireBook(key);
+        const slot = ownSlots(book)[0]!;
         const current = await readSlots();
-        const newKey = await newPassphraseKey(current, newPassphrase, book.passphraseSlot, opts);
+        const newKey = await newPassphraseKey(current, newPassphrase, slot, opts);
         const master = masterOf(key);
-        current.slots[book.passphraseSlot] = sealSlot(newKey, book.passphraseSlot, { kind: 'passphrase', master });
+        current.slots[slot] = sealSlot(newKey, slot, { kind: 'passphrase', master });
         master.fill(0);
         await writeFileAtomic(paths.keyslots, encodeKeySlots(current));
       });
@@ -295,56 +327,94 @@ export function createKeyring(deps: KeyringDeps) {
 
     /** Whether this vault has created a decoy vault. */
     hasDecoy(key: VaultKey): boolean {
-      return requireBook(key).book.hasCompanion;
+      const { book } = requireBook(key);
+      return book.v === 2 ? book.companion !== undefined : book.hasCompanion;
     },
 
     /**
-     * Creates a decoy vault opened by `passphrase`; returns its recovery codes. Each vault may
-     * create one. The newest vault is the only one that may still create one, and it knows every
-     * slot in use, so no vault ever overwrites another's slots. A decoy session can therefore add
-     * "a decoy" of its own, which reads exactly like a real vault doing it, and leaves the real
-     * vault untouched.
+     * Creates a decoy vault opened by `passphrase`; returns its recovery codes. The decoy always
+     * lands at position 1, dated from the folder's set-up, so a decoy added later leaves the same
+     * traces as one made at set-up:
+     * - from a vault at position 0 (set up behind a decoy, its decoy since removed): position 1
+     *   is free, and this vault knows it;
+     * - from a vault at position 1 (the front vault): this vault moves to position 0, behind the
+     *   new decoy, re-sealed under `currentPassphrase` with ten new recovery codes (returned as
+     *   `ownRecoveryCodes`; the old ones stop working). A front vault cannot know whether a vault
+     *   already stands at position 0 (nothing may tell it: an examiner holding its passphrase
+     *   would learn it too), so if this vault is itself a decoy, the vault behind it is destroyed.
+     *   The faces warn and ask for confirmation.
+     * Throws INVALID_INPUT (already has a decoy; a passphrase in use; the move without the
+     * current passphrase), VAULT_WRONG_SECRET (`currentPassphrase` is not this vault's).
      */
-    addDecoy(key: VaultKey, passphrase: string, onCreated: OnCreated, opts: UnlockOptions = {}): Promise<{ recoveryCodes: string[] }> {
+    addDecoy(
+      key: VaultKey,
+      passphrase: string,
+      onCreated: OnCreated,
+      opts: UnlockOptions & { currentPassphrase?: string } = {},
+    ): Promise<{ recoveryCodes: string[]; ownRecoveryCodes?: string[] }> {
       return exclusive(async () => {
         const { book, store } = requireBook(key);
-        if (book.hasCompanion) throw new ElohimError('INVALID_INPUT', 'this vault already has a decoy');
+        if (book.v !== 2) return addDecoyV1(book, store, passphrase, onCreated, opts);
+        if (book.companion !== undefined) throw new ElohimError('INVALID_INPUT', 'this vault already has a decoy');
         const current = await readSlots();
-        const companion = createVaultIn(current, await newPassphraseKey(current, passphrase, null, opts), slotsOf(book));
-        await settle(companion, onCreated);
-        store.write({
-          ...book,
-          hasCompanion: true,
-          companion: { master: companion.master.toString('hex'), slots: ownSlots(companion.book) },
-          reservedSlots: [...book.reservedSlots, ...ownSlots(companion.book)].sort((a, b) => a - b),
-        });
+        if (book.position === 0) {
+          const decoy = createVaultAt(current, await newPassphraseKey(current, passphrase, null, opts), 1, book.created);
+          await settle(decoy, onCreated);
+          store.write({ ...book, companion: { master: decoy.master.toString('hex') } });
+          await writeFileAtomic(paths.keyslots, encodeKeySlots(current));
+          decoy.master.fill(0);
+          return { recoveryCodes: decoy.codes };
+        }
+        if (opts.currentPassphrase === undefined) {
+          throw new ElohimError('INVALID_INPUT', 'adding a decoy moves this vault behind it: give this vault’s passphrase (a recovery code cannot re-seal it)');
+        }
+        const front = slotsAt(1);
+        const own = await findPassphraseSlot(current, opts.currentPassphrase);
+        if (own.found === null || own.found.index !== front[0]) {
+          await throttle.fail();
+          throw new ElohimError('VAULT_WRONG_SECRET', 'that is not this vault’s passphrase');
+        }
+        const decoyKey = await newPassphraseKey(current, passphrase, null, opts);
+        const master = masterOf(key);
+        const ownCodes = sealInto(current, master, await passphraseKey(current, opts.currentPassphrase), slotsAt(0));
+        master.fill(0);
+        const decoy = createVaultAt(current, decoyKey, 1, book.created);
+        await settle(decoy, onCreated);
+        // The book first, the slots last: a crash in between leaves this vault opening from
+        // position 1 as before, with a book that already says 0 (a passphrase change then seals
+        // slot 0 too), never a book that points at the decoy's slots.
+        store.write({ t: 'meta', v: 2, position: 0, companion: { master: decoy.master.toString('hex') }, created: book.created });
         await writeFileAtomic(paths.keyslots, encodeKeySlots(current));
-        companion.master.fill(0);
-        return { recoveryCodes: companion.codes };
+        decoy.master.fill(0);
+        return { recoveryCodes: decoy.codes, ownRecoveryCodes: ownCodes };
       });
     },
 
     /**
-     * Destroys this vault's decoy, and any decoy that one created in turn: key slots overwritten
-     * with random bytes first, then `wipe` deletes each one's records and objects. Throws
-     * DECOY_NOT_FOUND when there is none, VAULT_BUSY while one of them is open in this process.
+     * Destroys this vault's decoy (and, in a version-1 folder, any decoy that one made in turn):
+     * key slots overwritten with random bytes first, then `wipe` deletes each one's records and
+     * objects. Throws DECOY_NOT_FOUND when there is none, VAULT_BUSY while one is open in this
+     * process.
      */
     removeDecoy(key: VaultKey, wipe: (key: VaultKey) => Promise<void>): Promise<void> {
       return exclusive(async () => {
         const { book, store } = requireBook(key);
-        if (!book.hasCompanion) throw new ElohimError('DECOY_NOT_FOUND');
+        const hasOne = book.v === 2 ? book.companion !== undefined : book.hasCompanion;
+        if (!hasOne) throw new ElohimError('DECOY_NOT_FOUND');
         if (book.companion === undefined) {
           throw new ElohimError('INVALID_INPUT', 'this decoy vault was made by an earlier version and cannot be removed; shredding removes every vault');
         }
-        // The decoy may have made a decoy of its own, and so on: walk the chain first, since
-        // a vault left behind would sit in slots that this vault no longer reserves.
+        // A version-1 decoy may have made a decoy of its own, and so on: walk the chain first,
+        // since a vault left behind would sit in slots that this vault no longer reserves.
         const chain: { key: VaultKey; slots: number[] }[] = [];
         try {
-          for (let next: SlotBook['companion'] = book.companion; next !== undefined; ) {
+          let next: { master: string; slots?: number[] } | undefined = book.companion;
+          while (next !== undefined) {
             const companionKey = new VaultKey(Buffer.from(next.master, 'hex'));
-            chain.push({ key: companionKey, slots: next.slots });
+            chain.push({ key: companionKey, slots: next.slots ?? slotsAt(1) });
             if (live.has(companionKey.id)) throw new ElohimError('VAULT_BUSY', 'the decoy vault is unlocked in another session; lock it first');
-            next = slotBookOf(deps.db(), vaultRecordKeys((l) => companionKey.derive(l))).read()?.companion;
+            const theirs = slotBookOf(deps.db(), vaultRecordKeys((l) => companionKey.derive(l))).read();
+            next = theirs?.v === 2 ? undefined : theirs?.companion;
           }
           const doomed = new Set(chain.flatMap((c) => c.slots));
           // Slots first: once they are random the decoy can never be opened, whatever happens next.
@@ -352,8 +422,13 @@ export function createKeyring(deps: KeyringDeps) {
           for (const index of doomed) current.slots[index] = randomBytes(SLOT_SIZE);
           await writeFileAtomic(paths.keyslots, encodeKeySlots(current));
           for (const c of [...chain].reverse()) await wipe(c.key);
-          const { companion: _gone, ...rest } = book;
-          store.write({ ...rest, hasCompanion: false, reservedSlots: book.reservedSlots.filter((s) => !doomed.has(s)) });
+          if (book.v === 2) {
+            const { companion: _gone, ...rest } = book;
+            store.write(rest);
+          } else {
+            const { companion: _gone, ...rest } = book;
+            store.write({ ...rest, hasCompanion: false, reservedSlots: book.reservedSlots.filter((s) => !doomed.has(s)) });
+          }
         } finally {
           for (const c of chain) c.key.destroy();
         }

@@ -29,12 +29,22 @@ export interface Workspace {
   readonly signal: AbortSignal;
   /** Re-seals this vault's passphrase slot under a new passphrase (audited); files are not touched. */
   changePassphrase(newPassphrase: string, opts?: UnlockOptions): Promise<void>;
-  /** Creates a decoy vault opened by `passphrase`; returns its recovery codes (audited). */
-  addDecoy(passphrase: string, opts?: UnlockOptions): Promise<{ recoveryCodes: string[] }>;
+  /**
+   * Creates a decoy vault opened by `passphrase` (audited); returns its recovery codes, and this
+   * vault's new ones when it moved behind the decoy (see keyring.addDecoy, which also says what
+   * `currentPassphrase` is for and what the move destroys).
+   */
+  addDecoy(passphrase: string, opts?: UnlockOptions & { currentPassphrase?: string }): Promise<{ recoveryCodes: string[]; ownRecoveryCodes?: string[] }>;
   /** Whether this vault has created a decoy vault. */
   hasDecoy(): boolean;
   /** Destroys this vault's decoy (and any decoy it made in turn). Throws DECOY_NOT_FOUND, VAULT_BUSY. */
   removeDecoy(): Promise<void>;
+  /**
+   * Moves this vault's records that no longer open (its own and its audit log's) into the
+   * quarantine table and re-seals both record sets as they now are, accepting any loss the seals
+   * reported; audited as 'repair'. Returns how many rows were moved and whether a seal changed.
+   */
+  repairRecords(): { quarantined: number; resealed: boolean };
 }
 
 /**
