@@ -39,9 +39,12 @@ export function createOrganizer(core: VaultCore): Pick<Vault, 'mkdir' | 'update'
 
     trash(id) {
       const trashed: Item = { ...core.liveById(id), trashedAt: clock() };
-      core.commit({ put: [trashed] });
       const entry = core.trashInfo(trashed);
-      core.onEvent('delete', { path: entry.originalPath });
+      // The entry and the change in one transaction, the entry first (see trash.ts destroy).
+      core.records.transaction(() => {
+        core.onEvent('delete', { path: entry.originalPath });
+        core.commit({ put: [trashed] });
+      });
       return entry;
     },
   };

@@ -91,6 +91,14 @@ export function createReader(core: VaultCore): Pick<Vault, 'read' | 'sha256Of' |
         files++;
         opts.onProgress?.({ files, bytes, totalFiles: filesToCheck.length, totalBytes });
       }
+      // The records themselves (item 2 of issue 8): a row that no longer opens was left out
+      // when the vault opened, and the record set's seal says whether rows went missing.
+      const rows = core.records.load();
+      for (const r of rows.damaged) damaged.push({ path: `(record ${r.id})`, id: r.id, code: 'VAULT_CORRUPT', message: `a vault record fails authentication (${r.reason})` });
+      if (rows.seal !== 'ok') {
+        const message = rows.seal === 'mismatch' ? 'the vault records are not the set last written: a record was deleted, added or an older copy put back' : 'the vault records have no seal (an older build, or the seal was deleted)';
+        damaged.push({ path: '(records)', id: '' as Damage['id'], code: 'VAULT_CORRUPT', message });
+      }
       return { files: filesToCheck.length, bytes: totalBytes, damaged };
     },
 
@@ -101,7 +109,7 @@ export function createReader(core: VaultCore): Pick<Vault, 'read' | 'sha256Of' |
       // Opening a range checks the object exists and has the right size before any output.
       (await objects.read(item.object!, fileKey, item.size!, { start: 0, end: 0 })).destroy();
       const header = encodeHeader(wrapFileKeyForRecipients(recipients, fileKey), fileKey);
-      const raw = await objects.readRaw(item.object!);
+      const raw = await objects.ciphertext.read(item.object!);
       core.onEvent('download', { path: core.pathOf(item), size: item.size!, export: 'age' });
       const joined = Readable.from((async function* () {
         yield header;

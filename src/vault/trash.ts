@@ -17,10 +17,15 @@ export function createTrash(core: VaultCore): Pick<Vault, 'trashList' | 'restore
     if (doomed.length === 0) return 0;
     const objectIds = doomed.filter((i) => i.object !== undefined).map((i) => i.object!);
     const intent = core.intentRecord(objectIds);
-    core.commit({ remove: doomed.map((i) => i.id), putOther: [intent] });
+    // The audit entry and the deletion in one transaction (item 8 of issue 8): logged after the
+    // commit, a kill in between left an emptied trash with no entry. The entry goes first, so a
+    // failure to write it (a full device) deletes nothing.
+    records.transaction(() => {
+      core.onEvent('empty-trash', { count: doomed.length });
+      core.commit({ remove: doomed.map((i) => i.id), putOther: [intent] });
+    });
     for (const id of objectIds) await objects.remove(id);
     records.commit({ remove: [intent[0]] });
-    core.onEvent('empty-trash', { count: doomed.length });
     return doomed.length;
   }
 
