@@ -1,0 +1,219 @@
+/**
+ * The forensic examiner of issue 9, from the attacker's side. It is handed one passphrase (the
+ * decoy's, or in a folder with one vault, that vault's) and our source, and it must not be able
+ * to tell a data folder with a used hidden vault from one without, after the same work in the
+ * vault it opened. The examiner (test/examiner/) opens everything that vault can, classifies
+ * every slot, row, object, file and time, probes the nested-decoy capacity on a copy, and
+ * reports features named after the issue's tells; compare.ts admits only what the README does.
+ *
+ * Three folders, built with the stock CLI at the same pace (GAP_MS between phases, longer than
+ * twice the examiner's TOLERANCE_MS, so a phase cannot pass for part of its neighbour):
+ *   A   set up with a hidden vault and a decoy; the hidden vault used before and after the decoy;
+ *   A2  set up with the hidden vault alone, used, then `init --decoy`; the same afterwards;
+ *   B   set up with one vault (the one handed over), the same work in it as in A's decoy, and
+ *       ElohimOS run (`elohim status`, no unlock) where A's hidden vault was used: the innocuous
+ *       explanation the README offers for activity the examined vault did not write.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, test } from 'node:test';
+import { DECOY_PASSPHRASE, PASSPHRASE, CHEAP_KDF, describeRun, makeHome, makeTempDir, markerLines, parseRecoveryCodes, removeTempDirs } from './helpers.ts';
+import type { TestHome } from './helpers.ts';
+import { examine, initDecoyArgs } from './examiner/examine.ts';
+import type { Handover } from './examiner/examine.ts';
+import { reportOf, TELLS } from './examiner/features.ts';
+import type { Report, Tell } from './examiner/features.ts';
+import { ADMITTED, describeDifferences, differences, differencesIn } from './examiner/compare.ts';
+import { bucketOf, timelineOf } from './examiner/timeline.ts';
+
+after(removeTempDirs);
+
+/** How far from the examined vault's entries a file time may be and still count as its own. */
+const TOLERANCE_MS = 1500;
+/** The pause between phases of a scenario. */
+const GAP_MS = 2 * TOLERANCE_MS + 500;
+
+/**
+ * Comparisons that still fail on the code as committed, each marked TODO (reported, never
+ * skipped) with the tell it is about. Key: `<folder>:<tell>`. Empty when issue 9 is done.
+ */
+const STILL_OPEN: Partial<Record<`${'A' | 'A2' | 'B2'}:${Tell}`, string>> = {
+  // Slots are placed at random today, so even two folders without a hidden vault differ.
+  'B2:slotBookkeeping': 'issue 9: slot bookkeeping (random slot positions)',
+  'A:slotBookkeeping': 'issue 9: slot bookkeeping (the meta record lists the hidden vault’s slots)',
+  'A:unexplainedData': 'issue 9: unexplained rows and objects (none in a folder without a hidden vault)',
+  'A:nestedCapacity': 'issue 9: nested-decoy capacity (3 with a hidden vault, 4 without)',
+  'A:timestamps': 'issue 9: timestamps (db.sqlite, objects/, the data folder modified after the last entry)',
+  'A:creationOrder': 'issue 9: order of creation (objects born when the examined vault was not in use)',
+  'A:sqliteFile': 'issue 9: the SQLite header’s change counter (a tell not in the issue)',
+  'A2:slotBookkeeping': 'issue 9: slot bookkeeping (the meta record lists the hidden vault’s slots)',
+  'A2:unexplainedData': 'issue 9: unexplained rows and objects (none in a folder without a hidden vault)',
+  'A2:nestedCapacity': 'issue 9: nested-decoy capacity (3 with a hidden vault, 4 without)',
+  'A2:timestamps': 'issue 9: timestamps (files older than the setup entry, modified after the last entry)',
+  'A2:creationOrder': 'issue 9: order of creation (the data folder born before the decoy’s setup entry)',
+  'A2:sqliteFile': 'issue 9: the SQLite header’s change counter (a tell not in the issue)',
+};
+
+const asVault = (passphrase: string) => ({ env: { ELOHIM_PASSPHRASE: passphrase } });
+
+/** Codes printed under a title ending in `title` (init prints them after "Decoy vault created." too). */
+function codesUnder(stdout: string, title: string): string[] {
+  const line = stdout.split('\n').find((l) => l.trim().endsWith(title));
+  return line === undefined ? [] : parseRecoveryCodes(stdout, line.trim());
+}
+
+/**
+ * One round of ordinary use in a vault, one CLI command each: files put (a folder of three), a
+ * folder made, a rename, a trash and empty-trash, a download. `round` names the folder, so two
+ * rounds in one vault do not collide, and seeds the contents.
+ */
+async function useVault(t: TestHome, passphrase: string, round: string, sizes: readonly [number, number, number]): Promise<void> {
+  const host = join(t.work, round);
+  await mkdir(host, { recursive: true });
+  const names = ['a.txt', 'b.txt', 'c.bin'];
+  for (const [i, name] of names.entries()) await writeFile(join(host, name), markerLines(`${round}-${name}`, 0, sizes[i]!).data);
+  const opts = asVault(passphrase);
+  await t.ok(['put', host, '/'], opts);
+  await t.ok(['mkdir', `/${round}-archive`], opts);
+  await t.ok(['mv', `/${round}/a.txt`, `/${round}-archive/a-renamed.txt`], opts);
+  await t.ok(['rm', `/${round}/b.txt`], opts);
+  await t.ok(['trash', 'empty'], opts);
+  await t.ok(['get', `/${round}-archive/a-renamed.txt`, join(t.work, `${round}-download`)], opts);
+}
+
+/** The examined vault's work, the same in every folder. */
+const EXAMINED_ROUND = ['docs', [3_000, 100_000, 70_000]] as const;
+/** The hidden vault's work, before and after. */
+const HIDDEN_BEFORE = ['plans', [150_000, 9_000, 400_000]] as const;
+const HIDDEN_AFTER = ['sources', [20_000, 300_000, 5_000]] as const;
+
+interface Folder {
+  name: 'A' | 'A2' | 'B' | 'B2';
+  home: TestHome;
+  handover: Handover;
+}
+
+async function folderA(): Promise<Folder> {
+  const t = await makeHome();
+  const init = await t.ok(['init', ...CHEAP_KDF, '--decoy'], { env: { ELOHIM_DECOY_PASSPHRASE: DECOY_PASSPHRASE } });
+  const decoyCodes = codesUnder(init.stdout.toString('utf8'), 'Recovery codes of the DECOY vault:');
+  await sleep(GAP_MS);
+  await useVault(t, PASSPHRASE, ...HIDDEN_BEFORE);
+  await sleep(GAP_MS);
+  await useVault(t, DECOY_PASSPHRASE, ...EXAMINED_ROUND);
+  await sleep(GAP_MS);
+  await useVault(t, PASSPHRASE, ...HIDDEN_AFTER);
+  return { name: 'A', home: t, handover: { passphrase: DECOY_PASSPHRASE, recoveryCodes: decoyCodes } };
+}
+
+async function folderA2(addDecoy: readonly string[]): Promise<Folder> {
+  const t = await makeHome();
+  await t.ok(['init', ...CHEAP_KDF]);
+  await sleep(GAP_MS);
+  await useVault(t, PASSPHRASE, ...HIDDEN_BEFORE);
+  const add = await t.ok(addDecoy, { env: { ELOHIM_DECOY_PASSPHRASE: DECOY_PASSPHRASE } });
+  const decoyCodes = codesUnder(add.stdout.toString('utf8'), 'Recovery codes of the DECOY vault:');
+  await sleep(GAP_MS);
+  await useVault(t, DECOY_PASSPHRASE, ...EXAMINED_ROUND);
+  await sleep(GAP_MS);
+  await useVault(t, PASSPHRASE, ...HIDDEN_AFTER);
+  return { name: 'A2', home: t, handover: { passphrase: DECOY_PASSPHRASE, recoveryCodes: decoyCodes } };
+}
+
+async function folderB(name: 'B' | 'B2'): Promise<Folder> {
+  const t = await makeHome();
+  const init = await t.ok(['init', ...CHEAP_KDF], asVault(DECOY_PASSPHRASE));
+  const codes = parseRecoveryCodes(init.stdout.toString('utf8'), 'Recovery codes:');
+  await sleep(GAP_MS);
+  // ElohimOS ran, no vault unlocked: where A's hidden vault was used.
+  const status = await t.run(['status']);
+  assert.equal(status.code, 0, describeRun(status));
+  await sleep(GAP_MS);
+  await useVault(t, DECOY_PASSPHRASE, ...EXAMINED_ROUND);
+  await sleep(GAP_MS);
+  const again = await t.run(['status']);
+  assert.equal(again.code, 0, describeRun(again));
+  return { name, home: t, handover: { passphrase: DECOY_PASSPHRASE, recoveryCodes: codes } };
+}
+
+describe('forensic examiner with the decoy passphrase (issue 9)', { timeout: 180_000 }, () => {
+  const reports = new Map<Folder['name'], Report>();
+
+  before(async () => {
+    const addDecoy = await initDecoyArgs();
+    const folders = await Promise.all([folderA(), folderA2(addDecoy), folderB('B'), folderB('B2')]);
+    await Promise.all(
+      folders.map(async (f) => {
+        const evidence = await examine(f.home.home, f.handover, await makeTempDir('elohim-examiner-'), { addDecoyArgs: addDecoy });
+        const report = reportOf(evidence, { toleranceMs: TOLERANCE_MS });
+        reports.set(f.name, report);
+        // For a human examiner: ELOHIM_EXAMINER_DUMP=<folder> keeps each folder's evidence and report.
+        const dump = process.env.ELOHIM_EXAMINER_DUMP;
+        if (dump) await writeFile(join(dump, `${f.name}.json`), JSON.stringify({ evidence, report }, null, 1));
+      }),
+    );
+  });
+
+  test('the examiner opens everything the handed-over vault holds, in every folder', () => {
+    const [round, sizes] = EXAMINED_ROUND;
+    const bytes = (name: string, size: number) => markerLines(`${round}-${name}`, 0, size).data.length;
+    const expected = [`folder /${round}`, `folder /${round}-archive`, `file /${round}-archive/a-renamed.txt ${bytes('a.txt', sizes[0])} B`, `file /${round}/c.bin ${bytes('c.bin', sizes[2])} B`];
+    for (const [name, r] of reports) {
+      const say = (what: string) => `${name}: ${what}: ${JSON.stringify(r, null, 1).slice(0, 3000)}`;
+      assert.deepEqual([...(r['examinedVault.items'] as string[])].sort(), expected.sort(), say('its items'));
+      assert.equal(r['examinedVault.auditVerifies'], true, say('its audit log verifies'));
+      assert.equal(r['examinedVault.objectsDecrypt'], true, say('each of its objects decrypts to its recorded SHA-256'));
+      assert.equal(r['examinedVault.referencedObjects'], 2, say('it references two objects'));
+      assert.equal(r['examinedVault.missingObjects'], 0, say('none missing'));
+      assert.equal(r['examinedVault.everyRecoveryCodeOpens'], true, say('each recovery code handed over opens one slot'));
+      assert.equal((r['slotBookkeeping.passphraseSlots'] as number[]).length, 1, say('one passphrase slot'));
+      assert.equal((r['slotBookkeeping.recoverySlots'] as number[]).length, 10, say('ten recovery slots'));
+      for (const s of r['examinedVault.stores'] as { name: string; rowsAccountedFor: boolean; damaged: number }[]) {
+        assert.ok(s.rowsAccountedFor && s.damaged === 0, say(`every row of its ${s.name} store opens`));
+      }
+    }
+  });
+
+  // B2 is the control: a second folder like B. A feature in which B2 differs from B is noise,
+  // not a tell, and would make the other comparisons meaningless.
+  for (const name of ['B2', 'A', 'A2'] as const) {
+    for (const tell of Object.keys(TELLS) as Tell[]) {
+      const todo = STILL_OPEN[`${name}:${tell}`];
+      const title = name === 'B2' ? `control: B2, made like B, reads like B in ${tell}` : `${name} reads like B in ${tell}`;
+      test(title, todo === undefined ? {} : { todo }, (t) => {
+        const examined = reports.get(name)!;
+        const baseline = reports.get('B')!;
+        const admitted = differences(examined, baseline, { includeAdmitted: true }).filter((d) => d.feature in ADMITTED && d.tell === tell);
+        for (const d of admitted) t.diagnostic(`admitted: ${d.feature} ${JSON.stringify(d.examined)} vs ${JSON.stringify(d.baseline)} (${ADMITTED[d.feature]})`);
+        const diffs = differencesIn(tell, examined, baseline);
+        assert.deepEqual(diffs, [], describeDifferences(tell, { examined: name, baseline: 'B' }, diffs));
+      });
+    }
+  }
+});
+
+describe('the examiner’s own logic', () => {
+  test('times are placed in the examined vault’s history: set-up, its sessions, between them, after its last entry', () => {
+    const timeline = timelineOf([
+      { at: 10_000, event: 'setup' },
+      { at: 20_000, event: 'unlock' },
+      { at: 20_300, event: 'put' },
+      { at: 30_000, event: 'unlock-failed' },
+      { at: 30_001, event: 'unlock' },
+      { at: 30_200, event: 'download' },
+    ]);
+    assert.deepEqual(timeline.sessions, [[20_000, 20_300], [30_000, 30_200]]);
+    const at = (t: number) => bucketOf(t, timeline, 1000);
+    assert.deepEqual([at(8_000), at(10_900), at(19_100), at(25_000), at(30_900), at(31_300)], ['before-setup', 'setup', 'session', 'between-sessions', 'session', 'after-last']);
+  });
+
+  test('a difference is reported under its tell unless the README admits it', () => {
+    const base: Report = { 'slotBookkeeping.meta': [{ reservedSlots: [] }], 'unexplainedData.rows': 0, 'timestamps.db.sqlite.mtime': ['session'] };
+    const suspect: Report = { 'slotBookkeeping.meta': [{ reservedSlots: [3, 9] }], 'unexplainedData.rows': 12, 'timestamps.db.sqlite.mtime': ['session', 'after-last'] };
+    assert.deepEqual(differences(suspect, base).map((d) => `${d.tell} ${d.feature}`), ['slotBookkeeping slotBookkeeping.meta', 'timestamps timestamps.db.sqlite.mtime']);
+    assert.deepEqual(differencesIn('unexplainedData', suspect, base), []);
+    assert.match(describeDifferences('timestamps', { examined: 'A', baseline: 'B' }, differencesIn('timestamps', suspect, base)), /tell 4, timestamps.*\n {2}timestamps\.db\.sqlite\.mtime\n {4}A: \["session","after-last"\]\n {4}B: \["session"\]/);
+  });
+});
