@@ -1,6 +1,6 @@
 import type { RecordStore } from '../db/index.ts';
 import type { VaultRecord } from './kinds.ts';
-import type { ObjectId, ObjectStore } from './objects.ts';
+import type { ObjectId, ObjectStore } from './objects/index.ts';
 
 /**
  * Deletes every record and object of one vault (a decoy being removed): the objects its items,

@@ -13,11 +13,11 @@ import type { RecordId } from '../db/index.ts';
 
 export { TRASH_RETENTION_MS } from './trash.ts';
 export { checkName, parseVaultPath, formatVaultPath, MAX_NAME_BYTES } from './names.ts';
-export { SMALL_OBJECT_MAX } from './objects.ts';
+export { SMALL_OBJECT_MAX } from './objects/index.ts';
 // For the composition root (app.ts): the factories it builds a vault from.
 export { openVault } from './vault.ts';
-export { createObjectStore } from './objects.ts';
-export type { ObjectStore } from './objects.ts';
+export { createObjectStore } from './objects/index.ts';
+export type { CiphertextView, ObjectStore, StoredCheck } from './objects/index.ts';
 export { destroyVaultData } from './destroy.ts';
 export type { VaultRecord } from './kinds.ts';
 

@@ -1,6 +1,6 @@
 import { ElohimError } from '../errors.ts';
 import type { RecordId } from '../db/index.ts';
-import type { ObjectId } from './objects.ts';
+import type { ObjectId } from './objects/index.ts';
 import type { Item } from './tree.ts';
 import type { UploadRecord } from './uploads.ts';
 

@@ -1,6 +1,6 @@
 import type { RecordId } from '../db/index.ts';
 import { processAlive } from '../fs/index.ts';
-import type { ObjectId } from './objects.ts';
+import type { ObjectId } from './objects/index.ts';
 import type { IntentRecord } from './kinds.ts';
 import type { VaultCore } from './core.ts';
 

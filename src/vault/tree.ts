@@ -1,4 +1,4 @@
-import type { ObjectId } from './objects.ts';
+import type { ObjectId } from './objects/index.ts';
 import type { RecordId } from '../db/index.ts';
 
 /** A folder or file as the vault keeps it (sealed, in one record per item). */

@@ -3,7 +3,6 @@ import { newRecordId } from '../db/index.ts';
 import type { RecordId, RecordStore } from '../db/index.ts';
 import { checkName, parseVaultPath } from './names.ts';
 import { createUploads } from './uploads.ts';
-import { abortable } from './abort.ts';
 import { createCore } from './core.ts';
 import type { VaultDeps } from './core.ts';
 import { sortRecords } from './kinds.ts';
@@ -28,17 +27,12 @@ export async function openVault(deps: VaultDeps): Promise<Vault> {
   const core = createCore(deps, loaded.items);
   const { tree, clock } = core;
 
-  // The signal of the append in flight for each upload: a file is not recorded after it aborts.
-  // (Interim, in the vault's wrapper: uploads.ts is being reworked into the one object write
-  // path, which will take the signal itself and check it before publishing the object.)
-  const appendSignals = new Map<string, AbortSignal>();
   const uploads = createUploads(
     {
       records: deps.records as RecordStore<{ t: string }>,
       objects: deps.objects,
       clock,
       commitFile(upload, fileKey, written, uploadId) {
-        appendSignals.get(uploadId)?.throwIfAborted();
         // The folder may have gone, or the name been taken, while the bytes were arriving:
         // land in the root and under a new name rather than lose the upload.
         const parent = upload.parent !== null && tree.isLive(upload.parent) ? upload.parent : null;
@@ -92,17 +86,8 @@ export async function openVault(deps: VaultDeps): Promise<Vault> {
     uploads: {
       status: (id) => uploads.status(id),
       cancel: (id) => uploads.cancel(id),
-      async append(id, offset, body, opts = {}) {
-        const { signal } = opts;
-        signal?.throwIfAborted();
-        if (signal === undefined) return uploads.append(id, offset, body);
-        appendSignals.set(id, signal);
-        try {
-          return await uploads.append(id, offset, abortable(body, signal));
-        } finally {
-          if (appendSignals.get(id) === signal) appendSignals.delete(id);
-        }
-      },
+      // The signal stops the body and is checked before the object is put in place (uploads.ts).
+      append: (id, offset, body, opts = {}) => uploads.append(id, offset, body, opts),
     },
   };
 

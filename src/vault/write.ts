@@ -4,8 +4,8 @@ import { ElohimError } from '../errors.ts';
 import { newRecordId } from '../db/index.ts';
 import type { RecordId } from '../db/index.ts';
 import { checkName, formatVaultPath } from './names.ts';
-import { newObjectId, SMALL_OBJECT_MAX } from './objects.ts';
-import type { WriteResult } from './objects.ts';
+import { newObjectId, SMALL_OBJECT_MAX } from './objects/index.ts';
+import type { WriteResult } from './objects/index.ts';
 import type { Item } from './tree.ts';
 import type { VaultCore } from './core.ts';
 import type { Vault } from './index.ts';
@@ -127,7 +127,7 @@ export function createWriter(core: VaultCore): Pick<Vault, 'put' | 'putMany'> {
               const p = planned[next++]!;
               const data = await p.entry.read();
               const written = Buffer.isBuffer(data) && data.length <= SMALL_OBJECT_MAX
-                ? await objects.writeSmall(p.object, data, p.fileKey)
+                ? await objects.write(p.object, data, p.fileKey, { inPlace: true })
                 : await objects.write(p.object, abortable(Buffer.isBuffer(data) ? Readable.from([data]) : data, opts.signal), p.fileKey, { signal: opts.signal, sizeHint: p.entry.size });
               done.push(core.fileItem(p.parent, p.names.at(-1)!, p.fileKey, p.object, written));
               files++;

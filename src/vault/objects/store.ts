@@ -92,10 +92,6 @@ export interface ObjectStore {
   /** Removes temp files older than `olderThanMs` left by a crash (they hold only ciphertext). */
   cleanTemp(olderThanMs: number, now: number): Promise<number>;
   readonly ciphertext: CiphertextView;
-  /** @deprecated until the vault's call sites move: `write(id, bytes, key, { inPlace: true })`. */
-  writeSmall(id: ObjectId, plaintext: Buffer, fileKey: FileKey): Promise<WriteResult>;
-  /** @deprecated until the vault's call sites move: `ciphertext.read(id)`. */
-  readRaw(id: ObjectId): Promise<Readable>;
 }
 
 /** The largest input the vault reads into memory to `write` in place; bigger files stream. */
@@ -405,11 +401,5 @@ export function createObjectStore(deps: { root: string; hashers: HasherPool }): 
     },
 
     ciphertext,
-    writeSmall(id, plaintext, fileKey) {
-      return this.write(id, plaintext, fileKey, { inPlace: true });
-    },
-    readRaw(id) {
-      return ciphertext.read(id);
-    },
   };
 }
