@@ -5,4 +5,4 @@
 export { inTransaction, onRollback, openDatabase } from './sqlite.ts';
 export type { Database } from './sqlite.ts';
 export { createRecordStore, isRecordId, newRecordId } from './records.ts';
-export type { DamagedRecord, RecordId, RecordKeys, RecordLoad, RecordStore, SealState } from './records.ts';
+export type { DamagedRecord, RecordId, RecordKeys, RecordLoad, RecordStore, SealedRow, SealState } from './records.ts';

@@ -195,3 +195,41 @@ test('a body layout from a newer build is refused, not misread', () => {
   const store = createRecordStore<unknown>({ db, keys: k });
   assert.throws(() => store.loadAll(), (e) => isElohimError(e, 'VAULT_FORMAT_UNKNOWN'));
 });
+
+test('replication: rows exported as stored bytes import into another device of the same vault, sealed set intact; foreign or altered rows are refused whole', () => {
+  const k = keys();
+  const here = openDatabase(':memory:');
+  const there = openDatabase(':memory:');
+  const source = createRecordStore<{ n: number }>({ db: here, keys: k });
+  const other = createRecordStore<{ n: number }>({ db: here, keys: keys() });
+  const target = createRecordStore<{ n: number }>({ db: there, keys: k });
+  const ids = [newRecordId(), newRecordId(), newRecordId()];
+  source.commit({ put: ids.map((id, n) => [id, { n }]) });
+  other.commit({ put: [[newRecordId(), { n: 99 }]] });
+  target.commit({ put: [[ids[0]!, { n: -1 }]] }); // an older version of one row is replaced
+
+  const exported = source.exportRows();
+  assert.deepEqual(exported.map((r) => r.id.toString('hex')).sort(), [...ids].sort(), 'only this vault\'s rows, no seal row');
+  const stored = rows(here).filter((r) => exported.some((e) => e.id.equals(r.id)));
+  assert.deepEqual(exported.map((e) => e.body).sort(Buffer.compare), stored.map((r) => Buffer.from(r.body)).sort(Buffer.compare), 'bodies as stored');
+
+  const [a, b] = [Buffer.from(exported[0]!.body), Buffer.from(exported[1]!.body)];
+  a[a.length - 1]! ^= 1;
+  const bad: [string, typeof exported][] = [
+    ['an altered body', [{ ...exported[0]!, body: a }]],
+    ['a body moved to another row', [{ ...exported[0]!, body: b }]],
+    ['a row of another vault', other.exportRows()],
+    ['a wrong tag', [{ ...exported[0]!, tag: randomBytes(16) }]],
+    ['a short tag', [{ ...exported[0]!, tag: exported[0]!.tag.subarray(0, 8) }]],
+  ];
+  for (const [what, batch] of bad) {
+    assert.throws(() => target.importRows([...exported.slice(1), ...batch]), (e) => isElohimError(e, 'VAULT_CORRUPT'), what);
+    assert.deepEqual([...target.loadAll()], [[ids[0]!, { n: -1 }]], `${what}: nothing written`);
+  }
+
+  target.importRows(exported);
+  const loaded = target.load();
+  assert.deepEqual(new Map(loaded.records), new Map(ids.map((id, n) => [id, { n }])));
+  assert.equal(loaded.seal, 'ok', 'the set seal counts the imported rows');
+  assert.deepEqual(loaded.damaged, []);
+});

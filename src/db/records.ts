@@ -109,6 +109,25 @@ export interface RecordStore<T> {
    * Returns how many rows were moved and whether the seal was rewritten. The caller audits it.
    */
   repair(): { quarantined: RecordId[]; resealed: boolean };
+  /**
+   * Replication (the ciphertext view): this store's rows as they are stored, seal row left out,
+   * for a device of the same vault to copy without opening them here.
+   */
+  exportRows(): SealedRow[];
+  /**
+   * Replication: writes rows received as stored bytes, each checked before anything is kept (its
+   * tag is ours for its id, and its body opens under our key with its id as associated data),
+   * replacing rows with the same id, in one transaction that keeps the seal. Throws
+   * VAULT_CORRUPT for a row that does not check out (nothing is written then).
+   */
+  importRows(rows: Iterable<SealedRow>): void;
+}
+
+/** A row of the records table as stored: what replication copies. */
+export interface SealedRow {
+  id: Buffer;
+  tag: Buffer;
+  body: Buffer;
 }
 
 const PAD = 64;
@@ -233,6 +252,37 @@ export function createRecordStore<T>(deps: { db: Database; keys: RecordKeys }): 
     return { records, damaged, seal: state };
   }
 
+  /** Writes sealed bodies (id, body) and deletes rows in one transaction, keeping the seal. */
+  function writeRows(puts: Iterable<[Buffer, Buffer]>, removes: Iterable<RecordId>): void {
+    inTransaction(db, () => {
+      const stored = readSeal();
+      // No seal: a new store (no rows yet) starts one. A store that has rows but lost its seal
+      // (or predates seals) is not re-sealed here, which would bless whatever was deleted with
+      // it; `repair` does that when asked, and `load` reports 'absent' until then.
+      const sealing = stored !== null || !hasRows();
+      let s = stored === null ? 0n : BigInt('0x' + stored.s);
+      let n = stored?.n ?? 0;
+      const drop = (raw: Buffer) => {
+        const old = selectOne.get(raw, tagOf(raw)) as { body: Uint8Array } | undefined;
+        if (old === undefined) return;
+        s = (s - term(raw, old.body) + MOD) % MOD;
+        n--;
+      };
+      for (const [raw, body] of puts) {
+        drop(raw);
+        upsert.run(raw, tagOf(raw), body);
+        s = (s + term(raw, body)) % MOD;
+        n++;
+      }
+      for (const id of removes) {
+        const raw = Buffer.from(id, 'hex');
+        drop(raw);
+        remove.run(raw, tagOf(raw));
+      }
+      if (sealing) writeSeal(n, s);
+    });
+  }
+
   return {
     loadAll() {
       return load().records;
@@ -241,35 +291,30 @@ export function createRecordStore<T>(deps: { db: Database; keys: RecordKeys }): 
     load,
 
     commit(changes) {
-      inTransaction(db, () => {
-        const stored = readSeal();
-        // No seal: a new store (no rows yet) starts one. A store that has rows but lost its seal
-        // (or predates seals) is not re-sealed here, which would bless whatever was deleted with
-        // it; `repair` does that when asked, and `load` reports 'absent' until then.
-        const sealing = stored !== null || !hasRows();
-        let s = stored === null ? 0n : BigInt('0x' + stored.s);
-        let n = stored?.n ?? 0;
-        const drop = (raw: Buffer) => {
-          const old = selectOne.get(raw, tagOf(raw)) as { body: Uint8Array } | undefined;
-          if (old === undefined) return;
-          s = (s - term(raw, old.body) + MOD) % MOD;
-          n--;
-        };
+      const bodies = function* (): Generator<[Buffer, Buffer]> {
         for (const [id, value] of changes.put ?? []) {
           const raw = Buffer.from(id, 'hex');
-          const body = encodeJson(raw, value);
-          drop(raw);
-          upsert.run(raw, tagOf(raw), body);
-          s = (s + term(raw, body)) % MOD;
-          n++;
+          yield [raw, encodeJson(raw, value)];
         }
-        for (const id of changes.remove ?? []) {
-          const raw = Buffer.from(id, 'hex');
-          drop(raw);
-          remove.run(raw, tagOf(raw));
+      };
+      writeRows(bodies(), changes.remove ?? []);
+    },
+
+    exportRows() {
+      return [...ourRows()].map((row) => ({ id: row.idBuf, tag: Buffer.from(row.tag), body: Buffer.from(row.body) }));
+    },
+
+    importRows(rows) {
+      const checked: [Buffer, Buffer][] = [];
+      for (const row of rows) {
+        const id = Buffer.from(row.id);
+        if (id.length !== 16 || row.tag.length !== 16 || id.equals(sealId) || !timingSafeEqual(tagOf(id), row.tag)) {
+          throw new ElohimError('VAULT_CORRUPT', 'a received record is not one of this vault');
         }
-        if (sealing) writeSeal(n, s);
-      });
+        decodeJson(id, row.body);
+        checked.push([id, Buffer.from(row.body)]);
+      }
+      writeRows(checked, []);
     },
 
     clear() {
