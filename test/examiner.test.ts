@@ -40,19 +40,13 @@ const GAP_MS = 2 * TOLERANCE_MS + 500;
  * skipped) with the tell it is about. Key: `<folder>:<tell>`. Empty when issue 9 is done.
  */
 const STILL_OPEN: Partial<Record<`${'A' | 'A2' | 'B2'}:${Tell}`, string>> = {
-  // Slots are placed at random today, so even two folders without a hidden vault differ.
-  'B2:slotBookkeeping': 'issue 9: slot bookkeeping (random slot positions)',
-  'A:slotBookkeeping': 'issue 9: slot bookkeeping (the meta record lists the hidden vault’s slots)',
   'A:unexplainedData': 'issue 9: unexplained rows and objects (none in a folder without a hidden vault)',
-  'A:nestedCapacity': 'issue 9: nested-decoy capacity (3 with a hidden vault, 4 without)',
-  'A:timestamps': 'issue 9: timestamps (db.sqlite, objects/, the data folder modified after the last entry)',
+  'A:timestamps': 'issue 9: timestamps (db.sqlite, objects/, the data folder modified after the last entry; keyslots.bin read between sessions)',
   'A:creationOrder': 'issue 9: order of creation (objects born when the examined vault was not in use)',
   'A:sqliteFile': 'issue 9: the SQLite header’s change counter (a tell not in the issue)',
-  'A2:slotBookkeeping': 'issue 9: slot bookkeeping (the meta record lists the hidden vault’s slots)',
   'A2:unexplainedData': 'issue 9: unexplained rows and objects (none in a folder without a hidden vault)',
-  'A2:nestedCapacity': 'issue 9: nested-decoy capacity (3 with a hidden vault, 4 without)',
-  'A2:timestamps': 'issue 9: timestamps (files older than the setup entry, modified after the last entry)',
-  'A2:creationOrder': 'issue 9: order of creation (the data folder born before the decoy’s setup entry)',
+  'A2:timestamps': 'issue 9: timestamps (modified after the last entry; keyslots.bin rewritten between sessions when the decoy was added)',
+  'A2:creationOrder': 'issue 9: order of creation (keyslots.bin and objects born when the examined vault was not in use)',
   'A2:sqliteFile': 'issue 9: the SQLite header’s change counter (a tell not in the issue)',
 };
 

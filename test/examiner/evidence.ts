@@ -128,6 +128,8 @@ export interface NestedEvidence {
   created: number;
   /** stderr of the first refusal, or null when every attempt succeeded */
   stop: string | null;
+  /** what each attempt printed (stdout and stderr), recovery codes and the folder's path blanked */
+  outputs: string[];
   /** the examined vault's passphrase still opens the copy after the chain */
   examinedStillOpens: boolean;
 }

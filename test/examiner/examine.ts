@@ -189,10 +189,14 @@ async function probeNested(home: string, passphrase: string, args: readonly stri
   let created = 0;
   let stop: string | null = null;
   let attempts = 0;
+  const outputs: string[] = [];
   for (let i = 1; i <= NESTED_ATTEMPTS; i++) {
     attempts++;
     const next = `nested decoy number ${i}`;
     const r = await runCli(args, { env: { ELOHIM_HOME: home, ELOHIM_PASSPHRASE: current, ELOHIM_DECOY_PASSPHRASE: next } });
+    outputs.push(
+      `${r.stdout.toString('utf8')}${r.stderr}`.replaceAll(home, '<folder>').replace(/\b[0-9A-Z]{4}(-[0-9A-Z]{4}){5}\b/g, '<code>'),
+    );
     if (r.code !== 0) {
       stop = `exit ${r.code}: ${r.stderr.trim()}`;
       break;
@@ -201,7 +205,7 @@ async function probeNested(home: string, passphrase: string, args: readonly stri
     current = next;
   }
   const still = await runCli(['ls'], { env: { ELOHIM_HOME: home, ELOHIM_PASSPHRASE: passphrase } });
-  return { attempts, created, stop, examinedStillOpens: still.code === 0 };
+  return { attempts, created, stop, outputs, examinedStillOpens: still.code === 0 };
 }
 
 /**

@@ -113,6 +113,7 @@ export function reportOf(ev: Evidence, opts: FeatureOptions): Report {
   r['nestedCapacity.created'] = ev.nested.created;
   r['nestedCapacity.stop'] = ev.nested.stop;
   r['nestedCapacity.examinedStillOpens'] = ev.nested.examinedStillOpens;
+  r['nestedCapacity.outputs'] = ev.nested.outputs;
 
   // Tells 4 and 5: every time on disk, placed in the vault's history.
   const referenced = new Set(ev.objects.filter((o) => o.referenced).map((o) => o.path));
@@ -128,6 +129,11 @@ export function reportOf(ev: Evidence, opts: FeatureOptions): Report {
     r[`creationOrder.${c}.birth`] = bucketsOf(members.map((s) => s.birthMs), timeline, tol);
   }
   r['creationOrder.bookCreated'] = ev.meta.map((m) => (typeof m.created === 'number' ? bucketOf(m.created, timeline, tol) : 'no created field'));
+  // Exact, not bucketed: a decoy added later whose dates were copied from elsewhere could show a
+  // relation between its two set-up times that one made at set-up never has, or the reverse.
+  r['creationOrder.setupEntryMinusBookCreated'] = ev.meta.map((m) =>
+    typeof m.created === 'number' ? (timeline.setup === m.created ? 'equal' : timeline.setup > m.created ? 'setup entry later' : 'setup entry earlier') : 'no created field',
+  );
   // Not compared: the order of births within one bucket. File times come from the kernel's coarse
   // clock (a few ms per tick), so files made in one tick tie and their order is noise.
 
