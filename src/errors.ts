@@ -51,7 +51,7 @@ export const ERROR_CODES = {
   OBJECT_DAMAGED: 'a stored object is missing or damaged',
   HOST_IO: 'a file on this device could not be read or written',
   HOST_FILE_NOT_FOUND: 'a file on this device does not exist',
-  DISK_FULL: 'the device is full: free some space (or cancel unfinished uploads with `elohim uploads cancel`) and try again',
+  DISK_FULL: 'the device is full: free some space and try again',
 
   // the audit log
   AUDIT_CHAIN_BROKEN: 'the audit log failed verification: an entry was altered, removed or reordered',
