@@ -27,7 +27,7 @@ import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { ensureWebBuild } from '../scripts/web-build.ts';
-import { median, startServe } from './lib.ts';
+import { median, printJsonLine, startServe } from './lib.ts';
 import type { ServeProcess } from './lib.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -362,7 +362,12 @@ async function main(): Promise<void> {
   const sizes = await sizeReport();
   process.stdout.write(`\n${table(['web/dist', 'raw', 'gzip -9', 'target', 'files'], sizes)}`);
   process.stdout.write(`KB = 1024 bytes. First visit = what index.html loads (entry, modulepreloads, stylesheets); lazy chunks load on first use.\n`);
-  if (SKIP_BROWSER) return;
+  const asObjects = (head: string[], rows: string[][]) => rows.map((r) => Object.fromEntries(head.map((h, i) => [h, r[i] ?? ''])));
+  const sizeFigures = asObjects(['what', 'raw', 'gzip', 'target', 'files'], sizes);
+  if (SKIP_BROWSER) {
+    printJsonLine('bundle', { sizes: sizeFigures });
+    return;
+  }
   // The server lists web/dist once at start-up: a build by something else during the run (a
   // test suite, `npm start`) replaces the chunks it knows, and the page fails to load them.
   const built = await readFile(join(DIST, 'index.html'), 'utf8');
@@ -377,6 +382,7 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`\n${table(['settings modal (click → painted)', 'median', 'range', 'target'], rows)}`);
   process.stdout.write(`Median of ${ROUNDS} fresh page loads (empty cache, new session each) in headless Chromium against elohim serve on 127.0.0.1; tab times include the tab's chunk and its API data.\n`);
+  printJsonLine('bundle', { sizes: sizeFigures, rounds: ROUNDS, settingsModal: asObjects(['what', 'median', 'range', 'target'], rows) });
 }
 
 await main();

@@ -4,6 +4,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 
@@ -28,6 +29,23 @@ export async function sha256File(path: string): Promise<string> {
 }
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+/**
+ * The best (shortest) of several timings. The machine is shared: other work only ever adds time
+ * to a run, so the best round is the one least disturbed, and the ratios use it.
+ */
+export const best = (xs: number[]) => Math.min(...xs);
+/** Seconds with millisecond precision, for the JSON line. */
+export const secs = (ms: number) => Math.round(ms) / 1000;
+/** A ratio with two decimals, for the JSON line. */
+export const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
+
+/**
+ * The last line of every benchmark: its figures and ratios as one JSON object, so that runs can
+ * be compared by a program. `loadavg` is the machine's load at the end (1, 5, 15 minutes).
+ */
+export function printJsonLine(bench: string, figures: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify({ bench, ...figures, loadavg: loadavg().map((x) => Math.round(x * 100) / 100) })}\n`);
+}
 export const fmtS = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 export interface ServeProcess {

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { generateFileKey } from '../src/crypto/age/index.ts';
 import { createHasherPool } from '../src/crypto/index.ts';
 import { createObjectStore, newObjectId } from '../src/vault/objects/index.ts';
+import { best, printJsonLine } from './lib.ts';
 
 const MiB = 1024 ** 2;
 const SIZE = Number(process.env.BENCH_RESUME_MIB ?? 1024) * MiB;
@@ -62,7 +63,6 @@ function jsSha256(chunks: Iterable<Uint8Array>): string {
   return Buffer.from(H.buffer).toString('hex') + total;
 }
 
-const best = (xs: number[]) => Math.min(...xs);
 
 async function main(): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'elohim-bench-resume-'));
@@ -106,18 +106,15 @@ async function main(): Promise<void> {
         `SHA-256 of ${mib} MiB: OpenSSL ${(best(native) / 1000).toFixed(2)} s (${rate(best(native))}), JavaScript ${(best(js) / 1000).toFixed(2)} s (${rate(best(js))}): ` +
         `${(best(js) / best(native)).toFixed(1)}x slower, on every upload\n`,
     );
-    process.stdout.write(
-      `${JSON.stringify({
-        bench: 'resume',
-        mib,
-        rounds: ROUNDS,
-        resumeSeconds: +(best(rebuild) / 1000).toFixed(3),
-        sha256NativeSeconds: +(best(native) / 1000).toFixed(3),
-        sha256JsSeconds: +(best(js) / 1000).toFixed(3),
-        jsOverNative: +(best(js) / best(native)).toFixed(2),
-        resumeOverJsHashing: +(best(rebuild) / best(js)).toFixed(2),
-      })}\n`,
-    );
+    printJsonLine('resume', {
+      mib,
+      rounds: ROUNDS,
+      resumeSeconds: +(best(rebuild) / 1000).toFixed(3),
+      sha256NativeSeconds: +(best(native) / 1000).toFixed(3),
+      sha256JsSeconds: +(best(js) / 1000).toFixed(3),
+      jsOverNative: +(best(js) / best(native)).toFixed(2),
+      resumeOverJsHashing: +(best(rebuild) / best(js)).toFixed(2),
+    });
   } finally {
     await rm(root, { recursive: true, force: true });
   }

@@ -12,6 +12,7 @@ import { generateFileKey } from '../src/crypto/age/index.ts';
 import { createHasherPool } from '../src/crypto/index.ts';
 import { createObjectStore, newObjectId } from '../src/vault/objects/index.ts';
 import type { ObjectId } from '../src/vault/objects/index.ts';
+import { best, printJsonLine } from './lib.ts';
 
 const FILES = Number(process.env.BENCH_FILES ?? 2000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -48,7 +49,6 @@ for (let r = 0; r < ROUNDS; r++) {
   t.temp.push(await once(false));
   t.inPlace.push(await once(true));
 }
-const best = (xs: number[]) => Math.min(...xs);
 const rate = (ms: number) => Math.round(FILES / (ms / 1000));
 process.stdout.write(`${FILES} small objects, ${CONCURRENCY} at a time (best of ${ROUNDS}): in place ${rate(best(t.inPlace))} files/s, temp file + rename ${rate(best(t.temp))} files/s\n`);
-process.stdout.write(`${JSON.stringify({ bench: 'small-objects', files: FILES, rounds: ROUNDS, inPlaceFilesPerS: rate(best(t.inPlace)), tempFilesPerS: rate(best(t.temp)), inPlaceSpeedup: +(best(t.temp) / best(t.inPlace)).toFixed(2) })}\n`);
+printJsonLine('small-objects', { files: FILES, rounds: ROUNDS, inPlaceFilesPerS: rate(best(t.inPlace)), tempFilesPerS: rate(best(t.temp)), inPlaceSpeedup: +(best(t.temp) / best(t.inPlace)).toFixed(2) });
