@@ -90,7 +90,7 @@ export interface AuditLog {
   appendThrottled(key: string, everyMs: number, event: AuditEvent, details?: AuditDetails): AuditEntry | null;
   /** How many entries are held in memory, not yet written (the device was full). */
   pending(): number;
-  /** Tries to write the held entries now; returns how many are still held. */
+  /** Tries to write the held entries now; returns how many are still held. Never throws. */
   flush(): number;
   /**
    * Matching entries, newest first, and how many match in all. Reads the copy held in memory
