@@ -107,6 +107,9 @@ function errorOf(err: Error | DetailedError): { code: string; message: string; s
 /** Server hiccups and lost connections are worth another try; a refusal (name taken, locked) is not. */
 function shouldRetry(err: DetailedError): boolean {
   const { code, status } = errorOf(err);
+  // A full device (507) is not a hiccup: the server removed the partial upload, and a retry
+  // would only fill the device again. The person frees space and uploads again.
+  if (code === 'DISK_FULL') return false;
   if (status === 0 || status >= 500 || status === 423) return true;
   // 409 is also how tus says "your offset is stale": the retry asks for the offset again.
   return code === 'UPLOAD_OFFSET_MISMATCH' || code === 'VAULT_BUSY';
