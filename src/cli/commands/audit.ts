@@ -68,7 +68,8 @@ export function formatVerify(r: AuditVerifyResult): string {
       : `audit log intact: ${r.entries} entries, head #${r.head.seq} ${r.head.hash}`;
   }
   const where = r.firstBadEntry === undefined ? '' : ` at entry #${r.firstBadEntry}`;
-  return `audit log BROKEN${where}: ${r.reason ?? 'unknown damage'} (${r.entries} entries verified before it)`;
+  const repair = r.damagedRecords ? '; `elohim verify --repair` moves the damaged records aside (the gap stays on record)' : '';
+  return `audit log BROKEN${where}: ${r.reason ?? 'unknown damage'} (${r.entries} entries verified before it)${repair}`;
 }
 
 /** Writes `lines` to a new host file through a temp file (mode 0600: the export is plaintext). */
@@ -114,7 +115,7 @@ function lsCommand(withAudit: WithAudit): Command {
 function verifyCommand(withAudit: WithAudit): Command {
   return new Command('verify')
     .description('check that no audit entry was altered, removed or reordered (exit 6 if one was)')
-    .option('--json', 'print JSON: { ok, entries, firstBadEntry?, reason?, head? }')
+    .option('--json', 'print JSON: { ok, entries, firstBadEntry?, reason?, head?, damagedRecords? }')
     .addHelpText(
       'after',
       '\nNote the head it prints now and then (or keep an export): a copy of the whole database put\n' +
