@@ -3,7 +3,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { DatabaseSync } from 'node:sqlite';
+import { PassThrough, Readable } from 'node:stream';
 import { test } from 'node:test';
 import { isElohimError } from '../errors.ts';
 import { namesAt, openTestVault, putAt, readAt } from './testing.ts';
@@ -197,4 +198,22 @@ test('an item named by an older build with a lone surrogate can still be read, l
   }
   assert.deepEqual(tv.events.map((e) => e.event), ['download', 'delete']);
   assert.equal(tv.events[1]!.details.path, '/s\ufffdegacy/s\ufffdld.txt');
+});
+
+test('a put whose commit fails (the database refuses the write) leaves no object behind', async (t) => {
+  const tv = await openTestVault();
+  t.after(() => tv.close());
+  const source = new PassThrough();
+  const put = tv.vault.put(null, 'refused.bin', source);
+  source.write(randomBytes(300_000));
+  await new Promise((r) => setTimeout(r, 50));
+  // As a full device would: from now on the database refuses every new row.
+  const db = new DatabaseSync(join(tv.dir, 'db.sqlite'));
+  db.exec("CREATE TRIGGER refuse BEFORE INSERT ON records BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END");
+  db.close();
+  source.end(randomBytes(300_000));
+  await assert.rejects(put, /full/);
+  assert.deepEqual(namesAt(tv.vault, '/'), []);
+  assert.deepEqual(await objectFiles(tv.dir), [], 'the sealed object was removed');
+  assert.deepEqual(await readdir(join(tv.dir, 'objects', 'tmp')), []);
 });

@@ -5,7 +5,7 @@ import { newRecordId } from '../db/index.ts';
 import type { RecordId } from '../db/index.ts';
 import { checkName, formatVaultPath } from './names.ts';
 import { newObjectId, SMALL_OBJECT_MAX } from './objects/index.ts';
-import type { WriteResult } from './objects/index.ts';
+import type { ObjectId } from './objects/index.ts';
 import type { Item } from './tree.ts';
 import type { VaultCore } from './core.ts';
 import type { Vault } from './index.ts';
@@ -59,6 +59,21 @@ export function createWriter(core: VaultCore): Pick<Vault, 'put' | 'putMany'> {
     return core.checkFree(parent, name, { replaceFile: replace });
   }
 
+  /**
+   * Undoes a write that will not be committed (failed, aborted, refused at the commit, or the
+   * commit itself failed): its objects go, then its intent. Rethrows `err`, the failure to report.
+   */
+  async function abandon(ids: ObjectId[], intent: RecordId, err: unknown): Promise<never> {
+    for (const id of ids) await objects.remove(id);
+    try {
+      records.commit({ remove: [intent] });
+    } catch {
+      // This commit can fail as the first did (a full device): the intent then stays, and with
+      // its objects already gone the next open's recovery only drops it.
+    }
+    throw err;
+  }
+
   return {
     async put(parentId, name, source, opts = {}) {
       opts.signal?.throwIfAborted();
@@ -70,22 +85,18 @@ export function createWriter(core: VaultCore): Pick<Vault, 'put' | 'putMany'> {
       const object = newObjectId();
       const intent = core.intentRecord([object]);
       records.commit({ put: [intent] });
-      let written: WriteResult;
-      let existing: Item | undefined;
       try {
-        written = await objects.write(object, abortable(source, opts.signal), fileKey, opts);
+        const written = await objects.write(object, abortable(source, opts.signal), fileKey, opts);
         // Stopped (a lock, a panic, the client gone) while the last bytes were sealed: commit nothing.
         opts.signal?.throwIfAborted();
-        existing = recheck(parent, checked, opts.replace);
+        const existing = recheck(parent, checked, opts.replace);
+        const item = core.fileItem(parent, checked, fileKey, object, written);
+        const replaced = existing ? [{ ...existing, trashedAt: clock() }] : [];
+        core.commit({ put: [item, ...replaced], removeOther: [intent[0]] });
+        return core.info(item);
       } catch (err) {
-        await objects.remove(object);
-        records.commit({ remove: [intent[0]] });
-        throw err;
+        return abandon([object], intent[0], err);
       }
-      const item = core.fileItem(parent, checked, fileKey, object, written);
-      const replaced = existing ? [{ ...existing, trashedAt: clock() }] : [];
-      core.commit({ put: [item, ...replaced], removeOther: [intent[0]] });
-      return core.info(item);
     },
 
     async putMany(parentId, entries, opts = {}) {
@@ -118,7 +129,6 @@ export function createWriter(core: VaultCore): Pick<Vault, 'put' | 'putMany'> {
         const intent = core.intentRecord(planned.map((p) => p.object));
         records.commit({ put: [intent] });
         const done: Item[] = [];
-        const replaced: Item[] = [];
         try {
           let next = 0;
           const worker = async () => {
@@ -139,6 +149,7 @@ export function createWriter(core: VaultCore): Pick<Vault, 'put' | 'putMany'> {
           await objects.syncFolders(planned.map((p) => p.object));
           opts.signal?.throwIfAborted();
           // As in put: what changed while the batch was written decides now, with no await before the commit.
+          const replaced: Item[] = [];
           const fresh = new Set(pending.map((f) => f.id));
           for (const folder of pending) if (!fresh.has(folder.parent!)) recheck(folder.parent, folder.name, false);
           for (const item of done) {
@@ -146,12 +157,10 @@ export function createWriter(core: VaultCore): Pick<Vault, 'put' | 'putMany'> {
             const old = recheck(item.parent, item.name, opts.replace);
             if (old !== undefined) replaced.push({ ...old, trashedAt: clock() });
           }
+          core.commit({ put: [...pending, ...done, ...replaced], removeOther: [intent[0]] });
         } catch (err) {
-          for (const p of planned) await objects.remove(p.object);
-          records.commit({ remove: [intent[0]] });
-          throw err;
+          return abandon(planned.map((p) => p.object), intent[0], err);
         }
-        core.commit({ put: [...pending, ...done, ...replaced], removeOther: [intent[0]] });
       }
       return { files, bytes };
     },
