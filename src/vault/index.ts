@@ -3,9 +3,15 @@
  *
  * Every item is addressed by its id; `resolve` turns a vault path ("/reports/a.pdf") into one,
  * for faces that speak in paths (the CLI). The root folder has no item and no id: it is `null`
- * wherever a folder is expected. Implementation: vault.ts wires the parts, each in its own
- * module (core.ts: index and commit; write.ts: put; read.ts: read, verify, export;
- * organize.ts: folders, move, trash; trash.ts: the trash; recover.ts: crash recovery).
+ * wherever a folder is expected.
+ *
+ * Implementation: vault.ts wires the parts, each in its own module: core.ts (the in-memory
+ * index and the one way to commit a change), kinds.ts (the record kinds a vault keeps),
+ * write.ts (put, putMany: the name and folder are checked again right before the commit),
+ * read.ts (read, verify, export), organize.ts (folders, rename and move, to the trash),
+ * trash.ts (restore, empty, purge), recover.ts (what a crash left), uploads.ts (resumable
+ * uploads), names.ts (the name rule), abort.ts (signals on streams); objects/ stores the
+ * encrypted contents. testing.ts builds a real vault without the keyring, for tests.
  */
 import type { Readable } from 'node:stream';
 import type { Recipient } from '../crypto/age/index.ts';
@@ -16,7 +22,7 @@ export { checkName, parseVaultPath, formatVaultPath, MAX_NAME_BYTES } from './na
 export { SMALL_OBJECT_MAX } from './objects/index.ts';
 // For the composition root (app.ts): the factories it builds a vault from.
 export { openVault } from './vault.ts';
-export { createObjectStore } from './objects/index.ts';
+export { createObjectStore, newObjectId, storedSize } from './objects/index.ts';
 export type { CiphertextView, ObjectStore, StoredCheck } from './objects/index.ts';
 export { destroyVaultData } from './destroy.ts';
 export type { VaultRecord } from './kinds.ts';
