@@ -2,7 +2,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { extname, join, relative, sep } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { errorBody } from '../http-errors.ts';
+import { errorBody, HTTP_STATUS_OF } from '../http-errors.ts';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -50,7 +50,7 @@ export async function webRoutes(app: FastifyInstance, opts: { root: string }): P
 
   app.get('/*', { config: { public: true }, schema: { hide: true } }, async (req, reply) => {
     const path = req.url.split('?')[0]!;
-    if (path.startsWith('/api/')) return reply.code(404).send(errorBody('ROUTE_NOT_FOUND', 'no such API route'));
+    if (path.startsWith('/api/')) return reply.code(HTTP_STATUS_OF.ROUTE_NOT_FOUND).send(errorBody('ROUTE_NOT_FOUND', 'no such API route'));
     const file = files.get(path) ?? (extname(path) === '' ? index : undefined);
     if (file === undefined) return reply.code(404).type('text/plain; charset=utf-8').send('not found');
     // Only Vite's assets carry a content hash in their names; the rest (index.html, the icon) is
