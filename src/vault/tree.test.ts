@@ -38,3 +38,11 @@ test('apply replaces and removes items, keeping the child index right', () => {
   assert.deepEqual(t.children(id(1)), []);
   assert.ok(t.isWithin(id(1), id(1)));
 });
+
+test('resolve can start below the root: from a folder, and nowhere from an unknown id', () => {
+  const t = new ItemTree([folder(1, null, 'docs'), folder(2, 1, 'sub'), file(3, 2, 'a.txt')]);
+  assert.equal(t.resolve(['sub', 'a.txt'], id(1))?.id, id(3));
+  assert.equal(t.resolve([], id(2))?.id, id(2), 'no names: the folder itself');
+  assert.equal(t.resolve(['a.txt'], id(1)), undefined);
+  assert.equal(t.resolve(['docs'], id(99)), undefined, 'not the root when the start is unknown');
+});
