@@ -3,7 +3,8 @@
  * folder; see store.ts for the layout on disk, writer.ts for the one write path.
  */
 export { createObjectStore, SMALL_OBJECT_MAX } from './store.ts';
-export type { CiphertextView, ObjectStore, StoredCheck, WriteOptions } from './store.ts';
+export type { ObjectStore, WriteOptions } from './store.ts';
+export type { CiphertextView, StoredCheck } from './ciphertext.ts';
 export { isObjectId, newObjectId, storedSize } from './layout.ts';
 export type { ObjectId } from './layout.ts';
 export type { ObjectWriter, WriteResult } from './writer.ts';

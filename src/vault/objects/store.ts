@@ -1,26 +1,26 @@
 /**
- * The object store: where objects live on disk, and the ways in and out of them. Every way in
- * is the one writer (writer.ts) over the one append file (file.ts); every plaintext way out is
- * the age range decryptor over a positional reader of the object.
- *
- *   objects/ab/<rest of id>   a stored object (nonce ‖ STREAM payload, layout.ts)
- *   objects/tmp/<id>.tmp      an object being written, or a resumable upload's partial object
+ * The object store: the ways in and out of the pool of objects (pool.ts says where they live).
+ * Every way in is the one writer (writer.ts) over the one append file (file.ts); every
+ * plaintext way out is the age range decryptor over a positional reader of the object; the
+ * ciphertext view (ciphertext.ts) moves stored bytes for the mesh and the backup.
  */
 import { once } from 'node:events';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { CHUNK_SIZE, chunkOffset, createRangeDecryptor, payloadKey } from '../../crypto/age/index.ts';
 import type { FileKey } from '../../crypto/age/index.ts';
 import type { HasherPool } from '../../crypto/index.ts';
 import { ElohimError, isElohimError } from '../../errors.ts';
+import { createCiphertextView } from './ciphertext.ts';
+import type { CiphertextView } from './ciphertext.ts';
 import { fsyncFolder, openAppendFile } from './file.ts';
-import { chunkPosition, isObjectId, newNonce, payloadReader, payloadSizeOf, readNonce, storedSize, wholeChunksOf } from './layout.ts';
+import { chunkPosition, newNonce, payloadReader, payloadSizeOf, readNonce, storedSize, wholeChunksOf } from './layout.ts';
 import type { ObjectId } from './layout.ts';
-import { authenticating, passing } from './verify.ts';
+import { closeWith, createPool, isEnoent, pump } from './pool.ts';
 import { createObjectWriter, sealing } from './writer.ts';
-import type { ObjectWriter, WriteResult, WriterTarget } from './writer.ts';
+import type { ObjectWriter, WriteResult } from './writer.ts';
 
 export interface WriteOptions {
   onProgress?: (bytesDone: number) => void;
@@ -33,32 +33,6 @@ export interface WriteOptions {
    * recovery deletes any the batch did not commit.
    */
   inPlace?: boolean;
-}
-
-/** What to check an object received as stored bytes against, before it is kept. */
-export type StoredCheck =
-  /** every chunk authenticated under the file key (from the sealed record that points at it) */
-  | { fileKey: FileKey; size: number }
-  /** the stored bytes' size and SHA-256 (from an authenticated manifest, e.g. a backup's) */
-  | { storedSize: number; storedSha256: string };
-
-/**
- * The ciphertext view: objects as stored bytes, for the mesh and the backup. Nothing here
- * decrypts, except to authenticate what it is given to keep.
- */
-export interface CiphertextView {
-  /** Every stored object in the pool (all vaults share it) with its stored size. */
-  list(): AsyncGenerator<{ id: ObjectId; size: number }>;
-  /** The stored size of an object; null when there is none. */
-  size(id: ObjectId): Promise<number | null>;
-  /** Stored bytes [start, end) of an object (default: all). Throws OBJECT_DAMAGED when it is missing, INVALID_INPUT for a bad range. */
-  read(id: ObjectId, range?: { start: number; end: number }): Promise<Readable>;
-  /**
-   * Keeps `source`, an object's stored bytes, under `id`, once every byte is in, durable and
-   * checked; returns the stored size and SHA-256. Throws ITEM_EXISTS if the object exists,
-   * OBJECT_DAMAGED or AGE_PAYLOAD_INVALID if the bytes do not check out (nothing is kept then).
-   */
-  write(id: ObjectId, source: AsyncIterable<Uint8Array>, check: StoredCheck, opts?: { signal?: AbortSignal }): Promise<WriteResult>;
 }
 
 export interface ObjectStore {
@@ -97,170 +71,16 @@ export interface ObjectStore {
 /** The largest input the vault reads into memory to `write` in place; bigger files stream. */
 export const SMALL_OBJECT_MAX = 1024 * 1024;
 
-const missing = () => new ElohimError('OBJECT_DAMAGED', 'the stored object is missing');
-const isEnoent = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
-
 export function createObjectStore(deps: { root: string; hashers: HasherPool }): ObjectStore {
   const { root, hashers } = deps;
-  const tmpDir = join(root, 'tmp');
-  const shardOf = (id: ObjectId): string => join(root, id.slice(0, 2));
-  const pathOf = (id: ObjectId): string => join(shardOf(id), id.slice(2));
-  // Named after the object, so that recovery from an intent can remove a half-written one too.
-  const tempPath = (id: ObjectId): string => join(tmpDir, `${id}.tmp`);
-
-  // Shard folders known to exist: saves a mkdir per object when putting many small files.
-  const shards = new Set<string>();
-  async function ensureShard(id: ObjectId): Promise<void> {
-    const shard = shardOf(id);
-    if (shards.has(shard)) return;
-    await mkdir(shard, { recursive: true });
-    shards.add(shard);
-  }
-
-  /** A temp file renamed into place once finished. */
-  function tempTarget(id: ObjectId): WriterTarget {
-    return {
-      reopen: (position) => openAppendFile(tempPath(id), { create: false, position }),
-      async publish() {
-        await ensureShard(id);
-        await rename(tempPath(id), pathOf(id));
-        await fsyncFolder(shardOf(id));
-      },
-      discard: () => rm(tempPath(id), { force: true }),
-    };
-  }
-
-  /** The object's own path, written once: its folder's fsync is left to `syncFolders`. */
-  function inPlaceTarget(id: ObjectId): WriterTarget {
-    return {
-      reopen: (position) => openAppendFile(pathOf(id), { create: false, position }),
-      async publish() {},
-      discard: () => rm(pathOf(id), { force: true }),
-    };
-  }
-
-  async function openObject(id: ObjectId): Promise<{ fh: FileHandle; stored: number }> {
-    let fh: FileHandle;
-    try {
-      fh = await open(pathOf(id), 'r');
-    } catch (err) {
-      if (isEnoent(err)) throw missing();
-      throw err;
-    }
-    try {
-      return { fh, stored: (await fh.stat()).size };
-    } catch (err) {
-      await fh.close();
-      throw err;
-    }
-  }
-
-  /** Hands `fh` to `stream`: closed once the stream has closed, however it ended. */
-  function closeWith(stream: Readable, fh: FileHandle): Readable {
-    stream.once('close', () => void fh.close().catch(() => {}));
-    return stream;
-  }
-
-  /** Feeds `source` into `writer` and finishes it; aborts it (deleting its file) on any failure. */
-  async function pump(writer: ObjectWriter, source: AsyncIterable<Uint8Array> | Uint8Array, opts: { signal?: AbortSignal; onProgress?: (n: number) => void }): Promise<WriteResult> {
-    try {
-      if (source instanceof Uint8Array) {
-        await writer.write(source);
-      } else {
-        for await (const chunk of source) {
-          opts.signal?.throwIfAborted();
-          await writer.write(chunk);
-          opts.onProgress?.(writer.received);
-        }
-      }
-      return await writer.finish({ signal: opts.signal });
-    } catch (err) {
-      if (!(source instanceof Uint8Array)) (source as Partial<Readable>).destroy?.();
-      await writer.abort().catch(() => {});
-      throw err;
-    }
-  }
-
-  async function newFile(id: ObjectId, inPlace: boolean) {
-    if (inPlace) await ensureShard(id);
-    else await mkdir(tmpDir, { recursive: true });
-    const file = await openAppendFile(inPlace ? pathOf(id) : tempPath(id), { create: true });
-    return { file, target: inPlace ? inPlaceTarget(id) : tempTarget(id) };
-  }
-
-  const ciphertext: CiphertextView = {
-    async *list() {
-      let shardNames: string[];
-      try {
-        shardNames = await readdir(root);
-      } catch (err) {
-        if (isEnoent(err)) return;
-        throw err;
-      }
-      for (const shard of shardNames.sort()) {
-        if (!/^[0-9a-f]{2}$/.test(shard)) continue;
-        for (const name of (await readdir(join(root, shard)).catch(() => [])).sort()) {
-          const id = shard + name;
-          if (!isObjectId(id)) continue;
-          const info = await stat(join(root, shard, name)).catch(() => null);
-          if (info?.isFile()) yield { id, size: info.size };
-        }
-      }
-    },
-
-    async size(id) {
-      try {
-        return (await stat(pathOf(id))).size;
-      } catch (err) {
-        if (isEnoent(err)) return null;
-        throw err;
-      }
-    },
-
-    async read(id, range) {
-      const { fh, stored } = await openObject(id);
-      const start = range?.start ?? 0;
-      const end = range?.end ?? stored;
-      if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end) && 0 <= start && start <= end && end <= stored)) {
-        await fh.close();
-        throw new ElohimError('INVALID_INPUT', `range ${start}-${end} is outside 0-${stored}`);
-      }
-      if (start === end) {
-        await fh.close();
-        return Readable.from([]);
-      }
-      // The stream closes the file handle when it ends or is destroyed.
-      return fh.createReadStream({ start, end: end - 1, highWaterMark: 1 << 20 });
-    },
-
-    async write(id, source, check, opts = {}) {
-      if ((await ciphertext.size(id)) !== null) throw new ElohimError('ITEM_EXISTS', 'the object is already stored');
-      const stored = 'fileKey' in check ? storedSize(check.size) : check.storedSize;
-      if (!Number.isSafeInteger(stored) || stored < 0) throw new ElohimError('INVALID_INPUT', 'the expected size must be a non-negative integer');
-      const { file, target } = await newFile(id, false);
-      const writer = createObjectWriter({
-        target,
-        file,
-        position: 0,
-        codec: 'fileKey' in check ? authenticating(check.fileKey, stored) : passing(stored),
-        hash: hashers.create(stored),
-        check:
-          'storedSha256' in check
-            ? (result) => {
-                if (result.sha256 !== check.storedSha256) throw new ElohimError('OBJECT_DAMAGED', 'the received object does not match its SHA-256');
-              }
-            : undefined,
-        onFailure: 'discard',
-      });
-      return pump(writer, source, opts);
-    },
-  };
-
+  const pool = createPool(root);
+  const { tmpDir, tempPath, tempTarget, shardOf, pathOf, openObject } = pool;
+  const ciphertext = createCiphertextView({ pool, hashers });
   return {
     async write(id, source, fileKey, opts = {}) {
       const nonce = newNonce();
       const inPlace = opts.inPlace === true;
-      const { file, target } = await newFile(id, inPlace);
+      const { file, target } = await pool.newFile(id, inPlace);
       const size = source instanceof Uint8Array ? source.length : opts.sizeHint;
       const writer = createObjectWriter({
         target,

@@ -1,0 +1,127 @@
+/**
+ * The ciphertext view: objects as stored bytes, for the mesh and the backup, which move objects
+ * between devices and never decrypt them. Nothing here decrypts, except to authenticate what it
+ * is given to keep.
+ *
+ * An object received as stored bytes is checked before it is published, one of two ways, both
+ * on the same writer as every put (so it is durable, then renamed into place, or deleted):
+ * - with the file key from the sealed record that points at it (the mesh, whose peer sends the
+ *   share's records): every STREAM chunk is authenticated as it passes, under its counter and
+ *   the final flag, and its plaintext dropped. This also proves the object belongs to that
+ *   record, which no digest sent beside it could.
+ * - with the stored size and SHA-256 from an authenticated manifest (a backup restore, which
+ *   must restore every vault's objects, whose file keys the restoring vault may not hold: a
+ *   decoy's backup covers the whole folder). The digest is of ciphertext and says nothing of the
+ *   contents; its authenticity comes from the manifest's.
+ */
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import type { FileKey } from '../../crypto/age/index.ts';
+import type { HasherPool } from '../../crypto/index.ts';
+import { ElohimError } from '../../errors.ts';
+import { isObjectId, storedSize } from './layout.ts';
+import type { ObjectId } from './layout.ts';
+import { isEnoent, pump } from './pool.ts';
+import type { Pool } from './pool.ts';
+import { authenticating, passing } from './verify.ts';
+import { createObjectWriter } from './writer.ts';
+import type { WriteResult } from './writer.ts';
+
+/** What to check an object received as stored bytes against, before it is kept. */
+export type StoredCheck =
+  /** every chunk authenticated under the file key (from the sealed record that points at it) */
+  | { fileKey: FileKey; size: number }
+  /** the stored bytes' size and SHA-256 (from an authenticated manifest, e.g. a backup's) */
+  | { storedSize: number; storedSha256: string };
+
+/**
+ * The ciphertext view: objects as stored bytes, for the mesh and the backup. Nothing here
+ * decrypts, except to authenticate what it is given to keep.
+ */
+export interface CiphertextView {
+  /** Every stored object in the pool (all vaults share it) with its stored size. */
+  list(): AsyncGenerator<{ id: ObjectId; size: number }>;
+  /** The stored size of an object; null when there is none. */
+  size(id: ObjectId): Promise<number | null>;
+  /** Stored bytes [start, end) of an object (default: all). Throws OBJECT_DAMAGED when it is missing, INVALID_INPUT for a bad range. */
+  read(id: ObjectId, range?: { start: number; end: number }): Promise<Readable>;
+  /**
+   * Keeps `source`, an object's stored bytes, under `id`, once every byte is in, durable and
+   * checked; returns the stored size and SHA-256. Throws ITEM_EXISTS if the object exists,
+   * OBJECT_DAMAGED or AGE_PAYLOAD_INVALID if the bytes do not check out (nothing is kept then).
+   */
+  write(id: ObjectId, source: AsyncIterable<Uint8Array>, check: StoredCheck, opts?: { signal?: AbortSignal }): Promise<WriteResult>;
+}
+
+export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }): CiphertextView {
+    const { pool, hashers } = deps;
+    const view: CiphertextView = {
+    async *list() {
+      let shardNames: string[];
+      try {
+        shardNames = await readdir(pool.root);
+      } catch (err) {
+        if (isEnoent(err)) return;
+        throw err;
+      }
+      for (const shard of shardNames.sort()) {
+        if (!/^[0-9a-f]{2}$/.test(shard)) continue;
+        for (const name of (await readdir(join(pool.root, shard)).catch(() => [])).sort()) {
+          const id = shard + name;
+          if (!isObjectId(id)) continue;
+          const info = await stat(join(pool.root, shard, name)).catch(() => null);
+          if (info?.isFile()) yield { id, size: info.size };
+        }
+      }
+    },
+
+    async size(id) {
+      try {
+        return (await stat(pool.pathOf(id))).size;
+      } catch (err) {
+        if (isEnoent(err)) return null;
+        throw err;
+      }
+    },
+
+    async read(id, range) {
+      const { fh, stored } = await pool.openObject(id);
+      const start = range?.start ?? 0;
+      const end = range?.end ?? stored;
+      if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end) && 0 <= start && start <= end && end <= stored)) {
+        await fh.close();
+        throw new ElohimError('INVALID_INPUT', `range ${start}-${end} is outside 0-${stored}`);
+      }
+      if (start === end) {
+        await fh.close();
+        return Readable.from([]);
+      }
+      // The stream closes the file handle when it ends or is destroyed.
+      return fh.createReadStream({ start, end: end - 1, highWaterMark: 1 << 20 });
+    },
+
+    async write(id, source, check, opts = {}) {
+      if ((await view.size(id)) !== null) throw new ElohimError('ITEM_EXISTS', 'the object is already stored');
+      const stored = 'fileKey' in check ? storedSize(check.size) : check.storedSize;
+      if (!Number.isSafeInteger(stored) || stored < 0) throw new ElohimError('INVALID_INPUT', 'the expected size must be a non-negative integer');
+      const { file, target } = await pool.newFile(id, false);
+      const writer = createObjectWriter({
+        target,
+        file,
+        position: 0,
+        codec: 'fileKey' in check ? authenticating(check.fileKey, stored) : passing(stored),
+        hash: hashers.create(stored),
+        check:
+          'storedSha256' in check
+            ? (result) => {
+                if (result.sha256 !== check.storedSha256) throw new ElohimError('OBJECT_DAMAGED', 'the received object does not match its SHA-256');
+              }
+            : undefined,
+        onFailure: 'discard',
+      });
+      return pump(writer, source, opts);
+    },
+  };
+  return view;
+}

@@ -1,0 +1,114 @@
+/**
+ * The pool on disk, shared by every vault: where an object lives and where it is written.
+ *
+ *   objects/ab/<rest of id>   a stored object (nonce ‖ STREAM payload, layout.ts)
+ *   objects/tmp/<id>.tmp      an object being written, or a resumable upload's partial object
+ *
+ * and `pump`, the one loop that feeds a source through an object writer.
+ */
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { ElohimError } from '../../errors.ts';
+import { fsyncFolder, openAppendFile } from './file.ts';
+import type { AppendFile } from './file.ts';
+import type { ObjectId } from './layout.ts';
+import type { ObjectWriter, WriteResult, WriterTarget } from './writer.ts';
+
+export const isEnoent = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
+const missing = () => new ElohimError('OBJECT_DAMAGED', 'the stored object is missing');
+
+export type Pool = ReturnType<typeof createPool>;
+
+export function createPool(root: string) {
+  const tmpDir = join(root, 'tmp');
+  const shardOf = (id: ObjectId): string => join(root, id.slice(0, 2));
+  const pathOf = (id: ObjectId): string => join(shardOf(id), id.slice(2));
+  // Named after the object, so that recovery from an intent can remove a half-written one too.
+  const tempPath = (id: ObjectId): string => join(tmpDir, `${id}.tmp`);
+
+  // Shard folders known to exist: saves a mkdir per object when putting many small files.
+  const shards = new Set<string>();
+  async function ensureShard(id: ObjectId): Promise<void> {
+    const shard = shardOf(id);
+    if (shards.has(shard)) return;
+    await mkdir(shard, { recursive: true });
+    shards.add(shard);
+  }
+
+  /** A temp file renamed into place once finished. */
+  function tempTarget(id: ObjectId): WriterTarget {
+    return {
+      reopen: (position) => openAppendFile(tempPath(id), { create: false, position }),
+      async publish() {
+        await ensureShard(id);
+        await rename(tempPath(id), pathOf(id));
+        await fsyncFolder(shardOf(id));
+      },
+      discard: () => rm(tempPath(id), { force: true }),
+    };
+  }
+
+  /** The object's own path, written once: its folder's fsync is left to `syncFolders`. */
+  function inPlaceTarget(id: ObjectId): WriterTarget {
+    return {
+      reopen: (position) => openAppendFile(pathOf(id), { create: false, position }),
+      async publish() {},
+      discard: () => rm(pathOf(id), { force: true }),
+    };
+  }
+
+  /** Opens a stored object for reading. Throws OBJECT_DAMAGED when it is missing. */
+  async function openObject(id: ObjectId): Promise<{ fh: FileHandle; stored: number }> {
+    let fh: FileHandle;
+    try {
+      fh = await open(pathOf(id), 'r');
+    } catch (err) {
+      if (isEnoent(err)) throw missing();
+      throw err;
+    }
+    try {
+      return { fh, stored: (await fh.stat()).size };
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+  }
+
+  /** A new file for object `id` (a temp file, or in place), and where it goes when finished. */
+  async function newFile(id: ObjectId, inPlace: boolean): Promise<{ file: AppendFile; target: WriterTarget }> {
+    if (inPlace) await ensureShard(id);
+    else await mkdir(tmpDir, { recursive: true });
+    const file = await openAppendFile(inPlace ? pathOf(id) : tempPath(id), { create: true });
+    return { file, target: inPlace ? inPlaceTarget(id) : tempTarget(id) };
+  }
+
+  return { root, tmpDir, shardOf, pathOf, tempPath, tempTarget, openObject, newFile };
+}
+
+/** Hands `fh` to `stream`: closed once the stream has closed, however it ended. */
+export function closeWith(stream: Readable, fh: FileHandle): Readable {
+  stream.once('close', () => void fh.close().catch(() => {}));
+  return stream;
+}
+
+/** Feeds `source` into `writer` and finishes it; aborts it (deleting its file) on any failure. */
+export async function pump(writer: ObjectWriter, source: AsyncIterable<Uint8Array> | Uint8Array, opts: { signal?: AbortSignal; onProgress?: (n: number) => void }): Promise<WriteResult> {
+  try {
+    if (source instanceof Uint8Array) {
+      await writer.write(source);
+    } else {
+      for await (const chunk of source) {
+        opts.signal?.throwIfAborted();
+        await writer.write(chunk);
+        opts.onProgress?.(writer.received);
+      }
+    }
+    return await writer.finish({ signal: opts.signal });
+  } catch (err) {
+    if (!(source instanceof Uint8Array)) (source as Partial<Readable>).destroy?.();
+    await writer.abort().catch(() => {});
+    throw err;
+  }
+}
