@@ -42,7 +42,7 @@ test('a put aborted before it starts writes nothing', async (t) => {
     (e) => isElohimError(e, 'SESSION_REQUIRED'),
   );
   const entry = { names: ['b.txt'], size: 1, read: async () => Buffer.from('b') };
-  await assert.rejects(tv.vault.putMany(null, [entry], { signal: AbortSignal.abort(locked()) }), (e) => isElohimError(e, 'SESSION_REQUIRED'));
+  await assert.rejects(tv.vault.putMany(null, [entry], { folders: [['empty']], signal: AbortSignal.abort(locked()) }), (e) => isElohimError(e, 'SESSION_REQUIRED'));
   assert.deepEqual(namesAt(tv.vault, '/'), []);
 });
 

@@ -100,6 +100,7 @@ export function createWriter(core: VaultCore): Pick<Vault, 'put' | 'putMany'> {
     },
 
     async putMany(parentId, entries, opts = {}) {
+      opts.signal?.throwIfAborted();
       const base = core.folderById(parentId);
       const seen = new Set<string>();
       for (const entry of entries) {
