@@ -1,7 +1,16 @@
 /**
- * Comparing two examiner reports: a folder under suspicion against a baseline folder where the
- * examined vault did the same work and no other vault exists. Every feature must be equal except
- * those the README admits an examiner can see, each listed here with the sentence that admits it.
+ * Comparing a folder under suspicion with baseline folders: folders where the examined vault did
+ * the same work, no other vault exists, and ElohimOS ran (no vault unlocked) where the suspect
+ * folder's other vault was used. Two rules:
+ *
+ * - most features must equal the first baseline's (a second baseline, made the same way, checks
+ *   that they are deterministic at all);
+ * - where a time falls (timestamps.*, creationOrder.*: sets of buckets, timeline.ts) varies from
+ *   folder to folder even without a hidden vault, since maintenance adds chaff at random; so every
+ *   bucket the suspect shows must be one some baseline shows. That is the deniability claim:
+ *   whatever the examiner sees, a folder without a hidden vault can show too.
+ *
+ * Features the README admits an examiner can see are listed with the sentence that admits them.
  * Pure.
  */
 import { isDeepStrictEqual } from 'node:util';
@@ -21,48 +30,74 @@ export const ADMITTED: Readonly<Record<string, string>> = {
   'sqliteFile.header.pageCount': `${AMOUNT} (the database grows with its rows)`,
   'sqliteFile.header.freelistCount': `${AMOUNT} (pages freed by deleted rows)`,
   'sqliteFile.header.freelistTrunk': `${AMOUNT} (pages freed by deleted rows)`,
+  // SQLite in WAL mode bumps the header's change counter (and version-valid-for) at a checkpoint
+  // whose commits changed page 1: the page count or the freelist. So it counts the processes that
+  // grew or shrank the file, which chaff does as well as any vault's rows.
+  'sqliteFile.header.changeCounter': `${AMOUNT} (the header's change counter counts the processes whose writes grew or shrank the database)`,
+  'sqliteFile.header.versionValidFor': `${AMOUNT} (set with the change counter)`,
   'sqliteFile.rows.records': AMOUNT,
   'fileLayout.size.db.sqlite': AMOUNT,
 };
+
+/** Whether a feature is a set of time buckets, compared by the second rule. */
+export function isTimeFeature(feature: string): boolean {
+  return /^(timestamps|creationOrder)\..+\.(mtime|ctime|atime|birth)$/.test(feature);
+}
 
 export interface Difference {
   tell: Tell | string;
   feature: string;
   examined: unknown;
+  /** the first baseline's value, or for a time feature every bucket the baselines show */
   baseline: unknown;
 }
 
 const tellOf = (feature: string): Tell | string => feature.split('.')[0]!;
+const ABSENT = '<absent>';
 
 /**
- * Every feature in which `examined` differs from `baseline`, admitted ones left out (unless
- * `includeAdmitted`). A feature present in one report only differs too.
+ * Every feature in which `examined` is not what the baselines allow (see the rules above),
+ * admitted ones left out unless `includeAdmitted`. A feature present on one side only differs
+ * too. Throws without a baseline.
  */
-export function differences(examined: Report, baseline: Report, opts: { includeAdmitted?: boolean } = {}): Difference[] {
+export function differences(examined: Report, baselines: readonly Report[], opts: { includeAdmitted?: boolean } = {}): Difference[] {
+  const [first] = baselines;
+  if (first === undefined) throw new Error('no baseline to compare with');
   const out: Difference[] = [];
-  const names = [...new Set([...Object.keys(examined), ...Object.keys(baseline)])].sort();
+  const names = [...new Set([examined, ...baselines].flatMap((r) => Object.keys(r)))].sort();
   for (const feature of names) {
     if (!opts.includeAdmitted && feature in ADMITTED) continue;
-    const a = feature in examined ? examined[feature] : '<absent>';
-    const b = feature in baseline ? baseline[feature] : '<absent>';
+    const a = feature in examined ? examined[feature] : ABSENT;
+    if (isTimeFeature(feature)) {
+      const seen = new Set(baselines.flatMap((b) => (Array.isArray(b[feature]) ? (b[feature] as unknown[]) : [])));
+      const allowed = [...seen];
+      const unseen = Array.isArray(a) ? a.filter((bucket) => !seen.has(bucket)) : [a];
+      if (unseen.length > 0) out.push({ tell: tellOf(feature), feature, examined: a, baseline: allowed.length === 0 ? ABSENT : allowed });
+      continue;
+    }
+    const b = feature in first ? first[feature] : ABSENT;
     if (!isDeepStrictEqual(a, b)) out.push({ tell: tellOf(feature), feature, examined: a, baseline: b });
   }
   return out;
 }
 
 /** The differences that belong to one tell. */
-export function differencesIn(tell: Tell, examined: Report, baseline: Report): Difference[] {
-  return differences(examined, baseline).filter((d) => d.tell === tell);
+export function differencesIn(tell: Tell, examined: Report, baselines: readonly Report[]): Difference[] {
+  return differences(examined, baselines).filter((d) => d.tell === tell);
 }
 
 /** A failure message that names the tell and shows each differing feature on both sides. */
-export function describeDifferences(tell: Tell, names: { examined: string; baseline: string }, diffs: readonly Difference[]): string {
+export function describeDifferences(tell: Tell, names: { examined: string; baseline: string; baselines?: string }, diffs: readonly Difference[]): string {
   const show = (v: unknown) => {
     const s = JSON.stringify(v);
     return s.length > 400 ? `${s.slice(0, 400)}…` : s;
   };
   return [
     `the examiner tells ${names.examined} from ${names.baseline} by ${TELLS[tell]}:`,
-    ...diffs.map((d) => `  ${d.feature}\n    ${names.examined}: ${show(d.examined)}\n    ${names.baseline}: ${show(d.baseline)}`),
+    ...diffs.map((d) => {
+      const time = isTimeFeature(d.feature);
+      const baseline = time ? (names.baselines ?? names.baseline) : names.baseline;
+      return `  ${d.feature}${time ? ' (times: each bucket must be one a baseline shows)' : ''}\n    ${names.examined}: ${show(d.examined)}\n    ${baseline}: ${show(d.baseline)}`;
+    }),
   ].join('\n');
 }
