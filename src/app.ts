@@ -18,6 +18,7 @@ import type { SettingsStore } from './settings/index.ts';
 import { createObjectStore, destroyVaultData, openVault } from './vault/index.ts';
 import type { VaultRecord } from './vault/index.ts';
 import { createWorkspaces, recordEvent } from './workspace/index.ts';
+import { createMaintenance } from './cover/index.ts';
 import type { BuiltWorkspace, Workspace, Workspaces } from './workspace/index.ts';
 
 /** Start-up configuration, read and checked once. */
@@ -67,6 +68,11 @@ export interface App {
   workspaces: Workspaces;
   /** Creates the vault (and a decoy); returns the recovery codes, shown once. */
   init(opts: InitOptions): Promise<{ recoveryCodes: string[]; decoyRecoveryCodes?: string[] }>;
+  /**
+   * One maintenance pass (cover/): every face runs it when it starts and stops; the server also
+   * every few minutes, with `chaff`.
+   */
+  maintain(opts?: { chaff?: boolean }): Promise<void>;
   /** Locks every workspace (recording nothing) and releases the data folder. */
   close(): void;
 }
@@ -147,6 +153,15 @@ export function createApp(config: AppConfig, opts: { clock?: () => number } = {}
   }
 
   const workspaces = createWorkspaces({ keyring, build: buildWorkspace });
+  const maintenance = createMaintenance({
+    db: database,
+    objects,
+    paths,
+    lock,
+    initialized: () => keyring.isInitialized(),
+    refreshKeys: () => keyring.refresh(),
+    refreshSettings: () => settings.refresh(),
+  });
 
   return {
     config,
@@ -158,8 +173,10 @@ export function createApp(config: AppConfig, opts: { clock?: () => number } = {}
       await mkdir(paths.objects, { recursive: true, mode: 0o700 });
       const result = await keyring.init(initOpts, setUp);
       await settings.create();
+      await maintenance.seed();
       return result;
     },
+    maintain: (opts) => maintenance.run(opts),
     close() {
       workspaces.lockAll(undefined);
       db?.close();

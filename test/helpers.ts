@@ -175,9 +175,23 @@ export async function listFiles(dir: string): Promise<FileEntry[]> {
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
-/** Stored objects of a home, as paths relative to objects/ ("ab/cdef…"); temp files left out. */
-export async function objectFiles(home: string): Promise<string[]> {
+/** Every stored object of a home, chaff included, as paths relative to objects/ ("ab/cdef…"); temp files left out. */
+export async function allObjectFiles(home: string): Promise<string[]> {
   return (await listFiles(join(home, 'objects'))).map((f) => f.path).filter((p) => !p.startsWith('tmp/'));
+}
+
+/** The chaff objects each home was set up with (src/cover): nothing tells them apart, so the helpers that set up a home note them. */
+const setUpObjects = new Map<string, Set<string>>();
+
+/** Notes the objects a freshly set-up home holds (its chaff), which `objectFiles` then leaves out. */
+export async function rememberSetUp(home: string): Promise<void> {
+  setUpObjects.set(home, new Set(await allObjectFiles(home)));
+}
+
+/** Stored objects of a home other than its set-up chaff, as paths relative to objects/; temp files left out. */
+export async function objectFiles(home: string): Promise<string[]> {
+  const chaff = setUpObjects.get(home) ?? new Set<string>();
+  return (await allObjectFiles(home)).filter((p) => !chaff.has(p));
 }
 
 /** Files in objects/tmp/ (temp files of puts in progress or abandoned). */
@@ -320,6 +334,7 @@ export async function initHome(opts: { decoy?: boolean } = {}): Promise<TestHome
   t.codes = parseRecoveryCodes(out, 'Recovery codes:');
   t.decoyCodes = parseRecoveryCodes(out, 'Recovery codes of the DECOY vault:');
   if (t.codes.length === 0) throw new Error(`init printed no recovery codes: ${describeRun(r)}`);
+  await rememberSetUp(t.home);
   return t;
 }
 

@@ -12,7 +12,7 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import { createServer, CSRF_HEADER, SESSION_COOKIE } from '../src/server/index.ts';
 import { createApp } from '../src/app.ts';
 import type { App } from '../src/app.ts';
-import { DECOY_PASSPHRASE, makeTempDir, objectFiles, PASSPHRASE, tempFiles } from './helpers.ts';
+import { DECOY_PASSPHRASE, makeTempDir, objectFiles, PASSPHRASE, rememberSetUp, tempFiles } from './helpers.ts';
 import type { EntryInfo, TrashEntry } from '../src/vault/index.ts';
 
 export { DECOY_PASSPHRASE, PASSPHRASE };
@@ -51,6 +51,7 @@ export async function startServer(opts: { init?: boolean; decoy?: boolean; autoL
     const r = await home.init({ passphrase: PASSPHRASE, decoyPassphrase: opts.decoy ? DECOY_PASSPHRASE : undefined, argon2: CHEAP_ARGON2 });
     codes = r.recoveryCodes;
     decoyCodes = r.decoyRecoveryCodes ?? [];
+    await rememberSetUp(dir);
   }
   const server = await createServer({ app: home, version: 'test', autoLockMs: opts.autoLockMs, logLevel: false });
   const t: TestServer = {

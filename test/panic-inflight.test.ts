@@ -11,7 +11,7 @@ import type { IncomingMessage } from 'node:http';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { objectFiles } from './helpers.ts';
-import { start } from './server-helpers.ts';
+import { openSession, start } from './server-helpers.ts';
 
 const MiB = 1024 * 1024;
 
@@ -20,23 +20,9 @@ async function panic(base: string): Promise<void> {
   assert.equal(res.status, 200);
 }
 
-async function unlock(base: string) {
-  const res = await fetch(`${base}/api/v1/session`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-elohim-csrf': '1' },
-    body: JSON.stringify({ passphrase: 'pass' }),
-  });
-  assert.equal(res.status, 201);
-  const { csrfToken } = (await res.json()) as { csrfToken: string };
-  const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
-  return (path: string, init: RequestInit = {}) =>
-    fetch(`${base}${path}`, { ...init, headers: { cookie, 'x-elohim-csrf': csrfToken, ...(init.headers as Record<string, string>) } });
-}
-
 test('panic ends a download in flight: the client never gets the whole file', async () => {
-  const { server, api } = await start();
+  const { server, api, base } = await start();
   try {
-    const base = `http://127.0.0.1:${(server.app.server.address() as { port: number }).port}`;
     const data = randomBytes(40 * MiB);
     const put = await api('/api/v1/files?name=big.bin', { method: 'PUT', body: data, headers: { 'content-type': 'application/octet-stream' } });
     assert.equal(put.status, 201);
@@ -68,9 +54,8 @@ test('panic ends a download in flight: the client never gets the whole file', as
 });
 
 test('panic aborts an upload in flight: nothing is committed afterwards, and no object is left behind', async () => {
-  const { home, server, cookie, csrfToken } = await start();
+  const { home, server, cookie, csrfToken, base } = await start();
   try {
-    const base = `http://127.0.0.1:${(server.app.server.address() as { port: number }).port}`;
     const objectsBefore = (await objectFiles(home)).length;
 
     const url = new URL(`${base}/api/v1/files?name=inflight.bin`);
@@ -97,7 +82,7 @@ test('panic aborts an upload in flight: nothing is committed afterwards, and no 
     }
     await sleep(200);
 
-    const again = await unlock(base);
+    const { api: again } = await openSession(base);
     const list = (await (await again('/api/v1/items')).json()) as { items: { name: string }[] };
     assert.deepEqual(list.items.map((i) => i.name), [], 'no file appeared');
     assert.equal((await objectFiles(home)).length, objectsBefore, 'no object was left behind');

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { createServer } from '../src/server/index.ts';
+import { rememberSetUp } from './helpers.ts';
 import { createApp } from '../src/app.ts';
 
 const CHEAP = { memory: 19 * 1024, passes: 2, parallelism: 1 };
@@ -21,6 +22,7 @@ export async function start(dir?: string) {
     dirs.push(home);
     const h = createApp({ home });
     await h.init({ passphrase: 'pass', argon2: CHEAP });
+    await rememberSetUp(home);
     h.close();
   }
   const vaultHome = createApp({ home });
@@ -28,6 +30,11 @@ export async function start(dir?: string) {
   // Stopping also closes the home, releasing its lock for the next server on the same folder.
   const server = { ...running, stop: async () => { await running.stop(); vaultHome.close(); } };
   const base = await server.app.listen({ host: '127.0.0.1', port: 0 });
+  return { home, server, base, ...(await openSession(base)) };
+}
+
+/** Unlocks over HTTP (POST /session) and returns a fetch bound to the new session, with its cookie and token. */
+export async function openSession(base: string) {
   const res = await fetch(`${base}/api/v1/session`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-elohim-csrf': '1' },
@@ -38,5 +45,5 @@ export async function start(dir?: string) {
   const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
   const api = (path: string, init: RequestInit = {}) =>
     fetch(`${base}${path}`, { ...init, headers: { cookie, 'x-elohim-csrf': csrfToken, 'tus-resumable': '1.0.0', ...(init.headers as Record<string, string>) } });
-  return { home, server, api, cookie, csrfToken };
+  return { api, cookie, csrfToken };
 }

@@ -7,8 +7,14 @@ import { readSecret } from './prompt.ts';
 export async function withApp<T>(fn: (app: App) => Promise<T>): Promise<T> {
   const app = createApp(configFromEnv());
   try {
+    // Maintenance before and after the command (cover/): the folder's times then say only that
+    // ElohimOS ran, whichever vault the command used.
+    await app.maintain();
     return await fn(app);
   } finally {
+    // Also after a failed command (a wrong passphrase is an ordinary run too). Best effort: the
+    // command's own outcome, success or error, is what the user must see.
+    await app.maintain().catch(() => {});
     app.close();
   }
 }

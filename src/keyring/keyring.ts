@@ -476,6 +476,22 @@ export function createKeyring(deps: KeyringDeps) {
       });
     },
 
+    /**
+     * Rewrites keyslots.bin and the throttle file exactly as they are (maintenance: their times
+     * then say when ElohimOS last ran, not when a vault last changed them).
+     */
+    refresh(): Promise<void> {
+      return exclusive(async () => {
+        for (const path of [paths.keyslots, paths.throttle]) {
+          const bytes = await readFile(path).catch((err: NodeJS.ErrnoException) => {
+            if (err.code === 'ENOENT') return null;
+            throw err;
+          });
+          if (bytes !== null) await writeFileAtomic(path, bytes);
+        }
+      });
+    },
+
     /** Milliseconds before the next unlock attempt will be evaluated (0 = now). */
     unlockWaitMs(): Promise<number> {
       return throttle.waitMs();

@@ -63,6 +63,14 @@ export function createSettings(deps: { path: string }) {
       if (parsed.version !== 1) throw new ElohimError('VAULT_FORMAT_UNKNOWN', `config.json version ${parsed.version} is unknown`);
       return (cached = checkSettings(parsed.settings ?? {}));
     },
+    /** Rewrites config.json exactly as it is, if it exists (maintenance, see cover/). */
+    async refresh(): Promise<void> {
+      const bytes = await readFile(deps.path).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return null;
+        throw err;
+      });
+      if (bytes !== null) await writeFileAtomic(deps.path, bytes);
+    },
     /** Writes config.json with the current settings when it does not exist yet (at set-up). */
     async create(): Promise<void> {
       if (existsSync(deps.path)) return;

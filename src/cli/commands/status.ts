@@ -12,7 +12,11 @@ export function statusCommand(): Command {
       const config = configFromEnv();
       const app = createApp(config);
       const initialized = app.keyring.isInitialized();
-      app.close();
+      try {
+        await app.maintain(); // like every process on the folder (cover/)
+      } finally {
+        app.close();
+      }
       process.stdout.write(`ElohimOS ${process.env.npm_package_version ?? '0.1.0'} on Node ${process.versions.node}\n`);
       process.stdout.write(`data folder: ${config.home} (${initialized ? 'vault present' : 'no vault yet'})\n`);
       if (!initialized) process.stdout.write('start with: npx elohim init (or npm start, then POST /api/v1/setup)\n');
