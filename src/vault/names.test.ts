@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { checkName, formatVaultPath, MAX_NAME_BYTES, parseVaultPath } from './names.ts';
+import { checkName, formatVaultPath, MAX_NAME_BYTES, parseVaultPath, showInvisible } from './names.ts';
 import { isElohimError } from '../errors.ts';
 
 const refused = (name: string) => {
@@ -179,5 +179,19 @@ test('any accepted name round-trips through a path', () => {
       }
       assert.deepEqual(parseVaultPath(formatVaultPath(checked)), checked);
     }),
+  );
+});
+
+test('showInvisible writes out what would not show as itself, and leaves the rest', () => {
+  assert.equal(showInvisible('invoice\u202egpj.exe'), 'invoice\\u{202e}gpj.exe');
+  assert.equal(showInvisible('ca\u200bfe s\ud800'), 'ca\\u{200b}fe s\\u{d800}');
+  assert.equal(showInvisible('日本語 café 👨\u200d👩'), '日本語 café 👨\\u{200d}👩');
+  fc.assert(
+    fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (text) => {
+      const shown = showInvisible(text);
+      assert.ok(shown.isWellFormed());
+      assert.doesNotMatch(shown, /[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}]|(?! )\p{White_Space}/u);
+    }),
+    { numRuns: 2000 },
   );
 });

@@ -103,6 +103,15 @@ export function parseVaultPath(path: string): string[] {
   return names.map(checkBasic);
 }
 
+/**
+ * `text` with what would not show as itself written out as \u{…}: controls, format and
+ * invisible characters, white space other than the plain space, lone surrogates. For messages
+ * that must say which name was refused (a bidi control would reorder the message itself).
+ */
+export function showInvisible(text: string): string {
+  return text.replace(/\p{Cs}|(?! )[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{White_Space}\p{Default_Ignorable_Code_Point}\u2800]/gu, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
+}
+
 export function formatVaultPath(names: readonly string[]): string {
   return '/' + names.join('/');
 }

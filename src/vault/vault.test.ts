@@ -217,3 +217,19 @@ test('a put whose commit fails (the database refuses the write) leaves no object
   assert.deepEqual(await objectFiles(tv.dir), [], 'the sealed object was removed');
   assert.deepEqual(await readdir(join(tv.dir, 'objects', 'tmp')), []);
 });
+
+test('putMany refuses a bad name anywhere below its destination, saying which path, before writing anything', async (t) => {
+  const tv = await openTestVault();
+  t.after(() => tv.close());
+  const entry = (names: string[]) => ({ names, size: 1, read: async () => Buffer.from('x') });
+  await assert.rejects(
+    tv.vault.putMany(null, [entry(['ok.txt']), entry(['sub', 'invoice\u202egpj.exe'])]),
+    (e) => isElohimError(e, 'INVALID_NAME') && e.message.startsWith('/sub/invoice\\u{202e}gpj.exe: '),
+  );
+  await assert.rejects(
+    tv.vault.putMany(null, [entry(['ok.txt'])], { folders: [['empty ']] }),
+    (e) => isElohimError(e, 'INVALID_NAME') && e.message.startsWith('/empty : '), // a plain space shows as itself
+  );
+  assert.deepEqual(namesAt(tv.vault, '/'), []);
+  assert.deepEqual(await objectFiles(tv.dir).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? [] : Promise.reject(err))), []);
+});

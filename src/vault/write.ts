@@ -1,9 +1,9 @@
 import { Readable } from 'node:stream';
 import { generateFileKey } from '../crypto/age/index.ts';
-import { ElohimError } from '../errors.ts';
+import { ElohimError, isElohimError } from '../errors.ts';
 import { newRecordId } from '../db/index.ts';
 import type { RecordId } from '../db/index.ts';
-import { checkName, formatVaultPath } from './names.ts';
+import { checkName, formatVaultPath, showInvisible } from './names.ts';
 import { newObjectId, SMALL_OBJECT_MAX } from './objects/index.ts';
 import type { ObjectId } from './objects/index.ts';
 import type { Item } from './tree.ts';
@@ -41,6 +41,21 @@ export function createWriter(core: VaultCore): Pick<Vault, 'put' | 'putMany'> {
   }
 
   const pathBelow = (from: RecordId | null, names: readonly string[]) => formatVaultPath([...(from === null ? [] : tree.namesOf(from)), ...names]);
+
+  /**
+   * checkName for each of `names` below `base`; a refusal says which path it was (one file of
+   * a folder of thousands), with invisible characters written out. Throws INVALID_NAME.
+   */
+  function checkNames(base: RecordId | null, names: readonly string[]): string[] {
+    return names.map((name, i) => {
+      try {
+        return checkName(name);
+      } catch (err) {
+        if (!isElohimError(err, 'INVALID_NAME')) throw err;
+        throw new ElohimError('INVALID_NAME', `${showInvisible(pathBelow(base, names.slice(0, i + 1)))}: ${err.message}`);
+      }
+    });
+  }
 
   /**
    * Checks again, right before the commit, what may have changed while the bytes were arriving
@@ -104,7 +119,7 @@ export function createWriter(core: VaultCore): Pick<Vault, 'put' | 'putMany'> {
       const base = core.folderById(parentId);
       const seen = new Set<string>();
       for (const entry of entries) {
-        const names = entry.names.map(checkName);
+        const names = checkNames(base, entry.names);
         const key = names.join('/');
         if (seen.has(key)) throw new ElohimError('ITEM_EXISTS', `${pathBelow(base, names)} is given twice`);
         seen.add(key);
@@ -115,7 +130,7 @@ export function createWriter(core: VaultCore): Pick<Vault, 'put' | 'putMany'> {
       }
       // Every source folder, empty ones included, before any file.
       const pendingFolders: Item[] = [];
-      for (const names of opts.folders ?? []) folderAt(base, names.map(checkName), pendingFolders);
+      for (const names of opts.folders ?? []) folderAt(base, checkNames(base, names), pendingFolders);
       if (pendingFolders.length > 0) core.commit({ put: pendingFolders });
       let files = 0;
       let bytes = 0;
@@ -124,7 +139,7 @@ export function createWriter(core: VaultCore): Pick<Vault, 'put' | 'putMany'> {
         const batch = entries.slice(start, start + BATCH_FILES);
         const pending: Item[] = [];
         const planned = batch.map((entry) => {
-          const names = entry.names.map(checkName);
+          const names = checkNames(base, entry.names);
           return { entry, names, parent: folderAt(base, names.slice(0, -1), pending), object: newObjectId(), fileKey: generateFileKey() };
         });
         const intent = core.intentRecord(planned.map((p) => p.object));
