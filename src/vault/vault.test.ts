@@ -233,3 +233,21 @@ test('putMany refuses a bad name anywhere below its destination, saying which pa
   assert.deepEqual(namesAt(tv.vault, '/'), []);
   assert.deepEqual(await objectFiles(tv.dir).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? [] : Promise.reject(err))), []);
 });
+
+test('a putMany batch that fails waits for its other files before cleaning up, leaving no object', async (t) => {
+  const tv = await openTestVault();
+  t.after(() => tv.close());
+  const slow = (name: string) => ({
+    names: [name],
+    size: 10,
+    read: async () => {
+      await new Promise((r) => setTimeout(r, 150));
+      return randomBytes(10);
+    },
+  });
+  const failing = { names: ['bad.bin'], size: 1, read: async () => Promise.reject(new Error('host read failed')) };
+  await assert.rejects(tv.vault.putMany(null, [slow('a'), slow('b'), slow('c'), failing, slow('d')]), /host read failed/);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(namesAt(tv.vault, '/'), []);
+  assert.deepEqual(await objectFiles(tv.dir).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? [] : Promise.reject(err))), []);
+});

@@ -147,21 +147,31 @@ export function createWriter(core: VaultCore): Pick<Vault, 'put' | 'putMany'> {
         const done: Item[] = [];
         try {
           let next = 0;
+          let failed = false;
           const worker = async () => {
-            while (next < planned.length) {
-              opts.signal?.throwIfAborted();
-              const p = planned[next++]!;
-              const data = await p.entry.read();
-              const written = Buffer.isBuffer(data) && data.length <= SMALL_OBJECT_MAX
-                ? await objects.write(p.object, data, p.fileKey, { inPlace: true })
-                : await objects.write(p.object, abortable(Buffer.isBuffer(data) ? Readable.from([data]) : data, opts.signal), p.fileKey, { signal: opts.signal, sizeHint: p.entry.size });
-              done.push(core.fileItem(p.parent, p.names.at(-1)!, p.fileKey, p.object, written));
-              files++;
-              bytes += written.size;
-              opts.onProgress?.({ files, bytes });
+            try {
+              while (!failed && next < planned.length) {
+                opts.signal?.throwIfAborted();
+                const p = planned[next++]!;
+                const data = await p.entry.read();
+                const written = Buffer.isBuffer(data) && data.length <= SMALL_OBJECT_MAX
+                  ? await objects.write(p.object, data, p.fileKey, { inPlace: true })
+                  : await objects.write(p.object, abortable(Buffer.isBuffer(data) ? Readable.from([data]) : data, opts.signal), p.fileKey, { signal: opts.signal, sizeHint: p.entry.size });
+                done.push(core.fileItem(p.parent, p.names.at(-1)!, p.fileKey, p.object, written));
+                files++;
+                bytes += written.size;
+                opts.onProgress?.({ files, bytes });
+              }
+            } catch (err) {
+              failed = true; // the others take no new file
+              throw err;
             }
           };
-          await Promise.all(Array.from({ length: BATCH_CONCURRENCY }, worker));
+          // Every worker settles before the batch is undone: one still writing would put its
+          // object in place after the clean-up removed it, and leave it there for good.
+          const settled = await Promise.allSettled(Array.from({ length: BATCH_CONCURRENCY }, worker));
+          const failure = settled.find((r) => r.status === 'rejected');
+          if (failure !== undefined) throw failure.reason;
           await objects.syncFolders(planned.map((p) => p.object));
           opts.signal?.throwIfAborted();
           // As in put: what changed while the batch was written decides now, with no await before the commit.
