@@ -1,6 +1,5 @@
 import { ElohimError } from '../errors.ts';
-import { newRecordId } from '../db/index.ts';
-import type { RecordId, RecordStore } from '../db/index.ts';
+import type { RecordStore } from '../db/index.ts';
 import { checkName, parseVaultPath } from './names.ts';
 import { createUploads } from './uploads.ts';
 import { createCore } from './core.ts';
