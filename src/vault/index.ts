@@ -63,6 +63,11 @@ export interface Cancellable {
 export interface PutOptions extends Cancellable {
   /** replace an existing file (the old version goes to the trash) */
   replace?: boolean;
+  /**
+   * Folders below `parent` that the file goes into, created with it in its commit where they
+   * are missing (the CLI's `put -p`): a put that fails leaves none of them behind.
+   */
+  folders?: string[];
   onProgress?: (bytesDone: number) => void;
   /** the expected size, when known (small files are hashed without a worker thread) */
   sizeHint?: number;

@@ -251,3 +251,22 @@ test('a putMany batch that fails waits for its other files before cleaning up, l
   assert.deepEqual(namesAt(tv.vault, '/'), []);
   assert.deepEqual(await objectFiles(tv.dir).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? [] : Promise.reject(err))), []);
 });
+
+test('a put with folders creates them with the file, and a put that fails leaves none of them', async (t) => {
+  const tv = await openTestVault();
+  t.after(() => tv.close());
+  const { vault } = tv;
+  const failing = new Readable({
+    read() {
+      this.destroy(new Error('source failed'));
+    },
+  });
+  await assert.rejects(vault.put(null, 'x.txt', failing, { folders: ['a', 'b'] }), /source failed/);
+  assert.deepEqual(namesAt(vault, '/'), [], 'no folder left by the failed put');
+  const put = await vault.put(null, 'x.txt', Readable.from([Buffer.from('x')]), { folders: ['a', 'b'] });
+  assert.equal(put.path, '/a/b/x.txt');
+  const more = await vault.put(put.parent, 'y.txt', Readable.from([Buffer.from('y')]), { folders: ['c'] });
+  assert.equal(more.path, '/a/b/c/y.txt');
+  await assert.rejects(vault.put(null, 'z.txt', Readable.from([]), { folders: ['a\u200b'] }), (e) => isElohimError(e, 'INVALID_NAME'));
+  await assert.rejects(vault.put(null, 'z.txt', Readable.from([]), { folders: ['a', 'b', 'x.txt'] }), (e) => isElohimError(e, 'NOT_A_FOLDER'));
+});

@@ -92,10 +92,12 @@ export function createWriter(core: VaultCore): Pick<Vault, 'put' | 'putMany'> {
   return {
     async put(parentId, name, source, opts = {}) {
       opts.signal?.throwIfAborted();
-      const parent = core.folderById(parentId);
+      const base = core.folderById(parentId);
+      const pending: Item[] = [];
+      const parent = folderAt(base, checkNames(base, opts.folders ?? []), pending);
       const checked = checkName(name);
       // Fail early, before any byte is read; `recheck` decides at the commit.
-      core.checkFree(parent, checked, { replaceFile: opts.replace });
+      if (pending.length === 0) core.checkFree(parent, checked, { replaceFile: opts.replace });
       const fileKey = generateFileKey();
       const object = newObjectId();
       const intent = core.intentRecord([object]);
@@ -104,10 +106,13 @@ export function createWriter(core: VaultCore): Pick<Vault, 'put' | 'putMany'> {
         const written = await objects.write(object, abortable(source, opts.signal), fileKey, opts);
         // Stopped (a lock, a panic, the client gone) while the last bytes were sealed: commit nothing.
         opts.signal?.throwIfAborted();
-        const existing = recheck(parent, checked, opts.replace);
+        let existing: Item | undefined;
+        if (pending.length === 0) existing = recheck(parent, checked, opts.replace);
+        // New folders: the first must still fit where it goes, and the file is alone in the last.
+        else recheck(pending[0]!.parent, pending[0]!.name, false);
         const item = core.fileItem(parent, checked, fileKey, object, written);
         const replaced = existing ? [{ ...existing, trashedAt: clock() }] : [];
-        core.commit({ put: [item, ...replaced], removeOther: [intent[0]] });
+        core.commit({ put: [...pending, item, ...replaced], removeOther: [intent[0]] });
         return core.info(item);
       } catch (err) {
         return abandon([object], intent[0], err);

@@ -14,7 +14,7 @@ import { parseRecipient } from '../../crypto/age/index.ts';
 import { ElohimError } from '../../errors.ts';
 import { formatVaultPath, parseVaultPath, SMALL_OBJECT_MAX } from '../../vault/index.ts';
 import type { PutEntry } from '../../vault/index.ts';
-import { existingFolder, fileAt, folderAt, namesFolder } from '../vault-paths.ts';
+import { existingFolder, fileAt, namesFolder } from '../vault-paths.ts';
 import { withVault } from '../context.ts';
 import type { UnlockFlags } from '../context.ts';
 import { formatBytes, progressBar } from '../progress.ts';
@@ -102,8 +102,11 @@ export function putCommand(): Command {
         try {
           const names = parseVaultPath(target);
           if (names.length === 0) throw new ElohimError('INVALID_PATH', 'give the file a name, e.g. /notes.txt');
-          const parent = folderAt(vault, names.slice(0, -1), opts.parents === true);
+          // Missing folders (with -p) are created with the file, so a put that fails leaves none.
+          const { id: parent, missing } = existingFolder(vault, names.slice(0, -1));
+          if (missing.length > 0 && !opts.parents) throw new ElohimError('ITEM_NOT_FOUND', `no folder ${formatVaultPath(names.slice(0, names.length - missing.length))}`);
           const item = await vault.put(parent, names.at(-1)!, stream, {
+            folders: missing,
             replace: opts.force,
             signal,
             sizeHint: info?.size,
