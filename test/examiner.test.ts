@@ -11,8 +11,9 @@
  *   A   set up with a hidden vault and a decoy; the hidden vault used before and after the decoy;
  *   A2  set up with the hidden vault alone, used, then `init --decoy`; the same afterwards;
  *   B   set up with one vault (the one handed over), the same work in it as in A's decoy, and
- *       ElohimOS run (`elohim status`, no unlock) where A's hidden vault was used: the innocuous
- *       explanation the README offers for activity the examined vault did not write.
+ *       ElohimOS run with no vault unlocked (`elohim status`, and a server's passes) where A's
+ *       hidden vault was used: the innocuous explanation for activity the examined vault did not
+ *       write. B2, made the same way, is the control.
  */
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -21,6 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { DECOY_PASSPHRASE, PASSPHRASE, CHEAP_KDF, describeRun, makeHome, makeTempDir, markerLines, parseRecoveryCodes, removeTempDirs } from './helpers.ts';
 import type { TestHome } from './helpers.ts';
+import { createApp } from '../src/app.ts';
 import { examine, initDecoyArgs } from './examiner/examine.ts';
 import type { Handover } from './examiner/examine.ts';
 import { reportOf, TELLS } from './examiner/features.ts';
@@ -34,18 +36,20 @@ after(removeTempDirs);
 const TOLERANCE_MS = 2000;
 /** The pause between phases of a scenario. */
 const GAP_MS = 2 * TOLERANCE_MS + 500;
+/**
+ * Server passes B makes where A's hidden vault was used (an hour or two of a server left running).
+ * Each adds an object with probability 0.35 (cover/chaff.ts), so with B and B2 together a window
+ * has none with probability 0.65^24, 3 in 100,000: the innocuous explanation is there to compare.
+ */
+const SERVER_PASSES = 12;
 
 /**
  * Comparisons that still fail on the code as committed, each marked TODO (reported, never
  * skipped) with the tell it is about. Key: `<folder>:<tell>`. Empty when issue 9 is done.
  */
 const STILL_OPEN: Partial<Record<`${'A' | 'A2' | 'B2'}:${Tell}`, string>> = {
-  'A:unexplainedData': 'issue 9: unexplained rows and objects (none in a folder without a hidden vault)',
-  'A:timestamps': 'issue 9: timestamps (db.sqlite, objects/, the data folder modified after the last entry; keyslots.bin read between sessions)',
-  'A:creationOrder': 'issue 9: order of creation (objects born when the examined vault was not in use)',
-  'A2:unexplainedData': 'issue 9: unexplained rows and objects (none in a folder without a hidden vault)',
-  'A2:timestamps': 'issue 9: timestamps (modified after the last entry; keyslots.bin rewritten between sessions when the decoy was added)',
-  'A2:creationOrder': 'issue 9: order of creation (keyslots.bin and objects born when the examined vault was not in use)',
+  'A:unexplainedData': 'issue 9: unexplained objects born together after set-up (a hidden put of several files), where chaff comes one per server pass',
+  'A2:unexplainedData': 'issue 9: unexplained objects born together after set-up (a hidden put of several files), where chaff comes one per server pass',
 };
 
 const asVault = (passphrase: string) => ({ env: { ELOHIM_PASSPHRASE: passphrase } });
@@ -114,19 +118,32 @@ async function folderA2(addDecoy: readonly string[]): Promise<Folder> {
   return { name: 'A2', home: t, handover: { passphrase: DECOY_PASSPHRASE, recoveryCodes: decoyCodes } };
 }
 
+/**
+ * ElohimOS ran with no vault unlocked: `elohim status`, and the passes of a server left running
+ * locked, which adds a little chaff every 2-10 minutes (server.ts). The test cannot wait minutes,
+ * so it makes those passes itself, through the same call the server's timer makes.
+ */
+async function elohimRanLocked(t: TestHome): Promise<void> {
+  const status = await t.run(['status']);
+  assert.equal(status.code, 0, describeRun(status));
+  const app = createApp({ home: t.home });
+  try {
+    for (let i = 0; i < SERVER_PASSES; i++) await app.maintain({ chaff: true });
+  } finally {
+    app.close();
+  }
+}
+
 async function folderB(name: 'B' | 'B2'): Promise<Folder> {
   const t = await makeHome();
   const init = await t.ok(['init', ...CHEAP_KDF], asVault(DECOY_PASSPHRASE));
   const codes = parseRecoveryCodes(init.stdout.toString('utf8'), 'Recovery codes:');
   await sleep(GAP_MS);
-  // ElohimOS ran, no vault unlocked: where A's hidden vault was used.
-  const status = await t.run(['status']);
-  assert.equal(status.code, 0, describeRun(status));
+  await elohimRanLocked(t); // where A's hidden vault was used
   await sleep(GAP_MS);
   await useVault(t, DECOY_PASSPHRASE, ...EXAMINED_ROUND);
   await sleep(GAP_MS);
-  const again = await t.run(['status']);
-  assert.equal(again.code, 0, describeRun(again));
+  await elohimRanLocked(t);
   return { name, home: t, handover: { passphrase: DECOY_PASSPHRASE, recoveryCodes: codes } };
 }
 
@@ -180,7 +197,8 @@ describe('forensic examiner with the decoy passphrase (issue 9)', { timeout: 180
         const baselines = [reports.get('B')!, reports.get('B2')!];
         const admitted = differences(examined, baselines, { includeAdmitted: true }).filter((d) => d.feature in ADMITTED && d.tell === tell);
         for (const d of admitted) t.diagnostic(`admitted: ${d.feature} ${JSON.stringify(d.examined)} vs ${JSON.stringify(d.baseline)} (${ADMITTED[d.feature]})`);
-        const diffs = differencesIn(tell, examined, baselines);
+        // B2's server passes ran back to back like B's, so the source's bounds do not apply to it.
+        const diffs = differences(examined, baselines, { bounds: name !== 'B2' }).filter((d) => d.tell === tell);
         assert.deepEqual(diffs, [], describeDifferences(tell, { examined: name, baseline: 'B', baselines: 'B and B2' }, diffs));
       });
     }
@@ -211,6 +229,13 @@ describe('the examiner’s own logic', () => {
       describeDifferences('timestamps', { examined: 'A', baseline: 'B' }, differencesIn('timestamps', suspect, [base])),
       /tell 4, timestamps.*\n {2}timestamps\.db\.sqlite\.mtime \(times: .*\)\n {4}A: \["session","after-last"\]\n {4}B: \["session"\]/,
     );
+  });
+
+  test('a bounded feature is held to the source’s bound, not to the baselines', () => {
+    const base: Report = { 'unexplainedData.burstsAfterSetup': 5 };
+    assert.deepEqual(differences({ 'unexplainedData.burstsAfterSetup': 0 }, [base]), []);
+    assert.deepEqual(differences({ 'unexplainedData.burstsAfterSetup': 2 }, [base]).map((d) => [d.tell, d.examined]), [['unexplainedData', 2]]);
+    assert.deepEqual(differences({ 'unexplainedData.burstsAfterSetup': 2 }, [base], { bounds: false }), []);
   });
 
   test('a time bucket is a tell only when no baseline shows it; other features must equal the first baseline', () => {

@@ -79,7 +79,7 @@ export interface RowEvidence {
   idBytes: number;
   tagBytes: number;
   bodyBytes: number;
-  /** the examined vault's store whose tag key produced this row's tag, or null */
+  /** the examined vault's store whose tag key produced this row's tag, 'cover' for the row every folder has (cover/), or null */
   owner: string | null;
   /** the row is that store's set seal */
   seal: boolean;

@@ -29,6 +29,14 @@ export const TELLS = {
 } as const;
 export type Tell = keyof typeof TELLS;
 
+/**
+ * Outside set-up, chaff objects come only from the server's passes (a command's passes add none),
+ * at most one per pass, and passes are at least 2 minutes apart (server.ts MAINTENANCE_MIN_MS,
+ * cover/chaff.ts). So two unexplained objects born within a minute of each other after set-up
+ * are not both chaff: a vault wrote them, several files in one go.
+ */
+export const CHAFF_BURST_WINDOW_MS = 60_000;
+
 export interface FeatureOptions {
   /** see timeline.ts bucketOf */
   toleranceMs: number;
@@ -93,6 +101,7 @@ export function reportOf(ev: Evidence, opts: FeatureOptions): Report {
   // Tell 2: rows and objects that nothing of the vault explains.
   const unexplainedRows = ev.rows.filter((row) => row.table === 'records' && row.owner === null);
   const unexplainedObjects = ev.objects.filter((o) => !o.referenced);
+  r['unexplainedData.coverRows'] = ev.rows.filter((row) => row.owner === 'cover').length;
   r['unexplainedData.rowsPresent'] = unexplainedRows.length > 0;
   r['unexplainedData.rows'] = unexplainedRows.length;
   r['unexplainedData.rowShapes'] = unique(unexplainedRows.map((row) => `id ${row.idBytes} B, tag ${row.tagBytes} B, body ${isRecordBody(row.bodyBytes) ? 'shaped like a sealed record' : `of ${row.bodyBytes} B, unlike a sealed record`}`));
@@ -104,6 +113,11 @@ export function reportOf(ev: Evidence, opts: FeatureOptions): Report {
   const shardHas = (shard: string, referenced: boolean) => ev.objects.some((o) => o.path.startsWith(`${shard}/`) && o.referenced === referenced);
   r['unexplainedData.emptyShards'] = shards.filter((s) => !shardHas(s, true) && !shardHas(s, false)).length;
   r['unexplainedData.shardsOnlyUnexplained'] = shards.filter((s) => !shardHas(s, true) && shardHas(s, false)).length;
+  const lateBirths = unexplainedObjects
+    .map((o) => ev.stats.find((s) => s.path === `objects/${o.path}`)!.birthMs)
+    .filter((t) => !['before-setup', 'setup'].includes(bucketOf(t, timeline, tol)))
+    .sort((a, b) => a - b);
+  r['unexplainedData.burstsAfterSetup'] = lateBirths.filter((t, i) => t - (lateBirths[i - 1] ?? -Infinity) < CHAFF_BURST_WINDOW_MS || (lateBirths[i + 1] ?? Infinity) - t < CHAFF_BURST_WINDOW_MS).length;
   r['unexplainedData.quarantineRows'] = ev.rows.filter((row) => row.table === 'quarantine').length;
   r['unexplainedData.quarantineOwners'] = unique(ev.rows.filter((row) => row.table === 'quarantine').map((row) => row.owner ?? 'unexplained'));
   r['unexplainedData.tempFiles'] = ev.stats.filter((s) => s.path.startsWith('objects/tmp/')).length;
