@@ -1,5 +1,5 @@
 import { ElohimError } from '../errors.ts';
-import { formatVaultPath, parseVaultPath } from '../vault/index.ts';
+import { checkName, formatVaultPath, parseVaultPath } from '../vault/index.ts';
 import type { EntryInfo, Vault } from '../vault/index.ts';
 
 /*
@@ -76,6 +76,8 @@ export function folderAt(vault: Vault, names: readonly string[], create: boolean
   if (found.missing.length > 0 && !create) {
     throw new ElohimError('ITEM_NOT_FOUND', `no folder ${formatVaultPath(names.slice(0, names.length - found.missing.length + 1))}`);
   }
+  // Every new name is checked before the first folder is made, so a refused one leaves none.
+  found.missing.forEach((name) => checkName(name));
   let id = found.id;
   for (const name of found.missing) id = vault.mkdir(id, name).id;
   return id;
@@ -90,6 +92,7 @@ export function mkdirPath(vault: Vault, path: string, parents: boolean): void {
     if (parents && existing.kind === 'folder') return;
     throw new ElohimError('ITEM_EXISTS', `${formatVaultPath(names)} already exists`);
   }
+  checkName(names.at(-1)!);
   vault.mkdir(folderAt(vault, names.slice(0, -1), parents), names.at(-1)!);
 }
 
