@@ -23,7 +23,7 @@ const en = {
 
   decoy: 'Add a decoy vault',
   'decoy.hint':
-    'A second vault opened by a second passphrase. Put some believable files in it; if someone forces you to unlock, give the decoy passphrase. Nobody can tell from the data on this device that a second vault exists.',
+    'A second vault opened by a second passphrase. Put some believable files in it; if someone forces you to unlock, give the decoy passphrase. Someone holding it finds nothing in the decoy, its key slots or the file times that points to another vault; only far more stored data than the decoy holds could make them suspect one.',
   decoyPassphrase: 'Decoy passphrase',
   decoyRepeat: 'Repeat decoy passphrase',
 
