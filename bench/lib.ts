@@ -3,8 +3,8 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { createReadStream, createWriteStream, existsSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 
@@ -98,17 +98,32 @@ export async function startServe(opts: { env: NodeJS.ProcessEnv; flags: string[]
 export interface RunResult {
   ms: number;
   peakRssMiB: number;
+  /**
+   * CPU seconds (user + system) of the command and its children, from /usr/bin/time; null where
+   * it is missing. On a shared machine this moves far less with the load than wall-clock time.
+   */
+  cpuS: number | null;
   stdout: string;
   stderr: string;
 }
 
-/** Runs a command (no stdin), polling its peak RSS (VmHWM); rejects on a non-zero exit. */
+const TIME = '/usr/bin/time';
+
+/**
+ * Runs a command (no stdin); rejects on a non-zero exit. Under /usr/bin/time where it exists,
+ * for its CPU time and exact peak RSS (ru_maxrss); otherwise polling VmHWM.
+ */
 export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
+    const timed = existsSync(TIME);
+    const usage = join(tmpdir(), `elohim-bench-rusage-${process.pid}-${randomBytes(4).toString('hex')}`);
     const started = performance.now();
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = timed
+      ? spawn(TIME, ['-o', usage, '-f', '%U %S %M', cmd, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let peak = 0;
     const poll = setInterval(() => {
+      if (timed) return;
       try {
         const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
         if (m) peak = Math.max(peak, Number(m[1]) / 1024);
@@ -123,7 +138,19 @@ export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): P
     child.on('error', reject);
     child.on('close', (code) => {
       clearInterval(poll);
-      const r = { ms: performance.now() - started, peakRssMiB: peak, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+      let cpuS: number | null = null;
+      if (timed) {
+        try {
+          // The last line: GNU time writes "Command exited with non-zero status" above it on failure.
+          const [user, system, maxKiB] = readFileSync(usage, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
+          cpuS = user! + system!;
+          peak = maxKiB! / 1024;
+        } catch {
+          // no usage written: the command did not start
+        }
+        rmSync(usage, { force: true });
+      }
+      const r = { ms: performance.now() - started, peakRssMiB: peak, cpuS, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
       if (code === 0) resolve(r);
       else reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${r.stderr}`));
     });
