@@ -1,0 +1,14 @@
+/**
+ * The backup: client-side-encrypted, incremental copies of the whole data folder to a target
+ * (issue 12). The face of this folder:
+ * - target.ts: the Target interface every target implements, TargetError, retries;
+ * - targets/local.ts, targets/s3.ts: a folder (USB drive) and an S3 bucket;
+ * - format/: the repository format, one module per version (v1.ts says how the repository key
+ *   works and why a backup keeps the decoy deniable);
+ * - engine.ts: backup, verify, proof of restore; restore.ts: restore on a fresh data folder.
+ */
+export { createLocalTarget } from './targets/local.ts';
+export { createS3Target } from './targets/s3.ts';
+export type { S3TargetConfig } from './targets/s3.ts';
+export { DEFAULT_RETRY, isTargetError, TargetError, withRetry } from './target.ts';
+export type { Body, CallOptions, RetryPolicy, Target, TargetFailure } from './target.ts';

@@ -1,0 +1,183 @@
+/**
+ * A folder as a backup target: a USB drive in the field, a mounted share. The folder must exist
+ * (a drive that is not mounted must not be mistaken for an empty one, and filling the device's
+ * own disk instead): `check` and every call say 'missing' when it does not.
+ *
+ * Each file is written to a temp name, fsynced and renamed into place, then its folder fsynced,
+ * so a pull of the drive or a kill leaves a file whole or absent (a temp file left by a kill is
+ * skipped by `list`; prune is where it will be removed).
+ */
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { checkName, TargetError, withRetry } from '../target.ts';
+import type { Body, CallOptions, RetryPolicy, Target } from '../target.ts';
+
+/**
+ * Writes all of `bytes`: a write that fills the device returns a short count first and raises
+ * ENOSPC only on the next call, so a single write would report success for a torn file.
+ */
+async function writeAll(fh: FileHandle, bytes: Uint8Array): Promise<void> {
+  let at = 0;
+  while (at < bytes.length) {
+    const { bytesWritten } = await fh.write(bytes, at, bytes.length - at);
+    at += bytesWritten;
+  }
+}
+
+const TEMP = /\.tmp-[0-9a-f]{16}$/;
+
+function failure(err: unknown, what: string): never {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') throw new TargetError('full', `the backup drive is full (${what})`, { cause: err });
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') throw new TargetError('auth', `no permission to write the backup folder (${what})`, { cause: err });
+  if (code === 'EIO' || code === 'EAGAIN' || code === 'EBUSY') throw new TargetError('transient', `the backup drive failed (${what})`, { cause: err });
+  throw err;
+}
+
+export function createLocalTarget(opts: { root: string; retry?: RetryPolicy }): Target {
+  const { root } = opts;
+  const pathOf = (name: string) => {
+    checkName(name);
+    return join(root, ...name.split('/'));
+  };
+
+  async function requireRoot(): Promise<void> {
+    const info = await stat(root).catch(() => null);
+    if (!info?.isDirectory()) throw new TargetError('missing', 'the backup folder does not exist (is the drive mounted?)');
+  }
+
+  const call = <T>(fn: () => Promise<T>, o: CallOptions = {}) => withRetry(fn, { signal: o.signal, policy: opts.retry });
+
+  async function writeBody(fh: FileHandle, body: Body, signal?: AbortSignal): Promise<void> {
+    if (body instanceof Uint8Array) {
+      await writeAll(fh, body);
+      return;
+    }
+    const source = await body.open();
+    let written = 0;
+    try {
+      for await (const chunk of source) {
+        signal?.throwIfAborted();
+        await writeAll(fh, chunk as Uint8Array);
+        written += (chunk as Uint8Array).length;
+      }
+    } finally {
+      source.destroy();
+    }
+    if (written !== body.size) throw new TargetError('transient', `the source gave ${written} bytes, not ${body.size}`);
+  }
+
+  return {
+    description: `folder ${root}`,
+
+    check: (o = {}) => call(requireRoot, o),
+
+    async put(name, body, o = {}) {
+      const path = pathOf(name);
+      return call(async () => {
+        await requireRoot();
+        await mkdir(dirname(path), { recursive: true });
+        const temp = `${path}.tmp-${randomBytes(8).toString('hex')}`;
+        try {
+          const fh = await open(temp, 'w', 0o600);
+          try {
+            await writeBody(fh, body, o.signal);
+            await fh.sync();
+          } finally {
+            await fh.close();
+          }
+          await rename(temp, path);
+          const dir = await open(dirname(path), 'r');
+          try {
+            await dir.sync();
+          } finally {
+            await dir.close();
+          }
+        } catch (err) {
+          await rm(temp, { force: true });
+          failure(err, name);
+        }
+      }, o);
+    },
+
+    async get(name, o = {}) {
+      const path = pathOf(name);
+      return call(async () => {
+        await requireRoot();
+        let fh;
+        try {
+          fh = await open(path, 'r');
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+          failure(err, name);
+        }
+        try {
+          const size = (await fh.stat()).size;
+          const start = o.range?.start ?? 0;
+          const end = Math.min(o.range?.end ?? size, size);
+          const buf = Buffer.alloc(Math.max(0, end - start));
+          let at = 0;
+          while (at < buf.length) {
+            const { bytesRead } = await fh.read(buf, at, buf.length - at, start + at);
+            if (bytesRead === 0) break;
+            at += bytesRead;
+          }
+          return buf.subarray(0, at);
+        } catch (err) {
+          failure(err, name);
+        } finally {
+          await fh.close();
+        }
+      }, o);
+    },
+
+    async read(name, o = {}) {
+      const path = pathOf(name);
+      return call(async () => {
+        await requireRoot();
+        const info = await stat(path).catch(() => null);
+        if (!info) throw new TargetError('missing', `${name} is not in the backup`);
+        const end = o.range?.end ?? info.size;
+        if (end === 0 || (o.range && o.range.start >= end)) return Readable.from([]);
+        return createReadStream(path, { start: o.range?.start ?? 0, end: end - 1, highWaterMark: 1 << 20, signal: o.signal }) as Readable;
+      }, o);
+    },
+
+    async list(prefix, o = {}) {
+      return call(async () => {
+        await requireRoot();
+        const slash = prefix.lastIndexOf('/');
+        const folder = slash < 0 ? '' : prefix.slice(0, slash);
+        const dir = join(root, ...folder.split('/').filter(Boolean));
+        let names: string[];
+        try {
+          names = await readdir(dir);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+          failure(err, prefix);
+        }
+        const out: { name: string; size: number }[] = [];
+        for (const n of names) {
+          if (TEMP.test(n)) continue;
+          const name = folder ? `${folder}/${n}` : n;
+          if (!name.startsWith(prefix)) continue;
+          const info = await stat(join(dir, n)).catch(() => null);
+          if (info?.isFile()) out.push({ name, size: info.size });
+        }
+        return out;
+      }, o);
+    },
+
+    async delete(name, o = {}) {
+      const path = pathOf(name);
+      return call(async () => {
+        await requireRoot();
+        await rm(path, { force: true }).catch((err) => failure(err, name));
+      }, o);
+    },
+  };
+}
