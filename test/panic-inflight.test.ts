@@ -34,7 +34,11 @@ test('panic ends a download in flight: the client never gets the whole file', as
     const reader = res.body!.getReader();
     let received = (await reader.read()).value?.length ?? 0;
     await sleep(200);
+    // Panic answers (every vault locked, every stream aborted) well within a second, however much
+    // work is in flight: the bound is the product's promise, not a benchmark.
+    const t0 = performance.now();
     await panic(base);
+    assert.ok(performance.now() - t0 < 1000, `panic took ${(performance.now() - t0).toFixed(0)} ms`);
 
     let failed = false;
     try {
