@@ -1,0 +1,20 @@
+/**
+ * The local AI assistant (issue 10), its public face. Layers:
+ * - retrieval/: the analyzer (Unicode words, Lucene's English stop words, Porter stems), an
+ *   in-memory BM25 index, chunking, and the retriever that puts them together; pure, no I/O;
+ * - context/: the context builder (what fits the model's window, with a report) and token
+ *   counting;
+ */
+export { createAnalyzer, STOP_WORDS } from './retrieval/analyzer.ts';
+export type { Analyzer, AnalyzerOptions } from './retrieval/analyzer.ts';
+export { porterStem } from './retrieval/porter.ts';
+export { createBm25Index } from './retrieval/bm25.ts';
+export type { Bm25Index, Bm25Options, SearchHit } from './retrieval/bm25.ts';
+export { chunkText } from './retrieval/chunk.ts';
+export type { Chunk, ChunkOptions } from './retrieval/chunk.ts';
+export { createRetriever } from './retrieval/retriever.ts';
+export type { ChunkHit, DocumentHit, Retriever, RetrieverOptions } from './retrieval/retriever.ts';
+export { buildContext, messagesTokens, EXCERPT_SHARE, MEMORY_SHARE, PER_ITEM, SUMMARY_SHARE } from './context/builder.ts';
+export type { BuiltContext, ChatMessage, ContextExcerpt, ContextInput, ContextMemory, ContextReport, ContextTurn, PartReport } from './context/builder.ts';
+export { DEFAULT_MARGIN, loadBpeCounter, tokenCounter } from './context/tokens.ts';
+export type { TokenCount } from './context/tokens.ts';
