@@ -48,7 +48,7 @@ export const ADMITTED: Readonly<Record<string, string>> = {
  * minutes between them), so in this one respect they show what a real server never makes.
  */
 export const BOUNDS: Readonly<Record<string, { max: number; why: string }>> = {
-  'unexplainedData.burstsAfterSetup': {
+  'chaffPattern.burstsAfterSetup': {
     max: 0,
     why: 'after set-up chaff comes one object per server pass at most, passes at least 2 minutes apart (features.ts CHAFF_BURST_WINDOW_MS): unexplained objects born together are a vault’s',
   },

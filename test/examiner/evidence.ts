@@ -67,8 +67,8 @@ export interface SqliteEvidence {
   schema: { type: string; name: string; sql: string | null }[];
   /** rows per table of the schema */
   rowCounts: Record<string, number>;
-  /** every freelist page is zeros beyond its own bookkeeping (secure_delete) */
-  freePagesZeroed: boolean;
+  /** no freelist page holds bytes of deleted rows (secure_delete; see sqlite-file.ts) */
+  freePagesHoldNoData: boolean;
   /** other files SQLite leaves beside the database (-wal, -shm, -journal) */
   sidecars: string[];
 }

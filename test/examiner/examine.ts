@@ -21,29 +21,14 @@ import { hkdf } from '../../src/crypto/index.ts';
 import { createRecordStore } from '../../src/db/index.ts';
 import type { RecordKeys, RecordStore } from '../../src/db/index.ts';
 import { vaultRecordKeys } from '../../src/keyring/index.ts';
-import { decodeKeySlots, openSlot, passphraseKey, recoveryKey } from '../../src/keyring/keyslots.ts';
-import type { KdfCost } from '../../src/keyring/keyslots.ts';
-import { byteUniformity, runCli } from '../helpers.ts';
-import type {
-  Evidence,
-  ItemEvidence,
-  KeyslotsEvidence,
-  NestedEvidence,
-  ObjectEvidence,
-  PathStat,
-  RowEvidence,
-  StoreEvidence,
-} from './evidence.ts';
-import { freePagesZeroed, parseSqliteHeader } from './sqlite-file.ts';
+import type { Evidence, ItemEvidence, ObjectEvidence, PathStat, RowEvidence, StoreEvidence } from './evidence.ts';
+import { probeNested } from './probe.ts';
+import { openSlots } from './slots.ts';
+import type { Handover } from './slots.ts';
+import { freePagesHoldNoData, parseSqliteHeader } from './sqlite-file.ts';
 
-/** What the user handed over: the passphrase of one vault and, perhaps, its recovery codes. */
-export interface Handover {
-  passphrase: string;
-  recoveryCodes: readonly string[];
-}
-
-/** How many nested decoys the probe tries to chain (the issue's "up to 6"). */
-export const NESTED_ATTEMPTS = 6;
+export type { Handover } from './slots.ts';
+export { initDecoyArgs } from './probe.ts';
 
 const ms = (ns: bigint): number => Number(ns / 1000n) / 1000;
 
@@ -69,59 +54,6 @@ async function statTree(root: string): Promise<PathStat[]> {
   };
   await visit('');
   return out;
-}
-
-function examineKeyslots(bytes: Buffer, opened: Map<number, 'passphrase' | 'recovery'>, codesOpening: number, codes: number): KeyslotsEvidence {
-  const ks = decodeKeySlots(bytes);
-  const unopened = Buffer.concat(ks.slots.filter((_, i) => !opened.has(i)));
-  const { z } = byteUniformity(unopened);
-  return {
-    size: bytes.length,
-    magic: bytes.subarray(0, 8).toString('latin1'),
-    version: bytes[8]!,
-    cost: ks.cost,
-    costsUsed: [...ks.costsUsed].sort(),
-    reserved: bytes[11]!,
-    argon2: { ...ks.argon2 },
-    slots: ks.slots.map((_, index) => ({ index, opens: opened.get(index) ?? null })),
-    everyCodeOpens: codesOpening === codes,
-    unopenedLookRandom: z < 5,
-    unopenedZ: z,
-  };
-}
-
-/**
- * Opens every slot the handed-over secrets open (the passphrase at every Argon2 cost the header
- * says was ever chosen). Returns the vault's master key. Throws when the passphrase opens nothing.
- */
-async function openSlots(bytes: Buffer, handover: Handover) {
-  const ks = decodeKeySlots(bytes);
-  const opened = new Map<number, 'passphrase' | 'recovery'>();
-  let master: Buffer | null = null;
-  for (const cost of ks.costsUsed as Set<KdfCost>) {
-    const key = await passphraseKey(ks, handover.passphrase, cost);
-    ks.slots.forEach((slot, i) => {
-      const content = openSlot(key, i, slot);
-      if (content === null) return;
-      opened.set(i, 'passphrase');
-      master ??= content.master;
-    });
-  }
-  if (master === null) throw new Error('the handed-over passphrase opens no key slot');
-  let codesOpening = 0;
-  for (const code of handover.recoveryCodes) {
-    const key = recoveryKey(ks, code);
-    let hits = 0;
-    ks.slots.forEach((slot, i) => {
-      const content = openSlot(key, i, slot);
-      if (content === null) return;
-      hits++;
-      opened.set(i, 'recovery');
-      if (!content.master.equals(master!)) throw new Error(`recovery code opens slot ${i} of another vault`);
-    });
-    if (hits === 1) codesOpening++;
-  }
-  return { master: master as Buffer, keyslots: examineKeyslots(bytes, opened, codesOpening, handover.recoveryCodes.length) };
 }
 
 /**
@@ -182,39 +114,6 @@ function itemsOf(records: AnyRecord[]): ItemEvidence[] {
   return items
     .map((i) => ({ kind: i.kind, path: pathOf(i), size: i.size, trashed: trashed(i), created: i.created, modified: i.modified, object: i.object }))
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-}
-
-/**
- * `init --decoy` as the stock CLI wants it on an existing vault: later builds ask for `--yes`
- * (their help says the vault may move behind the new decoy); an examiner reads the help and adds it.
- */
-export async function initDecoyArgs(): Promise<string[]> {
-  const help = await runCli(['init', '--help']);
-  return /--yes\b/.test(help.stdout.toString('utf8')) ? ['init', '--decoy', '--yes'] : ['init', '--decoy'];
-}
-
-async function probeNested(home: string, passphrase: string, args: readonly string[]): Promise<NestedEvidence> {
-  let current = passphrase;
-  let created = 0;
-  let stop: string | null = null;
-  let attempts = 0;
-  const outputs: string[] = [];
-  for (let i = 1; i <= NESTED_ATTEMPTS; i++) {
-    attempts++;
-    const next = `nested decoy number ${i}`;
-    const r = await runCli(args, { env: { ELOHIM_HOME: home, ELOHIM_PASSPHRASE: current, ELOHIM_DECOY_PASSPHRASE: next } });
-    outputs.push(
-      `${r.stdout.toString('utf8')}${r.stderr}`.replaceAll(home, '<folder>').replace(/\b[0-9A-Z]{4}(-[0-9A-Z]{4}){5}\b/g, '<code>'),
-    );
-    if (r.code !== 0) {
-      stop = `exit ${r.code}: ${r.stderr.trim()}`;
-      break;
-    }
-    created++;
-    current = next;
-  }
-  const still = await runCli(['ls'], { env: { ELOHIM_HOME: home, ELOHIM_PASSPHRASE: passphrase } });
-  return { attempts, created, stop, outputs, examinedStillOpens: still.code === 0 };
 }
 
 /**
@@ -336,7 +235,7 @@ export async function examine(home: string, handover: Handover, scratch: string,
       smallFiles,
       keyslots,
       meta,
-      sqlite: { header, schema, rowCounts, freePagesZeroed: freePagesZeroed(dbFile, header), sidecars },
+      sqlite: { header, schema, rowCounts, freePagesHoldNoData: freePagesHoldNoData(dbFile, header), sidecars },
       rows,
       stores: storeEvidence,
       audit,

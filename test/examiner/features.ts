@@ -22,6 +22,7 @@ export const TELLS = {
   nestedCapacity: 'tell 3, nested-decoy capacity: how many `init --decoy` the stock CLI chains from the vault',
   timestamps: 'tell 4, timestamps: file and folder mtime/ctime/atime against the vault’s audit log',
   creationOrder: 'tell 5, order of creation: birth times against the vault’s setup entry',
+  chaffPattern: 'unexplained objects born together after set-up, which chaff never is (a tell this examiner found)',
   examinedVault: 'the examined vault itself: the same work must read the same',
   keyslotsFile: 'keyslots.bin header and unopened slots',
   sqliteFile: 'db.sqlite header, schema and free pages',
@@ -117,7 +118,7 @@ export function reportOf(ev: Evidence, opts: FeatureOptions): Report {
     .map((o) => ev.stats.find((s) => s.path === `objects/${o.path}`)!.birthMs)
     .filter((t) => !['before-setup', 'setup'].includes(bucketOf(t, timeline, tol)))
     .sort((a, b) => a - b);
-  r['unexplainedData.burstsAfterSetup'] = lateBirths.filter((t, i) => t - (lateBirths[i - 1] ?? -Infinity) < CHAFF_BURST_WINDOW_MS || (lateBirths[i + 1] ?? Infinity) - t < CHAFF_BURST_WINDOW_MS).length;
+  r['chaffPattern.burstsAfterSetup'] = lateBirths.filter((t, i) => t - (lateBirths[i - 1] ?? -Infinity) < CHAFF_BURST_WINDOW_MS || (lateBirths[i + 1] ?? Infinity) - t < CHAFF_BURST_WINDOW_MS).length;
   r['unexplainedData.quarantineRows'] = ev.rows.filter((row) => row.table === 'quarantine').length;
   r['unexplainedData.quarantineOwners'] = unique(ev.rows.filter((row) => row.table === 'quarantine').map((row) => row.owner ?? 'unexplained'));
   r['unexplainedData.tempFiles'] = ev.stats.filter((s) => s.path.startsWith('objects/tmp/')).length;
@@ -181,7 +182,7 @@ export function reportOf(ev: Evidence, opts: FeatureOptions): Report {
   for (const [k, v] of Object.entries(ev.sqlite.header)) r[`sqliteFile.header.${k}`] = v;
   r['sqliteFile.schema'] = ev.sqlite.schema;
   for (const [t, n] of Object.entries(ev.sqlite.rowCounts)) r[`sqliteFile.rows.${t}`] = n;
-  r['sqliteFile.freePagesZeroed'] = ev.sqlite.freePagesZeroed;
+  r['sqliteFile.freePagesHoldNoData'] = ev.sqlite.freePagesHoldNoData;
   r['sqliteFile.sidecars'] = ev.sqlite.sidecars;
 
   r['fileLayout.entries'] = ev.stats

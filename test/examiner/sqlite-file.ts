@@ -32,12 +32,14 @@ export function parseSqliteHeader(file: Buffer): SqliteEvidence['header'] {
 }
 
 /**
- * Whether every page on the freelist holds nothing but zeros beyond the freelist's own
- * bookkeeping. Deleted rows whose bytes survive on free pages would be readable by anyone (and a
- * decoy's own deletions and another vault's look alike only while both are zeros). A trunk page
- * is: next trunk (4) ‖ leaf count (4) ‖ leaf page numbers; everything after them must be zero.
+ * Whether every page on the freelist holds nothing of the rows once stored there. Deleted rows
+ * whose bytes survived on free pages would be readable by anyone (and a decoy's own deletions and
+ * another vault's look alike only while both are zeros). secure_delete zeroes a page as it is
+ * freed. A trunk page is: next trunk (4) ‖ leaf count (4) ‖ leaf page numbers; when a leaf is
+ * reused SQLite lowers the count and leaves the old last pointer behind, so past the list a
+ * trunk may hold stale page numbers (checked: node:sqlite, delete then insert), never data.
  */
-export function freePagesZeroed(file: Buffer, header: SqliteEvidence['header']): boolean {
+export function freePagesHoldNoData(file: Buffer, header: SqliteEvidence['header']): boolean {
   const page = (n: number) => file.subarray((n - 1) * header.pageSize, n * header.pageSize);
   const isZero = (b: Buffer) => b.every((x) => x === 0);
   const seen = new Set<number>();
@@ -46,7 +48,9 @@ export function freePagesZeroed(file: Buffer, header: SqliteEvidence['header']):
     seen.add(trunk);
     const t = page(trunk);
     const leaves = t.readUInt32BE(4);
-    if (!isZero(t.subarray(8 + 4 * leaves))) return false;
+    for (let at = 8 + 4 * leaves; at + 4 <= t.length; at += 4) {
+      if (t.readUInt32BE(at) > header.pageCount) return false; // neither zero nor a page number
+    }
     for (let i = 0; i < leaves; i++) {
       if (!isZero(page(t.readUInt32BE(8 + 4 * i)))) return false;
     }
