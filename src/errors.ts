@@ -56,6 +56,13 @@ export const ERROR_CODES = {
   // the audit log
   AUDIT_CHAIN_BROKEN: 'the audit log failed verification: an entry was altered, removed or reordered',
 
+  // the assistant and its model providers (src/ai)
+  AI_PROVIDER_UNREACHABLE: 'the model provider cannot be reached: is it running?',
+  AI_PROVIDER_FAILED: 'the model provider reported an error',
+  AI_TIMEOUT: 'the model provider did not answer in time',
+  AI_MODEL_NOT_FOUND: 'no such model on this provider',
+  AI_CONTEXT_TOO_LARGE: "the message is larger than the model's whole context window",
+
   // anything not raised on purpose: a bug, reported without its details
   INTERNAL: 'internal error',
 } as const;

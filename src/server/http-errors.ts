@@ -46,6 +46,12 @@ export const HTTP_STATUS_OF: Record<ErrorCode, number> = {
   // RFC 4918 §11.5: the server cannot store what the request needs stored.
   DISK_FULL: 507,
   AUDIT_CHAIN_BROKEN: 500,
+  AI_PROVIDER_UNREACHABLE: 503,
+  // a gateway's upstream failed or was too slow: RFC 9110 §15.6.3 and §15.6.5
+  AI_PROVIDER_FAILED: 502,
+  AI_TIMEOUT: 504,
+  AI_MODEL_NOT_FOUND: 404,
+  AI_CONTEXT_TOO_LARGE: 413,
   UPLOAD_NOT_FOUND: 404,
   UPLOAD_OFFSET_MISMATCH: 409,
   TUS_VERSION_UNSUPPORTED: 412,
