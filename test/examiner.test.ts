@@ -47,10 +47,7 @@ const SERVER_PASSES = 12;
  * Comparisons that still fail on the code as committed, each marked TODO (reported, never
  * skipped) with the tell it is about. Key: `<folder>:<tell>`. Empty when issue 9 is done.
  */
-const STILL_OPEN: Partial<Record<`${'A' | 'A2' | 'B2'}:${Tell}`, string>> = {
-  'A:chaffPattern': 'issue 9: unexplained objects born together after set-up (a hidden put of several files), where chaff comes one per server pass',
-  'A2:chaffPattern': 'issue 9: unexplained objects born together after set-up (a hidden put of several files), where chaff comes one per server pass',
-};
+const STILL_OPEN: Partial<Record<`${'A' | 'A2' | 'B2'}:${Tell}`, string>> = {};
 
 const asVault = (passphrase: string) => ({ env: { ELOHIM_PASSPHRASE: passphrase } });
 
@@ -197,10 +194,11 @@ describe('forensic examiner with the decoy passphrase (issue 9)', () => {
       test(title, todo === undefined ? {} : { todo }, (t) => {
         const examined = reports.get(name)!;
         const baselines = [reports.get('B')!, reports.get('B2')!];
-        const admitted = differences(examined, baselines, { includeAdmitted: true }).filter((d) => d.feature in ADMITTED && d.tell === tell);
-        for (const d of admitted) t.diagnostic(`admitted: ${d.feature} ${JSON.stringify(d.examined)} vs ${JSON.stringify(d.baseline)} (${ADMITTED[d.feature]})`);
         // B2's server passes ran back to back like B's, so the source's bounds do not apply to it.
-        const diffs = differences(examined, baselines, { bounds: name !== 'B2' }).filter((d) => d.tell === tell);
+        const bounds = name !== 'B2';
+        const admitted = differences(examined, baselines, { includeAdmitted: true, bounds }).filter((d) => d.feature in ADMITTED && d.tell === tell);
+        for (const d of admitted) t.diagnostic(`admitted: ${d.feature} ${JSON.stringify(d.examined)} vs ${JSON.stringify(d.baseline)} (${ADMITTED[d.feature]})`);
+        const diffs = differences(examined, baselines, { bounds }).filter((d) => d.tell === tell);
         assert.deepEqual(diffs, [], describeDifferences(tell, { examined: name, baseline: 'B', baselines: 'B and B2' }, diffs));
       });
     }
@@ -233,11 +231,13 @@ describe('the examiner’s own logic', () => {
     );
   });
 
-  test('a bounded feature is held to the source’s bound, not to the baselines', () => {
+  test('a bounded feature is held to the source’s bound, not to the baselines (and is left out while the README admits it)', () => {
     const base: Report = { 'chaffPattern.burstsAfterSetup': 5 };
-    assert.deepEqual(differences({ 'chaffPattern.burstsAfterSetup': 0 }, [base]), []);
-    assert.deepEqual(differences({ 'chaffPattern.burstsAfterSetup': 2 }, [base]).map((d) => [d.tell, d.examined]), [['chaffPattern', 2]]);
-    assert.deepEqual(differences({ 'chaffPattern.burstsAfterSetup': 2 }, [base], { bounds: false }), []);
+    const all = { includeAdmitted: true };
+    assert.deepEqual(differences({ 'chaffPattern.burstsAfterSetup': 0 }, [base], all), []);
+    assert.deepEqual(differences({ 'chaffPattern.burstsAfterSetup': 2 }, [base], all).map((d) => [d.tell, d.examined]), [['chaffPattern', 2]]);
+    assert.deepEqual(differences({ 'chaffPattern.burstsAfterSetup': 2 }, [base], { ...all, bounds: false }), []);
+    assert.equal('chaffPattern.burstsAfterSetup' in ADMITTED, differences({ 'chaffPattern.burstsAfterSetup': 2 }, [base]).length === 0);
   });
 
   test('a time bucket is a tell only when no baseline shows it; other features must equal the first baseline', () => {
