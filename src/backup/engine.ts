@@ -1,0 +1,281 @@
+/**
+ * The backup engine: copies the whole data folder to a target as a new snapshot, uploading only
+ * what the repository does not hold yet (format/v1.ts for the layout and the key). Built by the
+ * composition root with the few things it reads, for whichever vault is open: every vault
+ * backs up the same folder under the same key, so nothing here depends on which one it is.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { PassThrough } from 'node:stream';
+import type { Readable } from 'node:stream';
+import type { Database } from '../db/index.ts';
+import type { CiphertextView } from '../vault/index.ts';
+import {
+  encodeConfig,
+  encodeIndex,
+  encodeManifest,
+  encodeRow,
+  keyslotsMac,
+  manifestOf,
+  newName,
+  PACK_TARGET,
+  packPath,
+  rowKey,
+  sha256Hex,
+  SMALL_OBJECT,
+  snapshotPath,
+} from './format/v1.ts';
+import type { PackEntry, PackIndex, PackKind, RepositoryKey, Row, SnapshotState } from './format/v1.ts';
+import { eachLimit, loadIndexes, readConfig, readManifest, requireKey, snapshotNames, snapshotState } from './repository.ts';
+import type { Target } from './target.ts';
+
+export interface BackupDeps {
+  /** the data folder's files read as they are */
+  paths: { keyslots: string; config: string };
+  /** the data folder's database, read only (every row of `records`) */
+  db: () => Database;
+  /** the object pool as stored bytes */
+  objects: CiphertextView;
+  /** the repository key (format/v1.ts: derived from the front vault's master key) */
+  key: RepositoryKey;
+  clock: () => number;
+}
+
+export interface BackupProgress {
+  /** rows and objects to upload, and done */
+  itemsTotal: number;
+  itemsDone: number;
+  bytesTotal: number;
+  bytesDone: number;
+}
+
+export interface BackupSummary {
+  snapshot: string;
+  time: number;
+  rows: { total: number; uploaded: number };
+  objects: { total: number; uploaded: number };
+  /** bytes of packs uploaded (not counting the few small sealed files) */
+  bytesUploaded: number;
+  packsUploaded: number;
+}
+
+export interface SnapshotInfo {
+  name: string;
+  time: number;
+  full: boolean;
+}
+
+/** The vault's branded object id (its face exports the view, not the brand). */
+export type ObjectId = Parameters<CiphertextView['read']>[0];
+
+/** Reads a stream into one buffer. */
+export async function collect(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Every row of the records table, read in one statement (one consistent WAL snapshot). */
+export function readRows(db: Database): Row[] {
+  return (db.prepare('SELECT id, tag, body FROM records').all() as { id: Uint8Array; tag: Uint8Array; body: Uint8Array }[]).map((r) => ({
+    id: Buffer.from(r.id),
+    tag: Buffer.from(r.tag),
+    body: Buffer.from(r.body),
+  }));
+}
+
+async function readOptional(path: string): Promise<Buffer | null> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** Uploads at most this many packs at once: overlaps reading the pool with the target's latency. */
+const UPLOADS_IN_FLIGHT = 3;
+
+export function createBackupEngine(deps: BackupDeps) {
+  const { key, clock } = deps;
+
+  /** Creates the repository header on an empty target, or checks the key of an existing one. */
+  async function ensureRepository(target: Target, signal?: AbortSignal): Promise<void> {
+    await target.check({ signal });
+    const config = await readConfig(target, { signal });
+    if (config === null) await target.put('config', encodeConfig(key, randomBytes(16)), { signal });
+    else requireKey(config, key);
+  }
+
+  /** Uploads a pack (bytes in memory) and then its index, which marks it complete. */
+  async function putPack(target: Target, kind: PackKind, bytes: Buffer, entries: PackEntry[], signal?: AbortSignal): Promise<void> {
+    const pack = newName(clock(), randomBytes(8));
+    await target.put(packPath(kind, pack), bytes, { signal });
+    const index: PackIndex = { kind, pack, size: bytes.length, entries };
+    await target.put(`index/${kind}-${pack}`, encodeIndex(key, index), { signal });
+  }
+
+  return {
+    /**
+     * Backs up the whole data folder as a new snapshot. Resumable: packs whose index was
+     * written by an interrupted run are reused, so running it again moves only what is missing.
+     * Throws TargetError for target failures, VAULT_WRONG_SECRET when the target holds another
+     * folder's repository, and the signal's reason when aborted.
+     */
+    async backup(target: Target, opts: { signal?: AbortSignal; onProgress?: (p: BackupProgress) => void } = {}): Promise<BackupSummary> {
+      const { signal } = opts;
+      await ensureRepository(target, signal);
+
+      // What the folder holds now. Rows first: a put writes its object before its row.
+      const rows = readRows(deps.db());
+      const objects: { id: string; size: number }[] = [];
+      for await (const o of deps.objects.list()) objects.push(o);
+      const keyslots = await readFile(deps.paths.keyslots);
+      const configJson = await readOptional(deps.paths.config);
+
+      // What the repository holds.
+      const indexes = await loadIndexes(target, key, { signal });
+      const names = await snapshotNames(target, { signal });
+      const prevName = names.at(-1) ?? null;
+      const prev = prevName === null ? null : await snapshotState(target, key, prevName, { signal });
+
+      const keyed = rows.map((r) => ({ row: r, key: rowKey(r) }));
+      const newRows = keyed.filter((r) => !indexes.rows.has(r.key));
+      const newObjects = objects.filter((o) => !indexes.objects.has(o.id));
+      const progress: BackupProgress = {
+        itemsTotal: newRows.length + newObjects.length,
+        itemsDone: 0,
+        bytesTotal: newObjects.reduce((n, o) => n + o.size, 0) + newRows.reduce((n, r) => n + 36 + r.row.body.length, 0),
+        bytesDone: 0,
+      };
+      const advance = (items: number, bytes: number) => {
+        progress.itemsDone += items;
+        progress.bytesDone += bytes;
+        opts.onProgress?.({ ...progress });
+      };
+      let bytesUploaded = 0;
+      let packsUploaded = 0;
+
+      // Rows: packed in the clear framing (format/v1.ts), a few MiB at most for most folders.
+      for (let i = 0; i < newRows.length; ) {
+        const parts: Buffer[] = [];
+        const entries: PackEntry[] = [];
+        let size = 0;
+        for (; i < newRows.length && size < PACK_TARGET; i++) {
+          const framed = encodeRow(newRows[i]!.row);
+          entries.push({ id: newRows[i]!.key, offset: size, length: framed.length, sha256: sha256Hex(framed) });
+          parts.push(framed);
+          size += framed.length;
+        }
+        await putPack(target, 'rows', Buffer.concat(parts), entries, signal);
+        bytesUploaded += size;
+        packsUploaded++;
+        advance(entries.length, size);
+      }
+
+      // Objects: small ones packed together, big ones alone (streamed, never held in memory).
+      const small = newObjects.filter((o) => o.size <= SMALL_OBJECT);
+      const big = newObjects.filter((o) => o.size > SMALL_OBJECT);
+      const batches: { id: string; size: number }[][] = [];
+      for (let i = 0; i < small.length; ) {
+        const batch: { id: string; size: number }[] = [];
+        for (let size = 0; i < small.length && size < PACK_TARGET; i++) {
+          batch.push(small[i]!);
+          size += small[i]!.size;
+        }
+        batches.push(batch);
+      }
+      type Job = { kind: 'batch'; batch: { id: string; size: number }[] } | { kind: 'big'; id: string; size: number };
+      const jobs: Job[] = [...big.map((o) => ({ kind: 'big' as const, ...o })), ...batches.map((batch) => ({ kind: 'batch' as const, batch }))];
+      await eachLimit(jobs, UPLOADS_IN_FLIGHT, async (job) => {
+        signal?.throwIfAborted();
+        if (job.kind === 'batch') {
+          const bytes: Buffer[] = new Array(job.batch.length);
+          await eachLimit(
+            job.batch.map((o, i) => [o, i] as const),
+            8,
+            async ([o, i]) => {
+              bytes[i] = await collect(await deps.objects.read(o.id as ObjectId));
+            },
+          );
+          const entries: PackEntry[] = [];
+          let offset = 0;
+          job.batch.forEach((o, i) => {
+            entries.push({ id: o.id, offset, length: bytes[i]!.length, sha256: sha256Hex(bytes[i]!) });
+            offset += bytes[i]!.length;
+          });
+          await putPack(target, 'data', Buffer.concat(bytes), entries, signal);
+          bytesUploaded += offset;
+          packsUploaded++;
+          advance(entries.length, offset);
+        } else {
+          // A pack of one object, streamed; the hash is of the attempt that succeeded.
+          let digest = '';
+          const pack = newName(clock(), randomBytes(8));
+          await target.put(
+            packPath('data', pack),
+            {
+              size: job.size,
+              open: async () => {
+                const hash = createHash('sha256');
+                const source = await deps.objects.read(job.id as ObjectId);
+                const through = new PassThrough({ highWaterMark: 1 << 20 });
+                source.on('data', (c: Buffer) => hash.update(c));
+                source.on('end', () => (digest = hash.digest('hex')));
+                source.on('error', (err) => through.destroy(err));
+                through.on('close', () => source.destroy());
+                return source.pipe(through);
+              },
+            },
+            { signal },
+          );
+          const index: PackIndex = { kind: 'data', pack, size: job.size, entries: [{ id: job.id, offset: 0, length: job.size, sha256: digest }] };
+          await target.put(`index/data-${pack}`, encodeIndex(key, index), { signal });
+          bytesUploaded += job.size;
+          packsUploaded++;
+          advance(1, job.size);
+        }
+      });
+
+      // The newest keyslots.bin, in the clear (format/v1.ts says why only the newest).
+      const remote = await target.get('keyslots', { signal });
+      if (remote === null || !remote.equals(keyslots)) await target.put('keyslots', keyslots, { signal });
+      await target.put('keyslots.mac', Buffer.from(keyslotsMac(key, keyslots)), { signal });
+
+      // The snapshot, last: it names only what is already on the target.
+      const state: SnapshotState = {
+        rows: new Set(keyed.map((r) => r.key)),
+        objects: new Set(objects.map((o) => o.id)),
+        config: configJson === null ? null : configJson.toString('base64'),
+      };
+      const time = Math.max(clock(), (prev?.manifest.time ?? 0) + 1);
+      const name = newName(time, randomBytes(8));
+      const manifest = manifestOf(state, prev && prevName ? { name: prevName, state: prev.state, depth: prev.manifest.depth } : null, time);
+      await target.put(snapshotPath(name), encodeManifest(key, name, manifest), { signal });
+
+      return {
+        snapshot: name,
+        time,
+        rows: { total: rows.length, uploaded: newRows.length },
+        objects: { total: objects.length, uploaded: newObjects.length },
+        bytesUploaded,
+        packsUploaded,
+      };
+    },
+
+    /** The snapshots on the target, oldest first. */
+    async snapshots(target: Target, opts: { signal?: AbortSignal } = {}): Promise<SnapshotInfo[]> {
+      const config = await readConfig(target, opts);
+      if (config === null) return [];
+      requireKey(config, key);
+      const out: SnapshotInfo[] = [];
+      for (const name of await snapshotNames(target, opts)) {
+        const manifest = await readManifest(target, key, name, opts);
+        out.push({ name, time: manifest.time, full: manifest.full });
+      }
+      return out;
+    },
+  };
+}
+
+export type BackupEngine = ReturnType<typeof createBackupEngine>;

@@ -1,0 +1,114 @@
+/**
+ * Reading a repository's state from a target: its header, the indexes of its packs, and its
+ * snapshots. Shared by backup, verify, proof and restore. The format is format/v1.ts; this is
+ * the I/O around it.
+ */
+import { ElohimError } from '../errors.ts';
+import {
+  applyManifest,
+  decodeConfig,
+  decodeIndex,
+  decodeManifest,
+  indexPath,
+  isName,
+  keyMatches,
+  snapshotPath,
+} from './format/v1.ts';
+import type { Manifest, PackEntry, PackIndex, PackKind, RepositoryConfig, RepositoryKey, SnapshotState } from './format/v1.ts';
+import type { CallOptions, Target } from './target.ts';
+
+/** Where an entry (an object, or a row) is: its pack and place in it. */
+export interface Located extends PackEntry {
+  kind: PackKind;
+  pack: string;
+}
+
+export interface Indexes {
+  packs: PackIndex[];
+  /** object id → where */
+  objects: Map<string, Located>;
+  /** row key → where */
+  rows: Map<string, Located>;
+}
+
+/** Runs `fn` over `items`, at most `limit` at once; rejects with the first failure. */
+export async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** The repository header; null when the target holds none. Throws VAULT_CORRUPT / VAULT_FORMAT_UNKNOWN. */
+export async function readConfig(target: Target, opts: CallOptions = {}): Promise<RepositoryConfig | null> {
+  const buf = await target.get('config', opts);
+  return buf === null ? null : decodeConfig(buf);
+}
+
+/** Throws VAULT_WRONG_SECRET when `key` is not this repository's (another folder's, or a wrong secret). */
+export function requireKey(config: RepositoryConfig, key: RepositoryKey): void {
+  if (!keyMatches(config, key)) {
+    throw new ElohimError('VAULT_WRONG_SECRET', 'this backup was made from another data folder, or the passphrase or recovery code is wrong');
+  }
+}
+
+/** Every pack index on the target, opened; throws OBJECT_DAMAGED for one that does not authenticate. */
+export async function loadIndexes(target: Target, key: RepositoryKey, opts: CallOptions = {}): Promise<Indexes> {
+  const names = (await target.list('index/', opts)).map((e) => e.name).sort();
+  const packs: PackIndex[] = new Array(names.length);
+  await eachLimit(
+    names.map((n, i) => [n, i] as const),
+    8,
+    async ([name, i]) => {
+      const m = /^index\/(data|rows)-(.+)$/.exec(name);
+      if (!m || !isName(m[2]!)) throw new ElohimError('VAULT_CORRUPT', `unexpected file ${name} in the backup`);
+      const sealed = await target.get(name, opts);
+      if (sealed === null) throw new ElohimError('OBJECT_DAMAGED', `${name} vanished while being read`);
+      packs[i] = decodeIndex(key, m[1] as PackKind, m[2]!, sealed);
+    },
+  );
+  const objects = new Map<string, Located>();
+  const rows = new Map<string, Located>();
+  for (const p of packs) {
+    const into = p.kind === 'data' ? objects : rows;
+    for (const e of p.entries) if (!into.has(e.id)) into.set(e.id, { ...e, kind: p.kind, pack: p.pack });
+  }
+  return { packs, objects, rows };
+}
+
+export const indexName = indexPath;
+
+/** Snapshot names on the target, oldest first (names start with the time). */
+export async function snapshotNames(target: Target, opts: CallOptions = {}): Promise<string[]> {
+  return (await target.list('snapshots/', opts))
+    .map((e) => e.name.slice('snapshots/'.length))
+    .filter(isName)
+    .sort();
+}
+
+export async function readManifest(target: Target, key: RepositoryKey, name: string, opts: CallOptions = {}): Promise<Manifest> {
+  const sealed = await target.get(snapshotPath(name), opts);
+  if (sealed === null) throw new ElohimError('OBJECT_DAMAGED', `snapshot ${name} is missing from the backup`);
+  return decodeManifest(key, name, sealed);
+}
+
+/** The full state of snapshot `name`, following its chain of deltas back to a full manifest. */
+export async function snapshotState(
+  target: Target,
+  key: RepositoryKey,
+  name: string,
+  opts: CallOptions = {},
+): Promise<{ state: SnapshotState; manifest: Manifest }> {
+  const chain: Manifest[] = [];
+  let at: string | null = name;
+  while (at !== null) {
+    const m = await readManifest(target, key, at, opts);
+    if (chain.length > 0 && m.depth !== chain.at(-1)!.depth - 1) throw new ElohimError('VAULT_CORRUPT', `snapshot ${at} does not fit its chain`);
+    chain.push(m);
+    at = m.parent;
+  }
+  let state: SnapshotState | null = null;
+  for (const m of chain.reverse()) state = applyManifest(state, m);
+  return { state: state!, manifest: chain.at(-1)! };
+}

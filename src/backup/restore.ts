@@ -1,0 +1,177 @@
+/**
+ * Restore on a fresh device: the whole data folder back from a target, with only the target
+ * and one vault's passphrase or recovery code. The bootstrap (format/v1.ts, "The repository
+ * key") hands the caller the clear `keyslots` and every framed row; the caller unlocks a vault
+ * from them with the keyring and returns the repository key. Then every object of the snapshot
+ * is written through the ciphertext view, checked against the sealed index's size and SHA-256
+ * before it is kept; then the rows, config.json, and keyslots.bin last, so a folder whose
+ * restore was interrupted has no key slots and is never taken for a usable one.
+ *
+ * Resumable: an object already in the new folder (objects are written whole or not at all) is
+ * not fetched again, and rows are written with INSERT OR REPLACE.
+ */
+import { existsSync } from 'node:fs';
+import type { Database } from '../db/index.ts';
+import { insertRawRows } from '../db/index.ts';
+import { ElohimError, isElohimError } from '../errors.ts';
+import { writeFileAtomic } from '../fs/index.ts';
+import type { CiphertextView } from '../vault/index.ts';
+import type { ObjectId } from './engine.ts';
+import { framedRows, keyslotsMac, packPath, sha256Hex, SMALL_OBJECT, decodeRow } from './format/v1.ts';
+import type { RepositoryKey, Row } from './format/v1.ts';
+import { eachLimit, loadIndexes, readConfig, requireKey, snapshotNames, snapshotState } from './repository.ts';
+import type { Located } from './repository.ts';
+import type { Target } from './target.ts';
+
+/** What the caller unlocks a vault from: the newest keyslots.bin and every row ever backed up, oldest first. */
+export interface Bootstrap {
+  keyslots: Buffer;
+  rows: Row[];
+}
+
+export interface RestoreInto {
+  /** paths of the new folder's files; keyslots.bin must not exist yet */
+  paths: { keyslots: string; config: string };
+  /** the new folder's database */
+  db: () => Database;
+  /** the new folder's object pool */
+  objects: CiphertextView;
+}
+
+export interface RestoreProgress {
+  objectsTotal: number;
+  objectsDone: number;
+  bytesTotal: number;
+  bytesDone: number;
+}
+
+export interface RestoreSummary {
+  snapshot: string;
+  objects: { total: number; fetched: number };
+  rows: number;
+  bytesFetched: number;
+}
+
+async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield bytes;
+}
+
+/** Groups located entries by pack, so each small pack is fetched once. */
+function byPack(entries: Located[]): Map<string, Located[]> {
+  const out = new Map<string, Located[]>();
+  for (const e of entries) {
+    const list = out.get(e.pack) ?? [];
+    list.push(e);
+    out.set(e.pack, list);
+  }
+  return out;
+}
+
+/**
+ * Restores snapshot `snapshot` (default: the newest) into an empty data folder. `unlock` gets
+ * the bootstrap and returns the repository key, or throws (VAULT_WRONG_SECRET for a wrong
+ * secret). Throws VAULT_ALREADY_INITIALIZED when the folder has key slots, VAULT_WRONG_SECRET
+ * when the key is not this repository's, OBJECT_DAMAGED for anything that does not check out.
+ */
+export async function restoreFolder(opts: {
+  target: Target;
+  into: RestoreInto;
+  unlock: (bootstrap: Bootstrap) => Promise<RepositoryKey>;
+  snapshot?: string;
+  signal?: AbortSignal;
+  onProgress?: (p: RestoreProgress) => void;
+}): Promise<RestoreSummary> {
+  const { target, into, signal } = opts;
+  if (existsSync(into.paths.keyslots)) throw new ElohimError('VAULT_ALREADY_INITIALIZED', 'restore needs a fresh data folder: this one has key slots');
+  const config = await readConfig(target, { signal });
+  if (config === null) throw new ElohimError('HOST_FILE_NOT_FOUND', 'there is no ElohimOS backup on this target');
+  const keyslots = await target.get('keyslots', { signal });
+  if (keyslots === null) throw new ElohimError('OBJECT_DAMAGED', 'the backup has no key slots');
+
+  // The bootstrap: every rows pack, oldest first, so a later copy of a row comes last.
+  const rowPacks = (await target.list('rows/', { signal })).map((e) => e.name).sort();
+  const rows: Row[] = [];
+  for (const name of rowPacks) {
+    const pack = await target.get(name, { signal });
+    if (pack === null) continue;
+    try {
+      for (const row of framedRows(pack)) rows.push(row);
+    } catch (err) {
+      if (!isElohimError(err, 'OBJECT_DAMAGED')) throw err;
+      // A damaged or torn pack (an interrupted backup's last) holds nothing the bootstrap
+      // needs that another pack does not; the restore proper checks every row it uses.
+    }
+  }
+  const key = await opts.unlock({ keyslots, rows });
+  requireKey(config, key);
+  const mac = await target.get('keyslots.mac', { signal });
+  if (mac === null || mac.toString() !== keyslotsMac(key, keyslots)) throw new ElohimError('OBJECT_DAMAGED', 'the backup\'s key slots were altered');
+
+  const names = await snapshotNames(target, { signal });
+  const name = opts.snapshot ?? names.at(-1);
+  if (name === undefined || !names.includes(name)) throw new ElohimError('HOST_FILE_NOT_FOUND', 'the backup holds no such snapshot');
+  const { state } = await snapshotState(target, key, name, { signal });
+  const indexes = await loadIndexes(target, key, { signal });
+
+  const wanted: Located[] = [];
+  for (const id of state.objects) {
+    const at = indexes.objects.get(id);
+    if (!at) throw new ElohimError('OBJECT_DAMAGED', `object ${id} of the snapshot is in no pack`);
+    wanted.push(at);
+  }
+  const missing: Located[] = [];
+  for (const at of wanted) {
+    if ((await into.objects.size(at.id as ObjectId)) !== at.length) missing.push(at);
+  }
+  const progress: RestoreProgress = { objectsTotal: missing.length, objectsDone: 0, bytesTotal: missing.reduce((n, e) => n + e.length, 0), bytesDone: 0 };
+  const advance = (bytes: number) => {
+    progress.objectsDone++;
+    progress.bytesDone += bytes;
+    opts.onProgress?.({ ...progress });
+  };
+  const keep = async (at: Located, source: AsyncIterable<Uint8Array>) => {
+    await into.objects.write(at.id as ObjectId, source, { storedSize: at.length, storedSha256: at.sha256 }, { signal });
+    advance(at.length);
+  };
+
+  const big = missing.filter((e) => e.length > SMALL_OBJECT);
+  const small = byPack(missing.filter((e) => e.length <= SMALL_OBJECT));
+  await eachLimit([...big.map((e) => [e.pack, [e]] as const), ...small], 3, async ([pack, entries]) => {
+    signal?.throwIfAborted();
+    if (entries.length === 1 && entries[0]!.length > SMALL_OBJECT) {
+      const at = entries[0]!;
+      await keep(at, await target.read(packPath('data', pack), { signal, range: { start: at.offset, end: at.offset + at.length } }));
+      return;
+    }
+    // One fetch of the span the wanted objects cover.
+    const start = Math.min(...entries.map((e) => e.offset));
+    const end = Math.max(...entries.map((e) => e.offset + e.length));
+    const bytes = await target.get(packPath('data', pack), { signal, range: { start, end } });
+    if (bytes === null || bytes.length !== end - start) throw new ElohimError('OBJECT_DAMAGED', `pack ${pack} is missing or short`);
+    for (const at of entries) await keep(at, once(bytes.subarray(at.offset - start, at.offset - start + at.length)));
+  });
+
+  // Rows: each checked against its sealed index entry, then all written in one transaction.
+  const rowAt: Located[] = [];
+  for (const k of state.rows) {
+    const at = indexes.rows.get(k);
+    if (!at) throw new ElohimError('OBJECT_DAMAGED', 'a row of the snapshot is in no pack');
+    rowAt.push(at);
+  }
+  const restoredRows: Row[] = [];
+  for (const [pack, entries] of byPack(rowAt)) {
+    const bytes = await target.get(packPath('rows', pack), { signal });
+    if (bytes === null) throw new ElohimError('OBJECT_DAMAGED', `rows pack ${pack} is missing`);
+    for (const at of entries) {
+      const framed = bytes.subarray(at.offset, at.offset + at.length);
+      if (framed.length !== at.length || sha256Hex(framed) !== at.sha256) throw new ElohimError('OBJECT_DAMAGED', `rows pack ${pack} was altered`);
+      restoredRows.push(decodeRow(framed));
+    }
+  }
+  signal?.throwIfAborted();
+  insertRawRows(into.db(), restoredRows);
+
+  if (state.config !== null) await writeFileAtomic(into.paths.config, Buffer.from(state.config, 'base64'));
+  await writeFileAtomic(into.paths.keyslots, keyslots);
+  return { snapshot: name, objects: { total: wanted.length, fetched: missing.length }, rows: restoredRows.length, bytesFetched: progress.bytesDone };
+}
