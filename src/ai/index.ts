@@ -4,6 +4,8 @@
  *   in-memory BM25 index, chunking, and the retriever that puts them together; pure, no I/O;
  * - context/: the context builder (what fits the model's window, with a report) and token
  *   counting;
+ * - providers/: model providers behind one interface (Ollama, OpenAI-compatible), every call with
+ *   an AbortSignal and a timeout;
  */
 export { createAnalyzer, STOP_WORDS } from './retrieval/analyzer.ts';
 export type { Analyzer, AnalyzerOptions } from './retrieval/analyzer.ts';
@@ -18,3 +20,8 @@ export { buildContext, messagesTokens, EXCERPT_SHARE, MEMORY_SHARE, PER_ITEM, SU
 export type { BuiltContext, ChatMessage, ContextExcerpt, ContextInput, ContextMemory, ContextReport, ContextTurn, PartReport } from './context/builder.ts';
 export { DEFAULT_MARGIN, loadBpeCounter, tokenCounter } from './context/tokens.ts';
 export type { TokenCount } from './context/tokens.ts';
+export { DEFAULT_TIMEOUT_MS } from './providers/provider.ts';
+export type { CallOptions, ChatEvent, ChatRequest, ModelDetails, ModelInfo, ModelProvider, ProviderConfig, PullProgress } from './providers/provider.ts';
+export { createOllamaProvider } from './providers/ollama.ts';
+export { createOpenAiProvider } from './providers/openai.ts';
+export { isLoopback } from './providers/http.ts';
