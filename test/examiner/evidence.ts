@@ -150,6 +150,8 @@ export interface Evidence {
   /** entries of objects/ that are neither tmp/, a shard folder, nor an object file in one */
   strayObjectPaths: string[];
   nested: NestedEvidence;
+  /** what the examined vault's own CLI views print (probe.ts sessionViews), by command */
+  views: Record<string, string>;
   /** contents of the small top-level files (all but keyslots.bin and db.sqlite), by name */
   smallFiles: Record<string, string>;
 }

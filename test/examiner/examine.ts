@@ -22,7 +22,7 @@ import { createRecordStore } from '../../src/db/index.ts';
 import type { RecordKeys, RecordStore } from '../../src/db/index.ts';
 import { vaultRecordKeys } from '../../src/keyring/index.ts';
 import type { Evidence, ItemEvidence, ObjectEvidence, PathStat, RowEvidence, StoreEvidence } from './evidence.ts';
-import { probeNested } from './probe.ts';
+import { probeNested, sessionViews } from './probe.ts';
 import { openSlots } from './slots.ts';
 import type { Handover } from './slots.ts';
 import { freePagesHoldNoData, parseSqliteHeader } from './sqlite-file.ts';
@@ -125,9 +125,10 @@ export async function examine(home: string, handover: Handover, scratch: string,
   const stats = await statTree(home);
   const image = join(scratch, 'image');
   const probe = join(scratch, 'probe');
-  await cp(home, image, { recursive: true });
-  await cp(home, probe, { recursive: true });
+  const viewed = join(scratch, 'views');
+  for (const copy of [image, probe, viewed]) await cp(home, copy, { recursive: true });
   const nestedRun = probeNested(probe, handover.passphrase, opts.addDecoyArgs);
+  const viewsRun = sessionViews(viewed, handover.passphrase);
 
   const { master, keyslots } = await openSlots(await readFile(join(image, 'keyslots.bin')), handover);
 
@@ -244,6 +245,7 @@ export async function examine(home: string, handover: Handover, scratch: string,
       objects,
       strayObjectPaths,
       nested: await nestedRun,
+      views: await viewsRun,
     };
   } finally {
     db.close();

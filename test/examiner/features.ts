@@ -38,6 +38,9 @@ export type Tell = keyof typeof TELLS;
  */
 export const CHAFF_BURST_WINDOW_MS = 60_000;
 
+/** The largest plaintext a chaff object stands for (cover/chaff.ts chaffPlaintextSize): a bigger unexplained object is a vault's. */
+export const CHAFF_MAX_PLAINTEXT = 4 * 1024 * 1024;
+
 export interface FeatureOptions {
   /** see timeline.ts bucketOf */
   toleranceMs: number;
@@ -109,6 +112,7 @@ export function reportOf(ev: Evidence, opts: FeatureOptions): Report {
   r['unexplainedData.objectsPresent'] = unexplainedObjects.length > 0;
   r['unexplainedData.objects'] = unexplainedObjects.length;
   r['unexplainedData.objectSizes'] = unexplainedObjects.map((o) => o.size).sort((a, b) => a - b);
+  r['chaffPattern.objectsLargerThanChaff'] = unexplainedObjects.filter((o) => o.size > PAYLOAD_NONCE_SIZE + ciphertextSize(CHAFF_MAX_PLAINTEXT)).length;
   r['unexplainedData.objectShapes'] = unique(unexplainedObjects.map((o) => (isObjectSize(o.size) ? 'nonce ‖ STREAM payload' : `${o.size} B, no possible payload`)));
   const shards = ev.stats.filter((s) => s.kind === 'dir' && /^objects\/[0-9a-f]{2}$/.test(s.path)).map((s) => s.path.slice('objects/'.length));
   const shardHas = (shard: string, referenced: boolean) => ev.objects.some((o) => o.path.startsWith(`${shard}/`) && o.referenced === referenced);
@@ -169,6 +173,7 @@ export function reportOf(ev: Evidence, opts: FeatureOptions): Report {
   r['examinedVault.referencedObjects'] = ev.objects.filter((o) => o.referenced).length;
   r['examinedVault.missingObjects'] = ev.missingObjects;
   r['examinedVault.everyRecoveryCodeOpens'] = ev.keyslots.everyCodeOpens;
+  for (const [view, text] of Object.entries(ev.views)) r[`examinedVault.view: elohim ${view}`] = text;
 
   r['keyslotsFile.size'] = ev.keyslots.size;
   r['keyslotsFile.magic'] = ev.keyslots.magic;
@@ -188,6 +193,9 @@ export function reportOf(ev: Evidence, opts: FeatureOptions): Report {
   r['fileLayout.entries'] = ev.stats
     .filter((s) => !/^objects\/[0-9a-f]{2}(\/|$)/.test(s.path) && !s.path.startsWith('objects/tmp/'))
     .map((s) => `${s.kind} ${s.path === '' ? '.' : s.path} ${s.mode.toString(8)}`);
+  // A folder's size grows with the most entries it ever held and never shrinks (ext4), so it
+  // could remember files a vault put and deleted.
+  r['fileLayout.folderSizes'] = ev.stats.filter((s) => s.kind === 'dir').map((s) => `${s.path === '' ? '.' : s.path.replace(/^objects\/[0-9a-f]{2}$/, 'objects/<shard>')} ${s.size}`).filter((v, i, all) => all.indexOf(v) === i).sort();
   r['fileLayout.objectModes'] = unique(ev.stats.filter((s) => /^objects\/[0-9a-f]{2}(\/|$)/.test(s.path)).map((s) => `${s.kind} ${s.mode.toString(8)}`));
   for (const s of ev.stats.filter((x) => x.kind === 'file' && !x.path.includes('/'))) r[`fileLayout.size.${s.path}`] = s.size;
   for (const [name, text] of Object.entries(ev.smallFiles)) r[`fileLayout.content.${name}`] = text;

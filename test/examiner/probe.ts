@@ -1,7 +1,9 @@
 /**
- * The nested-decoy probe (issue 9, tell 3): on a copy of the data folder, the stock CLI's
- * `init --decoy` chained from the examined vault, each new decoy's passphrase the next's
- * current one, counting how many it creates before it refuses.
+ * What the examiner asks the stock CLI, on copies of the data folder: the nested-decoy probe
+ * (issue 9, tell 3: `init --decoy` chained from the examined vault, each new decoy's passphrase
+ * the next's current one, counting how many it creates before it refuses), and the examined
+ * vault's own views of itself (whether it has a decoy, verify, its audit log's verdict), which
+ * must not mention another vault. (Listings, search and trash: test/decoy.test.ts.)
  */
 import { runCli } from '../helpers.ts';
 import type { NestedEvidence } from './evidence.ts';
@@ -42,3 +44,23 @@ export async function probeNested(home: string, passphrase: string, args: readon
   return { attempts, created, stop, outputs, examinedStillOpens: still.code === 0 };
 }
 
+
+/** The views, in order; each run unlocks the vault (on a copy: the entries it adds do not matter). */
+const VIEWS = [['decoy', 'status'], ['verify', '--json'], ['audit', 'verify', '--json']] as const;
+
+/**
+ * What each view prints, exit code first, with what differs between any two folders by nature
+ * blanked: the folder's path, times, hashes and ids.
+ */
+export async function sessionViews(home: string, passphrase: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const args of VIEWS) {
+    const r = await runCli(args, { env: { ELOHIM_HOME: home, ELOHIM_PASSPHRASE: passphrase } });
+    out[args.join(' ')] = `exit ${r.code}\n${r.stdout.toString('utf8')}${r.stderr}`
+      .replaceAll(home, '<folder>')
+      .replace(/\b[0-9a-f]{32,64}\b/g, '<hex>')
+      .replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, '<time>')
+      .replace(/"(at|trashedAt|modified|created)":\d+/g, '"$1":<time>');
+  }
+  return out;
+}
