@@ -263,6 +263,21 @@ export function createBackupEngine(deps: BackupDeps) {
       };
     },
 
+    /** What the repository holds: snapshots, and the packs, objects and rows its indexes name. */
+    async stats(target: Target, opts: { signal?: AbortSignal } = {}): Promise<{ snapshots: number; packs: number; objects: number; rows: number; bytes: number }> {
+      const config = await readConfig(target, opts);
+      if (config === null) return { snapshots: 0, packs: 0, objects: 0, rows: 0, bytes: 0 };
+      requireKey(config, key);
+      const indexes = await loadIndexes(target, key, opts);
+      return {
+        snapshots: (await snapshotNames(target, opts)).length,
+        packs: indexes.packs.length,
+        objects: indexes.objects.size,
+        rows: indexes.rows.size,
+        bytes: indexes.packs.reduce((n, p) => n + p.size, 0),
+      };
+    },
+
     /** The snapshots on the target, oldest first. */
     async snapshots(target: Target, opts: { signal?: AbortSignal } = {}): Promise<SnapshotInfo[]> {
       const config = await readConfig(target, opts);

@@ -6,16 +6,11 @@
  * The SDK's own retries are off (maxAttempts 1): every call retries in one place, withRetry,
  * with the same policy as every target, and a streamed body cannot be replayed by the SDK.
  * S3 PUTs are atomic, so `put` needs no temp name.
+ *
+ * The SDK is loaded on the first call, not at import: it costs most of a second of start-up,
+ * and every CLI command imports the backup's face.
  */
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  S3ServiceException,
-} from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
 import { checkName, TargetError, withRetry } from '../target.ts';
 import type { CallOptions, RetryPolicy, Target, TargetFailure } from '../target.ts';
@@ -39,7 +34,10 @@ const MISSING_BUCKET = new Set(['NoSuchBucket', 'NotFound']);
 const NET = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 
 /** What an SDK failure means for us; `what` names the call for the message (never credentials). */
-function classify(err: unknown, what: string): TargetError | null {
+type Sdk = typeof import('@aws-sdk/client-s3');
+
+function classify(sdk: Sdk, err: unknown, what: string): TargetError | null {
+  const { S3ServiceException } = sdk;
   if (err instanceof TargetError) return err;
   if ((err as Error)?.name === 'AbortError') return null;
   const make = (reason: TargetFailure, message: string) => new TargetError(reason, message, { cause: err });
@@ -61,7 +59,9 @@ function classify(err: unknown, what: string): TargetError | null {
 
 export function createS3Target(config: S3TargetConfig): Target {
   const prefix = config.prefix ?? '';
-  const client = new S3Client({
+  let loading: Promise<{ sdk: Sdk; client: S3Client }> | null = null;
+  const load = () => (loading ??= import('@aws-sdk/client-s3').then((sdk) => ({ sdk, client: makeClient(sdk) })));
+  const makeClient = (sdk: Sdk) => new sdk.S3Client({
     region: config.region ?? 'us-east-1',
     endpoint: config.endpoint,
     forcePathStyle: config.forcePathStyle ?? false,
@@ -79,13 +79,14 @@ export function createS3Target(config: S3TargetConfig): Target {
     return prefix + name;
   };
 
-  function call<T>(what: string, o: CallOptions, fn: () => Promise<T>): Promise<T> {
+  function call<T>(what: string, o: CallOptions, fn: (sdk: Sdk, client: S3Client) => Promise<T>): Promise<T> {
     return withRetry(
       async () => {
+        const { sdk, client } = await load();
         try {
-          return await fn();
+          return await fn(sdk, client);
         } catch (err) {
-          throw classify(err, what) ?? err;
+          throw classify(sdk, err, what) ?? err;
         }
       },
       { signal: o.signal, policy: config.retry },
@@ -98,18 +99,18 @@ export function createS3Target(config: S3TargetConfig): Target {
     description: `s3 ${config.endpoint ?? 'aws'} bucket ${Bucket}${prefix ? ` prefix ${prefix}` : ''}`,
 
     check(o = {}) {
-      return call('check', o, async () => {
-        await client.send(new HeadBucketCommand({ Bucket }), { abortSignal: o.signal });
+      return call('check', o, async (sdk, client) => {
+        await client.send(new sdk.HeadBucketCommand({ Bucket }), { abortSignal: o.signal });
       });
     },
 
     async put(name, body, o = {}) {
       const Key = keyOf(name);
-      return call(`put ${name}`, o, async () => {
+      return call(`put ${name}`, o, async (sdk, client) => {
         const Body = body instanceof Uint8Array ? body : await body.open();
         const ContentLength = body instanceof Uint8Array ? body.length : body.size;
         try {
-          await client.send(new PutObjectCommand({ Bucket, Key, Body, ContentLength }), { abortSignal: o.signal });
+          await client.send(new sdk.PutObjectCommand({ Bucket, Key, Body, ContentLength }), { abortSignal: o.signal });
         } finally {
           if (Body instanceof Readable) Body.destroy();
         }
@@ -119,12 +120,12 @@ export function createS3Target(config: S3TargetConfig): Target {
     async get(name, o = {}) {
       if (o.range && o.range.end <= o.range.start) return Buffer.alloc(0);
       const Key = keyOf(name);
-      return call(`get ${name}`, o, async () => {
+      return call(`get ${name}`, o, async (sdk, client) => {
         try {
-          const out = await client.send(new GetObjectCommand({ Bucket, Key, Range: rangeHeader(o.range) }), { abortSignal: o.signal });
+          const out = await client.send(new sdk.GetObjectCommand({ Bucket, Key, Range: rangeHeader(o.range) }), { abortSignal: o.signal });
           return Buffer.from(await out.Body!.transformToByteArray());
         } catch (err) {
-          if (err instanceof S3ServiceException && err.name === 'NoSuchKey') return null;
+          if (err instanceof sdk.S3ServiceException && err.name === 'NoSuchKey') return null;
           throw err;
         }
       });
@@ -133,23 +134,23 @@ export function createS3Target(config: S3TargetConfig): Target {
     async read(name, o = {}) {
       if (o.range && o.range.end <= o.range.start) return Readable.from([]);
       const Key = keyOf(name);
-      return call(`read ${name}`, o, async () => {
+      return call(`read ${name}`, o, async (sdk, client) => {
         try {
-          const out = await client.send(new GetObjectCommand({ Bucket, Key, Range: rangeHeader(o.range) }), { abortSignal: o.signal });
+          const out = await client.send(new sdk.GetObjectCommand({ Bucket, Key, Range: rangeHeader(o.range) }), { abortSignal: o.signal });
           return out.Body as Readable;
         } catch (err) {
-          if (err instanceof S3ServiceException && err.name === 'NoSuchKey') throw new TargetError('missing', `${name} is not in the backup`, { cause: err });
+          if (err instanceof sdk.S3ServiceException && err.name === 'NoSuchKey') throw new TargetError('missing', `${name} is not in the backup`, { cause: err });
           throw err;
         }
       });
     },
 
     list(p, o = {}) {
-      return call(`list ${p}`, o, async () => {
+      return call(`list ${p}`, o, async (sdk, client) => {
         const out: { name: string; size: number }[] = [];
         let ContinuationToken: string | undefined;
         do {
-          const page = await client.send(new ListObjectsV2Command({ Bucket, Prefix: prefix + p, ContinuationToken }), { abortSignal: o.signal });
+          const page = await client.send(new sdk.ListObjectsV2Command({ Bucket, Prefix: prefix + p, ContinuationToken }), { abortSignal: o.signal });
           for (const obj of page.Contents ?? []) out.push({ name: obj.Key!.slice(prefix.length), size: obj.Size ?? 0 });
           ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
         } while (ContinuationToken);
@@ -159,8 +160,8 @@ export function createS3Target(config: S3TargetConfig): Target {
 
     async delete(name, o = {}) {
       const Key = keyOf(name);
-      return call(`delete ${name}`, o, async () => {
-        await client.send(new DeleteObjectCommand({ Bucket, Key }), { abortSignal: o.signal });
+      return call(`delete ${name}`, o, async (sdk, client) => {
+        await client.send(new sdk.DeleteObjectCommand({ Bucket, Key }), { abortSignal: o.signal });
       });
     },
   };
