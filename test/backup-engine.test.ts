@@ -32,7 +32,7 @@ async function newTarget(): Promise<{ root: string; target: Target }> {
 
 describe('backup engine on a folder with a hidden vault and a decoy', () => {
   let folder: Folder;
-  const hiddenFiles = { [HIDDEN_NAME]: HIDDEN_TEXT, 'big.bin': randomBytes(5 * 1024 * 1024 + 3), 'small.bin': randomBytes(3000) };
+  const hiddenFiles = { [HIDDEN_NAME]: HIDDEN_TEXT, 'big.bin': randomBytes(4 * 1024 * 1024 + 3), 'small.bin': randomBytes(3000) };
   const decoyFiles = { [DECOY_NAME]: DECOY_TEXT };
 
   before(async () => {
