@@ -5,8 +5,10 @@
  * vault it opened. The examiner (test/examiner/) opens everything that vault can, classifies
  * every slot, row, object, file and time, probes the nested-decoy capacity on a copy, and
  * reports features named after the issue's tells; compare.ts admits only what the README does.
+ * A failing comparison names the tell and shows the feature on both sides;
+ * ELOHIM_EXAMINER_DUMP=<folder> keeps each folder's evidence and report as JSON.
  *
- * Three folders, built with the stock CLI at the same pace (GAP_MS between phases, longer than
+ * Four folders, built with the stock CLI at the same pace (GAP_MS between phases, longer than
  * twice the examiner's TOLERANCE_MS, so a phase cannot pass for part of its neighbour):
  *   A   set up with a hidden vault and a decoy; the hidden vault used before and after the decoy;
  *   A2  set up with the hidden vault alone, used, then `init --decoy`; the same afterwards;

@@ -19,6 +19,7 @@ import type { AuditRecord } from '../../src/audit/index.ts';
 import { createStreamDecryptor, fileKeyFromBytes, payloadKey, PAYLOAD_NONCE_SIZE } from '../../src/crypto/age/index.ts';
 import { hkdf } from '../../src/crypto/index.ts';
 import { createRecordStore } from '../../src/db/index.ts';
+import { isElohimError } from '../../src/errors.ts';
 import type { RecordKeys, RecordStore } from '../../src/db/index.ts';
 import { vaultRecordKeys } from '../../src/keyring/index.ts';
 import type { Evidence, ItemEvidence, ObjectEvidence, PathStat, RowEvidence, StoreEvidence } from './evidence.ts';
@@ -94,8 +95,10 @@ async function decryptsTo(path: string, fileKeyB64: string, sha256: string): Pro
   try {
     const plain = await buffer(Readable.from([stored.subarray(PAYLOAD_NONCE_SIZE)]).pipe(createStreamDecryptor(key)));
     return createHash('sha256').update(plain).digest('hex') === sha256;
-  } catch {
-    return false; // the object does not authenticate under its key: damage, which the report names
+  } catch (err) {
+    // The object does not authenticate under its key: damage, which the report names.
+    if (isElohimError(err, 'AGE_PAYLOAD_INVALID')) return false;
+    throw err;
   }
 }
 

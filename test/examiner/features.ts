@@ -7,6 +7,7 @@
  */
 import { ciphertextSize, PAYLOAD_NONCE_SIZE, plaintextSize } from '../../src/crypto/age/index.ts';
 import { SEAL_OVERHEAD } from '../../src/crypto/index.ts';
+import { isElohimError } from '../../src/errors.ts';
 import type { Evidence, PathStat } from './evidence.ts';
 import { bucketOf, bucketsOf, timelineOf } from './timeline.ts';
 
@@ -79,8 +80,9 @@ function isObjectSize(size: number): boolean {
   if (size < PAYLOAD_NONCE_SIZE) return false;
   try {
     return ciphertextSize(plaintextSize(size - PAYLOAD_NONCE_SIZE)) === size - PAYLOAD_NONCE_SIZE;
-  } catch {
-    return false;
+  } catch (err) {
+    if (isElohimError(err)) return false; // no plaintext gives this size
+    throw err;
   }
 }
 
@@ -112,21 +114,24 @@ export function reportOf(ev: Evidence, opts: FeatureOptions): Report {
   r['unexplainedData.objectsPresent'] = unexplainedObjects.length > 0;
   r['unexplainedData.objects'] = unexplainedObjects.length;
   r['unexplainedData.objectSizes'] = unexplainedObjects.map((o) => o.size).sort((a, b) => a - b);
-  r['chaffPattern.objectsLargerThanChaff'] = unexplainedObjects.filter((o) => o.size > PAYLOAD_NONCE_SIZE + ciphertextSize(CHAFF_MAX_PLAINTEXT)).length;
   r['unexplainedData.objectShapes'] = unique(unexplainedObjects.map((o) => (isObjectSize(o.size) ? 'nonce ‖ STREAM payload' : `${o.size} B, no possible payload`)));
   const shards = ev.stats.filter((s) => s.kind === 'dir' && /^objects\/[0-9a-f]{2}$/.test(s.path)).map((s) => s.path.slice('objects/'.length));
   const shardHas = (shard: string, referenced: boolean) => ev.objects.some((o) => o.path.startsWith(`${shard}/`) && o.referenced === referenced);
   r['unexplainedData.emptyShards'] = shards.filter((s) => !shardHas(s, true) && !shardHas(s, false)).length;
   r['unexplainedData.shardsOnlyUnexplained'] = shards.filter((s) => !shardHas(s, true) && shardHas(s, false)).length;
-  const lateBirths = unexplainedObjects
-    .map((o) => ev.stats.find((s) => s.path === `objects/${o.path}`)!.birthMs)
-    .filter((t) => !['before-setup', 'setup'].includes(bucketOf(t, timeline, tol)))
-    .sort((a, b) => a - b);
-  r['chaffPattern.burstsAfterSetup'] = lateBirths.filter((t, i) => t - (lateBirths[i - 1] ?? -Infinity) < CHAFF_BURST_WINDOW_MS || (lateBirths[i + 1] ?? Infinity) - t < CHAFF_BURST_WINDOW_MS).length;
   r['unexplainedData.quarantineRows'] = ev.rows.filter((row) => row.table === 'quarantine').length;
   r['unexplainedData.quarantineOwners'] = unique(ev.rows.filter((row) => row.table === 'quarantine').map((row) => row.owner ?? 'unexplained'));
   r['unexplainedData.tempFiles'] = ev.stats.filter((s) => s.path.startsWith('objects/tmp/')).length;
   r['unexplainedData.strayObjectPaths'] = ev.strayObjectPaths;
+
+  // Unexplained objects chaff cannot be, by what the source says chaff is (compare.ts BOUNDS).
+  r['chaffPattern.objectsLargerThanChaff'] = unexplainedObjects.filter((o) => o.size > PAYLOAD_NONCE_SIZE + ciphertextSize(CHAFF_MAX_PLAINTEXT)).length;
+  const lateBirths = unexplainedObjects
+    .map((o) => ev.stats.find((s) => s.path === `objects/${o.path}`)!.birthMs)
+    .filter((t) => !['before-setup', 'setup'].includes(bucketOf(t, timeline, tol)))
+    .sort((a, b) => a - b);
+  const near = (a: number | undefined, b: number | undefined) => a !== undefined && b !== undefined && Math.abs(a - b) < CHAFF_BURST_WINDOW_MS;
+  r['chaffPattern.burstsAfterSetup'] = lateBirths.filter((t, i) => near(t, lateBirths[i - 1]) || near(t, lateBirths[i + 1])).length;
 
   // Tell 3: the stock CLI's nested-decoy capacity from this vault.
   r['nestedCapacity.created'] = ev.nested.created;
