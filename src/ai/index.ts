@@ -6,6 +6,9 @@
  *   counting;
  * - providers/: model providers behind one interface (Ollama, OpenAI-compatible), every call with
  *   an AbortSignal and a timeout;
+ * - store/: conversations, messages, summaries, memories and preferences as sealed record kinds
+ *   under keys of their own;
+ * - assistant.ts: the per-vault service app.ts builds: `createAssistant({ records, clock, provider })`.
  */
 export { createAnalyzer, STOP_WORDS } from './retrieval/analyzer.ts';
 export type { Analyzer, AnalyzerOptions } from './retrieval/analyzer.ts';
@@ -25,3 +28,9 @@ export type { CallOptions, ChatEvent, ChatRequest, ModelDetails, ModelInfo, Mode
 export { createOllamaProvider } from './providers/ollama.ts';
 export { createOpenAiProvider } from './providers/openai.ts';
 export { isLoopback } from './providers/http.ts';
+export { assistantKeysOf, ASSISTANT_KINDS } from './store/records.ts';
+export type { AssistantRecord, ConversationRecord, MemoryRecord, MessageRecord, PreferencesRecord, SummaryRecord } from './store/records.ts';
+export { openAssistantStore } from './store/store.ts';
+export type { AssistantStore, Conversation, Memory, Message, Summary } from './store/store.ts';
+export { createAssistant, DEFAULT_MAX_CONTEXT, DEFAULT_REPLY_RESERVE, DEFAULT_SYSTEM_PROMPT, FALLBACK_CONTEXT } from './assistant.ts';
+export type { Assistant, AssistantDeps, AskEvent, AskOptions } from './assistant.ts';

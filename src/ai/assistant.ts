@@ -1,0 +1,153 @@
+/**
+ * The assistant of one unlocked vault: its sealed conversations and memories (store/), the
+ * in-memory index of the vault's text (retrieval/), and one turn of chat that puts them together
+ * through the context builder and a model provider.
+ *
+ * Built by app.ts per workspace with `createAssistant({ records, clock, provider })`; stopped
+ * with the workspace (lock, auto-lock, panic), which aborts every answer in flight.
+ */
+import { ElohimError } from '../errors.ts';
+import type { RecordId, RecordStore } from '../db/index.ts';
+import { buildContext } from './context/builder.ts';
+import type { ContextReport } from './context/builder.ts';
+import { DEFAULT_MARGIN, loadBpeCounter, tokenCounter } from './context/tokens.ts';
+import type { TokenCount } from './context/tokens.ts';
+import type { CallOptions, ModelProvider } from './providers/provider.ts';
+import { createBm25Index } from './retrieval/bm25.ts';
+import { createRetriever } from './retrieval/retriever.ts';
+import type { Retriever } from './retrieval/retriever.ts';
+import type { AssistantRecord } from './store/records.ts';
+import { openAssistantStore } from './store/store.ts';
+import type { AssistantStore, Message } from './store/store.ts';
+
+export const DEFAULT_SYSTEM_PROMPT =
+  "You are the ElohimOS assistant, running on the user's own device. Answer from the excerpts of the user's files when they help, citing them as [n]. Say so when you do not know.";
+
+/**
+ * The window used when a model reports a larger one: Ollama models often report 128 K, and
+ * running them at that window costs gigabytes of memory for the KV cache.
+ */
+export const DEFAULT_MAX_CONTEXT = 8192;
+/** Used when the provider does not say (an OpenAI-compatible server other than llama-server). */
+export const FALLBACK_CONTEXT = 4096;
+export const DEFAULT_REPLY_RESERVE = 1024;
+const MEMORIES_PER_TURN = 8;
+const EXCERPTS_PER_TURN = 8;
+
+export interface AssistantDeps {
+  records: RecordStore<AssistantRecord>;
+  clock: () => number;
+  /** null until the user configures a model provider */
+  provider: ModelProvider | null;
+  /** default: cl100k with DEFAULT_MARGIN, loaded on the first turn */
+  count?: TokenCount;
+  system?: string;
+}
+
+export interface AskOptions extends CallOptions {
+  model: string;
+  /** the window to run the model with; default: the model's own, at most `maxContext` */
+  contextLength?: number;
+  /** default DEFAULT_MAX_CONTEXT */
+  maxContext?: number;
+  /** default DEFAULT_REPLY_RESERVE */
+  replyReserve?: number;
+}
+
+export type AskEvent =
+  | { type: 'context'; report: ContextReport; user: Message; sources: string[] }
+  | { type: 'delta'; content: string }
+  | { type: 'done'; message: Message };
+
+export interface Assistant {
+  readonly store: AssistantStore;
+  /** The vault's text, chunked and indexed; the indexer adds a file by its item id. */
+  readonly index: Retriever;
+  /**
+   * One turn: saves the user's message first (a failure loses nothing typed), builds the context,
+   * streams the answer and saves it (a partial one too, marked, when stopped or failed midway).
+   * Throws AI_CONTEXT_TOO_LARGE (the message alone exceeds the window), ITEM_NOT_FOUND, INVALID_INPUT
+   * (no provider), and the provider's errors (providers/provider.ts).
+   */
+  ask(conversation: RecordId, text: string, opts: AskOptions): AsyncGenerator<AskEvent>;
+  /** Aborts every answer in flight. */
+  stop(): void;
+}
+
+export function createAssistant(deps: AssistantDeps): Assistant {
+  const store = openAssistantStore({ records: deps.records, clock: deps.clock });
+  const index = createRetriever();
+  const stopping = new AbortController();
+  let count: TokenCount | undefined = deps.count;
+  const windows = new Map<string, number | undefined>();
+
+  async function windowOf(provider: ModelProvider, opts: AskOptions): Promise<number> {
+    if (opts.contextLength !== undefined) return opts.contextLength;
+    if (!windows.has(opts.model)) windows.set(opts.model, (await provider.showModel(opts.model, opts)).contextLength);
+    return Math.min(windows.get(opts.model) ?? FALLBACK_CONTEXT, opts.maxContext ?? DEFAULT_MAX_CONTEXT);
+  }
+
+  /** Approved, unexpired memories that share a word with the message, most relevant first. */
+  function relevantMemories(text: string) {
+    const all = store.listMemories({ status: 'approved' });
+    const ranking = createBm25Index();
+    for (const m of all) ranking.add(m.id, m.text);
+    const byId = new Map(all.map((m) => [m.id as string, m]));
+    return ranking.search(text, MEMORIES_PER_TURN).map((hit) => ({ id: hit.id, text: byId.get(hit.id)!.text }));
+  }
+
+  return {
+    store,
+    index,
+    async *ask(conversation, text, opts) {
+      const provider = deps.provider;
+      if (provider === null) throw new ElohimError('INVALID_INPUT', 'no model yet: import a GGUF or point to your Ollama');
+      if (text.trim() === '') throw new ElohimError('INVALID_INPUT', 'a message cannot be empty');
+      const history = store.messages(conversation);
+      const user = store.appendMessage(conversation, { role: 'user', content: text });
+      const signal = AbortSignal.any([stopping.signal, ...(opts.signal ? [opts.signal] : [])]);
+
+      const window = await windowOf(provider, { ...opts, signal });
+      count ??= tokenCounter(await loadBpeCounter(), { margin: DEFAULT_MARGIN });
+      const summary = store.summary(conversation);
+      const hits = index.search(text, EXCERPTS_PER_TURN);
+      const built = buildContext({
+        window,
+        replyReserve: opts.replyReserve ?? DEFAULT_REPLY_RESERVE,
+        count,
+        system: deps.system ?? DEFAULT_SYSTEM_PROMPT,
+        preferences: store.preferences() || undefined,
+        memories: relevantMemories(text),
+        excerpts: hits.map((h) => ({ id: `${h.docId}#${h.chunk.index}`, source: h.docId, text: h.chunk.text })),
+        summary: summary ? { text: summary.text, through: summary.through } : undefined,
+        turns: history.map((m) => ({ id: m.id, role: m.role, content: m.content })),
+        user: { id: user.id, content: text },
+      });
+      if (!built.report.fits) {
+        throw new ElohimError('AI_CONTEXT_TOO_LARGE', `the message needs ${built.report.parts.user.tokens} tokens; the model's window leaves ${built.report.budget} (your message is saved)`);
+      }
+      const sources = [...new Set(hits.slice(0, built.report.parts.excerpts.included).map((h) => h.docId))];
+      yield { type: 'context', report: built.report, user, sources };
+
+      let answer = '';
+      let finished = false;
+      try {
+        for await (const event of provider.chat({ model: opts.model, messages: built.messages, contextLength: window, maxTokens: opts.replyReserve ?? DEFAULT_REPLY_RESERVE }, { signal, timeoutMs: opts.timeoutMs })) {
+          if (event.type === 'delta') {
+            answer += event.content;
+            yield event;
+          }
+        }
+        finished = true;
+      } finally {
+        // Stopped (Stop, a lock, a reader that went away) or failed midway: keep what came.
+        if (!finished && answer !== '') store.appendMessage(conversation, { role: 'assistant', content: answer, model: opts.model, partial: true, ...(sources.length ? { sources } : {}) });
+      }
+      const message = store.appendMessage(conversation, { role: 'assistant', content: answer, model: opts.model, ...(sources.length ? { sources } : {}) });
+      yield { type: 'done', message };
+    },
+    stop() {
+      stopping.abort(new DOMException('the vault was locked', 'AbortError'));
+    },
+  };
+}

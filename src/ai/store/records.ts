@@ -1,0 +1,79 @@
+/**
+ * The assistant's record kinds, sealed in the vault's record store (src/db) under keys of their
+ * own (`elohim/v1 assistant seal` / `tag`, derived from the workspace's VaultKey): the vault
+ * never sees these rows and they never see the vault's, like the audit log's. A decoy vault has
+ * other keys, so its conversations and memories are other rows nobody can link to these.
+ *
+ * Every body is version 1 (`v: 1`); a kind or version this build does not know is refused
+ * (VAULT_FORMAT_UNKNOWN) rather than half-read.
+ */
+import { asSealKey } from '../../crypto/index.ts';
+import type { RecordId, RecordKeys } from '../../db/index.ts';
+
+export interface ConversationRecord {
+  t: 'conversation';
+  v: 1;
+  title: string;
+  created: number;
+  updated: number;
+  /** when it was moved to the trash */
+  trashed?: number;
+}
+
+export interface MessageRecord {
+  t: 'message';
+  v: 1;
+  conversation: RecordId;
+  /** order within the conversation, from 0 */
+  seq: number;
+  role: 'user' | 'assistant';
+  content: string;
+  at: number;
+  /** the model that wrote an assistant message */
+  model?: string;
+  /** an answer cut short (Stop, a provider that failed mid-stream): what came is kept */
+  partial?: true;
+  /** the excerpts it was given, for citations: source ids */
+  sources?: string[];
+}
+
+export interface MemoryRecord {
+  t: 'memory';
+  v: 1;
+  text: string;
+  /** a memory the model proposed waits for the user's approval */
+  status: 'proposed' | 'approved';
+  created: number;
+  updated: number;
+  /** where it came from */
+  source?: { conversation: RecordId; message: RecordId };
+  /** after this time it is not used (and `listMemories` leaves it out) */
+  expires?: number;
+}
+
+/** The running summary of a conversation's older turns, written by the model. */
+export interface SummaryRecord {
+  t: 'summary';
+  v: 1;
+  conversation: RecordId;
+  text: string;
+  /** the last message it covers */
+  through: RecordId;
+  at: number;
+}
+
+/** How the user wants answers, one per vault. */
+export interface PreferencesRecord {
+  t: 'preferences';
+  v: 1;
+  text: string;
+}
+
+export type AssistantRecord = ConversationRecord | MessageRecord | MemoryRecord | SummaryRecord | PreferencesRecord;
+
+export const ASSISTANT_KINDS: ReadonlySet<string> = new Set(['conversation', 'message', 'memory', 'summary', 'preferences']);
+
+/** The assistant's record keys from a vault key's derivation (`VaultKey.derive`). */
+export function assistantKeysOf(derive: (label: string) => Buffer): RecordKeys {
+  return { seal: asSealKey(derive('elohim/v1 assistant seal')), tag: derive('elohim/v1 assistant tag') };
+}

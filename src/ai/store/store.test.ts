@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, test } from 'node:test';
+import { createRecordStore, openDatabase } from '../../db/index.ts';
+import type { RecordId } from '../../db/index.ts';
+import { isElohimError } from '../../errors.ts';
+import { VaultKey } from '../../keyring/index.ts';
+import { assistantKeysOf } from './records.ts';
+import type { AssistantRecord } from './records.ts';
+import { openAssistantStore } from './store.ts';
+
+const db = openDatabase(':memory:');
+after(() => db.close());
+
+function open(clock: () => number) {
+  const key = new VaultKey(randomBytes(32));
+  const records = createRecordStore<AssistantRecord>({ db, keys: assistantKeysOf((l) => key.derive(l)) });
+  return { records, store: openAssistantStore({ records, clock }) };
+}
+
+test('conversations: newest activity first, rename, trash and restore, search, export, delete', () => {
+  let t = 0;
+  const { store, records } = open(() => (t += 10));
+  const a = store.createConversation('Generator');
+  const b = store.createConversation('Groceries');
+  assert.deepEqual(store.listConversations().map((c) => c.title), ['Groceries', 'Generator']);
+  store.appendMessage(a.id, { role: 'user', content: 'It stops when HOT' });
+  store.appendMessage(a.id, { role: 'assistant', content: 'Shade it.', model: 'tiny' });
+  assert.deepEqual(store.listConversations().map((c) => c.title), ['Generator', 'Groceries']);
+  assert.deepEqual(store.messages(a.id).map((m) => m.seq), [0, 1]);
+  assert.equal(store.renameConversation(b.id, 'Shopping').title, 'Shopping');
+  assert.deepEqual(store.searchConversations('hot').map((c) => c.id), [a.id]);
+  assert.deepEqual(store.searchConversations('shop').map((c) => c.id), [b.id]);
+  store.trashConversation(b.id);
+  assert.deepEqual(store.listConversations().map((c) => c.id), [a.id]);
+  assert.deepEqual(store.listConversations({ trashed: true }).map((c) => c.id), [b.id]);
+  assert.equal(store.trashConversation(b.id, false).trashed, undefined);
+  assert.equal(store.exportMarkdown(a.id).split('\n').filter((l) => l.startsWith('#')).join('|'), '# Generator|## You|## Assistant (tiny)');
+  assert.match(store.exportMarkdown(a.id), /It stops when HOT\n\n## Assistant \(tiny\)\n\nShade it\./);
+  const [first] = store.messages(a.id);
+  store.setSummary(a.id, 'heat trouble', first!.id);
+  assert.equal(store.summary(a.id)!.through, first!.id);
+  assert.throws(() => store.setSummary(b.id, 'x', first!.id), (err) => isElohimError(err, 'ITEM_NOT_FOUND'));
+  store.deleteConversation(a.id);
+  assert.throws(() => store.messages(a.id), (err) => isElohimError(err, 'ITEM_NOT_FOUND'));
+  assert.equal(store.summary(a.id), null);
+  assert.deepEqual([...records.loadAll().values()].map((r) => r.t), ['conversation']);
+  assert.throws(() => store.createConversation('  '), (err) => isElohimError(err, 'INVALID_INPUT'));
+});
+
+test('memories: proposed then approved or edited, with provenance and an expiry', () => {
+  let now = 1000;
+  const { store, records } = open(() => now);
+  const c = store.createConversation('x');
+  const msg = store.appendMessage(c.id, { role: 'user', content: 'the generator fails above 40' });
+  const proposed = store.addMemory({ text: 'generator fails above 40 °C', status: 'proposed', source: { conversation: c.id, message: msg.id } });
+  assert.deepEqual(store.listMemories({ status: 'approved' }), []);
+  now = 2000;
+  const approved = store.updateMemory(proposed.id, { status: 'approved', text: 'The generator fails above 40 °C' });
+  assert.deepEqual([approved.status, approved.text, approved.updated, approved.source], ['approved', 'The generator fails above 40 °C', 2000, { conversation: c.id, message: msg.id }]);
+  const brief = store.addMemory({ text: 'visiting until Friday', expires: 5000 });
+  assert.equal(store.listMemories().length, 2);
+  now = 5000;
+  assert.deepEqual(store.listMemories().map((m) => m.id), [proposed.id]);
+  assert.deepEqual(store.listMemories({ expired: true }).map((m) => m.id), [proposed.id, brief.id]);
+  assert.equal(store.updateMemory(brief.id, { expires: null }).expires, undefined);
+  assert.equal(store.listMemories().length, 2);
+  store.removeMemory(brief.id);
+  assert.throws(() => store.removeMemory(brief.id), (err) => isElohimError(err, 'ITEM_NOT_FOUND'));
+  // reopened: the same
+  const again = openAssistantStore({ records, clock: () => now });
+  assert.deepEqual(again.listMemories(), store.listMemories());
+  assert.throws(() => again.updateMemory('f'.repeat(32) as RecordId, { text: 'x' }), (err) => isElohimError(err, 'ITEM_NOT_FOUND'));
+});

@@ -1,0 +1,233 @@
+import { ElohimError } from '../../errors.ts';
+import { newRecordId } from '../../db/index.ts';
+import type { RecordId, RecordStore } from '../../db/index.ts';
+import { ASSISTANT_KINDS } from './records.ts';
+import type { AssistantRecord, ConversationRecord, MemoryRecord, MessageRecord, PreferencesRecord, SummaryRecord } from './records.ts';
+
+export interface Conversation extends Omit<ConversationRecord, 't' | 'v'> {
+  id: RecordId;
+}
+export interface Message extends Omit<MessageRecord, 't' | 'v'> {
+  id: RecordId;
+}
+export interface Memory extends Omit<MemoryRecord, 't' | 'v'> {
+  id: RecordId;
+}
+export interface Summary extends Omit<SummaryRecord, 't' | 'v'> {
+  id: RecordId;
+}
+
+/**
+ * Conversations, messages, summaries, memories and preferences of one vault, sealed (records.ts).
+ * Everything is read once when the workspace opens and kept in memory while it is unlocked;
+ * every change is one commit of the record store, so a crash leaves either all of it or none.
+ *
+ * Throws ITEM_NOT_FOUND for an unknown conversation or memory, INVALID_INPUT for empty text.
+ */
+export interface AssistantStore {
+  createConversation(title: string): Conversation;
+  /** Newest activity first; trashed ones only with `{ trashed: true }`. */
+  listConversations(opts?: { trashed?: boolean }): Conversation[];
+  getConversation(id: RecordId): Conversation;
+  renameConversation(id: RecordId, title: string): Conversation;
+  /** Moves to the trash (true) or back (false). */
+  trashConversation(id: RecordId, trashed?: boolean): Conversation;
+  /** Deletes a conversation with its messages and summary, for good. */
+  deleteConversation(id: RecordId): void;
+  /** Conversations whose title or messages contain `text` (case-insensitive), newest first. */
+  searchConversations(text: string): Conversation[];
+  /** Appends a message (and touches the conversation) in one commit. */
+  appendMessage(conversation: RecordId, message: Omit<MessageRecord, 't' | 'v' | 'conversation' | 'seq' | 'at'>): Message;
+  /** A conversation's messages, in order. */
+  messages(conversation: RecordId): Message[];
+  summary(conversation: RecordId): Summary | null;
+  /** Replaces the running summary (the model updates it incrementally: old summary + newer turns). */
+  setSummary(conversation: RecordId, text: string, through: RecordId): Summary;
+  /** Markdown of a conversation, for export. */
+  exportMarkdown(conversation: RecordId): string;
+
+  /** Memories in creation order; expired ones left out unless `{ expired: true }`. */
+  listMemories(opts?: { status?: MemoryRecord['status']; expired?: boolean }): Memory[];
+  addMemory(memory: { text: string; status?: MemoryRecord['status']; source?: MemoryRecord['source']; expires?: number }): Memory;
+  /** Edits a memory; `status: 'approved'` approves a proposed one. */
+  updateMemory(id: RecordId, change: { text?: string; status?: MemoryRecord['status']; expires?: number | null }): Memory;
+  removeMemory(id: RecordId): void;
+
+  preferences(): string;
+  setPreferences(text: string): void;
+}
+
+const strip = <T extends { t: string; v: number }>(id: RecordId, rec: T): Omit<T, 't' | 'v'> & { id: RecordId } => {
+  const { t: _t, v: _v, ...rest } = rec;
+  return { id, ...rest };
+};
+
+function nonEmpty(text: string, what: string): string {
+  if (typeof text !== 'string' || text.trim() === '') throw new ElohimError('INVALID_INPUT', `${what} cannot be empty`);
+  return text;
+}
+
+/** Opens the store: reads every record of ours. Throws VAULT_FORMAT_UNKNOWN for a kind or version from a newer build. */
+export function openAssistantStore(deps: { records: RecordStore<AssistantRecord>; clock: () => number }): AssistantStore {
+  const { records, clock } = deps;
+  const conversations = new Map<RecordId, ConversationRecord>();
+  const messagesOf = new Map<RecordId, Map<RecordId, MessageRecord>>();
+  const summaries = new Map<RecordId, { id: RecordId; rec: SummaryRecord }>();
+  const memories = new Map<RecordId, MemoryRecord>();
+  let prefs: { id: RecordId; rec: PreferencesRecord } | null = null;
+
+  for (const [id, rec] of records.loadAll()) {
+    if (!ASSISTANT_KINDS.has(rec.t)) throw new ElohimError('VAULT_FORMAT_UNKNOWN', `assistant record kind ${JSON.stringify(rec.t)} is newer than this build knows`);
+    if (rec.v !== 1) throw new ElohimError('VAULT_FORMAT_UNKNOWN', `assistant record version ${String(rec.v)} is newer than this build knows`);
+    if (rec.t === 'conversation') conversations.set(id, rec);
+    else if (rec.t === 'memory') memories.set(id, rec);
+    else if (rec.t === 'preferences') prefs = { id, rec };
+    else if (rec.t === 'summary') summaries.set(rec.conversation, { id, rec });
+    else {
+      if (!messagesOf.has(rec.conversation)) messagesOf.set(rec.conversation, new Map());
+      messagesOf.get(rec.conversation)!.set(id, rec);
+    }
+  }
+
+  const conversationOf = (id: RecordId): ConversationRecord => {
+    const c = conversations.get(id);
+    if (c === undefined) throw new ElohimError('ITEM_NOT_FOUND', 'no such conversation');
+    return c;
+  };
+  const memoryOf = (id: RecordId): MemoryRecord => {
+    const m = memories.get(id);
+    if (m === undefined) throw new ElohimError('ITEM_NOT_FOUND', 'no such memory');
+    return m;
+  };
+  const byActivity = (a: Conversation, b: Conversation) => b.updated - a.updated || (a.id < b.id ? -1 : 1);
+  const ordered = (conversation: RecordId): Message[] =>
+    [...(messagesOf.get(conversation) ?? new Map<RecordId, MessageRecord>())].map(([id, m]) => strip(id, m)).sort((a, b) => a.seq - b.seq);
+
+  /** Commits, then applies to memory: a failed commit changes nothing we hold. */
+  const commitConversation = (id: RecordId, rec: ConversationRecord, extra: [RecordId, AssistantRecord][] = []) => {
+    records.commit({ put: [[id, rec], ...extra] });
+    conversations.set(id, rec);
+  };
+
+  const store: AssistantStore = {
+    createConversation(title) {
+      const now = clock();
+      const id = newRecordId();
+      const rec: ConversationRecord = { t: 'conversation', v: 1, title: nonEmpty(title, 'a title'), created: now, updated: now };
+      commitConversation(id, rec);
+      return strip(id, rec);
+    },
+    listConversations(opts = {}) {
+      return [...conversations]
+        .filter(([, c]) => (c.trashed !== undefined) === (opts.trashed ?? false))
+        .map(([id, c]) => strip(id, c))
+        .sort(byActivity);
+    },
+    getConversation: (id) => strip(id, conversationOf(id)),
+    renameConversation(id, title) {
+      const rec = { ...conversationOf(id), title: nonEmpty(title, 'a title') };
+      commitConversation(id, rec);
+      return strip(id, rec);
+    },
+    trashConversation(id, trashed = true) {
+      const { trashed: _was, ...rest } = conversationOf(id);
+      const rec: ConversationRecord = trashed ? { ...rest, trashed: clock() } : rest;
+      commitConversation(id, rec);
+      return strip(id, rec);
+    },
+    deleteConversation(id) {
+      conversationOf(id);
+      const remove = [id, ...(messagesOf.get(id)?.keys() ?? [])];
+      const summary = summaries.get(id);
+      if (summary) remove.push(summary.id);
+      records.commit({ remove });
+      conversations.delete(id);
+      messagesOf.delete(id);
+      summaries.delete(id);
+    },
+    searchConversations(text) {
+      const needle = text.toLocaleLowerCase();
+      return store
+        .listConversations()
+        .filter((c) => c.title.toLocaleLowerCase().includes(needle) || [...(messagesOf.get(c.id)?.values() ?? [])].some((m) => m.content.toLocaleLowerCase().includes(needle)));
+    },
+    appendMessage(conversation, message) {
+      const conv = conversationOf(conversation);
+      const existing = messagesOf.get(conversation);
+      const seq = existing === undefined ? 0 : Math.max(-1, ...[...existing.values()].map((m) => m.seq)) + 1;
+      const now = clock();
+      const id = newRecordId();
+      const rec: MessageRecord = { ...message, t: 'message', v: 1, conversation, seq, at: now, content: message.content };
+      if (rec.role !== 'user' && rec.role !== 'assistant') throw new ElohimError('INVALID_INPUT', 'a message is from the user or the assistant');
+      commitConversation(conversation, { ...conv, updated: now }, [[id, rec]]);
+      if (!messagesOf.has(conversation)) messagesOf.set(conversation, new Map());
+      messagesOf.get(conversation)!.set(id, rec);
+      return strip(id, rec);
+    },
+    messages: (conversation) => (conversationOf(conversation), ordered(conversation)),
+    summary(conversation) {
+      const s = summaries.get(conversation);
+      return s ? strip(s.id, s.rec) : null;
+    },
+    setSummary(conversation, text, through) {
+      conversationOf(conversation);
+      if (!messagesOf.get(conversation)?.has(through)) throw new ElohimError('ITEM_NOT_FOUND', 'no such message in this conversation');
+      const id = summaries.get(conversation)?.id ?? newRecordId();
+      const rec: SummaryRecord = { t: 'summary', v: 1, conversation, text: nonEmpty(text, 'a summary'), through, at: clock() };
+      records.commit({ put: [[id, rec]] });
+      summaries.set(conversation, { id, rec });
+      return strip(id, rec);
+    },
+    exportMarkdown(conversation) {
+      const c = conversationOf(conversation);
+      const lines = [`# ${c.title}`, '', `_${new Date(c.created).toISOString()}_`, ''];
+      for (const m of ordered(conversation)) {
+        lines.push(`## ${m.role === 'user' ? 'You' : `Assistant${m.model ? ` (${m.model})` : ''}`}`, '', m.content, '');
+      }
+      return lines.join('\n');
+    },
+
+    listMemories(opts = {}) {
+      const now = clock();
+      return [...memories]
+        .filter(([, m]) => (opts.status === undefined || m.status === opts.status) && (opts.expired === true || m.expires === undefined || m.expires > now))
+        .map(([id, m]) => strip(id, m))
+        .sort((a, b) => a.created - b.created || (a.id < b.id ? -1 : 1));
+    },
+    addMemory(memory) {
+      const now = clock();
+      const id = newRecordId();
+      const rec: MemoryRecord = { t: 'memory', v: 1, text: nonEmpty(memory.text, 'a memory'), status: memory.status ?? 'approved', created: now, updated: now };
+      if (memory.source) rec.source = memory.source;
+      if (memory.expires !== undefined) rec.expires = memory.expires;
+      records.commit({ put: [[id, rec]] });
+      memories.set(id, rec);
+      return strip(id, rec);
+    },
+    updateMemory(id, change) {
+      const { expires: _e, ...old } = memoryOf(id);
+      const rec: MemoryRecord = { ...old, updated: clock() };
+      if (change.text !== undefined) rec.text = nonEmpty(change.text, 'a memory');
+      if (change.status !== undefined) rec.status = change.status;
+      const expires = change.expires === undefined ? memoryOf(id).expires : change.expires;
+      if (expires !== null && expires !== undefined) rec.expires = expires;
+      records.commit({ put: [[id, rec]] });
+      memories.set(id, rec);
+      return strip(id, rec);
+    },
+    removeMemory(id) {
+      memoryOf(id);
+      records.commit({ remove: [id] });
+      memories.delete(id);
+    },
+
+    preferences: () => prefs?.rec.text ?? '',
+    setPreferences(text) {
+      const id = prefs?.id ?? newRecordId();
+      const rec: PreferencesRecord = { t: 'preferences', v: 1, text };
+      records.commit({ put: [[id, rec]] });
+      prefs = { id, rec };
+    },
+  };
+  return store;
+}
