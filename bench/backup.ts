@@ -1,0 +1,136 @@
+/**
+ * The backup (issue 12) beside restic, in one run on the same files:
+ *
+ *   node bench/backup.ts                 1 GiB of random files + 10,000 files of 1–8 KiB
+ *   BENCH_BIG_MIB=256 BENCH_SMALL=2000   smaller sizes, for a quick look
+ *
+ * The files are put into a real data folder (not timed); then, each in its own process under
+ * /usr/bin/time (wall time, CPU, peak RSS): our first backup of the data folder to a local-folder
+ * target, a second with nothing changed, and a restore into a fresh data folder; and restic
+ * (Debian's) backing up the same files to a local repository, again unchanged, and restoring
+ * them into an empty folder. Ours copies the folder's ciphertext as it is; restic reads,
+ * chunks and encrypts the plaintext: the ratios measure that difference, which is the point.
+ *
+ * Ends with one JSON line: firstRatio, unchangedRatio, restoreRatio (ours / restic's; the
+ * targets are ≤ 0.7, ≤ 0.5, ≤ 1.0) and rssRatio (≤ 1.0).
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createReadStream } from 'node:fs';
+import { printJsonLine, randomFile, ratio, run, secs } from './lib.ts';
+import type { RunResult } from './lib.ts';
+
+const MiB = 1024 * 1024;
+const NODE = fileURLToPath(new URL('../node_modules/.bin/node', import.meta.url));
+const SELF = fileURLToPath(import.meta.url);
+const PASSPHRASE = 'bench passphrase, not a secret';
+
+async function child(mode: string, home: string, targetRoot: string): Promise<void> {
+  const { createLocalTarget } = await import('../src/backup/index.ts');
+  const helpers = await import('../test/backup-helpers.ts');
+  const { createApp } = await import('../src/app.ts');
+  const target = createLocalTarget({ root: targetRoot });
+  if (mode === 'backup') {
+    const app = createApp({ home });
+    const { engine, close } = await helpers.engineFor({ home, app, codes: [], decoyCodes: [] }, { passphrase: PASSPHRASE });
+    const s = await engine.backup(target);
+    close();
+    app.close();
+    process.stdout.write(JSON.stringify(s));
+  } else {
+    const s = await helpers.restoreTo(target, home, { passphrase: PASSPHRASE });
+    process.stdout.write(JSON.stringify(s));
+  }
+  process.exit(0);
+}
+
+async function sizeOf(dir: string): Promise<number> {
+  let n = 0;
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) n += (await stat(join(e.parentPath, e.name))).size;
+  return n;
+}
+
+async function main(): Promise<void> {
+  const bigMiB = Number(process.env.BENCH_BIG_MIB ?? 1024);
+  const smallCount = Number(process.env.BENCH_SMALL ?? 10_000);
+  const root = join(process.env.BENCH_DIR ?? tmpdir(), `elohim-bench-backup-${randomBytes(4).toString('hex')}`);
+  const src = join(root, 'files');
+  try {
+    // The files: big ones of 64 MiB (the last one smaller), and the small ones in 100 folders.
+    await mkdir(src, { recursive: true });
+    for (let left = bigMiB, i = 0; left > 0; left -= 64, i++) await randomFile(join(src, `big-${i}.bin`), Math.min(64, left) * MiB);
+    for (let i = 0; i < smallCount; i++) {
+      const dir = join(src, `d${i % 100}`);
+      if (i < 100) await mkdir(dir);
+      await writeFile(join(dir, `s${i}.bin`), randomBytes(1024 + Math.floor(Math.random() * 7 * 1024)));
+    }
+
+    // Into a data folder, through the vault's own putMany (not timed).
+    const { createApp } = await import('../src/app.ts');
+    const home = join(root, 'home');
+    const app = createApp({ home });
+    await app.init({ passphrase: PASSPHRASE, argon2: { memory: 19456, passes: 2, parallelism: 1 } });
+    const { workspace } = await app.workspaces.unlock({ passphrase: PASSPHRASE });
+    const entries = [];
+    for (const e of await readdir(src, { withFileTypes: true, recursive: true })) {
+      if (!e.isFile()) continue;
+      const path = join(e.parentPath, e.name);
+      const size = (await stat(path)).size;
+      const rel = path.slice(src.length + 1).split('/');
+      entries.push({ names: rel, size, read: async () => (size <= MiB ? readFile(path) : createReadStream(path)) });
+    }
+    for (const dir of new Set(entries.filter((e) => e.names.length > 1).map((e) => e.names[0]!))) workspace.vault.mkdir(null, dir);
+    await workspace.vault.putMany(null, entries);
+    app.close();
+    const folderBytes = await sizeOf(home);
+    process.stdout.write(`${bigMiB} MiB in ${Math.ceil(bigMiB / 64)} files + ${smallCount} small files; data folder ${(folderBytes / MiB).toFixed(0)} MiB\n`);
+
+    const ours = join(root, 'target');
+    await mkdir(ours);
+    const oursRun = (mode: string, dir: string) => run(NODE, [SELF, '--child', mode, dir, ours]);
+    const repo = join(root, 'restic');
+    const resticEnv = { RESTIC_PASSWORD: PASSPHRASE, RESTIC_CACHE_DIR: join(root, 'restic-cache') };
+    execFileSync('restic', ['init', '--repo', repo], { env: { ...process.env, ...resticEnv }, stdio: 'ignore' });
+    const restic = (...args: string[]) => run('restic', ['--repo', repo, '--quiet', ...args], resticEnv);
+
+    const r: Record<string, { ours: RunResult; restic: RunResult }> = {};
+    r.first = { ours: await oursRun('backup', home), restic: await restic('backup', src) };
+    r.unchanged = { ours: await oursRun('backup', home), restic: await restic('backup', src) };
+    r.restore = { ours: await oursRun('restore', join(root, 'restored-home')), restic: await restic('restore', 'latest', '--target', join(root, 'restic-out')) };
+
+    const line = (name: string, x: RunResult) => `${name.padEnd(8)} ${(x.ms / 1000).toFixed(2).padStart(7)} s  cpu ${x.cpuS?.toFixed(2) ?? '?'} s  peak RSS ${x.peakRssMiB.toFixed(0)} MiB`;
+    for (const [phase, { ours: o, restic: s }] of Object.entries(r)) {
+      process.stdout.write(`${phase}\n  ${line('elohim', o)}\n  ${line('restic', s)}\n  ratio ${ratio(o.ms, s.ms)}\n`);
+    }
+    const peak = (k: 'ours' | 'restic') => Math.max(...Object.values(r).map((x) => x[k].peakRssMiB));
+    const targetBytes = await sizeOf(ours);
+    printJsonLine('backup', {
+      bigMiB,
+      smallFiles: smallCount,
+      folderMiB: Math.round(folderBytes / MiB),
+      targetMiB: Math.round(targetBytes / MiB),
+      firstS: secs(r.first!.ours.ms),
+      unchangedS: secs(r.unchanged!.ours.ms),
+      restoreS: secs(r.restore!.ours.ms),
+      resticFirstS: secs(r.first!.restic.ms),
+      resticUnchangedS: secs(r.unchanged!.restic.ms),
+      resticRestoreS: secs(r.restore!.restic.ms),
+      firstRatio: ratio(r.first!.ours.ms, r.first!.restic.ms),
+      unchangedRatio: ratio(r.unchanged!.ours.ms, r.unchanged!.restic.ms),
+      restoreRatio: ratio(r.restore!.ours.ms, r.restore!.restic.ms),
+      firstCpuRatio: r.first!.ours.cpuS && r.first!.restic.cpuS ? ratio(r.first!.ours.cpuS, r.first!.restic.cpuS) : null,
+      peakRssMiB: Math.round(peak('ours')),
+      resticPeakRssMiB: Math.round(peak('restic')),
+      rssRatio: ratio(peak('ours'), peak('restic')),
+    });
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === '--child') await child(process.argv[3]!, process.argv[4]!, process.argv[5]!);
+else await main();
