@@ -175,6 +175,23 @@ describe('backup engine: incremental, verify, proof', () => {
     }
   });
 
+  test('an aborted backup stops with the signal\'s reason and writes no snapshot', async () => {
+    const { engine, close } = await engineFor(folder, REAL);
+    try {
+      await putFiles(folder.app, REAL, { 'aborted.bin': randomBytes(5000) });
+      const before = await engine.stats(target);
+      const ac = new AbortController();
+      const reason = new Error('the user pressed stop');
+      await assert.rejects(
+        engine.backup(target, { signal: ac.signal, onProgress: () => ac.abort(reason) }),
+        (err) => err === reason,
+      );
+      assert.equal((await engine.stats(target)).snapshots, before.snapshots);
+    } finally {
+      close();
+    }
+  });
+
   test('verify and proof find a tampered pack, a missing pack, a tampered or missing manifest', async () => {
     const { key } = await engineFor(folder, REAL).then((e) => (e.close(), e));
     assert.deepEqual((await verifyRepository(target, key, { readData: true })).problems, []);
