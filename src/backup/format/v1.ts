@@ -1,5 +1,7 @@
 /**
- * Backup repository format, version 1: pure bytes in, bytes out (no I/O here).
+ * Backup repository format, version 1: pure bytes in, bytes out (no I/O here). A later version
+ * is a v2.ts beside this one, chosen by the version byte of `config`; this one refuses any other.
+ * Over 300 lines because the reasoning behind the repository key sits here, where it is decided.
  *
  * ## What a repository holds
  *
