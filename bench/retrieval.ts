@@ -15,6 +15,7 @@ import { gunzipSync } from 'node:zlib';
 import { performance } from 'node:perf_hooks';
 import { buildContext, createRetriever, DEFAULT_MARGIN, loadBpeCounter, tokenCounter } from '../src/ai/index.ts';
 import type { ContextTurn } from '../src/ai/index.ts';
+import { spmTokenizerFromGguf } from '../src/ai/testing/spm.ts';
 import { printJsonLine } from './lib.ts';
 
 const args = process.argv.slice(2);
@@ -156,6 +157,15 @@ const buildCpuP95 = p(buildCpu.slice(20), 0.95);
 console.log(`Context build (1,000 messages, ${big.chunks} chunks, window 8192, incl. retrieval of 8 excerpts): p95 ${buildP95.toFixed(2)} ms wall, ${buildCpuP95.toFixed(2)} ms CPU (target ≤ 10 ms)`);
 console.log(`  last report: ${JSON.stringify(report?.parts)}`);
 
+// The token margin: cl100k against a Llama-2 model's own count (llama.cpp's SPM over the real
+// Llama-2 vocabulary, src/ai/testing/spm.ts) on 300 abstracts; see DEFAULT_MARGIN.
+const llama = spmTokenizerFromGguf(join(dataDir, '..', 'models', 'llama-2-tiny-random', 'llama-2-tiny-random.gguf'));
+const bpe = await loadBpeCounter();
+const sample = corpus.slice(0, 300).map(docText);
+const ratios = sample.map((t) => llama.count(t) / bpe(t)).sort((a, b) => a - b);
+const totalRatio = sample.reduce((s, t) => s + llama.count(t), 0) / sample.reduce((s, t) => s + bpe(t), 0);
+console.log(`Tokens: Llama-2 / cl100k on ${sample.length} abstracts: total ${totalRatio.toFixed(3)}, p95 ${p(ratios, 0.95).toFixed(3)}, max ${ratios.at(-1)!.toFixed(3)}; margin used ${DEFAULT_MARGIN}`);
+
 printJsonLine('retrieval', {
   ndcg10: round(r.ndcg10),
   recall100: round(r.recall100),
@@ -168,4 +178,7 @@ printJsonLine('retrieval', {
   contextBuildP95Ms: round(buildP95, 3),
   contextBuildCpuP95Ms: round(buildCpuP95, 3),
   contextChunks: big.chunks,
+  llama2PerCl100k: round(totalRatio, 3),
+  llama2PerCl100kP95: round(p(ratios, 0.95), 3),
+  tokenMargin: DEFAULT_MARGIN,
 });

@@ -4,15 +4,21 @@
  * (gpt-tokenizer's cl100k_base) scaled by a margin, since local models tokenize differently:
  * Llama-2's 32 K SentencePiece vocabulary makes more tokens of the same English than cl100k.
  *
- * DEFAULT_MARGIN is a safety factor, not yet measured against llama.cpp's tokenizer vectors
- * (models/ggml-vocab-*.gguf with .inp/.out ship in node-llama-cpp's bundled llama.cpp source,
- * and node-llama-cpp is not installed yet): 1.25 covers the usual 10–20 % by which Llama-2 and
- * Mistral vocabularies exceed cl100k on English prose. Replace it with the measured figure when
- * the embedded provider lands.
+ * DEFAULT_MARGIN is measured, not guessed: llama.cpp's tokenizer vectors (models/ggml-vocab-*.gguf
+ * with .inp/.out) ship inside node-llama-cpp, which is not installed yet, so the reference is
+ * llama.cpp's SPM algorithm (src/ai/testing/spm.ts, checked on Llama-2 token ids llama.cpp
+ * documents) over the real Llama-2 vocabulary in ../shared/data/models. On SciFact's 5,183
+ * abstracts Llama-2 makes 1.24× cl100k's tokens in total, per abstract p50 1.24, p95 1.34, p99
+ * 1.39, max 1.53; on its 300 short queries 1.25 in total (max 1.88: a query of 15 tokens for
+ * cl100k's 8, which PER_ITEM covers). 1.35 covers the total with room, and an abstract at p99 is
+ * under-counted by 3 %, which the reply reserve absorbs: Ollama truncates only a prompt over
+ * num_ctx, and the builder leaves the reserve below it. Newer vocabularies (Llama 3's 128 K,
+ * Qwen's 150 K) count close to cl100k, so for them 1.35 only wastes room; the provider's own
+ * count of each prompt (Ollama's prompt_eval_count) is the way to tighten it per model.
  */
 export type TokenCount = (text: string) => number;
 
-export const DEFAULT_MARGIN = 1.25;
+export const DEFAULT_MARGIN = 1.35;
 
 /** cl100k_base's counter, loaded on first use: the import parses 1.7 MB of ranks (about 0.7 s). */
 export async function loadBpeCounter(): Promise<TokenCount> {
