@@ -18,7 +18,8 @@ import { createRetriever } from './retrieval/retriever.ts';
 import type { Retriever } from './retrieval/retriever.ts';
 import type { AssistantRecord } from './store/records.ts';
 import { openAssistantStore } from './store/store.ts';
-import type { AssistantStore, Message } from './store/store.ts';
+import type { AssistantStore, Memory, Message, Summary } from './store/store.ts';
+import { proposeMemories, updateSummary } from './upkeep.ts';
 
 export const DEFAULT_SYSTEM_PROMPT =
   "You are the ElohimOS assistant, running on the user's own device. Answer from the excerpts of the user's files when they help, citing them as [n]. Say so when you do not know.";
@@ -70,6 +71,14 @@ export interface Assistant {
    * (no provider), and the provider's errors (providers/provider.ts).
    */
   ask(conversation: RecordId, text: string, opts: AskOptions): AsyncGenerator<AskEvent>;
+  /**
+   * Folds the turns older than the newest `keep` (default 8) that the running summary does not
+   * cover yet into it, with the model (upkeep.ts). Faces call it after an answer whose report
+   * dropped turns; null when there was nothing to fold.
+   */
+  summarize(conversation: RecordId, opts: AskOptions & { keep?: number }): Promise<Summary | null>;
+  /** Memories the model proposes from the last exchange ('approved' at once with `autoApprove`). */
+  proposeMemories(conversation: RecordId, opts: AskOptions & { autoApprove?: boolean }): Promise<Memory[]>;
   /** Aborts every answer in flight. */
   stop(): void;
 }
@@ -96,19 +105,39 @@ export function createAssistant(deps: AssistantDeps): Assistant {
     return ranking.search(text, MEMORIES_PER_TURN).map((hit) => ({ id: hit.id, text: byId.get(hit.id)!.text }));
   }
 
+  const providerOf = (): ModelProvider => {
+    if (deps.provider === null) throw new ElohimError('INVALID_INPUT', 'no model yet: import a GGUF or point to your Ollama');
+    return deps.provider;
+  };
+  const counter = async (): Promise<TokenCount> => (count ??= tokenCounter(await loadBpeCounter(), { margin: DEFAULT_MARGIN }));
+  /** The upkeep calls' dependencies and options, under the service's stop signal. */
+  async function upkeep(opts: AskOptions) {
+    const provider = providerOf();
+    const signal = AbortSignal.any([stopping.signal, ...(opts.signal ? [opts.signal] : [])]);
+    const contextLength = await windowOf(provider, { ...opts, signal });
+    return { deps: { store, provider, count: await counter() }, opts: { ...opts, signal, contextLength } };
+  }
+
   return {
     store,
     index,
+    async summarize(conversation, opts) {
+      const u = await upkeep(opts);
+      return updateSummary(u.deps, conversation, { ...u.opts, keep: opts.keep });
+    },
+    async proposeMemories(conversation, opts) {
+      const u = await upkeep(opts);
+      return proposeMemories(u.deps, conversation, { ...u.opts, autoApprove: opts.autoApprove });
+    },
     async *ask(conversation, text, opts) {
-      const provider = deps.provider;
-      if (provider === null) throw new ElohimError('INVALID_INPUT', 'no model yet: import a GGUF or point to your Ollama');
+      const provider = providerOf();
       if (text.trim() === '') throw new ElohimError('INVALID_INPUT', 'a message cannot be empty');
       const history = store.messages(conversation);
       const user = store.appendMessage(conversation, { role: 'user', content: text });
       const signal = AbortSignal.any([stopping.signal, ...(opts.signal ? [opts.signal] : [])]);
 
       const window = await windowOf(provider, { ...opts, signal });
-      count ??= tokenCounter(await loadBpeCounter(), { margin: DEFAULT_MARGIN });
+      const count = await counter();
       const summary = store.summary(conversation);
       const hits = index.search(text, EXCERPTS_PER_TURN);
       const built = buildContext({

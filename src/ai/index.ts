@@ -8,7 +8,8 @@
  *   an AbortSignal and a timeout;
  * - store/: conversations, messages, summaries, memories and preferences as sealed record kinds
  *   under keys of their own;
- * - assistant.ts: the per-vault service app.ts builds: `createAssistant({ records, clock, provider })`.
+ * - assistant.ts: the per-vault service app.ts builds: `createAssistant({ records, clock, provider })`;
+ * - upkeep.ts: what the model writes besides answers: the running summary, proposed memories.
  */
 export { createAnalyzer, STOP_WORDS } from './retrieval/analyzer.ts';
 export type { Analyzer, AnalyzerOptions } from './retrieval/analyzer.ts';
@@ -34,3 +35,5 @@ export { openAssistantStore } from './store/store.ts';
 export type { AssistantStore, Conversation, Memory, Message, Summary } from './store/store.ts';
 export { createAssistant, DEFAULT_MAX_CONTEXT, DEFAULT_REPLY_RESERVE, DEFAULT_SYSTEM_PROMPT, FALLBACK_CONTEXT } from './assistant.ts';
 export type { Assistant, AssistantDeps, AskEvent, AskOptions } from './assistant.ts';
+export { MEMORY_PROMPT, proposeMemories, SUMMARY_PROMPT, updateSummary } from './upkeep.ts';
+export type { UpkeepDeps, UpkeepOptions } from './upkeep.ts';

@@ -5,7 +5,8 @@
  * Ollama one (test/ai-providers.test.ts proves it). No Ollama can be installed here; this is what
  * the Ollama provider is tested against, and the README should say so.
  *
- * The "model" answers by echoing the last user message word by word ("echo: …"). Model names
+ * The "model" answers by echoing the last user message word by word ("echo: …"), or as the
+ * test's `reply` says. Model names
  * choose a failure, so a test can ask for one through any client:
  * - `broken`: two words, then an error reported inside the stream (status 200 already sent);
  * - `stall`: one word, then silence (the connection stays open);
@@ -52,10 +53,15 @@ export function vectorOf(text: string): number[] {
   return v;
 }
 
-function reply(messages: unknown): string[] {
-  const list = Array.isArray(messages) ? (messages as { role?: string; content?: string }[]) : [];
-  const last = [...list].reverse().find((m) => m.role === 'user')?.content ?? '';
-  return ['echo:', ...last.split(/\s+/).filter(Boolean)].map((w, i) => (i === 0 ? w : ` ${w}`));
+/** What a test's model says to `messages`; the default echoes the last user message. */
+export type Reply = (messages: { role: string; content: string }[]) => string;
+
+const echo: Reply = (messages) => `echo: ${[...messages].reverse().find((m) => m.role === 'user')?.content.split(/\s+/).filter(Boolean).join(' ') ?? ''}`;
+
+/** The reply in streamed pieces: each word with the whitespace before it. */
+function pieces(reply: Reply, messages: unknown): string[] {
+  const list = Array.isArray(messages) ? (messages as { role: string; content: string }[]) : [];
+  return reply(list).match(/\s*\S+/g) ?? [];
 }
 
 async function bodyOf(req: IncomingMessage): Promise<unknown> {
@@ -115,7 +121,7 @@ async function streamWords(res: ServerResponse, model: string, words: string[], 
   return 'done';
 }
 
-export function startOllamaServer(opts: { models?: LoopbackModel[] } = {}): Promise<LoopbackServer> {
+export function startOllamaServer(opts: { models?: LoopbackModel[]; reply?: Reply } = {}): Promise<LoopbackServer> {
   const models = [...(opts.models ?? DEFAULT_MODELS)].map((m) => ({ ...m }));
   const find = (s: LoopbackServer, name: unknown) => (typeof name === 'string' ? s.models.find((m) => m.name === full(name)) : undefined);
   const now = () => new Date().toISOString();
@@ -149,7 +155,7 @@ export function startOllamaServer(opts: { models?: LoopbackModel[] } = {}): Prom
     if (req.method === 'POST' && path === '/api/chat') {
       const m = find(s, name);
       if (!m) return json(res, 404, { error: `model "${String(name)}" not found, try pulling it first` });
-      const words = reply(body.messages);
+      const words = pieces(opts.reply ?? echo, body.messages);
       const message = (content: string) => ({ role: 'assistant', content });
       const last = () => ({ model: m.name, created_at: now(), message: message(''), done_reason: 'stop', done: true, total_duration: 1000, load_duration: 10, prompt_eval_count: 7, prompt_eval_duration: 100, eval_count: words.length, eval_duration: 500 });
       if (body.stream === false) return json(res, 200, { ...last(), message: message(words.join('')) });
@@ -201,7 +207,7 @@ export function startOllamaServer(opts: { models?: LoopbackModel[] } = {}): Prom
   }, models);
 }
 
-export function startOpenAiServer(opts: { models?: LoopbackModel[] } = {}): Promise<LoopbackServer> {
+export function startOpenAiServer(opts: { models?: LoopbackModel[]; reply?: Reply } = {}): Promise<LoopbackServer> {
   const models = [...(opts.models ?? DEFAULT_MODELS)].map((m) => ({ ...m }));
   const missing = (res: ServerResponse, name: unknown) =>
     json(res, 404, { error: { message: `The model \`${String(name)}\` does not exist.`, type: 'invalid_request_error', param: null, code: 'model_not_found' } });
@@ -214,7 +220,7 @@ export function startOpenAiServer(opts: { models?: LoopbackModel[] } = {}): Prom
     }
     if (req.method === 'POST' && path === '/v1/chat/completions') {
       if (!m) return missing(res, body.model);
-      const words = reply(body.messages);
+      const words = pieces(opts.reply ?? echo, body.messages);
       const chunk = (delta: object, finish: string | null) => ({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1_700_000_000, model: m.name, choices: [{ index: 0, delta, finish_reason: finish }] });
       const event = (value: unknown) => `data: ${JSON.stringify(value)}\n\n`;
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
