@@ -27,7 +27,7 @@ import {
 } from './format/v1.ts';
 import type { PackEntry, PackIndex, PackKind, RepositoryKey, Row, SnapshotState } from './format/v1.ts';
 import { eachLimit, loadIndexes, readConfig, readManifest, requireKey, snapshotNames, snapshotState } from './repository.ts';
-import type { Target } from './target.ts';
+import type { Body, Target } from './target.ts';
 
 export interface BackupDeps {
   /** the data folder's files read as they are */
@@ -93,8 +93,11 @@ async function readOptional(path: string): Promise<Buffer | null> {
   }
 }
 
-/** Uploads at most this many packs at once: overlaps reading the pool with the target's latency. */
-const UPLOADS_IN_FLIGHT = 3;
+/**
+ * Uploads at most this many packs at once: overlaps reading the pool with the target's latency.
+ * Each small-object pack is held in memory (up to PACK_TARGET), so this bounds peak memory too.
+ */
+const UPLOADS_IN_FLIGHT = 2;
 
 export function createBackupEngine(deps: BackupDeps) {
   const { key, clock } = deps;
@@ -108,10 +111,10 @@ export function createBackupEngine(deps: BackupDeps) {
   }
 
   /** Uploads a pack (bytes in memory) and then its index, which marks it complete. */
-  async function putPack(target: Target, kind: PackKind, bytes: Buffer, entries: PackEntry[], signal?: AbortSignal): Promise<void> {
+  async function putPack(target: Target, kind: PackKind, body: Body, entries: PackEntry[], signal?: AbortSignal): Promise<void> {
     const pack = newName(clock(), randomBytes(8));
-    await target.put(packPath(kind, pack), bytes, { signal });
-    const index: PackIndex = { kind, pack, size: bytes.length, entries };
+    await target.put(packPath(kind, pack), body, { signal });
+    const index: PackIndex = { kind, pack, size: body instanceof Uint8Array ? body.length : body.size, entries };
     await target.put(`index/${kind}-${pack}`, encodeIndex(key, index), { signal });
   }
 
@@ -126,6 +129,18 @@ export function createBackupEngine(deps: BackupDeps) {
       const { signal } = opts;
       await ensureRepository(target, signal);
 
+      // What the repository holds, fetched while the folder is read.
+      const remote = Promise.all([
+        loadIndexes(target, key, { signal }),
+        snapshotNames(target, { signal }).then(async (names) => {
+          const name = names.at(-1) ?? null;
+          return { name, prev: name === null ? null : await snapshotState(target, key, name, { signal }) };
+        }),
+        target.get('keyslots', { signal }),
+        target.get('keyslots.mac', { signal }),
+      ]);
+      remote.catch(() => {}); // awaited below; a failure must not go unhandled meanwhile
+
       // What the folder holds now. Rows first: a put writes its object before its row.
       const rows = readRows(deps.db());
       const objects: { id: string; size: number }[] = [];
@@ -133,11 +148,7 @@ export function createBackupEngine(deps: BackupDeps) {
       const keyslots = await readFile(deps.paths.keyslots);
       const configJson = await readOptional(deps.paths.config);
 
-      // What the repository holds.
-      const indexes = await loadIndexes(target, key, { signal });
-      const names = await snapshotNames(target, { signal });
-      const prevName = names.at(-1) ?? null;
-      const prev = prevName === null ? null : await snapshotState(target, key, prevName, { signal });
+      const [indexes, { name: prevName, prev }, remoteKeyslots, remoteMac] = await remote;
 
       const keyed = rows.map((r) => ({ row: r, key: rowKey(r) }));
       const newRows = keyed.filter((r) => !indexes.rows.has(r.key));
@@ -204,7 +215,9 @@ export function createBackupEngine(deps: BackupDeps) {
             entries.push({ id: o.id, offset, length: bytes[i]!.length, sha256: sha256Hex(bytes[i]!) });
             offset += bytes[i]!.length;
           });
-          await putPack(target, 'data', Buffer.concat(bytes), entries, signal);
+          const packed = Buffer.concat(bytes);
+          bytes.length = 0; // the pieces are garbage now: one copy of the pack in memory, not two
+          await putPack(target, 'data', packed, entries, signal);
           bytesUploaded += offset;
           packsUploaded++;
           advance(entries.length, offset);
@@ -238,9 +251,9 @@ export function createBackupEngine(deps: BackupDeps) {
       });
 
       // The newest keyslots.bin, in the clear (format/v1.ts says why only the newest).
-      const remote = await target.get('keyslots', { signal });
-      if (remote === null || !remote.equals(keyslots)) await target.put('keyslots', keyslots, { signal });
-      await target.put('keyslots.mac', Buffer.from(keyslotsMac(key, keyslots)), { signal });
+      const mac = Buffer.from(keyslotsMac(key, keyslots));
+      if (remoteKeyslots === null || !remoteKeyslots.equals(keyslots)) await target.put('keyslots', keyslots, { signal });
+      if (remoteMac === null || !remoteMac.equals(mac)) await target.put('keyslots.mac', mac, { signal });
 
       // The snapshot, last: it names only what is already on the target.
       const state: SnapshotState = {
