@@ -107,11 +107,11 @@ async function main(): Promise<void> {
     r.unchanged = { ours: await oursRun('backup', home), restic: await restic('backup', src) };
     r.restore = { ours: await oursRun('restore', join(root, 'restored-home')), restic: await restic('restore', 'latest', '--target', join(root, 'restic-out')) };
 
+    const engineMs = (x: RunResult) => (JSON.parse(x.stdout) as { engineMs: number }).engineMs;
     const line = (name: string, x: RunResult) => `${name.padEnd(8)} ${(x.ms / 1000).toFixed(2).padStart(7)} s  cpu ${x.cpuS?.toFixed(2) ?? '?'} s  peak RSS ${x.peakRssMiB.toFixed(0)} MiB`;
     for (const [phase, { ours: o, restic: s }] of Object.entries(r)) {
       process.stdout.write(`${phase}\n  ${line('elohim', o)}  (engine alone ${(engineMs(o) / 1000).toFixed(2)} s)\n  ${line('restic', s)}\n  ratio ${ratio(o.ms, s.ms)}\n`);
     }
-    const engineMs = (x: RunResult) => (JSON.parse(x.stdout) as { engineMs: number }).engineMs;
     const peak = (k: 'ours' | 'restic') => Math.max(...Object.values(r).map((x) => x[k].peakRssMiB));
     const targetBytes = await sizeOf(ours);
     printJsonLine('backup', {
