@@ -2,8 +2,9 @@ import { porterStem } from './porter.ts';
 
 /**
  * Lucene's English stop set (EnglishAnalyzer.ENGLISH_STOP_WORDS_SET), which Anserini's BM25
- * baseline uses; a longer list (the 500-word SMART list) cost nDCG on SciFact, where words such as
- * "not", "without" or "increase" carry the claim.
+ * baseline uses. Measured on SciFact (200-word chunks, k1 1.2, b 0.75): nDCG@10 0.6915 with it,
+ * 0.6886 with no stop words; without stemming 0.6605. A longer list was not tried: it would drop
+ * words such as "without" or "increase" that carry a claim.
  */
 export const STOP_WORDS: ReadonlySet<string> = new Set([
   'a', 'an', 'and', 'are', 'as', 'at', 'be', 'but', 'by', 'for', 'if', 'in', 'into', 'is', 'it', 'no', 'not', 'of', 'on',
