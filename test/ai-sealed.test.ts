@@ -60,10 +60,21 @@ test('after chatting, summarising and approving memories, no marker word is anyw
     const proposed = store.addMemory({ text: 'The Zanzibarquux generator fails above 40 °C', status: 'proposed', source: { conversation: c.id, message: first!.id } });
     store.updateMemory(proposed.id, { status: 'approved' });
     store.addMemory({ text: 'zanzibarquux lives in the clinic', expires: Date.now() + 60_000 });
+    assistant.indexDocument('item-1', 'zanzibarquux-manual.txt', `The Zanzibarquux manual.\n\n${'Keep it cool. '.repeat(5000)}`);
     assert.equal(store.messages(c.id).length, 2);
     assert.match(store.messages(c.id)[1]!.content, /zanzibarquux/);
     db.close();
     assert.deepEqual(findOnDisk(dir, 'Zanzibarquux'), []);
+    // unlocked again: the index is rebuilt from the sealed text, with the file's name
+    db = openDatabase(join(dir, 'db.sqlite'));
+    const reopened = createAssistant({ records: recordsOf(db, key), clock: Date.now, provider: null });
+    const [hit] = reopened.index.searchDocuments('zanzibarquux manual', 5);
+    assert.equal(hit!.docId, 'item-1');
+    assert.ok(reopened.index.chunks > 5);
+    assert.equal(createAssistant({ records: recordsOf(db, new VaultKey(randomBytes(32))), clock: Date.now, provider: null }).index.documents, 0);
+    assert.ok(reopened.removeDocument('item-1'));
+    assert.deepEqual([...recordsOf(db, key).loadAll().values()].filter((r) => r.t === 'document'), []);
+    db.close();
     // and the marker test finds what it looks for: a plaintext copy would be caught
     db = openDatabase(join(dir, 'db.sqlite'));
     db.exec(`CREATE TABLE probe (x TEXT); INSERT INTO probe VALUES ('zanzibarquux');`);

@@ -43,8 +43,8 @@ test('a turn: memories and excerpts that match go to the model, the answer strea
   a.store.addMemory({ text: 'The clinic generator fails above 40 °C' });
   a.store.addMemory({ text: 'The user likes tea' });
   a.store.addMemory({ text: 'generator proposal not yet approved', status: 'proposed' });
-  a.index.addDocument('item-manual', 'Generator manual. Keep the generator in the shade when it is hot.');
-  a.index.addDocument('item-recipe', 'Bread: flour, water, salt.');
+  a.indexDocument('item-manual', 'manual.txt', 'Generator manual. Keep the generator in the shade when it is hot.');
+  a.indexDocument('item-recipe', 'bread.md', 'Bread: flour, water, salt.');
   const events = await drain(a.ask(c.id, 'why does the generator stop when hot', { model: 'tiny' }));
   const context = events[0]!;
   assert.equal(context.type, 'context');
@@ -56,7 +56,7 @@ test('a turn: memories and excerpts that match go to the model, the answer strea
   assert.equal(sent.options.num_ctx, 2048);
   assert.match(sent.messages[0]!.content, /- The clinic generator fails above 40 °C/);
   assert.doesNotMatch(sent.messages[0]!.content, /tea|not yet approved/);
-  assert.match(sent.messages[0]!.content, /\[1\] \(item-manual\)\nGenerator manual/);
+  assert.match(sent.messages[0]!.content, /\[1\] \(manual\.txt\)\nGenerator manual/);
   const done = events.at(-1)!;
   assert.equal(done.type, 'done');
   const saved = a.store.messages(c.id);

@@ -62,8 +62,15 @@ export type AskEvent =
 
 export interface Assistant {
   readonly store: AssistantStore;
-  /** The vault's text, chunked and indexed; the indexer adds a file by its item id. */
+  /** The vault's text, chunked and indexed in memory (rebuilt from the sealed texts at open). */
   readonly index: Retriever;
+  /**
+   * Indexes a vault file's extracted text under its item id (replacing what was indexed for it)
+   * and keeps the text sealed for the next unlock. `name` is what the model sees as the source.
+   */
+  indexDocument(item: string, name: string, text: string): { chunks: number; truncated: boolean };
+  /** Forgets a file (trashed or deleted); false when it was not indexed. */
+  removeDocument(item: string): boolean;
   /**
    * One turn: saves the user's message first (a failure loses nothing typed), builds the context,
    * streams the answer and saves it (a partial one too, marked, when stopped or failed midway).
@@ -84,8 +91,17 @@ export interface Assistant {
 }
 
 export function createAssistant(deps: AssistantDeps): Assistant {
-  const store = openAssistantStore({ records: deps.records, clock: deps.clock });
   const index = createRetriever();
+  /** item id → file name, for the excerpts' labels */
+  const names = new Map<string, string>();
+  const store = openAssistantStore({
+    records: deps.records,
+    clock: deps.clock,
+    onDocument: (doc) => {
+      index.addDocument(doc.item, doc.text);
+      names.set(doc.item, doc.name);
+    },
+  });
   const stopping = new AbortController();
   let count: TokenCount | undefined = deps.count;
   const windows = new Map<string, number | undefined>();
@@ -121,6 +137,16 @@ export function createAssistant(deps: AssistantDeps): Assistant {
   return {
     store,
     index,
+    indexDocument(item, name, text) {
+      const kept = store.putDocument(item, name, text);
+      names.set(item, name);
+      return { chunks: index.addDocument(item, kept.text), truncated: kept.truncated };
+    },
+    removeDocument(item) {
+      names.delete(item);
+      index.removeDocument(item);
+      return store.removeDocument(item);
+    },
     async summarize(conversation, opts) {
       const u = await upkeep(opts);
       return updateSummary(u.deps, conversation, { ...u.opts, keep: opts.keep });
@@ -147,7 +173,7 @@ export function createAssistant(deps: AssistantDeps): Assistant {
         system: deps.system ?? DEFAULT_SYSTEM_PROMPT,
         preferences: store.preferences() || undefined,
         memories: relevantMemories(text),
-        excerpts: hits.map((h) => ({ id: `${h.docId}#${h.chunk.index}`, source: h.docId, text: h.chunk.text })),
+        excerpts: hits.map((h) => ({ id: `${h.docId}#${h.chunk.index}`, source: names.get(h.docId) ?? h.docId, text: h.chunk.text })),
         summary: summary ? { text: summary.text, through: summary.through } : undefined,
         turns: history.map((m) => ({ id: m.id, role: m.role, content: m.content })),
         user: { id: user.id, content: text },

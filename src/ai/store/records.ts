@@ -69,9 +69,32 @@ export interface PreferencesRecord {
   text: string;
 }
 
-export type AssistantRecord = ConversationRecord | MessageRecord | MemoryRecord | SummaryRecord | PreferencesRecord;
+/**
+ * Text extracted from a vault file, kept sealed so that unlocking rebuilds the in-memory index
+ * without opening and extracting every file again. A long text is cut into parts of at most
+ * DOCUMENT_PART_CHARS, one record each (rows stay small, like the vault's own).
+ */
+export interface DocumentRecord {
+  t: 'document';
+  v: 1;
+  /** the vault item the text came from */
+  item: string;
+  /** the file's name when indexed, for the model to read ("manual.pdf") */
+  name: string;
+  part: number;
+  parts: number;
+  text: string;
+  /** the file had more text than MAX_DOCUMENT_CHARS; only the start is indexed */
+  truncated?: true;
+}
 
-export const ASSISTANT_KINDS: ReadonlySet<string> = new Set(['conversation', 'message', 'memory', 'summary', 'preferences']);
+export const DOCUMENT_PART_CHARS = 32_000;
+/** About 16 MB of text (some 4 million words): past it a file's text is cut, and marked so. */
+export const MAX_DOCUMENT_CHARS = 16_000_000;
+
+export type AssistantRecord = ConversationRecord | MessageRecord | MemoryRecord | SummaryRecord | PreferencesRecord | DocumentRecord;
+
+export const ASSISTANT_KINDS: ReadonlySet<string> = new Set(['conversation', 'message', 'memory', 'summary', 'preferences', 'document']);
 
 /** The assistant's record keys from a vault key's derivation (`VaultKey.derive`). */
 export function assistantKeysOf(derive: (label: string) => Buffer): RecordKeys {

@@ -5,9 +5,10 @@ import { createRecordStore, openDatabase } from '../../db/index.ts';
 import type { RecordId } from '../../db/index.ts';
 import { isElohimError } from '../../errors.ts';
 import { VaultKey } from '../../keyring/index.ts';
-import { assistantKeysOf } from './records.ts';
+import { assistantKeysOf, DOCUMENT_PART_CHARS, MAX_DOCUMENT_CHARS } from './records.ts';
 import type { AssistantRecord } from './records.ts';
 import { openAssistantStore } from './store.ts';
+import type { StoredDocument } from './store.ts';
 
 const db = openDatabase(':memory:');
 after(() => db.close());
@@ -71,4 +72,24 @@ test('memories: proposed then approved or edited, with provenance and an expiry'
   const again = openAssistantStore({ records, clock: () => now });
   assert.deepEqual(again.listMemories(), store.listMemories());
   assert.throws(() => again.updateMemory('f'.repeat(32) as RecordId, { text: 'x' }), (err) => isElohimError(err, 'ITEM_NOT_FOUND'));
+});
+
+test('documents: kept in parts, handed back whole at open, replaced, cut past the limit, removed', () => {
+  const { store, records } = open(Date.now);
+  const long = `${'é🦙'.repeat(DOCUMENT_PART_CHARS)}end`;
+  assert.deepEqual(store.putDocument('item-a', 'a.txt', long), { text: long, truncated: false });
+  store.putDocument('item-b', 'b.txt', 'first version');
+  store.putDocument('item-b', 'b.txt', 'second version');
+  assert.equal([...records.loadAll().values()].filter((r) => r.t === 'document').length, 5);
+  const seen: StoredDocument[] = [];
+  const again = openAssistantStore({ records, clock: Date.now, onDocument: (d) => seen.push(d) });
+  assert.deepEqual(seen.map((d) => [d.item, d.name, d.text.length, d.truncated]).sort(), [['item-a', 'a.txt', long.length, false], ['item-b', 'b.txt', 14, false]]);
+  assert.equal(seen.find((d) => d.item === 'item-a')!.text, long);
+  const huge = store.putDocument('item-c', 'c.txt', 'x'.repeat(MAX_DOCUMENT_CHARS + 10));
+  assert.deepEqual([huge.text.length, huge.truncated], [MAX_DOCUMENT_CHARS, true]);
+  assert.ok(again.removeDocument('item-a'));
+  assert.equal(again.removeDocument('item-a'), false);
+  const last: StoredDocument[] = [];
+  openAssistantStore({ records, clock: Date.now, onDocument: (d) => last.push(d) });
+  assert.deepEqual(last.map((d) => [d.item, d.truncated]).sort(), [['item-b', false], ['item-c', true]]);
 });

@@ -1,8 +1,8 @@
 import { ElohimError } from '../../errors.ts';
 import { newRecordId } from '../../db/index.ts';
 import type { RecordId, RecordStore } from '../../db/index.ts';
-import { ASSISTANT_KINDS } from './records.ts';
-import type { AssistantRecord, ConversationRecord, MemoryRecord, MessageRecord, PreferencesRecord, SummaryRecord } from './records.ts';
+import { ASSISTANT_KINDS, DOCUMENT_PART_CHARS, MAX_DOCUMENT_CHARS } from './records.ts';
+import type { AssistantRecord, ConversationRecord, DocumentRecord, MemoryRecord, MessageRecord, PreferencesRecord, SummaryRecord } from './records.ts';
 
 export interface Conversation extends Omit<ConversationRecord, 't' | 'v'> {
   id: RecordId;
@@ -55,6 +55,23 @@ export interface AssistantStore {
 
   preferences(): string;
   setPreferences(text: string): void;
+
+  /**
+   * Keeps a file's extracted text (sealed, in parts), replacing what was kept for `item`. Text
+   * past MAX_DOCUMENT_CHARS is dropped; returns the text kept and whether it was cut.
+   */
+  putDocument(item: string, name: string, text: string): { text: string; truncated: boolean };
+  removeDocument(item: string): boolean;
+  /** Items whose text is kept. */
+  documentItems(): string[];
+}
+
+/** A document read back at open, for the index. */
+export interface StoredDocument {
+  item: string;
+  name: string;
+  text: string;
+  truncated: boolean;
 }
 
 const strip = <T extends { t: string; v: number }>(id: RecordId, rec: T): Omit<T, 't' | 'v'> & { id: RecordId } => {
@@ -67,9 +84,16 @@ function nonEmpty(text: string, what: string): string {
   return text;
 }
 
-/** Opens the store: reads every record of ours. Throws VAULT_FORMAT_UNKNOWN for a kind or version from a newer build. */
-export function openAssistantStore(deps: { records: RecordStore<AssistantRecord>; clock: () => number }): AssistantStore {
+/**
+ * Opens the store: reads every record of ours. The documents' texts are handed to `onDocument`
+ * once (to index) and not kept here; a document missing a part is skipped (indexed again when
+ * its file is). Throws VAULT_FORMAT_UNKNOWN for a kind or version from a newer build.
+ */
+export function openAssistantStore(deps: { records: RecordStore<AssistantRecord>; clock: () => number; onDocument?: (doc: StoredDocument) => void }): AssistantStore {
   const { records, clock } = deps;
+  /** the record ids of each document's parts */
+  const documents = new Map<string, RecordId[]>();
+  const parts = new Map<string, DocumentRecord[]>();
   const conversations = new Map<RecordId, ConversationRecord>();
   const messagesOf = new Map<RecordId, Map<RecordId, MessageRecord>>();
   const summaries = new Map<RecordId, { id: RecordId; rec: SummaryRecord }>();
@@ -83,11 +107,23 @@ export function openAssistantStore(deps: { records: RecordStore<AssistantRecord>
     else if (rec.t === 'memory') memories.set(id, rec);
     else if (rec.t === 'preferences') prefs = { id, rec };
     else if (rec.t === 'summary') summaries.set(rec.conversation, { id, rec });
-    else {
+    else if (rec.t === 'document') {
+      if (!documents.has(rec.item)) documents.set(rec.item, []);
+      documents.get(rec.item)!.push(id);
+      if (!parts.has(rec.item)) parts.set(rec.item, []);
+      parts.get(rec.item)!.push(rec);
+    } else {
       if (!messagesOf.has(rec.conversation)) messagesOf.set(rec.conversation, new Map());
       messagesOf.get(rec.conversation)!.set(id, rec);
     }
   }
+
+  for (const [item, list] of parts) {
+    list.sort((a, b) => a.part - b.part);
+    if (list.length !== list[0]!.parts || list.some((p, i) => p.part !== i)) continue;
+    deps.onDocument?.({ item, name: list[0]!.name, text: list.map((p) => p.text).join(''), truncated: list[0]!.truncated === true });
+  }
+  parts.clear();
 
   const conversationOf = (id: RecordId): ConversationRecord => {
     const c = conversations.get(id);
@@ -220,6 +256,29 @@ export function openAssistantStore(deps: { records: RecordStore<AssistantRecord>
       records.commit({ remove: [id] });
       memories.delete(id);
     },
+
+    putDocument(item, name, text) {
+      const truncated = text.length > MAX_DOCUMENT_CHARS;
+      const kept = truncated ? text.slice(0, MAX_DOCUMENT_CHARS) : text;
+      const count = Math.max(1, Math.ceil(kept.length / DOCUMENT_PART_CHARS));
+      const put: [RecordId, DocumentRecord][] = [];
+      for (let part = 0; part < count; part++) {
+        const rec: DocumentRecord = { t: 'document', v: 1, item, name, part, parts: count, text: kept.slice(part * DOCUMENT_PART_CHARS, (part + 1) * DOCUMENT_PART_CHARS) };
+        if (truncated) rec.truncated = true;
+        put.push([newRecordId(), rec]);
+      }
+      records.commit({ put, remove: documents.get(item) ?? [] });
+      documents.set(item, put.map(([id]) => id));
+      return { text: kept, truncated };
+    },
+    removeDocument(item) {
+      const ids = documents.get(item);
+      if (ids === undefined) return false;
+      records.commit({ remove: ids });
+      documents.delete(item);
+      return true;
+    },
+    documentItems: () => [...documents.keys()],
 
     preferences: () => prefs?.rec.text ?? '',
     setPreferences(text) {
