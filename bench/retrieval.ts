@@ -188,11 +188,17 @@ try {
   const recordsOf = (db: ReturnType<typeof openDatabase>) => createRecordStore<AssistantRecord>({ db, keys: assistantKeysOf((l) => key.derive(l)) });
   let db = openDatabase(join(home, 'db.sqlite'));
   const writer = createAssistant({ records: recordsOf(db), clock: Date.now, provider: null, count });
+  // a first full index: files in batches of 100, one commit each
   const t0 = performance.now();
   let docs = 0;
-  for (let i = 0; writer.index.chunks < 10_000; i++, docs++) {
-    const d = corpus[i % corpus.length]!;
-    writer.indexDocument(`item-${i}`, `${d._id}.txt`, i < corpus.length ? docText(d) : `${d.text}\n\n${d.title}`);
+  while (writer.index.chunks < 10_000) {
+    const batch = Array.from({ length: 100 }, (_, k) => {
+      const i = docs + k;
+      const d = corpus[i % corpus.length]!;
+      return { item: `item-${i}`, name: `${d._id}.txt`, text: i < corpus.length ? docText(d) : `${d.text}\n\n${d.title}` };
+    });
+    writer.indexDocuments(batch);
+    docs += batch.length;
   }
   sealedDocsPerSec = docs / ((performance.now() - t0) / 1000);
   db.close();
@@ -211,7 +217,7 @@ try {
 } finally {
   rmSync(home, { recursive: true, force: true });
 }
-console.log(`Index at unlock: ${unlockChunks} chunks from sealed records in ${unlockMs.toFixed(0)} ms wall, ${unlockCpuMs.toFixed(0)} ms CPU; ${indexMiB.toFixed(1)} MiB of heap; indexing with sealing ${sealedDocsPerSec.toFixed(0)} documents/s`);
+console.log(`Index at unlock: ${unlockChunks} chunks from sealed records in ${unlockMs.toFixed(0)} ms wall, ${unlockCpuMs.toFixed(0)} ms CPU; ${indexMiB.toFixed(1)} MiB of heap; first index with sealing ${sealedDocsPerSec.toFixed(0)} documents/s (batches of 100)`);
 
 printJsonLine('retrieval', {
   ndcg10: round(r.ndcg10),

@@ -69,6 +69,8 @@ export interface Assistant {
    * and keeps the text sealed for the next unlock. `name` is what the model sees as the source.
    */
   indexDocument(item: string, name: string, text: string): { chunks: number; truncated: boolean };
+  /** `indexDocument` for many files, kept in one commit (a first full index). */
+  indexDocuments(docs: readonly { item: string; name: string; text: string }[]): { chunks: number; truncated: boolean }[];
   /** Forgets a file (trashed or deleted); false when it was not indexed. */
   removeDocument(item: string): boolean;
   /**
@@ -138,9 +140,14 @@ export function createAssistant(deps: AssistantDeps): Assistant {
     store,
     index,
     indexDocument(item, name, text) {
-      const kept = store.putDocument(item, name, text);
-      names.set(item, name);
-      return { chunks: index.addDocument(item, kept.text), truncated: kept.truncated };
+      return this.indexDocuments([{ item, name, text }])[0]!;
+    },
+    indexDocuments(docs) {
+      const kept = store.putDocuments(docs);
+      return docs.map((d, i) => {
+        names.set(d.item, d.name);
+        return { chunks: index.addDocument(d.item, kept[i]!.text), truncated: kept[i]!.truncated };
+      });
     },
     removeDocument(item) {
       names.delete(item);

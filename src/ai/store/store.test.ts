@@ -85,6 +85,13 @@ test('documents: kept in parts, handed back whole at open, replaced, cut past th
   const again = openAssistantStore({ records, clock: Date.now, onDocument: (d) => seen.push(d) });
   assert.deepEqual(seen.map((d) => [d.item, d.name, d.text.length, d.truncated]).sort(), [['item-a', 'a.txt', long.length, false], ['item-b', 'b.txt', 14, false]]);
   assert.equal(seen.find((d) => d.item === 'item-a')!.text, long);
+  // many at once, one item twice: the last text wins, one commit
+  store.putDocuments([{ item: 'item-d', name: 'd.txt', text: 'old' }, { item: 'item-e', name: 'e.txt', text: 'e' }, { item: 'item-d', name: 'd.txt', text: 'new' }]);
+  const batch: StoredDocument[] = [];
+  openAssistantStore({ records, clock: Date.now, onDocument: (d) => batch.push(d) });
+  assert.deepEqual(batch.filter((d) => d.item >= 'item-d').map((d) => [d.item, d.text]).sort(), [['item-d', 'new'], ['item-e', 'e']]);
+  store.removeDocument('item-d');
+  store.removeDocument('item-e');
   const huge = store.putDocument('item-c', 'c.txt', 'x'.repeat(MAX_DOCUMENT_CHARS + 10));
   assert.deepEqual([huge.text.length, huge.truncated], [MAX_DOCUMENT_CHARS, true]);
   assert.ok(again.removeDocument('item-a'));

@@ -61,6 +61,8 @@ export interface AssistantStore {
    * past MAX_DOCUMENT_CHARS is dropped; returns the text kept and whether it was cut.
    */
   putDocument(item: string, name: string, text: string): { text: string; truncated: boolean };
+  /** `putDocument` for many files in one commit (a first full index: one transaction, not thousands). */
+  putDocuments(docs: readonly { item: string; name: string; text: string }[]): { text: string; truncated: boolean }[];
   removeDocument(item: string): boolean;
   /** Items whose text is kept. */
   documentItems(): string[];
@@ -258,18 +260,31 @@ export function openAssistantStore(deps: { records: RecordStore<AssistantRecord>
     },
 
     putDocument(item, name, text) {
-      const truncated = text.length > MAX_DOCUMENT_CHARS;
-      const kept = truncated ? text.slice(0, MAX_DOCUMENT_CHARS) : text;
-      const count = Math.max(1, Math.ceil(kept.length / DOCUMENT_PART_CHARS));
+      return store.putDocuments([{ item, name, text }])[0]!;
+    },
+    putDocuments(docs) {
+      const cut = (text: string) => (text.length > MAX_DOCUMENT_CHARS ? { text: text.slice(0, MAX_DOCUMENT_CHARS), truncated: true } : { text, truncated: false });
+      // an item listed twice: the last text wins
+      const latest = new Map(docs.map((d) => [d.item, d]));
       const put: [RecordId, DocumentRecord][] = [];
-      for (let part = 0; part < count; part++) {
-        const rec: DocumentRecord = { t: 'document', v: 1, item, name, part, parts: count, text: kept.slice(part * DOCUMENT_PART_CHARS, (part + 1) * DOCUMENT_PART_CHARS) };
-        if (truncated) rec.truncated = true;
-        put.push([newRecordId(), rec]);
+      const remove: RecordId[] = [];
+      const idsOf = new Map<string, RecordId[]>();
+      for (const { item, name, text } of latest.values()) {
+        const kept = cut(text);
+        const count = Math.max(1, Math.ceil(kept.text.length / DOCUMENT_PART_CHARS));
+        remove.push(...(documents.get(item) ?? []));
+        const ids: RecordId[] = [];
+        for (let part = 0; part < count; part++) {
+          const rec: DocumentRecord = { t: 'document', v: 1, item, name, part, parts: count, text: kept.text.slice(part * DOCUMENT_PART_CHARS, (part + 1) * DOCUMENT_PART_CHARS) };
+          if (kept.truncated) rec.truncated = true;
+          ids.push(newRecordId());
+          put.push([ids.at(-1)!, rec]);
+        }
+        idsOf.set(item, ids);
       }
-      records.commit({ put, remove: documents.get(item) ?? [] });
-      documents.set(item, put.map(([id]) => id));
-      return { text: kept, truncated };
+      records.commit({ put, remove });
+      for (const [item, ids] of idsOf) documents.set(item, ids);
+      return docs.map((d) => cut(d.text));
     },
     removeDocument(item) {
       const ids = documents.get(item);
