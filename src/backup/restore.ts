@@ -150,7 +150,7 @@ export async function restoreFolder(opts: {
     if (bytes === null || bytes.length !== end - start) throw new ElohimError('OBJECT_DAMAGED', `pack ${pack} is missing or short`);
     // Several at once: each object is made durable on its own (fsync of file and folder), and
     // overlapping those waits is most of a restore's speed on small files.
-    await eachLimit(entries, 64, (at) => keep(at, once(bytes.subarray(at.offset - start, at.offset - start + at.length))));
+    await eachLimit(entries, 16, (at) => keep(at, once(bytes.subarray(at.offset - start, at.offset - start + at.length))));
   });
 
   // Rows: each checked against its sealed index entry, then all written in one transaction.
