@@ -9,7 +9,8 @@
  * - store/: conversations, messages, summaries, memories and preferences as sealed record kinds
  *   under keys of their own;
  * - assistant.ts: the per-vault service app.ts builds: `createAssistant({ records, clock, provider })`;
- * - upkeep.ts: what the model writes besides answers: the running summary, proposed memories.
+ * - upkeep.ts: what the model writes besides answers: the running summary, proposed memories;
+ * - extract.ts: text out of a vault file (txt, md, csv, json, html) for the index.
  */
 export { createAnalyzer, STOP_WORDS } from './retrieval/analyzer.ts';
 export type { Analyzer, AnalyzerOptions } from './retrieval/analyzer.ts';
@@ -37,3 +38,5 @@ export { createAssistant, DEFAULT_MAX_CONTEXT, DEFAULT_REPLY_RESERVE, DEFAULT_SY
 export type { Assistant, AssistantDeps, AskEvent, AskOptions } from './assistant.ts';
 export { MEMORY_PROMPT, proposeMemories, SUMMARY_PROMPT, updateSummary } from './upkeep.ts';
 export type { UpkeepDeps, UpkeepOptions } from './upkeep.ts';
+export { extractText } from './extract.ts';
+export type { Extracted } from './extract.ts';
