@@ -4,6 +4,8 @@
  * The Ollama server is proved faithful by the official `ollama` npm client, in this same suite.
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { Ollama } from 'ollama';
@@ -118,6 +120,21 @@ for (const impl of implementations) {
       await assert.rejects(collect(down.chat({ model: impl.model, messages: [{ role: 'user', content: 'x' }] })), code('AI_PROVIDER_UNREACHABLE'));
       await assert.rejects(down.listModels(), code('AI_PROVIDER_UNREACHABLE'));
       await assert.rejects(down.embed('embedder:latest', ['x']), code('AI_PROVIDER_UNREACHABLE'));
+    });
+
+    test('a server that is not a model provider: AI_PROVIDER_FAILED with what it said', async () => {
+      const other = createServer((_req, res) => {
+        res.writeHead(404, { 'content-type': 'text/html' });
+        res.end('<h1>Not Found</h1>');
+      });
+      await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+      try {
+        const wrong = impl.create({ baseUrl: `http://127.0.0.1:${(other.address() as AddressInfo).port}` });
+        await assert.rejects(wrong.listModels(), (err) => isElohimError(err, 'AI_PROVIDER_FAILED') && /404: <h1>Not Found<\/h1>/.test(err.message));
+      } finally {
+        other.closeAllConnections();
+        await new Promise((resolve) => other.close(resolve));
+      }
     });
 
     test('embeds: one vector per input, in order', async () => {

@@ -111,12 +111,18 @@ export async function send(base: URL, path: string, init: { method?: string; bod
   }
   d.touch();
   if (response.ok) return response;
-  let message = `${response.status} ${response.statusText}`;
+  let text: string;
   try {
-    const text = await response.text();
-    message = providerMessage(JSON.parse(text)) ?? (text.trim().slice(0, 500) || message);
-  } catch {
-    // not JSON: the status line says enough
+    text = await response.text();
+  } catch (err) {
+    throw d.fail(err);
+  }
+  let message = text.trim().slice(0, 500) || `${response.status} ${response.statusText}`;
+  try {
+    message = providerMessage(JSON.parse(text)) ?? message;
+  } catch (err) {
+    // not JSON (a proxy's HTML page, Ollama's plain "404 page not found"): its text says it
+    if (!(err instanceof SyntaxError)) throw err;
   }
   if (response.status === 404 && (modelMissing || /model/i.test(message))) throw new ElohimError('AI_MODEL_NOT_FOUND', `no such model: ${message}`);
   throw new ElohimError('AI_PROVIDER_FAILED', `the model provider answered ${response.status}: ${message}`);
