@@ -75,6 +75,17 @@ export async function collect(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** `source` passed through, its SHA-256 handed to `onDigest` when it ends. */
+function hashing(source: Readable, onDigest: (hex: string) => void): Readable {
+  const hash = createHash('sha256');
+  const through = new PassThrough({ highWaterMark: 1 << 20 });
+  source.on('data', (c: Buffer) => hash.update(c));
+  source.on('end', () => onDigest(hash.digest('hex')));
+  source.on('error', (err) => through.destroy(err));
+  through.on('close', () => source.destroy());
+  return source.pipe(through);
+}
+
 /** Every row of the records table, read in one statement (one consistent WAL snapshot). */
 export function readRows(db: Database): Row[] {
   return (db.prepare('SELECT id, tag, body FROM records').all() as { id: Uint8Array; tag: Uint8Array; body: Uint8Array }[]).map((r) => ({
@@ -110,11 +121,11 @@ export function createBackupEngine(deps: BackupDeps) {
     else requireKey(config, key);
   }
 
-  /** Uploads a pack (bytes in memory) and then its index, which marks it complete. */
-  async function putPack(target: Target, kind: PackKind, body: Body, entries: PackEntry[], signal?: AbortSignal): Promise<void> {
+  /** Uploads a pack and then its index (`entries` once the pack is up), which marks it complete. */
+  async function putPack(target: Target, kind: PackKind, body: Body, entries: () => PackEntry[], signal?: AbortSignal): Promise<void> {
     const pack = newName(clock(), randomBytes(8));
     await target.put(packPath(kind, pack), body, { signal });
-    const index: PackIndex = { kind, pack, size: body instanceof Uint8Array ? body.length : body.size, entries };
+    const index: PackIndex = { kind, pack, size: body instanceof Uint8Array ? body.length : body.size, entries: entries() };
     await target.put(`index/${kind}-${pack}`, encodeIndex(key, index), { signal });
   }
 
@@ -178,7 +189,7 @@ export function createBackupEngine(deps: BackupDeps) {
           parts.push(framed);
           size += framed.length;
         }
-        await putPack(target, 'rows', Buffer.concat(parts), entries, signal);
+        await putPack(target, 'rows', Buffer.concat(parts), () => entries, signal);
         bytesUploaded += size;
         packsUploaded++;
         advance(entries.length, size);
@@ -217,33 +228,15 @@ export function createBackupEngine(deps: BackupDeps) {
           });
           const packed = Buffer.concat(bytes);
           bytes.length = 0; // the pieces are garbage now: one copy of the pack in memory, not two
-          await putPack(target, 'data', packed, entries, signal);
+          await putPack(target, 'data', packed, () => entries, signal);
           bytesUploaded += offset;
           packsUploaded++;
           advance(entries.length, offset);
         } else {
           // A pack of one object, streamed; the hash is of the attempt that succeeded.
           let digest = '';
-          const pack = newName(clock(), randomBytes(8));
-          await target.put(
-            packPath('data', pack),
-            {
-              size: job.size,
-              open: async () => {
-                const hash = createHash('sha256');
-                const source = await deps.objects.read(job.id as ObjectId);
-                const through = new PassThrough({ highWaterMark: 1 << 20 });
-                source.on('data', (c: Buffer) => hash.update(c));
-                source.on('end', () => (digest = hash.digest('hex')));
-                source.on('error', (err) => through.destroy(err));
-                through.on('close', () => source.destroy());
-                return source.pipe(through);
-              },
-            },
-            { signal },
-          );
-          const index: PackIndex = { kind: 'data', pack, size: job.size, entries: [{ id: job.id, offset: 0, length: job.size, sha256: digest }] };
-          await target.put(`index/data-${pack}`, encodeIndex(key, index), { signal });
+          const open = async () => hashing(await deps.objects.read(job.id as ObjectId), (d) => (digest = d));
+          await putPack(target, 'data', { size: job.size, open }, () => [{ id: job.id, offset: 0, length: job.size, sha256: digest }], signal);
           bytesUploaded += job.size;
           packsUploaded++;
           advance(1, job.size);
