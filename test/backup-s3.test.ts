@@ -56,3 +56,28 @@ test('backup to S3, incremental, verify, proof, restore on a fresh folder', asyn
   await restoreTo(target, into, REAL);
   assert.deepEqual(await folderContent(into), await folderContent(folder.home));
 });
+
+test('a server that goes away mid-backup and comes back: the call is retried and succeeds', async () => {
+  const port = Number(new URL(endpoint).port);
+  const target = createS3Target({
+    bucket: 'office',
+    prefix: 'restart/',
+    endpoint,
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    retry: { attempts: 6, baseMs: 150, maxMs: 600 },
+  });
+  await target.put('data/first', randomBytes(1000));
+  await server.close();
+  // Back on the same port and folder (the bucket is still there) while the next call retries.
+  const back = new Promise<void>((resolve, reject) =>
+    setTimeout(() => {
+      server = new S3rver({ address: '127.0.0.1', port, silent: true, directory: dir });
+      server.run().then(() => resolve(), reject);
+    }, 300),
+  );
+  const bytes = randomBytes(5000);
+  await target.put('data/second', bytes);
+  await back;
+  assert.deepEqual(await target.get('data/second'), bytes);
+});

@@ -94,7 +94,11 @@ export async function withRetry<T>(fn: () => Promise<T>, opts: { signal?: AbortS
       const retriable = isTargetError(err, 'transient') || isTargetError(err, 'unreachable');
       if (!retriable || attempt >= policy.attempts) throw err;
       const ceiling = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
-      await sleep(Math.random() * ceiling, undefined, { signal: opts.signal });
+      // timers/promises rejects an aborted sleep with an AbortError; callers expect the reason.
+      await sleep(Math.random() * ceiling, undefined, { signal: opts.signal }).catch((err: unknown) => {
+        opts.signal?.throwIfAborted();
+        throw err;
+      });
     }
   }
 }
