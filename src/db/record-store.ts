@@ -120,3 +120,23 @@ export interface SealedRow {
   tag: Buffer;
   body: Buffer;
 }
+
+/**
+ * The record kinds one domain keeps under a set of record keys, declared to its store. A record
+ * is a JSON object whose `t` names its kind and whose optional `v` (default 1) is the layout
+ * version of that kind. Several domains may keep kinds under one vault's keys (the vault, the
+ * keyring's bookkeeping, the backup's key): each declares its own and names the others'.
+ *
+ * With kinds declared, the store refuses to write a kind that is not its own (a bug), leaves
+ * the others' out of what it loads, and refuses to load (VAULT_FORMAT_UNKNOWN) a kind nobody
+ * declared or a version newer than declared: a newer build wrote it, and acting on part of a
+ * vault is not safe. Declaring changes nothing on disk: rows are sealed, tagged and padded as
+ * ever, so a vault's rows stay indistinguishable from another's.
+ */
+export interface RecordKinds {
+  /** this domain's kinds: `t` → the newest version (`v`) this build reads and writes */
+  own: Readonly<Record<string, number>>;
+  /** kinds other domains keep under the same keys: skipped by load, never written here */
+  others?: readonly string[];
+}
+

@@ -233,3 +233,30 @@ test('replication: rows exported as stored bytes import into another device of t
   assert.equal(loaded.seal, 'ok', 'the set seal counts the imported rows');
   assert.deepEqual(loaded.damaged, []);
 });
+
+test('declared kinds: each domain loads its own, skips the others it names, refuses the unknown and the newer', () => {
+  const db = openDatabase(':memory:');
+  const k = keys();
+  const vault = createRecordStore<{ t: string; v?: number; n?: number }>({ db, keys: k, kinds: { own: { item: 1, intent: 1 }, others: ['meta'] } });
+  const keyring = createRecordStore<{ t: string }>({ db, keys: k, kinds: { own: { meta: 1 }, others: ['item', 'intent'] } });
+  const [item, meta] = [newRecordId(), newRecordId()];
+  vault.commit({ put: [[item, { t: 'item', n: 1 }]] });
+  keyring.commit({ put: [[meta, { t: 'meta' }]] });
+  assert.deepEqual([...vault.loadAll().keys()], [item]);
+  assert.deepEqual([...keyring.loadAll().keys()], [meta]);
+  // sealed, tagged and padded as without kinds: one seal for the keys, which both keep
+  assert.equal(vault.load().seal, 'ok');
+  assert.deepEqual(new Set(createRecordStore({ db, keys: k }).loadAll().keys()), new Set([item, meta]));
+  // writing another domain's kind, or an undeclared one, is a bug
+  assert.throws(() => vault.commit({ put: [[newRecordId(), { t: 'meta' }]] }), RangeError);
+  assert.throws(() => vault.commit({ put: [[newRecordId(), { t: 'upload' }]] }), RangeError);
+  assert.equal(vault.load().seal, 'ok', 'a refused commit writes nothing');
+  // a kind nobody here declared, or a newer version of one, is a newer build's: refused
+  const newer = createRecordStore<{ t: string; v?: number }>({ db, keys: k, kinds: { own: { item: 2, intent: 1, backup: 1 }, others: ['meta'] } });
+  newer.commit({ put: [[newRecordId(), { t: 'item', v: 2 }]] });
+  assert.throws(() => vault.loadAll(), (e) => isElohimError(e, 'VAULT_FORMAT_UNKNOWN') && /version 2/.test(e.message));
+  const db2 = openDatabase(':memory:');
+  createRecordStore<{ t: string }>({ db: db2, keys: k, kinds: { own: { backup: 1 } } }).commit({ put: [[newRecordId(), { t: 'backup' }]] });
+  assert.throws(() => createRecordStore({ db: db2, keys: k, kinds: { own: { item: 1 } } }).loadAll(), (e) => isElohimError(e, 'VAULT_FORMAT_UNKNOWN'));
+  assert.throws(() => createRecordStore({ db, keys: k, kinds: { own: { item: 1 }, others: ['item'] } }), RangeError);
+});

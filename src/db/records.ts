@@ -3,9 +3,9 @@ import { inTransaction, onRollback } from './sqlite.ts';
 import type { Database } from './sqlite.ts';
 import { open, seal } from '../crypto/index.ts';
 import { ElohimError, isElohimError } from '../errors.ts';
-import type { DamagedRecord, RecordId, RecordKeys, RecordLoad, RecordStore, SealedRow, SealState } from './record-store.ts';
+import type { DamagedRecord, RecordId, RecordKeys, RecordKinds, RecordLoad, RecordStore, SealedRow, SealState } from './record-store.ts';
 
-export type { DamagedRecord, RecordId, RecordKeys, RecordLoad, RecordStore, SealedRow, SealState };
+export type { DamagedRecord, RecordId, RecordKeys, RecordKinds, RecordLoad, RecordStore, SealedRow, SealState };
 
 /** A new record id: 16 random bytes as hex. */
 export function newRecordId(): RecordId {
@@ -33,8 +33,31 @@ interface SealValue {
 
 type Row = { id: Uint8Array; tag: Uint8Array; body: Uint8Array };
 
-export function createRecordStore<T>(deps: { db: Database; keys: RecordKeys }): RecordStore<T> {
-  const { db, keys } = deps;
+/**
+ * The store of the records sealed under `keys`; with `kinds`, only the kinds it declares (see
+ * RecordKinds). Throws RangeError for a kind declared as both its own and another's.
+ */
+export function createRecordStore<T>(deps: { db: Database; keys: RecordKeys; kinds?: RecordKinds }): RecordStore<T> {
+  const { db, keys, kinds } = deps;
+  const others = new Set(kinds?.others ?? []);
+  for (const t of Object.keys(kinds?.own ?? {})) if (others.has(t)) throw new RangeError(`record kind ${t} is declared twice`);
+
+  /**
+   * Whether a record that opened is one of ours to return (false: another domain's kind).
+   * Throws VAULT_FORMAT_UNKNOWN for a kind nobody declared or a version newer than declared.
+   */
+  function ours(value: unknown): boolean {
+    if (kinds === undefined) return true;
+    const { t, v } = (value ?? {}) as { t?: unknown; v?: unknown };
+    if (typeof t === 'string' && others.has(t)) return false;
+    const newest = typeof t === 'string' && Object.hasOwn(kinds.own, t) ? kinds.own[t]! : undefined;
+    if (newest === undefined) throw new ElohimError('VAULT_FORMAT_UNKNOWN', `record kind ${JSON.stringify(t)} is newer than this build knows`);
+    const version = v === undefined ? 1 : v;
+    if (typeof version !== 'number' || version > newest) {
+      throw new ElohimError('VAULT_FORMAT_UNKNOWN', `record kind ${t} version ${String(version)} is newer than this build knows`);
+    }
+    return true;
+  }
   const selectAll = db.prepare('SELECT id, tag, body FROM records');
   const selectIds = db.prepare('SELECT id, tag FROM records');
   const selectOne = db.prepare('SELECT body FROM records WHERE id = ? AND tag = ?');
@@ -126,7 +149,8 @@ export function createRecordStore<T>(deps: { db: Database; keys: RecordKeys }): 
       sum = (sum + term(row.id, row.body)) % MOD;
       n++;
       try {
-        records.set(id, decodeJson(row.idBuf, row.body) as T);
+        const value = decodeJson(row.idBuf, row.body);
+        if (ours(value)) records.set(id, value as T);
       } catch (err) {
         if (!isElohimError(err, 'VAULT_CORRUPT')) throw err;
         damaged.push({ id, reason: err.message });
@@ -179,6 +203,10 @@ export function createRecordStore<T>(deps: { db: Database; keys: RecordKeys }): 
     commit(changes) {
       const bodies = function* (): Generator<[Buffer, Buffer]> {
         for (const [id, value] of changes.put ?? []) {
+          const t = (value as { t?: unknown } | null)?.t;
+          if (kinds !== undefined && !(typeof t === 'string' && Object.hasOwn(kinds.own, t))) {
+            throw new RangeError(`record kind ${JSON.stringify(t)} is not one this store declared as its own`);
+          }
           const raw = Buffer.from(id, 'hex');
           yield [raw, encodeJson(raw, value)];
         }
