@@ -5,6 +5,6 @@
 export { inTransaction, onRollback, openDatabase } from './sqlite.ts';
 export type { Database } from './sqlite.ts';
 export { createRecordStore, isRecordId, newRecordId } from './records.ts';
-export type { DamagedRecord, RecordId, RecordKeys, RecordLoad, RecordStore, SealedRow, SealState } from './records.ts';
+export type { DamagedRecord, RecordId, RecordKeys, RecordKinds, RecordLoad, RecordStore, SealedRow, SealState } from './records.ts';
 export { BODY_BUCKET, insertRawRows, SEALED_BODY_OVERHEAD } from './raw.ts';
 export type { RawRow } from './raw.ts';
