@@ -8,6 +8,12 @@ import type { AuditEntry, AuditLog, AuditQuery, AuditRecord, AuditRecordStore, A
 import { checkDetails, isAuditEvent } from './events.ts';
 import type { AuditDetails, AuditEvent } from './events.ts';
 
+/**
+ * The record kinds of an audit log, for its record store (db's RecordKinds): an entry's `v` is
+ * the chain version; head and anchor have none (1).
+ */
+export const AUDIT_RECORD_KINDS = { own: { entry: CHAIN_VERSION, head: 1, anchor: 1 } } as const;
+
 /** How long entries are kept unless the user picks otherwise. */
 export const DEFAULT_AUDIT_RETENTION_DAYS = 90;
 const DAY_MS = 24 * 60 * 60 * 1000;
