@@ -21,3 +21,4 @@ export type { ProofReport, VerifyReport } from './verify.ts';
 export { repositoryKeyOf } from './repository-key.ts';
 export { asRepositoryKey, REPOSITORY_KEY_LABEL } from './format/v1.ts';
 export type { RepositoryKey } from './format/v1.ts';
+export { forgetSnapshots, ORPHAN_AGE_MS, pruneRepository } from './prune.ts';
