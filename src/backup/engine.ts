@@ -4,10 +4,9 @@
  * composition root with the few things it reads, for whichever vault is open: every vault
  * backs up the same folder under the same key, so nothing here depends on which one it is.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { PassThrough } from 'node:stream';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Database } from '../db/index.ts';
 import type { CiphertextView } from '../vault/index.ts';
 import {
@@ -26,8 +25,9 @@ import {
   snapshotPath,
 } from './format/v1.ts';
 import type { PackEntry, PackIndex, PackKind, RepositoryKey, Row, SnapshotState } from './format/v1.ts';
-import { eachLimit, loadIndexes, readConfig, readManifest, requireKey, snapshotNames, snapshotState } from './repository.ts';
+import { loadIndexes, readConfig, readManifest, requireKey, snapshotNames, snapshotState } from './repository.ts';
 import type { Body, Target } from './target.ts';
+import { collect, eachLimit, hashing, inOrder } from './streams.ts';
 
 export interface BackupDeps {
   /** the data folder's files read as they are */
@@ -68,24 +68,6 @@ export interface SnapshotInfo {
 /** The vault's branded object id (its face exports the view, not the brand). */
 export type ObjectId = Parameters<CiphertextView['read']>[0];
 
-/** Reads a stream into one buffer. */
-export async function collect(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
-
-/** `source` passed through, its SHA-256 handed to `onDigest` when it ends. */
-function hashing(source: Readable, onDigest: (hex: string) => void): Readable {
-  const hash = createHash('sha256');
-  const through = new PassThrough({ highWaterMark: 1 << 20 });
-  source.on('data', (c: Buffer) => hash.update(c));
-  source.on('end', () => onDigest(hash.digest('hex')));
-  source.on('error', (err) => through.destroy(err));
-  through.on('close', () => source.destroy());
-  return source.pipe(through);
-}
-
 /** Every row of the records table, read in one statement (one consistent WAL snapshot). */
 export function readRows(db: Database): Row[] {
   return (db.prepare('SELECT id, tag, body FROM records').all() as { id: Uint8Array; tag: Uint8Array; body: Uint8Array }[]).map((r) => ({
@@ -104,10 +86,7 @@ async function readOptional(path: string): Promise<Buffer | null> {
   }
 }
 
-/**
- * Uploads at most this many packs at once: overlaps reading the pool with the target's latency.
- * Each small-object pack is held in memory (up to PACK_TARGET), so this bounds peak memory too.
- */
+/** Uploads at most this many packs at once: overlaps reading the pool with the target's latency. */
 const UPLOADS_IN_FLIGHT = 2;
 
 export function createBackupEngine(deps: BackupDeps) {
@@ -212,23 +191,26 @@ export function createBackupEngine(deps: BackupDeps) {
       await eachLimit(jobs, UPLOADS_IN_FLIGHT, async (job) => {
         signal?.throwIfAborted();
         if (job.kind === 'batch') {
-          const bytes: Buffer[] = new Array(job.batch.length);
-          await eachLimit(
-            job.batch.map((o, i) => [o, i] as const),
-            8,
-            async ([o, i]) => {
-              bytes[i] = await collect(await deps.objects.read(o.id as ObjectId));
-            },
-          );
-          const entries: PackEntry[] = [];
-          let offset = 0;
-          job.batch.forEach((o, i) => {
-            entries.push({ id: o.id, offset, length: bytes[i]!.length, sha256: sha256Hex(bytes[i]!) });
-            offset += bytes[i]!.length;
-          });
-          const packed = Buffer.concat(bytes);
-          bytes.length = 0; // the pieces are garbage now: one copy of the pack in memory, not two
-          await putPack(target, 'data', packed, () => entries, signal);
+          // Streamed into the target as the objects are read (a few in flight, in order), so a
+          // pack is never whole in memory; its entries are those of the attempt that succeeded.
+          let entries: PackEntry[] = [];
+          const size = job.batch.reduce((n, o) => n + o.size, 0);
+          const open = async () => {
+            const attempt: PackEntry[] = (entries = []);
+            let at = 0;
+            const read = async (o: { id: string }) => collect(await deps.objects.read(o.id as ObjectId));
+            return Readable.from(
+              (async function* () {
+                for await (const [o, bytes] of inOrder(job.batch, read, 8)) {
+                  attempt.push({ id: o.id, offset: at, length: bytes.length, sha256: sha256Hex(bytes) });
+                  at += bytes.length;
+                  yield bytes;
+                }
+              })(),
+            );
+          };
+          await putPack(target, 'data', { size, open }, () => entries, signal);
+          const offset = size;
           bytesUploaded += offset;
           packsUploaded++;
           advance(entries.length, offset);

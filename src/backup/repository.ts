@@ -16,6 +16,7 @@ import {
 } from './format/v1.ts';
 import type { Manifest, PackEntry, PackIndex, PackKind, RepositoryConfig, RepositoryKey, SnapshotState } from './format/v1.ts';
 import type { CallOptions, Target } from './target.ts';
+import { eachLimit } from './streams.ts';
 
 /** Where an entry (an object, or a row) is: its pack and place in it. */
 export interface Located extends PackEntry {
@@ -29,15 +30,6 @@ export interface Indexes {
   objects: Map<string, Located>;
   /** row key → where */
   rows: Map<string, Located>;
-}
-
-/** Runs `fn` over `items`, at most `limit` at once; rejects with the first failure. */
-export async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /** The repository header; null when the target holds none. Throws VAULT_CORRUPT / VAULT_FORMAT_UNKNOWN. */

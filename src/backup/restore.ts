@@ -19,9 +19,10 @@ import type { CiphertextView } from '../vault/index.ts';
 import type { ObjectId } from './engine.ts';
 import { framedRows, keyslotsMac, packPath, sha256Hex, SMALL_OBJECT, decodeRow } from './format/v1.ts';
 import type { RepositoryKey, Row } from './format/v1.ts';
-import { eachLimit, loadIndexes, readConfig, requireKey, snapshotNames, snapshotState } from './repository.ts';
+import { loadIndexes, readConfig, requireKey, snapshotNames, snapshotState } from './repository.ts';
 import type { Located } from './repository.ts';
 import type { Target } from './target.ts';
+import { eachLimit } from './streams.ts';
 
 /** What the caller unlocks a vault from: the newest keyslots.bin and every row ever backed up, oldest first. */
 export interface Bootstrap {
@@ -119,10 +120,10 @@ export async function restoreFolder(opts: {
     if (!at) throw new ElohimError('OBJECT_DAMAGED', `object ${id} of the snapshot is in no pack`);
     wanted.push(at);
   }
-  const missing: Located[] = [];
-  for (const at of wanted) {
-    if ((await into.objects.size(at.id as ObjectId)) !== at.length) missing.push(at);
-  }
+  // What an interrupted restore already wrote (objects are written whole or not at all).
+  const present = new Map<string, number>();
+  for await (const o of into.objects.list()) present.set(o.id, o.size);
+  const missing = wanted.filter((at) => present.get(at.id) !== at.length);
   const progress: RestoreProgress = { objectsTotal: missing.length, objectsDone: 0, bytesTotal: missing.reduce((n, e) => n + e.length, 0), bytesDone: 0 };
   const advance = (bytes: number) => {
     progress.objectsDone++;

@@ -15,9 +15,10 @@ import { randomInt } from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { keyslotsMac, packPath, sha256Hex } from './format/v1.ts';
 import type { RepositoryKey } from './format/v1.ts';
-import { eachLimit, loadIndexes, readConfig, requireKey, snapshotNames, snapshotState } from './repository.ts';
+import { loadIndexes, readConfig, requireKey, snapshotNames, snapshotState } from './repository.ts';
 import type { Indexes } from './repository.ts';
 import type { Target } from './target.ts';
+import { eachLimit } from './streams.ts';
 import { isTargetError } from './target.ts';
 import { isElohimError } from '../errors.ts';
 

@@ -1,0 +1,55 @@
+/**
+ * Small stream and concurrency helpers of the backup (no format, no I/O of their own).
+ */
+import { createHash } from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import type { Readable } from 'node:stream';
+
+/** Reads a stream into one buffer. */
+export async function collect(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * `fn` of each item, yielded in order with its item, with up to `window` running ahead. A
+ * failure is thrown when its turn comes (the others' are caught meanwhile, never unhandled).
+ */
+export async function* inOrder<T, R>(items: readonly T[], fn: (item: T) => Promise<R>, window: number): AsyncGenerator<[T, R]> {
+  const pending: Promise<R>[] = [];
+  let next = 0;
+  const start = () => {
+    const p = fn(items[next++]!);
+    p.catch(() => {});
+    pending.push(p);
+  };
+  while (next < items.length && pending.length < window) start();
+  for (let i = 0; i < items.length; i++) {
+    const result = await pending.shift()!;
+    if (next < items.length) start();
+    yield [items[i]!, result];
+  }
+}
+
+/** `source` passed through, its SHA-256 handed to `onDigest` when it ends. */
+export function hashing(source: Readable, onDigest: (hex: string) => void): Readable {
+  const hash = createHash('sha256');
+  const through = new PassThrough({ highWaterMark: 1 << 20 });
+  source.on('data', (c: Buffer) => hash.update(c));
+  source.on('end', () => onDigest(hash.digest('hex')));
+  source.on('error', (err) => through.destroy(err));
+  through.on('close', () => source.destroy());
+  return source.pipe(through);
+}
+
+
+/** Runs `fn` over `items`, at most `limit` at once; rejects with the first failure. */
+export async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
