@@ -16,21 +16,24 @@
  * 5. No invisible characters (Unicode's Default_Ignorable_Code_Point: zero-width space, soft
  *    hyphen, word joiner, U+FEFF byte-order mark, Hangul fillers, tag characters…): "ca\u200Bfe"
  *    would show as "cafe" beside a real "cafe". Allowed, because scripts and emoji need them,
- *    when they follow a visible character: the zero-width non-joiner and joiner (U+200C,
- *    U+200D; Persian, Indic scripts, emoji sequences; also followed by one), variation selectors (U+FE00–FE0F,
- *    U+E0100–E01EF; emoji and ideograph variants), Mongolian free variation selectors
- *    (U+180B–180D, U+180F) and the combining grapheme joiner (U+034F), one at a time; and tag
- *    characters only inside an emoji tag sequence (U+1F3F4, tags, U+E007F: subdivision flags).
+ *    when they follow a visible character, one at a time: the zero-width non-joiner and joiner
+ *    (U+200C, U+200D; Persian, Indic scripts, emoji sequences; these also need a visible
+ *    character after them), variation selectors (U+FE00–FE0F, U+E0100–E01EF; emoji and
+ *    ideograph variants), Mongolian free variation selectors (U+180B–180D, U+180F) and the
+ *    combining grapheme joiner (U+034F); and tag characters only inside an emoji tag sequence
+ *    (U+1F3F4, tags, U+E007F: subdivision flags).
  *    Runs of them are refused: they can carry hidden text (to a reader, or to a language model
  *    reading names) that no one sees.
  * 6. At least one visible character: a name of only spaces, invisible characters, Hangul
  *    fillers (U+3164, U+FFA0, U+115F, U+1160) or the blank Braille pattern (U+2800) is refused.
- * 7. No trailing dot or white space: invisible at the end ("report.pdf " beside "report.pdf"),
- *    and Windows drops them, so an export or a sync to Windows would rename or collide.
+ * 7. No trailing dot or white space (a no-break space included): invisible at the end
+ *    ("report.pdf " beside "report.pdf"), and Windows drops them, so an export or a sync to
+ *    Windows would rename or collide.
  *
  * Not refused, and left to the faces: look-alike letters of other scripts (Cyrillic "а" for
- * Latin "a"), a no-break space for a space, a joiner between two Latin letters. The UI should
- * show invisible and unusual characters in names (as the CLI's `ls --json` does, escaped).
+ * Latin "a"), a no-break space for a space, a joiner between two Latin letters, a leading
+ * space. The UI should show invisible and unusual characters in names; `showInvisible` below
+ * writes them out as \u{…} (putMany's refusals use it).
  *
  * Names already stored by older builds are not re-checked: lookups by path (`parseVaultPath`)
  * check rules 1 to 3 only, so such items can still be found, renamed or trashed.
