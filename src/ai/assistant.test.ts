@@ -59,6 +59,7 @@ test('a turn: memories and excerpts that match go to the model, the answer strea
   assert.match(sent.messages[0]!.content, /\[1\] \(manual\.txt\)\nGenerator manual/);
   const done = events.at(-1)!;
   assert.equal(done.type, 'done');
+  if (done.type === 'done') assert.deepEqual([done.promptTokens, done.completionTokens], [7, 8]);
   const saved = a.store.messages(c.id);
   assert.deepEqual(saved.map((m) => [m.role, m.content]), [['user', 'why does the generator stop when hot'], ['assistant', 'echo: why does the generator stop when hot']]);
   assert.deepEqual(saved[1]!.sources, ['item-manual']);

@@ -58,7 +58,7 @@ export interface AskOptions extends CallOptions {
 export type AskEvent =
   | { type: 'context'; report: ContextReport; user: Message; sources: string[] }
   | { type: 'delta'; content: string }
-  | { type: 'done'; message: Message };
+  | { type: 'done'; message: Message; promptTokens?: number; completionTokens?: number };
 
 export interface Assistant {
   readonly store: AssistantStore;
@@ -193,11 +193,14 @@ export function createAssistant(deps: AssistantDeps): Assistant {
 
       let answer = '';
       let finished = false;
+      let usage: { promptTokens?: number; completionTokens?: number } = {};
       try {
         for await (const event of provider.chat({ model: opts.model, messages: built.messages, contextLength: window, maxTokens: opts.replyReserve ?? DEFAULT_REPLY_RESERVE }, { signal, timeoutMs: opts.timeoutMs })) {
           if (event.type === 'delta') {
             answer += event.content;
             yield event;
+          } else {
+            usage = { promptTokens: event.promptTokens, completionTokens: event.completionTokens };
           }
         }
         finished = true;
@@ -206,7 +209,11 @@ export function createAssistant(deps: AssistantDeps): Assistant {
         if (!finished && answer !== '') store.appendMessage(conversation, { role: 'assistant', content: answer, model: opts.model, partial: true, ...(sources.length ? { sources } : {}) });
       }
       const message = store.appendMessage(conversation, { role: 'assistant', content: answer, model: opts.model, ...(sources.length ? { sources } : {}) });
-      yield { type: 'done', message };
+      const done: AskEvent = { type: 'done', message };
+      // the provider's own counts (Ollama's may leave out a prompt prefix it had cached)
+      if (usage.promptTokens !== undefined) done.promptTokens = usage.promptTokens;
+      if (usage.completionTokens !== undefined) done.completionTokens = usage.completionTokens;
+      yield done;
     },
     stop() {
       stopping.abort(new DOMException('the vault was locked', 'AbortError'));

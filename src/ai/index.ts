@@ -21,7 +21,7 @@ export { chunkText } from './retrieval/chunk.ts';
 export type { Chunk, ChunkOptions } from './retrieval/chunk.ts';
 export { createRetriever } from './retrieval/retriever.ts';
 export type { ChunkHit, DocumentHit, Retriever, RetrieverOptions } from './retrieval/retriever.ts';
-export { buildContext, messagesTokens, EXCERPT_SHARE, MEMORY_SHARE, PER_ITEM, SUMMARY_SHARE } from './context/builder.ts';
+export { buildContext, describeReport, messagesTokens, EXCERPT_SHARE, MEMORY_SHARE, PER_ITEM, SUMMARY_SHARE } from './context/builder.ts';
 export type { BuiltContext, ChatMessage, ContextExcerpt, ContextInput, ContextMemory, ContextReport, ContextTurn, PartReport } from './context/builder.ts';
 export { DEFAULT_MARGIN, loadBpeCounter, tokenCounter } from './context/tokens.ts';
 export type { TokenCount } from './context/tokens.ts';

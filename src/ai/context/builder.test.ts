@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { buildContext, messagesTokens, PER_ITEM } from './builder.ts';
+import { buildContext, describeReport, messagesTokens, PER_ITEM } from './builder.ts';
 import type { ContextInput, ContextTurn } from './builder.ts';
 import { loadBpeCounter, tokenCounter } from './tokens.ts';
 
@@ -47,6 +47,17 @@ test('a small window: the newest turns in order, the summary for the rest, a rep
   // the parts account for what was sent, give or take the joins inside the system message
   const parts = p.system.tokens + p.memories.tokens + p.excerpts.tokens + p.summary.tokens + p.turns.tokens + p.user.tokens;
   assert.ok(Math.abs(parts - report.used) <= 4 * PER_ITEM, `${parts} vs ${report.used}`);
+});
+
+test('the budget bar says what went in, what was summarised and what was left out', () => {
+  const { report } = buildContext(base());
+  const p = report.parts;
+  assert.equal(
+    describeReport(report),
+    `system ${p.system.tokens} · memories 1 (${p.memories.tokens}) · vault 1 excerpt (${p.excerpts.tokens}) · summary ${p.summary.tokens} · ${p.turns.included + 1} recent turns (${p.turns.tokens + p.user.tokens}) · 4 older turns summarised · ${p.turns.dropped - 4} older turns left out · reply reserve 100`,
+  );
+  const big = buildContext(base({ window: 100_000, replyReserve: 1024, memories: [], excerpts: [] })).report;
+  assert.equal(describeReport(big), `system ${big.parts.system.tokens} · 21 recent turns (${(big.parts.turns.tokens + big.parts.user.tokens).toLocaleString('en-US')}) · reply reserve 1,024`);
 });
 
 test('a window that holds everything: every turn in, and the summary left out (it would repeat them)', () => {

@@ -268,3 +268,26 @@ function reportOf(input: ContextInput, sel: Selection, budget: number, used: num
     },
   };
 }
+
+/**
+ * The report as the chat's budget bar under an answer, e.g. "system 310 · memories 2 (120) ·
+ * vault 3 excerpts (1,480) · summary 410 · 14 recent turns (2,050) · 6 older turns summarised ·
+ * reply reserve 1,024". Parts with nothing in them are left out; turns dropped without a summary
+ * to cover them are said so ("4 older turns left out").
+ */
+export function describeReport(report: ContextReport): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? '' : 's'}`;
+  const p = report.parts;
+  const out: string[] = [];
+  if (p.system.included) out.push(`system ${n(p.system.tokens)}`);
+  if (p.memories.included > 0) out.push(`memories ${p.memories.included} (${n(p.memories.tokens)})`);
+  if (p.excerpts.included > 0) out.push(`vault ${plural(p.excerpts.included, 'excerpt')} (${n(p.excerpts.tokens)})`);
+  if (p.summary.included) out.push(`summary ${n(p.summary.tokens)}`);
+  out.push(`${plural(p.turns.included + 1, 'recent turn')} (${n(p.turns.tokens + p.user.tokens)})`);
+  if (p.turns.summarised > 0) out.push(`${plural(p.turns.summarised, 'older turn')} summarised`);
+  const lost = p.turns.dropped - p.turns.summarised;
+  if (lost > 0) out.push(`${plural(lost, 'older turn')} left out`);
+  out.push(`reply reserve ${n(report.replyReserve)}`);
+  return out.join(' · ');
+}
