@@ -59,12 +59,25 @@ export function createLocalTarget(opts: { root: string; retry?: RetryPolicy }): 
     }
     const source = await body.open();
     let written = 0;
+    // Small chunks (a pack streamed object by object) are gathered into writes of about 1 MiB:
+    // a write call per 4 KiB object cost a fifth of a 10,000-file backup's time.
+    let held: Uint8Array[] = [];
+    let heldBytes = 0;
+    const flush = async () => {
+      if (heldBytes === 0) return;
+      await writeAll(fh, held.length === 1 ? held[0]! : Buffer.concat(held));
+      held = [];
+      heldBytes = 0;
+    };
     try {
       for await (const chunk of source) {
         signal?.throwIfAborted();
-        await writeAll(fh, chunk as Uint8Array);
+        held.push(chunk as Uint8Array);
+        heldBytes += (chunk as Uint8Array).length;
         written += (chunk as Uint8Array).length;
+        if (heldBytes >= 1 << 20) await flush();
       }
+      await flush();
     } finally {
       source.destroy();
     }
