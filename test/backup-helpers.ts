@@ -123,7 +123,7 @@ export async function restoreTo(target: Target, home: string, secret: UnlockSecr
   try {
     return await restoreFolder({
       target,
-      into: { paths, db: () => db, objects: createObjectStore({ root: paths.objects, hashers }).ciphertext },
+      into: { paths, db: () => db, objects: createObjectStore({ root: paths.objects, hashers }) },
       unlock: unlockWith(secret),
       signal: opts.signal,
       onProgress: opts.onProgress,

@@ -27,7 +27,7 @@ import {
 import type { PackEntry, PackIndex, PackKind, RepositoryKey, Row, SnapshotState } from './format/v1.ts';
 import { loadIndexes, readConfig, readManifest, requireKey, snapshotNames, snapshotState } from './repository.ts';
 import type { Body, Target } from './target.ts';
-import { collect, eachLimit, hashing, inOrder } from './streams.ts';
+import { collect, eachLimit, hashing, inOrder, interleave } from './streams.ts';
 
 export interface BackupDeps {
   /** the data folder's files read as they are */
@@ -187,7 +187,10 @@ export function createBackupEngine(deps: BackupDeps) {
         batches.push(batch);
       }
       type Job = { kind: 'batch'; batch: { id: string; size: number }[] } | { kind: 'big'; id: string; size: number };
-      const jobs: Job[] = [...big.map((o) => ({ kind: 'big' as const, ...o })), ...batches.map((batch) => ({ kind: 'batch' as const, batch }))];
+      const jobs: Job[] = interleave<Job>(
+        big.map((o) => ({ kind: 'big' as const, ...o })),
+        batches.map((batch) => ({ kind: 'batch' as const, batch })),
+      );
       await eachLimit(jobs, UPLOADS_IN_FLIGHT, async (job) => {
         signal?.throwIfAborted();
         if (job.kind === 'batch') {

@@ -22,7 +22,7 @@ import type { RepositoryKey, Row } from './format/v1.ts';
 import { loadIndexes, readConfig, requireKey, snapshotNames, snapshotState } from './repository.ts';
 import type { Located } from './repository.ts';
 import type { Target } from './target.ts';
-import { eachLimit } from './streams.ts';
+import { eachLimit, interleave } from './streams.ts';
 
 /** What the caller unlocks a vault from: the newest keyslots.bin and every row ever backed up, oldest first. */
 export interface Bootstrap {
@@ -35,8 +35,8 @@ export interface RestoreInto {
   paths: { keyslots: string; config: string };
   /** the new folder's database */
   db: () => Database;
-  /** the new folder's object pool */
-  objects: CiphertextView;
+  /** the new folder's object pool: its ciphertext view, and the clean-up of a killed restore's temp files */
+  objects: { ciphertext: CiphertextView; cleanTemp(olderThanMs: number, now: number): Promise<number> };
 }
 
 export interface RestoreProgress {
@@ -120,9 +120,13 @@ export async function restoreFolder(opts: {
     if (!at) throw new ElohimError('OBJECT_DAMAGED', `object ${id} of the snapshot is in no pack`);
     wanted.push(at);
   }
-  // What an interrupted restore already wrote (objects are written whole or not at all).
+  // What an interrupted restore already wrote (objects are written whole or not at all), less
+  // the temp files of objects it was writing when killed: a new write of one would meet its
+  // temp file (named after the object) and fail. Nobody else writes here: there are no key
+  // slots yet, and the caller holds the folder's lock.
+  await into.objects.cleanTemp(0, Date.now() + 1);
   const present = new Map<string, number>();
-  for await (const o of into.objects.list()) present.set(o.id, o.size);
+  for await (const o of into.objects.ciphertext.list()) present.set(o.id, o.size);
   const missing = wanted.filter((at) => present.get(at.id) !== at.length);
   const progress: RestoreProgress = { objectsTotal: missing.length, objectsDone: 0, bytesTotal: missing.reduce((n, e) => n + e.length, 0), bytesDone: 0 };
   const advance = (bytes: number) => {
@@ -131,13 +135,14 @@ export async function restoreFolder(opts: {
     opts.onProgress?.({ ...progress });
   };
   const keep = async (at: Located, source: AsyncIterable<Uint8Array>) => {
-    await into.objects.write(at.id as ObjectId, source, { storedSize: at.length, storedSha256: at.sha256 }, { signal });
+    await into.objects.ciphertext.write(at.id as ObjectId, source, { storedSize: at.length, storedSha256: at.sha256 }, { signal });
     advance(at.length);
   };
 
   const big = missing.filter((e) => e.length > SMALL_OBJECT);
   const small = byPack(missing.filter((e) => e.length <= SMALL_OBJECT));
-  await eachLimit([...big.map((e) => [e.pack, [e]] as const), ...small], 2, async ([pack, entries]) => {
+  const jobs = interleave<readonly [string, Located[]]>(big.map((e) => [e.pack, [e]] as const), [...small]);
+  await eachLimit(jobs, 2, async ([pack, entries]) => {
     signal?.throwIfAborted();
     if (entries.length === 1 && entries[0]!.length > SMALL_OBJECT) {
       const at = entries[0]!;

@@ -53,3 +53,16 @@ export async function eachLimit<T>(items: readonly T[], limit: number, fn: (item
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
+
+/**
+ * a0, b0, a1, b1, …: big objects (disk-bound) and small-object packs (bound by the per-object
+ * cost on this thread) alternate, so the two overlap instead of running one kind after the other.
+ */
+export function interleave<T>(a: readonly T[], b: readonly T[]): T[] {
+  const out: T[] = [];
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    if (i < a.length) out.push(a[i]!);
+    if (i < b.length) out.push(b[i]!);
+  }
+  return out;
+}
