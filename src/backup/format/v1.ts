@@ -20,8 +20,8 @@
  *   snapshots/<name>       sealed manifest: which rows and objects a snapshot holds, config.json
  *
  * A pack's index is written after the pack: an index names only a complete pack, so a backup
- * killed halfway leaves packs whose objects the next run finds (resume) and at most one pack
- * without an index, which it ignores. Deduplication is by object id (objects never change under
+ * killed halfway leaves packs whose objects the next run finds (resume) and the packs it was
+ * uploading without an index (orphans), which every reader ignores and prune removes. Deduplication is by object id (objects never change under
  * an id) and by row id plus a hash of the row's bytes. A manifest lists only what changed since
  * its parent, with a full one every MAX_DEPTH snapshots, so the metadata of a backup is in
  * proportion to what changed. Pack names start with the time, so later packs sort after earlier.
