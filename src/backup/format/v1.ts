@@ -68,12 +68,15 @@
  * Limits (for the README's threat model): a repository is several images over time. Rows and
  * objects that appear between two snapshots and that the decoy cannot account for can only be
  * explained by chaff (which maintenance adds in every folder, see cover/); a hidden vault that
- * writes much between backups leaves more than chaff explains. Snapshot times are seen by the
+ * writes much between backups leaves more than chaff explains. The repository also keeps rows
+ * and objects the device has since deleted (SQLite's secure_delete wiped them there) until
+ * forget and prune drop every snapshot that held them. Snapshot times are seen by the
  * decoy-holder: the app should record every backup in the front vault's audit log (every vault
  * can: the vault behind holds the front key), so no snapshot lacks an entry there. If the front
  * changes (a decoy added later, or removed), K changes: the existing repository no longer opens
  * with the new K and a new repository must be started (the vault behind could re-key it: it
- * holds both keys; not done in version 1).
+ * holds both keys; not done in version 1). A restored folder's files all carry the time of the
+ * restore, the same for every vault in it.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
