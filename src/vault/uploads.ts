@@ -99,10 +99,13 @@ export function createUploads(deps: UploadsDeps, loaded: Map<RecordId, UploadRec
   }
 
   async function remove(id: RecordId, u: UploadRecord): Promise<void> {
-    records.commit({ remove: [id] });
-    uploads.delete(id);
+    // The partial object first: on a full device (the partial filled it) freeing its space is
+    // what lets the record's removal be written at all. A crash in between leaves a record whose
+    // object is gone, which expires like any stale upload.
     await dropWriter(id);
     await objects.remove(u.object);
+    records.commit({ remove: [id] });
+    uploads.delete(id);
   }
 
   async function appendTo(id: RecordId, u: UploadRecord, offset: number, body: Readable, signal: AbortSignal): Promise<{ offset: number; fileId?: string }> {
