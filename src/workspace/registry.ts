@@ -80,7 +80,17 @@ export function createWorkspaces(deps: { keyring: Keyring; build: BuildWorkspace
   function stop(entry: Open, why: StopReason | undefined): void {
     if (open.get(entry.key.id) !== entry) return;
     open.delete(entry.key.id);
-    if (why !== undefined) recordEvent(entry.built.workspace.audit, why);
+    const { audit } = entry.built.workspace;
+    try {
+      if (why !== undefined) recordEvent(audit, why);
+    } catch (err) {
+      // A lock always happens, logged or not: the key must go even when the log cannot take the
+      // entry (item 9 of issue 8: DELETE /session answered 500 and left the key in memory).
+      process.stderr.write(`elohim: the ${why} could not be audited (${(err as { code?: string }).code ?? 'error'})\n`);
+    }
+    // Entries held because the device was full (AuditLog.append) get a last try; what still
+    // cannot be written goes with the keys, and is said where the operator will see it.
+    if (audit.pending() > 0 && audit.flush() > 0) process.stderr.write(`elohim: ${audit.pending()} audit entries could not be written (the device is full) and are lost\n`);
     entry.controller.abort(new Error(`the vault was locked (${why ?? 'lock'})`));
     for (const service of entry.built.services) {
       // Services stop in the background: each has been aborted already, and a lock or a panic
