@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { auditKeysOf, createAuditLog } from './audit/index.ts';
+import { AUDIT_RECORD_KINDS, auditKeysOf, createAuditLog } from './audit/index.ts';
 import type { AuditLog, AuditRecord } from './audit/index.ts';
 import { x25519IdentityFromSecret } from './crypto/age/index.ts';
 import { createHasherPool } from './crypto/index.ts';
@@ -95,7 +95,7 @@ export function createApp(config: AppConfig, opts: { clock?: () => number } = {}
   const keyring = createKeyring({ paths, db: database, lock, clock });
 
   const derivation = (key: VaultKey) => (label: string) => key.derive(label);
-  const auditRecords = (key: VaultKey) => createRecordStore<AuditRecord>({ db: database(), keys: auditKeysOf(derivation(key)) });
+  const auditRecords = (key: VaultKey) => createRecordStore<AuditRecord>({ db: database(), keys: auditKeysOf(derivation(key)), kinds: AUDIT_RECORD_KINDS });
   const vaultRecords = (key: VaultKey) => createRecordStore<VaultRecord>({ db: database(), keys: vaultRecordKeys(derivation(key)) });
   const auditOf = (key: VaultKey): AuditLog => createAuditLog({ records: auditRecords(key), clock });
 
