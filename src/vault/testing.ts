@@ -95,3 +95,13 @@ export async function readAt(vault: Vault, path: string): Promise<Buffer> {
 export function namesAt(vault: Vault, path: string): string[] {
   return vault.children(vault.resolve(path)).map((e) => e.name);
 }
+
+/** What `p` rejects with; fails the test when it resolves. */
+export async function failure(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a failure');
+}

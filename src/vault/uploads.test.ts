@@ -6,19 +6,11 @@ import { PassThrough, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { isElohimError } from '../errors.ts';
-import { namesAt, openTestVault, readAt } from './testing.ts';
+import { failure, namesAt, openTestVault, readAt } from './testing.ts';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const CHUNK = 65536;
 
-async function failure(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  assert.fail('expected a failure');
-}
 
 test('an append whose signal aborts records nothing; what arrived stays and the upload resumes from it', async () => {
   const t = await openTestVault();

@@ -21,6 +21,7 @@ import { isElohimError } from '../../errors.ts';
 import type { ErrorCode } from '../../errors.ts';
 import { createObjectStore, newObjectId, storedSize } from './index.ts';
 import type { StoredCheck } from './index.ts';
+import { failure } from '../testing.ts';
 
 const dirs: string[] = [];
 after(async () => {
@@ -41,14 +42,6 @@ async function readAll(stream: AsyncIterable<unknown>): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-async function failure(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  assert.fail('expected a failure');
-}
 
 /** Every file below `root`, relative. */
 async function filesIn(root: string): Promise<string[]> {
