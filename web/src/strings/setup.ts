@@ -23,7 +23,7 @@ const en = {
 
   decoy: 'Add a decoy vault',
   'decoy.hint':
-    'A second vault opened by a second passphrase. Put some believable files in it; if someone forces you to unlock, give the decoy passphrase. Someone holding it finds nothing in the decoy, its key slots or the file times that points to another vault; only far more stored data than the decoy holds could make them suspect one.',
+    'A second vault opened by a second passphrase. Put some believable files in it; if someone forces you to unlock, give the decoy passphrase. Someone holding it finds nothing in the decoy, its key slots or the file times that points to another vault; only how much data the decoy does not account for, and how it was written (many files at once, very large ones), could make them suspect one.',
   decoyPassphrase: 'Decoy passphrase',
   decoyRepeat: 'Repeat decoy passphrase',
 
