@@ -1,3 +1,8 @@
+/**
+ * The assistant's sealed records (conversations, messages, summaries, memories, preferences,
+ * documents) behind one store. Just over 300 lines: each kind is a few small functions over the
+ * same record store and index, and splitting them by kind would pass that state around.
+ */
 import { ElohimError } from '../../errors.ts';
 import { newRecordId } from '../../db/index.ts';
 import type { RecordId, RecordStore } from '../../db/index.ts';

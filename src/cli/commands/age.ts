@@ -1,6 +1,9 @@
 /**
  * `elohim age`: a drop-in for the common flags of the age tool (age-encryption.org), on our own
  * implementation, so files made here open with `age` and the other way round. No vault needed.
+ *
+ * Over 300 lines because it is one command mirroring one tool's flag set (-e/-d/-r/-R/-i/-p/-a/
+ * keygen) and the file handling they share; each piece is small and read with its neighbours.
  */
 import { randomBytes } from 'node:crypto';
 import { open, readFile, realpath, rename, stat, unlink } from 'node:fs/promises';
