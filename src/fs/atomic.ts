@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { open, rename, unlink, writeFile } from 'node:fs/promises';
+import { open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 /**
@@ -22,4 +22,20 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, m
   } finally {
     await dir.close();
   }
+}
+
+/**
+ * Rewrites `path` exactly as it is, atomically (a new inode with new times, the same bytes);
+ * nothing when it does not exist. Maintenance uses it so that file times say when ElohimOS ran,
+ * not which vault changed a file (src/cover).
+ */
+export async function rewriteFileAtomic(path: string): Promise<void> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  await writeFileAtomic(path, bytes);
 }

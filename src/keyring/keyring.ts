@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
-import { open as openFile, readFile } from 'node:fs/promises';
+import { open as openFile } from 'node:fs/promises';
 import { DEFAULT_ARGON2 } from '../crypto/index.ts';
 import type { Argon2Params } from '../crypto/index.ts';
 import type { Database } from '../db/index.ts';
 import { ElohimError } from '../errors.ts';
-import { writeFileAtomic } from '../fs/index.ts';
+import { rewriteFileAtomic, writeFileAtomic } from '../fs/index.ts';
 import type { ProcessLock } from '../fs/index.ts';
 import { ownSlots, SLOTS_PER_VAULT } from './bookkeeping.ts';
 import { createDecoys } from './decoys.ts';
@@ -201,13 +201,8 @@ export function createKeyring(deps: KeyringDeps) {
      */
     refresh(): Promise<void> {
       return exclusive(async () => {
-        for (const path of [paths.keyslots, paths.throttle]) {
-          const bytes = await readFile(path).catch((err: NodeJS.ErrnoException) => {
-            if (err.code === 'ENOENT') return null;
-            throw err;
-          });
-          if (bytes !== null) await writeFileAtomic(path, bytes);
-        }
+        await rewriteFileAtomic(paths.keyslots);
+        await rewriteFileAtomic(paths.throttle);
       });
     },
 

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { ElohimError } from '../errors.ts';
-import { writeFileAtomic } from '../fs/index.ts';
+import { rewriteFileAtomic, writeFileAtomic } from '../fs/index.ts';
 
 /** Non-secret settings, kept in config.json. The same for every vault (they are not sealed). */
 export interface Settings {
@@ -64,12 +64,8 @@ export function createSettings(deps: { path: string }) {
       return (cached = checkSettings(parsed.settings ?? {}));
     },
     /** Rewrites config.json exactly as it is, if it exists (maintenance, see cover/). */
-    async refresh(): Promise<void> {
-      const bytes = await readFile(deps.path).catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') return null;
-        throw err;
-      });
-      if (bytes !== null) await writeFileAtomic(deps.path, bytes);
+    refresh(): Promise<void> {
+      return rewriteFileAtomic(deps.path);
     },
     /** Writes config.json with the current settings when it does not exist yet (at set-up). */
     async create(): Promise<void> {
