@@ -14,7 +14,7 @@
  *   decoy's backup covers the whole folder). The digest is of ciphertext and says nothing of the
  *   contents; its authenticity comes from the manifest's.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { FileKey } from '../../crypto/age/index.ts';
@@ -55,8 +55,27 @@ export interface CiphertextView {
 }
 
 export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }): CiphertextView {
-    const { pool, hashers } = deps;
-    const view: CiphertextView = {
+  const { pool, hashers } = deps;
+  /**
+   * Objects this process is writing now. The temp file is created exclusively, so a second
+   * write of the same object meanwhile fails; a temp file of an object not in this set was left
+   * by a process that died mid-write (the data folder's lock admits one process), and is removed
+   * so the transfer or restore that resumes can write the object again.
+   */
+  const writing = new Set<ObjectId>();
+
+  /** Called with `id` already in `writing`, so a leftover is never a write of this process. */
+  async function newFile(id: ObjectId): ReturnType<Pool['newFile']> {
+    try {
+      return await pool.newFile(id, false);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      await rm(pool.tempPath(id), { force: true });
+      return pool.newFile(id, false);
+    }
+  }
+
+  const view: CiphertextView = {
     async *list() {
       let shardNames: string[];
       try {
@@ -105,22 +124,28 @@ export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }):
       if ((await view.size(id)) !== null) throw new ElohimError('ITEM_EXISTS', 'the object is already stored');
       const stored = 'fileKey' in check ? storedSize(check.size) : check.storedSize;
       if (!Number.isSafeInteger(stored) || stored < 0) throw new ElohimError('INVALID_INPUT', 'the expected size must be a non-negative integer');
-      const { file, target } = await pool.newFile(id, false);
-      const writer = createObjectWriter({
-        target,
-        file,
-        position: 0,
-        codec: 'fileKey' in check ? authenticating(check.fileKey, stored) : passing(stored),
-        hash: hashers.create(stored),
-        check:
-          'storedSha256' in check
-            ? (result) => {
-                if (result.sha256 !== check.storedSha256) throw new ElohimError('OBJECT_DAMAGED', 'the received object does not match its SHA-256');
-              }
-            : undefined,
-        onFailure: 'discard',
-      });
-      return pump(writer, source, opts);
+      if (writing.has(id)) throw new ElohimError('ITEM_EXISTS', 'the object is being written already');
+      writing.add(id);
+      try {
+        const { file, target } = await newFile(id);
+        const writer = createObjectWriter({
+          target,
+          file,
+          position: 0,
+          codec: 'fileKey' in check ? authenticating(check.fileKey, stored) : passing(stored),
+          hash: hashers.create(stored),
+          check:
+            'storedSha256' in check
+              ? (result) => {
+                  if (result.sha256 !== check.storedSha256) throw new ElohimError('OBJECT_DAMAGED', 'the received object does not match its SHA-256');
+                }
+              : undefined,
+          onFailure: 'discard',
+        });
+        return await pump(writer, source, opts);
+      } finally {
+        writing.delete(id);
+      }
     },
   };
   return view;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -220,5 +220,38 @@ test('the ciphertext view keeps received stored bytes only when every chunk auth
 
   const other = newObjectId();
   await store.ciphertext.write(other, Readable.from([stored]), { storedSize: stored.length, storedSha256: sha(stored) });
+  assert.deepEqual(await readAll(await store.read(other, key, data.length)), data);
+});
+
+test('the ciphertext view writes over a temp file left by a killed process, and refuses a second write of an object in flight', async () => {
+  const source = await newStore();
+  const { root, store } = await newStore();
+  const key = generateFileKey();
+  const data = randomBytes(2 * CHUNK_SIZE + 9);
+  const id = newObjectId();
+  await source.store.write(id, data, key);
+  const stored = await readAll(await source.store.ciphertext.read(id));
+  const check = { storedSize: stored.length, storedSha256: sha(stored) };
+
+  // What a process killed halfway through this object leaves behind.
+  await mkdir(join(root, 'tmp'), { recursive: true });
+  await writeFile(join(root, 'tmp', `${id}.tmp`), stored.subarray(0, 1000));
+  await store.ciphertext.write(id, Readable.from(pieces(stored)), check);
+  assert.deepEqual(await readAll(await store.read(id, key, data.length)), data);
+
+  const other = newObjectId();
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  async function* slow() {
+    yield stored.subarray(0, 100);
+    await gate;
+    yield stored.subarray(100);
+  }
+  const first = store.ciphertext.write(other, slow(), check);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const second = await failure(store.ciphertext.write(other, Readable.from([stored]), check));
+  assert.ok(isElohimError(second, 'ITEM_EXISTS'), String(second));
+  release();
+  await first;
   assert.deepEqual(await readAll(await store.read(other, key, data.length)), data);
 });
