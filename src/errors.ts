@@ -63,6 +63,15 @@ export const ERROR_CODES = {
   AI_MODEL_NOT_FOUND: 'no such model on this provider',
   AI_CONTEXT_TOO_LARGE: "the message is larger than the model's whole context window",
 
+  // MagnetarMesh: the node, pairing and its pool (src/mesh)
+  MESH_OFF: 'the mesh is off for this vault: turn it on first (elohim mesh on)',
+  MESH_PEER_UNKNOWN: 'no paired device has that id',
+  MESH_PEER_UNREACHABLE: 'the paired device cannot be reached now',
+  MESH_CODE_INVALID: 'the pairing code is not valid: check it, or ask for a new one',
+  MESH_CODE_EXPIRED: 'the pairing code has expired: ask for a new one',
+  MESH_CODE_USED: 'the pairing code was already used, withdrawn or expired: ask for a new one',
+  MESH_PAIRING_FAILED: 'pairing failed: nothing was paired',
+  MESH_STREAM_CLOSED: 'the connection to the other device closed',
   // anything not raised on purpose: a bug, reported without its details
   INTERNAL: 'internal error',
 } as const;

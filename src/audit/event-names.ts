@@ -26,4 +26,11 @@ export const AUDIT_EVENTS = [
   'audit-damage',
   // damaged records were moved aside and the record set re-sealed (`elohim verify --repair`)
   'repair',
+  // MagnetarMesh (src/mesh): a paired device removed here, or one that revoked this device
+  'unpairing',
+  // a paired device refused from now on (revoked here, or by the other side)
+  'revocation',
+  // the mesh turned on or off for this vault
+  'mesh-on',
+  'mesh-off',
 ] as const;
