@@ -4,17 +4,18 @@
  * restore bootstrap done the way the keyring will do it (a staging folder unlocked by the real
  * keyring). Nothing of ours is mocked.
  */
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createApp, dataPaths } from '../src/app.ts';
 import type { App } from '../src/app.ts';
-import { createBackupEngine, repositoryKeyOf, restoreFolder } from '../src/backup/index.ts';
+import { asRepositoryKey, createBackupEngine, restoreFolder } from '../src/backup/index.ts';
 import type { BackupEngine, Bootstrap, RepositoryKey, Target } from '../src/backup/index.ts';
 import { createHasherPool } from '../src/crypto/index.ts';
-import { insertRawRows, openDatabase } from '../src/db/index.ts';
+import { openDatabase } from '../src/db/index.ts';
 import type { Database } from '../src/db/index.ts';
+import { backupKeyFromImage } from '../src/keyring/index.ts';
 import type { UnlockSecret } from '../src/keyring/index.ts';
 import { createObjectStore } from '../src/vault/index.ts';
 
@@ -72,10 +73,10 @@ export async function readFiles(app: App, secret: UnlockSecret): Promise<Record<
 }
 
 /** The repository key of the vault `secret` opens in `home` (what app.ts will hand the engine). */
-export async function repositoryKeyFor(app: App, db: Database, secret: UnlockSecret): Promise<RepositoryKey> {
+export async function repositoryKeyFor(app: App, secret: UnlockSecret): Promise<RepositoryKey> {
   const { key } = await app.keyring.unlock(secret);
   try {
-    return repositoryKeyOf(key, db);
+    return asRepositoryKey(app.keyring.backupKey(key));
   } finally {
     key.destroy();
   }
@@ -85,34 +86,15 @@ export async function repositoryKeyFor(app: App, db: Database, secret: UnlockSec
 export async function engineFor(folder: Folder, secret: UnlockSecret, clock: () => number = Date.now): Promise<{ engine: BackupEngine; key: RepositoryKey; close(): void }> {
   const paths = dataPaths(folder.home);
   const db = openDatabase(paths.db);
-  const key = await repositoryKeyFor(folder.app, db, secret);
+  const key = await repositoryKeyFor(folder.app, secret);
   const objects = createObjectStore({ root: paths.objects, hashers }).ciphertext;
   const engine = createBackupEngine({ paths, db: () => db, objects, key, clock });
   return { engine, key, close: () => db.close() };
 }
 
-/**
- * The restore bootstrap as the keyring will do it: the clear key slots and rows into a staging
- * folder, unlocked there by the real keyring; the repository key from the vault that opens.
- */
+/** The restore bootstrap as the app does it: the keyring opens the clear key slots and rows in memory. */
 export function unlockWith(secret: UnlockSecret): (b: Bootstrap) => Promise<RepositoryKey> {
-  return async ({ keyslots, rows }) => {
-    const staging = join(await tempDir('elohim-restore-staging-'), 'home');
-    const paths = dataPaths(staging);
-    const app = createApp({ home: staging });
-    let db: Database | null = null;
-    try {
-      await mkdir(staging, { recursive: true });
-      await writeFile(paths.keyslots, keyslots);
-      db = openDatabase(paths.db);
-      insertRawRows(db, rows);
-      return await repositoryKeyFor(app, db, secret);
-    } finally {
-      db?.close();
-      app.close();
-      await rm(staging, { recursive: true, force: true });
-    }
-  };
+  return async (image) => asRepositoryKey(await backupKeyFromImage(image, secret));
 }
 
 /** Restores `target` into a new folder `home` by `secret`. */

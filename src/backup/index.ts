@@ -18,7 +18,6 @@ export { restoreFolder } from './restore.ts';
 export type { Bootstrap, RestoreInto, RestoreProgress, RestoreSummary } from './restore.ts';
 export { proveRestore, verifyRepository } from './verify.ts';
 export type { ProofReport, VerifyReport } from './verify.ts';
-export { repositoryKeyOf } from './repository-key.ts';
-export { asRepositoryKey, REPOSITORY_KEY_LABEL } from './format/v1.ts';
+export { asRepositoryKey } from './format/v1.ts';
 export type { RepositoryKey } from './format/v1.ts';
 export { forgetSnapshots, ORPHAN_AGE_MS, pruneRepository } from './prune.ts';

@@ -6,6 +6,7 @@
 export { createKeyring, RECOVERY_CODE_COUNT } from './keyring.ts';
 export type { Keyring, KeyringDeps, OnCreated, Unlocked, UnlockOptions, UnlockSecret } from './keyring.ts';
 export { VaultKey } from './vault-key.ts';
+export { BACKUP_KEY_LABEL, backupKeyFromImage } from './backup-key.ts';
 export { vaultRecordKeys } from './bookkeeping.ts';
 export { KDF_COSTS, KEYSLOTS_FILE_SIZE, SLOT_COUNT } from './keyslots.ts';
 export type { KdfCost } from './keyslots.ts';

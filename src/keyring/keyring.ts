@@ -6,6 +6,7 @@ import type { Database } from '../db/index.ts';
 import { ElohimError } from '../errors.ts';
 import { rewriteFileAtomic, writeFileAtomic } from '../fs/index.ts';
 import type { ProcessLock } from '../fs/index.ts';
+import { backupKeyOf } from './backup-key.ts';
 import { ownSlots, SLOTS_PER_VAULT } from './bookkeeping.ts';
 import { createDecoys } from './decoys.ts';
 import { createKeySlots, encodeKeySlots, findPassphraseSlot, findSlot, KDF_COSTS, passphraseKey, recoveryKey, sealSlot } from './keyslots.ts';
@@ -150,6 +151,21 @@ export function createKeyring(deps: KeyringDeps) {
         master.fill(0);
         await writeSlots(current);
       });
+    },
+
+    /**
+     * The backup repository key of this vault's data folder (32 bytes): the same for every vault
+     * of the folder, so a backup from the decoy is the same repository as one from the vault
+     * behind it (backup-key.ts). Throws VAULT_CORRUPT when the vault has no bookkeeping.
+     */
+    backupKey(key: VaultKey): Buffer {
+      const { book } = requireBook(key);
+      const master = masterOf(key);
+      try {
+        return backupKeyOf(master, book);
+      } finally {
+        master.fill(0);
+      }
     },
 
     ...decoys,

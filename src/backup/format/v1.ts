@@ -42,6 +42,9 @@
  *
  *   K = HKDF(front master key, "elohim/v1 backup repository")
  *
+ * The keyring derives it (keyring.backupKey(key) for an open vault, backupKeyFromImage for a
+ * restore on a fresh device: keyring/backup-key.ts); this format only receives it.
+ *
  * A folder without a decoy has its only vault at the front. Consequences:
  * - A backup from the decoy and one from the real vault are the same bytes in the same shape:
  *   K is the same, the content is the whole folder either way, and nothing in a manifest says
@@ -102,9 +105,6 @@ export function asRepositoryKey(bytes: Buffer): RepositoryKey {
   if (bytes.length !== 32) throw new RangeError('a repository key is 32 bytes');
   return bytes as RepositoryKey;
 }
-
-/** The label the front vault's master key is derived with (see the header). */
-export const REPOSITORY_KEY_LABEL = 'elohim/v1 backup repository';
 
 type SealedKind = 'manifest' | 'index' | 'keyslots-mac';
 
