@@ -1,5 +1,5 @@
 /**
- * Retention: `forgetSnapshots` removes snapshots (keep the newest N), `pruneRepository` removes
+ * Retention: `forgetSnapshots` removes the snapshots a policy does not keep (retention.ts), `pruneRepository` removes
  * packs that no snapshot needs any more. Both take the repository key, like every other call.
  *
  * A manifest may be a delta on its parent (format/v1.ts), so a kept snapshot whose chain reaches
@@ -18,6 +18,8 @@ import type { Manifest, RepositoryKey } from './format/v1.ts';
 import { loadIndexes, readConfig, readManifest, requireKey, snapshotNames, snapshotState } from './repository.ts';
 import type { Target } from './target.ts';
 import { ElohimError } from '../errors.ts';
+import { checkPolicy, snapshotsToKeep } from './retention.ts';
+import type { RetentionPolicy } from './retention.ts';
 
 export const ORPHAN_AGE_MS = 24 * 60 * 60 * 1000;
 
@@ -27,16 +29,19 @@ const timeOfName = (name: string) => parseInt(name.slice(0, 10), 36);
 export async function forgetSnapshots(
   target: Target,
   key: RepositoryKey,
-  opts: { keepLast: number; signal?: AbortSignal },
+  opts: { keepLast?: number; policy?: RetentionPolicy; signal?: AbortSignal },
 ): Promise<{ kept: string[]; forgotten: string[] }> {
   const { signal } = opts;
-  if (!Number.isSafeInteger(opts.keepLast) || opts.keepLast < 1) throw new ElohimError('INVALID_INPUT', 'keep at least one snapshot');
+  if (opts.keepLast !== undefined && (!Number.isSafeInteger(opts.keepLast) || opts.keepLast < 1)) throw new ElohimError('INVALID_INPUT', 'keep at least one snapshot');
+  const policy = checkPolicy(opts.policy ?? { last: opts.keepLast });
   const config = await readConfig(target, { signal });
   if (config === null) return { kept: [], forgotten: [] };
   requireKey(config, key);
   const names = await snapshotNames(target, { signal });
-  const kept = names.slice(-opts.keepLast);
-  const forgotten = names.slice(0, names.length - kept.length);
+  // A snapshot's name starts with its manifest's time (engine.ts), so no manifest is read here.
+  const keep = snapshotsToKeep(names.map((name) => ({ name, time: timeOfName(name) })), policy);
+  const kept = names.filter((n) => keep.has(n));
+  const forgotten = names.filter((n) => !keep.has(n));
   const gone = new Set(forgotten);
 
   for (const name of kept) {
