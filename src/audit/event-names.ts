@@ -33,4 +33,11 @@ export const AUDIT_EVENTS = [
   // the mesh turned on or off for this vault
   'mesh-on',
   'mesh-off',
+  // the cloud backup (src/backup): a restore of a random sample proven after a backup, a verify,
+  // snapshots forgotten by a retention policy, unneeded packs pruned, a target added or removed
+  'backup-proof',
+  'backup-verify',
+  'backup-forget',
+  'backup-prune',
+  'backup-target',
 ] as const;
