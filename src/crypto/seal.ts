@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, randomBytes } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { ElohimError } from '../errors.ts';
 
 /** A 32-byte key for ChaCha20-Poly1305 sealing; branded so raw bytes are not passed by mistake. */
@@ -7,6 +8,20 @@ export type SealKey = Buffer & { readonly __brand: 'SealKey' };
 export function asSealKey(bytes: Buffer): SealKey {
   if (bytes.length !== 32) throw new RangeError('a seal key is 32 bytes');
   return bytes as SealKey;
+}
+
+/**
+ * Node checks whether a raw key is a KeyObject on every cipher it makes, and for a Buffer that
+ * check costs about ten times the sealing of a small record (measured: 40 µs against 4 µs per
+ * HMAC on Node 24). A store seals every row under one key, so each key's KeyObject is made once.
+ * It lives as long as the key's bytes (a derived key is never zeroed; the master key is never
+ * sealed with).
+ */
+const keyObjects = new WeakMap<Buffer, KeyObject>();
+function keyObjectOf(key: SealKey): KeyObject {
+  let object = keyObjects.get(key);
+  if (object === undefined) keyObjects.set(key, (object = createSecretKey(key)));
+  return object;
 }
 
 const NONCE = 12;
@@ -20,7 +35,7 @@ export const SEAL_OVERHEAD = NONCE + TAG;
  */
 export function seal(key: SealKey, plaintext: Uint8Array, aad: Uint8Array): Buffer {
   const nonce = randomBytes(NONCE);
-  const cipher = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG });
+  const cipher = createCipheriv('chacha20-poly1305', keyObjectOf(key), nonce, { authTagLength: TAG });
   cipher.setAAD(aad, { plaintextLength: plaintext.length });
   const body = cipher.update(plaintext);
   cipher.final();
@@ -36,7 +51,7 @@ export function openOrNull(key: SealKey, sealed: Uint8Array, aad: Uint8Array): B
   if (sealed.length < SEAL_OVERHEAD) throw new ElohimError('VAULT_CORRUPT', 'sealed value is too short');
   const nonce = sealed.subarray(0, NONCE);
   const body = sealed.subarray(NONCE, sealed.length - TAG);
-  const decipher = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG });
+  const decipher = createDecipheriv('chacha20-poly1305', keyObjectOf(key), nonce, { authTagLength: TAG });
   decipher.setAAD(aad, { plaintextLength: body.length });
   decipher.setAuthTag(sealed.subarray(sealed.length - TAG));
   const plaintext = decipher.update(body);
