@@ -19,6 +19,8 @@ import { createObjectStore, destroyVaultData, openVault } from './vault/index.ts
 import type { VaultRecord } from './vault/index.ts';
 import { createWorkspaces, recordEvent } from './workspace/index.ts';
 import { createMaintenance } from './cover/index.ts';
+import { asRepositoryKey, BACKUP_RECORD_KINDS, backupRecordKeys, createBackupService, createFolderRestore } from './backup/index.ts';
+import type { BackupRecord, FolderRestore } from './backup/index.ts';
 import type { BuiltWorkspace, Workspace, Workspaces } from './workspace/index.ts';
 
 /** Start-up configuration, read and checked once. */
@@ -75,6 +77,8 @@ export interface App {
   maintain(opts?: { chaff?: boolean }): Promise<void>;
   /** Locks every workspace (recording nothing) and releases the data folder. */
   close(): void;
+  /** Restores this (fresh) data folder from a backup with one secret of any vault in it (backup/fresh.ts). */
+  restoreFromBackup: FolderRestore;
 }
 
 /**
@@ -122,11 +126,23 @@ export function createApp(config: AppConfig, opts: { clock?: () => number } = {}
       hashers,
       onEvent: (event, details) => recordEvent(audit, event, details),
     });
+    // The cloud backup: targets sealed under its own keys; the repository key from the keyring.
+    const backup = createBackupService({
+      records: createRecordStore<BackupRecord>({ db: database(), keys: backupRecordKeys(derivation(key)), kinds: BACKUP_RECORD_KINDS }),
+      folder: { paths, db: database, objects: objects.ciphertext },
+      key: asRepositoryKey(keyring.backupKey(key)),
+      clock,
+      signal,
+      audit: (event, details) => {
+        if (!signal.aborted) recordEvent(audit, event, details); // a locked vault's log takes nothing more
+      },
+    });
     const workspace: Workspace = {
       id: key.id,
       vault,
       audit,
       signal,
+      backup,
       async changePassphrase(passphrase, waitOpts) {
         await keyring.changePassphrase(key, passphrase, waitOpts);
         recordEvent(audit, 'passphrase-change');
@@ -149,7 +165,7 @@ export function createApp(config: AppConfig, opts: { clock?: () => number } = {}
         recordEvent(audit, 'settings-change', { setting: 'decoy-removed' });
       },
     };
-    return { workspace, services: [] };
+    return { workspace, services: [{ stop: () => backup.stop() }] };
   }
 
   const workspaces = createWorkspaces({ keyring, build: buildWorkspace });
@@ -177,6 +193,7 @@ export function createApp(config: AppConfig, opts: { clock?: () => number } = {}
       return result;
     },
     maintain: (opts) => maintenance.run(opts),
+    restoreFromBackup: createFolderRestore({ paths, db: database, objects, objectsDir: paths.objects, lock }),
     close() {
       workspaces.lockAll(undefined);
       db?.close();

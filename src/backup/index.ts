@@ -5,7 +5,9 @@
  * - targets/local.ts, targets/s3.ts: a folder (USB drive) and an S3 bucket;
  * - format/: the repository format, one module per version (v1.ts says how the repository key
  *   works and why a backup keeps the decoy deniable);
- * - engine.ts: backup, verify, proof of restore; restore.ts: restore on a fresh data folder.
+ * - engine.ts: backup, verify, proof of restore; restore.ts: restore on a fresh data folder;
+ * - service.ts: one workspace's targets (sealed) and operations; fresh.ts: `restore --from`;
+ * - target-spec.ts: target addresses and credentials; retention.ts: which snapshots to keep.
  */
 export { createLocalTarget } from './targets/local.ts';
 export { createS3Target } from './targets/s3.ts';
@@ -21,3 +23,11 @@ export type { ProofReport, VerifyReport } from './verify.ts';
 export { asRepositoryKey } from './format/v1.ts';
 export type { RepositoryKey } from './format/v1.ts';
 export { forgetSnapshots, ORPHAN_AGE_MS, pruneRepository } from './prune.ts';
+export { backupRecordKeys, BACKUP_RECORD_KINDS, createBackupService, PROOF_SAMPLE } from './service.ts';
+export type { BackupRecord, BackupService, JobProgress, LastBackup, LastProof, TargetInfo } from './service.ts';
+export { createFolderRestore } from './fresh.ts';
+export type { FolderRestore, FolderRestoreOptions } from './fresh.ts';
+export { buildTarget, describeTarget, parseTarget } from './target-spec.ts';
+export type { TargetInput, TargetSpec } from './target-spec.ts';
+export { checkPolicy, snapshotsToKeep } from './retention.ts';
+export type { RetentionPolicy } from './retention.ts';

@@ -1,0 +1,51 @@
+/**
+ * A whole data folder back from a backup, on a fresh device (`elohim restore --from`, the
+ * first-run "Restore from a backup"): only the target and one secret, a passphrase or a recovery
+ * code of any vault of the folder. The keyring opens the backed-up key slots and rows in memory
+ * (keyring/backup-key.ts) to find the repository key; restore.ts does the rest, key slots last.
+ * Run it again after an interruption (a kill -9, a lost connection) and it moves only what is
+ * missing.
+ */
+import { mkdir } from 'node:fs/promises';
+import { backupKeyFromImage } from '../keyring/index.ts';
+import type { UnlockSecret } from '../keyring/index.ts';
+import { asRepositoryKey } from './format/v1.ts';
+import type { RepositoryKey } from './format/v1.ts';
+import { restoreFolder } from './restore.ts';
+import type { Bootstrap, RestoreInto, RestoreProgress, RestoreSummary } from './restore.ts';
+import type { Target } from './target.ts';
+
+export interface FolderRestoreDeps extends RestoreInto {
+  /** the folder's objects directory, made first */
+  objectsDir: string;
+  /** the data folder's process lock: nobody else may use the folder meanwhile */
+  lock: { acquire(): Promise<void> };
+}
+
+export interface FolderRestoreOptions {
+  target: Target;
+  /** a secret of any vault of the backed-up folder, or (from an open vault) its repository key */
+  secret?: UnlockSecret;
+  unlock?: (b: Bootstrap) => Promise<RepositoryKey>;
+  snapshot?: string;
+  signal?: AbortSignal;
+  onProgress?: (p: RestoreProgress) => void;
+}
+
+/**
+ * The restore of one data folder. Throws VAULT_ALREADY_INITIALIZED when it has key slots,
+ * VAULT_WRONG_SECRET for a secret that opens no vault of the backup, HOST_FILE_NOT_FOUND when the
+ * target holds no backup, OBJECT_DAMAGED for anything that does not check out, TargetError.
+ */
+export function createFolderRestore(deps: FolderRestoreDeps) {
+  return async (opts: FolderRestoreOptions): Promise<RestoreSummary> => {
+    const { secret } = opts;
+    const unlock = opts.unlock ?? (secret ? async (image: Bootstrap) => asRepositoryKey(await backupKeyFromImage(image, secret)) : null);
+    if (unlock === null) throw new TypeError('a restore needs a secret or an unlock function');
+    await deps.lock.acquire();
+    await mkdir(deps.objectsDir, { recursive: true, mode: 0o700 });
+    return restoreFolder({ target: opts.target, into: deps, unlock, snapshot: opts.snapshot, signal: opts.signal, onProgress: opts.onProgress });
+  };
+}
+
+export type FolderRestore = ReturnType<typeof createFolderRestore>;

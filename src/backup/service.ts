@@ -1,0 +1,331 @@
+/**
+ * The backup service of one open workspace: the vault's targets (sealed in its records, with
+ * their credentials), and every operation on them — back up (then prove a restore and apply the
+ * retention policy), list, verify, restore, forget, prune — one at a time, each audited, each
+ * stopped when the workspace locks or panics (the workspace's signal, combined with the
+ * caller's). Built by app.ts per workspace; faces call it through `workspace.backup`.
+ *
+ * Targets are kept per vault, under keys derived for the backup (`backupRecordKeys`): a
+ * decoy's targets are the decoy's, and the hidden vault's rows look like any other rows. The
+ * repository itself is the same whichever vault writes it (format/v1.ts).
+ */
+import { ElohimError } from '../errors.ts';
+import type { AuditDetails, AuditEvent } from '../audit/index.ts';
+import { asSealKey } from '../crypto/index.ts';
+import { newRecordId } from '../db/index.ts';
+import type { RecordId, RecordKeys, RecordStore } from '../db/index.ts';
+import { createBackupEngine } from './engine.ts';
+import type { BackupDeps, BackupSummary, SnapshotInfo } from './engine.ts';
+import type { RepositoryKey } from './format/v1.ts';
+import { forgetSnapshots, pruneRepository } from './prune.ts';
+import { readConfig } from './repository.ts';
+import { keyMatches } from './format/v1.ts';
+import type { Bootstrap, RestoreProgress, RestoreSummary } from './restore.ts';
+import { checkPolicy } from './retention.ts';
+import type { RetentionPolicy } from './retention.ts';
+import { buildTarget, describeTarget, parseTarget } from './target-spec.ts';
+import type { TargetInput, TargetSpec } from './target-spec.ts';
+import type { Target } from './target.ts';
+import { proveRestore, verifyRepository } from './verify.ts';
+import type { ProofReport, VerifyReport } from './verify.ts';
+
+/** The keys of the backup's own records, derived from the vault key with labels of its own. */
+export function backupRecordKeys(derive: (label: string) => Buffer): RecordKeys {
+  return { seal: asSealKey(derive('elohim/v1 backup record seal')), tag: derive('elohim/v1 backup record tag') };
+}
+
+export interface LastBackup {
+  time: number;
+  snapshot: string;
+  files: number;
+  filesUploaded: number;
+  bytesUploaded: number;
+}
+
+/** "Last proven restore": when, which snapshot, how many objects were restored into memory and authenticated. */
+export interface LastProof {
+  time: number;
+  snapshot: string | null;
+  sampled: number;
+  bytes: number;
+  ok: boolean;
+  failures: number;
+}
+
+/** A target as stored: sealed in the vault's records (kind `target`). */
+export interface TargetRecord {
+  t: 'target';
+  v: 1;
+  name: string;
+  spec: TargetSpec;
+  created: number;
+  retention?: RetentionPolicy;
+  lastBackup?: LastBackup;
+  lastProof?: LastProof;
+}
+
+export type BackupRecord = TargetRecord;
+export const BACKUP_RECORD_KINDS = { own: { target: 1 } } as const;
+
+/** A target as the faces see it: never a credential. */
+export interface TargetInfo {
+  name: string;
+  kind: TargetSpec['kind'];
+  where: string;
+  details: Record<string, string | boolean>;
+  created: number;
+  retention: RetentionPolicy | null;
+  lastBackup: LastBackup | null;
+  lastProof: LastProof | null;
+}
+
+/** Progress of the running operation, for a bar: files, bytes, rate and time left. */
+export interface JobProgress {
+  operation: 'backup' | 'proof' | 'restore';
+  target: string;
+  files: { done: number; total: number };
+  bytes: { done: number; total: number };
+  /** bytes per second since the operation started moving data */
+  rate: number;
+  /** seconds left at that rate; null until something moved */
+  etaSeconds: number | null;
+  elapsedMs: number;
+}
+
+export interface BackupServiceDeps {
+  records: RecordStore<BackupRecord>;
+  /** what the engine reads (the data folder), less the key */
+  folder: Omit<BackupDeps, 'key' | 'clock'>;
+  key: RepositoryKey;
+  clock: () => number;
+  /** the workspace's signal: aborted on lock, auto-lock and panic */
+  signal: AbortSignal;
+  audit: (event: AuditEvent, details?: AuditDetails) => void;
+  /** builds a target from its spec (tests may wrap it; default target-spec.ts) */
+  buildTarget?: (spec: TargetSpec) => Promise<Target>;
+}
+
+const NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+/** Objects restored into memory and authenticated after each backup. */
+export const PROOF_SAMPLE = 32;
+
+function checkTargetName(name: unknown): string {
+  if (typeof name !== 'string' || !NAME.test(name)) throw new ElohimError('INVALID_INPUT', 'a target name is 1–32 lower-case letters, digits, - and _, starting with a letter or digit');
+  return name;
+}
+
+/** Measures an operation's progress: the rate over the whole run and the time left at it. */
+function meter(operation: JobProgress['operation'], target: string, clock: () => number, emit?: (p: JobProgress) => void) {
+  const started = clock();
+  return (files: { done: number; total: number }, bytes: { done: number; total: number }) => {
+    const elapsedMs = Math.max(1, clock() - started);
+    const rate = Math.round((bytes.done / elapsedMs) * 1000);
+    const etaSeconds = bytes.done > 0 && rate > 0 ? Math.ceil((bytes.total - bytes.done) / rate) : null;
+    emit?.({ operation, target, files, bytes, rate, etaSeconds, elapsedMs });
+  };
+}
+
+export function createBackupService(deps: BackupServiceDeps) {
+  const { records, key, clock, audit } = deps;
+  const engine = createBackupEngine({ ...deps.folder, key, clock });
+  const build = deps.buildTarget ?? buildTarget;
+  const stopped = new AbortController();
+  let running: string | null = null;
+
+  function load(): Map<RecordId, TargetRecord> {
+    const out = new Map<RecordId, TargetRecord>();
+    for (const [id, rec] of records.loadAll()) if (rec.t === 'target') out.set(id, rec);
+    return out;
+  }
+
+  function find(name: string): [RecordId, TargetRecord] {
+    checkTargetName(name);
+    for (const entry of load()) if (entry[1].name === name) return entry;
+    throw new ElohimError('ITEM_NOT_FOUND', `no backup target named ${name}: see \`elohim backup target ls\``);
+  }
+
+  function update(name: string, change: (r: TargetRecord) => TargetRecord): void {
+    // Re-read: the record may have changed while an operation ran (retention set meanwhile).
+    const [id, rec] = find(name);
+    records.commit({ put: [[id, change(rec)]] });
+  }
+
+  function info(rec: TargetRecord): TargetInfo {
+    return { name: rec.name, ...describeTarget(rec.spec), created: rec.created, retention: rec.retention ?? null, lastBackup: rec.lastBackup ?? null, lastProof: rec.lastProof ?? null };
+  }
+
+  /** Runs one operation on a target: one at a time per vault, stopped with the workspace. */
+  async function job<T>(name: string, signal: AbortSignal | undefined, fn: (target: Target, signal: AbortSignal, rec: TargetRecord) => Promise<T>): Promise<T> {
+    const [, rec] = find(name);
+    if (running !== null) throw new ElohimError('VAULT_BUSY', `a backup operation on ${running} is running; wait for it to end`);
+    running = name;
+    try {
+      const combined = AbortSignal.any([deps.signal, stopped.signal, ...(signal ? [signal] : [])]);
+      combined.throwIfAborted();
+      return await fn(await build(rec.spec), combined, rec);
+    } finally {
+      running = null;
+    }
+  }
+
+  async function prove(target: Target, name: string, signal: AbortSignal, onProgress?: (p: JobProgress) => void): Promise<ProofReport> {
+    const tick = meter('proof', name, clock, onProgress);
+    tick({ done: 0, total: PROOF_SAMPLE }, { done: 0, total: 0 });
+    const report = await proveRestore(target, key, { sample: PROOF_SAMPLE, signal, clock });
+    tick({ done: report.sampled, total: report.sampled }, { done: report.bytes, total: report.bytes });
+    const proof: LastProof = { time: report.time, snapshot: report.snapshot, sampled: report.sampled, bytes: report.bytes, ok: report.ok, failures: report.failures.length };
+    update(name, (r) => ({ ...r, lastProof: proof }));
+    audit('backup-proof', { target: name, ok: report.ok, sampled: report.sampled, bytes: report.bytes, failures: report.failures.length });
+    return report;
+  }
+
+  return {
+    /** The vault's targets, oldest first. */
+    listTargets(): TargetInfo[] {
+      return [...load().values()].sort((a, b) => a.created - b.created || (a.name < b.name ? -1 : 1)).map(info);
+    },
+
+    /** Adds a target (nothing is contacted: `testTarget` does). Throws INVALID_INPUT, ITEM_EXISTS. */
+    addTarget(name: string, input: TargetInput): TargetInfo {
+      checkTargetName(name);
+      const spec = parseTarget(input);
+      if ([...load().values()].some((r) => r.name === name)) throw new ElohimError('ITEM_EXISTS', `a backup target named ${name} exists already`);
+      const rec: TargetRecord = { t: 'target', v: 1, name, spec, created: clock() };
+      records.commit({ put: [[newRecordId(), rec]] });
+      audit('backup-target', { action: 'add', target: name, kind: spec.kind });
+      return info(rec);
+    },
+
+    /** Forgets a target here (its repository stays where it is). Throws ITEM_NOT_FOUND. */
+    removeTarget(name: string): void {
+      const [id] = find(name);
+      records.commit({ remove: [id] });
+      audit('backup-target', { action: 'remove', target: name });
+    },
+
+    /** The retention policy applied after each backup (null: keep every snapshot). */
+    setRetention(name: string, policy: RetentionPolicy | null): TargetInfo {
+      const checked = policy === null ? undefined : checkPolicy(policy);
+      update(name, (r) => ({ ...r, retention: checked }));
+      audit('settings-change', { setting: 'backup-retention', target: name });
+      return info(find(name)[1]);
+    },
+
+    /**
+     * Contacts the target: reachable with these credentials, and whether it holds this data
+     * folder's repository, another one, or none yet. Throws TargetError (missing, auth, unreachable).
+     */
+    testTarget(name: string, opts: { signal?: AbortSignal } = {}): Promise<{ repository: 'none' | 'this-folder' | 'another-folder' }> {
+      return job(name, opts.signal, async (target, signal) => {
+        await target.check({ signal });
+        const config = await readConfig(target, { signal });
+        return { repository: config === null ? 'none' : keyMatches(config, key) ? 'this-folder' : 'another-folder' };
+      });
+    },
+
+    /**
+     * Backs up the whole data folder to `name`, proves a restore of a random sample, then applies
+     * the target's retention policy (forget; prune is its own command). Audited.
+     */
+    run(name: string, opts: { signal?: AbortSignal; onProgress?: (p: JobProgress) => void } = {}): Promise<{ summary: BackupSummary; proof: ProofReport; forgotten: string[] }> {
+      return job(name, opts.signal, async (target, signal, rec) => {
+        const tick = meter('backup', name, clock, opts.onProgress);
+        let summary: BackupSummary;
+        try {
+          summary = await engine.backup(target, {
+            signal,
+            onProgress: (p) => tick({ done: p.itemsDone, total: p.itemsTotal }, { done: p.bytesDone, total: p.bytesTotal }),
+          });
+        } catch (err) {
+          audit('backup', { target: name, ok: false, error: err instanceof ElohimError ? err.code : 'INTERNAL' });
+          throw err;
+        }
+        const files = summary.objects.total;
+        const last: LastBackup = { time: summary.time, snapshot: summary.snapshot, files, filesUploaded: summary.objects.uploaded, bytesUploaded: summary.bytesUploaded };
+        update(name, (r) => ({ ...r, lastBackup: last }));
+        audit('backup', { target: name, ok: true, snapshot: summary.snapshot, files, filesUploaded: summary.objects.uploaded, bytes: summary.bytesUploaded });
+        const proof = await prove(target, name, signal, opts.onProgress);
+        let forgotten: string[] = [];
+        if (rec.retention) {
+          forgotten = (await forgetSnapshots(target, key, { policy: rec.retention, signal })).forgotten;
+          if (forgotten.length > 0) audit('backup-forget', { target: name, forgotten: forgotten.length });
+        }
+        return { summary, proof, forgotten };
+      });
+    },
+
+    /** Restores a random sample of the newest snapshot into memory and authenticates it. Audited. */
+    prove(name: string, opts: { signal?: AbortSignal; onProgress?: (p: JobProgress) => void } = {}): Promise<ProofReport> {
+      return job(name, opts.signal, (target, signal) => prove(target, name, signal, opts.onProgress));
+    },
+
+    snapshots(name: string, opts: { signal?: AbortSignal } = {}): Promise<SnapshotInfo[]> {
+      return job(name, opts.signal, (target, signal) => engine.snapshots(target, { signal }));
+    },
+
+    /** Checks the repository (quick, or every byte with `readData`). Audited. */
+    verify(name: string, opts: { readData?: boolean; signal?: AbortSignal } = {}): Promise<VerifyReport> {
+      return job(name, opts.signal, async (target, signal) => {
+        const report = await verifyRepository(target, key, { readData: opts.readData, signal });
+        audit('backup-verify', { target: name, ok: report.ok, readData: opts.readData === true, problems: report.problems.length, bytes: report.bytesRead });
+        return report;
+      });
+    },
+
+    /** Forgets the snapshots `policy` (or the target's saved one) does not keep. Audited. */
+    forget(name: string, policy?: RetentionPolicy, opts: { signal?: AbortSignal } = {}): Promise<{ kept: string[]; forgotten: string[] }> {
+      return job(name, opts.signal, async (target, signal, rec) => {
+        const chosen = policy ?? rec.retention;
+        if (!chosen) throw new ElohimError('INVALID_INPUT', 'give a policy (--keep-last, --keep-daily, --keep-weekly, --keep-monthly) or save one for this target');
+        const result = await forgetSnapshots(target, key, { policy: checkPolicy(chosen), signal });
+        audit('backup-forget', { target: name, forgotten: result.forgotten.length, kept: result.kept.length });
+        return result;
+      });
+    },
+
+    /** Deletes packs no snapshot needs. Audited. */
+    prune(name: string, opts: { signal?: AbortSignal } = {}): Promise<{ packsDeleted: number; orphansDeleted: number; bytesFreed: number }> {
+      return job(name, opts.signal, async (target, signal) => {
+        const result = await pruneRepository(target, key, { signal, clock });
+        audit('backup-prune', { target: name, packs: result.packsDeleted, orphans: result.orphansDeleted, bytes: result.bytesFreed });
+        return result;
+      });
+    },
+
+    /**
+     * Restores the target's repository into a fresh data folder through `restoreInto` (the
+     * app of that folder, which unlocks with this vault's repository key). Audited here.
+     */
+    restore(
+      name: string,
+      restoreInto: (target: Target, unlock: (b: Bootstrap) => Promise<RepositoryKey>, opts: { signal: AbortSignal; snapshot?: string; onProgress: (p: RestoreProgress) => void }) => Promise<RestoreSummary>,
+      opts: { snapshot?: string; signal?: AbortSignal; onProgress?: (p: JobProgress) => void } = {},
+    ): Promise<RestoreSummary> {
+      return job(name, opts.signal, async (target, signal) => {
+        const tick = meter('restore', name, clock, opts.onProgress);
+        try {
+          const summary = await restoreInto(target, async () => key, {
+            signal,
+            snapshot: opts.snapshot,
+            onProgress: (p) => tick({ done: p.objectsDone, total: p.objectsTotal }, { done: p.bytesDone, total: p.bytesTotal }),
+          });
+          audit('restore', { target: name, ok: true, snapshot: summary.snapshot, files: summary.objects.total, bytes: summary.bytesFetched });
+          return summary;
+        } catch (err) {
+          audit('restore', { target: name, ok: false, error: err instanceof ElohimError ? err.code : 'INTERNAL' });
+          throw err;
+        }
+      });
+    },
+
+    /** The operation running now, if any. */
+    running: (): string | null => running,
+
+    /** Aborts whatever runs (the workspace is stopping). */
+    stop(): void {
+      stopped.abort(new ElohimError('VAULT_BUSY', 'the vault was locked during the backup operation'));
+    },
+  };
+}
+
+export type BackupService = ReturnType<typeof createBackupService>;
