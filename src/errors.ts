@@ -62,6 +62,11 @@ export const ERROR_CODES = {
   AI_TIMEOUT: 'the model provider did not answer in time',
   AI_MODEL_NOT_FOUND: 'no such model on this provider',
   AI_CONTEXT_TOO_LARGE: "the message is larger than the model's whole context window",
+  AI_BUSY: 'an answer is being written in this conversation already: stop it or wait',
+  MODEL_INVALID: 'the file is not a GGUF model this build can load',
+  MODEL_CHECKSUM_MISMATCH: 'the model file does not have the expected SHA-256',
+  MODEL_EXISTS: 'a model with that name already exists',
+  MODEL_BUSY: 'that model is being pulled already',
 
   // MagnetarMesh: the node, pairing and its pool (src/mesh)
   MESH_OFF: 'the mesh is off for this vault: turn it on first (elohim mesh on)',
@@ -72,6 +77,12 @@ export const ERROR_CODES = {
   MESH_CODE_USED: 'the pairing code was already used, withdrawn or expired: ask for a new one',
   MESH_PAIRING_FAILED: 'pairing failed: nothing was paired',
   MESH_STREAM_CLOSED: 'the connection to the other device closed',
+  // MagnetarMesh: shares, sync, bundles and witnesses (src/mesh/shares, sync, bundle, witness)
+  SHARE_NOT_FOUND: 'no such share on this device',
+  SHARE_READ_ONLY: 'this device may only read that share',
+  SYNC_REJECTED: 'the other device sent something that failed verification: nothing of it was kept',
+  BUNDLE_INVALID: 'the file is not a sync bundle for this device, or it is damaged',
+  WITNESS_MISMATCH: "this device's audit log is older than, or differs from, what a paired device witnessed",
   // anything not raised on purpose: a bug, reported without its details
   INTERNAL: 'internal error',
 } as const;
