@@ -2,6 +2,8 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import type { MouseEvent } from 'react';
 import { api, onSessionEnded } from './api.ts';
 import { Browser } from './browser/Browser.tsx';
+import { ChatSection, SectionNav } from './chat/nav.tsx';
+import type { Section } from './chat/nav.tsx';
 import { Header } from './components/Header.tsx';
 import { Icon } from './components/Icon.tsx';
 import { focusMainHeading, ScreenHeading } from './components/ScreenHeading.tsx';
@@ -62,6 +64,7 @@ function FirstRun({ onUnlocked }: { onUnlocked: () => void }) {
 export function App() {
   const [screen, setScreen] = useState<Screen>({ kind: 'loading' });
   const [settingsOpen, setSettingsOpen] = useState(false);
+  const [section, setSection] = useState<Section>('files');
   const [panicError, setPanicError] = useState<string | null>(null);
 
   /** Decides the screen from the server's state: first run, unlock, or the open vault. */
@@ -163,9 +166,14 @@ export function App() {
           {t('skipToContent')}
         </a>
         <Header onLock={lock} onPanic={panic} onSettings={() => setSettingsOpen(true)} />
+        <SectionNav section={section} onSection={setSection} />
         <main id="main" className="app-main">
           {alert}
-          <Browser viaRecoveryCode={screen.viaRecoveryCode} />
+          {/* Chat first: while it shows, its heading is the one the skip link finds. */}
+          <ChatSection active={section === 'chat'} onOpenFile={() => setSection('files')} onOpenSettings={() => setSettingsOpen(true)} />
+          <div hidden={section !== 'files'}>
+            <Browser viaRecoveryCode={screen.viaRecoveryCode} />
+          </div>
         </main>
         <SettingsModal open={settingsOpen} onClose={() => setSettingsOpen(false)} />
       </>

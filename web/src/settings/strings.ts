@@ -13,6 +13,7 @@ const en = {
   'tab.power': 'Power user',
   'tab.danger': 'Danger zone',
   'tab.audit': 'Audit logs',
+  'tab.models': 'Models',
 
   save: 'Save',
   saving: 'Saving…',

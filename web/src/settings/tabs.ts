@@ -35,4 +35,5 @@ export const SETTINGS_TABS: readonly SettingsTab[] = [
   tab('power', 'tab.power', () => import('./tabs/PowerUserTab.tsx')),
   tab('danger', 'tab.danger', () => import('./tabs/DangerZoneTab.tsx')),
   tab('audit', 'tab.audit', () => import('./tabs/AuditLogsTab.tsx')),
+  tab('models', 'tab.models', () => import('./tabs/ModelsTab.tsx')),
 ];

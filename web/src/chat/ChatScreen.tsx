@@ -1,0 +1,364 @@
+import { useCallback, useEffect, useRef, useState } from 'react';
+import type { KeyboardEvent } from 'react';
+import { Icon } from '../components/Icon.tsx';
+import { ScreenHeading } from '../components/ScreenHeading.tsx';
+import { chatApi } from './client.ts';
+import type { AnswerEvent, AssistantStatus, Citation, Conversation, Message } from './client.ts';
+import { ConversationList } from './ConversationList.tsx';
+import { chatErrorText, isAbort, isSessionEnd } from './errors.ts';
+import { MemoryPanel } from './MemoryPanel.tsx';
+import { t } from './strings.ts';
+import { MessageView } from './Thread.tsx';
+import type { AnswerInfo } from './Thread.tsx';
+import './chat.css';
+
+// The Chat screen, its own chunk (loaded the first time Chat is opened; see nav.tsx). It holds
+// the conversation being read and the answer being streamed; the list, the thread's pieces and
+// the memory panel are their own modules.
+
+export interface ChatScreenProps {
+  /** false while the vault browser is shown instead (the screen stays mounted, hidden) */
+  active: boolean;
+  /** opens a cited vault file in the vault browser */
+  onOpenFile: (file: { id: string; path: string }) => void;
+  /** opens Settings (where the Models tab is) */
+  onOpenSettings: () => void;
+}
+
+/** The answer being streamed, shown under the messages until it is stored. */
+interface Live {
+  conversation: string;
+  /** the user's message as typed (null for Regenerate) */
+  userText: string | null;
+  text: string;
+  info: AnswerInfo;
+}
+
+const SEARCH_DELAY_MS = 250;
+/** A new conversation's title: the first words of its first message. */
+const titleOf = (text: string) => {
+  const line = text.trim().split('\n')[0]!.trim();
+  return line.length > 60 ? line.slice(0, 57).trimEnd() + '…' : line;
+};
+
+export default function ChatScreen({ active, onOpenFile, onOpenSettings }: ChatScreenProps) {
+  const [status, setStatus] = useState<AssistantStatus | null>(null);
+  const [statusError, setStatusError] = useState<string | null>(null);
+  const [conversations, setConversations] = useState<Conversation[] | null>(null);
+  const [query, setQuery] = useState('');
+  const [listReload, setListReload] = useState(0);
+  const [selected, setSelected] = useState<string | null>(null);
+  const [messages, setMessages] = useState<Message[]>([]);
+  const [infos, setInfos] = useState<ReadonlyMap<string, AnswerInfo>>(new Map());
+  const [live, setLive] = useState<Live | null>(null);
+  const [draft, setDraft] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [notice, setNotice] = useState('');
+  const [memoryReload, setMemoryReload] = useState(0);
+  const [showMemories, setShowMemories] = useState(false);
+  const [autoApprove, setAutoApprove] = useState(false);
+  const abort = useRef<AbortController | null>(null);
+  const input = useRef<HTMLTextAreaElement>(null);
+  const end = useRef<HTMLDivElement>(null);
+
+  // Leaving the screen stops an answer in flight (its partial is kept by the server).
+  useEffect(() => () => abort.current?.abort(), []);
+
+  // The provider and model can change in Settings while this screen is open: asked again after
+  // every answer and whenever the page comes back into view.
+  const [statusReload, setStatusReload] = useState(0);
+  useEffect(() => {
+    let live = true;
+    Promise.all([chatApi.status(), chatApi.preferences()]).then(
+      ([s, prefs]) => {
+        if (!live) return;
+        setStatus(s);
+        setAutoApprove(prefs.autoApprove);
+        setStatusError(null);
+      },
+      (err: unknown) => live && !isSessionEnd(err) && setStatusError(chatErrorText(err)),
+    );
+    return () => {
+      live = false;
+    };
+  }, [statusReload]);
+  useEffect(() => {
+    const again = () => document.visibilityState === 'visible' && setStatusReload((n) => n + 1);
+    document.addEventListener('visibilitychange', again);
+    window.addEventListener('focus', again);
+    return () => {
+      document.removeEventListener('visibilitychange', again);
+      window.removeEventListener('focus', again);
+    };
+  }, []);
+
+  useEffect(() => {
+    let live = true;
+    const timer = setTimeout(
+      () => {
+        chatApi.conversations(query.trim()).then(
+          ({ conversations: list }) => live && setConversations(list),
+          (err: unknown) => live && !isSessionEnd(err) && setError(chatErrorText(err)),
+        );
+      },
+      query === '' ? 0 : SEARCH_DELAY_MS,
+    );
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [query, listReload]);
+
+  const loadMessages = useCallback(async (id: string) => {
+    try {
+      const { messages: list } = await chatApi.conversation(id);
+      setMessages(list);
+    } catch (err) {
+      if (!isSessionEnd(err)) setError(chatErrorText(err));
+    }
+  }, []);
+
+  useEffect(() => {
+    setMessages([]);
+    if (selected !== null) void loadMessages(selected);
+  }, [selected, loadMessages]);
+
+  useEffect(() => {
+    end.current?.scrollIntoView({ block: 'end' });
+  }, [messages, live?.text]);
+
+  /** Streams one answer (a new message, or Regenerate) into `live`, then stores the outcome. */
+  async function run(conversation: string, userText: string | null, events: (signal: AbortSignal) => AsyncGenerator<AnswerEvent>) {
+    const controller = new AbortController();
+    abort.current = controller;
+    const info: AnswerInfo = {};
+    setLive({ conversation, userText, text: '', info });
+    setError(null);
+    setNotice('');
+    let answerId: string | null = null;
+    try {
+      for await (const ev of events(controller.signal)) {
+        if (ev.type === 'context') {
+          info.report = ev.report;
+          info.budget = ev.budget;
+          info.citations = ev.citations;
+          setLive((l) => (l === null ? l : { ...l, info: { ...info } }));
+        } else if (ev.type === 'token') {
+          setLive((l) => (l === null ? l : { ...l, text: l.text + ev.content }));
+        } else if (ev.type === 'done') {
+          answerId = ev.message.id;
+          info.promptTokens = ev.promptTokens;
+          info.completionTokens = ev.completionTokens;
+        } else if (ev.type === 'memories') {
+          setMemoryReload((n) => n + 1);
+          if (ev.proposed.length > 0) setShowMemories(true);
+        }
+      }
+    } catch (err) {
+      if (isAbort(err)) setNotice(t('stopped'));
+      else if (!isSessionEnd(err)) setError(chatErrorText(err));
+    } finally {
+      abort.current = null;
+    }
+    // What the server stored (the user's message always, the answer whole or partial) replaces
+    // what was streamed, so the thread shows exactly what is kept.
+    if (answerId !== null) {
+      const id = answerId;
+      setInfos((before) => new Map(before).set(id, { ...info }));
+    }
+    await loadMessages(conversation);
+    setLive(null);
+    setListReload((n) => n + 1);
+    setMemoryReload((n) => n + 1);
+    setStatusReload((n) => n + 1);
+    input.current?.focus();
+  }
+
+  async function send() {
+    const text = draft.trim();
+    if (text === '' || live !== null) return;
+    let conversation = selected;
+    try {
+      if (conversation === null) {
+        conversation = (await chatApi.createConversation(titleOf(text))).conversation.id;
+        setSelected(conversation);
+      }
+    } catch (err) {
+      if (!isSessionEnd(err)) setError(chatErrorText(err));
+      return;
+    }
+    setDraft('');
+    const id = conversation;
+    await run(id, text, (signal) => chatApi.ask(id, text, signal));
+  }
+
+  function regenerate() {
+    if (selected === null || live !== null) return;
+    const id = selected;
+    void run(id, null, (signal) => chatApi.regenerate(id, signal));
+  }
+
+  function onKeyDown(event: KeyboardEvent<HTMLTextAreaElement>) {
+    if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
+      event.preventDefault();
+      void send();
+    }
+  }
+
+  const noModel = status !== null && !status.ready;
+  const openCitation = (c: Citation) => {
+    if (c.path !== null) onOpenFile({ id: c.item, path: c.path });
+  };
+  const current = conversations?.find((c) => c.id === selected) ?? null;
+  const lastAnswer = [...messages].reverse().find((m) => m.role === 'assistant');
+  const streaming = live !== null && live.conversation === selected;
+
+  return (
+    <div className={showMemories ? 'chat with-memories' : 'chat'}>
+      <ConversationList
+        conversations={conversations}
+        selected={selected}
+        query={query}
+        onQuery={setQuery}
+        onSelect={(id) => {
+          if (id === selected) return;
+          abort.current?.abort();
+          setSelected(id);
+          setError(null);
+          setNotice('');
+        }}
+        onNew={() => {
+          abort.current?.abort();
+          setSelected(null);
+          setError(null);
+          setNotice('');
+          input.current?.focus();
+        }}
+        onRename={async (id, title) => {
+          await chatApi.renameConversation(id, title);
+          setListReload((n) => n + 1);
+        }}
+        onDelete={async (id) => {
+          const title = conversations?.find((c) => c.id === id)?.title ?? '';
+          if (id === selected) {
+            abort.current?.abort();
+            setSelected(null);
+          }
+          await chatApi.deleteConversation(id);
+          setNotice(t('deleted', { title }));
+          setListReload((n) => n + 1);
+        }}
+      />
+
+      <section className="chat-main" aria-label={current?.title ?? t('heading')}>
+        <div className="chat-head">
+          {active ? <ScreenHeading focusKey={'chat:' + (selected ?? '')}>{current?.title ?? t('heading')}</ScreenHeading> : <h1>{current?.title ?? t('heading')}</h1>}
+          <button type="button" className="button small" aria-expanded={showMemories} aria-controls="memory-panel" onClick={() => setShowMemories((s) => !s)}>
+            {t('showMemories')}
+          </button>
+        </div>
+
+        {statusError !== null && (
+          <p role="alert" className="alert">
+            {statusError}
+          </p>
+        )}
+        {noModel && (
+          <div className="chat-state" role="status">
+            <p className="empty-title">{t('noModel')}</p>
+            {status.reason !== undefined && status.reason !== '' && !/no model yet/i.test(status.reason) && <p>{status.reason}</p>}
+            <p className="hint">{t('noModel.hint')}</p>
+            <button type="button" className="button primary" onClick={onOpenSettings}>
+              <Icon name="settings" />
+              <span>{t('openModels')}</span>
+            </button>
+          </div>
+        )}
+        {status?.provider != null && status.chatModel !== null && !status.provider.local && (
+          <div className="chat-remote" role="note">
+            <Icon name="alert" />
+            <div>
+              <p className="chat-remote-title">{t('remote', { url: status.provider.baseUrl ?? '' })}</p>
+              <p className="hint">{t('remote.hint')}</p>
+            </div>
+          </div>
+        )}
+        {status?.provider != null && status.chatModel !== null && status.provider.local && <p className="hint chat-model">{t('local', { model: status.chatModel })}</p>}
+
+        <ol className="thread" aria-label={t('thread')}>
+          {messages.map((m) => (
+            <MessageView
+              key={m.id}
+              message={m}
+              info={infos.get(m.id)}
+              onOpenSource={openCitation}
+              onRegenerate={m === lastAnswer && live === null && !noModel ? regenerate : undefined}
+            />
+          ))}
+          {streaming && live.userText !== null && <MessageView message={{ id: 'live-user', role: 'user', content: live.userText }} onOpenSource={openCitation} />}
+          {streaming && <MessageView message={{ id: 'live', role: 'assistant', content: live.text }} info={live.info} streaming onOpenSource={openCitation} />}
+        </ol>
+        {messages.length === 0 && !streaming && !noModel && <p className="muted chat-empty">{t('empty')}</p>}
+        <div ref={end} />
+
+        {/* Always in the page, so screen readers hear each change (stopped, deleted). */}
+        <p className="notice" aria-live="polite">
+          {notice}
+        </p>
+        {error !== null && (
+          <p role="alert" className="alert">
+            {error}
+          </p>
+        )}
+
+        <form
+          className="composer"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void send();
+          }}
+        >
+          <label htmlFor="chat-message" className="sr-only">
+            {t('message')}
+          </label>
+          <textarea
+            id="chat-message"
+            ref={input}
+            className="textarea"
+            rows={3}
+            value={draft}
+            placeholder={t('message.placeholder')}
+            aria-describedby="chat-message-hint"
+            disabled={noModel}
+            onChange={(e) => setDraft(e.target.value)}
+            onKeyDown={onKeyDown}
+          />
+          <p id="chat-message-hint" className="hint composer-hint">
+            {t('message.hint')}
+          </p>
+          <div className="composer-actions">
+            {streaming ? (
+              <button type="button" className="button danger" onClick={() => abort.current?.abort()}>
+                {t('stop')}
+              </button>
+            ) : (
+              <button type="submit" className="button primary" disabled={noModel || draft.trim() === '' || live !== null}>
+                {t('send')}
+              </button>
+            )}
+          </div>
+        </form>
+      </section>
+
+      {showMemories && (
+        <div id="memory-panel" className="chat-memories">
+          <MemoryPanel
+            reload={memoryReload}
+            autoApprove={autoApprove}
+            onAutoApprove={async (on) => setAutoApprove((await chatApi.setPreferences({ autoApprove: on })).autoApprove)}
+          />
+        </div>
+      )}
+    </div>
+  );
+}

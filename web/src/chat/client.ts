@@ -1,0 +1,238 @@
+// The Chat screen's and the Models tab's calls to the server. Requests go through the app's one
+// API client (request(): CSRF header, error format, end of session); streamed answers and pulls
+// are POSTs read as Server-Sent Events (sse.ts), aborted by the caller's signal.
+
+import { ApiError, csrfHeader, request } from '../api.ts';
+import { readSse } from './sse.ts';
+
+// --- the assistant's shapes, as the server sends them (src/ai/store, src/ai/context) ---------
+
+export interface Conversation {
+  id: string;
+  title: string;
+  created: number;
+  updated: number;
+  trashed?: number;
+}
+
+export interface Citation {
+  /** the [n] in the answer */
+  n: number;
+  /** the vault item, opened in the vault browser */
+  item: string;
+  name: string;
+  /** null when the file is gone */
+  path: string | null;
+}
+
+export interface Message {
+  id: string;
+  conversation: string;
+  seq: number;
+  role: 'user' | 'assistant';
+  content: string;
+  at: number;
+  model?: string;
+  partial?: true;
+  citations?: Citation[];
+}
+
+export interface Memory {
+  id: string;
+  text: string;
+  status: 'proposed' | 'approved';
+  created: number;
+  updated: number;
+  source?: { conversation: string; message: string };
+  expires?: number;
+}
+
+export interface PartReport {
+  included: number;
+  dropped: number;
+  tokens: number;
+}
+
+/** The context builder's report (src/ai/context/builder.ts, ContextReport). */
+export interface ContextReport {
+  window: number;
+  replyReserve: number;
+  budget: number;
+  used: number;
+  fits: boolean;
+  parts: {
+    system: { tokens: number; preferences: boolean; included: boolean };
+    memories: PartReport;
+    excerpts: PartReport;
+    summary: { included: boolean; tokens: number };
+    turns: PartReport & { summarised: number };
+    user: { tokens: number };
+  };
+}
+
+export type AnswerEvent =
+  | { type: 'context'; report: ContextReport; budget: string; user: Message | null; citations: Citation[] }
+  | { type: 'token'; content: string }
+  | { type: 'done'; message: Message; promptTokens?: number; completionTokens?: number }
+  | { type: 'memories'; proposed: Memory[] };
+
+export type ProviderKind = 'ollama' | 'openai' | 'embedded';
+
+export interface ProviderSettings {
+  provider: { kind: ProviderKind; baseUrl: string | null; local: boolean; allowRemote: boolean; hasApiKey: boolean } | null;
+  chatModel: string | null;
+  embeddingModel: string | null;
+}
+
+export interface AssistantStatus extends ProviderSettings {
+  ready: boolean;
+  /** why not ready ("no model yet: …") */
+  reason?: string;
+  proposedMemories: number;
+}
+
+export interface Preferences {
+  text: string;
+  autoApprove: boolean;
+  proposeMemories: boolean;
+}
+
+// --- models (Settings → Models) --------------------------------------------------------------
+
+export interface ModelEntry {
+  /** `<provider>/<name>`, one path segment once encoded */
+  id: string;
+  provider: ProviderKind;
+  name: string;
+  size?: number;
+  family?: string;
+  parameterSize?: string;
+  quantization?: string;
+  contextLength?: number;
+  capabilities: string[];
+}
+
+export interface ProviderModels {
+  kind: ProviderKind;
+  baseUrl: string;
+  local: boolean;
+  models: ModelEntry[];
+  error?: { code: string; message: string };
+}
+
+export interface ModelDefaults {
+  chat: string | null;
+  embedding: string | null;
+}
+
+export type PullEvent =
+  | { type: 'started'; pull: string }
+  | { type: 'progress'; status: string; total?: number; completed?: number }
+  | { type: 'done'; model: ModelEntry };
+
+export interface PullState {
+  pull: string;
+  name: string;
+  completed: number;
+  total?: number;
+  active: boolean;
+}
+
+// --- routes ------------------------------------------------------------------------------------
+
+const BASE = '/api/v1';
+const enc = encodeURIComponent;
+const q = (params: Record<string, string | undefined>): string => {
+  const s = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) s.set(k, v);
+  const text = s.toString();
+  return text === '' ? '' : '?' + text;
+};
+
+/**
+ * POSTs `body` to `path` and yields the answer's events until `done` (or the stream ends). An
+ * `error` event throws an ApiError with the server's code; aborting `signal` closes the
+ * connection, which is what stops the work on the server.
+ */
+async function* stream<T>(path: string, body: unknown, signal: AbortSignal): AsyncGenerator<T> {
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method: 'POST',
+      headers: { ...csrfHeader(), 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify(body),
+      credentials: 'same-origin',
+      signal,
+    });
+  } catch (err) {
+    if (signal.aborted) throw err;
+    throw new ApiError(0, 'NETWORK', 'The ElohimOS server cannot be reached. Is it still running?');
+  }
+  if (!res.ok || res.body === null) {
+    // Not a stream: the usual JSON error (request() would have read it the same way).
+    let code = `HTTP_${res.status}`;
+    let message = res.statusText || 'request failed';
+    try {
+      const parsed = (await res.json()) as { error?: { code?: string; message?: string } };
+      code = parsed.error?.code ?? code;
+      message = parsed.error?.message ?? message;
+    } catch {
+      // keep the status line
+    }
+    if (code === 'SESSION_REQUIRED') await request('GET', '/api/v1/session').catch(() => undefined);
+    throw new ApiError(res.status, code as ApiError['code'], message);
+  }
+  for await (const ev of readSse(res.body)) {
+    const data = JSON.parse(ev.data) as Record<string, unknown>;
+    if (ev.event === 'error') {
+      const e = data as { code?: string; message?: string };
+      throw new ApiError(200, (e.code ?? 'INTERNAL') as ApiError['code'], e.message ?? 'the answer failed');
+    }
+    yield { type: ev.event, ...data } as T;
+  }
+}
+
+const A = `${BASE}/assistant`;
+
+export const chatApi = {
+  status: () => request<AssistantStatus>('GET', `${A}/status`),
+  preferences: () => request<Preferences>('GET', `${A}/preferences`),
+  setPreferences: (change: Partial<Preferences>) => request<Preferences>('PATCH', `${A}/preferences`, change),
+
+  conversations: (search?: string) => request<{ conversations: Conversation[] }>('GET', `${A}/conversations` + q({ q: search === '' ? undefined : search })),
+  createConversation: (title: string) => request<{ conversation: Conversation }>('POST', `${A}/conversations`, { title }),
+  conversation: (id: string) => request<{ conversation: Conversation; messages: Message[] }>('GET', `${A}/conversations/${enc(id)}`),
+  renameConversation: (id: string, title: string) => request<{ conversation: Conversation }>('PATCH', `${A}/conversations/${enc(id)}`, { title }),
+  /** To the trash. */
+  deleteConversation: (id: string) => request<unknown>('DELETE', `${A}/conversations/${enc(id)}`),
+
+  /** Sends a message and streams the answer. */
+  ask: (conversation: string, text: string, signal: AbortSignal) => stream<AnswerEvent>(`${A}/conversations/${enc(conversation)}/messages`, { text }, signal),
+  /** Answers the last user message again (the new answer replaces the old one when it completes). */
+  regenerate: (conversation: string, signal: AbortSignal) => stream<AnswerEvent>(`${A}/conversations/${enc(conversation)}/regenerate`, {}, signal),
+
+  memories: () => request<{ memories: Memory[] }>('GET', `${A}/memories`),
+  addMemory: (text: string) => request<{ memory: Memory }>('POST', `${A}/memories`, { text }),
+  editMemory: (id: string, text: string) => request<{ memory: Memory }>('PATCH', `${A}/memories/${enc(id)}`, { text }),
+  /** Approves a proposed memory, as it is or with `text` instead. */
+  approveMemory: (id: string, text?: string) => request<{ memory: Memory }>('POST', `${A}/memories/${enc(id)}/approve`, text === undefined ? {} : { text }),
+  /** Rejects a proposed memory, forgets an approved one. */
+  deleteMemory: (id: string) => request<void>('DELETE', `${A}/memories/${enc(id)}`),
+
+  provider: () => request<ProviderSettings>('GET', `${A}/provider`),
+  setProvider: (change: { provider?: { kind: ProviderKind; baseUrl?: string; allowRemote?: boolean; apiKey?: string } | null }) =>
+    request<ProviderSettings>('PATCH', `${A}/provider`, change),
+};
+
+export const modelsApi = {
+  list: () => request<{ providers: ProviderModels[]; defaults: ModelDefaults }>('GET', `${BASE}/models`),
+  setDefaults: (change: Partial<ModelDefaults>) => request<ModelDefaults>('PATCH', `${BASE}/models/defaults`, change),
+  importGguf: (path: string, name?: string) => request<{ model: ModelEntry }>('POST', `${BASE}/models/import`, name === undefined || name === '' ? { path } : { path, name }),
+  /** Deletes a model; `confirm` is its name, as the user confirmed it. */
+  remove: (id: string, confirm: string) => request<void>('DELETE', `${BASE}/models/${enc(id)}`, { confirm }),
+  /** Streams a pull; aborting `signal` pauses it (the same call resumes). */
+  pull: (body: { provider: 'ollama'; name: string } | { provider: 'embedded'; url: string; name?: string; sha256?: string }, signal: AbortSignal) =>
+    stream<PullEvent>(`${BASE}/models/pull`, body, signal),
+  pulls: () => request<{ pulls: PullState[] }>('GET', `${BASE}/models/pulls`),
+  cancelPull: (pull: string) => request<void>('DELETE', `${BASE}/models/pulls/${enc(pull)}`),
+};

@@ -1,0 +1,80 @@
+import { Component, lazy, Suspense, useState } from 'react';
+import type { ReactNode } from 'react';
+import { t } from './strings-nav.ts';
+import './nav.css';
+
+// What the app shell imports statically for Chat: the section switch and the lazy screen. The
+// screen itself (ChatScreen.tsx and everything under it) is its own chunk, fetched the first time
+// Chat opens, so a visit that never chats pays only for this file.
+
+export type Section = 'files' | 'chat';
+
+/** The Chat screen's chunk; calling it early (hover) only starts the fetch sooner. */
+const loadChat = () => import('./ChatScreen.tsx');
+const LazyChatScreen = lazy(loadChat);
+const prefetch = () => void loadChat().catch(() => {});
+
+/** Files | Chat, under the header. */
+export function SectionNav({ section, onSection }: { section: Section; onSection: (s: Section) => void }) {
+  const item = (s: Section, label: string) => (
+    <button
+      type="button"
+      className="section-link"
+      aria-current={section === s ? 'page' : undefined}
+      onClick={() => onSection(s)}
+      onPointerEnter={s === 'chat' ? prefetch : undefined}
+      onFocus={s === 'chat' ? prefetch : undefined}
+    >
+      {label}
+    </button>
+  );
+  return (
+    <nav className="section-nav" aria-label={t('sections')}>
+      {item('files', t('files'))}
+      {item('chat', t('chat'))}
+    </nav>
+  );
+}
+
+export interface ChatSectionProps {
+  active: boolean;
+  onOpenFile: (file: { id: string; path: string }) => void;
+  onOpenSettings: () => void;
+}
+
+/**
+ * The Chat screen once it has been opened: it stays mounted while the user looks at a cited file
+ * (the conversation, an answer in flight and the draft survive), hidden.
+ */
+export function ChatSection({ active, onOpenFile, onOpenSettings }: ChatSectionProps) {
+  const [opened, setOpened] = useState(active);
+  if (active && !opened) setOpened(true);
+  if (!opened) return null;
+  return (
+    <div hidden={!active}>
+      <ChatBoundary>
+        <Suspense fallback={<p className="muted loading-text">{t('loading')}</p>}>
+          <LazyChatScreen active={active} onOpenFile={onOpenFile} onOpenSettings={onOpenSettings} />
+        </Suspense>
+      </ChatBoundary>
+    </div>
+  );
+}
+
+/** A chunk that failed to load (a new build, a dropped connection) says so instead of a blank page. */
+class ChatBoundary extends Component<{ children: ReactNode }, { error: string | null }> {
+  override state: { error: string | null } = { error: null };
+
+  static getDerivedStateFromError(error: unknown): { error: string } {
+    return { error: error instanceof Error ? error.message : String(error) };
+  }
+
+  override render(): ReactNode {
+    if (this.state.error === null) return this.props.children;
+    return (
+      <p role="alert" className="alert">
+        {t('loadFailed', { message: this.state.error })}
+      </p>
+    );
+  }
+}
