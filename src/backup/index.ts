@@ -3,6 +3,7 @@
  * (issue 12). The face of this folder:
  * - target.ts: the Target interface every target implements, TargetError, retries;
  * - targets/local.ts, targets/s3.ts: a folder (USB drive) and an S3 bucket;
+ * - targets/webdav.ts, targets/rclone.ts: a WebDAV collection and any rclone remote;
  * - format/: the repository format, one module per version (v1.ts says how the repository key
  *   works and why a backup keeps the decoy deniable);
  * - engine.ts: backup, verify, proof of restore; restore.ts: restore on a fresh data folder;
@@ -12,6 +13,10 @@
 export { createLocalTarget } from './targets/local.ts';
 export { createS3Target } from './targets/s3.ts';
 export type { S3TargetConfig } from './targets/s3.ts';
+export { createWebDavTarget } from './targets/webdav.ts';
+export type { WebDavTargetConfig } from './targets/webdav.ts';
+export { createRcloneTarget } from './targets/rclone.ts';
+export type { RcloneTargetConfig } from './targets/rclone.ts';
 export { DEFAULT_RETRY, isTargetError, TargetError, withRetry } from './target.ts';
 export type { Body, CallOptions, RetryPolicy, Target, TargetFailure } from './target.ts';
 export { createBackupEngine } from './engine.ts';
