@@ -42,8 +42,8 @@ export function createFolderRestore(deps: FolderRestoreDeps) {
     const { secret } = opts;
     const unlock = opts.unlock ?? (secret ? async (image: Bootstrap) => asRepositoryKey(await backupKeyFromImage(image, secret)) : null);
     if (unlock === null) throw new TypeError('a restore needs a secret or an unlock function');
-    await deps.lock.acquire();
     await mkdir(deps.objectsDir, { recursive: true, mode: 0o700 });
+    await deps.lock.acquire();
     return restoreFolder({ target: opts.target, into: deps, unlock, snapshot: opts.snapshot, signal: opts.signal, onProgress: opts.onProgress });
   };
 }
