@@ -3,7 +3,7 @@ import type { KeyboardEvent } from 'react';
 import { Icon } from '../components/Icon.tsx';
 import { ScreenHeading } from '../components/ScreenHeading.tsx';
 import { chatApi } from './client.ts';
-import type { AnswerEvent, AssistantStatus, Citation, Conversation, Message } from './client.ts';
+import type { AnswerEvent, AssistantStatus, Citation, Conversation, Message, Preferences } from './client.ts';
 import { ConversationList } from './ConversationList.tsx';
 import { chatErrorText, isAbort, isSessionEnd } from './errors.ts';
 import { MemoryPanel } from './MemoryPanel.tsx';
@@ -56,7 +56,7 @@ export default function ChatScreen({ active, onOpenFile, onOpenSettings }: ChatS
   const [notice, setNotice] = useState('');
   const [memoryReload, setMemoryReload] = useState(0);
   const [showMemories, setShowMemories] = useState(false);
-  const [autoApprove, setAutoApprove] = useState(false);
+  const [prefs, setPrefs] = useState<Preferences | null>(null);
   const abort = useRef<AbortController | null>(null);
   const input = useRef<HTMLTextAreaElement>(null);
   const end = useRef<HTMLDivElement>(null);
@@ -73,7 +73,7 @@ export default function ChatScreen({ active, onOpenFile, onOpenSettings }: ChatS
       ([s, prefs]) => {
         if (!live) return;
         setStatus(s);
-        setAutoApprove(prefs.autoApprove);
+        setPrefs(prefs);
         setStatusError(null);
       },
       (err: unknown) => live && !isSessionEnd(err) && setStatusError(chatErrorText(err)),
@@ -354,8 +354,10 @@ export default function ChatScreen({ active, onOpenFile, onOpenSettings }: ChatS
         <div id="memory-panel" className="chat-memories">
           <MemoryPanel
             reload={memoryReload}
-            autoApprove={autoApprove}
-            onAutoApprove={async (on) => setAutoApprove((await chatApi.setPreferences({ autoApprove: on })).autoApprove)}
+            autoApprove={prefs?.autoApprove ?? false}
+            onAutoApprove={async (on) => setPrefs(await chatApi.setPreferences({ autoApprove: on }))}
+            propose={prefs?.proposeMemories ?? false}
+            onPropose={async (on) => setPrefs(await chatApi.setPreferences({ proposeMemories: on }))}
           />
         </div>
       )}

@@ -15,13 +15,16 @@ export interface MemoryPanelProps {
   reload: number;
   autoApprove: boolean;
   onAutoApprove: (on: boolean) => Promise<void>;
+  /** whether the model is asked for memories after each answer */
+  propose: boolean;
+  onPropose: (on: boolean) => Promise<void>;
 }
 
 /**
  * The memory panel: memories the model proposed, to approve (as they are or edited) or reject;
  * the approved ones, to edit or forget; one to add by hand; and the auto-approve switch.
  */
-export function MemoryPanel({ reload, autoApprove, onAutoApprove }: MemoryPanelProps) {
+export function MemoryPanel({ reload, autoApprove, onAutoApprove, propose, onPropose }: MemoryPanelProps) {
   const [memories, setMemories] = useState<Memory[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [editing, setEditing] = useState<Memory | null>(null);
@@ -74,6 +77,10 @@ export function MemoryPanel({ reload, autoApprove, onAutoApprove }: MemoryPanelP
       <h2 id="memory-heading">{t('memories')}</h2>
       <p className="hint">{t('memories.hint')}</p>
       <div className="field-check memory-auto">
+        <input id="memory-propose" type="checkbox" checked={propose} disabled={busy} onChange={(e) => void act(() => onPropose(e.target.checked))} />
+        <label htmlFor="memory-propose">{t('propose')}</label>
+      </div>
+      <div className="field-check">
         <input id="memory-auto" type="checkbox" checked={autoApprove} disabled={busy} onChange={(e) => void act(() => onAutoApprove(e.target.checked))} />
         <label htmlFor="memory-auto">{t('autoApprove')}</label>
       </div>

@@ -82,6 +82,7 @@ const en = {
   'memory.new': 'Remember something',
   'memory.add': 'Add',
   autoApprove: 'Approve proposed memories automatically',
+  propose: 'Let the assistant propose memories after its answers',
   'memory.from': 'from a conversation, {date}',
   'memory.expires': 'until {date}',
   showMemories: 'Memories',

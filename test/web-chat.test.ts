@@ -1,0 +1,335 @@
+/**
+ * The assistant in the web UI, end to end (issue 10, "done means"): Debian's Chromium
+ * (playwright-core) against the real `elohim serve` on a fresh ELOHIM_HOME. Elements are found by
+ * role and accessible name only (web/UI-CONTRACT.md, "Chat" and "Settings → Models").
+ *
+ * The walk: Chat says there is no model yet; Settings → Models imports the tiny GGUF
+ * (../shared/data/models/llama-2-tiny-random, a real Llama with random weights) and makes it the
+ * chat model; a chat with it streams and shows the budget bar. Then the provider becomes an
+ * Ollama — the tests' own loopback server implementing Ollama's documented API (src/ai/testing;
+ * no real Ollama can be installed here) — whose replies the test chooses, so that what the
+ * assistant does with them can be checked: a proposed memory approved in the memory panel and
+ * sent to the model in a new conversation; a file put in the vault cited by an answer, and the
+ * citation opening it in the vault browser; Stop closing the stream while the model is still
+ * answering (the server aborts its call to the model: the loopback server sees its client go);
+ * a provider on another machine shown as such. Last: no marker word of any of it is on disk.
+ * Each step is its own test; once one fails the later ones fail at once.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import { ensureWebBuild } from '../scripts/web-build.ts';
+import { MEMORY_PROMPT, SUMMARY_PROMPT } from '../src/ai/index.ts';
+import { startOllamaServer } from '../src/ai/testing/loopback.ts';
+import type { LoopbackServer } from '../src/ai/testing/loopback.ts';
+import { findInFiles, initHome, PASSPHRASE, removeTempDirs } from './helpers.ts';
+import { launchChromium, screenshot, startServe, until } from './web-helpers.ts';
+import type { ServeProcess } from './web-helpers.ts';
+
+/** The shared test data (never copied into the repository): ELOHIM_TEST_DATA, or ../shared/data beside the checkout. */
+const SHARED = process.env.ELOHIM_TEST_DATA ?? join(import.meta.dirname, '..', '..', 'shared', 'data');
+const GGUF = join(SHARED, 'models', 'llama-2-tiny-random', 'llama-2-tiny-random.gguf');
+
+const WAIT = 20_000;
+/** A model answer on two shared cores, the embedded model's first load included. */
+const ANSWER_WAIT = 90_000;
+
+/** Marker words: each appears only in what the user typed, approved or put in the vault. */
+const FACT = 'the clinic generator trips above 40 degrees';
+const MEMORY_MARKER = 'zanzibarquokka';
+const MEMORY_TEXT = `The user's ${MEMORY_MARKER} generator trips above 40 °C`;
+const FILE_MARKER = 'xylophonequasar';
+const FILE_NAME = 'field-manual.md';
+const FILE_TEXT = `# Field manual\n\nThe ${FILE_MARKER} pump is primed by opening the red valve for ten seconds.\n`;
+const CHAT_MARKER = 'marmaladetundra';
+
+let browser: Browser | undefined;
+let context: BrowserContext | undefined;
+let page: Page;
+let server: ServeProcess | undefined;
+let ollama: LoopbackServer | undefined;
+let home: string;
+let work: string;
+const pageErrors: string[] = [];
+
+/**
+ * The loopback model: proposes MEMORY_TEXT when asked for memories after a message that says
+ * FACT, cites the first excerpt when the context has excerpts, and echoes otherwise.
+ */
+function reply(messages: { role: string; content: string }[]): string {
+  const system = messages.find((m) => m.role === 'system')?.content ?? '';
+  const user = [...messages].reverse().find((m) => m.role === 'user')?.content ?? '';
+  if (system.startsWith(MEMORY_PROMPT.slice(0, 40))) return user.includes(FACT) ? `- ${MEMORY_TEXT}` : 'NONE';
+  if (system.startsWith(SUMMARY_PROMPT.slice(0, 40))) return 'The user asked about pumps.';
+  if (system.includes("Excerpts from the user's files")) return 'Open the red valve for ten seconds [1].';
+  return `echo: ${user}`;
+}
+
+let failedStep: string | null = null;
+function step(name: string, fn: () => Promise<void>): void {
+  test(name, { timeout: 180_000 }, async () => {
+    if (failedStep !== null) throw new Error(`not run: the earlier step "${failedStep}" failed`);
+    try {
+      await fn();
+    } catch (err) {
+      failedStep = name;
+      await screenshot(page, `chat-failed-${name.split('.')[0]}`).catch(() => {});
+      throw err;
+    }
+  });
+}
+
+const button = (name: string | RegExp, scope: Page | Locator = page) => scope.getByRole('button', typeof name === 'string' ? { name, exact: true } : { name });
+const sections = () => page.getByRole('navigation', { name: 'Sections', exact: true });
+const thread = () => page.getByRole('list', { name: 'Messages', exact: true });
+const answers = () => thread().getByRole('article', { name: 'Assistant', exact: true });
+const composer = () => page.getByRole('textbox', { name: 'Message', exact: true });
+const budgets = () => page.getByRole('figure', { name: 'What the model was given', exact: true });
+const settings = () => page.getByRole('dialog', { name: 'Settings', exact: true });
+
+async function openChat(): Promise<void> {
+  await button('Chat', sections()).click();
+  await page.getByRole('navigation', { name: 'Conversations', exact: true }).waitFor();
+}
+
+async function openModelsTab(): Promise<Locator> {
+  if (!(await settings().isVisible())) await button('Settings', page.getByRole('banner')).click();
+  await settings().getByRole('tab', { name: 'Models', exact: true }).click();
+  const panel = settings().getByRole('tabpanel');
+  await panel.getByRole('heading', { name: 'Models', exact: true }).waitFor();
+  return panel;
+}
+
+async function closeSettings(): Promise<void> {
+  await page.keyboard.press('Escape');
+  await settings().waitFor({ state: 'hidden' });
+}
+
+/** Sends `text` from the composer and waits until its answer is complete (Send is back). */
+async function ask(text: string): Promise<Locator> {
+  const before = await answers().count();
+  await composer().fill(text);
+  await button('Send').click();
+  await until(async () => (await answers().count()) > before && (await button('Send').isVisible()) && (await thread().locator('[aria-busy="true"]').count()) === 0, () => `no complete answer to "${text}"`, ANSWER_WAIT);
+  return answers().last();
+}
+
+/** Chooses the provider in Settings → Models and saves it. */
+async function useProvider(panel: Locator, kind: string, url?: string, allowRemote = false): Promise<void> {
+  const section = panel.getByRole('region', { name: 'Provider', exact: true });
+  await section.getByLabel('Model provider', { exact: true }).selectOption({ label: kind });
+  if (url !== undefined) {
+    await section.getByLabel('Server address', { exact: true }).fill(url);
+    const box = section.getByRole('checkbox', { name: 'Allow a provider on another machine', exact: true });
+    if (allowRemote) await box.check();
+    else await box.uncheck();
+  }
+  await button('Save', section).click();
+  await section.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
+}
+
+/** Makes `label` (an option's text, e.g. "tiny:latest (Ollama)") the default chat model. */
+async function useChatModel(panel: Locator, label: string | RegExp): Promise<void> {
+  const section = panel.getByRole('region', { name: 'Default models', exact: true });
+  const select = section.getByLabel('Chat model', { exact: true });
+  await until(async () => (await select.locator('option').allInnerTexts()).some((o) => (typeof label === 'string' ? o === label : label.test(o))), () => `no chat model option ${String(label)}`);
+  const option = (await select.locator('option').allInnerTexts()).find((o) => (typeof label === 'string' ? o === label : label.test(o)))!;
+  await select.selectOption({ label: option });
+  await button('Save', section).click();
+  await section.getByRole('status').filter({ hasText: 'Defaults saved' }).waitFor();
+}
+
+describe('the assistant in the web UI, in Chromium', () => {
+  before(async () => {
+    if (!existsSync(GGUF)) throw new Error(`the tiny GGUF is missing: ${GGUF} (set ELOHIM_TEST_DATA to the shared data folder)`);
+    await ensureWebBuild({ quiet: true });
+    const t = await initHome();
+    home = t.home;
+    work = t.work;
+    server = await startServe(home);
+    ollama = await startOllamaServer({ reply });
+    browser = await launchChromium();
+    context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    context.setDefaultTimeout(WAIT);
+    page = await context.newPage();
+    page.on('pageerror', (err) => pageErrors.push(err.stack ?? err.message));
+    await page.goto(server.base);
+    await page.getByLabel('Passphrase', { exact: true }).fill(PASSPHRASE);
+    await button('Unlock').click();
+    await button('Lock', page.getByRole('banner')).waitFor({ timeout: 60_000 });
+  });
+
+  after(async () => {
+    await context?.close().catch(() => {});
+    await browser?.close().catch(() => {});
+    if (failedStep !== null && server !== undefined) process.stderr.write(`server output:\n${server.output()}\n`);
+    await server?.stop();
+    await ollama?.close();
+    await removeTempDirs();
+  });
+
+  step('1. no model yet: Chat says so and sends nothing', async () => {
+    const scripts: string[] = [];
+    page.on('request', (r) => {
+      if (/\/assets\/ChatScreen-[\w-]+\.js$/.test(new URL(r.url()).pathname)) scripts.push(r.url());
+    });
+    await openChat();
+    assert.equal(scripts.length, 1, 'the Chat screen is its own chunk, fetched when Chat opens');
+    await page.getByText('No model yet: import a GGUF or point to your Ollama.', { exact: true }).waitFor();
+    assert.equal(await composer().isDisabled(), true, 'nothing can be sent without a model');
+    await screenshot(page, 'chat-01-no-model');
+  });
+
+  step('2. Settings → Models: import the tiny GGUF from its path and make it the chat model', async () => {
+    const panel = await openModelsTab();
+    await useProvider(panel, 'On this device (imported GGUF files)');
+    const importing = panel.getByRole('region', { name: 'Import a GGUF file', exact: true });
+    await importing.getByLabel('Path to the GGUF file', { exact: true }).fill(GGUF);
+    await button('Import', importing).click();
+    await importing.getByRole('status').filter({ hasText: 'llama-2-tiny-random imported' }).waitFor({ timeout: ANSWER_WAIT });
+    const table = panel.getByRole('table', { name: /^Models of This device/ });
+    const row = table.getByRole('row').filter({ has: page.getByRole('rowheader', { name: /llama-2-tiny-random/ }) });
+    await row.waitFor();
+    const cells = await row.getByRole('cell').allInnerTexts();
+    assert.match(cells[0]!, /\d(\.\d)? MB/, `size shown: ${cells.join(' | ')}`);
+    assert.match(cells[1]!, /llama/i, `family shown: ${cells.join(' | ')}`);
+    assert.match(cells[3]!, /\d[\d,]* tokens/, `context length shown: ${cells.join(' | ')}`);
+    await useChatModel(panel, /^llama-2-tiny-random \(This device\)$/);
+    await screenshot(page, 'chat-02-models');
+    await closeSettings();
+  });
+
+  step('3. chat with the tiny model: the answer streams, with the budget bar under it', async () => {
+    await openChat();
+    await page.getByText('No model yet', { exact: false }).waitFor({ state: 'hidden' });
+    const answer = await ask(`Say something about ${CHAT_MARKER}`);
+    assert.notEqual((await answer.innerText()).trim(), '', 'the tiny model answered');
+    const bar = budgets().last();
+    const text = await bar.innerText();
+    assert.match(text, /system \d/, text);
+    assert.match(text, /1 recent turn \(\d+\)/, text);
+    assert.match(text, /reply reserve [\d,]+/, text);
+    // The conversation is listed under the first words of its message.
+    await button(`Say something about ${CHAT_MARKER}`, page.getByRole('navigation', { name: 'Conversations', exact: true })).waitFor();
+    await screenshot(page, 'chat-03-embedded');
+  });
+
+  step('4. point to an Ollama (loopback): the chat streams word by word from it', async () => {
+    const panel = await openModelsTab();
+    await useProvider(panel, 'Ollama', ollama!.url);
+    await useChatModel(panel, 'tiny:latest (Ollama)');
+    await closeSettings();
+    await button('New chat').click();
+    const answer = await ask(`Tell me about ${CHAT_MARKER} tea`);
+    let shown = '';
+    await until(async () => (shown = await answer.innerText()).includes(`echo: Tell me about ${CHAT_MARKER} tea`), () => `answer: ${shown}`);
+    const sent = ollama!.requests.filter((r) => r.path === '/api/chat').at(-1)!.body as { stream?: boolean; options?: { num_ctx?: number } };
+    assert.notEqual(sent.stream, false, 'the chat is asked for as a stream');
+    assert.ok((sent.options?.num_ctx ?? 0) > 0, 'num_ctx is passed, so Ollama does not cut the prompt silently');
+  });
+
+  step('5. a proposed memory, approved in the memory panel, is used in a new conversation', async () => {
+    const panel = page.getByRole('region', { name: 'Memories', exact: true });
+    if (!(await panel.isVisible())) await button('Memories').click();
+    const propose = panel.getByRole('checkbox', { name: 'Let the assistant propose memories after its answers', exact: true });
+    if (!(await propose.isChecked())) await propose.click();
+    await until(() => propose.isChecked(), () => 'memory proposals did not turn on');
+    await button('New chat').click();
+    await ask(`Remember: ${FACT}.`);
+    const proposed = panel.getByRole('list', { name: 'Proposed', exact: true });
+    await proposed.getByText(MEMORY_TEXT, { exact: true }).waitFor({ timeout: ANSWER_WAIT });
+    await button(/^Approve The user's zanzibarquokka/, proposed).click();
+    await panel.getByRole('list', { name: 'Remembered', exact: true }).getByText(MEMORY_TEXT, { exact: true }).waitFor();
+    await screenshot(page, 'chat-05-memory');
+
+    await button('New chat').click();
+    const answer = await ask(`Is my ${MEMORY_MARKER} generator safe at noon?`);
+    const bar = await answer.getByRole('figure', { name: 'What the model was given', exact: true }).innerText();
+    assert.match(bar, /memories 1 \(\d+\)/, `the budget bar counts the memory: ${bar}`);
+    const chats = ollama!.requests.filter((r) => r.path === '/api/chat').map((r) => r.body as { messages: { role: string; content: string }[] });
+    const last = chats.filter((b) => b.messages.some((m) => m.role === 'user' && m.content.includes('safe at noon'))).at(-1)!;
+    const system = last.messages.find((m) => m.role === 'system')?.content ?? '';
+    assert.ok(system.includes(MEMORY_TEXT), `the approved memory reached the model in the new conversation: ${system}`);
+  });
+
+  step('6. a file put in the vault is cited, and the citation opens it in the vault browser', async () => {
+    await button('Files', sections()).click();
+    const local = join(work, FILE_NAME);
+    await writeFile(local, FILE_TEXT);
+    await page.getByLabel('Choose files to upload', { exact: true }).setInputFiles(local);
+    await page.getByRole('table', { name: 'Files', exact: true }).getByText(FILE_NAME, { exact: true }).waitFor();
+
+    await openChat();
+    await button('New chat').click();
+    // Indexing follows the upload; ask until the answer cites the file (a few seconds at most).
+    let citation: Locator | null = null;
+    await until(
+      async () => {
+        const answer = await ask(`How is the ${FILE_MARKER} pump primed?`);
+        const button = answer.getByRole('button', { name: `Open ${FILE_NAME} in the vault`, exact: true });
+        if ((await button.count()) === 0) return false;
+        citation = button;
+        return true;
+      },
+      () => 'no answer cited the file',
+      60_000,
+      1000,
+    );
+    const bar = await budgets().last().innerText();
+    assert.match(bar, /vault 1 excerpt \(\d+\)/, bar);
+    await screenshot(page, 'chat-06-citation');
+    await citation!.click();
+    const row = page.getByRole('table', { name: 'Files', exact: true }).getByRole('row').filter({ hasText: FILE_NAME });
+    await row.waitFor();
+    assert.equal(await page.getByRole('list', { name: 'Messages', exact: true }).isVisible(), false, 'the vault browser is shown');
+  });
+
+  step('7. Stop ends the answer while the model is still talking, and keeps what came', async () => {
+    const panel = await openModelsTab();
+    await useChatModel(panel, 'stall:latest (Ollama)');
+    await closeSettings();
+    await openChat();
+    await button('New chat').click();
+    const closedBefore = ollama!.closedByClient;
+    await composer().fill(`Stall on ${CHAT_MARKER}`);
+    await button('Send').click();
+    const live = thread().locator('[aria-busy="true"]');
+    // The first word arrives while the answer is still open: it streams.
+    await until(async () => (await live.count()) === 1 && /echo:/.test(await live.innerText()), () => 'the first word did not stream in');
+    await button('Stop').click();
+    await button('Send').waitFor();
+    await until(() => ollama!.closedByClient > closedBefore, () => 'the server did not stop its call to the model');
+    await page.getByText('Stopped. What came so far is kept.', { exact: true }).waitFor();
+    const kept = answers().last();
+    await kept.getByText('Answer cut short', { exact: true }).waitFor();
+    assert.match(await kept.innerText(), /echo:/);
+    await screenshot(page, 'chat-07-stopped');
+  });
+
+  step('8. a provider on another machine is refused without opt-in, and shown when allowed', async () => {
+    const panel = await openModelsTab();
+    // ::ffff:127.0.0.1 is this machine in fact, but not a loopback address by the provider's
+    // rule: it stands for a remote Ollama without sending anything off the device.
+    const remote = ollama!.url.replace('127.0.0.1', '[::ffff:127.0.0.1]');
+    const section = panel.getByRole('region', { name: 'Provider', exact: true });
+    await section.getByLabel('Server address', { exact: true }).fill(remote);
+    await section.getByRole('checkbox', { name: 'Allow a provider on another machine', exact: true }).uncheck();
+    await button('Save', section).click();
+    await section.getByRole('alert').filter({ hasText: /another machine/ }).waitFor();
+    await useProvider(panel, 'Ollama', remote, true);
+    await section.getByText(/is on another machine\. Conversations leave this device\./).waitFor();
+    await closeSettings();
+    await openChat();
+    await page.getByRole('note').filter({ hasText: /another machine, in the clear/ }).waitFor();
+    await screenshot(page, 'chat-08-remote');
+  });
+
+  step('9. nothing typed, remembered or indexed is on disk in plaintext; no page errors', async () => {
+    const hits = await findInFiles(home, [CHAT_MARKER, MEMORY_MARKER, FILE_MARKER]);
+    assert.deepEqual(hits, [], `plaintext found under the data folder: ${JSON.stringify(hits)}`);
+    assert.deepEqual(pageErrors, []);
+  });
+});
