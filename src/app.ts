@@ -1,6 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import { ASSISTANT_RECORD_KINDS, assistantKeysOf, createAssistantService } from './ai/index.ts';
+import type { AssistantRecord } from './ai/index.ts';
 import { AUDIT_RECORD_KINDS, auditKeysOf, createAuditLog } from './audit/index.ts';
 import type { AuditLog, AuditRecord } from './audit/index.ts';
 import { x25519IdentityFromSecret } from './crypto/age/index.ts';
@@ -102,6 +104,7 @@ export function createApp(config: AppConfig, opts: { clock?: () => number } = {}
   const auditRecords = (key: VaultKey) => createRecordStore<AuditRecord>({ db: database(), keys: auditKeysOf(derivation(key)), kinds: AUDIT_RECORD_KINDS });
   const vaultRecords = (key: VaultKey) => createRecordStore<VaultRecord>({ db: database(), keys: vaultRecordKeys(derivation(key)) });
   const auditOf = (key: VaultKey): AuditLog => createAuditLog({ records: auditRecords(key), clock });
+  const assistantRecords = (key: VaultKey) => createRecordStore<AssistantRecord>({ db: database(), keys: assistantKeysOf(derivation(key)), kinds: ASSISTANT_RECORD_KINDS });
 
   /**
    * A new vault's first audit entry, written before its key slots make it reachable, dated when
@@ -114,10 +117,13 @@ export function createApp(config: AppConfig, opts: { clock?: () => number } = {}
   async function wipe(key: VaultKey): Promise<void> {
     await destroyVaultData({ records: vaultRecords(key), objects });
     auditRecords(key).clear();
+    assistantRecords(key).clear();
   }
 
   async function buildWorkspace(key: VaultKey, signal: AbortSignal): Promise<BuiltWorkspace> {
     const audit = auditOf(key);
+    // the assistant's index follows the vault's changes; it is built once the vault is open
+    let followVault: ((items: readonly string[]) => void) | undefined;
     const vault = await openVault({
       records: vaultRecords(key),
       objects,
@@ -125,7 +131,18 @@ export function createApp(config: AppConfig, opts: { clock?: () => number } = {}
       identity: x25519IdentityFromSecret(key.derive('elohim/v1 age identity')),
       hashers,
       onEvent: (event, details) => recordEvent(audit, event, details),
+      onChange: (items) => followVault?.(items),
     });
+    // The assistant: conversations, memories, settings and the index sealed under its own keys.
+    const assistant = createAssistantService({
+      records: assistantRecords(key),
+      clock,
+      vault,
+      signal,
+      // a failure nobody waits for (a provider down while embedding): its code only, never its text
+      onError: (err) => process.stderr.write(`elohim: assistant: ${(err as { code?: string }).code ?? (err as Error).name}\n`),
+    });
+    followVault = (items) => assistant.vaultChanged(items);
     // The cloud backup: targets sealed under its own keys; the repository key from the keyring.
     const backup = createBackupService({
       records: createRecordStore<BackupRecord>({ db: database(), keys: backupRecordKeys(derivation(key)), kinds: BACKUP_RECORD_KINDS }),
@@ -143,6 +160,7 @@ export function createApp(config: AppConfig, opts: { clock?: () => number } = {}
       audit,
       signal,
       backup,
+      assistant,
       async changePassphrase(passphrase, waitOpts) {
         await keyring.changePassphrase(key, passphrase, waitOpts);
         recordEvent(audit, 'passphrase-change');
@@ -156,7 +174,8 @@ export function createApp(config: AppConfig, opts: { clock?: () => number } = {}
       repairRecords() {
         const own = vaultRecords(key).repair();
         const log = auditRecords(key).repair();
-        const result = { quarantined: own.quarantined.length + log.quarantined.length, resealed: own.resealed || log.resealed };
+        const ai = assistantRecords(key).repair();
+        const result = { quarantined: own.quarantined.length + log.quarantined.length + ai.quarantined.length, resealed: own.resealed || log.resealed || ai.resealed };
         recordEvent(audit, 'repair', { vaultRecords: own.quarantined.length, auditRecords: log.quarantined.length, resealed: result.resealed });
         return result;
       },
@@ -165,7 +184,7 @@ export function createApp(config: AppConfig, opts: { clock?: () => number } = {}
         recordEvent(audit, 'settings-change', { setting: 'decoy-removed' });
       },
     };
-    return { workspace, services: [{ stop: () => backup.stop() }] };
+    return { workspace, services: [{ stop: () => backup.stop() }, assistant] };
   }
 
   const workspaces = createWorkspaces({ keyring, build: buildWorkspace });

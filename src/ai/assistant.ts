@@ -15,7 +15,7 @@ import type { TokenCount } from './context/tokens.ts';
 import type { CallOptions, ModelProvider } from './providers/provider.ts';
 import { createBm25Index } from './retrieval/bm25.ts';
 import { createRetriever } from './retrieval/retriever.ts';
-import type { Retriever } from './retrieval/retriever.ts';
+import type { ChunkHit, Retriever } from './retrieval/retriever.ts';
 import type { AssistantRecord } from './store/records.ts';
 import { openAssistantStore } from './store/store.ts';
 import type { AssistantStore, Memory, Message, Summary } from './store/store.ts';
@@ -38,8 +38,15 @@ const EXCERPTS_PER_TURN = 8;
 export interface AssistantDeps {
   records: RecordStore<AssistantRecord>;
   clock: () => number;
-  /** null until the user configures a model provider */
-  provider: ModelProvider | null;
+  /** null until the user configures a model provider; a function when it can change while open */
+  provider: ModelProvider | null | (() => ModelProvider | null);
+  /** the name the model sees for a vault item's excerpts (the file's current name); default: the name it was indexed under */
+  nameOf?: (item: string) => string | null;
+  /**
+   * Finds the excerpts for a message; default: BM25 over `index`. The service passes a hybrid
+   * one (BM25 and dense vectors) when an embedding model is configured.
+   */
+  retrieve?: (text: string, limit: number, signal: AbortSignal) => Promise<ChunkHit[]>;
   /** default: cl100k with DEFAULT_MARGIN, loaded on the first turn */
   count?: TokenCount;
   system?: string;
@@ -55,8 +62,17 @@ export interface AskOptions extends CallOptions {
   replyReserve?: number;
 }
 
+export interface TurnOptions extends AskOptions {
+  /**
+   * Answer the conversation's last user message again (`text` is ignored): the new answer
+   * replaces the answers after it once it is complete; a stopped or failed one is kept beside them.
+   */
+  regenerate?: boolean;
+}
+
 export type AskEvent =
-  | { type: 'context'; report: ContextReport; user: Message; sources: string[] }
+  /** `sources[n-1]` is the vault item that "[n]" cites; `user` is null when regenerating */
+  | { type: 'context'; report: ContextReport; user: Message | null; sources: string[] }
   | { type: 'delta'; content: string }
   | { type: 'done'; message: Message; promptTokens?: number; completionTokens?: number };
 
@@ -68,9 +84,9 @@ export interface Assistant {
    * Indexes a vault file's extracted text under its item id (replacing what was indexed for it)
    * and keeps the text sealed for the next unlock. `name` is what the model sees as the source.
    */
-  indexDocument(item: string, name: string, text: string): { chunks: number; truncated: boolean };
+  indexDocument(item: string, name: string, text: string, sha256?: string): { chunks: number; truncated: boolean };
   /** `indexDocument` for many files, kept in one commit (a first full index). */
-  indexDocuments(docs: readonly { item: string; name: string; text: string }[]): { chunks: number; truncated: boolean }[];
+  indexDocuments(docs: readonly { item: string; name: string; text: string; sha256?: string }[]): { chunks: number; truncated: boolean }[];
   /** Forgets a file (trashed or deleted); false when it was not indexed. */
   removeDocument(item: string): boolean;
   /**
@@ -79,7 +95,7 @@ export interface Assistant {
    * Throws AI_CONTEXT_TOO_LARGE (the message alone exceeds the window), ITEM_NOT_FOUND, INVALID_INPUT
    * (no provider), and the provider's errors (providers/provider.ts).
    */
-  ask(conversation: RecordId, text: string, opts: AskOptions): AsyncGenerator<AskEvent>;
+  ask(conversation: RecordId, text: string, opts: TurnOptions): AsyncGenerator<AskEvent>;
   /**
    * Folds the turns older than the newest `keep` (default 8) that the running summary does not
    * cover yet into it, with the model (upkeep.ts). Faces call it after an answer whose report
@@ -124,9 +140,11 @@ export function createAssistant(deps: AssistantDeps): Assistant {
   }
 
   const providerOf = (): ModelProvider => {
-    if (deps.provider === null) throw new ElohimError('INVALID_INPUT', 'no model yet: import a GGUF or point to your Ollama');
-    return deps.provider;
+    const provider = typeof deps.provider === 'function' ? deps.provider() : deps.provider;
+    if (provider === null) throw new ElohimError('INVALID_INPUT', 'no model yet: import a GGUF or point to your Ollama');
+    return provider;
   };
+  const labelOf = (item: string) => deps.nameOf?.(item) ?? names.get(item) ?? item;
   const counter = async (): Promise<TokenCount> => (count ??= tokenCounter(await loadBpeCounter(), { margin: DEFAULT_MARGIN }));
   /** The upkeep calls' dependencies and options, under the service's stop signal. */
   async function upkeep(opts: AskOptions) {
@@ -139,8 +157,8 @@ export function createAssistant(deps: AssistantDeps): Assistant {
   return {
     store,
     index,
-    indexDocument(item, name, text) {
-      return this.indexDocuments([{ item, name, text }])[0]!;
+    indexDocument(item, name, text, sha256) {
+      return this.indexDocuments([{ item, name, text, ...(sha256 === undefined ? {} : { sha256 }) }])[0]!;
     },
     indexDocuments(docs) {
       const kept = store.putDocuments(docs);
@@ -164,15 +182,28 @@ export function createAssistant(deps: AssistantDeps): Assistant {
     },
     async *ask(conversation, text, opts) {
       const provider = providerOf();
-      if (text.trim() === '') throw new ElohimError('INVALID_INPUT', 'a message cannot be empty');
-      const history = store.messages(conversation);
-      const user = store.appendMessage(conversation, { role: 'user', content: text });
+      const all = store.messages(conversation);
+      let history: Message[];
+      let user: Message;
+      let replacing: RecordId[] = [];
+      if (opts.regenerate) {
+        const last = all.findLastIndex((m) => m.role === 'user');
+        if (last < 0) throw new ElohimError('INVALID_INPUT', 'there is no message to answer again');
+        history = all.slice(0, last);
+        user = all[last]!;
+        replacing = all.slice(last + 1).map((m) => m.id);
+        text = user.content;
+      } else {
+        if (typeof text !== 'string' || text.trim() === '') throw new ElohimError('INVALID_INPUT', 'a message cannot be empty');
+        history = all;
+        user = store.appendMessage(conversation, { role: 'user', content: text });
+      }
       const signal = AbortSignal.any([stopping.signal, ...(opts.signal ? [opts.signal] : [])]);
 
       const window = await windowOf(provider, { ...opts, signal });
       const count = await counter();
       const summary = store.summary(conversation);
-      const hits = index.search(text, EXCERPTS_PER_TURN);
+      const hits = deps.retrieve ? await deps.retrieve(text, EXCERPTS_PER_TURN, signal) : index.search(text, EXCERPTS_PER_TURN);
       const built = buildContext({
         window,
         replyReserve: opts.replyReserve ?? DEFAULT_REPLY_RESERVE,
@@ -180,7 +211,7 @@ export function createAssistant(deps: AssistantDeps): Assistant {
         system: deps.system ?? DEFAULT_SYSTEM_PROMPT,
         preferences: store.preferences() || undefined,
         memories: relevantMemories(text),
-        excerpts: hits.map((h) => ({ id: `${h.docId}#${h.chunk.index}`, source: names.get(h.docId) ?? h.docId, text: h.chunk.text })),
+        excerpts: hits.map((h) => ({ id: `${h.docId}#${h.chunk.index}`, source: labelOf(h.docId), text: h.chunk.text })),
         summary: summary ? { text: summary.text, through: summary.through } : undefined,
         turns: history.map((m) => ({ id: m.id, role: m.role, content: m.content })),
         user: { id: user.id, content: text },
@@ -188,8 +219,9 @@ export function createAssistant(deps: AssistantDeps): Assistant {
       if (!built.report.fits) {
         throw new ElohimError('AI_CONTEXT_TOO_LARGE', `the message needs ${built.report.parts.user.tokens} tokens; the model's window leaves ${built.report.budget} (your message is saved)`);
       }
-      const sources = [...new Set(hits.slice(0, built.report.parts.excerpts.included).map((h) => h.docId))];
-      yield { type: 'context', report: built.report, user, sources };
+      // in the order the model saw them: "[n]" cites sources[n - 1]
+      const sources = hits.slice(0, built.report.parts.excerpts.included).map((h) => h.docId);
+      yield { type: 'context', report: built.report, user: opts.regenerate ? null : user, sources };
 
       let answer = '';
       let finished = false;
@@ -208,7 +240,7 @@ export function createAssistant(deps: AssistantDeps): Assistant {
         // Stopped (Stop, a lock, a reader that went away) or failed midway: keep what came.
         if (!finished && answer !== '') store.appendMessage(conversation, { role: 'assistant', content: answer, model: opts.model, partial: true, ...(sources.length ? { sources } : {}) });
       }
-      const message = store.appendMessage(conversation, { role: 'assistant', content: answer, model: opts.model, ...(sources.length ? { sources } : {}) });
+      const message = store.appendMessage(conversation, { role: 'assistant', content: answer, model: opts.model, ...(sources.length ? { sources } : {}) }, replacing);
       const done: AskEvent = { type: 'done', message };
       // the provider's own counts (Ollama's may leave out a prompt prefix it had cached)
       if (usage.promptTokens !== undefined) done.promptTokens = usage.promptTokens;

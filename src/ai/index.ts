@@ -10,7 +10,11 @@
  *   under keys of their own;
  * - assistant.ts: the per-vault service app.ts builds: `createAssistant({ records, clock, provider })`;
  * - upkeep.ts: what the model writes besides answers: the running summary, proposed memories;
- * - extract.ts: text out of a vault file (txt, md, csv, json, html) for the index.
+ * - extract.ts: text out of a vault file (txt, md, csv, json, html) for the index; documents.ts
+ *   adds PDF (PDF.js) and DOCX (mammoth) and the size bounds;
+ * - indexer.ts: the index following the vault's changes; vectors.ts: dense vectors fused with BM25
+ *   (retrieval/dense.ts);
+ * - service.ts: the workspace service app.ts builds (`createAssistantService`), which the faces call.
  */
 export { createAnalyzer, STOP_WORDS } from './retrieval/analyzer.ts';
 export type { Analyzer, AnalyzerOptions } from './retrieval/analyzer.ts';
@@ -30,12 +34,18 @@ export type { CallOptions, ChatEvent, ChatRequest, ModelDetails, ModelInfo, Mode
 export { createOllamaProvider } from './providers/ollama.ts';
 export { createOpenAiProvider } from './providers/openai.ts';
 export { isLoopback } from './providers/http.ts';
-export { assistantKeysOf, ASSISTANT_KINDS } from './store/records.ts';
-export type { AssistantRecord, ConversationRecord, MemoryRecord, MessageRecord, PreferencesRecord, SummaryRecord } from './store/records.ts';
+export { assistantKeysOf, ASSISTANT_KINDS, ASSISTANT_RECORD_KINDS } from './store/records.ts';
+export type { AssistantRecord, ConfigRecord, ConversationRecord, MemoryRecord, MessageRecord, PreferencesRecord, ProviderChoice, SummaryRecord } from './store/records.ts';
 export { openAssistantStore } from './store/store.ts';
 export type { AssistantStore, Conversation, Memory, Message, Summary } from './store/store.ts';
 export { createAssistant, DEFAULT_MAX_CONTEXT, DEFAULT_REPLY_RESERVE, DEFAULT_SYSTEM_PROMPT, FALLBACK_CONTEXT } from './assistant.ts';
-export type { Assistant, AssistantDeps, AskEvent, AskOptions } from './assistant.ts';
+export type { Assistant, AssistantDeps, AskEvent, AskOptions, TurnOptions } from './assistant.ts';
+export { createAssistantService } from './service.ts';
+export type { AssistantService, AssistantServiceDeps, AssistantStatus, Citation, MessageView, Preferences, ProviderChange, ProviderSettings, TurnEvent, TurnRequest } from './service.ts';
+export type { IndexStatus } from './indexer.ts';
+export { extractDocument, MAX_PACKED_BYTES, MAX_TEXT_BYTES } from './documents.ts';
+export { createDenseIndex, reciprocalRankFusion, weightedFusion, LEXICAL_WEIGHT } from './retrieval/dense.ts';
+export type { DenseIndex, DenseHit } from './retrieval/dense.ts';
 export { MEMORY_PROMPT, proposeMemories, SUMMARY_PROMPT, updateSummary } from './upkeep.ts';
 export type { UpkeepDeps, UpkeepOptions } from './upkeep.ts';
 export { extractText } from './extract.ts';

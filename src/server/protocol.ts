@@ -41,6 +41,21 @@ export const API = {
   auditVerify: '/api/v1/audit/verify',
   auditExport: '/api/v1/audit/export',
   verify: '/api/v1/verify',
+  // the assistant (routes/assistant.ts); `:id` is a conversation or memory id
+  assistantStatus: '/api/v1/assistant/status',
+  assistantProvider: '/api/v1/assistant/provider',
+  conversations: '/api/v1/assistant/conversations',
+  conversation: '/api/v1/assistant/conversations/:id',
+  conversationMessages: '/api/v1/assistant/conversations/:id/messages',
+  conversationRegenerate: '/api/v1/assistant/conversations/:id/regenerate',
+  conversationStop: '/api/v1/assistant/conversations/:id/stop',
+  conversationExport: '/api/v1/assistant/conversations/:id/export',
+  memories: '/api/v1/assistant/memories',
+  memory: '/api/v1/assistant/memories/:id',
+  memoryApprove: '/api/v1/assistant/memories/:id/approve',
+  preferences: '/api/v1/assistant/preferences',
+  assistantIndex: '/api/v1/assistant/index',
+  assistantIndexRebuild: '/api/v1/assistant/index/rebuild',
 } as const;
 
 export type ApiRoute = (typeof API)[keyof typeof API];

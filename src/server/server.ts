@@ -23,6 +23,7 @@ import { eventRoutes } from './routes/events.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { webRoutes } from './routes/web.ts';
 import { sessionRoutes } from './routes/session.ts';
+import { assistantRoutes } from './routes/assistant.ts';
 import { createSessionStore, sameToken } from './sessions.ts';
 import type { SessionStore } from './sessions.ts';
 
@@ -174,6 +175,7 @@ export async function createServer(
   await app.register(uploadRoutes);
   await app.register(eventRoutes);
   await app.register(auditRoutes);
+  await app.register(assistantRoutes);
   const webRoot = opts.webRoot ?? fileURLToPath(new URL('../../web/dist', import.meta.url));
   const hasWebUi = existsSync(join(webRoot, 'index.html'));
   await app.register(webRoutes, { root: webRoot });

@@ -20,6 +20,11 @@ export interface VaultDeps {
   hashers: HasherPool;
   /** told of what the audit log records: downloads, deletions, emptied trash */
   onEvent?: (event: 'download' | 'delete' | 'empty-trash', details: Record<string, string | number>) => void;
+  /**
+   * Told, after each commit, of the items it put or removed (put, rename, move, trash, restore,
+   * purge), so that a service that follows the vault (the assistant's index) needs no polling.
+   */
+  onChange?: (items: readonly RecordId[]) => void;
 }
 
 /** A change to commit: items, and other records (intents, uploads) by id. */
@@ -80,6 +85,8 @@ export function createCore(deps: VaultDeps, items: Item[]): VaultCore {
         remove: [...(change.remove ?? []), ...(change.removeOther ?? [])],
       });
       tree.apply({ put: change.put, remove: change.remove });
+      const items = [...(change.put ?? []).map((i) => i.id), ...(change.remove ?? [])];
+      if (items.length > 0) deps.onChange?.(items);
     },
 
     info(item, parentNames) {

@@ -2,6 +2,7 @@ import type { AuditDetails, AuditEvent, AuditLog } from '../audit/index.ts';
 import { isElohimError } from '../errors.ts';
 import type { UnlockOptions } from '../keyring/index.ts';
 import type { Vault } from '../vault/index.ts';
+import type { AssistantService } from '../ai/index.ts';
 import type { BackupService } from '../backup/index.ts';
 
 /** Why a workspace stops; the audit log records it (a plain `undefined` stop records nothing). */
@@ -30,6 +31,8 @@ export interface Workspace {
   readonly signal: AbortSignal;
   /** The cloud backup of this vault: its sealed targets and every backup operation (src/backup). */
   readonly backup: BackupService;
+  /** The AI assistant of this vault: its sealed conversations, memories, settings and index (src/ai). */
+  readonly assistant: AssistantService;
   /** Re-seals this vault's passphrase slot under a new passphrase (audited); files are not touched. */
   changePassphrase(newPassphrase: string, opts?: UnlockOptions): Promise<void>;
   /**

@@ -62,7 +62,7 @@ export interface PullProgress {
 }
 
 export interface ModelProvider {
-  readonly kind: 'ollama' | 'openai';
+  readonly kind: 'ollama' | 'openai' | 'embedded';
   /** where it is, for the UI */
   readonly baseUrl: string;
   /** false when the provider is on another machine: the conversation leaves this device */

@@ -30,6 +30,8 @@ export interface Retriever {
   search(query: string, limit: number): ChunkHit[];
   /** The best `limit` documents, each scored by its best chunk, best first. */
   searchDocuments(query: string, limit: number): DocumentHit[];
+  /** A document's chunks in order (for embedding them, and for dense hits); null when not indexed. */
+  chunksOf(docId: string): readonly Chunk[] | null;
   readonly documents: number;
   readonly chunks: number;
 }
@@ -73,6 +75,7 @@ export function createRetriever(opts: RetrieverOptions = {}): Retriever {
     },
     removeDocument,
     search,
+    chunksOf: (docId) => chunksOf.get(docId) ?? null,
     searchDocuments(query, limit) {
       // A document's chunks compete with each other for places; fetch more and keep the best of each.
       const seen = new Map<string, DocumentHit>();

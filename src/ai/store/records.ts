@@ -33,7 +33,10 @@ export interface MessageRecord {
   model?: string;
   /** an answer cut short (Stop, a provider that failed mid-stream): what came is kept */
   partial?: true;
-  /** the excerpts it was given, for citations: source ids */
+  /**
+   * The vault items of the excerpts it was given, in the order the model saw them: `sources[n-1]`
+   * is what "[n]" in the answer cites (an item may appear more than once, one per excerpt).
+   */
   sources?: string[];
 }
 
@@ -86,15 +89,63 @@ export interface DocumentRecord {
   text: string;
   /** the file had more text than MAX_DOCUMENT_CHARS; only the start is indexed */
   truncated?: true;
+  /** the SHA-256 of the file's contents when indexed: a file replaced since is indexed again */
+  sha256?: string;
+}
+
+/**
+ * The assistant's settings for this vault: which model provider, which models, and how memories
+ * are proposed. Sealed like the rest, never in config.json: which provider a vault talks to (an
+ * Ollama on another machine, an API key) is the vault's own business, and a decoy has its own.
+ */
+export interface ConfigRecord {
+  t: 'config';
+  v: 1;
+  provider: ProviderChoice | null;
+  chatModel: string | null;
+  embeddingModel: string | null;
+  /** memories the model proposes are approved at once */
+  autoApprove: boolean;
+  /** ask the model after each answer what is worth remembering */
+  proposeMemories: boolean;
+}
+
+export interface ProviderChoice {
+  kind: 'ollama' | 'openai' | 'embedded';
+  /** the server's address; none for the embedded model */
+  baseUrl?: string;
+  /** the user agreed that conversations go to a provider on another machine */
+  allowRemote: boolean;
+  apiKey?: string;
+}
+
+/**
+ * Dense vectors of a document's chunks under one embedding model, sealed, so that unlocking
+ * does not embed every chunk again. Float32 little-endian, base64, `dims` per chunk in chunk
+ * order; a long document has several parts, like its text.
+ */
+export interface VectorsRecord {
+  t: 'vectors';
+  v: 1;
+  item: string;
+  model: string;
+  dims: number;
+  /** the index of the first chunk in this part */
+  from: number;
+  count: number;
+  data: string;
 }
 
 export const DOCUMENT_PART_CHARS = 32_000;
 /** About 16 MB of text (some 4 million words): past it a file's text is cut, and marked so. */
 export const MAX_DOCUMENT_CHARS = 16_000_000;
 
-export type AssistantRecord = ConversationRecord | MessageRecord | MemoryRecord | SummaryRecord | PreferencesRecord | DocumentRecord;
+export type AssistantRecord = ConversationRecord | MessageRecord | MemoryRecord | SummaryRecord | PreferencesRecord | DocumentRecord | ConfigRecord | VectorsRecord;
 
-export const ASSISTANT_KINDS: ReadonlySet<string> = new Set(['conversation', 'message', 'memory', 'summary', 'preferences', 'document']);
+export const ASSISTANT_KINDS: ReadonlySet<string> = new Set(['conversation', 'message', 'memory', 'summary', 'preferences', 'document', 'config', 'vectors']);
+
+/** The kinds for createRecordStore's `kinds`: every kind at version 1. */
+export const ASSISTANT_RECORD_KINDS = { own: Object.fromEntries([...ASSISTANT_KINDS].map((k) => [k, 1])) as Record<string, number> };
 
 /** The assistant's record keys from a vault key's derivation (`VaultKey.derive`). */
 export function assistantKeysOf(derive: (label: string) => Buffer): RecordKeys {

@@ -1,13 +1,14 @@
 /**
  * The assistant's sealed records (conversations, messages, summaries, memories, preferences,
- * documents) behind one store. Just over 300 lines: each kind is a few small functions over the
- * same record store and index, and splitting them by kind would pass that state around.
+ * documents, their vectors, the vault's assistant settings) behind one store. About 400 lines:
+ * each kind is a few small functions over the same record store and in-memory maps, loaded in
+ * one pass; splitting them by kind would pass that state around or load the records twice.
  */
 import { ElohimError } from '../../errors.ts';
 import { newRecordId } from '../../db/index.ts';
 import type { RecordId, RecordStore } from '../../db/index.ts';
 import { ASSISTANT_KINDS, DOCUMENT_PART_CHARS, MAX_DOCUMENT_CHARS } from './records.ts';
-import type { AssistantRecord, ConversationRecord, DocumentRecord, MemoryRecord, MessageRecord, PreferencesRecord, SummaryRecord } from './records.ts';
+import type { AssistantRecord, ConfigRecord, ConversationRecord, DocumentRecord, MemoryRecord, MessageRecord, PreferencesRecord, SummaryRecord, VectorsRecord } from './records.ts';
 
 export interface Conversation extends Omit<ConversationRecord, 't' | 'v'> {
   id: RecordId;
@@ -41,8 +42,11 @@ export interface AssistantStore {
   deleteConversation(id: RecordId): void;
   /** Conversations whose title or messages contain `text` (case-insensitive), newest first. */
   searchConversations(text: string): Conversation[];
-  /** Appends a message (and touches the conversation) in one commit. */
-  appendMessage(conversation: RecordId, message: Omit<MessageRecord, 't' | 'v' | 'conversation' | 'seq' | 'at'>): Message;
+  /**
+   * Appends a message (and touches the conversation) in one commit; `replacing` (messages of
+   * this conversation) are removed in the same commit (a regenerated answer replaces the old).
+   */
+  appendMessage(conversation: RecordId, message: Omit<MessageRecord, 't' | 'v' | 'conversation' | 'seq' | 'at'>, replacing?: readonly RecordId[]): Message;
   /** A conversation's messages, in order. */
   messages(conversation: RecordId): Message[];
   summary(conversation: RecordId): Summary | null;
@@ -65,13 +69,29 @@ export interface AssistantStore {
    * Keeps a file's extracted text (sealed, in parts), replacing what was kept for `item`. Text
    * past MAX_DOCUMENT_CHARS is dropped; returns the text kept and whether it was cut.
    */
-  putDocument(item: string, name: string, text: string): { text: string; truncated: boolean };
+  putDocument(item: string, name: string, text: string, sha256?: string): { text: string; truncated: boolean };
   /** `putDocument` for many files in one commit (a first full index: one transaction, not thousands). */
-  putDocuments(docs: readonly { item: string; name: string; text: string }[]): { text: string; truncated: boolean }[];
+  putDocuments(docs: readonly { item: string; name: string; text: string; sha256?: string }[]): { text: string; truncated: boolean }[];
+  /** Forgets a file's text (and its vectors). */
   removeDocument(item: string): boolean;
   /** Items whose text is kept. */
   documentItems(): string[];
+  /** The name and contents hash a file was indexed under; null when it is not. */
+  documentInfo(item: string): { name: string; sha256?: string } | null;
+
+  /** Replaces a document's vectors under `model` (parts as records.ts says). */
+  putVectors(item: string, model: string, dims: number, vectors: Float32Array): void;
+  /** The vectors kept for `item` under `model`, or null. */
+  vectorsOf(item: string, model: string): Float32Array | null;
+
+  /** The vault's assistant settings (defaults when never set). */
+  config(): Omit<ConfigRecord, 't' | 'v'>;
+  setConfig(config: Omit<ConfigRecord, 't' | 'v'>): void;
 }
+
+export const DEFAULT_CONFIG: Omit<ConfigRecord, 't' | 'v'> = { provider: null, chatModel: null, embeddingModel: null, autoApprove: false, proposeMemories: true };
+/** Floats per vectors record: 8,192 (32 KiB, 43 KiB in base64), rows the size of a document part. */
+const VECTOR_PART_FLOATS = 8192;
 
 /** A document read back at open, for the index. */
 export interface StoredDocument {
@@ -79,6 +99,7 @@ export interface StoredDocument {
   name: string;
   text: string;
   truncated: boolean;
+  sha256?: string;
 }
 
 const strip = <T extends { t: string; v: number }>(id: RecordId, rec: T): Omit<T, 't' | 'v'> & { id: RecordId } => {
@@ -106,6 +127,10 @@ export function openAssistantStore(deps: { records: RecordStore<AssistantRecord>
   const summaries = new Map<RecordId, { id: RecordId; rec: SummaryRecord }>();
   const memories = new Map<RecordId, MemoryRecord>();
   let prefs: { id: RecordId; rec: PreferencesRecord } | null = null;
+  let config: { id: RecordId; rec: ConfigRecord } | null = null;
+  /** item → model → its vector records */
+  const vectors = new Map<string, Map<string, { id: RecordId; rec: VectorsRecord }[]>>();
+  const documentMeta = new Map<string, { name: string; sha256?: string }>();
 
   for (const [id, rec] of records.loadAll()) {
     if (!ASSISTANT_KINDS.has(rec.t)) throw new ElohimError('VAULT_FORMAT_UNKNOWN', `assistant record kind ${JSON.stringify(rec.t)} is newer than this build knows`);
@@ -113,6 +138,13 @@ export function openAssistantStore(deps: { records: RecordStore<AssistantRecord>
     if (rec.t === 'conversation') conversations.set(id, rec);
     else if (rec.t === 'memory') memories.set(id, rec);
     else if (rec.t === 'preferences') prefs = { id, rec };
+    else if (rec.t === 'config') config = { id, rec };
+    else if (rec.t === 'vectors') {
+      if (!vectors.has(rec.item)) vectors.set(rec.item, new Map());
+      const byModel = vectors.get(rec.item)!;
+      if (!byModel.has(rec.model)) byModel.set(rec.model, []);
+      byModel.get(rec.model)!.push({ id, rec });
+    }
     else if (rec.t === 'summary') summaries.set(rec.conversation, { id, rec });
     else if (rec.t === 'document') {
       if (!documents.has(rec.item)) documents.set(rec.item, []);
@@ -128,7 +160,10 @@ export function openAssistantStore(deps: { records: RecordStore<AssistantRecord>
   for (const [item, list] of parts) {
     list.sort((a, b) => a.part - b.part);
     if (list.length !== list[0]!.parts || list.some((p, i) => p.part !== i)) continue;
-    deps.onDocument?.({ item, name: list[0]!.name, text: list.map((p) => p.text).join(''), truncated: list[0]!.truncated === true });
+    const meta: { name: string; sha256?: string } = { name: list[0]!.name };
+    if (list[0]!.sha256 !== undefined) meta.sha256 = list[0]!.sha256;
+    documentMeta.set(item, meta);
+    deps.onDocument?.({ item, ...meta, text: list.map((p) => p.text).join(''), truncated: list[0]!.truncated === true });
   }
   parts.clear();
 
@@ -194,16 +229,23 @@ export function openAssistantStore(deps: { records: RecordStore<AssistantRecord>
         .listConversations()
         .filter((c) => c.title.toLocaleLowerCase().includes(needle) || [...(messagesOf.get(c.id)?.values() ?? [])].some((m) => m.content.toLocaleLowerCase().includes(needle)));
     },
-    appendMessage(conversation, message) {
+    appendMessage(conversation, message, replacing = []) {
       const conv = conversationOf(conversation);
+      for (const r of replacing) if (!messagesOf.get(conversation)?.has(r)) throw new ElohimError('ITEM_NOT_FOUND', 'no such message in this conversation');
       const existing = messagesOf.get(conversation);
       const seq = existing === undefined ? 0 : Math.max(-1, ...[...existing.values()].map((m) => m.seq)) + 1;
       const now = clock();
       const id = newRecordId();
       const rec: MessageRecord = { ...message, t: 'message', v: 1, conversation, seq, at: now, content: message.content };
       if (rec.role !== 'user' && rec.role !== 'assistant') throw new ElohimError('INVALID_INPUT', 'a message is from the user or the assistant');
-      commitConversation(conversation, { ...conv, updated: now }, [[id, rec]]);
+      const summary = summaries.get(conversation);
+      // a summary that covers a replaced message would point at nothing: it goes with it
+      const dropSummary = summary !== undefined && replacing.includes(summary.rec.through);
+      records.commit({ put: [[conversation, { ...conv, updated: now }], [id, rec]], remove: [...replacing, ...(dropSummary ? [summary.id] : [])] });
+      conversations.set(conversation, { ...conv, updated: now });
+      if (dropSummary) summaries.delete(conversation);
       if (!messagesOf.has(conversation)) messagesOf.set(conversation, new Map());
+      for (const r of replacing) messagesOf.get(conversation)!.delete(r);
       messagesOf.get(conversation)!.set(id, rec);
       return strip(id, rec);
     },
@@ -264,8 +306,8 @@ export function openAssistantStore(deps: { records: RecordStore<AssistantRecord>
       memories.delete(id);
     },
 
-    putDocument(item, name, text) {
-      return store.putDocuments([{ item, name, text }])[0]!;
+    putDocument(item, name, text, sha256) {
+      return store.putDocuments([{ item, name, text, ...(sha256 === undefined ? {} : { sha256 }) }])[0]!;
     },
     putDocuments(docs) {
       const cut = (text: string) => (text.length > MAX_DOCUMENT_CHARS ? { text: text.slice(0, MAX_DOCUMENT_CHARS), truncated: true } : { text, truncated: false });
@@ -274,7 +316,7 @@ export function openAssistantStore(deps: { records: RecordStore<AssistantRecord>
       const put: [RecordId, DocumentRecord][] = [];
       const remove: RecordId[] = [];
       const idsOf = new Map<string, RecordId[]>();
-      for (const { item, name, text } of latest.values()) {
+      for (const { item, name, text, sha256 } of latest.values()) {
         const kept = cut(text);
         const count = Math.max(1, Math.ceil(kept.text.length / DOCUMENT_PART_CHARS));
         remove.push(...(documents.get(item) ?? []));
@@ -282,23 +324,83 @@ export function openAssistantStore(deps: { records: RecordStore<AssistantRecord>
         for (let part = 0; part < count; part++) {
           const rec: DocumentRecord = { t: 'document', v: 1, item, name, part, parts: count, text: kept.text.slice(part * DOCUMENT_PART_CHARS, (part + 1) * DOCUMENT_PART_CHARS) };
           if (kept.truncated) rec.truncated = true;
+          if (sha256 !== undefined) rec.sha256 = sha256;
           ids.push(newRecordId());
           put.push([ids.at(-1)!, rec]);
         }
         idsOf.set(item, ids);
+        // the text changed: its vectors are of the old text
+        for (const list of vectors.get(item)?.values() ?? []) remove.push(...list.map((x) => x.id));
       }
       records.commit({ put, remove });
-      for (const [item, ids] of idsOf) documents.set(item, ids);
+      for (const [item, ids] of idsOf) {
+        documents.set(item, ids);
+        vectors.delete(item);
+        const d = latest.get(item)!;
+        documentMeta.set(item, d.sha256 === undefined ? { name: d.name } : { name: d.name, sha256: d.sha256 });
+      }
       return docs.map((d) => cut(d.text));
     },
     removeDocument(item) {
       const ids = documents.get(item);
       if (ids === undefined) return false;
-      records.commit({ remove: ids });
+      const vectorIds = [...(vectors.get(item)?.values() ?? [])].flatMap((list) => list.map((x) => x.id));
+      records.commit({ remove: [...ids, ...vectorIds] });
       documents.delete(item);
+      documentMeta.delete(item);
+      vectors.delete(item);
       return true;
     },
     documentItems: () => [...documents.keys()],
+    documentInfo: (item) => documentMeta.get(item) ?? null,
+
+    putVectors(item, model, dims, data) {
+      if (!documents.has(item)) throw new ElohimError('ITEM_NOT_FOUND', 'no such document');
+      if (!Number.isInteger(dims) || dims <= 0 || data.length % dims !== 0) throw new RangeError('vectors must be whole rows of dims floats');
+      const old = vectors.get(item)?.get(model) ?? [];
+      const perPart = Math.max(1, Math.floor(VECTOR_PART_FLOATS / dims));
+      const rows = data.length / dims;
+      const put: { id: RecordId; rec: VectorsRecord }[] = [];
+      for (let from = 0; from < rows || (rows === 0 && from === 0); from += perPart) {
+        const count = Math.min(perPart, rows - from);
+        const slice = data.slice(from * dims, (from + count) * dims);
+        put.push({ id: newRecordId(), rec: { t: 'vectors', v: 1, item, model, dims, from, count, data: Buffer.from(slice.buffer, slice.byteOffset, slice.byteLength).toString('base64') } });
+        if (rows === 0) break;
+      }
+      records.commit({ put: put.map((x) => [x.id, x.rec]), remove: old.map((x) => x.id) });
+      if (!vectors.has(item)) vectors.set(item, new Map());
+      vectors.get(item)!.set(model, put);
+    },
+    vectorsOf(item, model) {
+      const list = vectors.get(item)?.get(model);
+      if (list === undefined || list.length === 0) return null;
+      const sorted = [...list].sort((a, b) => a.rec.from - b.rec.from);
+      const dims = sorted[0]!.rec.dims;
+      const total = sorted.reduce((n, x) => n + x.rec.count, 0);
+      const out = new Float32Array(total * dims);
+      let at = 0;
+      for (const { rec } of sorted) {
+        // a part out of place or of another width: the set is damaged, embed again
+        if (rec.dims !== dims || rec.from !== at) return null;
+        const bytes = Buffer.from(rec.data, 'base64');
+        if (bytes.length !== rec.count * dims * 4) return null;
+        out.set(new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)), at * dims);
+        at += rec.count;
+      }
+      return out;
+    },
+
+    config: () => {
+      if (config === null) return { ...DEFAULT_CONFIG };
+      const { t: _t, v: _v, ...rest } = config.rec;
+      return { ...DEFAULT_CONFIG, ...rest };
+    },
+    setConfig(next) {
+      const id = config?.id ?? newRecordId();
+      const rec: ConfigRecord = { t: 'config', v: 1, ...next };
+      records.commit({ put: [[id, rec]] });
+      config = { id, rec };
+    },
 
     preferences: () => prefs?.rec.text ?? '',
     setPreferences(text) {

@@ -1,0 +1,329 @@
+/**
+ * The assistant as a workspace service: what app.ts builds per unlocked vault and the faces
+ * (routes/assistant.ts, cli/commands/chat.ts) call. It puts together the assistant core
+ * (assistant.ts: sealed conversations and memories, the in-memory index, one turn of chat), the
+ * vault's provider settings (sealed: store.config()), the indexer that follows the vault
+ * (indexer.ts) and dense vectors (vectors.ts).
+ *
+ * A decoy vault gets its own service over its own record keys: its conversations, memories,
+ * settings and index are other rows, and nothing here knows of another vault. Stopping it (lock,
+ * auto-lock, panic) aborts every answer and embedding in flight and empties the queue.
+ */
+import type { RecordId, RecordStore } from '../db/index.ts';
+import { ElohimError } from '../errors.ts';
+import type { Vault } from '../vault/index.ts';
+import type { WorkspaceService } from '../workspace/index.ts';
+import { createAssistant } from './assistant.ts';
+import type { Assistant } from './assistant.ts';
+import { describeReport } from './context/builder.ts';
+import type { ContextReport } from './context/builder.ts';
+import { createIndexer } from './indexer.ts';
+import type { IndexStatus } from './indexer.ts';
+import { isLoopback } from './providers/http.ts';
+import { createOllamaProvider } from './providers/ollama.ts';
+import { createOpenAiProvider } from './providers/openai.ts';
+import type { ModelProvider } from './providers/provider.ts';
+import type { AssistantRecord, ProviderChoice } from './store/records.ts';
+import type { AssistantStore, Memory, Message } from './store/store.ts';
+import { createVectors } from './vectors.ts';
+
+export interface Citation {
+  /** the "[n]" in the answer */
+  n: number;
+  item: string;
+  /** the file's name now (or when indexed, if it is gone) */
+  name: string;
+  /** its vault path now; null when the file is no longer in the vault */
+  path: string | null;
+}
+
+export interface MessageView extends Omit<Message, 'sources'> {
+  citations?: Citation[];
+}
+
+export interface ProviderSettings {
+  provider: { kind: ProviderChoice['kind']; baseUrl: string | null; local: boolean; allowRemote: boolean; hasApiKey: boolean } | null;
+  chatModel: string | null;
+  embeddingModel: string | null;
+}
+
+export interface ProviderChange {
+  provider?: { kind: ProviderChoice['kind']; baseUrl?: string; allowRemote?: boolean; apiKey?: string } | null;
+  chatModel?: string | null;
+  embeddingModel?: string | null;
+}
+
+export interface Preferences {
+  text: string;
+  autoApprove: boolean;
+  proposeMemories: boolean;
+}
+
+export interface AssistantStatus extends ProviderSettings {
+  ready: boolean;
+  reason?: string;
+  index: IndexStatus;
+  proposedMemories: number;
+}
+
+export type TurnEvent =
+  | { type: 'context'; report: ContextReport; budget: string; user: MessageView | null; citations: Citation[] }
+  | { type: 'token'; content: string }
+  | { type: 'done'; message: MessageView; promptTokens?: number; completionTokens?: number }
+  | { type: 'memories'; proposed: Memory[] };
+
+export interface TurnRequest {
+  /** default: the vault's chat model */
+  model?: string;
+  signal?: AbortSignal;
+  regenerate?: boolean;
+  /** a silent provider fails after this long (default: the provider's) */
+  timeoutMs?: number;
+}
+
+export interface AssistantService extends WorkspaceService {
+  /** Conversations, messages, memories, preferences' text (store/store.ts). */
+  readonly store: AssistantStore;
+  readonly core: Assistant;
+  providerSettings(): ProviderSettings;
+  /** Changes the provider and default models. Throws INVALID_INPUT (a remote address without opt-in, a bad URL). */
+  configure(change: ProviderChange): ProviderSettings;
+  /** The configured provider, or null. Throws INVALID_INPUT for the embedded one where this build has none. */
+  provider(): ModelProvider | null;
+  preferences(): Preferences;
+  setPreferences(change: Partial<Preferences>): Preferences;
+  status(): AssistantStatus;
+  /**
+   * One turn (see Assistant.ask), then the model's proposed memories and the running summary.
+   * Throws AI_BUSY while another answer is written in the conversation, INVALID_INPUT when no
+   * model is configured, and what Assistant.ask throws.
+   */
+  ask(conversation: RecordId, text: string, opts?: TurnRequest): AsyncGenerator<TurnEvent>;
+  /** Stops the answer being written in a conversation; false when none is. */
+  stopTurn(conversation: RecordId): boolean;
+  /** A conversation's messages with their citations. */
+  messages(conversation: RecordId): MessageView[];
+  /** Called by the vault after each commit (VaultDeps.onChange). */
+  vaultChanged(items: readonly string[]): void;
+  readonly index: { status(): IndexStatus; rebuild(): void; idle(): Promise<void> };
+}
+
+export interface AssistantServiceDeps {
+  records: RecordStore<AssistantRecord>;
+  clock: () => number;
+  vault: Vault;
+  /** the workspace's: aborted on lock, auto-lock and panic */
+  signal: AbortSignal;
+  /** the embedded model (H-AI-MODELS), where this build has one */
+  embedded?: () => ModelProvider;
+  onError?: (err: unknown) => void;
+}
+
+const NO_MODEL = 'no model yet: import a GGUF or point to your Ollama';
+const MODEL_NAME = /^[^\u0000-\u001f\u007f]{1,256}$/;
+
+export function createAssistantService(deps: AssistantServiceDeps): AssistantService {
+  const { vault } = deps;
+  let provider: ModelProvider | null = null;
+  let providerFor: string | null = null;
+  const nameOf = (item: string): string | null => {
+    try {
+      return vault.item(item).name;
+    } catch {
+      return null;
+    }
+  };
+
+  function providerOf(choice: ProviderChoice | null): ModelProvider | null {
+    if (choice === null) return null;
+    const config = { baseUrl: choice.baseUrl ?? '', allowRemote: choice.allowRemote, ...(choice.apiKey ? { apiKey: choice.apiKey } : {}) };
+    if (choice.kind === 'ollama') return createOllamaProvider(config);
+    if (choice.kind === 'openai') return createOpenAiProvider(config);
+    if (deps.embedded === undefined) throw new ElohimError('INVALID_INPUT', 'this build has no embedded model runtime');
+    return deps.embedded();
+  }
+  const currentProvider = (): ModelProvider | null => {
+    const choice = core.store.config().provider;
+    const key = JSON.stringify(choice);
+    if (key !== providerFor) {
+      provider = providerOf(choice);
+      providerFor = key;
+    }
+    return provider;
+  };
+
+  const vectors = createVectors({
+    embeddingModel: () => core.store.config().embeddingModel,
+    provider: () => currentProvider(),
+    index: () => core.index,
+    store: () => core.store,
+    signal: deps.signal,
+    onError: deps.onError,
+  });
+  const core = createAssistant({ records: deps.records, clock: deps.clock, provider: currentProvider, nameOf, retrieve: vectors.retrieve });
+  vectors.load();
+  const indexer = createIndexer({
+    vault,
+    assistant: {
+      index: core.index,
+      store: core.store,
+      indexDocuments: (docs) => core.indexDocuments(docs),
+      removeDocument(item) {
+        vectors.forget(item);
+        return core.removeDocument(item);
+      },
+    },
+    signal: deps.signal,
+    onIndexed: (items) => vectors.queue(items),
+    vectors: () => vectors.size,
+    onError: deps.onError,
+  });
+  indexer.start();
+
+  /** in-flight answers by conversation */
+  const turns = new Map<RecordId, AbortController>();
+
+  function citationsOf(sources: readonly string[] | undefined): Citation[] {
+    return (sources ?? []).map((item, i) => {
+      try {
+        const entry = vault.item(item);
+        return { n: i + 1, item, name: entry.name, path: entry.path };
+      } catch {
+        return { n: i + 1, item, name: core.store.documentInfo(item)?.name ?? '', path: null };
+      }
+    });
+  }
+  const viewOf = (m: Message): MessageView => {
+    const { sources, ...rest } = m;
+    return sources === undefined ? rest : { ...rest, citations: citationsOf(sources) };
+  };
+
+  function settings(): ProviderSettings {
+    const c = core.store.config();
+    const p = c.provider;
+    return {
+      provider: p === null ? null : { kind: p.kind, baseUrl: p.baseUrl ?? null, local: p.kind === 'embedded' || isLocal(p.baseUrl), allowRemote: p.allowRemote, hasApiKey: Boolean(p.apiKey) },
+      chatModel: c.chatModel,
+      embeddingModel: c.embeddingModel,
+    };
+  }
+
+  const service: AssistantService = {
+    store: core.store,
+    core,
+    providerSettings: settings,
+    configure(change) {
+      const old = core.store.config();
+      const next = { ...old };
+      if (change.provider !== undefined) {
+        if (change.provider === null) next.provider = null;
+        else {
+          const { kind, baseUrl, allowRemote, apiKey } = change.provider;
+          if (kind !== 'ollama' && kind !== 'openai' && kind !== 'embedded') throw new ElohimError('INVALID_INPUT', 'a provider is ollama, openai or embedded');
+          if (kind !== 'embedded' && (typeof baseUrl !== 'string' || baseUrl === '')) throw new ElohimError('INVALID_INPUT', `a ${kind} provider needs its address (baseUrl)`);
+          const choice: ProviderChoice = { kind, allowRemote: allowRemote === true };
+          if (kind !== 'embedded') choice.baseUrl = baseUrl;
+          if (apiKey !== undefined && apiKey !== '') choice.apiKey = apiKey;
+          // building it checks the address and the remote opt-in before anything is saved
+          providerOf(choice);
+          next.provider = choice;
+        }
+      }
+      for (const key of ['chatModel', 'embeddingModel'] as const) {
+        const value = change[key];
+        if (value === undefined) continue;
+        if (value !== null && (typeof value !== 'string' || !MODEL_NAME.test(value))) throw new ElohimError('INVALID_INPUT', `${key} must be a model name`);
+        next[key] = value;
+      }
+      core.store.setConfig(next);
+      if (next.embeddingModel !== old.embeddingModel || JSON.stringify(next.provider) !== JSON.stringify(old.provider)) vectors.reset();
+      return settings();
+    },
+    provider: currentProvider,
+    preferences() {
+      const c = core.store.config();
+      return { text: core.store.preferences(), autoApprove: c.autoApprove, proposeMemories: c.proposeMemories };
+    },
+    setPreferences(change) {
+      if (change.text !== undefined) core.store.setPreferences(change.text);
+      if (change.autoApprove !== undefined || change.proposeMemories !== undefined) {
+        const c = core.store.config();
+        core.store.setConfig({ ...c, autoApprove: change.autoApprove ?? c.autoApprove, proposeMemories: change.proposeMemories ?? c.proposeMemories });
+      }
+      return service.preferences();
+    },
+    status() {
+      const s = settings();
+      const reason = s.provider === null || s.chatModel === null ? NO_MODEL : undefined;
+      return { ...s, ready: reason === undefined, ...(reason ? { reason } : {}), index: indexer.status(), proposedMemories: core.store.listMemories({ status: 'proposed' }).length };
+    },
+
+    async *ask(conversation, text, opts = {}) {
+      const config = core.store.config();
+      const model = opts.model ?? config.chatModel;
+      if (currentProvider() === null || model === null) throw new ElohimError('INVALID_INPUT', NO_MODEL);
+      core.store.getConversation(conversation);
+      if (turns.has(conversation)) throw new ElohimError('AI_BUSY');
+      const stop = new AbortController();
+      turns.set(conversation, stop);
+      const signal = AbortSignal.any([stop.signal, deps.signal, ...(opts.signal ? [opts.signal] : [])]);
+      const call = { model, signal, ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) };
+      try {
+        let dropped = 0;
+        for await (const e of core.ask(conversation, text, { ...call, regenerate: opts.regenerate === true })) {
+          if (e.type === 'context') {
+            dropped = e.report.parts.turns.dropped;
+            yield { type: 'context', report: e.report, budget: describeReport(e.report), user: e.user === null ? null : viewOf(e.user), citations: citationsOf(e.sources) };
+          } else if (e.type === 'delta') yield { type: 'token', content: e.content };
+          else {
+            const done: TurnEvent = { type: 'done', message: viewOf(e.message) };
+            if (e.promptTokens !== undefined) done.promptTokens = e.promptTokens;
+            if (e.completionTokens !== undefined) done.completionTokens = e.completionTokens;
+            yield done;
+          }
+        }
+        // Upkeep after the answer is saved: a failure here costs a memory or a summary, never the answer.
+        if (config.proposeMemories) {
+          const proposed = await upkeep(() => core.proposeMemories(conversation, { ...call, autoApprove: config.autoApprove }), signal);
+          if (proposed !== null && proposed.length > 0) yield { type: 'memories', proposed };
+        }
+        if (dropped > 0) await upkeep(() => core.summarize(conversation, call), signal);
+      } finally {
+        turns.delete(conversation);
+      }
+    },
+    stopTurn(conversation) {
+      const turn = turns.get(conversation);
+      turn?.abort(new DOMException('stopped', 'AbortError'));
+      return turn !== undefined;
+    },
+    messages: (conversation) => core.store.messages(conversation).map(viewOf),
+    vaultChanged: (items) => indexer.changed(items),
+    index: { status: () => indexer.status(), rebuild: () => indexer.rebuild(), idle: () => indexer.idle() },
+    stop() {
+      for (const turn of turns.values()) turn.abort(new DOMException('the vault was locked', 'AbortError'));
+      indexer.stop();
+      core.stop();
+    },
+  };
+
+  async function upkeep<T>(fn: () => Promise<T>, signal: AbortSignal): Promise<T | null> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (signal.aborted) return null;
+      deps.onError?.(err);
+      return null;
+    }
+  }
+
+  return service;
+}
+
+function isLocal(baseUrl: string | undefined): boolean {
+  try {
+    return baseUrl !== undefined && isLoopback(new URL(baseUrl));
+  } catch {
+    return false;
+  }
+}
