@@ -73,8 +73,12 @@ export function inTransaction<T>(db: Database, fn: () => T): T {
   db.exec('BEGIN IMMEDIATE');
   const mine: (() => void)[][] = [[]];
   open.set(db, mine);
+  const hooks = commitHooks.get(db);
   try {
+    hooks?.begin();
     const result = fn();
+    // A hook that throws (the deniable store full) rolls the transaction back like any failure.
+    hooks?.commit();
     db.exec('COMMIT');
     return result;
   } catch (err) {
@@ -85,6 +89,23 @@ export function inTransaction<T>(db: Database, fn: () => T): T {
   } finally {
     open.delete(db);
   }
+}
+
+/**
+ * What a database kept elsewhere than its own file needs to see of each outermost transaction:
+ * `begin` after BEGIN, `commit` right before COMMIT (it may throw to roll back). The deniable
+ * store (src/store) keeps an in-memory database whose changes it writes to its own log there.
+ */
+export interface CommitHooks {
+  begin(): void;
+  commit(): void;
+}
+
+const commitHooks = new WeakMap<Database, CommitHooks>();
+
+/** Sets the commit hooks of `db` (see CommitHooks). */
+export function setCommitHooks(db: Database, hooks: CommitHooks): void {
+  commitHooks.set(db, hooks);
 }
 
 /**

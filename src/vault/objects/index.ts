@@ -8,3 +8,11 @@ export type { CiphertextView, StoredCheck } from './ciphertext.ts';
 export { isObjectId, newObjectId, storedSize } from './layout.ts';
 export type { ObjectId } from './layout.ts';
 export type { ObjectWriter, WriteResult } from './writer.ts';
+// The parts another object store is built from (src/store keeps objects in the deniable store):
+// the one writer and its codecs, the one pump, and the layout's arithmetic.
+export { createObjectWriter, sealing } from './writer.ts';
+export type { WriterTarget } from './writer.ts';
+export type { AppendFile } from './file.ts';
+export { authenticating, passing } from './verify.ts';
+export { pump } from './pool.ts';
+export { chunkPosition, newNonce, payloadReader, payloadSizeOf, readNonce, wholeChunksOf } from './layout.ts';

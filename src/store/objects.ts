@@ -1,0 +1,407 @@
+/**
+ * The object store of one region: the same ObjectStore the vault uses over the pool of files
+ * (src/vault/objects), with objects kept as runs of blocks of the deniable store instead of
+ * files. The bytes are the same (nonce ‖ age STREAM payload, written by the one writer through
+ * the same codecs); only where they go differs: blocks taken from the region's allocator,
+ * written in place, fdatasynced, and then named by a log entry (region.ts). An object is in the
+ * store once its entry is durable; blocks of one that never got an entry are free again at the
+ * next open, which is all crash recovery needs.
+ *
+ * Object bytes are not sealed again per block: they are already uniform (a fresh file key and a
+ * random nonce per object), so a block of an object looks like a never-used random block, and a
+ * second cipher would only cost write speed (ARCHITECTURE.md, the deniable store).
+ */
+import { once } from 'node:events';
+import { Readable } from 'node:stream';
+import { CHUNK_SIZE, chunkOffset, createRangeDecryptor, payloadKey } from '../crypto/age/index.ts';
+import type { PositionalReader } from '../crypto/age/index.ts';
+import type { HasherPool } from '../crypto/index.ts';
+import { ElohimError, isElohimError } from '../errors.ts';
+import {
+  authenticating,
+  chunkPosition,
+  createObjectWriter,
+  newNonce,
+  passing,
+  payloadReader,
+  payloadSizeOf,
+  pump,
+  readNonce,
+  sealing,
+  storedSize,
+  wholeChunksOf,
+} from '../vault/index.ts';
+import type { AppendFile, CiphertextView, ObjectId, ObjectStore, WriterTarget } from '../vault/index.ts';
+import { ENTRY } from './entries.ts';
+import type { Extent, ObjectEntry } from './entries.ts';
+import { BLOCK } from './format.ts';
+import { objectKey } from './region.ts';
+import type { Region, StoreFile } from './region.ts';
+
+const missing = () => new ElohimError('OBJECT_DAMAGED', 'the stored object is missing');
+
+/** Byte runs of the store file holding bytes [pos, pos + len) of an object laid out on `extents`. */
+function segments(region: Region, extents: Extent[], pos: number, len: number): { at: number; length: number }[] {
+  const out: { at: number; length: number }[] = [];
+  let skip = pos;
+  let left = len;
+  for (const [start, count] of extents) {
+    const bytes = count * BLOCK;
+    if (skip >= bytes) {
+      skip -= bytes;
+      continue;
+    }
+    const n = Math.min(bytes - skip, left);
+    const at = region.io.base + start * BLOCK + skip;
+    const last = out.at(-1);
+    if (last !== undefined && last.at + last.length === at) last.length += n;
+    else out.push({ at, length: n });
+    left -= n;
+    skip = 0;
+    if (left === 0) break;
+  }
+  if (left > 0) throw missing();
+  return out;
+}
+
+const blocksOf = (extents: Extent[]) => extents.reduce((n, [, c]) => n + c, 0);
+
+/** The first `blocks` blocks of `extents`, and the rest. */
+function split(extents: Extent[], blocks: number): [Extent[], Extent[]] {
+  const keep: Extent[] = [];
+  const rest: Extent[] = [];
+  let left = blocks;
+  for (const [start, count] of extents) {
+    if (left >= count) keep.push([start, count]);
+    else if (left > 0) {
+      keep.push([start, left]);
+      rest.push([start + left, count - left]);
+    } else rest.push([start, count]);
+    left = Math.max(0, left - count);
+  }
+  return [keep, rest];
+}
+
+/** An object being written: where its bytes go, and how many are durable. */
+interface Draft {
+  entry: ObjectEntry;
+  /** logs the durable size at each sync (a resumable upload's partial object) */
+  logged: boolean;
+}
+
+export function createRegionObjects(deps: { region: Region; fh: StoreFile; hashers: HasherPool; clock: () => number }): ObjectStore {
+  const { region, fh, hashers, clock } = deps;
+  /** Objects written in place, durable but named only by the next syncFolders. */
+  const unnamed = new Map<string, ObjectEntry>();
+  const writing = new Set<string>();
+
+  function reader(entry: ObjectEntry): PositionalReader {
+    return {
+      async read(buffer, offset, length, position) {
+        const n = Math.max(0, Math.min(length, entry.size - position));
+        let done = 0;
+        for (const s of n > 0 ? segments(region, entry.extents, position, n) : []) {
+          const { bytesRead } = await fh.read(buffer, offset + done, s.length, s.at);
+          done += bytesRead;
+          if (bytesRead < s.length) break;
+        }
+        return { bytesRead: done };
+      },
+    };
+  }
+
+  /** Appends at `position` of the draft, taking blocks as it grows. */
+  function appendFile(draft: Draft, start: number): AppendFile {
+    let position = start;
+    let failure: unknown = null;
+    const inFlight: Promise<void>[] = [];
+    const fail = (err: unknown) => {
+      failure ??= err;
+    };
+    const check = () => {
+      if (failure !== null) throw failure;
+    };
+    return {
+      get position() {
+        return position;
+      },
+      async write(list, bytes) {
+        check();
+        const need = Math.ceil((position + bytes) / BLOCK) - blocksOf(draft.entry.extents);
+        if (need > 0) {
+          for (const [s, n] of region.allocate(need)) {
+            const last = draft.entry.extents.at(-1);
+            if (last !== undefined && last[0] + last[1] === s) last[1] += n;
+            else draft.entry.extents.push([s, n]);
+          }
+        }
+        const data = list.length === 1 ? list[0]! : Buffer.concat(list, bytes);
+        let from = 0;
+        for (const s of segments(region, draft.entry.extents, position, bytes)) {
+          const piece = data.subarray(from, from + s.length);
+          from += s.length;
+          inFlight.push(writeFully(fh, piece, s.at).catch(fail));
+        }
+        position += bytes;
+        while (inFlight.length > 2) await inFlight.shift();
+        check();
+      },
+      async sync() {
+        await Promise.all(inFlight.splice(0));
+        check();
+        await fh.datasync();
+        draft.entry.size = position;
+        if (draft.logged) {
+          const copy: ObjectEntry = { ...draft.entry, extents: draft.entry.extents.map((e): Extent => [e[0], e[1]]) };
+          region.append({ type: ENTRY.OBJECTS, objects: [copy] });
+          region.objects.set(objectKey(copy.id, true), copy);
+        }
+      },
+      async close() {
+        await Promise.all(inFlight.splice(0));
+      },
+    };
+  }
+
+  /** Where a writer's bytes go: named at publish (or, in place, at syncFolders). */
+  function target(draft: Draft, inPlace: boolean): WriterTarget {
+    return {
+      reopen: async (position) => appendFile(draft, position),
+      async publish() {
+        const [keep, spare] = split(draft.entry.extents, Math.ceil(draft.entry.size / BLOCK));
+        const entry: ObjectEntry = { ...draft.entry, partial: false, extents: keep };
+        if (inPlace) {
+          unnamed.set(entry.id, entry);
+        } else {
+          region.append({ type: ENTRY.OBJECTS, objects: [entry] });
+          region.objects.set(objectKey(entry.id, false), entry);
+          region.objects.delete(objectKey(entry.id, true));
+        }
+        region.release(spare);
+      },
+      async discard() {
+        if (draft.logged && region.objects.has(objectKey(draft.entry.id, true))) {
+          region.append({ type: ENTRY.REMOVE, objects: [{ id: draft.entry.id, partial: true }] });
+          region.objects.delete(objectKey(draft.entry.id, true));
+        }
+        unnamed.delete(draft.entry.id);
+        region.release(draft.entry.extents);
+        draft.entry.extents = [];
+      },
+    };
+  }
+
+  function begin(id: string): Draft {
+    return { entry: { id, partial: true, size: 0, created: clock(), extents: [] }, logged: false };
+  }
+
+  /** Runs a write of `id`, keeping it in `writing` meanwhile. */
+  async function guarded<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    if (writing.has(id)) throw new ElohimError('ITEM_EXISTS', 'the object is being written');
+    writing.add(id);
+    try {
+      return await fn();
+    } finally {
+      writing.delete(id);
+    }
+  }
+
+  const stored = (id: string) => region.objects.get(objectKey(id, false)) ?? null;
+
+  const ciphertext: CiphertextView = {
+    async *list() {
+      const all = [...region.objects.values()].filter((o) => !o.partial).sort((a, b) => (a.id < b.id ? -1 : 1));
+      for (const o of all) yield { id: o.id as ObjectId, size: o.size };
+    },
+    async size(id) {
+      return stored(id)?.size ?? null;
+    },
+    async read(id, range) {
+      const entry = stored(id);
+      if (entry === null) throw missing();
+      const start = range?.start ?? 0;
+      const end = range?.end ?? entry.size;
+      if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end) && 0 <= start && start <= end && end <= entry.size)) {
+        throw new ElohimError('INVALID_INPUT', `range ${start}-${end} is outside 0-${entry.size}`);
+      }
+      const r = reader(entry);
+      return Readable.from(
+        (async function* () {
+          for (let at = start; at < end; ) {
+            const buf = Buffer.alloc(Math.min(1 << 20, end - at));
+            const { bytesRead } = await r.read(buf, 0, buf.length, at);
+            if (bytesRead === 0) throw missing();
+            at += bytesRead;
+            yield buf.subarray(0, bytesRead);
+          }
+        })(),
+      );
+    },
+    async write(id, source, check, opts = {}) {
+      if (stored(id) !== null) throw new ElohimError('ITEM_EXISTS', 'the object is already stored');
+      const size = 'fileKey' in check ? storedSize(check.size) : check.storedSize;
+      if (!Number.isSafeInteger(size) || size < 0) throw new ElohimError('INVALID_INPUT', 'the expected size must be a non-negative integer');
+      return guarded(id, async () => {
+        const draft = begin(id);
+        const writer = createObjectWriter({
+          target: target(draft, false),
+          file: appendFile(draft, 0),
+          position: 0,
+          codec: 'fileKey' in check ? authenticating(check.fileKey, size) : passing(size),
+          hash: hashers.create(size),
+          check:
+            'storedSha256' in check
+              ? (result) => {
+                  if (result.sha256 !== check.storedSha256) throw new ElohimError('OBJECT_DAMAGED', 'the received object does not match its SHA-256');
+                }
+              : undefined,
+          onFailure: 'discard',
+        });
+        return pump(writer, source, opts);
+      });
+    },
+  };
+
+  return {
+    async write(id, source, fileKey, opts = {}) {
+      return guarded(id, async () => {
+        const nonce = newNonce();
+        const draft = begin(id);
+        const writer = createObjectWriter({
+          target: target(draft, opts.inPlace === true),
+          file: appendFile(draft, 0),
+          position: 0,
+          head: nonce,
+          codec: sealing(payloadKey(fileKey, nonce)),
+          hash: hashers.create(source instanceof Uint8Array ? source.length : opts.sizeHint),
+          onFailure: 'discard',
+        });
+        return pump(writer, source, opts);
+      });
+    },
+
+    async startPartial(id, fileKey, length) {
+      const nonce = newNonce();
+      const draft = begin(id);
+      draft.logged = true;
+      const file = appendFile(draft, 0);
+      await file.write([nonce], nonce.length);
+      await file.sync();
+      return createObjectWriter({
+        target: target(draft, false),
+        file: null,
+        position: file.position,
+        codec: sealing(payloadKey(fileKey, nonce), { length }),
+        hash: hashers.create(length, { longLived: true }),
+        onFailure: 'keep',
+      });
+    },
+
+    async resumePartial(id, fileKey, length) {
+      const partial = region.objects.get(objectKey(id, true));
+      if (partial === undefined) return null;
+      const r = reader(partial);
+      const nonce = await readNonce(r).catch((err: unknown) => {
+        if (isElohimError(err, 'OBJECT_DAMAGED')) return null;
+        throw err;
+      });
+      if (nonce === null) return null;
+      const hash = hashers.create(length, { longLived: true });
+      const key = payloadKey(fileKey, nonce);
+      // As store.ts does for a partial file: the SHA-256 is rebuilt from the durable chunks.
+      let chunks: number;
+      try {
+        const plain = createRangeDecryptor({ reader: payloadReader(r), payloadSize: chunkOffset(wholeChunksOf(partial.size, length)), payloadKey: key, complete: false });
+        let hashed = 0;
+        try {
+          for await (const piece of plain) {
+            await hash.update(piece as Buffer);
+            hashed += (piece as Buffer).length;
+          }
+        } catch (err) {
+          if (!isElohimError(err, 'AGE_PAYLOAD_INVALID')) throw err;
+        } finally {
+          if (!plain.closed) await once(plain, 'close');
+        }
+        chunks = hashed / CHUNK_SIZE;
+      } catch (err) {
+        hash.destroy();
+        throw err;
+      }
+      const draft: Draft = { entry: { ...partial, extents: partial.extents.map((e): Extent => [e[0], e[1]]) }, logged: true };
+      return createObjectWriter({
+        target: target(draft, false),
+        file: null,
+        position: chunkPosition(chunks),
+        codec: sealing(key, { counter: chunks, length }),
+        hash,
+        onFailure: 'keep',
+      });
+    },
+
+    async syncFolders(ids) {
+      const named: ObjectEntry[] = [];
+      for (const id of ids) {
+        const entry = unnamed.get(id);
+        if (entry !== undefined) named.push(entry);
+      }
+      if (named.length === 0) return;
+      region.append({ type: ENTRY.OBJECTS, objects: named });
+      for (const entry of named) {
+        unnamed.delete(entry.id);
+        region.objects.set(objectKey(entry.id, false), entry);
+      }
+    },
+
+    async read(id, fileKey, size, range) {
+      const entry = stored(id);
+      if (entry === null) throw missing();
+      if (entry.size !== storedSize(size)) throw new ElohimError('OBJECT_DAMAGED', 'the stored object has the wrong size');
+      const r = reader(entry);
+      const nonce = await readNonce(r);
+      return createRangeDecryptor({
+        reader: payloadReader(r),
+        payloadSize: payloadSizeOf(entry.size),
+        payloadKey: payloadKey(fileKey, nonce),
+        start: range?.start ?? 0,
+        end: range?.end ?? size,
+      });
+    },
+
+    async remove(id) {
+      const gone = [false, true].map((partial) => region.objects.get(objectKey(id, partial))).filter((o): o is ObjectEntry => o !== undefined);
+      const pending = unnamed.get(id);
+      if (pending !== undefined) {
+        unnamed.delete(id);
+        region.release(pending.extents);
+      }
+      if (gone.length === 0) return;
+      region.append({ type: ENTRY.REMOVE, objects: gone.map((o) => ({ id: o.id, partial: o.partial })) });
+      for (const o of gone) {
+        region.objects.delete(objectKey(o.id, o.partial));
+        region.release(o.extents);
+      }
+    },
+
+    async cleanTemp(olderThanMs, now) {
+      const old = [...region.objects.values()].filter((o) => o.partial && !writing.has(o.id) && now - o.created > olderThanMs);
+      if (old.length === 0) return 0;
+      region.append({ type: ENTRY.REMOVE, objects: old.map((o) => ({ id: o.id, partial: true })) });
+      for (const o of old) {
+        region.objects.delete(objectKey(o.id, true));
+        region.release(o.extents);
+      }
+      return old.length;
+    },
+
+    ciphertext,
+  };
+}
+
+async function writeFully(fh: StoreFile, data: Buffer, at: number): Promise<void> {
+  let done = 0;
+  while (done < data.length) {
+    const { bytesWritten } = await fh.write(data, done, data.length - done, at + done);
+    done += bytesWritten;
+  }
+}
