@@ -1,0 +1,185 @@
+/**
+ * A libp2p stream as a channel of whole messages, the shape every mesh protocol speaks and the
+ * pool lends out. Frames (version 1 of the mesh framing):
+ *
+ *   type(1) ‖ length(4, big-endian) ‖ payload      type: 0 message, 1 ping, 2 pong
+ *
+ * Ping and pong live in the same stream as the messages so the pool can check that a stream
+ * that sat idle still carries data end to end (a libp2p connection-level ping proves only the
+ * connection, and opens a stream of its own to do it). The side that receives a ping answers it
+ * here; protocol handlers never see either.
+ */
+import { Uint8ArrayList } from 'uint8arraylist';
+import type { Stream } from '@libp2p/interface';
+import { ElohimError } from '../../errors.ts';
+
+/** Largest message a channel carries; bigger transfers are cut into messages by the protocol. */
+export const MAX_MESSAGE = 4 * 1024 * 1024;
+const HEADER = 5;
+const T_MESSAGE = 0;
+const T_PING = 1;
+const T_PONG = 2;
+/** Past this many unread bytes the stream is paused (libp2p's backpressure reaches the sender). */
+const READ_HIGH_WATER = 8 * 1024 * 1024;
+
+/** What a protocol handler and a pool borrower use. */
+export interface MeshChannel {
+  /** the device id (peer id) of the other side */
+  readonly peer: string;
+  /** Sends one message (≤ MAX_MESSAGE), waiting for the stream to drain when it is full. Throws MESH_STREAM_CLOSED. */
+  send(msg: Uint8Array, opts?: { signal?: AbortSignal }): Promise<void>;
+  /** The next message; null when the other side closed its end. Throws MESH_STREAM_CLOSED on a reset, AbortError on the signal. */
+  receive(opts?: { signal?: AbortSignal }): Promise<Uint8Array | null>;
+}
+
+/** The channel with what the pool needs besides. */
+export interface FramedChannel extends MeshChannel {
+  /** Round trip of an in-stream ping in ms; throws MESH_STREAM_CLOSED, or on timeout. */
+  ping(timeoutMs: number): Promise<number>;
+  /** whether the stream can still carry messages both ways */
+  usable(): boolean;
+  /** messages received but not yet read (a lent stream returned with some is not clean) */
+  unread(): number;
+  close(): Promise<void>;
+  abort(reason: string): void;
+  readonly stream: Stream;
+}
+
+export function frameChannel(stream: Stream, peer: string): FramedChannel {
+  const buffer = new Uint8ArrayList();
+  const messages: Uint8Array[] = [];
+  let queuedBytes = 0;
+  let ended = false;
+  let failure: ElohimError | null = null;
+  let waiter: { resolve: (m: Uint8Array | null) => void; reject: (e: unknown) => void } | null = null;
+  let pong: { resolve: () => void } | null = null;
+
+  const deliver = () => {
+    if (waiter === null) return;
+    const w = waiter;
+    if (messages.length > 0) {
+      waiter = null;
+      const m = messages.shift()!;
+      queuedBytes -= m.length;
+      if (queuedBytes < READ_HIGH_WATER / 2 && stream.readStatus === 'paused') stream.resume();
+      w.resolve(m);
+    } else if (failure !== null) {
+      waiter = null;
+      w.reject(failure);
+    } else if (ended) {
+      waiter = null;
+      w.resolve(null);
+    }
+  };
+
+  const fail = (reason: string) => {
+    if (failure === null) failure = new ElohimError('MESH_STREAM_CLOSED', reason);
+    ended = true;
+    deliver();
+  };
+
+  stream.addEventListener('message', (evt) => {
+    buffer.append(evt.data);
+    while (buffer.byteLength >= HEADER) {
+      const type = buffer.get(0);
+      const length = buffer.getUint32(1);
+      if (length > MAX_MESSAGE || type > T_PONG) {
+        // A peer that breaks the framing is not to be trusted with the rest of the stream.
+        stream.abort(new Error('mesh framing violated'));
+        fail('the other device broke the mesh framing');
+        return;
+      }
+      if (buffer.byteLength < HEADER + length) break;
+      const payload = buffer.subarray(HEADER, HEADER + length);
+      buffer.consume(HEADER + length);
+      if (type === T_PING) {
+        if (stream.writeStatus === 'writable') stream.send(header(T_PONG, 0));
+      } else if (type === T_PONG) {
+        pong?.resolve();
+        pong = null;
+      } else {
+        messages.push(payload);
+        queuedBytes += payload.length;
+        if (queuedBytes > READ_HIGH_WATER) stream.pause();
+      }
+    }
+    deliver();
+  });
+  stream.addEventListener('remoteCloseWrite', () => {
+    ended = true;
+    deliver();
+  });
+  stream.addEventListener('close', (evt) => {
+    if (evt.error !== undefined) fail(`stream ended: ${evt.error.name}`);
+    ended = true;
+    deliver();
+  });
+
+  const channel: FramedChannel = {
+    peer,
+    stream,
+    async send(msg, opts) {
+      if (msg.length > MAX_MESSAGE) throw new ElohimError('INVALID_INPUT', `a mesh message is at most ${MAX_MESSAGE} bytes`);
+      if (failure !== null || stream.writeStatus !== 'writable') throw failure ?? new ElohimError('MESH_STREAM_CLOSED');
+      const ok = stream.send(new Uint8ArrayList(header(T_MESSAGE, msg.length), msg));
+      if (!ok) await stream.onDrain({ signal: opts?.signal });
+    },
+    receive(opts) {
+      if (waiter !== null) return Promise.reject(new Error('one receive at a time on a mesh channel'));
+      opts?.signal?.throwIfAborted();
+      return new Promise<Uint8Array | null>((resolve, reject) => {
+        const signal = opts?.signal;
+        const onAbort = () => {
+          waiter = null;
+          reject(signal!.reason);
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        waiter = {
+          resolve: (m) => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve(m);
+          },
+          reject: (e) => {
+            signal?.removeEventListener('abort', onAbort);
+            reject(e);
+          },
+        };
+        deliver();
+      });
+    },
+    ping(timeoutMs) {
+      if (!channel.usable()) return Promise.reject(failure ?? new ElohimError('MESH_STREAM_CLOSED'));
+      const started = performance.now();
+      return new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          pong = null;
+          reject(new ElohimError('MESH_PEER_UNREACHABLE', `no answer to a ping in ${timeoutMs} ms`));
+        }, timeoutMs);
+        pong = {
+          resolve: () => {
+            clearTimeout(timer);
+            resolve(performance.now() - started);
+          },
+        };
+        stream.send(header(T_PING, 0));
+      });
+    },
+    usable: () => failure === null && !ended && stream.status === 'open' && stream.writeStatus === 'writable',
+    unread: () => messages.length,
+    async close() {
+      await stream.close().catch(() => stream.abort(new Error('close failed')));
+    },
+    abort(reason) {
+      stream.abort(new Error(reason));
+      fail(reason);
+    },
+  };
+  return channel;
+}
+
+function header(type: number, length: number): Uint8Array {
+  const h = new Uint8Array(HEADER);
+  h[0] = type;
+  new DataView(h.buffer).setUint32(1, length);
+  return h;
+}
