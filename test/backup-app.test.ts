@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import S3rver from 's3rver';
 import { createApp, dataPaths } from '../src/app.ts';
@@ -98,7 +99,7 @@ describe('the backup service of a workspace', () => {
       assert.equal(info.lastProof?.ok, true);
       assert.equal(info.lastProof?.sampled, first.proof.sampled);
       assert.equal(info.lastBackup?.snapshot, first.summary.snapshot);
-      await workspace.vault.put(null, 'later.txt', (async function* () { yield Buffer.from('later') })());
+      await workspace.vault.put(null, 'later.txt', Readable.from([Buffer.from('later')]));
       const second = await workspace.backup.run('office');
       assert.equal(second.summary.objects.uploaded, 1);
       assert.equal((await workspace.backup.snapshots('office')).length, 2);
@@ -184,7 +185,7 @@ describe('the backup service of a workspace', () => {
       assert.throws(() => workspace.backup.setRetention('short', {}), { code: 'INVALID_INPUT' });
       workspace.backup.setRetention('short', { last: 2 });
       for (let i = 0; i < 3; i++) {
-        await workspace.vault.put(null, `r${i}.bin`, (async function* () { yield randomBytes(3000) })());
+        await workspace.vault.put(null, `r${i}.bin`, Readable.from([randomBytes(3000)]));
         await workspace.backup.run('short');
       }
       assert.equal((await workspace.backup.snapshots('short')).length, 2);

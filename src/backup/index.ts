@@ -28,7 +28,7 @@ export type { ProofReport, VerifyReport } from './verify.ts';
 export { asRepositoryKey } from './format/v1.ts';
 export type { RepositoryKey } from './format/v1.ts';
 export { forgetSnapshots, ORPHAN_AGE_MS, pruneRepository } from './prune.ts';
-export { backupRecordKeys, BACKUP_RECORD_KINDS, createBackupService, PROOF_SAMPLE } from './service.ts';
+export { backupRecordKeys, BACKUP_RECORD_KINDS, createBackupService, meter as progressMeter, PROOF_SAMPLE } from './service.ts';
 export type { BackupRecord, BackupService, JobProgress, LastBackup, LastProof, TargetInfo } from './service.ts';
 export { createFolderRestore } from './fresh.ts';
 export type { FolderRestore, FolderRestoreOptions } from './fresh.ts';

@@ -115,7 +115,7 @@ function checkTargetName(name: unknown): string {
 }
 
 /** Measures an operation's progress: the rate over the whole run and the time left at it. */
-function meter(operation: JobProgress['operation'], target: string, clock: () => number, emit?: (p: JobProgress) => void) {
+export function meter(operation: JobProgress['operation'], target: string, clock: () => number, emit?: (p: JobProgress) => void) {
   const started = clock();
   return (files: { done: number; total: number }, bytes: { done: number; total: number }) => {
     const elapsedMs = Math.max(1, clock() - started);
