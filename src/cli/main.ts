@@ -3,6 +3,7 @@ import { ElohimError, ERROR_CODES, isDiskFull, isElohimError } from '../errors.t
 import { ageCommand } from './commands/age.ts';
 import { auditCommand } from './commands/audit.ts';
 import { backupCommand, restoreCommand } from './commands/backup.ts';
+import { meshCommand } from './commands/mesh.ts';
 import { panicCommand } from './commands/panic.ts';
 import { serveCommand } from './commands/serve.ts';
 import { decoyCommand, settingsCommand } from './commands/settings.ts';
@@ -30,7 +31,7 @@ Environment:
 
 Exit codes: 0 ok, 1 failure, 2 bad input, 3 wrong secret, 4 not found, 5 conflict, 6 integrity, 7 disk full`,
     );
-  for (const cmd of [...vaultCommands(), settingsCommand(), decoyCommand(), ageCommand(), auditCommand(), backupCommand(), restoreCommand(), serveCommand(), panicCommand(), statusCommand()]) program.addCommand(cmd);
+  for (const cmd of [...vaultCommands(), settingsCommand(), decoyCommand(), ageCommand(), auditCommand(), backupCommand(), restoreCommand(), serveCommand(), panicCommand(), statusCommand(), meshCommand()]) program.addCommand(cmd);
   // Parse errors exit through our handler, with our exit codes.
   const exitOverride = (cmd: Command) => {
     cmd.exitOverride();
