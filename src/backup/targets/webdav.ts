@@ -3,10 +3,11 @@
  * serve webdav`), written against RFC 4918 with Node's own fetch: PROPFIND Depth 1 lists a
  * folder, MKCOL makes one, PUT streams a file up, GET reads it (with Range), MOVE and DELETE.
  *
- * - A put goes to a temp name beside the file, then MOVE (Overwrite: T) puts it in place:
- *   servers differ on whether an interrupted PUT leaves a partial file under the final name
- *   (rclone's local backend does), and the repository trusts a listed name to be whole. A temp
- *   left by a kill is skipped by `list`, like the local target's.
+ * - A put goes to a temp name beside the file, then MOVE (Overwrite: T) puts it in place: the
+ *   repository trusts a listed name to be whole, and RFC 4918 does not say what an interrupted
+ *   PUT leaves. Neither server of our tests keeps a part (Apache's mod_dav_fs writes through a
+ *   temp file of its own, rclone serve webdav removes it), so this one round trip per pack is
+ *   for the servers we cannot test. A temp left by a kill is skipped by `list`.
  * - The collection must exist (a mistyped URL must not be taken for an empty repository): `check`
  *   and every call say 'missing' when it does not; folders inside it are made on first use (a PUT
  *   into a missing folder is 409 Conflict, §9.7.1).
@@ -162,10 +163,10 @@ export function createWebDavTarget(config: WebDavTargetConfig): Target {
     const signal = o.signal ? AbortSignal.any([o.signal, idle.signal]) : idle.signal;
     const headers: Record<string, string> = { ...o.headers };
     if (auth) headers.authorization = auth;
-    let body: BodyInit | undefined;
+    let body: RequestInit['body'];
     let source: Readable | null = null;
     if (typeof o.body === 'string' || o.body instanceof Uint8Array) {
-      body = o.body as BodyInit;
+      body = o.body as RequestInit['body'];
     } else if (o.body) {
       headers['content-length'] = String(o.body.size);
       const opened = (source = await o.body.open());
@@ -175,7 +176,7 @@ export function createWebDavTarget(config: WebDavTargetConfig): Target {
           touch();
           yield chunk as Uint8Array;
         }
-      })() as unknown as BodyInit;
+      })() as unknown as RequestInit['body'];
     }
     try {
       return await fetch(url, { method, headers, body, signal, redirect: 'manual', duplex: 'half' } as RequestInit);
