@@ -56,6 +56,19 @@ export const API = {
   preferences: '/api/v1/assistant/preferences',
   assistantIndex: '/api/v1/assistant/index',
   assistantIndexRebuild: '/api/v1/assistant/index/rebuild',
+  // the cloud backup (routes/backup.ts); `:id` is a target's name
+  backupTargets: '/api/v1/backup/targets',
+  backupTarget: '/api/v1/backup/targets/:id',
+  backupTest: '/api/v1/backup/targets/:id/test',
+  backupRetention: '/api/v1/backup/targets/:id/retention',
+  backupRun: '/api/v1/backup/targets/:id/run',
+  backupSnapshots: '/api/v1/backup/targets/:id/snapshots',
+  backupVerify: '/api/v1/backup/targets/:id/verify',
+  backupProve: '/api/v1/backup/targets/:id/prove',
+  backupForget: '/api/v1/backup/targets/:id/forget',
+  backupPrune: '/api/v1/backup/targets/:id/prune',
+  backupRestoreBeside: '/api/v1/backup/targets/:id/restore',
+  backupRestoreFresh: '/api/v1/backup/restore',
 } as const;
 
 export type ApiRoute = (typeof API)[keyof typeof API];
