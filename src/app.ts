@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -8,9 +9,9 @@ import type { AuditLog, AuditRecord } from './audit/index.ts';
 import { x25519IdentityFromSecret } from './crypto/age/index.ts';
 import { createHasherPool } from './crypto/index.ts';
 import { createRecordStore, openDatabase } from './db/index.ts';
-import type { Database } from './db/index.ts';
+import type { Database, RecordKeys } from './db/index.ts';
 import { ElohimError } from './errors.ts';
-import { createProcessLock } from './fs/index.ts';
+import { createProcessLock, createSpaceReserve } from './fs/index.ts';
 import { createKeyring, vaultRecordKeys } from './keyring/index.ts';
 import type { Keyring, OnCreated, VaultKey } from './keyring/index.ts';
 import type { Argon2Params } from './crypto/index.ts';
@@ -21,6 +22,9 @@ import { createObjectStore, destroyVaultData, openVault } from './vault/index.ts
 import type { VaultRecord } from './vault/index.ts';
 import { createWorkspaces, recordEvent } from './workspace/index.ts';
 import { createMaintenance } from './cover/index.ts';
+import { createStoreFile, openStore } from './store/index.ts';
+import type { DeniableStore } from './store/index.ts';
+import { createMeshService } from './mesh/index.ts';
 import { asRepositoryKey, BACKUP_RECORD_KINDS, backupRecordKeys, createBackupService, createFolderRestore } from './backup/index.ts';
 import type { BackupRecord, FolderRestore } from './backup/index.ts';
 import type { BuiltWorkspace, Workspace, Workspaces } from './workspace/index.ts';
@@ -40,6 +44,17 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
   return { home: raw ? resolve(raw) : join(homedir(), '.elohim') };
 }
 
+/**
+ * Space kept for a full device (fs/reserve.ts): room for the lock, a session's audit entries and
+ * the database pages that moving a few files to the trash and emptying it write.
+ */
+const RESERVE_BYTES = 2 * 1024 * 1024;
+
+/** What a backup of a folder with a deniable store meets (see buildWorkspace). */
+const noStoreBackup = (): never => {
+  throw new ElohimError('INVALID_INPUT', 'backing up a folder with a deniable store is not supported yet: copy store.bin (all of it) with the folder instead');
+};
+
 /** The files of a data folder. */
 export function dataPaths(dir: string) {
   return {
@@ -50,6 +65,8 @@ export function dataPaths(dir: string) {
     config: join(dir, 'config.json'),
     throttle: join(dir, 'unlock-throttle.json'),
     lock: join(dir, 'lock'),
+    store: join(dir, 'store.bin'),
+    reserve: join(dir, 'reserve'),
   };
 }
 
@@ -61,6 +78,8 @@ export interface InitOptions {
   /** for tests: a cheaper Argon2id than the default */
   argon2?: Argon2Params;
   kdfCost?: KdfCost;
+  /** bytes of a deniable store (src/store) to set up, in which every vault's rows and objects live */
+  reserve?: number;
 }
 
 export interface App {
@@ -88,7 +107,7 @@ export interface App {
  * constructs a service; a workspace (a vault, its audit log, and the services that run while it
  * is open) is built here from the key the keyring hands out.
  */
-export function createApp(config: AppConfig, opts: { clock?: () => number } = {}): App {
+export function createApp(config: AppConfig, opts: { clock?: () => number; meshAutoStart?: boolean } = {}): App {
   const clock = opts.clock ?? Date.now;
   const paths = dataPaths(config.home);
   let db: Database | null = null;
@@ -98,23 +117,43 @@ export function createApp(config: AppConfig, opts: { clock?: () => number } = {}
   const hashers = createHasherPool({ maxWorkers: 2 });
   const objects = createObjectStore({ root: paths.objects, hashers });
   const settings = createSettings({ path: paths.config });
-  const keyring = createKeyring({ paths, db: database, lock, clock });
+  // The deniable store, when the folder was set up with one (`init --reserve`): every vault's
+  // rows and objects live in its region of store.bin, and db.sqlite and objects/ are never made.
+  let deniable: DeniableStore | null = null;
+  const store = (): DeniableStore | null =>
+    (deniable ??= existsSync(paths.store) ? openStore({ path: paths.store, size: statSync(paths.store).size, hashers, clock }) : null);
+  const databaseOf = (keys: RecordKeys): Database => store()?.databaseFor(keys) ?? database();
+  const keyring = createKeyring({ paths, db: databaseOf, lock, clock });
 
   const derivation = (key: VaultKey) => (label: string) => key.derive(label);
-  const auditRecords = (key: VaultKey) => createRecordStore<AuditRecord>({ db: database(), keys: auditKeysOf(derivation(key)), kinds: AUDIT_RECORD_KINDS });
-  const vaultRecords = (key: VaultKey) => createRecordStore<VaultRecord>({ db: database(), keys: vaultRecordKeys(derivation(key)) });
+  /** The database and object store of one vault: its region of the deniable store, or the shared ones. */
+  const ownKeys = (key: VaultKey) => vaultRecordKeys(derivation(key));
+  const dbOf = (key: VaultKey): Database => databaseOf(ownKeys(key));
+  const objectsOf = (key: VaultKey) => store()?.objectsFor(ownKeys(key)) ?? objects;
+  const auditRecords = (key: VaultKey) => createRecordStore<AuditRecord>({ db: dbOf(key), keys: auditKeysOf(derivation(key)), kinds: AUDIT_RECORD_KINDS });
+  const vaultRecords = (key: VaultKey) => createRecordStore<VaultRecord>({ db: dbOf(key), keys: vaultRecordKeys(derivation(key)) });
   const auditOf = (key: VaultKey): AuditLog => createAuditLog({ records: auditRecords(key), clock });
-  const assistantRecords = (key: VaultKey) => createRecordStore<AssistantRecord>({ db: database(), keys: assistantKeysOf(derivation(key)), kinds: ASSISTANT_RECORD_KINDS });
+  const assistantRecords = (key: VaultKey) => createRecordStore<AssistantRecord>({ db: dbOf(key), keys: assistantKeysOf(derivation(key)), kinds: ASSISTANT_RECORD_KINDS });
 
   /**
    * A new vault's first audit entry, written before its key slots make it reachable, dated when
    * the vault says it was made (a decoy added later says the folder's set-up: ARCHITECTURE.md).
    */
-  const setUp: OnCreated = (key, createdAt) =>
+  const setUp: OnCreated = async (key, createdAt, position) => {
+    // With a deniable store, the vault's region at its key-slot position is made first.
+    const s = store();
+    if (s !== null) {
+      if (position === null) throw new ElohimError('VAULT_FORMAT_UNKNOWN', 'a version-1 vault cannot live in a deniable store');
+      await s.format(ownKeys(key), position);
+    }
     recordEvent(createAuditLog({ records: auditRecords(key), clock: () => createdAt }), 'setup');
+  };
 
   /** Removes a decoy's records, objects and audit log. */
   async function wipe(key: VaultKey): Promise<void> {
+    // In a deniable store the region's superblocks become random bytes: nothing of it opens again.
+    const s = store();
+    if (s !== null) return s.destroy(ownKeys(key));
     await destroyVaultData({ records: vaultRecords(key), objects });
     auditRecords(key).clear();
     assistantRecords(key).clear();
@@ -126,7 +165,7 @@ export function createApp(config: AppConfig, opts: { clock?: () => number } = {}
     let followVault: ((items: readonly string[]) => void) | undefined;
     const vault = await openVault({
       records: vaultRecords(key),
-      objects,
+      objects: objectsOf(key),
       clock,
       identity: x25519IdentityFromSecret(key.derive('elohim/v1 age identity')),
       hashers,
@@ -145,8 +184,10 @@ export function createApp(config: AppConfig, opts: { clock?: () => number } = {}
     followVault = (items) => assistant.vaultChanged(items);
     // The cloud backup: targets sealed under its own keys; the repository key from the keyring.
     const backup = createBackupService({
-      records: createRecordStore<BackupRecord>({ db: database(), keys: backupRecordKeys(derivation(key)), kinds: BACKUP_RECORD_KINDS }),
-      folder: { paths, db: database, objects: objects.ciphertext },
+      records: createRecordStore<BackupRecord>({ db: dbOf(key), keys: backupRecordKeys(derivation(key)), kinds: BACKUP_RECORD_KINDS }),
+      // A folder with a deniable store is one file whose every byte may have changed: the backup
+      // engine does not read it yet, and says so rather than back up nothing.
+      folder: { paths, db: store() === null ? database : noStoreBackup, objects: objects.ciphertext },
       key: asRepositoryKey(keyring.backupKey(key)),
       clock,
       signal,
@@ -154,6 +195,11 @@ export function createApp(config: AppConfig, opts: { clock?: () => number } = {}
         if (!signal.aborted) recordEvent(audit, event, details); // a locked vault's log takes nothing more
       },
     });
+    // MagnetarMesh: this vault's node, off until the user turns it on; the server (meshAutoStart)
+    // starts it at unlock when it is on, a CLI mesh command starts it itself.
+    const mesh = createMeshService({ db: dbOf(key), derive: derivation(key), clock, signal, autoStart: opts.meshAutoStart === true, audit: (event, details) => {
+      if (!signal.aborted) recordEvent(audit, event, details);
+    } });
     const workspace: Workspace = {
       id: key.id,
       vault,
@@ -161,6 +207,7 @@ export function createApp(config: AppConfig, opts: { clock?: () => number } = {}
       signal,
       backup,
       assistant,
+      mesh,
       async changePassphrase(passphrase, waitOpts) {
         await keyring.changePassphrase(key, passphrase, waitOpts);
         recordEvent(audit, 'passphrase-change');
@@ -184,15 +231,17 @@ export function createApp(config: AppConfig, opts: { clock?: () => number } = {}
         recordEvent(audit, 'settings-change', { setting: 'decoy-removed' });
       },
     };
-    return { workspace, services: [{ stop: () => backup.stop() }, assistant] };
+    return { workspace, services: [{ stop: () => backup.stop() }, assistant, mesh, { stop: () => store()?.release(ownKeys(key)) }] };
   }
 
   const workspaces = createWorkspaces({ keyring, build: buildWorkspace });
   const maintenance = createMaintenance({
     db: database,
+    store: () => store(),
     objects,
     paths,
     lock,
+    reserve: createSpaceReserve({ path: paths.reserve, bytes: RESERVE_BYTES }),
     initialized: () => keyring.isInitialized(),
     refreshKeys: () => keyring.refresh(),
     refreshSettings: () => settings.refresh(),
@@ -205,7 +254,15 @@ export function createApp(config: AppConfig, opts: { clock?: () => number } = {}
     settings,
     workspaces,
     async init(initOpts) {
-      await mkdir(paths.objects, { recursive: true, mode: 0o700 });
+      if (initOpts.reserve !== undefined) {
+        if (keyring.isInitialized()) throw new ElohimError('VAULT_ALREADY_INITIALIZED', 'a vault already exists here');
+        await mkdir(paths.dir, { recursive: true, mode: 0o700 });
+        await createStoreFile(paths.store, initOpts.reserve);
+      } else if (existsSync(paths.store)) {
+        // left by a set-up with a store that did not finish; a set-up without one must not use it
+        throw new ElohimError('INVALID_INPUT', 'this folder holds a deniable store from an unfinished set-up: set up with --reserve again, or delete store.bin');
+      }
+      if (store() === null) await mkdir(paths.objects, { recursive: true, mode: 0o700 });
       const result = await keyring.init(initOpts, setUp);
       await settings.create();
       await maintenance.seed();
@@ -217,6 +274,8 @@ export function createApp(config: AppConfig, opts: { clock?: () => number } = {}
       workspaces.lockAll(undefined);
       db?.close();
       db = null;
+      deniable?.close();
+      deniable = null;
       lock.release();
     },
   };

@@ -9,68 +9,23 @@
  * device drops its partial upload, which is what filled it.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, openSync, closeSync, writeFileSync, writeSync, rmSync, rmdirSync, statfsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { DatabaseSync } from 'node:sqlite';
+import { rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { createApp } from '../src/app.ts';
 import { createServer } from '../src/server/index.ts';
+import { fill, mountTmpfs, unmountTmpfs } from './helpers/tmpfs.ts';
 import { API, apiPath, TUS_VERSION } from '../src/server/protocol.ts';
 import { assertError, call, CHEAP_ARGON2, openSession, PASSPHRASE, simple } from './http-helpers.ts';
 
 // Room for set-up, whose cover objects (cover/) take up to 24 × 4 MiB, and a little work.
 const SIZE = 128 * 1024 * 1024;
 
-/** Mounts a tmpfs of `bytes`; returns its path, or why it cannot. */
-function mountTmpfs(bytes: number): { dir: string } | { skip: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'elohim-full-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${bytes}`, 'tmpfs', dir], { stdio: 'pipe' });
-    return { dir };
-  } catch (err) {
-    rmdirSync(dir);
-    return { skip: `cannot mount a tmpfs (needs root): ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}` };
-  }
-}
-
-/**
- * Writes a filler file until the device has no byte left; returns its path. The database's
- * write-ahead log is emptied first (as after a checkpoint), so the next write needs new space:
- * with room left in an old WAL file SQLite would not notice the device is full.
- */
-function fill(dir: string, name = 'filler'): string {
-  const db = new DatabaseSync(join(dir, 'home', 'db.sqlite'));
-  db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
-  db.close();
-  const path = join(dir, name);
-  const fd = openSync(path, 'a');
-  try {
-    for (let chunk = 1 << 20; chunk >= 1; ) {
-      try {
-        writeSync(fd, Buffer.alloc(chunk));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-        chunk >>= 1;
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-  assert.equal(statfsSync(dir).bavail, 0, 'the device is full');
-  return path;
-}
-
 const mount = mountTmpfs(SIZE);
 const mounted: string[] = [];
 after(() => {
-  for (const dir of mounted) {
-    // Lazily if something still holds it (a test that failed before stopping its server).
-    execFileSync('umount', ['-l', dir]);
-    rmdirSync(dir);
-  }
+  for (const dir of mounted) unmountTmpfs(dir);
 });
 if ('skip' in mount) process.stderr.write(`server-disk-full: SKIPPED: ${mount.skip}\n`);
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Database } from '../db/index.ts';
 import { insertRawRows } from '../db/index.ts';
 import { isElohimError } from '../errors.ts';
-import type { ProcessLock } from '../fs/index.ts';
+import type { ProcessLock, SpaceReserve } from '../fs/index.ts';
 import { newObjectId, storedSize } from '../vault/index.ts';
 import type { ObjectStore } from '../vault/index.ts';
 import { chaffPlaintextSize, chaffRows, coverRow, passCounts, seedCounts } from './chaff.ts';
@@ -14,6 +14,14 @@ export interface MaintenanceDeps {
   objects: ObjectStore;
   paths: { dir: string; objects: string };
   lock: ProcessLock;
+  /** the space kept for a full device (fs/reserve.ts) */
+  reserve: SpaceReserve;
+  /**
+   * The folder's deniable store, if it was set up with one (src/store): every vault's rows and
+   * objects are inside it, so there is no chaff to add (its size is fixed whatever it holds), and
+   * a pass sets its times instead, as the cover row does for db.sqlite.
+   */
+  store?: () => { touch(): Promise<void> } | null;
   /** whether the folder holds key slots (nothing to maintain before set-up) */
   initialized: () => boolean;
   /** rewrites keyslots.bin and the throttle file as they are (keyring.refresh) */
@@ -58,31 +66,51 @@ export function createMaintenance(deps: MaintenanceDeps) {
   return {
     /** At set-up: every object folder, and the first chaff. */
     async seed(): Promise<void> {
-      for (const f of folders) await mkdir(f, { recursive: true, mode: 0o700 });
-      const counts = seedCounts();
-      insertRawRows(deps.db(), chaffRows(counts.rows));
-      await addObjects(counts.objects);
+      const store = deps.store?.() ?? null;
+      if (store !== null) {
+        await store.touch();
+      } else {
+        for (const f of folders) await mkdir(f, { recursive: true, mode: 0o700 });
+        const counts = seedCounts();
+        insertRawRows(deps.db(), chaffRows(counts.rows));
+        await addObjects(counts.objects);
+      }
+      await deps.reserve.balance();
     },
 
     /**
      * One pass. Skipped (quietly) before set-up and while another process holds the folder: that
      * process runs its own. With `chaff` (the server's periodic passes) it also adds a little
      * chaff; a command's passes only touch. Errors other than a busy folder are thrown.
+     *
+     * On a (nearly) full device it first gives back the reserve, so that the lock and the user's
+     * own work (reading, emptying the trash) have room, and then only touches the folders:
+     * its rewrites would spend that room.
      */
     async run(opts: { chaff?: boolean } = {}): Promise<void> {
       if (!deps.initialized()) return;
+      const { low } = await deps.reserve.balance();
       try {
         await deps.lock.acquire();
       } catch (err) {
         if (isElohimError(err, 'VAULT_BUSY')) return;
         throw err;
       }
-      if (opts.chaff === true) {
-        const counts = passCounts();
-        if (counts.rows > 0) insertRawRows(deps.db(), chaffRows(counts.rows));
-        await addObjects(counts.objects);
+      if (low) {
+        await touchFolders();
+        return;
       }
-      insertRawRows(deps.db(), [coverRow()]);
+      const store = deps.store?.() ?? null;
+      if (store !== null) {
+        await store.touch();
+      } else {
+        if (opts.chaff === true) {
+          const counts = passCounts();
+          if (counts.rows > 0) insertRawRows(deps.db(), chaffRows(counts.rows));
+          await addObjects(counts.objects);
+        }
+        insertRawRows(deps.db(), [coverRow()]);
+      }
       await deps.refreshKeys();
       await deps.refreshSettings();
       await touchFolders();

@@ -6,3 +6,5 @@ export { rewriteFileAtomic, writeFileAtomic } from './atomic.ts';
 export { processAlive } from './process.ts';
 export { createProcessLock } from './lock.ts';
 export type { ProcessLock } from './lock.ts';
+export { createSpaceReserve } from './reserve.ts';
+export type { ReserveState, SpaceReserve } from './reserve.ts';

@@ -47,7 +47,7 @@ export interface FeatureOptions {
   toleranceMs: number;
 }
 
-const TOP_LEVEL = new Set(['keyslots.bin', 'db.sqlite', 'config.json', 'unlock-throttle.json']);
+const TOP_LEVEL = new Set(['keyslots.bin', 'db.sqlite', 'config.json', 'unlock-throttle.json', 'reserve']);
 
 /** The class of a path, for times: fixed files by name, object files by whether the vault explains them. */
 function categoryOf(s: PathStat, referenced: ReadonlySet<string>): string {
