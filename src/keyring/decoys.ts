@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { SealKey } from '../crypto/index.ts';
-import type { Database } from '../db/index.ts';
+import type { Database, RecordKeys } from '../db/index.ts';
 import { ElohimError } from '../errors.ts';
 import { ownSlots, slotBookOf, slotsAt, SLOTS_PER_VAULT, vaultRecordKeys } from './bookkeeping.ts';
 import type { SlotBookV1 } from './bookkeeping.ts';
@@ -15,7 +15,7 @@ import { masterOf, VaultKey } from './vault-key.ts';
  * keep the old rules (slots anywhere, a list of reserved slots, chains of decoys), so that
  * folders made before still work.
  */
-export function createDecoys(file: SlotFile, deps: { db: () => Database; clock: () => number }) {
+export function createDecoys(file: SlotFile, deps: { db: (keys: RecordKeys) => Database; clock: () => number }) {
   const { exclusive, readSlots, writeSlots, requireBook, settle, newPassphraseKey, sealInto, createVaultAt, throttle } = file;
   const { clock } = deps;
 
@@ -155,7 +155,8 @@ export function createDecoys(file: SlotFile, deps: { db: () => Database; clock: 
             const companionKey = new VaultKey(Buffer.from(next.master, 'hex'));
             chain.push({ key: companionKey, slots: next.slots ?? slotsAt(1) });
             if (file.isLive(companionKey.id)) throw new ElohimError('VAULT_BUSY', 'the decoy vault is unlocked in another session; lock it first');
-            const theirs = slotBookOf(deps.db(), vaultRecordKeys((l) => companionKey.derive(l))).read();
+            const companionKeys = vaultRecordKeys((l) => companionKey.derive(l));
+            const theirs = slotBookOf(deps.db(companionKeys), companionKeys).read();
             next = theirs?.v === 2 ? undefined : theirs?.companion;
           }
           const doomed = new Set(chain.flatMap((c) => c.slots));

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import { DEFAULT_ARGON2 } from '../crypto/index.ts';
 import type { Argon2Params } from '../crypto/index.ts';
-import type { Database } from '../db/index.ts';
+import type { Database, RecordKeys } from '../db/index.ts';
 import { ElohimError } from '../errors.ts';
 import { rewriteFileAtomic, writeFileAtomic } from '../fs/index.ts';
 import type { ProcessLock } from '../fs/index.ts';
@@ -35,8 +35,11 @@ export interface Unlocked {
 
 export interface KeyringDeps {
   paths: { keyslots: string; throttle: string };
-  /** the data folder's database (opened on first use) */
-  db: () => Database;
+  /**
+   * The database holding the rows of the vault with these record keys: db.sqlite (opened on
+   * first use), or that vault's region of the deniable store.
+   */
+  db: (keys: RecordKeys) => Database;
   lock: ProcessLock;
   clock: () => number;
 }

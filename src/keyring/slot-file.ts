@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SealKey } from '../crypto/index.ts';
-import type { Database } from '../db/index.ts';
+import type { Database, RecordKeys } from '../db/index.ts';
 import { ElohimError } from '../errors.ts';
 import { writeFileAtomic } from '../fs/index.ts';
 import { recordKeysOfMaster, slotBookOf, slotsAt, vaultRecordKeys } from './bookkeeping.ts';
@@ -21,17 +21,19 @@ export interface WaitOptions {
 }
 
 /**
- * Told about a vault the keyring has just created, before its key slots are written. `createdAt`
- * is when the vault says it was made: the folder's set-up, also for a decoy added later.
+ * Told about a vault the keyring has just created, before its bookkeeping and key slots are
+ * written. `createdAt` is when the vault says it was made: the folder's set-up, also for a decoy
+ * added later. `position` is its key-slot position (null in a version-1 folder): a folder with a
+ * deniable store gives the vault that position's region here, before anything is written to it.
  */
-export type OnCreated = (key: VaultKey, createdAt: number) => Promise<void> | void;
+export type OnCreated = (key: VaultKey, createdAt: number, position: number | null) => Promise<void> | void;
 
 /**
  * What every keyring operation shares: keyslots.bin read and written under one queue, the
  * throttle, the table of keys handed out, each vault's bookkeeping record, and making a vault.
  * Internal to the keyring (keyring.ts and decoys.ts); the face is keyring.ts.
  */
-export function createSlotFile(deps: { paths: { keyslots: string; throttle: string }; db: () => Database; clock: () => number }) {
+export function createSlotFile(deps: { paths: { keyslots: string; throttle: string }; db: (keys: RecordKeys) => Database; clock: () => number }) {
   const { paths, clock } = deps;
   const throttle = createThrottle({ path: paths.throttle, clock });
   /** Keys handed out and not yet destroyed, by id: a decoy open anywhere in this process is not removed. */
@@ -75,7 +77,10 @@ export function createSlotFile(deps: { paths: { keyslots: string; throttle: stri
     return key;
   }
 
-  const bookOf = (key: VaultKey) => slotBookOf(deps.db(), vaultRecordKeys((label) => key.derive(label)));
+  const bookOf = (key: VaultKey) => {
+    const keys = vaultRecordKeys((label) => key.derive(label));
+    return slotBookOf(deps.db(keys), keys);
+  };
 
   function requireBook(key: VaultKey): { book: SlotBook; store: ReturnType<typeof bookOf> } {
     const store = bookOf(key);
@@ -129,13 +134,15 @@ export function createSlotFile(deps: { paths: { keyslots: string; throttle: stri
 
   /** Seals a created vault's bookkeeping and lets the caller set it up, then forgets its master key. */
   async function settle(created: { master: Buffer; book: SlotBook }, onCreated: OnCreated): Promise<void> {
-    slotBookOf(deps.db(), recordKeysOfMaster(created.master)).write(created.book);
     const key = new VaultKey(Buffer.from(created.master));
     try {
-      await onCreated(key, created.book.created);
+      // The caller first (a deniable store gives the vault its region there), then the book.
+      await onCreated(key, created.book.created, created.book.v === 2 ? created.book.position : null);
     } finally {
       key.destroy();
     }
+    const keys = recordKeysOfMaster(created.master);
+    slotBookOf(deps.db(keys), keys).write(created.book);
   }
 
   return {

@@ -9,6 +9,7 @@ import { withApp, withVault } from '../context.ts';
 import type { UnlockFlags } from '../context.ts';
 import { formatBytes, progressBar } from '../progress.ts';
 import { readSecret } from '../prompt.ts';
+import { parseSize } from '../../store/index.ts';
 
 const globals = (cmd: Command): UnlockFlags => cmd.optsWithGlobals() as UnlockFlags;
 
@@ -31,6 +32,7 @@ function initCommand(): Command {
     .option('--kdf-passes <n>', 'Argon2id passes (min 2)', positiveInt('--kdf-passes'), DEFAULT_ARGON2.passes)
     .option('--kdf-parallelism <n>', 'Argon2id lanes', positiveInt('--kdf-parallelism'), DEFAULT_ARGON2.parallelism)
     .option('--yes', 'with an existing vault: add the decoy even though this vault moves behind it (see below)')
+    .option('--reserve <size>', 'keep every vault in a deniable store of this fixed size, filled with random bytes (e.g. 32G, 500M; see README)', (v: string) => parseSize(v))
     .addHelpText(
       'after',
       [
@@ -42,10 +44,11 @@ function initCommand(): Command {
         'nothing in a decoy may tell it that such a vault exists.',
       ].join('\n'),
     )
-    .action(async (opts: { decoy?: boolean; yes?: boolean; kdfMemory: number; kdfPasses: number; kdfParallelism: number }, cmd: Command) => {
+    .action(async (opts: { decoy?: boolean; yes?: boolean; reserve?: number; kdfMemory: number; kdfPasses: number; kdfParallelism: number }, cmd: Command) => {
       const initialized = await withApp(async (app) => app.keyring.isInitialized());
       if (initialized) {
         if (!opts.decoy) throw new ElohimError('VAULT_ALREADY_INITIALIZED', `a vault already exists in ${configFromEnv().home}`);
+        if (opts.reserve !== undefined) throw new ElohimError('INVALID_INPUT', 'a deniable store is chosen at set-up only (--reserve with a new folder)');
         if (opts.yes !== true) {
           throw new ElohimError(
             'INVALID_INPUT',
@@ -84,6 +87,7 @@ function initCommand(): Command {
           passphrase,
           decoyPassphrase,
           argon2: { memory: opts.kdfMemory, passes: opts.kdfPasses, parallelism: opts.kdfParallelism },
+          reserve: opts.reserve,
         });
         process.stdout.write(`Vault created in ${app.paths.dir}\n`);
         printRecoveryCodes('Recovery codes:', result.recoveryCodes);
