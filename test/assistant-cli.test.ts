@@ -1,0 +1,83 @@
+/**
+ * The assistant's command line, run as a user runs it (bin/elohim.js in a child process) on a
+ * fresh data folder, against the loopback Ollama server of src/ai/testing.
+ */
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { startOllamaServer } from '../src/ai/testing/loopback.ts';
+import { MEMORY_PROMPT } from '../src/ai/index.ts';
+import { describeRun, initHome, removeTempDirs } from './helpers.ts';
+
+after(removeTempDirs);
+
+test('elohim chat, chats, memory and ai: a file put, asked about with a citation; a memory approved and used in a new conversation', async (t) => {
+  // The model proposes one memory when asked for memories, and otherwise echoes.
+  const model = await startOllamaServer({
+    reply: (messages) => (messages[0]?.content === MEMORY_PROMPT ? '- the clinic generator is a Honda EU22i' : `echo: ${messages.at(-1)!.content}`),
+  });
+  t.after(() => model.close());
+  const h = await initHome();
+  const provider = await h.ok(['ai', 'provider', '--ollama', model.url, '--chat-model', 'tiny']);
+  assert.match(provider.stdout.toString(), /provider {4}ollama http:\/\/127\.0\.0\.1:\d+\nchat model {2}tiny/);
+
+  await writeFile(join(h.work, 'field-notes.txt'), 'Water pump quorvant\n\nThe quorvant pump needs priming every morning.\n');
+  await h.ok(['put', join(h.work, 'field-notes.txt'), '/']);
+  const status = await h.ok(['ai', 'index', 'status', '--json']);
+  assert.equal(JSON.parse(status.stdout.toString()).documents, 1);
+
+  const asked = await h.ok(['chat', 'how often does the quorvant pump need priming?']);
+  assert.equal(asked.stdout.toString(), 'echo: how often does the quorvant pump need priming?\n');
+  assert.match(asked.stderr, /^budget: system \d+ · vault 1 excerpt \(\d+\) · 1 recent turn \(\d+\) · reply reserve 1,024$/m, describeRun(asked));
+  assert.match(asked.stderr, /^\[1\] \/field-notes\.txt {2}[0-9a-f]{32}$/m);
+  const conversation = /^conversation ([0-9a-f]{32})$/m.exec(asked.stderr)![1]!;
+  assert.match(asked.stderr, /^proposed memory ([0-9a-f]{32}): the clinic generator is a Honda EU22i {2}\(elohim memory approve \1\)$/m);
+  const memoryId = /^proposed memory ([0-9a-f]{32})/m.exec(asked.stderr)![1]!;
+
+  const ls = await h.ok(['chats', 'ls']);
+  assert.match(ls.stdout.toString(), new RegExp(`^${conversation} {2}\\S+ \\S+Z {2}how often does the quorvant pump need priming\\?$`, 'm'));
+  const md = (await h.ok(['chats', 'export', conversation])).stdout.toString();
+  assert.match(md, /^# how often does the quorvant pump need priming\?\n/);
+  assert.match(md, /## Assistant \(tiny\)\n\necho: how often/);
+
+  // approved, it is sent to the model in a new conversation
+  assert.match((await h.ok(['memory', 'ls', '--proposed'])).stdout.toString(), /proposed {2}the clinic generator is a Honda EU22i/);
+  await h.ok(['memory', 'approve', memoryId]);
+  const before = model.requests.length;
+  await h.ok(['chat', 'which generator does the clinic have?']);
+  const sent = model.requests.slice(before).find((r) => r.path === '/api/chat')!.body as { messages: { role: string; content: string }[] };
+  assert.match(sent.messages[0]!.content, /What you remember about the user:\n- the clinic generator is a Honda EU22i/);
+
+  const added = (await h.ok(['memory', 'add', 'prefers metric units'])).stdout.toString().trim();
+  assert.match((await h.ok(['memory', 'ls'])).stdout.toString(), /approved {2}prefers metric units/);
+  await h.ok(['memory', 'rm', added]);
+  assert.doesNotMatch((await h.ok(['memory', 'ls'])).stdout.toString(), /metric/);
+
+  await h.ok(['chats', 'rm', conversation]);
+  assert.doesNotMatch((await h.ok(['chats', 'ls'])).stdout.toString(), new RegExp(conversation));
+  assert.match((await h.ok(['chats', 'ls', '--trashed'])).stdout.toString(), new RegExp(conversation));
+});
+
+test('elohim chat: bad input and a provider that is down give clear errors and exit codes, and keep the message', async () => {
+  const h = await initHome();
+  const none = await h.run(['chat', 'hello']);
+  assert.equal(none.code, 2, describeRun(none));
+  assert.match(none.stderr, /no model yet: import a GGUF or point to your Ollama/);
+  const remote = await h.run(['ai', 'provider', '--ollama', 'http://10.1.2.3:11434', '--chat-model', 'tiny']);
+  assert.equal(remote.code, 2, describeRun(remote));
+  assert.match(remote.stderr, /another machine: conversations would leave this device/);
+  const bad = await h.run(['chats', 'export', 'nope']);
+  assert.equal(bad.code, 2);
+
+  const model = await startOllamaServer();
+  await h.ok(['ai', 'provider', '--ollama', model.url, '--chat-model', 'tiny']);
+  await model.close(); // nothing listens there now
+  const down = await h.run(['chat', 'is anyone there?']);
+  assert.equal(down.code, 1, describeRun(down));
+  assert.match(down.stderr, /the model provider cannot be reached/);
+  const id = /^conversation ([0-9a-f]{32})$/m.exec(down.stderr)![1]!;
+  assert.match((await h.ok(['chats', 'export', id])).stdout.toString(), /## You\n\nis anyone there\?/);
+  const missing = await h.run(['chat', '--model', 'nosuch', 'hello']);
+  assert.equal(missing.code, 1); // unreachable before the model is looked up
+});
