@@ -170,7 +170,7 @@ export function App() {
         <main id="main" className="app-main">
           {alert}
           {/* Chat first: while it shows, its heading is the one the skip link finds. */}
-          <ChatSection active={section === 'chat'} onOpenFile={() => setSection('files')} onOpenSettings={() => setSettingsOpen(true)} />
+          <ChatSection active={section === 'chat'} settingsOpen={settingsOpen} onOpenFile={() => setSection('files')} onOpenSettings={() => setSettingsOpen(true)} />
           <div hidden={section !== 'files'}>
             <Browser viaRecoveryCode={screen.viaRecoveryCode} />
           </div>

@@ -19,6 +19,8 @@ import './chat.css';
 export interface ChatScreenProps {
   /** false while the vault browser is shown instead (the screen stays mounted, hidden) */
   active: boolean;
+  /** whether Settings is open over the app: the provider and model may change there */
+  settingsOpen: boolean;
   /** opens a cited vault file in the vault browser */
   onOpenFile: (file: { id: string; path: string }) => void;
   /** opens Settings (where the Models tab is) */
@@ -41,7 +43,7 @@ const titleOf = (text: string) => {
   return line.length > 60 ? line.slice(0, 57).trimEnd() + '…' : line;
 };
 
-export default function ChatScreen({ active, onOpenFile, onOpenSettings }: ChatScreenProps) {
+export default function ChatScreen({ active, settingsOpen, onOpenFile, onOpenSettings }: ChatScreenProps) {
   const [status, setStatus] = useState<AssistantStatus | null>(null);
   const [statusError, setStatusError] = useState<string | null>(null);
   const [conversations, setConversations] = useState<Conversation[] | null>(null);
@@ -64,9 +66,14 @@ export default function ChatScreen({ active, onOpenFile, onOpenSettings }: ChatS
   // Leaving the screen stops an answer in flight (its partial is kept by the server).
   useEffect(() => () => abort.current?.abort(), []);
 
-  // The provider and model can change in Settings while this screen is open: asked again after
-  // every answer and whenever the page comes back into view.
+  // The provider and model can change in Settings, another tab or the CLI: asked again when this
+  // screen is shown, when Settings closes, after every answer and when the page comes back into
+  // view (not on a timer: an authenticated request counts as activity and would keep the vault
+  // from locking itself).
   const [statusReload, setStatusReload] = useState(0);
+  useEffect(() => {
+    if (active && !settingsOpen) setStatusReload((n) => n + 1);
+  }, [active, settingsOpen]);
   useEffect(() => {
     let live = true;
     Promise.all([chatApi.status(), chatApi.preferences()]).then(

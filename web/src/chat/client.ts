@@ -2,6 +2,8 @@
 // API client (request(): CSRF header, error format, end of session); streamed answers and pulls
 // are POSTs read as Server-Sent Events (sse.ts), aborted by the caller's signal.
 
+import { API, apiPath } from '../../../src/server/protocol.ts';
+import type { ApiRoute } from '../../../src/server/protocol.ts';
 import { ApiError, csrfHeader, request } from '../api.ts';
 import { readSse } from './sse.ts';
 
@@ -179,7 +181,8 @@ async function* stream<T>(path: string, body: unknown, signal: AbortSignal): Asy
     } catch {
       // keep the status line
     }
-    if (code === 'SESSION_REQUIRED') await request('GET', '/api/v1/session').catch(() => undefined);
+    // Asking for the session lets the API client see it is gone and tell the app (as request() does).
+    if (code === 'SESSION_REQUIRED') await request('GET', API.session).catch(() => undefined);
     throw new ApiError(res.status, code as ApiError['code'], message);
   }
   for await (const ev of readSse(res.body)) {
@@ -192,36 +195,36 @@ async function* stream<T>(path: string, body: unknown, signal: AbortSignal): Asy
   }
 }
 
-const A = `${BASE}/assistant`;
+const path = (route: ApiRoute, id: string) => apiPath(route, id);
 
 export const chatApi = {
-  status: () => request<AssistantStatus>('GET', `${A}/status`),
-  preferences: () => request<Preferences>('GET', `${A}/preferences`),
-  setPreferences: (change: Partial<Preferences>) => request<Preferences>('PATCH', `${A}/preferences`, change),
+  status: () => request<AssistantStatus>('GET', API.assistantStatus),
+  preferences: () => request<Preferences>('GET', API.preferences),
+  setPreferences: (change: Partial<Preferences>) => request<Preferences>('PATCH', API.preferences, change),
 
-  conversations: (search?: string) => request<{ conversations: Conversation[] }>('GET', `${A}/conversations` + q({ q: search === '' ? undefined : search })),
-  createConversation: (title: string) => request<{ conversation: Conversation }>('POST', `${A}/conversations`, { title }),
-  conversation: (id: string) => request<{ conversation: Conversation; messages: Message[] }>('GET', `${A}/conversations/${enc(id)}`),
-  renameConversation: (id: string, title: string) => request<{ conversation: Conversation }>('PATCH', `${A}/conversations/${enc(id)}`, { title }),
+  conversations: (search?: string) => request<{ conversations: Conversation[] }>('GET', API.conversations + q({ q: search === '' ? undefined : search })),
+  createConversation: (title: string) => request<{ conversation: Conversation }>('POST', API.conversations, { title }),
+  conversation: (id: string) => request<{ conversation: Conversation; messages: Message[] }>('GET', path(API.conversation, id)),
+  renameConversation: (id: string, title: string) => request<{ conversation: Conversation }>('PATCH', path(API.conversation, id), { title }),
   /** To the trash. */
-  deleteConversation: (id: string) => request<unknown>('DELETE', `${A}/conversations/${enc(id)}`),
+  deleteConversation: (id: string) => request<unknown>('DELETE', path(API.conversation, id)),
 
   /** Sends a message and streams the answer. */
-  ask: (conversation: string, text: string, signal: AbortSignal) => stream<AnswerEvent>(`${A}/conversations/${enc(conversation)}/messages`, { text }, signal),
+  ask: (conversation: string, text: string, signal: AbortSignal) => stream<AnswerEvent>(path(API.conversationMessages, conversation), { text }, signal),
   /** Answers the last user message again (the new answer replaces the old one when it completes). */
-  regenerate: (conversation: string, signal: AbortSignal) => stream<AnswerEvent>(`${A}/conversations/${enc(conversation)}/regenerate`, {}, signal),
+  regenerate: (conversation: string, signal: AbortSignal) => stream<AnswerEvent>(path(API.conversationRegenerate, conversation), {}, signal),
 
-  memories: () => request<{ memories: Memory[] }>('GET', `${A}/memories`),
-  addMemory: (text: string) => request<{ memory: Memory }>('POST', `${A}/memories`, { text }),
-  editMemory: (id: string, text: string) => request<{ memory: Memory }>('PATCH', `${A}/memories/${enc(id)}`, { text }),
+  memories: () => request<{ memories: Memory[] }>('GET', API.memories),
+  addMemory: (text: string) => request<{ memory: Memory }>('POST', API.memories, { text }),
+  editMemory: (id: string, text: string) => request<{ memory: Memory }>('PATCH', path(API.memory, id), { text }),
   /** Approves a proposed memory, as it is or with `text` instead. */
-  approveMemory: (id: string, text?: string) => request<{ memory: Memory }>('POST', `${A}/memories/${enc(id)}/approve`, text === undefined ? {} : { text }),
+  approveMemory: (id: string, text?: string) => request<{ memory: Memory }>('POST', path(API.memoryApprove, id), text === undefined ? {} : { text }),
   /** Rejects a proposed memory, forgets an approved one. */
-  deleteMemory: (id: string) => request<void>('DELETE', `${A}/memories/${enc(id)}`),
+  deleteMemory: (id: string) => request<void>('DELETE', path(API.memory, id)),
 
-  provider: () => request<ProviderSettings>('GET', `${A}/provider`),
+  provider: () => request<ProviderSettings>('GET', API.assistantProvider),
   setProvider: (change: { provider?: { kind: ProviderKind; baseUrl?: string; allowRemote?: boolean; apiKey?: string } | null }) =>
-    request<ProviderSettings>('PATCH', `${A}/provider`, change),
+    request<ProviderSettings>('PATCH', API.assistantProvider, change),
 };
 
 export const modelsApi = {

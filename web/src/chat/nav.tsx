@@ -38,6 +38,7 @@ export function SectionNav({ section, onSection }: { section: Section; onSection
 
 export interface ChatSectionProps {
   active: boolean;
+  settingsOpen: boolean;
   onOpenFile: (file: { id: string; path: string }) => void;
   onOpenSettings: () => void;
 }
@@ -46,7 +47,7 @@ export interface ChatSectionProps {
  * The Chat screen once it has been opened: it stays mounted while the user looks at a cited file
  * (the conversation, an answer in flight and the draft survive), hidden.
  */
-export function ChatSection({ active, onOpenFile, onOpenSettings }: ChatSectionProps) {
+export function ChatSection({ active, settingsOpen, onOpenFile, onOpenSettings }: ChatSectionProps) {
   const [opened, setOpened] = useState(active);
   if (active && !opened) setOpened(true);
   if (!opened) return null;
@@ -54,7 +55,7 @@ export function ChatSection({ active, onOpenFile, onOpenSettings }: ChatSectionP
     <div hidden={!active}>
       <ChatBoundary>
         <Suspense fallback={<p className="muted loading-text">{t('loading')}</p>}>
-          <LazyChatScreen active={active} onOpenFile={onOpenFile} onOpenSettings={onOpenSettings} />
+          <LazyChatScreen active={active} settingsOpen={settingsOpen} onOpenFile={onOpenFile} onOpenSettings={onOpenSettings} />
         </Suspense>
       </ChatBoundary>
     </div>
