@@ -69,6 +69,18 @@ export const API = {
   backupPrune: '/api/v1/backup/targets/:id/prune',
   backupRestoreBeside: '/api/v1/backup/targets/:id/restore',
   backupRestoreFresh: '/api/v1/backup/restore',
+  // MagnetarMesh (routes/mesh.ts); `:id` is a paired device's id
+  mesh: '/api/v1/mesh',
+  meshOn: '/api/v1/mesh/on',
+  meshOff: '/api/v1/mesh/off',
+  meshSettings: '/api/v1/mesh/settings',
+  meshCode: '/api/v1/mesh/code',
+  meshPair: '/api/v1/mesh/pair',
+  meshPeers: '/api/v1/mesh/peers',
+  meshNearby: '/api/v1/mesh/nearby',
+  meshPeerVerify: '/api/v1/mesh/peers/:id/verify',
+  meshPeerAddress: '/api/v1/mesh/peers/:id/addresses',
+  meshPeerUnpair: '/api/v1/mesh/peers/:id/unpair',
 } as const;
 
 export type ApiRoute = (typeof API)[keyof typeof API];

@@ -25,6 +25,7 @@ import { webRoutes } from './routes/web.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { assistantRoutes } from './routes/assistant.ts';
 import { backupRoutes } from './routes/backup.ts';
+import { meshRoutes } from './routes/mesh.ts';
 import { createSessionStore, sameToken } from './sessions.ts';
 import type { SessionStore } from './sessions.ts';
 
@@ -176,6 +177,7 @@ export async function createServer(
   await app.register(uploadRoutes);
   await app.register(eventRoutes);
   await app.register(auditRoutes);
+  await app.register(meshRoutes);
   await app.register(assistantRoutes);
   await app.register(backupRoutes, { app: opts.app });
   const webRoot = opts.webRoot ?? fileURLToPath(new URL('../../web/dist', import.meta.url));
