@@ -4,6 +4,7 @@ import type { UnlockOptions } from '../keyring/index.ts';
 import type { Vault } from '../vault/index.ts';
 import type { AssistantService } from '../ai/index.ts';
 import type { BackupService } from '../backup/index.ts';
+import type { Mesh } from '../mesh/index.ts';
 
 /** Why a workspace stops; the audit log records it (a plain `undefined` stop records nothing). */
 export type StopReason = 'lock' | 'auto-lock' | 'panic';
@@ -33,6 +34,8 @@ export interface Workspace {
   readonly backup: BackupService;
   /** The AI assistant of this vault: its sealed conversations, memories, settings and index (src/ai). */
   readonly assistant: AssistantService;
+  /** MagnetarMesh for this vault: its node, pairings and stream pool (src/mesh); off until turned on. */
+  readonly mesh: Mesh;
   /** Re-seals this vault's passphrase slot under a new passphrase (audited); files are not touched. */
   changePassphrase(newPassphrase: string, opts?: UnlockOptions): Promise<void>;
   /**

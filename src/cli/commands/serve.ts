@@ -27,7 +27,7 @@ export function serveCommand(): Command {
       }
       // Loaded here, not at start-up: the other commands should not pay for Fastify.
       const { createServer } = await import('../../server/index.ts');
-      const app = createApp(configFromEnv());
+      const app = createApp(configFromEnv(), { meshAutoStart: true }); // the server runs each unlocked vault's mesh if it is on
       await app.maintain(); // like every process on the folder (cover/); it also takes the folder's lock
       const settings = await app.settings.read();
       const port = opts.port ?? (process.env.ELOHIM_PORT ? parsePort(process.env.ELOHIM_PORT) : settings.port);
