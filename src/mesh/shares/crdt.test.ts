@@ -61,7 +61,7 @@ test('two entries created apart at one path: both shown, the later under a confl
 });
 
 test('seen ranges merge and answer membership', () => {
-  const seen = {};
+  const seen: Record<string, [number, number][]> = {};
   for (const n of [1, 2, 5, 3, 4, 9]) markSeen(seen, 'aa', n);
   assert.deepEqual(seen, { aa: [[1, 5], [9, 9]] });
   assert.equal(hasSeen(seen, 'aa', 4), true);

@@ -1,0 +1,252 @@
+/**
+ * The bridge between a share's index and the vault folder it is shown in, on one device.
+ *
+ * `scan` turns what the user did in the folder since the last look into signed versions: a new
+ * or changed file becomes a version whose object is the vault object's stored ciphertext as it
+ * is (read through the vault's age export to a one-time recipient, so the file key comes out
+ * wrapped and the payload is not re-encrypted); a removed file becomes a deletion.
+ *
+ * `materialize` shows the index in the folder: a version this device has not shown yet is put
+ * in (the previous contents go to the vault's trash, as any replace does), a deletion moves the
+ * file to the trash, and conflict copies appear beside the file under their conflict names.
+ * The vault has no call yet that adopts an object it did not seal, so a received file is put as
+ * plaintext decrypted in memory and sealed again under a file key of this vault: the share's
+ * object (the ciphertext that travelled) stays byte-identical on every device, the vault's own
+ * copy is this device's. ARCHITECTURE.md (mesh) says so.
+ */
+import { generateX25519Identity, HeaderParser, parseIdentity, parseRecipient, unwrapHeader } from '../../crypto/age/index.ts';
+import { ElohimError, isElohimError } from '../../errors.ts';
+import type { EntryInfo, ObjectStore, Vault } from '../../vault/index.ts';
+import { newObjectId } from '../../vault/index.ts';
+import { newRecordId } from '../../db/index.ts';
+import { joinVectors, maxSeen, versionKey, viewOf } from './crdt.ts';
+import type { Version } from './crdt.ts';
+import { openVersion, sealVersion } from './keys.ts';
+import type { DeviceSigner } from './keys.ts';
+import { memberOf } from './store.ts';
+import type { LocalLink, ShareState, SyncStore } from './store.ts';
+
+export interface BridgeDeps {
+  vault: Vault;
+  objects: ObjectStore;
+  store: SyncStore;
+  signer: DeviceSigner;
+  clock: () => number;
+  signal?: AbortSignal;
+}
+
+const samePath = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((n, i) => n === b[i]);
+
+/** The live files below a vault folder, by their path below it. */
+function walk(vault: Vault, folder: string | null, prefix: string[] = [], out: { path: string[]; info: EntryInfo }[] = []) {
+  for (const child of vault.children(folder)) {
+    const path = [...prefix, child.name];
+    if (child.kind === 'folder') walk(vault, child.id, path, out);
+    else out.push({ path, info: child });
+  }
+  return out;
+}
+
+/** The vault folder at `path`, created with its parents where missing. */
+function ensureFolder(vault: Vault, path: string[]): string | null {
+  let parent: string | null = null;
+  for (const name of path) {
+    const existing: EntryInfo | undefined = vault.children(parent).find((c) => c.name === name);
+    if (existing?.kind === 'file') throw new ElohimError('ITEM_EXISTS', 'a file stands where a shared folder goes');
+    parent = existing?.id ?? vault.mkdir(parent, name).id;
+  }
+  return parent;
+}
+
+export const folderNames = (path: string) => path.split('/').filter((n) => n !== '');
+
+export function createBridge(deps: BridgeDeps) {
+  const { vault, objects, store, signer } = deps;
+  const deviceName = (state: ShareState) => (dev: string) => memberOf(state, dev)?.name ?? state.record.former.find((m) => m.dev === dev)?.name ?? dev;
+
+  /** A vault file's stored ciphertext, kept as a new object of the share, and its file key. */
+  async function adopt(id: string): Promise<{ obj: string; fileKey: string; size: number; sha256: string }> {
+    const once = generateX25519Identity();
+    const { info, stream } = await vault.export(id, [parseRecipient(once.recipient)], { signal: deps.signal });
+    const parser = new HeaderParser();
+    let fileKey: Buffer | null = null;
+    const stored = (async function* () {
+      for await (const piece of stream as AsyncIterable<Buffer>) {
+        if (fileKey !== null) {
+          yield piece;
+          continue;
+        }
+        const done = parser.push(piece);
+        if (done === null) continue;
+        fileKey = unwrapHeader(done.header, [parseIdentity(once.identity)]);
+        if (done.rest.length > 0) yield done.rest;
+      }
+    })();
+    // The header comes first, so the key is known before the writer needs it: pull it out.
+    const first = await stored.next();
+    if (fileKey === null) throw new ElohimError('OBJECT_DAMAGED', 'the vault export had no header');
+    const obj = newObjectId();
+    const key = fileKey as Buffer;
+    await objects.ciphertext.write(obj, (async function* () {
+      if (!first.done) yield first.value;
+      yield* stored;
+    })(), { fileKey: key as never, size: info.size }, { signal: deps.signal });
+    return { obj, fileKey: key.toString('base64'), size: info.size, sha256: vault.sha256Of(id) };
+  }
+
+  /**
+   * Signs a new version of `entry` by this device. `base`: the vectors it was made from: for a
+   * local edit, the version the file showed (so an edit made while another device's version
+   * arrived stays concurrent with it, a conflict, instead of silently covering it); when
+   * absent, every version of the entry held here (settling a conflict).
+   */
+  function version(state: ShareState, entry: string, deleted: boolean, content: Version['content'], obj: string | null, base?: Version['vv'][]) {
+    const seq = maxSeen(state.seen, signer.tag) + 1;
+    const vv = { ...joinVectors(base ?? state.index.siblings(entry).map((s) => s.vv)), [signer.tag]: seq };
+    const wire = sealVersion(signer, state.record.share, state.record.epoch, state.keys[state.record.epoch]!, { entry, seq, vv, deleted, obj, content });
+    const opened = openVersion(wire, state.record, state.keys);
+    store.addVersions(state, [opened]);
+    return opened.version;
+  }
+
+  /** Publishes what changed in the folder since the last scan; returns how many versions were written. */
+  async function scan(state: ShareState): Promise<number> {
+    const me = memberOf(state, signer.tag);
+    if (me === undefined || me.role === 'ro') return 0;
+    const root = ensureFolder(vault, folderNames(state.folder));
+    const files = walk(vault, root);
+    const byItem = new Map<string, [string, LocalLink]>();
+    for (const [key, link] of state.local) byItem.set(link.item, [key, link]);
+    const links: { key: string; link: LocalLink | null }[] = [];
+    let written = 0;
+    const present = new Set<string>();
+    // A replace gives the file a new vault item (the old one goes to the trash): a file at the
+    // path of a linked item that is gone is that entry's new version, not a new entry.
+    const ids = new Set<string>(files.map((f) => f.info.id));
+    const orphanByPath = new Map<string, [string, LocalLink]>();
+    for (const [key, link] of state.local) if (!ids.has(link.item)) orphanByPath.set(link.path.join('/'), [key, link]);
+    for (const { path, info } of files) {
+      deps.signal?.throwIfAborted();
+      present.add(info.id);
+      const byPath = byItem.has(info.id) ? undefined : orphanByPath.get(path.join('/'));
+      if (byPath !== undefined) present.add(byPath[1].item);
+      const known = byItem.get(info.id) ?? byPath;
+      const sha256 = vault.sha256Of(info.id);
+      if (known !== undefined && known[1].sha256 === sha256 && samePath(known[1].path, path)) continue;
+      const contentChanged = known === undefined || known[1].sha256 !== sha256;
+      const [key, link] = known ?? [null, null];
+      const conflictCopy = key?.includes('#') ?? false;
+      let entry: string = key === null || conflictCopy ? newRecordId() : key;
+      let obj: string | null;
+      let content: Version['content'];
+      if (contentChanged || conflictCopy) {
+        const adopted = await adopt(info.id);
+        obj = adopted.obj;
+        content = { path, at: info.modified, size: adopted.size, sha256: adopted.sha256, fileKey: adopted.fileKey };
+      } else {
+        // Renamed or moved: the same object under a new path.
+        const current = state.index.siblings(entry).find((s) => versionKey(s) === link!.version);
+        if (current === undefined || current.obj === null) continue;
+        obj = current.obj;
+        content = { ...current.content, path, at: deps.clock() };
+      }
+      const v = version(state, entry, false, content, obj, link === null || conflictCopy ? [] : [link.vv]);
+      written++;
+      if (conflictCopy) {
+        // An edited conflict copy becomes a file of its own, and the conflict is settled.
+        written += settle(state, key!.split('#')[0]!);
+        entry = v.entry;
+      }
+      if (key !== null) links.push({ key, link: null });
+      links.push({ key: entry, link: { item: info.id, version: versionKey(v), vv: v.vv, sha256, path } });
+    }
+    for (const [key, link] of state.local) {
+      if (present.has(link.item)) continue;
+      links.push({ key, link: null });
+      if (key.includes('#')) {
+        written += settle(state, key.split('#')[0]!); // a dismissed conflict copy
+        continue;
+      }
+      version(state, key, true, { path: link.path, at: deps.clock(), size: 0, sha256: '', fileKey: '' }, null, [link.vv]);
+      written++;
+    }
+    store.setLocal(state, links);
+    return written;
+  }
+
+  /** A version of `entry` covering all its siblings, with the contents shown under its name. */
+  function settle(state: ShareState, entry: string): number {
+    const view = viewOf(state.index, deviceName(state)).find((i) => i.key === entry);
+    if (view === undefined || state.index.siblings(entry).length < 2) return 0;
+    version(state, entry, false, { ...view.version.content, at: deps.clock() }, view.version.obj);
+    return 1;
+  }
+
+  /** Shows the index in the folder; returns how many files were put, moved or trashed. */
+  async function materialize(state: ShareState): Promise<{ changed: number; pending: number }> {
+    const base = folderNames(state.folder);
+    ensureFolder(vault, base);
+    const view = viewOf(state.index, deviceName(state));
+    const keys = new Set(view.map((i) => i.key));
+    const links: { key: string; link: LocalLink | null }[] = [];
+    let changed = 0;
+    let pending = 0;
+    for (const [key, link] of state.local) {
+      if (keys.has(key)) continue;
+      links.push({ key, link: null });
+      changed += trash(link.item);
+    }
+    for (const item of view) {
+      deps.signal?.throwIfAborted();
+      const link = state.local.get(item.key);
+      const vkey = versionKey(item.version);
+      if (link !== undefined && link.version === vkey && samePath(link.path, item.path) && live(link.item)) continue;
+      const c = item.version.content;
+      if (link !== undefined && live(link.item) && link.sha256 === c.sha256) {
+        // Same contents, new name or place: move it.
+        const parent = ensureFolder(vault, [...base, ...item.path.slice(0, -1)]);
+        const info = vault.update(link.item, { name: item.path[item.path.length - 1]!, parent });
+        links.push({ key: item.key, link: { item: info.id, version: vkey, vv: item.version.vv, sha256: c.sha256, path: item.path } });
+        changed++;
+        continue;
+      }
+      if ((await objects.ciphertext.size(item.version.obj as never)) === null) {
+        pending++;
+        continue;
+      }
+      if (link !== undefined && live(link.item) && !samePath(link.path, item.path)) trash(link.item);
+      const parent = ensureFolder(vault, [...base, ...item.path.slice(0, -1)]);
+      const plaintext = await objects.read(item.version.obj as never, Buffer.from(c.fileKey, 'base64') as never, c.size);
+      try {
+        const info = await vault.put(parent, item.path[item.path.length - 1]!, plaintext, { replace: true, sizeHint: c.size, signal: deps.signal });
+        links.push({ key: item.key, link: { item: info.id, version: vkey, vv: item.version.vv, sha256: vault.sha256Of(info.id), path: item.path } });
+        changed++;
+      } catch (err) {
+        if (!isElohimError(err, 'ITEM_EXISTS')) throw err;
+        pending++; // a folder of that name is in the way: shown once it is moved
+      }
+    }
+    store.setLocal(state, links);
+    return { changed, pending };
+  }
+
+  function live(id: string): boolean {
+    try {
+      vault.item(id);
+      return true;
+    } catch (err) {
+      if (isElohimError(err, 'ITEM_NOT_FOUND')) return false;
+      throw err;
+    }
+  }
+
+  function trash(id: string): number {
+    if (!live(id)) return 0;
+    vault.trash(id);
+    return 1;
+  }
+
+  return { scan, materialize, settle, version, deviceName };
+}
+
+export type Bridge = ReturnType<typeof createBridge>;

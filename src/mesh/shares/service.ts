@@ -1,0 +1,289 @@
+/**
+ * Shares of one unlocked vault: create a share of a vault folder with paired devices, change
+ * its members (removing one rotates the key), sync with members over the mesh, resolve
+ * conflicts, and move a sync through a file (bundles). Built per workspace from the mesh node's
+ * narrow face (`MeshForSync`), so it never constructs the node.
+ */
+import { randomBytes } from 'node:crypto';
+import { ElohimError, isElohimError } from '../../errors.ts';
+import type { ObjectStore, Vault } from '../../vault/index.ts';
+import { formatVaultPath, parseVaultPath } from '../../vault/index.ts';
+import { conflictsOf, versionKey, viewOf } from './crdt.ts';
+import { deviceSigner, newShareRecord, reviseShareRecord, tagOf } from './keys.ts';
+import { newRecordId } from '../../db/index.ts';
+import type { Member, Role } from './keys.ts';
+import { memberOf } from './store.ts';
+import type { ShareState, SyncStore } from './store.ts';
+import { createBridge } from './bridge.ts';
+import { createEngine } from '../sync/engine.ts';
+import type { Progress } from '../sync/engine.ts';
+import { runSession } from '../sync/session.ts';
+import { SYNC_PROTOCOL } from '../sync/frame.ts';
+import type { Channel } from '../sync/frame.ts';
+
+/** What shares need of the mesh node (src/mesh's `Mesh` satisfies it). */
+export interface MeshForSync {
+  handle(protocol: string, handler: (channel: Channel & { peer: string }, peer: { deviceId: string }) => Promise<void>): void;
+  unhandle(protocol: string): void;
+  withChannel<T>(deviceId: string, protocol: string, fn: (ch: Channel) => Promise<T>, opts?: { signal?: AbortSignal }): Promise<T>;
+  peers(): { deviceId: string; name: string; recipients: string[]; online: boolean }[];
+  ageIdentities(): string[];
+  recipients(): string[];
+  readonly deviceId: string | null;
+}
+
+export interface ShareServiceDeps {
+  mesh: MeshForSync;
+  vault: Vault;
+  objects: ObjectStore;
+  store: SyncStore;
+  /** 32 bytes from the vault key (`elohim/v1 mesh-sync signing`): this device's signing seed */
+  signingSeed: Buffer;
+  deviceName: () => string;
+  staging: string;
+  clock: () => number;
+  signal: AbortSignal;
+}
+
+export interface ShareSummary {
+  id: string;
+  name: string;
+  folder: string;
+  role: Role;
+  epoch: number;
+  members: { deviceId: string; name: string; role: Role }[];
+  files: number;
+  conflicts: number;
+  pending: number;
+}
+
+export type SyncEvent =
+  | { type: 'progress'; peer: string; progress: Progress }
+  | { type: 'peer-done'; peer: string; versions: number; objects: number; bytes: number }
+  | { type: 'peer-failed'; peer: string; code: string; message: string }
+  | { type: 'done'; changed: number; pending: number };
+
+export function createShareService(deps: ShareServiceDeps) {
+  const { mesh, vault, store } = deps;
+  const signer = deviceSigner(deps.signingSeed);
+  const peerId = () => {
+    if (mesh.deviceId === null) throw new ElohimError('MESH_OFF');
+    return mesh.deviceId;
+  };
+  const engine = createEngine({
+    store,
+    signer,
+    deviceName: deps.deviceName(),
+    peerId,
+    identities: () => mesh.ageIdentities(),
+    ciphertext: deps.objects.ciphertext,
+    staging: deps.staging,
+    folderForNewShare: (name) => formatVaultPath(['Shares', name.replace(/[/\\]/g, '-') || 'share']),
+    clock: deps.clock,
+  });
+  const bridge = createBridge({ vault, objects: deps.objects, store, signer, clock: deps.clock, signal: deps.signal });
+  const listeners = new Set<(e: SyncEvent) => void>();
+  const emit = (e: SyncEvent) => {
+    for (const l of listeners) l(e);
+  };
+
+  // One sync, scan or resolve at a time: each reads and writes the same index and folder.
+  let queue: Promise<unknown> = Promise.resolve();
+  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = queue.then(fn, fn);
+    queue = run.catch(() => {});
+    return run;
+  };
+
+  const stateOf = (id: string): ShareState => {
+    const state = [...store.shares.values()].find((s) => s.record.share === id || s.record.share.startsWith(id) && id.length >= 6);
+    if (state === undefined) throw new ElohimError('SHARE_NOT_FOUND');
+    return state;
+  };
+
+  function meAsMember(): Member {
+    return { dev: signer.tag, peer: peerId(), name: deps.deviceName(), signPub: signer.publicKey, recipients: mesh.recipients(), role: 'owner' };
+  }
+
+  /** A paired device as a member: its signing key comes from a hello over its authenticated channel. */
+  async function memberFor(device: string, role: Role): Promise<Member> {
+    const peer = mesh.peers().find((p) => p.deviceId === device || p.name === device);
+    if (peer === undefined) throw new ElohimError('MESH_PEER_UNKNOWN', `no paired device is called ${device}`);
+    if (!store.cards.has(peer.deviceId)) await syncPeer(peer.deviceId); // the hello teaches us its key
+    const card = store.cards.get(peer.deviceId);
+    if (card === undefined) throw new ElohimError('MESH_PEER_UNREACHABLE', 'the device must be reached once before it can be added to a share');
+    return { dev: tagOf(card.signPub), peer: peer.deviceId, name: peer.name || card.name, signPub: card.signPub, recipients: peer.recipients, role };
+  }
+
+  /** Shares a vault folder with devices (or adds them to the folder's share). */
+  async function share(path: string, devices: string[], opts: { readOnly?: boolean } = {}): Promise<ShareSummary> {
+    const names = parseVaultPath(path);
+    const folderId = vault.resolve(path);
+    if (folderId === null || vault.item(folderId).kind !== 'folder') throw new ElohimError('NOT_A_FOLDER', 'only a folder can be shared');
+    const folder = formatVaultPath(names);
+    const added = await Promise.all(devices.map((d) => memberFor(d, opts.readOnly ? 'ro' : 'rw')));
+    const existing = [...store.shares.values()].find((s) => s.folder === folder);
+    let state: ShareState;
+    if (existing === undefined) {
+      const members = dedupe([meAsMember(), ...added]);
+      const { record, key } = newShareRecord(signer, { share: randomBytes(16).toString('hex'), name: names[names.length - 1] ?? 'share', epoch: 1, rev: 1, members, former: [], previous: {} });
+      state = store.putShare(record, { 1: key }, folder);
+    } else {
+      if (existing.record.owner !== signer.tag) throw new ElohimError('SHARE_READ_ONLY', 'only the device that created the share changes its members');
+      const members = dedupe([...existing.record.members.filter((m) => !added.some((a) => a.dev === m.dev)), ...added]);
+      state = store.putShare(reviseShareRecord(signer, existing.record, existing.keys[existing.record.epoch]!, members), existing.keys, folder);
+    }
+    await bridge.scan(state);
+    return summary(state);
+  }
+
+  /** Removes a member: a new epoch with a new key the removed device never gets. */
+  function removeMember(id: string, device: string): ShareSummary {
+    const state = stateOf(id);
+    if (state.record.owner !== signer.tag) throw new ElohimError('SHARE_READ_ONLY', 'only the device that created the share changes its members');
+    const gone = state.record.members.find((m) => (m.peer === device || m.name === device) && m.role !== 'owner');
+    if (gone === undefined) throw new ElohimError('MESH_PEER_UNKNOWN', 'that device is not a member of the share');
+    const epoch = state.record.epoch + 1;
+    const { record, key } = newShareRecord(signer, {
+      share: state.record.share,
+      name: state.name,
+      epoch,
+      rev: 1,
+      members: state.record.members.filter((m) => m !== gone),
+      former: [...state.record.former, { ...gone, until: epoch }],
+      previous: state.keys,
+    });
+    store.putShare(record, { ...state.keys, [epoch]: key }, state.folder);
+    return summary(state);
+  }
+
+  async function syncPeer(device: string, signal?: AbortSignal) {
+    const combined = signal ? AbortSignal.any([signal, deps.signal]) : deps.signal;
+    return mesh.withChannel(device, SYNC_PROTOCOL, (ch) => runSession(engine, ch, device, { signal: combined, onProgress: (progress) => emit({ type: 'progress', peer: device, progress }) }), { signal: combined });
+  }
+
+  /** Scans every share's folder, syncs with every member reachable (or `only` one), and shows the result. */
+  async function sync(opts: { only?: string; signal?: AbortSignal } = {}) {
+    for (const state of store.shares.values()) await bridge.scan(state);
+    const peers = new Set<string>();
+    for (const state of store.shares.values()) for (const m of state.record.members) if (m.dev !== signer.tag) peers.add(m.peer);
+    if (opts.only !== undefined) {
+      const p = mesh.peers().find((x) => x.deviceId === opts.only || x.name === opts.only);
+      if (p === undefined) throw new ElohimError('MESH_PEER_UNKNOWN');
+      peers.clear();
+      peers.add(p.deviceId);
+    }
+    const results: { peer: string; ok: boolean; versions?: number; objects?: number; bytes?: number; error?: string }[] = [];
+    for (const peer of peers) {
+      try {
+        const r = await syncPeer(peer, opts.signal);
+        results.push({ peer, ok: true, versions: r.versions, objects: r.objects, bytes: r.bytes });
+        emit({ type: 'peer-done', peer, versions: r.versions, objects: r.objects, bytes: r.bytes });
+      } catch (err) {
+        if (isElohimError(err, 'SYNC_REJECTED') || opts.only !== undefined) throw err;
+        const e = err as { code?: string; message?: string };
+        results.push({ peer, ok: false, error: e.code ?? 'INTERNAL' });
+        emit({ type: 'peer-failed', peer, code: e.code ?? 'INTERNAL', message: e.message ?? '' });
+      }
+    }
+    const shown = await showAll();
+    emit({ type: 'done', ...shown });
+    return { peers: results, ...shown };
+  }
+
+  async function showAll() {
+    let changed = 0;
+    let pending = 0;
+    for (const state of store.shares.values()) {
+      if (state.folder === '') continue;
+      // Publish local edits first, so showing what arrived never replaces an edit unseen.
+      await bridge.scan(state);
+      const r = await bridge.materialize(state);
+      changed += r.changed;
+      pending += r.pending;
+    }
+    return { changed, pending };
+  }
+
+  function summary(state: ShareState): ShareSummary {
+    const view = viewOf(state.index, bridge.deviceName(state));
+    return {
+      id: state.record.share,
+      name: state.name,
+      folder: state.folder,
+      role: memberOf(state, signer.tag)?.role ?? 'ro',
+      epoch: state.record.epoch,
+      members: state.record.members.map((m) => ({ deviceId: m.peer, name: m.name, role: m.role })),
+      files: view.length,
+      conflicts: conflictsOf(state.index).length,
+      pending: view.filter((i) => ![...state.local.values()].some((l) => l.version === versionKey(i.version))).length,
+    };
+  }
+
+  function conflicts(id: string) {
+    const state = stateOf(id);
+    return conflictsOf(state.index).map((c) => ({
+      entry: c.entry,
+      versions: c.versions.map((v) => ({ version: versionKey(v), device: bridge.deviceName(state)(v.dev), mine: v.dev === signer.tag, path: formatVaultPath(v.content.path), at: v.content.at, size: v.content.size, sha256: v.content.sha256 })),
+    }));
+  }
+
+  /** Settles a conflict: keep both (the copy becomes a file of its own), keep mine, or keep theirs. */
+  async function resolve(id: string, entry: string, choice: 'both' | 'mine' | 'theirs') {
+    const state = stateOf(id);
+    if (memberOf(state, signer.tag)?.role === 'ro') throw new ElohimError('SHARE_READ_ONLY');
+    const live = conflictsOf(state.index).find((c) => c.entry === entry)?.versions;
+    if (live === undefined) throw new ElohimError('ITEM_NOT_FOUND', 'no conflict on that entry');
+    const view = viewOf(state.index, bridge.deviceName(state));
+    if (choice === 'both') {
+      for (const copy of view.filter((i) => i.conflictOf === entry)) bridge.version(state, newRecordId(), false, { ...copy.version.content, path: copy.path }, copy.version.obj);
+      bridge.settle(state, entry);
+    } else {
+      const mine = live.filter((v) => v.dev === signer.tag);
+      const pick = choice === 'mine' ? mine[0] : live.find((v) => v.dev !== signer.tag);
+      if (pick === undefined) throw new ElohimError('INVALID_INPUT', `there is no version of ${choice === 'mine' ? 'this device' : 'another device'} in that conflict`);
+      bridge.version(state, entry, false, { ...pick.content, at: deps.clock() }, pick.obj);
+    }
+    await bridge.materialize(state);
+    return summary(state);
+  }
+
+  return {
+    engine,
+    signer,
+    share: (path: string, devices: string[], opts?: { readOnly?: boolean }) => exclusive(() => share(path, devices, opts)),
+    removeMember,
+    sync: (opts?: { only?: string; signal?: AbortSignal }) => exclusive(() => sync(opts)),
+    syncPeer,
+    showAll,
+    conflicts,
+    resolve: (id: string, entry: string, choice: 'both' | 'mine' | 'theirs') => exclusive(() => resolve(id, entry, choice)),
+    list: () => [...store.shares.values()].map(summary),
+    get: (id: string) => summary(stateOf(id)),
+    subscribe(l: (e: SyncEvent) => void) {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+    /** Serves syncs that paired devices start (the mesh's gater has refused every other). */
+    start() {
+      mesh.handle(SYNC_PROTOCOL, async (channel, peer) => {
+        // Not inside `exclusive`: two devices syncing each other at once would each hold their
+        // own lock while waiting for the other's handler. Store changes are synchronous calls,
+        // so a session interleaves safely with a scan; showing the result waits its turn.
+        await runSession(engine, channel, peer.deviceId, { signal: deps.signal });
+        await exclusive(showAll);
+      });
+    },
+    stop() {
+      mesh.unhandle(SYNC_PROTOCOL);
+      listeners.clear();
+    },
+  };
+}
+
+export type ShareService = ReturnType<typeof createShareService>;
+
+function dedupe(members: Member[]): Member[] {
+  const seen = new Set<string>();
+  return members.filter((m) => (seen.has(m.dev) ? false : (seen.add(m.dev), true)));
+}

@@ -1,0 +1,214 @@
+/**
+ * The shares of one vault as kept on this device: sealed records under keys of their own
+ * (`elohim/v1 mesh-sync seal/tag`), read once at start and changed in transactions.
+ *
+ * Record kinds: `share` (the signed record, the epoch keys this device unwrapped, the vault
+ * folder it is bound to), `version` (one signed index version, as received: id derived from
+ * its identity, so receiving it twice writes the same row), `seen` (which versions this device
+ * and each peer are known to have seen), `local` (which vault item shows which view item, for
+ * the bridge), `card` (a paired device's signing key, learnt over its authenticated channel),
+ * `witness` (audit heads, see witness/).
+ */
+import { createHash } from 'node:crypto';
+import { asSealKey } from '../../crypto/index.ts';
+import type { RecordId, RecordStore } from '../../db/index.ts';
+import { ElohimError } from '../../errors.ts';
+import { markSeen, ShareIndex, versionKey } from './crdt.ts';
+import type { DeviceTag, SeenRanges, Version } from './crdt.ts';
+import { openVersion, previousKeys, shareName } from './keys.ts';
+import type { Member, ShareRecord, WireVersion } from './keys.ts';
+
+export interface LocalLink {
+  /** the vault item showing this view item */
+  item: string;
+  /** the version it shows (versionKey) and its vector: a local edit is based on exactly that */
+  version: string;
+  vv: Record<string, number>;
+  /** the SHA-256 the vault recorded for it, to see a local edit */
+  sha256: string;
+  path: string[];
+}
+
+export type SyncRecord =
+  | { t: 'share'; record: ShareRecord; keys: Record<string, string>; folder: string }
+  | { t: 'version'; wire: WireVersion }
+  | { t: 'seen'; share: string; mine: SeenRanges; peers: Record<DeviceTag, SeenRanges> }
+  | { t: 'local'; share: string; key: string; link: LocalLink }
+  | { t: 'card'; peer: string; signPub: string; name: string }
+  | { t: 'witness'; peer: string; head: unknown; about: 'theirs' | 'mine' };
+
+export const SYNC_RECORD_KINDS = { own: { share: 1, version: 1, seen: 1, local: 1, card: 1, witness: 1 } } as const;
+
+/** The record keys of the sync store, from a vault key's derivation. */
+export function syncRecordKeysOf(derive: (label: string) => Buffer) {
+  return { seal: asSealKey(derive('elohim/v1 mesh-sync seal')), tag: derive('elohim/v1 mesh-sync tag') };
+}
+
+/** A deterministic record id (16 bytes as hex) for a thing with a stable identity. */
+export function rowId(...parts: string[]): RecordId {
+  return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32) as RecordId;
+}
+
+/** One share in memory. */
+export interface ShareState {
+  record: ShareRecord;
+  name: string;
+  keys: Record<number, Buffer>;
+  folder: string;
+  index: ShareIndex;
+  wires: Map<string, WireVersion>;
+  seen: SeenRanges;
+  peerSeen: Record<DeviceTag, SeenRanges>;
+  local: Map<string, LocalLink>;
+}
+
+export function memberOf(state: ShareState, dev: DeviceTag): Member | undefined {
+  return state.record.members.find((m) => m.dev === dev);
+}
+
+export interface SyncStore {
+  readonly shares: Map<string, ShareState>;
+  readonly cards: Map<string, { signPub: string; name: string }>;
+  witnesses(): Extract<SyncRecord, { t: 'witness' }>[];
+  putShare(record: ShareRecord, keys: Record<number, Buffer>, folder: string): ShareState;
+  /**
+   * Keeps verified versions and marks them seen, in one transaction; returns those that were
+   * new and not covered. Versions they supersede are dropped.
+   */
+  addVersions(state: ShareState, verified: { wire: WireVersion; version: Version }[]): Version[];
+  markPeerSeen(state: ShareState, dev: DeviceTag, seen: SeenRanges): void;
+  setLocal(state: ShareState, changes: { key: string; link: LocalLink | null }[]): void;
+  putCard(peer: string, signPub: string, name: string): void;
+  putWitness(peer: string, about: 'theirs' | 'mine', head: unknown): void;
+}
+
+export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
+  const shares = new Map<string, ShareState>();
+  const cards = new Map<string, { signPub: string; name: string }>();
+  const witnessRows = new Map<RecordId, Extract<SyncRecord, { t: 'witness' }>>();
+  const loaded = records.loadAll();
+  const versions: WireVersion[] = [];
+  const seenRows: Extract<SyncRecord, { t: 'seen' }>[] = [];
+  const localRows: Extract<SyncRecord, { t: 'local' }>[] = [];
+  for (const [id, rec] of loaded) {
+    if (rec.t === 'share') {
+      const keys: Record<number, Buffer> = {};
+      for (const [e, k] of Object.entries(rec.keys)) keys[Number(e)] = Buffer.from(k, 'base64');
+      shares.set(rec.record.share, emptyState(rec.record, keys, rec.folder));
+    } else if (rec.t === 'version') versions.push(rec.wire);
+    else if (rec.t === 'seen') seenRows.push(rec);
+    else if (rec.t === 'local') localRows.push(rec);
+    else if (rec.t === 'card') cards.set(rec.peer, { signPub: rec.signPub, name: rec.name });
+    else if (rec.t === 'witness') witnessRows.set(id, rec);
+  }
+  for (const wire of versions) {
+    const state = shares.get(wire.share);
+    if (state === undefined) continue;
+    // Stored versions were verified when received; opening them again checks the row was not
+    // swapped for another (the record seal covers the set) and rebuilds the content.
+    const { version } = openVersion(wire, state.record, state.keys);
+    state.index.merge(version);
+    state.wires.set(versionKey(version), wire);
+  }
+  for (const row of seenRows) {
+    const state = shares.get(row.share);
+    if (state) {
+      state.seen = row.mine;
+      state.peerSeen = row.peers;
+    }
+  }
+  for (const row of localRows) shares.get(row.share)?.local.set(row.key, row.link);
+
+  const seenRecord = (state: ShareState): [RecordId, SyncRecord] => [rowId('seen', state.record.share), { t: 'seen', share: state.record.share, mine: state.seen, peers: state.peerSeen }];
+
+  const store: SyncStore = {
+    shares,
+    cards,
+    witnesses: () => [...witnessRows.values()],
+
+    putShare(record, keys, folder) {
+      const old = shares.get(record.share);
+      const encoded: Record<string, string> = {};
+      for (const [e, k] of Object.entries(keys)) encoded[e] = k.toString('base64');
+      records.commit({ put: [[rowId('share', record.share), { t: 'share', record, keys: encoded, folder }]] });
+      if (old) {
+        old.record = record;
+        old.keys = keys;
+        old.folder = folder;
+        old.name = shareName(record, keys[record.epoch]!);
+        return old;
+      }
+      const state = emptyState(record, keys, folder);
+      shares.set(record.share, state);
+      return state;
+    },
+
+    addVersions(state, verified) {
+      const added: Version[] = [];
+      const put: [RecordId, SyncRecord][] = [];
+      const remove: RecordId[] = [];
+      for (const { wire, version } of verified) {
+        markSeen(state.seen, version.dev, version.seq);
+        const { result, dropped } = state.index.merge(version);
+        if (result !== 'added') continue;
+        added.push(version);
+        const key = versionKey(version);
+        state.wires.set(key, wire);
+        put.push([rowId('version', key), { t: 'version', wire }]);
+        for (const d of dropped) {
+          const dk = versionKey(d);
+          state.wires.delete(dk);
+          remove.push(rowId('version', dk));
+        }
+      }
+      put.push(seenRecord(state));
+      records.commit({ put, remove });
+      return added;
+    },
+
+    markPeerSeen(state, dev, seen) {
+      state.peerSeen[dev] = seen;
+      records.commit({ put: [seenRecord(state)] });
+    },
+
+    setLocal(state, changes) {
+      const put: [RecordId, SyncRecord][] = [];
+      const remove: RecordId[] = [];
+      for (const { key, link } of changes) {
+        const id = rowId('local', state.record.share, key);
+        if (link === null) remove.push(id);
+        else put.push([id, { t: 'local', share: state.record.share, key, link }]);
+      }
+      records.commit({ put, remove });
+      for (const { key, link } of changes) {
+        if (link === null) state.local.delete(key);
+        else state.local.set(key, link);
+      }
+    },
+
+    putCard(peer, signPub, name) {
+      const known = cards.get(peer);
+      if (known !== undefined && known.signPub !== signPub) {
+        throw new ElohimError('SYNC_REJECTED', 'a paired device presented another signing key than before');
+      }
+      if (known?.name === name) return;
+      records.commit({ put: [[rowId('card', peer), { t: 'card', peer, signPub, name }]] });
+      cards.set(peer, { signPub, name });
+    },
+
+    putWitness(peer, about, head) {
+      const id = rowId('witness', peer, about);
+      const rec = { t: 'witness' as const, peer, head, about };
+      records.commit({ put: [[id, rec]] });
+      witnessRows.set(id, rec);
+    },
+  };
+  return store;
+}
+
+function emptyState(record: ShareRecord, keys: Record<number, Buffer>, folder: string): ShareState {
+  const key = keys[record.epoch];
+  if (key === undefined) throw new ElohimError('VAULT_CORRUPT', 'a share is stored without its key');
+  return { record, name: shareName(record, key), keys: { ...previousKeys(record, key), ...keys }, folder, index: new ShareIndex(), wires: new Map(), seen: {}, peerSeen: {}, local: new Map() };
+}
+

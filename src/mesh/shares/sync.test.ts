@@ -1,0 +1,171 @@
+/**
+ * Shares and sync between real vaults over an in-memory mesh (the same messages a libp2p
+ * stream carries). The multi-process tests over TCP are in test/mesh-sync*.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import test from 'node:test';
+import { putAt, readAt } from '../../vault/testing.ts';
+import { decodeMessage, encodeMessage } from '../sync/frame.ts';
+import { testDevice } from './testing.ts';
+import type { MemoryHub, TestDevice } from './testing.ts';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+async function pair(t: test.TestContext, opts: { pq?: boolean } = {}) {
+  const hub: MemoryHub = { devices: new Map() };
+  const all: TestDevice[] = [];
+  const a = await testDevice(hub, 'Laptop', all, opts);
+  const b = await testDevice(hub, 'Phone', all, opts);
+  t.after(async () => {
+    for (const d of all) await d.close();
+  });
+  return { hub, all, a, b };
+}
+
+function files(d: TestDevice, folder: string): string[] {
+  const out: string[] = [];
+  const walk = (id: string | null, prefix: string) => {
+    for (const c of d.tv.vault.children(id)) {
+      if (c.kind === 'folder') walk(c.id, `${prefix}${c.name}/`);
+      else out.push(`${prefix}${c.name}`);
+    }
+  };
+  walk(d.tv.vault.resolve(folder), '');
+  return out.sort();
+}
+
+test('share a folder, sync both ways with a conflict in between: both versions kept on both devices', async (t) => {
+  const { a, b } = await pair(t, { pq: true });
+  await putAt(a.tv.vault, '/Team/plan.txt', 'v1 from laptop');
+  await putAt(a.tv.vault, '/Team/sub/notes.md', 'notes');
+  const created = await a.shares.share('/Team', ['Phone']);
+  assert.equal(created.members.length, 2);
+  await a.shares.sync();
+  const [share] = b.shares.list();
+  assert.equal(share!.name, 'Team');
+  assert.equal(share!.folder, '/Shares/Team');
+  assert.deepEqual(files(b, '/Shares/Team'), ['plan.txt', 'sub/notes.md']);
+  assert.equal((await readAt(b.tv.vault, '/Shares/Team/plan.txt')).toString(), 'v1 from laptop');
+
+  // Both edit plan.txt apart, then meet.
+  await putAt(a.tv.vault, '/Team/plan.txt', 'laptop edit', { replace: true });
+  await putAt(b.tv.vault, '/Shares/Team/plan.txt', 'phone edit', { replace: true });
+  await b.shares.sync(); // scans the phone's edit, then syncs with the laptop, which scans its own
+  await a.shares.sync();
+  const expected = files(a, '/Team');
+  assert.equal(expected.length, 3, `both versions kept: ${expected.join(', ')}`);
+  assert.deepEqual(files(b, '/Shares/Team'), expected);
+  const contents = await Promise.all(expected.filter((f) => f.startsWith('plan')).map((f) => readAt(a.tv.vault, `/Team/${f}`)));
+  assert.deepEqual(contents.map(String).sort(), ['laptop edit', 'phone edit']);
+  for (const f of expected) assert.equal(sha(await readAt(a.tv.vault, `/Team/${f}`)), sha(await readAt(b.tv.vault, `/Shares/Team/${f}`)));
+  assert.equal(a.shares.conflicts(created.id).length, 1);
+
+  // Keep theirs on the laptop: the conflict settles on both.
+  const [conflict] = a.shares.conflicts(created.id);
+  await a.shares.resolve(created.id, conflict!.entry, 'theirs');
+  await a.shares.sync();
+  assert.deepEqual(files(a, '/Team'), ['plan.txt', 'sub/notes.md']);
+  assert.deepEqual(files(b, '/Shares/Team'), ['plan.txt', 'sub/notes.md']);
+  assert.equal((await readAt(b.tv.vault, '/Shares/Team/plan.txt')).toString(), 'phone edit');
+
+  // A deletion goes to the trash on the other device.
+  a.tv.vault.trash(a.tv.vault.resolve('/Team/sub/notes.md')!);
+  await a.shares.sync();
+  assert.deepEqual(files(b, '/Shares/Team'), ['plan.txt']);
+  assert.ok(b.tv.vault.trashList().some((x) => x.name === 'notes.md'));
+});
+
+test('a modification beats a concurrent deletion', async (t) => {
+  const { a, b } = await pair(t);
+  await putAt(a.tv.vault, '/S/f.txt', 'one');
+  await a.shares.share('/S', ['Phone']);
+  await a.shares.sync();
+  a.tv.vault.trash(a.tv.vault.resolve('/S/f.txt')!);
+  await putAt(b.tv.vault, '/Shares/S/f.txt', 'edited', { replace: true });
+  await b.shares.sync();
+  await a.shares.sync();
+  assert.equal((await readAt(a.tv.vault, '/S/f.txt')).toString(), 'edited');
+  assert.equal((await readAt(b.tv.vault, '/Shares/S/f.txt')).toString(), 'edited');
+});
+
+test('a transfer cut halfway resumes from where it stopped; no plaintext name or content on the wire', async (t) => {
+  const { hub, a, b } = await pair(t);
+  const big = randomBytes(5 * 1024 * 1024 + 123);
+  await putAt(a.tv.vault, '/BigFolderName/secret-report-name.bin', big);
+  await putAt(a.tv.vault, '/BigFolderName/small.txt', 'the quick brown fox plaintext marker');
+  await a.shares.share('/BigFolderName', ['Phone']);
+  let chunks = 0;
+  let resumedAt = -1;
+  const wire: Buffer[] = [];
+  hub.tap = (_from, _to, msg) => {
+    wire.push(Buffer.from(msg));
+    const m = decodeMessage(msg);
+    if (m.head.t === 'chunk' && ++chunks === 3) throw new Error('cable pulled');
+    if (m.head.t === 'want') for (const w of m.head.list as { offset: number }[]) if (w.offset > 0) resumedAt = w.offset;
+    return msg;
+  };
+  await assert.rejects(a.shares.sync({ only: 'Phone' }));
+  const staged = await readdir(join(b.tv.dir, 'objects', 'tmp', 'mesh'));
+  assert.equal(staged.length, 1, 'the partial object is staged');
+  await b.shares.sync();
+  assert.ok(resumedAt >= 2 * 1024 * 1024, `resumed at ${resumedAt}, not from 0`);
+  assert.equal(sha(await readAt(b.tv.vault, '/Shares/BigFolderName/secret-report-name.bin')), sha(big));
+  const all = Buffer.concat(wire);
+  for (const needle of ['secret-report-name', 'quick brown fox', 'BigFolderName']) assert.equal(all.includes(Buffer.from(needle)), false, `${needle} on the wire`);
+  assert.equal(all.includes(big.subarray(1000, 1064)), false, 'file content on the wire');
+});
+
+test('a tampered index entry or object from a paired device is rejected and nothing of it is kept', async (t) => {
+  const { hub, a, b } = await pair(t);
+  await putAt(a.tv.vault, '/T/a.txt', 'alpha');
+  await a.shares.share('/T', ['Phone']);
+  // Flip a byte inside a version's sealed box.
+  hub.tap = (_f, _t, msg) => {
+    const m = decodeMessage(msg);
+    if (m.head.t !== 'versions') return msg;
+    const list = m.head.list as { box: string }[];
+    const box = Buffer.from(list[0]!.box, 'base64');
+    box[20]! ^= 1;
+    list[0]!.box = box.toString('base64');
+    return encodeMessage(m);
+  };
+  await assert.rejects(a.shares.sync({ only: 'Phone' }), /SYNC_REJECTED|refused/);
+  assert.equal(b.shares.list()[0]?.files ?? 0, 0, 'no version kept');
+  // Now the object: flip a byte of the stored ciphertext as it passes.
+  hub.tap = (_f, _t, msg) => {
+    const m = decodeMessage(msg);
+    if (m.head.t !== 'chunk' || !m.bytes) return msg;
+    const bytes = Buffer.from(m.bytes);
+    bytes[bytes.length - 5]! ^= 1;
+    return encodeMessage({ head: m.head, bytes });
+  };
+  await assert.rejects(a.shares.sync({ only: 'Phone' }), (err: Error & { code?: string }) => err.code === 'SYNC_REJECTED');
+  assert.throws(() => b.tv.vault.resolve('/Shares/T/a.txt'));
+  assert.deepEqual(await readdir(join(b.tv.dir, 'objects', 'tmp', 'mesh')).catch(() => []), [], 'nothing staged is kept');
+  hub.tap = undefined;
+  await a.shares.sync();
+  assert.equal((await readAt(b.tv.vault, '/Shares/T/a.txt')).toString(), 'alpha');
+});
+
+test('read-only members receive but what they write is refused; removing a member rotates the key', async (t) => {
+  const { a, b, hub, all } = await pair(t);
+  const c = await testDevice(hub, 'Tablet', all);
+  await putAt(a.tv.vault, '/R/x.txt', 'x');
+  const s = await a.shares.share('/R', ['Phone']);
+  await a.shares.share('/R', ['Tablet'], { readOnly: true });
+  await a.shares.sync();
+  assert.equal((await readAt(c.tv.vault, '/Shares/R/x.txt')).toString(), 'x');
+  assert.equal(c.shares.list()[0]!.role, 'ro');
+  await putAt(c.tv.vault, '/Shares/R/y.txt', 'from the reader');
+  await c.shares.sync();
+  assert.throws(() => a.tv.vault.resolve('/R/y.txt'), 'nothing the reader wrote reaches the owner');
+  const rotated = a.shares.removeMember(s.id, c.id);
+  assert.equal(rotated.epoch, 2);
+  await putAt(a.tv.vault, '/R/after.txt', 'after removal');
+  await a.shares.sync();
+  assert.equal((await readAt(b.tv.vault, '/Shares/R/after.txt')).toString(), 'after removal');
+  assert.throws(() => c.tv.vault.resolve('/Shares/R/after.txt'), 'the removed device gets nothing new');
+});

@@ -1,0 +1,153 @@
+/**
+ * For tests of shares and sync: a device is a real vault (testing.ts of vault/: SQLite, sealed
+ * records, objects on disk, real ciphers) with a real share service, and devices talk through
+ * an in-memory mesh: channels that carry the same messages a libp2p stream does, in order, with
+ * a hook that sees (or changes) every message on the way, as a wire would.
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { generateHybridIdentity, generateX25519Identity } from '../../crypto/age/index.ts';
+import { createHasherPool } from '../../crypto/index.ts';
+import { createRecordStore, openDatabase } from '../../db/index.ts';
+import type { Database } from '../../db/index.ts';
+import { ElohimError } from '../../errors.ts';
+import { createObjectStore } from '../../vault/index.ts';
+import { openTestVault } from '../../vault/testing.ts';
+import type { TestVault } from '../../vault/testing.ts';
+import type { Channel } from '../sync/frame.ts';
+import { createShareService } from './service.ts';
+import type { MeshForSync, ShareService } from './service.ts';
+import { openSyncStore, SYNC_RECORD_KINDS } from './store.ts';
+import type { SyncRecord } from './store.ts';
+
+type Handler = (channel: Channel & { peer: string }, peer: { deviceId: string }) => Promise<void>;
+
+export interface MemoryHub {
+  devices: Map<string, { handlers: Map<string, Handler>; online: boolean }>;
+  /** sees every message; may return another to send instead, or throw to cut the connection */
+  tap?: (from: string, to: string, msg: Uint8Array) => Uint8Array;
+}
+
+function pipePair(hub: MemoryHub, a: string, b: string): [Channel & { peer: string }, Channel & { peer: string }, () => void] {
+  const queues: [Uint8Array[], Uint8Array[]] = [[], []];
+  const waiters: [((m: Uint8Array | null) => void) | null, ((m: Uint8Array | null) => void) | null] = [null, null];
+  const closed = [false, false];
+  const end = (i: 0 | 1, peer: string, from: string): Channel & { peer: string } => ({
+    peer,
+    async send(msg) {
+      if (closed[i] || closed[1 - i]) throw new ElohimError('MESH_STREAM_CLOSED');
+      let out = Buffer.from(msg);
+      try {
+        const tap = hub.tap;
+        if (tap) out = Buffer.from(tap(from, peer, out));
+      } catch (err) {
+        closed[0] = closed[1] = true;
+        for (const w of waiters) w?.(null);
+        throw err;
+      }
+      const j = 1 - i;
+      const w = waiters[j];
+      if (w) {
+        waiters[j] = null;
+        w(out);
+      } else queues[j]!.push(out);
+      await new Promise((r) => setImmediate(r));
+    },
+    receive() {
+      const q = queues[i];
+      if (q.length > 0) return Promise.resolve(q.shift()!);
+      if (closed[i]) return Promise.resolve(null);
+      return new Promise((resolve) => (waiters[i] = resolve));
+    },
+  });
+  // Either side failing resets the stream, as libp2p does: the other reads the end.
+  const reset = () => {
+    closed[0] = closed[1] = true;
+    for (const w of waiters) w?.(null);
+  };
+  return [end(0, b, a), end(1, a, b), reset];
+}
+
+export function memoryMesh(hub: MemoryHub, me: string, identities: string[], recipients: string[], peers: () => { deviceId: string; name: string; recipients: string[] }[]): MeshForSync {
+  hub.devices.set(me, { handlers: new Map(), online: true });
+  return {
+    deviceId: me,
+    handle: (protocol, handler) => hub.devices.get(me)!.handlers.set(protocol, handler),
+    unhandle: (protocol) => hub.devices.get(me)!.handlers.delete(protocol),
+    async withChannel<T>(device: string, protocol: string, fn: (ch: Channel) => Promise<T>): Promise<T> {
+      const other = hub.devices.get(device);
+      if (!other?.online || !hub.devices.get(me)!.online) throw new ElohimError('MESH_PEER_UNREACHABLE');
+      const handler = other.handlers.get(protocol);
+      if (!handler) throw new ElohimError('MESH_PEER_UNREACHABLE');
+      const [mine, theirs, reset] = pipePair(hub, me, device);
+      const served = handler(theirs, { deviceId: me }).catch((err) => {
+        reset();
+        return err;
+      });
+      let result: T;
+      try {
+        result = await fn(mine);
+      } catch (err) {
+        reset();
+        await served;
+        throw err;
+      }
+      const err = await served;
+      if (err instanceof Error) throw err;
+      return result;
+    },
+    peers: () => peers().map((p) => ({ ...p, online: hub.devices.get(p.deviceId)?.online ?? false })),
+    ageIdentities: () => identities,
+    recipients: () => recipients,
+  };
+}
+
+export interface TestDevice {
+  id: string;
+  name: string;
+  tv: TestVault;
+  shares: ShareService;
+  recipients: string[];
+  db: Database;
+  close(): Promise<void>;
+}
+
+/** A device on the hub; `pq`: its age identity is the hybrid post-quantum type. */
+export async function testDevice(hub: MemoryHub, name: string, all: TestDevice[], opts: { pq?: boolean } = {}): Promise<TestDevice> {
+  const tv = await openTestVault();
+  const id = `12D3Koo${name}${randomBytes(4).toString('hex')}`;
+  const pair = opts.pq ? generateHybridIdentity() : generateX25519Identity();
+  const db = openDatabase(join(tv.dir, 'sync.sqlite'));
+  const records = createRecordStore<SyncRecord>({ db, keys: { seal: randomBytes(32) as never, tag: randomBytes(32) }, kinds: SYNC_RECORD_KINDS });
+  const hashers = createHasherPool({ maxWorkers: 1 });
+  const controller = new AbortController();
+  const mesh = memoryMesh(hub, id, [pair.identity], [pair.recipient], () => all.filter((d) => d.id !== id).map((d) => ({ deviceId: d.id, name: d.name, recipients: d.recipients })));
+  const shares = createShareService({
+    mesh,
+    vault: tv.vault,
+    objects: createObjectStore({ root: join(tv.dir, 'objects'), hashers }),
+    store: openSyncStore(records),
+    signingSeed: randomBytes(32),
+    deviceName: () => name,
+    staging: join(tv.dir, 'objects', 'tmp', 'mesh'),
+    clock: Date.now,
+    signal: controller.signal,
+  });
+  shares.start();
+  const device: TestDevice = {
+    id,
+    name,
+    tv,
+    shares,
+    recipients: [pair.recipient],
+    db,
+    async close() {
+      controller.abort();
+      shares.stop();
+      db.close();
+      await tv.close();
+    },
+  };
+  all.push(device);
+  return device;
+}

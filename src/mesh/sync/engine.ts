@@ -1,0 +1,267 @@
+/**
+ * The halves of a sync, shared by the network session (session.ts) and bundles (bundle/): a
+ * sync is "each side sends what the other is missing". Nothing here knows whether messages go
+ * over a socket or into a file.
+ *
+ * - `hello`: who I am (signing key, name, signed) and, per share the other is a member of, the
+ *   share's record and which versions I have seen.
+ * - `versions`: signed index versions the other has not seen, in batches; a batch with one bad
+ *   version is refused whole (SYNC_REJECTED) and nothing of it is kept.
+ * - objects: stored ciphertext by id, in chunks, staged (ciphertext only) under the staging
+ *   folder so a transfer cut off resumes at the staged length; an object is kept only once every
+ *   STREAM chunk authenticates under the file key its signed version names.
+ */
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileKeyFromBytes } from '../../crypto/age/index.ts';
+import { ElohimError, isElohimError } from '../../errors.ts';
+import type { CiphertextView } from '../../vault/index.ts';
+import { hasSeen, viewOf } from '../shares/crdt.ts';
+import type { DeviceTag, SeenRanges } from '../shares/crdt.ts';
+import { canonical, openVersion, previousKeys, shareName, tagOf, unwrapShareKey, verifyShareRecord, verifySignature } from '../shares/keys.ts';
+import type { DeviceSigner, ShareRecord, WireVersion } from '../shares/keys.ts';
+import { memberOf } from '../shares/store.ts';
+import type { ShareState, SyncStore } from '../shares/store.ts';
+import { CHUNK_BYTES } from './frame.ts';
+import type { Message } from './frame.ts';
+
+const BATCH = 500;
+const HEX32 = /^[0-9a-f]{32}$/;
+
+export interface EngineDeps {
+  store: SyncStore;
+  signer: DeviceSigner;
+  deviceName: string;
+  /** this device's libp2p peer id (members are listed by it) */
+  peerId: () => string;
+  /** age identities that unwrap share keys wrapped to this device */
+  identities: () => string[];
+  ciphertext: CiphertextView;
+  /** a folder for partial objects (ciphertext only) */
+  staging: string;
+  /** where a newly received share is shown in the vault */
+  folderForNewShare: (name: string) => string;
+  clock: () => number;
+}
+
+export interface Progress {
+  versions: number;
+  objects: number;
+  bytes: number;
+  totalObjects: number;
+  totalBytes: number;
+}
+
+/** What a peer said about itself in its hello, once checked. */
+export interface PeerHello {
+  dev: DeviceTag;
+  peer: string;
+  name: string;
+  shares: string[];
+}
+
+export interface Want {
+  share: string;
+  obj: string;
+  offset: number;
+}
+
+export function createEngine(deps: EngineDeps) {
+  const { store, signer } = deps;
+
+  /** A state's members name a device by its peer id and its key. */
+  const sharesWith = (peer: string, dev?: DeviceTag): ShareState[] =>
+    [...store.shares.values()].filter((s) => s.record.members.some((m) => m.peer === peer && (dev === undefined || m.dev === dev)));
+
+  function hello(peer: string | null): Message {
+    const shares = (peer === null ? [...store.shares.values()] : sharesWith(peer)).map((s) => ({ record: s.record, seen: s.seen }));
+    const body = { dev: signer.tag, signPub: signer.publicKey, name: deps.deviceName, peer: deps.peerId(), at: deps.clock(), shares };
+    return { head: { t: 'hello', v: 1, ...body, sig: signer.sign(canonical(body)) } };
+  }
+
+  /**
+   * Checks a hello and takes what it says: share records newer than ours (or new shares this
+   * device is a member of), and what the peer has seen. `channelPeer`: the authenticated peer id
+   * of a network channel (null for a bundle, whose hello is checked by its signature alone).
+   */
+  function acceptHello(m: Message, channelPeer: string | null): PeerHello {
+    const h = m.head as Record<string, unknown>;
+    if (h.t !== 'hello' || h.v !== 1) throw new ElohimError('SYNC_REJECTED', 'the other device speaks another sync version');
+    const { sig, t: _t, v: _v, ...body } = h;
+    const signPub = String(body.signPub);
+    if (typeof sig !== 'string' || !verifySignature(signPub, canonical(body), sig) || tagOf(signPub) !== body.dev) {
+      throw new ElohimError('SYNC_REJECTED', 'the hello does not verify');
+    }
+    const peer = String(body.peer);
+    if (channelPeer !== null && peer !== channelPeer) throw new ElohimError('SYNC_REJECTED', 'the hello names another device than the connection');
+    if (channelPeer !== null) store.putCard(peer, signPub, String(body.name).slice(0, 100));
+    else if (store.cards.get(peer)?.signPub !== undefined && store.cards.get(peer)!.signPub !== signPub) throw new ElohimError('SYNC_REJECTED', 'the bundle was signed by another key than that device has');
+    const dev = body.dev as DeviceTag;
+    const list = Array.isArray(body.shares) ? (body.shares as { record: ShareRecord; seen: SeenRanges }[]) : [];
+    const shares: string[] = [];
+    for (const item of list) {
+      const known = store.shares.get(item.record?.share);
+      const ownerKey = known?.record.members.find((x) => x.dev === known.record.owner)?.signPub;
+      const record = verifyShareRecord(item.record, ownerKey);
+      // Take a newer record (membership, key rotation); a device removed from it keeps what it had.
+      if (known === undefined || record.epoch > known.record.epoch || (record.epoch === known.record.epoch && record.rev > known.record.rev)) {
+        if (record.keys[signer.tag] !== undefined) {
+          const key = unwrapShareKey(record, signer.tag, deps.identities());
+          const keys = { ...(known?.keys ?? {}), ...previousKeys(record, key), [record.epoch]: key };
+          store.putShare(record, keys, known?.folder ?? deps.folderForNewShare(shareName(record, key)));
+        } else if (known !== undefined) {
+          store.putShare(record, known.keys, known.folder); // we were removed: keep what we had
+        }
+      }
+      const state = store.shares.get(record.share);
+      if (state === undefined || memberOf(state, dev)?.signPub !== signPub) continue;
+      if (item.seen !== null && typeof item.seen === 'object') store.markPeerSeen(state, dev, item.seen);
+      shares.push(record.share);
+    }
+    // Shares the peer did not mention (it has not heard of them yet) but is a member of.
+    for (const state of store.shares.values()) {
+      if (!shares.includes(state.record.share) && memberOf(state, dev)?.signPub === signPub && memberOf(state, dev)?.peer === peer) shares.push(state.record.share);
+    }
+    return { dev, peer, name: String(body.name), shares };
+  }
+
+  /** Version batches the peer has not seen, for the shares both hold. */
+  function* versionsFor(peer: PeerHello): Generator<Message> {
+    for (const id of peer.shares) {
+      const state = store.shares.get(id)!;
+      if (memberOf(state, peer.dev) === undefined) continue;
+      const seen = state.peerSeen[peer.dev] ?? {};
+      let batch: WireVersion[] = [];
+      for (const wire of state.wires.values()) {
+        if (hasSeen(seen, wire.dev, wire.seq)) continue;
+        batch.push(wire);
+        if (batch.length === BATCH) {
+          yield { head: { t: 'versions', share: id, list: batch } };
+          batch = [];
+        }
+      }
+      if (batch.length > 0) yield { head: { t: 'versions', share: id, list: batch } };
+    }
+  }
+
+  /** Verifies a batch whole, then keeps it; returns how many versions were new. Throws SYNC_REJECTED. */
+  function applyVersions(m: Message, from: PeerHello): number {
+    const state = store.shares.get(String(m.head.share));
+    if (state === undefined || !from.shares.includes(state.record.share)) throw new ElohimError('SYNC_REJECTED', 'versions of a share the other device is not in');
+    const list = m.head.list;
+    if (!Array.isArray(list) || list.length > BATCH) throw new ElohimError('SYNC_REJECTED', 'a malformed batch of versions');
+    const verified = list.map((w) => openVersion(w, state.record, state.keys));
+    return store.addVersions(state, verified).length;
+  }
+
+  /** The objects the index shows (conflict copies included) that are not stored here. */
+  async function wanted(shares: string[]): Promise<(Want & { fileKey: string; size: number })[]> {
+    const out: (Want & { fileKey: string; size: number })[] = [];
+    const seen = new Set<string>();
+    for (const id of shares) {
+      const state = store.shares.get(id);
+      if (state === undefined) continue;
+      for (const item of viewOf(state.index, () => '')) {
+        const obj = item.version.obj;
+        if (obj === null || seen.has(obj)) continue;
+        seen.add(obj);
+        if ((await deps.ciphertext.size(obj as never)) !== null) continue;
+        const staged = await stat(join(deps.staging, obj)).then((s) => s.size, () => 0);
+        out.push({ share: id, obj, offset: staged, fileKey: item.version.content.fileKey, size: item.version.content.size });
+      }
+    }
+    return out;
+  }
+
+  /** A requested object as chunk messages from `offset`; one `missing` message when it is not here. */
+  async function* serve(want: Want, allowed: (share: string) => boolean): AsyncGenerator<Message> {
+    if (!HEX32.test(String(want.obj)) || !Number.isSafeInteger(want.offset) || want.offset < 0 || !allowed(String(want.share))) throw new ElohimError('SYNC_REJECTED', 'a malformed object request');
+    const state = store.shares.get(want.share)!;
+    // Serve only objects this share's index names: a peer cannot read other objects of the pool.
+    if (![...state.index.versions()].some((v) => v.obj === want.obj)) {
+      yield { head: { t: 'missing', obj: want.obj } };
+      return;
+    }
+    const size = await deps.ciphertext.size(want.obj as never);
+    if (size === null || want.offset > size) {
+      yield { head: { t: 'missing', obj: want.obj } };
+      return;
+    }
+    if (want.offset === size) {
+      yield { head: { t: 'chunk', obj: want.obj, offset: size, end: true } };
+      return;
+    }
+    let offset = want.offset;
+    const stream = await deps.ciphertext.read(want.obj as never, { start: offset, end: size });
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    for await (const piece of stream as AsyncIterable<Buffer>) {
+      pending.push(piece);
+      pendingBytes += piece.length;
+      while (pendingBytes >= CHUNK_BYTES) {
+        const all = Buffer.concat(pending);
+        const chunk = all.subarray(0, CHUNK_BYTES);
+        const rest = all.subarray(CHUNK_BYTES);
+        const end = offset + chunk.length === size;
+        yield { head: { t: 'chunk', obj: want.obj, offset, end }, bytes: chunk };
+        offset += chunk.length;
+        pending = rest.length > 0 ? [rest] : [];
+        pendingBytes = rest.length;
+      }
+    }
+    if (pendingBytes > 0 || offset < size) {
+      yield { head: { t: 'chunk', obj: want.obj, offset, end: true }, bytes: Buffer.concat(pending) };
+    }
+  }
+
+  /**
+   * Takes one chunk of a wanted object: appended to its staged file at its offset (a chunk at
+   * another offset restarts the staged file when it is at 0, and is refused otherwise); at the
+   * end the staged bytes are checked under the file key and kept. Returns the bytes taken and
+   * whether the object is now stored. Throws SYNC_REJECTED when it fails authentication (the
+   * staged file is removed: nothing is kept).
+   */
+  async function receiveChunk(m: Message, want: { fileKey: string; size: number }): Promise<{ bytes: number; done: boolean }> {
+    const obj = String(m.head.obj);
+    const offset = Number(m.head.offset);
+    if (!HEX32.test(obj) || !Number.isSafeInteger(offset) || offset < 0) throw new ElohimError('SYNC_REJECTED', 'a malformed object chunk');
+    await mkdir(deps.staging, { recursive: true, mode: 0o700 });
+    const path = join(deps.staging, obj);
+    const staged = await stat(path).then((s) => s.size, () => 0);
+    if (offset !== staged) {
+      if (offset !== 0) throw new ElohimError('SYNC_REJECTED', 'an object chunk arrived out of order');
+      await rm(path, { force: true });
+    }
+    const bytes = m.bytes ?? new Uint8Array(0);
+    if (bytes.length > 0) {
+      const fh = await open(path, 'a', 0o600);
+      try {
+        await fh.write(bytes, 0, bytes.length, offset);
+      } finally {
+        await fh.close();
+      }
+    }
+    if (m.head.end !== true) return { bytes: bytes.length, done: false };
+    try {
+      if ((await deps.ciphertext.size(obj as never)) === null) {
+        await deps.ciphertext.write(obj as never, createReadStream(path, { highWaterMark: 1 << 20 }), {
+          fileKey: fileKeyFromBytes(Buffer.from(want.fileKey, 'base64')),
+          size: want.size,
+        });
+      }
+    } catch (err) {
+      await rm(path, { force: true });
+      if (isElohimError(err, 'AGE_PAYLOAD_INVALID') || isElohimError(err, 'OBJECT_DAMAGED')) {
+        throw new ElohimError('SYNC_REJECTED', 'an object failed authentication: it was not kept', { cause: err });
+      }
+      throw err;
+    }
+    await rm(path, { force: true });
+    return { bytes: bytes.length, done: true };
+  }
+
+  return { hello, acceptHello, versionsFor, applyVersions, wanted, serve, receiveChunk, sharesWith };
+}
+
+export type Engine = ReturnType<typeof createEngine>;

@@ -1,0 +1,51 @@
+/**
+ * Sync messages (version 1): one message is `u32 length of JSON ‖ JSON ‖ bytes`, the bytes being
+ * an object chunk's stored ciphertext when there is one. The same messages travel over a mesh
+ * channel (one message per channel message) and inside a bundle file (each prefixed by its u32
+ * length), so a bundle import runs exactly the code a network sync runs.
+ */
+import { ElohimError } from '../../errors.ts';
+
+export const SYNC_PROTOCOL = '/elohim/sync/1';
+/** The largest message either side accepts: a 1 MiB object chunk and its header fit well inside. */
+export const MAX_MESSAGE = 4 * 1024 * 1024;
+/** Stored bytes per object chunk message. */
+export const CHUNK_BYTES = 1024 * 1024;
+
+export interface Message {
+  head: { t: string } & Record<string, unknown>;
+  bytes?: Uint8Array;
+}
+
+/** What sync needs of a transport: messages in order, both ways (a mesh channel satisfies it). */
+export interface Channel {
+  send(msg: Uint8Array): void | Promise<void>;
+  receive(opts?: { signal?: AbortSignal }): Promise<Uint8Array | null>;
+}
+
+export function encodeMessage(m: Message): Buffer {
+  const json = Buffer.from(JSON.stringify(m.head));
+  const out = Buffer.allocUnsafe(4 + json.length + (m.bytes?.length ?? 0));
+  out.writeUInt32BE(json.length, 0);
+  json.copy(out, 4);
+  if (m.bytes) out.set(m.bytes, 4 + json.length);
+  if (out.length > MAX_MESSAGE) throw new RangeError('a sync message is too large');
+  return out;
+}
+
+/** Throws SYNC_REJECTED for anything that is not a well-formed message. */
+export function decodeMessage(raw: Uint8Array): Message {
+  const buf = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  if (buf.length < 4 || buf.length > MAX_MESSAGE) throw new ElohimError('SYNC_REJECTED', 'a sync message has a bad size');
+  const n = buf.readUInt32BE(0);
+  if (n + 4 > buf.length) throw new ElohimError('SYNC_REJECTED', 'a sync message is truncated');
+  let head: unknown;
+  try {
+    head = JSON.parse(buf.subarray(4, 4 + n).toString('utf8'));
+  } catch {
+    throw new ElohimError('SYNC_REJECTED', 'a sync message is not valid JSON');
+  }
+  if (head === null || typeof head !== 'object' || typeof (head as { t?: unknown }).t !== 'string') throw new ElohimError('SYNC_REJECTED', 'a sync message has no type');
+  const bytes = buf.subarray(4 + n);
+  return { head: head as Message['head'], bytes: bytes.length > 0 ? bytes : undefined };
+}

@@ -1,0 +1,147 @@
+/**
+ * One sync session over a channel, the same code on both sides: each sends its hello, then the
+ * versions the other has not seen and `index-done`; once the other's index is in, each asks for
+ * the objects it lacks (`want`, with the offset already staged, so a cut transfer resumes), and
+ * answers the other's `want` with chunks and `served`. A side is finished when it has sent
+ * `served` and received `served`: the channel is then at a message boundary, so a pooled stream
+ * can be reused.
+ */
+import { ElohimError, isElohimError } from '../../errors.ts';
+import { decodeMessage, encodeMessage } from './frame.ts';
+import type { Channel, Message } from './frame.ts';
+import type { Engine, PeerHello, Progress, Want } from './engine.ts';
+
+export interface SessionResult {
+  peer: PeerHello;
+  /** versions received that were new */
+  versions: number;
+  objects: number;
+  bytes: number;
+}
+
+export interface SessionOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: Progress) => void;
+  /** after the peer's hello is accepted, before any version is sent (the witness exchange) */
+  onHello?: (peer: PeerHello, send: (m: Message) => Promise<void>) => Promise<void> | void;
+  /** messages of other protocols' halves carried in the session (the witness's) */
+  onExtra?: (m: Message, peer: PeerHello) => Promise<void> | void;
+}
+
+export async function runSession(
+  engine: Engine,
+  channel: Channel,
+  channelPeer: string,
+  opts: SessionOptions = {},
+): Promise<SessionResult> {
+  const signal = opts.signal;
+  const send = async (m: Message) => {
+    signal?.throwIfAborted();
+    await channel.send(encodeMessage(m));
+  };
+  const receive = async (): Promise<Message> => {
+    const raw = await channel.receive({ signal });
+    if (raw === null) throw new ElohimError('MESH_STREAM_CLOSED', 'the other device ended the sync before it finished');
+    return decodeMessage(raw);
+  };
+
+  try {
+    return await exchange(engine, send, receive, channelPeer, opts);
+  } catch (err) {
+    // Tell the other side why, so it does not report a mere closed connection.
+    if (isElohimError(err, 'SYNC_REJECTED')) await send({ head: { t: 'rejected', message: err.message } }).catch(() => {});
+    throw err;
+  }
+}
+
+async function exchange(
+  engine: Engine,
+  send: (m: Message) => Promise<void>,
+  receive: () => Promise<Message>,
+  channelPeer: string,
+  opts: SessionOptions,
+): Promise<SessionResult> {
+  await send(engine.hello(channelPeer));
+  const first = await receive();
+  const peer = engine.acceptHello(first, channelPeer);
+  await opts.onHello?.(peer, send);
+  const progress: Progress = { versions: 0, objects: 0, bytes: 0, totalObjects: 0, totalBytes: 0 };
+  const report = () => opts.onProgress?.({ ...progress });
+
+  // Our versions, then our half of the objects, run beside the reading loop; sends are in order
+  // because one task sends at a time (the versions first, then each served object in turn).
+  let sending: Promise<void> = (async () => {
+    for (const m of engine.versionsFor(peer)) await send(m);
+    await send({ head: { t: 'index-done' } });
+  })();
+  const allowed = (share: string) => peer.shares.includes(share);
+
+  let wants = new Map<string, Want & { fileKey: string; size: number }>();
+  let theirsServed = false;
+  let oursServed = false;
+  let failure: unknown = null;
+  // A send that failed because the stream closed shows up as the end of what we read, after
+  // whatever the other side said before closing (it may have said why: `rejected`).
+  const keep = (err: unknown) => {
+    if (!isElohimError(err, 'MESH_STREAM_CLOSED')) failure ??= err;
+  };
+  sending.catch(keep);
+
+  while (!(theirsServed && oursServed)) {
+    if (failure !== null) throw failure;
+    const m = await receive();
+    switch (m.head.t) {
+      case 'versions':
+        progress.versions += engine.applyVersions(m, peer);
+        report();
+        break;
+      case 'index-done': {
+        const list = await engine.wanted(peer.shares);
+        wants = new Map(list.map((w) => [w.obj, w]));
+        progress.totalObjects = list.length;
+        progress.totalBytes = list.reduce((n, w) => n + w.size, 0);
+        report();
+        await sending.catch(keep);
+        await send({ head: { t: 'want', list: list.map(({ share, obj, offset }) => ({ share, obj, offset })) } }).catch(keep);
+        break;
+      }
+      case 'want': {
+        const list = m.head.list;
+        if (!Array.isArray(list) || list.length > 1_000_000) throw new ElohimError('SYNC_REJECTED', 'a malformed object request');
+        sending = sending.then(async () => {
+          for (const w of list as Want[]) for await (const chunk of engine.serve(w, allowed)) await send(chunk);
+          await send({ head: { t: 'served' } });
+          oursServed = true;
+        });
+        sending.catch(keep);
+        break;
+      }
+      case 'chunk': {
+        const want = wants.get(String(m.head.obj));
+        if (want === undefined) throw new ElohimError('SYNC_REJECTED', 'an object nobody asked for');
+        const { bytes, done } = await engine.receiveChunk(m, want);
+        progress.bytes += bytes;
+        if (done) {
+          progress.objects++;
+          wants.delete(want.obj);
+        }
+        report();
+        break;
+      }
+      case 'missing':
+        wants.delete(String(m.head.obj));
+        break;
+      case 'served':
+        theirsServed = true;
+        break;
+      case 'rejected':
+        throw new ElohimError('SYNC_REJECTED', `the other device refused what this device sent: ${String(m.head.message).slice(0, 200)}`);
+      default:
+        await opts.onExtra?.(m, peer);
+    }
+    // `served` from us may be set by the sending task while we wait for their last message.
+    if (theirsServed && !oursServed) await sending.catch(keep);
+  }
+  await sending;
+  return { peer, versions: progress.versions, objects: progress.objects, bytes: progress.bytes };
+}
