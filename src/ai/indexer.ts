@@ -42,6 +42,8 @@ export interface IndexStatus {
   skipped: number;
   /** files that claim a format they do not have (a PDF that is not one), newest last */
   failed: { item: string; name: string; reason: string }[];
+  /** files whose text is longer than the index keeps: only their start is indexed */
+  truncated: { item: string; name: string }[];
 }
 
 export interface Indexer {
@@ -80,6 +82,7 @@ export function createIndexer(deps: IndexerDeps): Indexer {
   let total = 0;
   let skipped = 0;
   const failed: IndexStatus['failed'] = [];
+  const truncated = new Map<string, string>();
   /** items skipped or failed at a given hash: not read again until they change */
   const settled = new Map<string, string>();
 
@@ -162,6 +165,8 @@ export function createIndexer(deps: IndexerDeps): Indexer {
       fail(entry, found.reason, sha);
       return null;
     }
+    if (found.truncated) truncated.set(entry.id, entry.name);
+    else truncated.delete(entry.id);
     return { item: entry.id, name: entry.name, text: found.text, sha256: sha };
   }
 
@@ -247,6 +252,7 @@ export function createIndexer(deps: IndexerDeps): Indexer {
       for (const item of store.documentItems()) assistant.removeDocument(item);
       settled.clear();
       failed.length = 0;
+      truncated.clear();
       skipped = 0;
       sweep = true;
       schedule();
@@ -261,6 +267,7 @@ export function createIndexer(deps: IndexerDeps): Indexer {
         total: Math.max(total, done),
         skipped,
         failed: [...failed],
+        truncated: [...truncated].filter(([item]) => store.documentInfo(item) !== null).map(([item, name]) => ({ item, name })),
       };
     },
     async idle() {

@@ -87,6 +87,7 @@ const indexStatus = {
     total: { type: 'integer' },
     skipped: { type: 'integer' },
     failed: { type: 'array', items: { type: 'object', properties: { item: { type: 'string' }, name: { type: 'string' }, reason: { type: 'string' } } } },
+    truncated: { type: 'array', items: { type: 'object', properties: { item: { type: 'string' }, name: { type: 'string' } } } },
   },
 } as const;
 const preferences = {
