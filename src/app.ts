@@ -269,7 +269,7 @@ export function createApp(config: AppConfig, opts: { clock?: () => number; meshA
       return result;
     },
     maintain: (opts) => maintenance.run(opts),
-    restoreFromBackup: createFolderRestore({ paths, db: database, objects, objectsDir: paths.objects, lock }),
+    restoreFromBackup: createFolderRestore({ paths, db: database, objects, objectsDir: paths.objects, throttlePath: paths.throttle, lock }),
     close() {
       workspaces.lockAll(undefined);
       db?.close();

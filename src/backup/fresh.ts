@@ -6,7 +6,10 @@
  * Run it again after an interruption (a kill -9, a lost connection) and it moves only what is
  * missing.
  */
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../fs/index.ts';
 import { backupKeyFromImage } from '../keyring/index.ts';
 import type { UnlockSecret } from '../keyring/index.ts';
 import { asRepositoryKey } from './format/v1.ts';
@@ -16,8 +19,9 @@ import type { Bootstrap, RestoreInto, RestoreProgress, RestoreSummary } from './
 import type { Target } from './target.ts';
 
 export interface FolderRestoreDeps extends RestoreInto {
-  /** the folder's objects directory, made first */
+  /** the folder's objects directory, made first; `throttle` the keyring's failed-attempt file */
   objectsDir: string;
+  throttlePath: string;
   /** the data folder's process lock: nobody else may use the folder meanwhile */
   lock: { acquire(): Promise<void> };
 }
@@ -42,10 +46,26 @@ export function createFolderRestore(deps: FolderRestoreDeps) {
     const { secret } = opts;
     const unlock = opts.unlock ?? (secret ? async (image: Bootstrap) => asRepositoryKey(await backupKeyFromImage(image, secret)) : null);
     if (unlock === null) throw new TypeError('a restore needs a secret or an unlock function');
-    await mkdir(deps.objectsDir, { recursive: true, mode: 0o700 });
+    await makeFolders(deps.objectsDir);
     await deps.lock.acquire();
-    return restoreFolder({ target: opts.target, into: deps, unlock, snapshot: opts.snapshot, signal: opts.signal, onProgress: opts.onProgress });
+    const summary = await restoreFolder({ target: opts.target, into: deps, unlock, snapshot: opts.snapshot, signal: opts.signal, onProgress: opts.onProgress });
+    if (!existsSync(deps.throttlePath)) await writeFileAtomic(deps.throttlePath, JSON.stringify({ failures: 0, notBefore: 0 }));
+    return summary;
   };
+}
+
+/**
+ * What a folder set up on this device has and a backup does not carry, so that a restored
+ * folder looks like any other (the examiner compares them: test/backup-examiner.test.ts): the
+ * folder, objects/tmp and all 256 object shards, 0700, made before any object is written (set-up
+ * makes them all, cover/maintenance.ts, so an empty shard says nothing; the object writer would
+ * make a missing one with the default mode); and, after the restore, the unlock throttle file as
+ * `init` writes it (no failed attempts: the device's count is not carried).
+ */
+async function makeFolders(objectsDir: string): Promise<void> {
+  // A recursive mkdir gives the mode to each folder it makes, the data folder included.
+  const folders = [join(objectsDir, 'tmp'), ...Array.from({ length: 256 }, (_, i) => join(objectsDir, i.toString(16).padStart(2, '0')))];
+  for (const f of folders) await mkdir(f, { recursive: true, mode: 0o700 });
 }
 
 export type FolderRestore = ReturnType<typeof createFolderRestore>;
