@@ -19,6 +19,7 @@ import { createEngine } from '../sync/engine.ts';
 import type { Progress } from '../sync/engine.ts';
 import { runSession } from '../sync/session.ts';
 import { SYNC_PROTOCOL } from '../sync/frame.ts';
+import { exportBundle, importBundle } from '../bundle/bundle.ts';
 import type { Channel } from '../sync/frame.ts';
 
 /** What shares need of the mesh node (src/mesh's `Mesh` satisfies it). */
@@ -258,6 +259,18 @@ export function createShareService(deps: ShareServiceDeps) {
     showAll,
     conflicts,
     resolve: (id: string, entry: string, choice: 'both' | 'mine' | 'theirs') => exclusive(() => resolve(id, entry, choice)),
+    /** Writes what `device` is missing of the shares it is in to `path`, encrypted to it. */
+    exportBundle: (device: string, path: string, opts: { signal?: AbortSignal } = {}) =>
+      exclusive(async () => {
+        for (const state of store.shares.values()) await bridge.scan(state);
+        return exportBundle(engine, store, device, path, { signal: opts.signal ?? deps.signal });
+      }),
+    /** Merges a bundle as a sync would, then shows the result in the shares' folders. */
+    importBundle: (path: string, opts: { signal?: AbortSignal } = {}) =>
+      exclusive(async () => {
+        const result = await importBundle(engine, mesh.ageIdentities(), path, { signal: opts.signal ?? deps.signal });
+        return { ...result, ...(await showAll()) };
+      }),
     list: () => [...store.shares.values()].map(summary),
     get: (id: string) => summary(stateOf(id)),
     subscribe(l: (e: SyncEvent) => void) {

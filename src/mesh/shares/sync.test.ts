@@ -169,3 +169,41 @@ test('read-only members receive but what they write is refused; removing a membe
   assert.equal((await readAt(b.tv.vault, '/Shares/R/after.txt')).toString(), 'after removal');
   assert.throws(() => c.tv.vault.resolve('/Shares/R/after.txt'), 'the removed device gets nothing new');
 });
+
+test('bundles: export to a file, import merges as a sync would; twice or out of order changes nothing the second time', async (t) => {
+  const { a, b } = await pair(t, { pq: true });
+  const dir = await (await import('node:fs/promises')).mkdtemp(join((await import('node:os')).tmpdir(), 'elohim-bundle-'));
+  t.after(() => import('node:fs/promises').then((fs) => fs.rm(dir, { recursive: true, force: true })));
+  await putAt(a.tv.vault, '/Field/one.txt', 'first');
+  await a.shares.share('/Field', ['Phone']);
+  await a.shares.sync(); // the phone learns the share once over the network (the record and keys)
+  // From here on, no network at all.
+  await putAt(a.tv.vault, '/Field/two.txt', 'second');
+  const first = join(dir, 'b1.elohim');
+  const e1 = await a.shares.exportBundle('Phone', first);
+  assert.ok(e1.versions >= 1);
+  await putAt(a.tv.vault, '/Field/two.txt', 'second, edited', { replace: true });
+  await putAt(a.tv.vault, '/Field/three.txt', 'third');
+  const second = join(dir, 'b2.elohim');
+  await a.shares.exportBundle('Phone', second);
+  const wire = await (await import('node:fs/promises')).readFile(second);
+  assert.equal(wire.includes(Buffer.from('three.txt')), false, 'names are not readable in the bundle');
+  // Out of order: the newer first, then the older, then the newer again.
+  const r2 = await b.shares.importBundle(second);
+  assert.ok(r2.versions >= 2);
+  const snapshot = files(b, '/Shares/Field');
+  assert.deepEqual(snapshot, ['one.txt', 'three.txt', 'two.txt']);
+  const r1 = await b.shares.importBundle(first);
+  assert.equal(r1.changed, 0, 'the older bundle changes nothing');
+  const again = await b.shares.importBundle(second);
+  assert.equal(again.versions, 0);
+  assert.equal(again.changed, 0);
+  assert.equal((await readAt(b.tv.vault, '/Shares/Field/two.txt')).toString(), 'second, edited');
+  // A bundle for another device is refused with a clear error, and a damaged one too.
+  await assert.rejects(a.shares.importBundle(second), (err: Error & { code?: string }) => err.code === 'BUNDLE_INVALID');
+  const damaged = join(dir, 'bad.elohim');
+  const bytes = Buffer.from(wire);
+  bytes[bytes.length - 100]! ^= 1;
+  await (await import('node:fs/promises')).writeFile(damaged, bytes);
+  await assert.rejects(b.shares.importBundle(damaged), (err: Error & { code?: string }) => err.code === 'BUNDLE_INVALID');
+});
