@@ -63,7 +63,6 @@ export const ERROR_CODES = {
   AI_MODEL_NOT_FOUND: 'no such model on this provider',
   AI_CONTEXT_TOO_LARGE: "the message is larger than the model's whole context window",
   AI_BUSY: 'an answer is being written in this conversation already: stop it or wait',
-  AI_BUSY: 'an answer is being written in this conversation already: stop it or wait',
   MODEL_INVALID: 'the file is not a GGUF model this build can load',
   MODEL_CHECKSUM_MISMATCH: 'the model file does not have the expected SHA-256',
   MODEL_EXISTS: 'a model with that name already exists',
