@@ -3,6 +3,8 @@
  *
  *   node bench/backup.ts                 1 GiB of random files + 10,000 files of 1–8 KiB
  *   BENCH_BIG_MIB=256 BENCH_SMALL=2000   smaller sizes, for a quick look
+ *   BENCH_KEEP=1                         keep the files, data folder and repositories (for profiling
+ *                                        a phase with `--child MODE HOME TARGET` under --cpu-prof)
  *
  * The files are put into a real data folder (not timed); then, each in its own process under
  * /usr/bin/time (wall time, CPU, peak RSS): our first backup of the data folder to a local-folder
@@ -11,8 +13,10 @@
  * them into an empty folder. Ours copies the folder's ciphertext as it is; restic reads,
  * chunks and encrypts the plaintext: the ratios measure that difference, which is the point.
  *
+ * Then the same first backup to an S3 server (s3rver in its own process), with its rate.
+ *
  * Ends with one JSON line: firstRatio, unchangedRatio, restoreRatio (ours / restic's; the
- * targets are ≤ 0.7, ≤ 0.5, ≤ 1.0) and rssRatio (≤ 1.0).
+ * targets are ≤ 0.7, ≤ 0.5, ≤ 1.0), rssRatio (≤ 1.0), and s3FirstS / s3MiBPerS.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -21,8 +25,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createReadStream } from 'node:fs';
+import module from 'node:module';
 import { printJsonLine, randomFile, ratio, run, secs } from './lib.ts';
 import type { RunResult } from './lib.ts';
+import { startS3rverProcess } from '../test/helpers/s3rver-process.ts';
 
 const MiB = 1024 * 1024;
 const NODE = fileURLToPath(new URL('../node_modules/.bin/node', import.meta.url));
@@ -30,10 +36,16 @@ const SELF = fileURLToPath(import.meta.url);
 const PASSPHRASE = 'bench passphrase, not a secret';
 
 async function child(mode: string, home: string, targetRoot: string): Promise<void> {
-  const { createLocalTarget } = await import('../src/backup/index.ts');
+  // As bin/elohim.js does before it imports anything: the type-stripped, compiled sources are
+  // cached, so a command does not strip every module's types again (~0.7 s of CPU here).
+  module.enableCompileCache();
+  const { createLocalTarget, createS3Target } = await import('../src/backup/index.ts');
   const helpers = await import('../test/backup-helpers.ts');
   const { createApp } = await import('../src/app.ts');
-  const target = createLocalTarget({ root: targetRoot });
+  // TARGET is a folder, or s3:http://127.0.0.1:PORT for the S3 server's bucket "bench".
+  const target = targetRoot.startsWith('s3:')
+    ? createS3Target({ bucket: 'bench', prefix: 'repo/', endpoint: targetRoot.slice(3), forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } })
+    : createLocalTarget({ root: targetRoot });
   // engineMs: the backup call alone, as a server with the vault already open would run it
   // (no process start, no unlock); the process's wall time is what the ratios use.
   if (mode === 'backup') {
@@ -98,7 +110,7 @@ async function main(): Promise<void> {
     await mkdir(ours);
     // With the CLI's V8 flag (bin/elohim.js), where `elohim backup run` will run: a small young
     // generation collects a restore's short-lived buffers before the heap grows (peak RSS).
-    const oursRun = (mode: string, dir: string) => run(NODE, ['--max-semi-space-size=1', SELF, '--child', mode, dir, ours]);
+    const oursRun = (mode: string, dir: string, to = ours) => run(NODE, ['--max-semi-space-size=1', SELF, '--child', mode, dir, to]);
     const repo = join(root, 'restic');
     const resticEnv = { RESTIC_PASSWORD: PASSPHRASE, RESTIC_CACHE_DIR: join(root, 'restic-cache') };
     execFileSync('restic', ['init', '--repo', repo], { env: { ...process.env, ...resticEnv }, stdio: 'ignore' });
@@ -109,11 +121,24 @@ async function main(): Promise<void> {
     r.unchanged = { ours: await oursRun('backup', home), restic: await restic('backup', src) };
     r.restore = { ours: await oursRun('restore', join(root, 'restored-home')), restic: await restic('restore', 'latest', '--target', join(root, 'restic-out')) };
 
+    // The same first backup to an S3 server (s3rver, in its own process on 127.0.0.1): the rate
+    // a store reached over HTTP gives, signing and all (no restic beside it: its S3 backend
+    // wants more of the API than s3rver has).
+    const s3 = await startS3rverProcess(['bench']);
+    let s3First: RunResult;
+    try {
+      s3First = await oursRun('backup', home, `s3:${s3.endpoint}`);
+    } finally {
+      await s3.stop();
+    }
+
     const engineMs = (x: RunResult) => (JSON.parse(x.stdout) as { engineMs: number }).engineMs;
     const line = (name: string, x: RunResult) => `${name.padEnd(8)} ${(x.ms / 1000).toFixed(2).padStart(7)} s  cpu ${x.cpuS?.toFixed(2) ?? '?'} s  peak RSS ${x.peakRssMiB.toFixed(0)} MiB`;
     for (const [phase, { ours: o, restic: s }] of Object.entries(r)) {
       process.stdout.write(`${phase}\n  ${line('elohim', o)}  (engine alone ${(engineMs(o) / 1000).toFixed(2)} s)\n  ${line('restic', s)}\n  ratio ${ratio(o.ms, s.ms)}\n`);
     }
+    const s3MiBs = folderBytes / MiB / (s3First.ms / 1000);
+    process.stdout.write(`first backup to S3 (s3rver)\n  ${line('elohim', s3First)}  (engine alone ${(engineMs(s3First) / 1000).toFixed(2)} s)  ${s3MiBs.toFixed(0)} MiB/s\n`);
     const peak = (k: 'ours' | 'restic') => Math.max(...Object.values(r).map((x) => x[k].peakRssMiB));
     const targetBytes = await sizeOf(ours);
     printJsonLine('backup', {
@@ -137,9 +162,14 @@ async function main(): Promise<void> {
       peakRssMiB: Math.round(peak('ours')),
       resticPeakRssMiB: Math.round(peak('restic')),
       rssRatio: ratio(peak('ours'), peak('restic')),
+      s3FirstS: secs(s3First.ms),
+      engineS3FirstS: secs(engineMs(s3First)),
+      s3MiBPerS: Math.round(s3MiBs),
+      s3PeakRssMiB: Math.round(s3First.peakRssMiB),
     });
   } finally {
-    await rm(root, { recursive: true, force: true });
+    if (process.env.BENCH_KEEP) process.stdout.write(`kept ${root}\n`);
+    else await rm(root, { recursive: true, force: true });
   }
 }
 
