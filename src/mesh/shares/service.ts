@@ -20,6 +20,8 @@ import type { Progress } from '../sync/engine.ts';
 import { runSession } from '../sync/session.ts';
 import { SYNC_PROTOCOL } from '../sync/frame.ts';
 import { exportBundle, importBundle } from '../bundle/bundle.ts';
+import { createWitness, WITNESS_PROTOCOL } from '../witness/witness.ts';
+import type { AuditLog } from '../../audit/index.ts';
 import type { Channel } from '../sync/frame.ts';
 
 /** What shares need of the mesh node (src/mesh's `Mesh` satisfies it). */
@@ -38,6 +40,8 @@ export interface ShareServiceDeps {
   vault: Vault;
   objects: ObjectStore;
   store: SyncStore;
+  /** this vault's audit log, whose head paired devices witness */
+  audit: AuditLog;
   /** 32 bytes from the vault key (`elohim/v1 mesh-sync signing`): this device's signing seed */
   signingSeed: Buffer;
   deviceName: () => string;
@@ -83,6 +87,8 @@ export function createShareService(deps: ShareServiceDeps) {
     clock: deps.clock,
   });
   const bridge = createBridge({ vault, objects: deps.objects, store, signer, clock: deps.clock, signal: deps.signal });
+  const peerName = (peer: string) => mesh.peers().find((p) => p.deviceId === peer)?.name ?? store.cards.get(peer)?.name ?? peer.slice(0, 12);
+  const witness = createWitness({ audit: deps.audit, signer, store, clock: deps.clock, peerName });
   const listeners = new Set<(e: SyncEvent) => void>();
   const emit = (e: SyncEvent) => {
     for (const l of listeners) l(e);
@@ -166,8 +172,10 @@ export function createShareService(deps: ShareServiceDeps) {
   /** Scans every share's folder, syncs with every member reachable (or `only` one), and shows the result. */
   async function sync(opts: { only?: string; signal?: AbortSignal } = {}) {
     for (const state of store.shares.values()) await bridge.scan(state);
-    const peers = new Set<string>();
-    for (const state of store.shares.values()) for (const m of state.record.members) if (m.dev !== signer.tag) peers.add(m.peer);
+    // Every paired device reachable, share member or not: the hello teaches each other's
+    // signing key (needed to add a device to a share) and the witness exchange follows.
+    const peers = new Set<string>(mesh.peers().filter((p) => p.online).map((p) => p.deviceId));
+    for (const state of store.shares.values()) for (const m of state.record.members) if (m.dev !== signer.tag && mesh.peers().some((p) => p.deviceId === m.peer)) peers.add(m.peer);
     if (opts.only !== undefined) {
       const p = mesh.peers().find((x) => x.deviceId === opts.only || x.name === opts.only);
       if (p === undefined) throw new ElohimError('MESH_PEER_UNKNOWN');
@@ -178,6 +186,7 @@ export function createShareService(deps: ShareServiceDeps) {
     for (const peer of peers) {
       try {
         const r = await syncPeer(peer, opts.signal);
+        await mesh.withChannel(peer, WITNESS_PROTOCOL, (ch) => witness.exchange(ch, peer, true, opts.signal), { signal: opts.signal ?? deps.signal });
         results.push({ peer, ok: true, versions: r.versions, objects: r.objects, bytes: r.bytes });
         emit({ type: 'peer-done', peer, versions: r.versions, objects: r.objects, bytes: r.bytes });
       } catch (err) {
@@ -278,7 +287,10 @@ export function createShareService(deps: ShareServiceDeps) {
       return () => listeners.delete(l);
     },
     /** Serves syncs that paired devices start (the mesh's gater has refused every other). */
+    /** This log against what paired devices witnessed of it (for `audit verify`). */
+    witnessCheck: () => witness.check(),
     start() {
+      mesh.handle(WITNESS_PROTOCOL, (channel, peer) => witness.exchange(channel, peer.deviceId, false, deps.signal));
       mesh.handle(SYNC_PROTOCOL, async (channel, peer) => {
         // Not inside `exclusive`: two devices syncing each other at once would each hold their
         // own lock while waiting for the other's handler. Store changes are synchronous calls,
@@ -289,6 +301,7 @@ export function createShareService(deps: ShareServiceDeps) {
     },
     stop() {
       mesh.unhandle(SYNC_PROTOCOL);
+      mesh.unhandle(WITNESS_PROTOCOL);
       listeners.clear();
     },
   };

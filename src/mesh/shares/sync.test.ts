@@ -207,3 +207,23 @@ test('bundles: export to a file, import merges as a sync would; twice or out of 
   await (await import('node:fs/promises')).writeFile(damaged, bytes);
   await assert.rejects(b.shares.importBundle(damaged), (err: Error & { code?: string }) => err.code === 'BUNDLE_INVALID');
 });
+
+test('witnessed audit checkpoints: each device keeps the other\'s signed head; a log deleted whole is caught', async (t) => {
+  const { a, b } = await pair(t);
+  a.audit.append('lock');
+  a.audit.append('unlock');
+  assert.equal(a.shares.witnessCheck().latest, null, 'nothing witnessed before the devices meet');
+  await a.shares.sync(); // the hello teaches both keys; the witness exchange needs them
+  await a.shares.sync();
+  const head = a.audit.list({ limit: 1 }).entries[0]!;
+  const report = a.shares.witnessCheck();
+  assert.equal(report.ok, true);
+  assert.equal(report.latest?.name, 'Phone');
+  assert.ok(report.latest!.seq >= 3 && report.latest!.seq <= head.seq);
+  assert.equal(b.shares.witnessCheck().ok, true);
+  // The log is deleted whole (or an older copy put back): the witness says what was seen.
+  a.auditRecords.clear();
+  const after = a.shares.witnessCheck();
+  assert.equal(after.ok, false);
+  assert.match(after.problem!, /Phone witnessed entry \d+ of this log/);
+});

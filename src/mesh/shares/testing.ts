@@ -11,6 +11,8 @@ import { createHasherPool } from '../../crypto/index.ts';
 import { createRecordStore, openDatabase } from '../../db/index.ts';
 import type { Database } from '../../db/index.ts';
 import { ElohimError } from '../../errors.ts';
+import { AUDIT_RECORD_KINDS, createAuditLog } from '../../audit/index.ts';
+import type { AuditLog, AuditRecord } from '../../audit/index.ts';
 import { createObjectStore } from '../../vault/index.ts';
 import { openTestVault } from '../../vault/testing.ts';
 import type { TestVault } from '../../vault/testing.ts';
@@ -109,6 +111,9 @@ export interface TestDevice {
   shares: ShareService;
   recipients: string[];
   db: Database;
+  audit: AuditLog;
+  /** the audit log's rows, for tests that delete or replace them */
+  auditRecords: { clear(): number };
   close(): Promise<void>;
 }
 
@@ -122,7 +127,11 @@ export async function testDevice(hub: MemoryHub, name: string, all: TestDevice[]
   const hashers = createHasherPool({ maxWorkers: 1 });
   const controller = new AbortController();
   const mesh = memoryMesh(hub, id, [pair.identity], [pair.recipient], () => all.filter((d) => d.id !== id).map((d) => ({ deviceId: d.id, name: d.name, recipients: d.recipients })));
+  const auditRecords = createRecordStore<AuditRecord>({ db, keys: { seal: randomBytes(32) as never, tag: randomBytes(32) }, kinds: AUDIT_RECORD_KINDS });
+  const audit = createAuditLog({ records: auditRecords, clock: Date.now });
+  audit.append('setup');
   const shares = createShareService({
+    audit,
     mesh,
     vault: tv.vault,
     objects: createObjectStore({ root: join(tv.dir, 'objects'), hashers }),
@@ -141,6 +150,8 @@ export async function testDevice(hub: MemoryHub, name: string, all: TestDevice[]
     shares,
     recipients: [pair.recipient],
     db,
+    audit,
+    auditRecords,
     async close() {
       controller.abort();
       shares.stop();
