@@ -25,6 +25,7 @@ import { createMaintenance } from './cover/index.ts';
 import { createStoreFile, openStore } from './store/index.ts';
 import type { DeniableStore } from './store/index.ts';
 import { createMeshService } from './mesh/index.ts';
+import { createSharesService } from './mesh/shares/index.ts';
 import { asRepositoryKey, BACKUP_RECORD_KINDS, backupRecordKeys, createBackupService, createFolderRestore } from './backup/index.ts';
 import type { BackupRecord, FolderRestore } from './backup/index.ts';
 import type { BuiltWorkspace, Workspace, Workspaces } from './workspace/index.ts';
@@ -200,6 +201,9 @@ export function createApp(config: AppConfig, opts: { clock?: () => number; meshA
     const mesh = createMeshService({ db: dbOf(key), derive: derivation(key), clock, signal, autoStart: opts.meshAutoStart === true, audit: (event, details) => {
       if (!signal.aborted) recordEvent(audit, event, details);
     } });
+    // Shared folders over the mesh (src/mesh/shares): their own record keys; objects in transit
+    // are staged as ciphertext under objects/tmp/mesh so a cut transfer resumes.
+    const shares = createSharesService({ db: dbOf(key), derive: derivation(key), mesh, vault, objects: objectsOf(key), audit, staging: join(paths.objects, 'tmp', 'mesh'), clock, signal });
     const workspace: Workspace = {
       id: key.id,
       vault,
@@ -208,6 +212,7 @@ export function createApp(config: AppConfig, opts: { clock?: () => number; meshA
       backup,
       assistant,
       mesh,
+      shares,
       async changePassphrase(passphrase, waitOpts) {
         await keyring.changePassphrase(key, passphrase, waitOpts);
         recordEvent(audit, 'passphrase-change');
@@ -231,7 +236,7 @@ export function createApp(config: AppConfig, opts: { clock?: () => number; meshA
         recordEvent(audit, 'settings-change', { setting: 'decoy-removed' });
       },
     };
-    return { workspace, services: [{ stop: () => backup.stop() }, assistant, mesh, { stop: () => store()?.release(ownKeys(key)) }] };
+    return { workspace, services: [{ stop: () => backup.stop() }, assistant, shares, mesh, { stop: () => store()?.release(ownKeys(key)) }] };
   }
 
   const workspaces = createWorkspaces({ keyring, build: buildWorkspace });

@@ -5,6 +5,7 @@ import type { Vault } from '../vault/index.ts';
 import type { AssistantService } from '../ai/index.ts';
 import type { BackupService } from '../backup/index.ts';
 import type { Mesh } from '../mesh/index.ts';
+import type { ShareService } from '../mesh/shares/index.ts';
 
 /** Why a workspace stops; the audit log records it (a plain `undefined` stop records nothing). */
 export type StopReason = 'lock' | 'auto-lock' | 'panic';
@@ -36,6 +37,8 @@ export interface Workspace {
   readonly assistant: AssistantService;
   /** MagnetarMesh for this vault: its node, pairings and stream pool (src/mesh); off until turned on. */
   readonly mesh: Mesh;
+  /** Shared folders of this vault synced with paired devices, bundles and audit witnesses (src/mesh/shares). */
+  readonly shares: ShareService;
   /** Re-seals this vault's passphrase slot under a new passphrase (audited); files are not touched. */
   changePassphrase(newPassphrase: string, opts?: UnlockOptions): Promise<void>;
   /**
