@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { lazy, Suspense, useCallback, useEffect, useRef, useState } from 'react';
 import type { MouseEvent } from 'react';
 import { api, onSessionEnded } from './api.ts';
 import { Browser } from './browser/Browser.tsx';
@@ -33,20 +33,41 @@ function isPanicKey(event: KeyboardEvent): boolean {
   return event.ctrlKey && event.shiftKey && !event.altKey && !event.metaKey && (event.code === 'KeyL' || event.key.toLowerCase() === 'l');
 }
 
-/** First run: choose passphrases, see the recovery codes once, then open the new vault. */
-function FirstRun({ onUnlocked }: { onUnlocked: () => void }) {
+// The first-run "Restore from a backup" (src/backup), its own chunk: most first runs never open it.
+const RestoreBackup = lazy(() => import('./screens/RestoreBackup.tsx'));
+
+/** First run: choose passphrases, see the recovery codes once, then open the new vault; or restore a backup. */
+function FirstRun({ onUnlocked, onRestored }: { onUnlocked: () => void; onRestored: () => void }) {
   const [result, setResult] = useState<SetupResult | null>(null);
+  const [restoring, setRestoring] = useState(false);
   // Held only between setup and Continue (which unlocks with it), never rendered or stored.
   const passphrase = useRef<string | null>(null);
 
+  if (restoring) {
+    return (
+      <Suspense fallback={<p className="loading" aria-busy="true" />}>
+        <RestoreBackup onRestored={onRestored} onBack={() => setRestoring(false)} />
+      </Suspense>
+    );
+  }
   if (result === null) {
     return (
-      <Setup
-        onCreated={(created, chosen) => {
-          passphrase.current = chosen;
-          setResult(created);
-        }}
-      />
+      <>
+        <Setup
+          onCreated={(created, chosen) => {
+            passphrase.current = chosen;
+            setResult(created);
+          }}
+        />
+        <div className="card">
+          <p className="lead">{t('restoreHint')}</p>
+          <div className="actions">
+            <button type="button" className="button" onClick={() => setRestoring(true)}>
+              {t('restoreOffer')}
+            </button>
+          </div>
+        </div>
+      </>
     );
   }
   return (
@@ -203,7 +224,7 @@ export function App() {
           </div>
         </div>
       )}
-      {screen.kind === 'setup' && <FirstRun onUnlocked={() => setScreen({ kind: 'unlocked', viaRecoveryCode: false })} />}
+      {screen.kind === 'setup' && <FirstRun onUnlocked={() => setScreen({ kind: 'unlocked', viaRecoveryCode: false })} onRestored={() => void route(false)} />}
       {screen.kind === 'unlock' && (
         <Unlock onUnlocked={(viaRecoveryCode) => setScreen({ kind: 'unlocked', viaRecoveryCode })} onNotInitialized={() => void route(false)} />
       )}

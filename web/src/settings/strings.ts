@@ -14,6 +14,7 @@ const en = {
   'tab.danger': 'Danger zone',
   'tab.audit': 'Audit logs',
   'tab.models': 'Models',
+  'tab.backup': 'Cloud backup',
 
   save: 'Save',
   saving: 'Saving…',

@@ -36,4 +36,5 @@ export const SETTINGS_TABS: readonly SettingsTab[] = [
   tab('danger', 'tab.danger', () => import('./tabs/DangerZoneTab.tsx')),
   tab('audit', 'tab.audit', () => import('./tabs/AuditLogsTab.tsx')),
   tab('models', 'tab.models', () => import('./tabs/ModelsTab.tsx')),
+  tab('backup', 'tab.backup', () => import('./tabs/BackupTab.tsx')),
 ];

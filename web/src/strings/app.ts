@@ -6,6 +6,9 @@ const en = {
   skipToContent: 'Skip to content',
   loading: 'Loading…',
   unreachableTitle: 'The ElohimOS server cannot be reached',
+  // first run: the way to src/backup's restore (screens/RestoreBackup.tsx)
+  restoreOffer: 'Restore from a backup',
+  restoreHint: 'Already use ElohimOS? Bring your data folder back from a backup.',
   unreachableText: 'Start it again (npm start, or elohim serve) and try again. Nothing is lost: your files stay encrypted on this device.',
   retry: 'Try again',
 
