@@ -3,6 +3,7 @@ import { ElohimError } from '../../errors.ts';
 import type { Mesh, PairedPeer } from '../../mesh/index.ts';
 import { withVault } from '../context.ts';
 import type { UnlockFlags } from '../context.ts';
+import { addSyncCommands } from '../../mesh/cli-sync.ts';
 
 /**
  * `elohim mesh`: MagnetarMesh from the command line. A command runs the vault's mesh node for
@@ -120,6 +121,22 @@ export function meshCommand(): Command {
     });
 
   mesh
+    .command('nearby')
+    .description('devices of this network seen by local discovery (mDNS), paired or not')
+    .option('--wait <seconds>', 'how long to listen (default 5)', wholeSeconds)
+    .option('--json', 'as JSON')
+    .action(async (flags: { wait?: number; json?: boolean }, cmd: Command) => {
+      await withVault(unlockFlags(cmd), async (ws) => {
+        await ws.mesh.start();
+        await new Promise((r) => setTimeout(r, (flags.wait ?? 5) * 1000));
+        const found = ws.mesh.nearby();
+        if (flags.json) process.stdout.write(`${JSON.stringify(found)}\n`);
+        else if (found.length === 0) process.stdout.write('no devices seen\n');
+        else for (const d of found) process.stdout.write(`${d.deviceId}  ${d.paired ? 'paired' : 'not paired'}  ${d.addrs.join(' ')}\n`);
+      });
+    });
+
+  mesh
     .command('address')
     .argument('<device>', 'device id (or its unique start)')
     .argument('<addr>', 'where it listens, /ip4/192.168.1.5/tcp/4001')
@@ -131,6 +148,7 @@ export function meshCommand(): Command {
       });
     });
 
+  addSyncCommands(mesh); // shares, sync, bundles, witness (H-MESH-SYNC)
   return mesh;
 }
 
