@@ -455,6 +455,18 @@ export function createMesh(deps: MeshDeps): Mesh {
     return frameChannel(stream, rec.deviceId);
   };
 
+  /** The addresses mDNS found for a device, waiting for them (bounded by the signal). */
+  const discovered = async (deviceId: string, signal: AbortSignal): Promise<Multiaddr[]> => {
+    if (!store.settings().mdns) throw new ElohimError('MESH_CODE_INVALID', 'the pairing code holds no address, and local discovery is off');
+    for (;;) {
+      const found = nearbyMap.get(deviceId);
+      const tcp = (found?.addrs ?? []).map((a) => L().multiaddr(a).decapsulateCode(421)).filter((a) => /\/tcp\/\d+$/.test(a.toString()));
+      if (tcp.length > 0) return tcp.map((a) => a.encapsulate(`/p2p/${deviceId}`));
+      if (signal.aborted) throw new ElohimError('MESH_PEER_UNREACHABLE', 'the device was not found on the local network: nothing was paired');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+
   const stop = async (): Promise<void> => {
     await starting?.catch(() => {});
     if (ticker !== null) clearInterval(ticker);
@@ -576,9 +588,10 @@ export function createMesh(deps: MeshDeps): Mesh {
       if (code.expires <= deps.clock()) throw new ElohimError('MESH_CODE_EXPIRED', 'the pairing code has expired: ask the other device for a new one; nothing was paired');
       if (store.isRevoked(remote)) throw new ElohimError('MESH_PAIRING_FAILED', 'this device revoked that device: it stays refused');
       if (store.peer(remote) !== null) throw new ElohimError('MESH_PAIRING_FAILED', 'already paired with that device');
-      const addrs = code.addrs.map((b) => multiaddr(b).encapsulate(`/p2p/${remote}`));
-      if (addrs.length === 0) throw new ElohimError('MESH_CODE_INVALID', 'the pairing code holds no address');
       const signal = AbortSignal.any([AbortSignal.timeout(PAIR_TIMEOUT_MS), deps.signal, ...(opts.signal ? [opts.signal] : [])]);
+      // A code without addresses (read out by voice, shortened): the device is looked for on the
+      // local network instead (mDNS).
+      const addrs = code.addrs.length > 0 ? code.addrs.map((b) => multiaddr(b).encapsulate(`/p2p/${remote}`)) : await discovered(remote, signal);
       joining.add(remote);
       let stream: Stream;
       try {
