@@ -81,6 +81,16 @@ export const API = {
   meshPeerVerify: '/api/v1/mesh/peers/:id/verify',
   meshPeerAddress: '/api/v1/mesh/peers/:id/addresses',
   meshPeerUnpair: '/api/v1/mesh/peers/:id/unpair',
+  // Shared folders, sync, bundles and the audit witness (routes/mesh-sync.ts); `:id` is a share's id
+  meshShares: '/api/v1/mesh/shares',
+  meshShare: '/api/v1/mesh/shares/:id',
+  meshShareRemove: '/api/v1/mesh/shares/:id/remove',
+  meshShareConflicts: '/api/v1/mesh/shares/:id/conflicts',
+  meshShareResolve: '/api/v1/mesh/shares/:id/resolve',
+  meshSync: '/api/v1/mesh/sync',
+  meshBundleExport: '/api/v1/mesh/bundles/export',
+  meshBundleImport: '/api/v1/mesh/bundles/import',
+  meshWitness: '/api/v1/mesh/witness',
 } as const;
 
 export type ApiRoute = (typeof API)[keyof typeof API];

@@ -26,6 +26,7 @@ import { sessionRoutes } from './routes/session.ts';
 import { assistantRoutes } from './routes/assistant.ts';
 import { backupRoutes } from './routes/backup.ts';
 import { meshRoutes } from './routes/mesh.ts';
+import { meshSyncRoutes } from './routes/mesh-sync.ts';
 import { createSessionStore, sameToken } from './sessions.ts';
 import type { SessionStore } from './sessions.ts';
 
@@ -178,6 +179,7 @@ export async function createServer(
   await app.register(eventRoutes);
   await app.register(auditRoutes);
   await app.register(meshRoutes);
+  await app.register(meshSyncRoutes);
   await app.register(assistantRoutes);
   await app.register(backupRoutes, { app: opts.app });
   const webRoot = opts.webRoot ?? fileURLToPath(new URL('../../web/dist', import.meta.url));
