@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { ElohimError } from '../../errors.ts';
+import { ElohimError, isElohimError } from '../../errors.ts';
 
 export interface DownloadProgress {
   completed: number;
@@ -148,7 +148,10 @@ export async function download(opts: DownloadOptions): Promise<{ size: number; s
         try {
           chunk = await reader.read();
         } catch (err) {
-          throw failed(err);
+          const e = failed(err);
+          // the connection broke mid-file: what arrived is kept for the next try
+          if (isElohimError(e, 'AI_PROVIDER_UNREACHABLE')) throw new ElohimError('AI_PROVIDER_FAILED', `the connection broke after ${have} bytes; pull again to resume`, { cause: err });
+          throw e;
         }
         if (chunk.done) break;
         arm();
@@ -161,7 +164,7 @@ export async function download(opts: DownloadOptions): Promise<{ size: number; s
     } finally {
       await reader.cancel().catch(() => {});
     }
-    if (total !== undefined && have < total) throw new ElohimError('AI_PROVIDER_FAILED', `the download ended early (${have} of ${total} bytes)`);
+    if (total !== undefined && have < total) throw new ElohimError('AI_PROVIDER_FAILED', `the download ended early (${have} of ${total} bytes); pull again to resume`);
     await fh.sync();
     if (total === undefined) await writeFile(sidecarOf(partPath), JSON.stringify({ ...next, total: have }), { mode: 0o600 });
     return { size: have, sha256: fresh.digest('hex') };

@@ -222,19 +222,22 @@ export function createModels(deps: ModelsDeps) {
       const url = checkPullUrl(rawUrl);
       const id = pullIdOf(url);
       const partPath = join(folder.partial, `${id}.part`);
-      const previous = await readPartialState(partPath);
-      const name = checkModelName(opts.name ?? previous?.extra?.name ?? modelNameFrom(decodeURIComponent(url.pathname)));
-      const expected = checkSha(opts.sha256 ?? previous?.extra?.sha256);
-      if (active.has(id)) throw new ElohimError('MODEL_BUSY', 'that model is being pulled already');
-      await unused(name);
-      await folder.ensure();
-      const controller = new AbortController();
-      const onAbort = () => controller.abort(opts.signal!.reason);
       opts.signal?.throwIfAborted();
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      // Claimed before the first await, so two pulls of one URL cannot both start.
+      if (active.has(id)) throw new ElohimError('MODEL_BUSY', 'that model is being pulled already');
+      const controller = new AbortController();
       let settle!: () => void;
       active.set(id, { controller, done: new Promise<void>((resolve) => (settle = resolve)) });
+      const onAbort = () => controller.abort(opts.signal!.reason);
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      let name: string | null = null;
+      let placed = false;
       try {
+        const previous = await readPartialState(partPath);
+        name = checkModelName(opts.name ?? previous?.extra?.name ?? modelNameFrom(decodeURIComponent(url.pathname)));
+        const expected = checkSha(opts.sha256 ?? previous?.extra?.sha256);
+        await unused(name);
+        await folder.ensure();
         opts.onStart?.(id);
         let last = 0;
         const result = await download({
@@ -253,7 +256,9 @@ export function createModels(deps: ModelsDeps) {
         });
         opts.onProgress?.({ status: 'verifying', completed: result.size, total: result.size });
         try {
-          return await admit(partPath, name, { ...(expected ? { expected } : {}), actual: result.sha256 }, { ...opts, signal: controller.signal });
+          const model = await admit(partPath, name, { ...(expected ? { expected } : {}), actual: result.sha256 }, { ...opts, signal: controller.signal });
+          placed = true;
+          return model;
         } catch (err) {
           // A whole download that fails its checks is not worth resuming: start over next time.
           if (!controller.signal.aborted) await removePartial(partPath);
@@ -263,7 +268,7 @@ export function createModels(deps: ModelsDeps) {
         opts.signal?.removeEventListener('abort', onAbort);
         active.delete(id);
         // the partial's .json once the model has its name (place() moved the .part)
-        if ((await folder.find(name).catch(() => null)) !== null) await removePartial(partPath);
+        if (placed) await removePartial(partPath);
         settle();
       }
     },
