@@ -2,8 +2,8 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { ASSISTANT_RECORD_KINDS, assistantKeysOf, createAssistantService } from './ai/index.ts';
-import type { AssistantRecord } from './ai/index.ts';
+import { ASSISTANT_RECORD_KINDS, assistantKeysOf, createAssistantService, createEmbeddedProvider, createModels } from './ai/index.ts';
+import type { AssistantRecord, EmbeddedProvider, Models } from './ai/index.ts';
 import { AUDIT_RECORD_KINDS, auditKeysOf, createAuditLog } from './audit/index.ts';
 import type { AuditLog, AuditRecord } from './audit/index.ts';
 import { x25519IdentityFromSecret } from './crypto/age/index.ts';
@@ -68,6 +68,8 @@ export function dataPaths(dir: string) {
     lock: join(dir, 'lock'),
     store: join(dir, 'store.bin'),
     reserve: join(dir, 'reserve'),
+    /** GGUF models, device-wide: every vault sees the same ones (src/ai/models) */
+    models: join(dir, 'models'),
   };
 }
 
@@ -101,6 +103,10 @@ export interface App {
   close(): void;
   /** Restores this (fresh) data folder from a backup with one secret of any vault in it (backup/fresh.ts). */
   restoreFromBackup: FolderRestore;
+  /** the device's GGUF models, the same for every vault (no unlock needed to manage them) */
+  models: Models;
+  /** llama.cpp in this process, running those models; loads nothing until first used */
+  embedded: EmbeddedProvider;
 }
 
 /**
@@ -125,6 +131,8 @@ export function createApp(config: AppConfig, opts: { clock?: () => number; meshA
     (deniable ??= existsSync(paths.store) ? openStore({ path: paths.store, size: statSync(paths.store).size, hashers, clock }) : null);
   const databaseOf = (keys: RecordKeys): Database => store()?.databaseFor(keys) ?? database();
   const keyring = createKeyring({ paths, db: databaseOf, lock, clock });
+  const models = createModels({ dir: paths.models });
+  const embedded = createEmbeddedProvider({ models });
 
   const derivation = (key: VaultKey) => (label: string) => key.derive(label);
   /** The database and object store of one vault: its region of the deniable store, or the shared ones. */
@@ -179,6 +187,7 @@ export function createApp(config: AppConfig, opts: { clock?: () => number; meshA
       clock,
       vault,
       signal,
+      embedded: () => embedded,
       // a failure nobody waits for (a provider down while embedding): its code only, never its text
       onError: (err) => process.stderr.write(`elohim: assistant: ${(err as { code?: string }).code ?? (err as Error).name}\n`),
     });
@@ -275,7 +284,11 @@ export function createApp(config: AppConfig, opts: { clock?: () => number; meshA
     },
     maintain: (opts) => maintenance.run(opts),
     restoreFromBackup: createFolderRestore({ paths, db: database, objects, objectsDir: paths.objects, throttlePath: paths.throttle, lock }),
+    models,
+    embedded,
     close() {
+      // llama.cpp's models and threads (nothing to free if it was never used)
+      void embedded.dispose();
       workspaces.lockAll(undefined);
       db?.close();
       db = null;

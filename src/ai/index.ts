@@ -49,4 +49,9 @@ export type { DenseIndex, DenseHit } from './retrieval/dense.ts';
 export { MEMORY_PROMPT, proposeMemories, SUMMARY_PROMPT, updateSummary } from './upkeep.ts';
 export type { UpkeepDeps, UpkeepOptions } from './upkeep.ts';
 export { extractText } from './extract.ts';
+// The device's GGUF models and the embedded llama.cpp provider (H-AI-MODELS): models/index.ts.
+export { checkModelName, checkPullUrl, createModels, pullIdOf } from './models/index.ts';
+export type { LocalModel, ModelProgress, Models, PullState } from './models/index.ts';
+export { createEmbeddedProvider, defaultThreads } from './providers/embedded.ts';
+export type { EmbeddedProvider } from './providers/embedded.ts';
 export type { Extracted } from './extract.ts';
