@@ -17,13 +17,14 @@ import { ElohimError } from '../errors.ts';
 import type { Target } from './target.ts';
 import { createLocalTarget } from './targets/local.ts';
 import { createS3Target } from './targets/s3.ts';
+import { createRcloneTarget } from './targets/rclone.ts';
 import { createWebDavTarget } from './targets/webdav.ts';
 
 export type TargetSpec =
   | { kind: 'local'; path: string }
   | { kind: 's3'; bucket: string; prefix: string; endpoint?: string; region?: string; pathStyle: boolean; accessKeyId: string; secretAccessKey: string }
   | { kind: 'webdav'; url: string; username?: string; password?: string }
-  | { kind: 'rclone'; remote: string; config?: string };
+  | { kind: 'rclone'; remote: string; config: string };
 
 /** What a face sends to add a target: the address and the options its kind takes. */
 export interface TargetInput {
@@ -104,11 +105,13 @@ export function parseTarget(input: TargetInput): TargetSpec {
   }
   if (address.startsWith('rclone:')) {
     const remote = address.slice(7);
-    if (!/^[^\s:][^:]*:/.test(remote) && !/^:[a-z0-9]+:/.test(remote)) throw bad('an rclone address is rclone:REMOTE:path (a remote from your rclone config)');
-    if (remote.startsWith('-')) throw bad('an rclone remote does not start with a dash');
+    if (!/^[A-Za-z0-9_-]+:[^\0\r\n]*$/.test(remote) || remote.startsWith('-')) throw bad('an rclone address is rclone:REMOTE:path (a remote from your rclone config)');
+    // The target never reads rclone's default config (targets/rclone.ts): the user's goes in, sealed.
     const config = input.rcloneConfig;
-    if (config !== undefined && (typeof config !== 'string' || config.length > 64 * 1024 || config.includes('\0'))) throw bad('the rclone config is not valid');
-    return { kind: 'rclone', remote, config: config || undefined };
+    if (config === undefined || config === '') throw bad('an rclone target needs your rclone config (the text of rclone.conf: --rclone-config FILE)');
+    if (typeof config !== 'string' || config.length > 64 * 1024 || config.includes('\0')) throw bad('the rclone config is not valid');
+    createRcloneTarget({ remote, config }); // checks the config names the remote; contacts nothing
+    return { kind: 'rclone', remote, config };
   }
   const path = address.startsWith('file://') ? decodeURIComponent(new URL(address).pathname) : address;
   if (!isAbsolute(path)) throw bad('a folder target is an absolute path (or s3://, webdav+https://, rclone:)');
@@ -129,25 +132,8 @@ export function describeTarget(spec: TargetSpec): { kind: TargetSpec['kind']; wh
     case 'webdav':
       return { kind: 'webdav', where: spec.url, details: spec.username ? { user: spec.username, password: spec.password ? 'sealed' : 'none' } : {} };
     case 'rclone':
-      return { kind: 'rclone', where: `rclone:${spec.remote}`, details: { config: spec.config ? 'sealed' : 'rclone default' } };
+      return { kind: 'rclone', where: `rclone:${spec.remote}`, details: { config: 'sealed' } };
   }
-}
-
-/**
- * rclone's target is H-TARGETS' (targets/rclone.ts), loaded by a computed name so this module
- * builds before that file lands; the kind is refused with a clear message until it does.
- */
-async function rcloneTarget(spec: Extract<TargetSpec, { kind: 'rclone' }>): Promise<Target> {
-  const file = './targets/rclone.ts';
-  let mod: { createRcloneTarget?: (c: { remote: string; config?: string }) => Target };
-  try {
-    mod = await import(file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') throw bad('rclone targets are not available in this build');
-    throw err;
-  }
-  if (typeof mod.createRcloneTarget !== 'function') throw bad('rclone targets are not available in this build');
-  return mod.createRcloneTarget({ remote: spec.remote, config: spec.config });
 }
 
 /** The target a spec names (nothing is contacted until a call). */
@@ -167,6 +153,7 @@ export async function buildTarget(spec: TargetSpec): Promise<Target> {
     case 'webdav':
       return createWebDavTarget({ url: spec.url, username: spec.username, password: spec.password });
     case 'rclone':
-      return rcloneTarget(spec);
+      // Throws INVALID_INPUT for a config it cannot use (encrypted, no such remote).
+      return createRcloneTarget({ remote: spec.remote, config: spec.config });
   }
 }
