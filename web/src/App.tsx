@@ -4,6 +4,7 @@ import { api, onSessionEnded } from './api.ts';
 import { Browser } from './browser/Browser.tsx';
 import { ChatSection, SectionNav } from './chat/nav.tsx';
 import type { Section } from './chat/nav.tsx';
+import { DevicesSection, SectionBar } from './devices/nav.tsx';
 import { Header } from './components/Header.tsx';
 import { Icon } from './components/Icon.tsx';
 import { focusMainHeading, ScreenHeading } from './components/ScreenHeading.tsx';
@@ -85,7 +86,7 @@ function FirstRun({ onUnlocked, onRestored }: { onUnlocked: () => void; onRestor
 export function App() {
   const [screen, setScreen] = useState<Screen>({ kind: 'loading' });
   const [settingsOpen, setSettingsOpen] = useState(false);
-  const [section, setSection] = useState<Section>('files');
+  const [section, setSection] = useState<Section | 'devices'>('files');
   const [panicError, setPanicError] = useState<string | null>(null);
 
   /** Decides the screen from the server's state: first run, unlock, or the open vault. */
@@ -187,7 +188,10 @@ export function App() {
           {t('skipToContent')}
         </a>
         <Header onLock={lock} onPanic={panic} onSettings={() => setSettingsOpen(true)} />
-        <SectionNav section={section} onSection={setSection} />
+        <SectionBar devicesCurrent={section === 'devices'} onDevices={() => setSection('devices')}>
+          {/* With Devices open, neither Files nor Chat is current. */}
+          <SectionNav section={section as Section} onSection={setSection} />
+        </SectionBar>
         <main id="main" className="app-main">
           {alert}
           {/* Chat first: while it shows, its heading is the one the skip link finds. */}
@@ -195,6 +199,7 @@ export function App() {
           <div hidden={section !== 'files'}>
             <Browser viaRecoveryCode={screen.viaRecoveryCode} />
           </div>
+          <DevicesSection active={section === 'devices'} />
         </main>
         <SettingsModal open={settingsOpen} onClose={() => setSettingsOpen(false)} />
       </>
