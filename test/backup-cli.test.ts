@@ -134,3 +134,11 @@ test('backup restore PATH beside the current folder; verify finds a tampered pac
   assert.equal(full.code, 6, describeRun(full));
   assert.match(full.stdout.toString(), /do not match their SHA-256/);
 });
+
+test('restore --from refuses a folder that holds other files, and changes nothing there', async () => {
+  const dir = await makeTempDir('elohim-bk-notempty-');
+  await writeFile(join(dir, 'thesis.docx'), 'mine');
+  const r = await runCli(['restore', '--from', usb], { env: { ELOHIM_HOME: dir, ELOHIM_PASSPHRASE: PASSPHRASE } });
+  assert.equal(r.code, 2, describeRun(r));
+  assert.deepEqual(await readdir(dir), ['thesis.docx']);
+});

@@ -7,8 +7,9 @@
  * missing.
  */
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { ElohimError } from '../errors.ts';
 import { writeFileAtomic } from '../fs/index.ts';
 import { backupKeyFromImage } from '../keyring/index.ts';
 import type { UnlockSecret } from '../keyring/index.ts';
@@ -46,12 +47,34 @@ export function createFolderRestore(deps: FolderRestoreDeps) {
     const { secret } = opts;
     const unlock = opts.unlock ?? (secret ? async (image: Bootstrap) => asRepositoryKey(await backupKeyFromImage(image, secret)) : null);
     if (unlock === null) throw new TypeError('a restore needs a secret or an unlock function');
+    await requireDataFolderOrEmpty(dirname(deps.objectsDir));
     await makeFolders(deps.objectsDir);
     await deps.lock.acquire();
     const summary = await restoreFolder({ target: opts.target, into: deps, unlock, snapshot: opts.snapshot, signal: opts.signal, onProgress: opts.onProgress });
     if (!existsSync(deps.throttlePath)) await writeFileAtomic(deps.throttlePath, JSON.stringify({ failures: 0, notBefore: 0 }));
     return summary;
   };
+}
+
+/** What a data folder (or an interrupted restore into one) may hold; anything else is someone else's folder. */
+const DATA_FOLDER_NAMES = /^(db\.sqlite(-wal|-shm|-journal)?|objects|lock|config\.json|unlock-throttle\.json|reserve|keyslots\.bin)$/;
+
+/**
+ * Refuses a folder that holds files of its own (a restore into ~ or /etc by a slip of the path
+ * would scatter ours among them). An empty or missing folder is fine, and so is one an
+ * interrupted restore left (it resumes). Throws INVALID_INPUT.
+ */
+async function requireDataFolderOrEmpty(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') throw new ElohimError('INVALID_INPUT', `${dir} is not a folder`);
+    throw err;
+  }
+  const foreign = names.filter((n) => !DATA_FOLDER_NAMES.test(n));
+  if (foreign.length > 0) throw new ElohimError('INVALID_INPUT', `restore into an empty folder: ${dir} holds other files (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''})`);
 }
 
 /**
