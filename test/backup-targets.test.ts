@@ -371,6 +371,27 @@ describe('target failures specific to a kind', () => {
     await assert.rejects(viaRclone.list('snapshots/'), (err) => isTargetError(err, 'unreachable'));
   });
 
+  test('webdav: a server that takes the connection and never answers fails as transient after the idle time, retried', async () => {
+    let connections = 0;
+    const sockets = new Set<import('node:net').Socket>();
+    const hung = createServer((socket) => {
+      connections++;
+      sockets.add(socket);
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (hung.address() as { port: number }).port;
+      const dav = createWebDavTarget({ url: `http://127.0.0.1:${port}/dav/`, username: 'u', password: 'p', retry: FAST_RETRY, idleTimeoutMs: 300 });
+      await assert.rejects(dav.get('config'), (err) => isTargetError(err, 'transient') && /did not answer/.test((err as Error).message));
+      await assert.rejects(dav.put('data/x', { size: 10, open: async () => Readable.from([Buffer.alloc(10)]) }), (err) => isTargetError(err, 'transient'));
+      assert.ok(connections >= 2 * FAST_RETRY.attempts, `every attempt was made (${connections} connections)`);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => hung.close(resolve));
+    }
+  });
+
   test('webdav: bad addresses are refused when the target is made', () => {
     const bad = ['not a url', 'ftp://host/dav/', 'https://user:pw@host/dav/', 'https://host/dav/?x=1', 'http://nas.office.example/dav/'];
     for (const url of bad) assert.throws(() => createWebDavTarget({ url }), { code: 'INVALID_INPUT' }, url);
