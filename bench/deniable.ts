@@ -1,0 +1,111 @@
+/**
+ * The deniable store's costs (issue 9): the same work through `elohim` in a folder set up
+ * without a store and in one set up with `init --reserve`, in one run.
+ *
+ *   npm run bench:deniable                  1 GiB put and get, 2,000 small files, 2 rounds
+ *   BENCH_BIG_MIB=256 BENCH_SMALL=500 …     smaller
+ *   BENCH_DIR=/mnt/x …                      where the data goes (default: the OS temp folder)
+ *
+ * Figures: set-up time (filling the store with random bytes), put and get of a big file (wall
+ * time, MiB/s, CPU seconds, peak RSS), many small files in one put (files/s), the data folder's
+ * size on disk (what a file-level backup copies). Times are whole commands, unlock included.
+ * The last line is one JSON object of the figures and ratios.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { best, fmtS, printJsonLine, randomFile, ratio, run, secs, sha256File } from './lib.ts';
+import type { RunResult } from './lib.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = join(ROOT, 'bin', 'elohim.js');
+const PATH_WITH_NODE = `${join(ROOT, 'node_modules', '.bin')}:${process.env.PATH ?? ''}`;
+const MiB = 1024 ** 2;
+const BIG = Number(process.env.BENCH_BIG_MIB ?? 1024) * MiB;
+const SMALL = Number(process.env.BENCH_SMALL ?? 2000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+/** Each region holds one vault: room for the big file twice over (a put while the last is in the trash) and the small files. */
+const RESERVE_MIB = 2 * Math.ceil((2.2 * BIG + SMALL * 16 * 1024) / MiB + 64);
+
+const du = (path: string) => Number(execFileSync('du', ['-sb', path]).toString().split('\t')[0]);
+
+interface Side {
+  init: RunResult;
+  put: RunResult[];
+  get: RunResult[];
+  small: RunResult;
+  bytes: number;
+}
+
+async function side(work: string, name: string, initArgs: string[], src: string, srcHash: string, smallDir: string): Promise<Side> {
+  const env = { ELOHIM_HOME: join(work, name), ELOHIM_PASSPHRASE: 'bench passphrase', ELOHIM_NO_PROGRESS: '1', PATH: PATH_WITH_NODE };
+  const init = await run(CLI, ['init', ...initArgs], env);
+  const put: RunResult[] = [];
+  const get: RunResult[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    put.push(await run(CLI, ['put', src, `/big-${i}.bin`], env));
+    const out = join(work, `${name}-out.bin`);
+    get.push(await run(CLI, ['get', `/big-${i}.bin`, out], env));
+    if ((await sha256File(out)) !== srcHash) throw new Error(`${name}: the file came back different`);
+    await rm(out);
+    await run(CLI, ['rm', `/big-${i}.bin`], env);
+    await run(CLI, ['trash', 'empty'], env);
+  }
+  const small = await run(CLI, ['put', smallDir, '/'], env);
+  return { init, put, get, small, bytes: du(env.ELOHIM_HOME) };
+}
+
+async function main(): Promise<void> {
+  const work = await mkdtemp(join(process.env.BENCH_DIR ?? tmpdir(), 'elohim-bench-deniable-'));
+  try {
+    const src = join(work, 'big.bin');
+    await randomFile(src, BIG);
+    const srcHash = await sha256File(src);
+    const smallDir = join(work, 'small');
+    await mkdir(smallDir);
+    for (let i = 0; i < SMALL; i++) await writeFile(join(smallDir, `f${i}.bin`), Buffer.alloc(1024 + ((i * 7919) % 7168), i % 251));
+
+    const plain = await side(work, 'plain', [], src, srcHash, smallDir);
+    const store = await side(work, 'store', ['--reserve', `${RESERVE_MIB}M`], src, srcHash, smallDir);
+
+    const mibs = (r: RunResult[]) => Math.round((BIG / MiB / (best(r.map((x) => x.ms)) / 1000)) * 10) / 10;
+    const peak = (r: RunResult[]) => Math.round(Math.max(...r.map((x) => x.peakRssMiB)));
+    const cpu = (r: RunResult[]) => (r.every((x) => x.cpuS !== null) ? Math.round(Math.min(...r.map((x) => x.cpuS!)) * 100) / 100 : null);
+    const filesPerS = (s: Side) => Math.round(SMALL / (s.small.ms / 1000));
+    const rows = [
+      ['', 'without store', 'with store', 'ratio'],
+      ['init', fmtS(plain.init.ms), fmtS(store.init.ms), `${ratio(store.init.ms, plain.init.ms)}×`],
+      [`put ${BIG / MiB} MiB`, `${fmtS(best(plain.put.map((x) => x.ms)))} (${mibs(plain.put)} MiB/s)`, `${fmtS(best(store.put.map((x) => x.ms)))} (${mibs(store.put)} MiB/s)`, `${ratio(best(store.put.map((x) => x.ms)), best(plain.put.map((x) => x.ms)))}×`],
+      ['put peak RSS', `${peak(plain.put)} MiB`, `${peak(store.put)} MiB`, ''],
+      [`get ${BIG / MiB} MiB`, `${fmtS(best(plain.get.map((x) => x.ms)))} (${mibs(plain.get)} MiB/s)`, `${fmtS(best(store.get.map((x) => x.ms)))} (${mibs(store.get)} MiB/s)`, `${ratio(best(store.get.map((x) => x.ms)), best(plain.get.map((x) => x.ms)))}×`],
+      ['get peak RSS', `${peak(plain.get)} MiB`, `${peak(store.get)} MiB`, ''],
+      [`put ${SMALL} small files`, `${filesPerS(plain)} files/s`, `${filesPerS(store)} files/s`, `${ratio(filesPerS(store), filesPerS(plain))}×`],
+      ['small put peak RSS', `${Math.round(plain.small.peakRssMiB)} MiB`, `${Math.round(store.small.peakRssMiB)} MiB`, ''],
+      ['data folder on disk', `${Math.round(plain.bytes / MiB)} MiB`, `${Math.round(store.bytes / MiB)} MiB`, ''],
+    ];
+    for (const r of rows) process.stdout.write(`${r[0]!.padEnd(24)}${r[1]!.padEnd(26)}${r[2]!.padEnd(26)}${r[3]}\n`);
+    process.stdout.write(`(store: ${RESERVE_MIB} MiB reserved; the whole of it is what a file-level backup copies, every time)\n`);
+    printJsonLine('deniable', {
+      bigMiB: BIG / MiB,
+      small: SMALL,
+      rounds: ROUNDS,
+      reserveMiB: RESERVE_MIB,
+      initS: { plain: secs(plain.init.ms), store: secs(store.init.ms) },
+      putMiBs: { plain: mibs(plain.put), store: mibs(store.put) },
+      putRatio: ratio(best(store.put.map((x) => x.ms)), best(plain.put.map((x) => x.ms))),
+      putCpuS: { plain: cpu(plain.put), store: cpu(store.put) },
+      putPeakRssMiB: { plain: peak(plain.put), store: peak(store.put) },
+      getMiBs: { plain: mibs(plain.get), store: mibs(store.get) },
+      getPeakRssMiB: { plain: peak(plain.get), store: peak(store.get) },
+      smallFilesPerS: { plain: filesPerS(plain), store: filesPerS(store) },
+      smallPeakRssMiB: { plain: Math.round(plain.small.peakRssMiB), store: Math.round(store.small.peakRssMiB) },
+      folderMiB: { plain: Math.round(plain.bytes / MiB), store: Math.round(store.bytes / MiB) },
+    });
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+await main();
