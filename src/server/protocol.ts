@@ -56,6 +56,14 @@ export const API = {
   preferences: '/api/v1/assistant/preferences',
   assistantIndex: '/api/v1/assistant/index',
   assistantIndexRebuild: '/api/v1/assistant/index/rebuild',
+  // model management (routes/models.ts); `:id` is `<provider>/<name>` (one segment) or a pull's id
+  models: '/api/v1/models',
+  model: '/api/v1/models/:id',
+  modelImport: '/api/v1/models/import',
+  modelPull: '/api/v1/models/pull',
+  modelPulls: '/api/v1/models/pulls',
+  modelPullCancel: '/api/v1/models/pulls/:id',
+  modelDefaults: '/api/v1/models/defaults',
   // the cloud backup (routes/backup.ts); `:id` is a target's name
   backupTargets: '/api/v1/backup/targets',
   backupTarget: '/api/v1/backup/targets/:id',

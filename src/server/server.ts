@@ -22,6 +22,7 @@ import { uploadRoutes } from './routes/uploads.ts';
 import { eventRoutes } from './routes/events.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { webRoutes } from './routes/web.ts';
+import { modelRoutes } from './routes/models.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { assistantRoutes } from './routes/assistant.ts';
 import { backupRoutes } from './routes/backup.ts';
@@ -181,6 +182,7 @@ export async function createServer(
   await app.register(meshRoutes);
   await app.register(meshSyncRoutes);
   await app.register(assistantRoutes);
+  await app.register(modelRoutes, { models: opts.app.models, embedded: opts.app.embedded });
   await app.register(backupRoutes, { app: opts.app });
   const webRoot = opts.webRoot ?? fileURLToPath(new URL('../../web/dist', import.meta.url));
   const hasWebUi = existsSync(join(webRoot, 'index.html'));
