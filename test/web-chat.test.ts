@@ -113,6 +113,13 @@ async function closeSettings(): Promise<void> {
   await settings().waitFor({ state: 'hidden' });
 }
 
+/** Starts a new conversation: the thread is empty, the heading says "Chat". */
+async function newChat(): Promise<void> {
+  await button('New chat').click();
+  await page.getByRole('heading', { name: 'Chat', exact: true, level: 1 }).waitFor();
+  await until(async () => (await thread().getByRole('article').count()) === 0, () => 'the thread is not empty after New chat');
+}
+
 /** Sends `text` from the composer and waits until its answer is complete (Send is back). */
 async function ask(text: string): Promise<Locator> {
   const before = await answers().count();
@@ -214,6 +221,35 @@ describe('the assistant in the web UI, in Chromium', () => {
     // The conversation is listed under the first words of its message.
     await button(`Tell me about ${CHAT_MARKER} tea`, page.getByRole('navigation', { name: 'Conversations', exact: true })).waitFor();
     await screenshot(page, 'chat-03-answer');
+
+    // Regenerate asks the model again and the new answer takes the old one's place.
+    const asked = ollama!.requests.filter((r) => r.path === '/api/chat').length;
+    await button('Regenerate', answer).click();
+    await until(async () => ollama!.requests.filter((r) => r.path === '/api/chat').length > asked && (await button('Send').isVisible()) && (await thread().locator('[aria-busy="true"]').count()) === 0, () => 'Regenerate did not answer again');
+    await until(async () => (await answers().count()) === 1 && (await thread().getByRole('article', { name: 'You', exact: true }).count()) === 1, () => 'the regenerated answer did not replace the first');
+  });
+
+  step('3b. conversations: search by what was said, rename, delete (asked first)', async () => {
+    const list = page.getByRole('navigation', { name: 'Conversations', exact: true });
+    await list.getByRole('searchbox', { name: 'Search conversations', exact: true }).fill('echo: Tell me');
+    await button(`Tell me about ${CHAT_MARKER} tea`, list).waitFor();
+    await list.getByRole('searchbox', { name: 'Search conversations', exact: true }).fill('no such words anywhere');
+    await list.getByText('No conversation matches “no such words anywhere”.', { exact: true }).waitFor();
+    await list.getByRole('searchbox', { name: 'Search conversations', exact: true }).fill('');
+    await button(`Rename Tell me about ${CHAT_MARKER} tea`, list).click();
+    const rename = page.getByRole('dialog', { name: 'Rename conversation', exact: true });
+    await rename.getByLabel('Title', { exact: true }).fill('Tea notes');
+    await button('Save', rename).click();
+    await button('Tea notes', list).waitFor();
+    await page.getByRole('heading', { name: 'Tea notes', level: 1 }).waitFor();
+    await button('Delete Tea notes', list).click();
+    const confirm = page.getByRole('dialog', { name: 'Delete conversation?', exact: true });
+    await button('Cancel', confirm).click();
+    await button('Tea notes', list).waitFor();
+    await button('Delete Tea notes', list).click();
+    await button('Delete', confirm).click();
+    await button('Tea notes', list).waitFor({ state: 'detached' });
+    await page.getByText('“Tea notes” deleted', { exact: true }).waitFor();
   });
 
   step('4. a proposed memory, approved in the memory panel, is used in a new conversation', async () => {
@@ -222,7 +258,7 @@ describe('the assistant in the web UI, in Chromium', () => {
     const propose = panel.getByRole('checkbox', { name: 'Let the assistant propose memories after its answers', exact: true });
     if (!(await propose.isChecked())) await propose.click();
     await until(() => propose.isChecked(), () => 'memory proposals did not turn on');
-    await button('New chat').click();
+    await newChat();
     await ask(`Remember: ${FACT}.`);
     const proposed = panel.getByRole('list', { name: 'Proposed', exact: true });
     await proposed.getByText(MEMORY_TEXT, { exact: true }).waitFor({ timeout: ANSWER_WAIT });
@@ -230,12 +266,13 @@ describe('the assistant in the web UI, in Chromium', () => {
     await panel.getByRole('list', { name: 'Remembered', exact: true }).getByText(MEMORY_TEXT, { exact: true }).waitFor();
     await screenshot(page, 'chat-04-memory');
 
-    await button('New chat').click();
+    await newChat();
     const answer = await ask(`Is my ${MEMORY_MARKER} generator safe at noon?`);
     const bar = await answer.getByRole('figure', { name: 'What the model was given', exact: true }).innerText();
     assert.match(bar, /memories 1 \(\d+\)/, `the budget bar counts the memory: ${bar}`);
     const chats = ollama!.requests.filter((r) => r.path === '/api/chat').map((r) => r.body as { messages: { role: string; content: string }[] });
-    const last = chats.filter((b) => b.messages.some((m) => m.role === 'user' && m.content.includes('safe at noon'))).at(-1)!;
+    // The turn itself, not the memory proposal that follows it (whose transcript quotes the question).
+    const last = chats.filter((b) => b.messages.at(-1)?.content === `Is my ${MEMORY_MARKER} generator safe at noon?`).at(-1)!;
     const system = last.messages.find((m) => m.role === 'system')?.content ?? '';
     assert.ok(system.includes(MEMORY_TEXT), `the approved memory reached the model in the new conversation: ${system}`);
   });
@@ -248,7 +285,7 @@ describe('the assistant in the web UI, in Chromium', () => {
     await page.getByRole('table', { name: 'Files', exact: true }).getByText(FILE_NAME, { exact: true }).waitFor();
 
     await openChat();
-    await button('New chat').click();
+    await newChat();
     // Indexing follows the upload; ask until the answer cites the file (a few seconds at most).
     let citation: Locator | null = null;
     await until(
@@ -277,7 +314,7 @@ describe('the assistant in the web UI, in Chromium', () => {
     await useChatModel(panel, 'stall:latest (Ollama)');
     await closeSettings();
     await openChat();
-    await button('New chat').click();
+    await newChat();
     const closedBefore = ollama!.closedByClient;
     await composer().fill(`Stall on ${CHAT_MARKER}`);
     await button('Send').click();
@@ -331,7 +368,7 @@ describe('the assistant in the web UI, in Chromium', () => {
     await closeSettings();
 
     await openChat();
-    await button('New chat').click();
+    await newChat();
     const answer = await ask(`Say something about ${CHAT_MARKER}`);
     assert.notEqual((await answer.innerText()).trim(), '', 'the tiny model answered');
     const bar = budgets().last();

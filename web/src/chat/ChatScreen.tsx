@@ -34,7 +34,11 @@ interface Live {
   userText: string | null;
   text: string;
   info: AnswerInfo;
+  /** Stop was pressed: the text is what came before it */
+  stopped: boolean;
 }
+
+const isPartialAnswer = (m: Message | undefined): m is Message => m !== undefined && m.role === 'assistant' && m.partial === true;
 
 const SEARCH_DELAY_MS = 250;
 /** A new conversation's title: the first words of its first message. */
@@ -116,12 +120,21 @@ export default function ChatScreen({ active, settingsOpen, onOpenFile, onOpenSet
     };
   }, [query, listReload]);
 
-  const loadMessages = useCallback(async (id: string) => {
+  // The conversation on screen, for work that finishes after the user moved to another one.
+  const shown = useRef<string | null>(null);
+  useEffect(() => {
+    shown.current = selected;
+  }, [selected]);
+
+  /** Fetches a conversation's messages; shows them if it is still the one on screen. */
+  const loadMessages = useCallback(async (id: string): Promise<Message[] | null> => {
     try {
       const { messages: list } = await chatApi.conversation(id);
-      setMessages(list);
+      if (shown.current === id) setMessages(list);
+      return list;
     } catch (err) {
       if (!isSessionEnd(err)) setError(chatErrorText(err));
+      return null;
     }
   }, []);
 
@@ -134,15 +147,17 @@ export default function ChatScreen({ active, settingsOpen, onOpenFile, onOpenSet
     end.current?.scrollIntoView({ block: 'end' });
   }, [messages, live?.text]);
 
-  /** Streams one answer (a new message, or Regenerate) into `live`, then stores the outcome. */
+  /** Streams one answer (a new message, or Regenerate) into `live`, then shows what was stored. */
   async function run(conversation: string, userText: string | null, events: (signal: AbortSignal) => AsyncGenerator<AnswerEvent>) {
     const controller = new AbortController();
     abort.current = controller;
     const info: AnswerInfo = {};
-    setLive({ conversation, userText, text: '', info });
+    setLive({ conversation, userText, text: '', info, stopped: false });
     setError(null);
     setNotice('');
     let answerId: string | null = null;
+    let streamed = '';
+    let stopped = false;
     try {
       for await (const ev of events(controller.signal)) {
         if (ev.type === 'context') {
@@ -151,6 +166,7 @@ export default function ChatScreen({ active, settingsOpen, onOpenFile, onOpenSet
           info.citations = ev.citations;
           setLive((l) => (l === null ? l : { ...l, info: { ...info } }));
         } else if (ev.type === 'token') {
+          streamed += ev.content;
           setLive((l) => (l === null ? l : { ...l, text: l.text + ev.content }));
         } else if (ev.type === 'done') {
           answerId = ev.message.id;
@@ -162,23 +178,37 @@ export default function ChatScreen({ active, settingsOpen, onOpenFile, onOpenSet
         }
       }
     } catch (err) {
-      if (isAbort(err)) setNotice(t('stopped'));
-      else if (!isSessionEnd(err)) setError(chatErrorText(err));
+      if (isAbort(err)) {
+        stopped = true;
+        setNotice(t('stopped'));
+        // What came stays on screen, marked, until the stored copy replaces it.
+        setLive((l) => (l === null ? l : { ...l, stopped: true }));
+      } else if (!isSessionEnd(err)) setError(chatErrorText(err));
     } finally {
       abort.current = null;
     }
     // What the server stored (the user's message always, the answer whole or partial) replaces
     // what was streamed, so the thread shows exactly what is kept.
+    let list = await loadMessages(conversation);
+    if (stopped && streamed !== '') {
+      // The server keeps a stopped answer once its call to the model has ended, a moment after
+      // the connection closed: ask again briefly until it is there.
+      for (let i = 0; i < 20 && list !== null && !isPartialAnswer(list.at(-1)); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        list = await loadMessages(conversation);
+      }
+      const last = list?.at(-1);
+      if (isPartialAnswer(last)) answerId = last.id;
+    }
     if (answerId !== null) {
       const id = answerId;
       setInfos((before) => new Map(before).set(id, { ...info }));
     }
-    await loadMessages(conversation);
     setLive(null);
     setListReload((n) => n + 1);
     setMemoryReload((n) => n + 1);
     setStatusReload((n) => n + 1);
-    input.current?.focus();
+    if (shown.current === conversation) input.current?.focus();
   }
 
   async function send() {
@@ -230,12 +260,15 @@ export default function ChatScreen({ active, settingsOpen, onOpenFile, onOpenSet
         onSelect={(id) => {
           if (id === selected) return;
           abort.current?.abort();
+          // Cleared at once: the other conversation's messages must not show under this title.
+          setMessages([]);
           setSelected(id);
           setError(null);
           setNotice('');
         }}
         onNew={() => {
           abort.current?.abort();
+          setMessages([]);
           setSelected(null);
           setError(null);
           setNotice('');
@@ -303,7 +336,14 @@ export default function ChatScreen({ active, settingsOpen, onOpenFile, onOpenSet
             />
           ))}
           {streaming && live.userText !== null && <MessageView message={{ id: 'live-user', role: 'user', content: live.userText }} onOpenSource={openCitation} />}
-          {streaming && <MessageView message={{ id: 'live', role: 'assistant', content: live.text }} info={live.info} streaming onOpenSource={openCitation} />}
+          {streaming && (
+            <MessageView
+              message={{ id: 'live', role: 'assistant', content: live.text, ...(live.stopped ? { partial: true as const } : {}) }}
+              info={live.info}
+              streaming={!live.stopped}
+              onOpenSource={openCitation}
+            />
+          )}
         </ol>
         {messages.length === 0 && !streaming && !noModel && <p className="muted chat-empty">{t('empty')}</p>}
         <div ref={end} />
