@@ -144,8 +144,12 @@ const q = (params: Record<string, string | number | undefined>): string => {
 export const api = {
   health: () => request<Health>('GET', API.health),
 
-  setup: (passphrase: string, decoyPassphrase?: string) =>
-    request<{ recoveryCodes: string[]; decoyRecoveryCodes?: string[] }>('POST', API.setup, decoyPassphrase ? { passphrase, decoyPassphrase } : { passphrase }),
+  setup: (passphrase: string, decoyPassphrase?: string, reserve?: string) =>
+    request<{ recoveryCodes: string[]; decoyRecoveryCodes?: string[] }>('POST', API.setup, {
+      passphrase,
+      ...(decoyPassphrase ? { decoyPassphrase } : {}),
+      ...(reserve ? { reserve } : {}),
+    }),
 
   async unlock(secret: { passphrase: string } | { recoveryCode: string }): Promise<{ viaRecoveryCode: boolean }> {
     const res = await request<{ csrfToken: string; viaRecoveryCode: boolean }>('POST', API.session, secret);

@@ -5,6 +5,7 @@ import type { UnlockSecret } from '../../keyring/index.ts';
 import type { createUnlockLimiter } from '../rate-limit.ts';
 import { authOf } from '../auth.ts';
 import { SESSION_COOKIE } from '../protocol.ts';
+import { parseSize } from '../../store/index.ts';
 import type { SessionStore } from '../sessions.ts';
 
 const secret = { type: 'string', minLength: 1, maxLength: 1024 } as const;
@@ -25,12 +26,14 @@ export async function sessionRoutes(
         type: 'object',
         additionalProperties: false,
         required: ['passphrase'],
-        properties: { passphrase: secret, decoyPassphrase: secret },
+        // reserve: a deniable store of this size (src/store), in `elohim init --reserve`'s syntax
+        properties: { passphrase: secret, decoyPassphrase: secret, reserve: { type: 'string', minLength: 1, maxLength: 32 } },
       },
     },
     handler: async (req, reply) => {
-      const body = req.body as { passphrase: string; decoyPassphrase?: string };
-      const result = await elohim.init({ passphrase: body.passphrase, decoyPassphrase: body.decoyPassphrase });
+      const body = req.body as { passphrase: string; decoyPassphrase?: string; reserve?: string };
+      const reserve = body.reserve === undefined ? undefined : parseSize(body.reserve);
+      const result = await elohim.init({ passphrase: body.passphrase, decoyPassphrase: body.decoyPassphrase, reserve });
       return reply.code(201).send(result.decoyRecoveryCodes === undefined ? { recoveryCodes: result.recoveryCodes } : result);
     },
   });

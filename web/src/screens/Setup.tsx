@@ -96,10 +96,12 @@ export function Setup({ onCreated }: { onCreated: (result: SetupResult, passphra
   const [decoyOn, setDecoyOn] = useState(false);
   const [decoy, setDecoy] = useState('');
   const [decoyRepeat, setDecoyRepeat] = useState('');
+  const [reserveOn, setReserveOn] = useState(false);
+  const [reserve, setReserve] = useState('32G');
   const [checker, setChecker] = useState<{ check: StrengthChecker | null; failed: boolean }>({ check: null, failed: false });
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const ids = { hint: useId(), decoyHint: useId() };
+  const ids = { hint: useId(), decoyHint: useId(), reserveHint: useId() };
 
   useEffect(() => {
     let live = true;
@@ -127,11 +129,13 @@ export function Setup({ onCreated }: { onCreated: (result: SetupResult, passphra
     event.preventDefault();
     if (busy) return;
     const problem = problemOf({ passphrase, repeat, decoyOn, decoy, decoyRepeat }, checker.check);
-    setError(problem);
-    if (problem !== null) return;
+    // The same size syntax as `elohim init --reserve`; the server checks it again.
+    const sizeProblem = reserveOn && !/^\s*\d+(\.\d+)?\s*[kmgt]?i?b?\s*$/i.test(reserve) ? t('error.reserveSize') : null;
+    setError(problem ?? sizeProblem);
+    if (problem !== null || sizeProblem !== null) return;
     setBusy(true);
     try {
-      const result = await api.setup(passphrase, decoyOn ? decoy : undefined);
+      const result = await api.setup(passphrase, decoyOn ? decoy : undefined, reserveOn ? reserve.trim() : undefined);
       onCreated(result, passphrase);
     } catch (err) {
       setBusy(false);
@@ -184,6 +188,20 @@ export function Setup({ onCreated }: { onCreated: (result: SetupResult, passphra
               <label htmlFor="setup-decoy-repeat">{t('decoyRepeat')}</label>
               <input id="setup-decoy-repeat" type="password" autoComplete="off" value={decoyRepeat} onChange={(e) => edit(setDecoyRepeat, e.target.value)} maxLength={1024} readOnly={busy} />
             </div>
+          </div>
+        )}
+
+        <div className="field field-check">
+          <input id="setup-reserve" type="checkbox" checked={reserveOn} onChange={(e) => setReserveOn(e.target.checked)} aria-describedby={ids.reserveHint} readOnly={busy} />
+          <label htmlFor="setup-reserve">{t('reserve')}</label>
+        </div>
+        <p id={ids.reserveHint} className="hint check-hint">
+          {t('reserve.hint')}
+        </p>
+        {reserveOn && (
+          <div className="field">
+            <label htmlFor="setup-reserve-size">{t('reserveSize')}</label>
+            <input id="setup-reserve-size" type="text" inputMode="text" value={reserve} onChange={(e) => edit(setReserve, e.target.value)} maxLength={32} readOnly={busy} />
           </div>
         )}
 

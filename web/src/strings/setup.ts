@@ -27,6 +27,12 @@ const en = {
   decoyPassphrase: 'Decoy passphrase',
   decoyRepeat: 'Repeat decoy passphrase',
 
+  reserve: 'Keep everything in a deniable store of a fixed size',
+  'reserve.hint':
+    'Sets aside this much disk now, filled with random bytes, and keeps every vault inside it: someone holding one passphrase sees a file of that size whatever the other vault holds. It costs the whole size on disk from the start (filling it takes about a minute per 10 GB), slower writes, and a backup of the folder copies all of it. Every vault gets half. It cannot be changed later.',
+  reserveSize: 'Size (for example 32G or 500M)',
+  'error.reserveSize': 'Give the size as a number and a unit, for example 32G or 500M (at least 8M).',
+
   create: 'Create vault',
   creating: 'Creating your vault…',
   'creating.hint': 'Turning your passphrase into a key takes a few seconds on purpose: it makes guessing slow.',
