@@ -93,7 +93,13 @@ export function frameChannel(stream: Stream, peer: string): FramedChannel {
       const payload = buffer.subarray(HEADER, HEADER + length);
       buffer.consume(HEADER + length);
       if (type === T_PING) {
-        if (stream.writeStatus === 'writable') stream.send(header(T_PONG, 0));
+        if (stream.writeStatus === 'writable') {
+          try {
+            stream.send(header(T_PONG, 0));
+          } catch {
+            // closing: the pinger will see the close
+          }
+        }
       } else if (type === T_PONG) {
         pong?.resolve();
         pong = null;
@@ -121,8 +127,23 @@ export function frameChannel(stream: Stream, peer: string): FramedChannel {
     async send(msg, opts) {
       if (msg.length > MAX_MESSAGE) throw new ElohimError('INVALID_INPUT', `a mesh message is at most ${MAX_MESSAGE} bytes`);
       if (failure !== null || stream.writeStatus !== 'writable') throw failure ?? new ElohimError('MESH_STREAM_CLOSED');
-      const ok = stream.send(new Uint8ArrayList(header(T_MESSAGE, msg.length), msg));
-      if (!ok) await stream.onDrain({ signal: opts?.signal });
+      let ok: boolean;
+      try {
+        ok = stream.send(new Uint8ArrayList(header(T_MESSAGE, msg.length), msg));
+      } catch (err) {
+        // closed under us (the other side went away between our check and the write)
+        fail(`stream closed: ${(err as Error).name}`);
+        throw failure ?? new ElohimError('MESH_STREAM_CLOSED');
+      }
+      if (!ok) {
+        try {
+          await stream.onDrain({ signal: opts?.signal });
+        } catch (err) {
+          opts?.signal?.throwIfAborted();
+          fail(`stream closed while sending: ${(err as Error).name}`);
+          throw failure ?? new ElohimError('MESH_STREAM_CLOSED');
+        }
+      }
     },
     receive(opts) {
       if (waiter !== null) return Promise.reject(new Error('one receive at a time on a mesh channel'));
@@ -161,7 +182,14 @@ export function frameChannel(stream: Stream, peer: string): FramedChannel {
             resolve(performance.now() - started);
           },
         };
-        stream.send(header(T_PING, 0));
+        try {
+          stream.send(header(T_PING, 0));
+        } catch {
+          clearTimeout(timer);
+          pong = null;
+          fail('stream closed');
+          reject(new ElohimError('MESH_STREAM_CLOSED'));
+        }
       });
     },
     usable: () => failure === null && !ended && stream.status === 'open' && stream.writeStatus === 'writable',

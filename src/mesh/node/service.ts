@@ -255,6 +255,14 @@ export function createMesh(deps: MeshDeps): Mesh {
     store.putPeer(rec);
     deps.audit('pairing', { device: deviceId });
     const peer = view(rec);
+    // identify may have finished before the pairing did: take what it learnt from the peer store
+    const n = node;
+    if (n !== null) {
+      void n.peerStore.get(peerIdOf(deviceId)).then(
+        (p) => noteListenAddrs(deviceId, p.addresses.map((a) => a.multiaddr)),
+        () => {},
+      );
+    }
     emit({ type: 'peer:paired', peer });
     return peer;
   };
@@ -327,10 +335,20 @@ export function createMesh(deps: MeshDeps): Mesh {
       return;
     }
     redial.delete(id);
-    const addr = node?.getConnections(evt.detail)[0]?.remoteAddr.toString();
-    const addrs = addr !== undefined && !rec.addrs.includes(addr) && !addr.includes('/p2p-circuit') ? [addr, ...rec.addrs].slice(0, MAX_CODE_ADDRS) : rec.addrs;
-    store.putPeer({ ...rec, lastSeen: deps.clock(), addrs });
+    // Its listening addresses arrive with identify (onIdentify); the remote address of an inbound
+    // connection is an ephemeral port, useless for dialling back.
+    store.putPeer({ ...rec, lastSeen: deps.clock() });
     emit({ type: 'peer:connected', deviceId: id });
+  };
+  /** Where a paired device listens (identify tells): what reconnecting dials, after either side restarts. */
+  const onIdentify = (evt: CustomEvent<{ peerId: PeerId; listenAddrs: Multiaddr[] }>) => noteListenAddrs(evt.detail.peerId.toString(), evt.detail.listenAddrs);
+  const noteListenAddrs = (id: string, listenAddrs: Multiaddr[]) => {
+    const rec = store.peer(id);
+    if (rec === null) return;
+    const listen = listenAddrs.map((a) => a.decapsulateCode(421).toString()).filter((a) => /\/tcp\/\d+$/.test(a) && !/\/tcp\/0$/.test(a));
+    if (listen.length === 0) return;
+    const addrs = [...new Set([...listen, ...rec.addrs])].slice(0, MAX_CODE_ADDRS);
+    if (addrs.join() !== rec.addrs.join()) store.putPeer({ ...rec, addrs });
   };
   const onDisconnect = (evt: CustomEvent<PeerId>) => {
     const id = evt.detail.toString();
@@ -409,6 +427,7 @@ export function createMesh(deps: MeshDeps): Mesh {
       for (const [proto, h] of handlers) await n.handle(proto, wrap(proto, h), { maxInboundStreams: 64 });
       n.addEventListener('peer:connect', onConnect);
       n.addEventListener('peer:disconnect', onDisconnect);
+      n.addEventListener('peer:identify', onIdentify);
       n.addEventListener('peer:discovery', onDiscovery);
       try {
         await n.start();
