@@ -11,10 +11,11 @@
  */
 import { ElohimError } from '../errors.ts';
 import type { AuditDetails, AuditEvent } from '../audit/index.ts';
-import { asSealKey } from '../crypto/index.ts';
 import { newRecordId } from '../db/index.ts';
-import type { RecordId, RecordKeys, RecordStore } from '../db/index.ts';
+import type { RecordId, RecordStore } from '../db/index.ts';
 import { createBackupEngine } from './engine.ts';
+import { meter } from './records.ts';
+import type { BackupRecord, JobProgress, LastBackup, LastProof, TargetInfo, TargetRecord } from './records.ts';
 import type { BackupDeps, BackupSummary, SnapshotInfo } from './engine.ts';
 import type { RepositoryKey } from './format/v1.ts';
 import { forgetSnapshots, pruneRepository } from './prune.ts';
@@ -28,69 +29,6 @@ import type { TargetInput, TargetSpec } from './target-spec.ts';
 import type { Target } from './target.ts';
 import { proveRestore, verifyRepository } from './verify.ts';
 import type { ProofReport, VerifyReport } from './verify.ts';
-
-/** The keys of the backup's own records, derived from the vault key with labels of its own. */
-export function backupRecordKeys(derive: (label: string) => Buffer): RecordKeys {
-  return { seal: asSealKey(derive('elohim/v1 backup record seal')), tag: derive('elohim/v1 backup record tag') };
-}
-
-export interface LastBackup {
-  time: number;
-  snapshot: string;
-  files: number;
-  filesUploaded: number;
-  bytesUploaded: number;
-}
-
-/** "Last proven restore": when, which snapshot, how many objects were restored into memory and authenticated. */
-export interface LastProof {
-  time: number;
-  snapshot: string | null;
-  sampled: number;
-  bytes: number;
-  ok: boolean;
-  failures: number;
-}
-
-/** A target as stored: sealed in the vault's records (kind `target`). */
-export interface TargetRecord {
-  t: 'target';
-  v: 1;
-  name: string;
-  spec: TargetSpec;
-  created: number;
-  retention?: RetentionPolicy;
-  lastBackup?: LastBackup;
-  lastProof?: LastProof;
-}
-
-export type BackupRecord = TargetRecord;
-export const BACKUP_RECORD_KINDS = { own: { target: 1 } } as const;
-
-/** A target as the faces see it: never a credential. */
-export interface TargetInfo {
-  name: string;
-  kind: TargetSpec['kind'];
-  where: string;
-  details: Record<string, string | boolean>;
-  created: number;
-  retention: RetentionPolicy | null;
-  lastBackup: LastBackup | null;
-  lastProof: LastProof | null;
-}
-
-/** Progress of the running operation, for a bar: files, bytes, rate and time left. */
-export interface JobProgress {
-  operation: 'backup' | 'proof' | 'restore';
-  target: string;
-  files: { done: number; total: number };
-  bytes: { done: number; total: number };
-  /** bytes per second since the operation started moving data */
-  rate: number;
-  /** seconds left at that rate; null until something moved */
-  etaSeconds: number | null;
-  elapsedMs: number;
-}
 
 export interface BackupServiceDeps {
   records: RecordStore<BackupRecord>;
@@ -112,17 +50,6 @@ export const PROOF_SAMPLE = 32;
 function checkTargetName(name: unknown): string {
   if (typeof name !== 'string' || !NAME.test(name)) throw new ElohimError('INVALID_INPUT', 'a target name is 1–32 lower-case letters, digits, - and _, starting with a letter or digit');
   return name;
-}
-
-/** Measures an operation's progress: the rate over the whole run and the time left at it. */
-export function meter(operation: JobProgress['operation'], target: string, clock: () => number, emit?: (p: JobProgress) => void) {
-  const started = clock();
-  return (files: { done: number; total: number }, bytes: { done: number; total: number }) => {
-    const elapsedMs = Math.max(1, clock() - started);
-    const rate = Math.round((bytes.done / elapsedMs) * 1000);
-    const etaSeconds = bytes.done > 0 && rate > 0 ? Math.ceil((bytes.total - bytes.done) / rate) : null;
-    emit?.({ operation, target, files, bytes, rate, etaSeconds, elapsedMs });
-  };
 }
 
 export function createBackupService(deps: BackupServiceDeps) {

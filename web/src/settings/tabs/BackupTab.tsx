@@ -2,9 +2,10 @@ import { useEffect, useId, useState } from 'react';
 import type { FormEvent } from 'react';
 import { formatDate, formatSize } from '../../i18n.ts';
 import { backupApi } from '../../backup/client.ts';
-import type { Progress, RetentionPolicy, Snapshot, TargetInfo } from '../../backup/client.ts';
+import type { Progress, Snapshot, TargetInfo } from '../../backup/client.ts';
 import { ProgressLine } from '../../backup/ProgressLine.tsx';
 import { t } from '../../backup/strings.ts';
+import { Retention } from '../../backup/Retention.tsx';
 import { TargetFields, useTargetFields } from '../../backup/TargetFields.tsx';
 import { messageOf } from '../settingsForm.tsx';
 
@@ -249,57 +250,5 @@ function TargetItem({ target, onChanged }: { target: TargetInfo; onChanged: () =
         </button>
       </form>
     </li>
-  );
-}
-
-const RULES = ['last', 'daily', 'weekly', 'monthly'] as const;
-
-function Retention({ target, onSaved }: { target: TargetInfo; onSaved: () => void }) {
-  const id = useId();
-  const [values, setValues] = useState<Record<string, string>>(() => Object.fromEntries(RULES.map((r) => [r, target.retention?.[r] === undefined ? '' : String(target.retention[r])])));
-  const [status, setStatus] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-
-  async function save(event: FormEvent) {
-    event.preventDefault();
-    const policy: RetentionPolicy = {};
-    for (const r of RULES) if (values[r]!.trim() !== '') policy[r] = Number(values[r]);
-    try {
-      await backupApi.setRetention(target.name, Object.keys(policy).length === 0 ? null : policy);
-      setError(null);
-      setStatus(t('retention.saved'));
-      onSaved();
-    } catch (err) {
-      setStatus(null);
-      setError(messageOf(err));
-    }
-  }
-
-  return (
-    <form className="settings-form" aria-label={t('retention', { name: target.name })} onSubmit={save}>
-      <fieldset className="settings-fieldset">
-        <legend>{t('retention', { name: target.name })}</legend>
-        {RULES.map((r) => (
-          <div className="settings-field" key={r}>
-            <label htmlFor={id + r}>{t(`retention.${r}`)}</label>
-            <input id={id + r} type="number" min={0} step={1} inputMode="numeric" value={values[r]} onChange={(e) => setValues((v) => ({ ...v, [r]: e.target.value }))} />
-          </div>
-        ))}
-        <p className="settings-hint">{t('retention.hint')}</p>
-      </fieldset>
-      {error !== null && (
-        <p role="alert" className="settings-error">
-          {error}
-        </p>
-      )}
-      {status !== null && (
-        <p role="status" className="settings-status">
-          {status}
-        </p>
-      )}
-      <button type="submit" className="settings-button">
-        {t('retention.save')}
-      </button>
-    </form>
   );
 }
