@@ -5,6 +5,7 @@ import { auditCommand } from './commands/audit.ts';
 import { aiCommand, chatCommand, chatsCommand, memoryCommand } from './commands/chat.ts';
 import { backupCommand, restoreCommand } from './commands/backup.ts';
 import { meshCommand } from './commands/mesh.ts';
+import { modelsCommand } from './commands/models.ts';
 import { panicCommand } from './commands/panic.ts';
 import { serveCommand } from './commands/serve.ts';
 import { decoyCommand, settingsCommand } from './commands/settings.ts';
@@ -32,7 +33,7 @@ Environment:
 
 Exit codes: 0 ok, 1 failure, 2 bad input, 3 wrong secret, 4 not found, 5 conflict, 6 integrity, 7 disk full`,
     );
-  for (const cmd of [...vaultCommands(), settingsCommand(), decoyCommand(), ageCommand(), auditCommand(), backupCommand(), restoreCommand(), serveCommand(), panicCommand(), statusCommand(), chatCommand(), chatsCommand(), memoryCommand(), aiCommand(), meshCommand()]) program.addCommand(cmd);
+  for (const cmd of [...vaultCommands(), settingsCommand(), decoyCommand(), ageCommand(), auditCommand(), backupCommand(), restoreCommand(), serveCommand(), panicCommand(), statusCommand(), chatCommand(), chatsCommand(), memoryCommand(), aiCommand(), meshCommand(), modelsCommand()]) program.addCommand(cmd);
   // Parse errors exit through our handler, with our exit codes.
   const exitOverride = (cmd: Command) => {
     cmd.exitOverride();
