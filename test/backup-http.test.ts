@@ -131,3 +131,38 @@ test('first run: "Restore from a backup" on an empty data folder with the passph
     await fresh.stop();
   }
 });
+
+test('panic during Back up now stops it: the stream ends in an error, no snapshot is written, and the next run resumes', async () => {
+  const big = await api(`${API.files}?name=survey.bin`, { method: 'PUT', body: randomBytes(48 * 1024 * 1024), headers: { 'content-type': 'application/octet-stream' } });
+  assert.ok(big.status < 300, await big.text());
+  const add = await api(API.backupTargets, { method: 'POST', body: JSON.stringify({ name: 'panic', target: { ...target(), address: 's3://office/panic' } }) });
+  assert.equal(add.status, 201);
+  const res = await api(apiPath(API.backupRun, 'panic'), { method: 'POST' });
+  const reader = res.body!.getReader();
+  let text = '';
+  let panicked = false;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += Buffer.from(value).toString();
+    // The first progress event is the rows' pack, the second the small objects' pack (the big
+    // file's own pack is still on its way): panic then.
+    if (!panicked && (text.match(/event: progress/g) ?? []).length >= 2) {
+      panicked = true;
+      const p = await fetch(`${base}${API.panic}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-elohim-csrf': '1' }, body: '{}' });
+      assert.ok(p.status < 300, await p.text());
+    }
+  }
+  assert.ok(panicked);
+  assert.match(text, /event: error\n/);
+  assert.doesNotMatch(text, /event: done\n/);
+  api = await session(base, { passphrase: PASSPHRASE });
+  const snaps = (await (await api(apiPath(API.backupSnapshots, 'panic'))).json()) as { snapshots: unknown[] };
+  assert.deepEqual(snaps.snapshots, []);
+  const again = await readEvents(await api(apiPath(API.backupRun, 'panic'), { method: 'POST' }));
+  const done = again.at(-1)!;
+  assert.equal(done.event, 'done', JSON.stringify(done));
+  const { objects, rows } = done.data.summary;
+  assert.ok(objects.uploaded < objects.total && rows.uploaded < rows.total, `what the stopped run uploaded is not uploaded again: ${JSON.stringify(done.data.summary)}`);
+  assert.ok(objects.uploaded >= 1, 'the big file, stopped mid-upload, is uploaded now');
+});
