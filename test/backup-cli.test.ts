@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { CHEAP_KDF, CLI, cliEnv, describeRun, makeTempDir, NODE, parseRecoveryCodes, PASSPHRASE, removeTempDirs, runCli } from './helpers.ts';
+import { CHEAP_KDF, CLI, cliEnv, DECOY_PASSPHRASE as DECOY, describeRun, makeTempDir, NODE, parseRecoveryCodes, PASSPHRASE, removeTempDirs, runCli } from './helpers.ts';
 
 let home: string;
 let usb: string;
@@ -141,4 +141,21 @@ test('restore --from refuses a folder that holds other files, and changes nothin
   const r = await runCli(['restore', '--from', usb], { env: { ELOHIM_HOME: dir, ELOHIM_PASSPHRASE: PASSPHRASE } });
   assert.equal(r.code, 2, describeRun(r));
   assert.deepEqual(await readdir(dir), ['thesis.docx']);
+});
+
+test('the vault behind a decoy is told that its backups have no entry in the decoy\'s log; the decoy is told nothing', async () => {
+  const h = join(await makeTempDir('elohim-bk-decoy-'), 'home');
+  const target = await makeTempDir('elohim-bk-decoy-usb-');
+  const init = await runCli(['init', ...CHEAP_KDF, '--decoy'], { env: { ELOHIM_HOME: h, ELOHIM_PASSPHRASE: PASSPHRASE, ELOHIM_DECOY_PASSPHRASE: DECOY } });
+  assert.equal(init.code, 0, describeRun(init));
+  for (const passphrase of [PASSPHRASE, DECOY]) {
+    const add = await runCli(['backup', 'target', 'add', 'usb', target], { env: { ELOHIM_HOME: h, ELOHIM_PASSPHRASE: passphrase } });
+    assert.equal(add.code, 0, describeRun(add));
+  }
+  const real = await runCli(['backup', 'run'], { env: { ELOHIM_HOME: h, ELOHIM_PASSPHRASE: PASSPHRASE } });
+  assert.equal(real.code, 0, describeRun(real));
+  assert.match(real.stderr, /stands behind a decoy/);
+  const decoy = await runCli(['backup', 'run'], { env: { ELOHIM_HOME: h, ELOHIM_PASSPHRASE: DECOY } });
+  assert.equal(decoy.code, 0, describeRun(decoy));
+  assert.doesNotMatch(decoy.stderr, /decoy/);
 });

@@ -24,6 +24,9 @@ import { formatBytes } from '../progress.ts';
 import { readSecret } from '../prompt.ts';
 import { interruptible, progressPrinter } from './backup-progress.ts';
 
+/** README "Cloud backup", what it does not hide. */
+const DECOY_NOTE = 'this vault stands behind a decoy: a snapshot made from here has no entry in the decoy\'s audit log, which a person holding the backup and the decoy passphrase can notice. Back up from the decoy when you can (it backs up the same whole folder).';
+
 const time = (ms: number) => `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')}Z`;
 
 const globals = (cmd: Command) => cmd.optsWithGlobals() as UnlockFlags & { json?: boolean; target?: string };
@@ -143,7 +146,12 @@ export function backupCommand(): Command {
 
   backup.addCommand(
     new Command('run').description('back up now, then prove a restore of a random sample').action(async (_o, cmd: Command) => {
-      const r = await operation(cmd, (w, name, o) => w.backup.run(name, o));
+      const r = await operation(cmd, (w, name, o) => {
+        // Only the vault behind a decoy sees this (the decoy's hasDecoy is false): its backups
+        // are audited in its own log, so the decoy's log has no entry for that snapshot's time.
+        if (w.hasDecoy()) process.stderr.write(`elohim: ${DECOY_NOTE}\n`);
+        return w.backup.run(name, o);
+      });
       const s = r.summary;
       out(
         globals(cmd).json,

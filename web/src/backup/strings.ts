@@ -6,6 +6,7 @@ const en = {
   loading: 'Loading…',
   hint: 'Backups hold the whole data folder, encrypted on this device before anything leaves it. Nothing is uploaded unless you start it. Restoring on a new device needs only the backup and your passphrase or a recovery code.',
 
+  decoyNote: 'This vault stands behind a decoy. A backup made from here has no entry in the decoy\'s audit log, which a person holding the backup and the decoy passphrase can notice. Back up from the decoy when you can: it backs up the same whole folder, this vault included.',
   'targets.heading': 'Targets',
   'targets.none': 'No backup target yet.',
   'targets.list': 'Backup targets',

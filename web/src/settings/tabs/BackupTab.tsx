@@ -1,5 +1,6 @@
 import { useEffect, useId, useState } from 'react';
 import type { FormEvent } from 'react';
+import { api } from '../../api.ts';
 import { formatDate, formatSize } from '../../i18n.ts';
 import { backupApi } from '../../backup/client.ts';
 import type { Progress, Snapshot, TargetInfo } from '../../backup/client.ts';
@@ -18,6 +19,15 @@ export default function BackupTab() {
   const [error, setError] = useState<string | null>(null);
   const [reload, setReload] = useState(0);
   const refresh = () => setReload((n) => n + 1);
+  // Only the vault behind a decoy learns it has one (a decoy's own answer is "none").
+  const [behindDecoy, setBehindDecoy] = useState(false);
+  useEffect(() => {
+    let live = true;
+    api.decoy().then((d) => live && setBehindDecoy(d.exists), () => undefined);
+    return () => {
+      live = false;
+    };
+  }, []);
 
   useEffect(() => {
     let live = true;
@@ -33,6 +43,7 @@ export default function BackupTab() {
   return (
     <div className="settings-sections">
       <p className="settings-hint">{t('hint')}</p>
+      {behindDecoy && <p className="settings-hint">{t('decoyNote')}</p>}
       <section className="settings-section" aria-labelledby="backup-targets-heading">
         <h3 id="backup-targets-heading">{t('targets.heading')}</h3>
         {error !== null && (
