@@ -43,6 +43,7 @@ export const json = (body: unknown): RequestInit => ({ body: JSON.stringify(body
 export async function startAssistant(opts: { reply?: Reply; kind?: 'ollama' | 'openai'; home?: string } = {}) {
   const model: LoopbackServer = opts.kind === 'openai' ? await startOpenAiServer({ reply: opts.reply }) : await startOllamaServer({ reply: opts.reply });
   const s = await start(opts.home);
+  let stopped: Promise<void> | undefined;
   const chatModel = opts.kind === 'openai' ? 'tiny:latest' : 'tiny';
   const res = await s.api('/api/v1/assistant/provider', { method: 'PATCH', ...json({ provider: { kind: opts.kind ?? 'ollama', baseUrl: model.url }, chatModel }) });
   assert.equal(res.status, 200, await res.clone().text());
@@ -57,8 +58,10 @@ export async function startAssistant(opts: { reply?: Reply; kind?: 'ollama' | 'o
     ask(conversation: string, text: string, init: RequestInit = {}) {
       return s.api(`/api/v1/assistant/conversations/${conversation}/messages`, { method: 'POST', ...json({ text }), ...init, headers: { 'content-type': 'application/json', ...(init.headers as Record<string, string>) } });
     },
+    /** Stops the server (once, however often it is called). */
+    stop: () => (stopped ??= s.server.stop()),
     async close() {
-      await s.server.stop();
+      await (stopped ??= s.server.stop());
       await model.close();
     },
   };
