@@ -129,3 +129,14 @@ test('a full store: the put fails with DISK_FULL (exit 7), nothing committed is 
   await t.ok(['put', join(t.work, 'fits.bin'), '/fits.bin']);
   await t.ok(['verify']);
 });
+
+test('a backup of a folder with a store is refused with a clear message, not made empty', async () => {
+  const t = await storeHome('16M');
+  const target = join(t.work, 'usb');
+  await mkdir(target);
+  await t.ok(['backup', 'target', 'add', 'usb', target]);
+  const r = await t.run(['backup', 'run']);
+  assert.notEqual(r.code, 0, describeRun(r));
+  assert.match(r.stderr, /deniable store is not supported yet/);
+});
+
