@@ -26,7 +26,7 @@ import { MEMORY_PROMPT, SUMMARY_PROMPT } from '../src/ai/index.ts';
 import { startOllamaServer } from '../src/ai/testing/loopback.ts';
 import type { LoopbackServer } from '../src/ai/testing/loopback.ts';
 import { findInFiles, initHome, PASSPHRASE, removeTempDirs } from './helpers.ts';
-import { launchChromium, screenshot, startServe, until } from './web-helpers.ts';
+import { focused, launchChromium, screenshot, startServe, until } from './web-helpers.ts';
 import type { ServeProcess } from './web-helpers.ts';
 
 /** The shared test data (never copied into the repository): ELOHIM_TEST_DATA, or ../shared/data beside the checkout. */
@@ -43,6 +43,7 @@ const MEMORY_MARKER = 'zanzibarquokka';
 const MEMORY_TEXT = `The user's ${MEMORY_MARKER} generator trips above 40 °C`;
 const FILE_MARKER = 'xylophonequasar';
 const FILE_NAME = 'field-manual.md';
+const FOLDER = 'Pump station';
 const FILE_TEXT = `# Field manual\n\nThe ${FILE_MARKER} pump is primed by opening the red valve for ten seconds.\n`;
 const CHAT_MARKER = 'marmaladetundra';
 
@@ -278,11 +279,21 @@ describe('the assistant in the web UI, in Chromium', () => {
   });
 
   step('5. a file put in the vault is cited, and the citation opens it in the vault browser', async () => {
+    // Into a folder, so that opening it from the chat has somewhere to go.
     await button('Files', sections()).click();
+    await button('New folder').click();
+    const create = page.getByRole('dialog', { name: 'New folder', exact: true });
+    await create.getByLabel('Folder name', { exact: true }).fill(FOLDER);
+    await button('Create', create).click();
+    await button(FOLDER, page.getByRole('table', { name: 'Files', exact: true })).click();
+    await page.getByRole('heading', { name: FOLDER, level: 1 }).waitFor();
     const local = join(work, FILE_NAME);
     await writeFile(local, FILE_TEXT);
     await page.getByLabel('Choose files to upload', { exact: true }).setInputFiles(local);
     await page.getByRole('table', { name: 'Files', exact: true }).getByText(FILE_NAME, { exact: true }).waitFor();
+    // Back to the root: the citation must find the folder by itself.
+    await button('Vault', page.getByRole('navigation', { name: 'Breadcrumbs', exact: true })).click();
+    await page.getByRole('table', { name: 'Files', exact: true }).getByText(FILE_NAME, { exact: true }).waitFor({ state: 'detached' });
 
     await openChat();
     await newChat();
@@ -304,9 +315,15 @@ describe('the assistant in the web UI, in Chromium', () => {
     assert.match(bar, /vault 1 excerpt \(\d+\)/, bar);
     await screenshot(page, 'chat-05-citation');
     await citation!.click();
-    const row = page.getByRole('table', { name: 'Files', exact: true }).getByRole('row').filter({ hasText: FILE_NAME });
-    await row.waitFor();
-    assert.equal(await page.getByRole('list', { name: 'Messages', exact: true }).isVisible(), false, 'the vault browser is shown');
+    // The vault browser, in the file's folder, with focus on the file.
+    await page.getByRole('heading', { name: FOLDER, level: 1 }).waitFor();
+    let now = '';
+    await until(async () => (now = await focused(page)) === `link "Download ${FILE_NAME}"`, () => `focus is on ${now}, not on the cited file`);
+    assert.equal(await thread().isVisible(), false, 'the chat is hidden while the file is shown');
+    await screenshot(page, 'chat-05-opened');
+    // Back in Chat, the conversation is where it was.
+    await openChat();
+    await thread().getByText('Open the red valve for ten seconds [1].', { exact: true }).waitFor();
   });
 
   step('6. Stop ends the answer while the model is still talking, and keeps what came', async () => {

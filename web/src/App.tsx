@@ -2,6 +2,7 @@ import { lazy, Suspense, useCallback, useEffect, useRef, useState } from 'react'
 import type { MouseEvent } from 'react';
 import { api, onSessionEnded } from './api.ts';
 import { Browser } from './browser/Browser.tsx';
+import type { Reveal } from './browser/Browser.tsx';
 import { ChatSection, SectionNav } from './chat/nav.tsx';
 import type { Section } from './chat/nav.tsx';
 import { DevicesSection, SectionBar } from './devices/nav.tsx';
@@ -87,6 +88,7 @@ export function App() {
   const [screen, setScreen] = useState<Screen>({ kind: 'loading' });
   const [settingsOpen, setSettingsOpen] = useState(false);
   const [section, setSection] = useState<Section | 'devices'>('files');
+  const [reveal, setReveal] = useState<Reveal | undefined>(undefined);
   const [panicError, setPanicError] = useState<string | null>(null);
 
   /** Decides the screen from the server's state: first run, unlock, or the open vault. */
@@ -195,9 +197,17 @@ export function App() {
         <main id="main" className="app-main">
           {alert}
           {/* Chat first: while it shows, its heading is the one the skip link finds. */}
-          <ChatSection active={section === 'chat'} settingsOpen={settingsOpen} onOpenFile={() => setSection('files')} onOpenSettings={() => setSettingsOpen(true)} />
+          <ChatSection
+            active={section === 'chat'}
+            settingsOpen={settingsOpen}
+            onOpenFile={(file) => {
+              setReveal({ ...file });
+              setSection('files');
+            }}
+            onOpenSettings={() => setSettingsOpen(true)}
+          />
           <div hidden={section !== 'files'}>
-            <Browser viaRecoveryCode={screen.viaRecoveryCode} />
+            <Browser viaRecoveryCode={screen.viaRecoveryCode} reveal={reveal} />
           </div>
           <DevicesSection active={section === 'devices'} />
         </main>

@@ -62,7 +62,13 @@ function droppedFiles(data: DataTransfer): { files: File[]; folders: string[] } 
 }
 
 /** The vault browser: folders, search, the item actions and dialogs, uploads, and the trash. */
-export function Browser({ viaRecoveryCode }: { viaRecoveryCode: boolean }) {
+/** A file to show: a chat citation opens its folder and puts focus on it. A new object each time. */
+export interface Reveal {
+  id: string;
+  path: string;
+}
+
+export function Browser({ viaRecoveryCode, reveal }: { viaRecoveryCode: boolean; reveal?: Reveal }) {
   const [view, setView] = useState<'files' | 'trash'>('files');
   const [crumbs, setCrumbs] = useState<Crumb[]>([]);
   const [query, setQuery] = useState('');
@@ -147,6 +153,36 @@ export function Browser({ viaRecoveryCode }: { viaRecoveryCode: boolean }) {
   }, []);
 
   const refresh = useCallback(() => setReload((n) => n + 1), []);
+
+  // A file to reveal: its folder is opened (found by name from the root, as a search hit's is),
+  // then, once that listing is on screen, focus goes to the file's row.
+  const revealing = useRef<string | null>(null);
+  useEffect(() => {
+    if (reveal === undefined) return;
+    let live = true;
+    const cut = reveal.path.lastIndexOf('/');
+    crumbsOf(cut <= 0 ? '/' : reveal.path.slice(0, cut)).then(
+      (found) => {
+        if (!live) return;
+        revealing.current = reveal.id;
+        setView('files');
+        goTo(found);
+      },
+      (err: unknown) => live && fail(err, reveal.path),
+    );
+    return () => {
+      live = false;
+    };
+  }, [reveal]);
+  useEffect(() => {
+    const id = revealing.current;
+    if (id === null || listing === null) return;
+    const link = document.querySelector<HTMLElement>(`table.items a[href="${CSS.escape(api.contentUrl(id))}"]`);
+    if (link === null) return;
+    revealing.current = null;
+    link.focus();
+    link.scrollIntoView({ block: 'center' });
+  }, [listing]);
 
   const announce = useCallback((text: string) => {
     setActionError(null);
