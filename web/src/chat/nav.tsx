@@ -14,8 +14,11 @@ const loadChat = () => import('./ChatScreen.tsx');
 const LazyChatScreen = lazy(loadChat);
 const prefetch = () => void loadChat().catch(() => {});
 
-/** Files | Chat, under the header. */
-export function SectionNav({ section, onSection }: { section: Section; onSection: (s: Section) => void }) {
+/**
+ * Files | Chat, under the header. `children` are more entries of the same switch (Devices), so
+ * every section is in one navigation landmark.
+ */
+export function SectionNav({ section, onSection, children }: { section: Section; onSection: (s: Section) => void; children?: ReactNode }) {
   const item = (s: Section, label: string) => (
     <button
       type="button"
@@ -32,6 +35,7 @@ export function SectionNav({ section, onSection }: { section: Section; onSection
     <nav className="section-nav" aria-label={t('sections')}>
       {item('files', t('files'))}
       {item('chat', t('chat'))}
+      {children}
     </nav>
   );
 }
