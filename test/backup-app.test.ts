@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -140,6 +141,30 @@ describe('the backup service of a workspace', () => {
     } finally {
       other.close();
     }
+  });
+
+  test('a vault set up in the folder while a restore runs is kept: the restore fails and writes no key slots over it', async () => {
+    const into = join(await tempDir('elohim-restored-'), 'home');
+    const app = createApp({ home: into });
+    const theirs = Buffer.from('key slots of a vault set up meanwhile');
+    let wrote = false;
+    try {
+      await assert.rejects(
+        app.restoreFromBackup({
+          target: await buildTarget(parseTarget(s3('laptop'))),
+          secret: REAL,
+          onProgress: () => {
+            if (!wrote) writeFileSync(dataPaths(into).keyslots, theirs);
+            wrote = true;
+          },
+        }),
+        { code: 'VAULT_ALREADY_INITIALIZED' },
+      );
+    } finally {
+      app.close();
+    }
+    assert.ok(wrote);
+    assert.ok((await readFile(dataPaths(into).keyslots)).equals(theirs));
   });
 
   test('a backup started while the decoy is open is the same repository, in the same shape, as one from the real vault', async () => {

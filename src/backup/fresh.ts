@@ -7,7 +7,7 @@
  * missing.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ElohimError } from '../errors.ts';
 import { writeFileAtomic } from '../fs/index.ts';
@@ -57,7 +57,7 @@ export function createFolderRestore(deps: FolderRestoreDeps) {
 }
 
 /** What a data folder (or an interrupted restore into one) may hold; anything else is someone else's folder. */
-const DATA_FOLDER_NAMES = /^(db\.sqlite(-wal|-shm|-journal)?|objects|lock|config\.json|unlock-throttle\.json|reserve|keyslots\.bin)$/;
+const DATA_FOLDER_NAMES = /^(db\.sqlite(-wal|-shm|-journal)?|objects|lock|config\.json|unlock-throttle\.json|reserve|keyslots\.bin(\.restore-[0-9a-f]{16})?)$/;
 
 /**
  * Refuses a folder that holds files of its own (a restore into ~ or /etc by a slip of the path
@@ -74,6 +74,8 @@ async function requireDataFolderOrEmpty(dir: string): Promise<void> {
     throw err;
   }
   const foreign = names.filter((n) => !DATA_FOLDER_NAMES.test(n));
+  // A restore killed while publishing its key slots (restore.ts) left its temp copy.
+  for (const n of names) if (/^keyslots\.bin\.restore-/.test(n)) await rm(join(dir, n), { force: true });
   if (foreign.length > 0) throw new ElohimError('INVALID_INPUT', `restore into an empty folder: ${dir} holds other files (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''})`);
 }
 

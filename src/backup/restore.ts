@@ -10,7 +10,10 @@
  * Resumable: an object already in the new folder (objects are written whole or not at all) is
  * not fetched again, and rows are written with INSERT OR REPLACE.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { link, open, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Database } from '../db/index.ts';
 import { insertRawRows } from '../db/index.ts';
 import { ElohimError, isElohimError } from '../errors.ts';
@@ -51,6 +54,37 @@ export interface RestoreSummary {
   objects: { total: number; fetched: number };
   rows: number;
   bytesFetched: number;
+}
+
+/**
+ * Writes keyslots.bin only if it still does not exist: a temp file made durable, then link()ed
+ * to its name, which fails when the name exists (where rename would replace it). A set-up that
+ * ran meanwhile in this folder (the first-run screen, another tab) keeps its vault; this restore
+ * fails with VAULT_ALREADY_INITIALIZED instead of putting other key slots over it.
+ */
+async function publishKeyslots(path: string, bytes: Buffer): Promise<void> {
+  const temp = `${path}.restore-${randomBytes(8).toString('hex')}`;
+  const fh = await open(temp, 'wx', 0o600);
+  try {
+    await fh.writeFile(bytes);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await link(temp, path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ElohimError('VAULT_ALREADY_INITIALIZED', 'a vault was set up in this folder while the restore ran');
+    throw err;
+  } finally {
+    await unlink(temp);
+  }
+  const dir = await open(dirname(path), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
 }
 
 async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
@@ -181,6 +215,6 @@ export async function restoreFolder(opts: {
   insertRawRows(into.db(), restoredRows);
 
   if (state.config !== null) await writeFileAtomic(into.paths.config, Buffer.from(state.config, 'base64'));
-  await writeFileAtomic(into.paths.keyslots, keyslots);
+  await publishKeyslots(into.paths.keyslots, keyslots);
   return { snapshot: name, objects: { total: wanted.length, fetched: missing.length }, rows: restoredRows.length, bytesFetched: progress.bytesDone };
 }
