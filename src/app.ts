@@ -169,6 +169,8 @@ export function createApp(config: AppConfig, opts: { clock?: () => number; meshA
   }
 
   async function buildWorkspace(key: VaultKey, signal: AbortSignal): Promise<BuiltWorkspace> {
+    // Derived now: services stop after the key is destroyed, and the region must still be released.
+    const regionKeys = ownKeys(key);
     const audit = auditOf(key);
     // the assistant's index follows the vault's changes; it is built once the vault is open
     let followVault: ((items: readonly string[]) => void) | undefined;
@@ -245,7 +247,7 @@ export function createApp(config: AppConfig, opts: { clock?: () => number; meshA
         recordEvent(audit, 'settings-change', { setting: 'decoy-removed' });
       },
     };
-    return { workspace, services: [{ stop: () => backup.stop() }, assistant, shares, mesh, { stop: () => store()?.release(ownKeys(key)) }] };
+    return { workspace, services: [{ stop: () => backup.stop() }, assistant, shares, mesh, { stop: () => store()?.release(regionKeys) }] };
   }
 
   const workspaces = createWorkspaces({ keyring, build: buildWorkspace });
