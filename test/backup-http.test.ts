@@ -116,7 +116,11 @@ test('first run: "Restore from a backup" on an empty data folder with the passph
     assert.equal(wrong.at(-1)!.event, 'error');
     assert.equal(wrong.at(-1)!.data.code, 'VAULT_WRONG_SECRET');
     assert.equal(((await post({ target: target() })).status), 400);
-    const events = await readEvents(await post({ target: target(), passphrase: PASSPHRASE }));
+    // Two at once (a second tab): one restores, the other is refused with 409 before anything moves.
+    const [a, b] = await Promise.all([post({ target: target(), passphrase: PASSPHRASE }), post({ target: target(), passphrase: PASSPHRASE })]);
+    const [first, second] = a.status === 200 ? [a, b] : [b, a];
+    assert.equal(second.status, 409, await second.clone().text());
+    const events = await readEvents(first);
     assert.equal(events.at(-1)!.event, 'done', JSON.stringify(events.at(-1)));
     const health = (await (await fetch(`${url}${API.health}`)).json()) as { initialized: boolean };
     assert.equal(health.initialized, true);

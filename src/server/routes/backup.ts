@@ -89,6 +89,8 @@ function clientSignal(reply: FastifyReply): AbortSignal {
 
 export async function backupRoutes(app: FastifyInstance, opts: { app: App }): Promise<void> {
   const backupOf = (req: FastifyRequest) => authOf(req).workspace.backup;
+  /** One first-run restore at a time: two would write the same new folder. */
+  let freshRestore = false;
   const id = (req: FastifyRequest) => (req.params as { id: string }).id;
 
   app.get(API.backupTargets, {
@@ -198,20 +200,27 @@ export async function backupRoutes(app: FastifyInstance, opts: { app: App }): Pr
       const body = req.body as { target: TargetInput; passphrase?: string; recoveryCode?: string; snapshot?: string };
       if ((body.passphrase === undefined) === (body.recoveryCode === undefined)) throw new ElohimError('INVALID_INPUT', 'give the passphrase or a recovery code');
       if (opts.app.keyring.isInitialized()) throw new ElohimError('VAULT_ALREADY_INITIALIZED', 'this data folder already holds a vault');
-      const target = await buildTarget(parseTarget(body.target));
-      const secret = body.passphrase !== undefined ? { passphrase: body.passphrase } : { recoveryCode: body.recoveryCode! };
-      await events(req, reply, clientSignal(reply), async (onProgress, signal) => {
-        const tick = progressMeter('restore', 'backup', Date.now, onProgress);
-        const summary = await opts.app.restoreFromBackup({
-          target,
-          secret,
-          snapshot: body.snapshot,
-          signal,
-          onProgress: (p) => tick({ done: p.objectsDone, total: p.objectsTotal }, { done: p.bytesDone, total: p.bytesTotal }),
+      if (freshRestore) throw new ElohimError('VAULT_BUSY', 'a restore into this data folder is running (another tab?)');
+      // Taken before the first await, so a second request cannot pass the check meanwhile.
+      freshRestore = true;
+      try {
+        const target = await buildTarget(parseTarget(body.target));
+        const secret = body.passphrase !== undefined ? { passphrase: body.passphrase } : { recoveryCode: body.recoveryCode! };
+        await events(req, reply, clientSignal(reply), async (onProgress, signal) => {
+          const tick = progressMeter('restore', 'backup', Date.now, onProgress);
+          const summary = await opts.app.restoreFromBackup({
+            target,
+            secret,
+            snapshot: body.snapshot,
+            signal,
+            onProgress: (p) => tick({ done: p.objectsDone, total: p.objectsTotal }, { done: p.bytesDone, total: p.bytesTotal }),
+          });
+          await opts.app.maintain();
+          return summary;
         });
-        await opts.app.maintain();
-        return summary;
-      });
+      } finally {
+        freshRestore = false;
+      }
     },
   });
 }
