@@ -9,12 +9,12 @@
  *
  * Object bytes are not sealed again per block: they are already uniform (a fresh file key and a
  * random nonce per object), so a block of an object looks like a never-used random block, and a
- * second cipher would only cost write speed (ARCHITECTURE.md, the deniable store).
+ * second cipher would only cost write speed (ARCHITECTURE.md, the deniable store). runs.ts says
+ * where an object's bytes are and appends to one.
  */
 import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import { CHUNK_SIZE, chunkOffset, createRangeDecryptor, payloadKey } from '../crypto/age/index.ts';
-import type { PositionalReader } from '../crypto/age/index.ts';
 import type { HasherPool } from '../crypto/index.ts';
 import { ElohimError, isElohimError } from '../errors.ts';
 import {
@@ -31,63 +31,14 @@ import {
   storedSize,
   wholeChunksOf,
 } from '../vault/index.ts';
-import type { AppendFile, CiphertextView, ObjectId, ObjectStore, WriterTarget } from '../vault/index.ts';
+import type { CiphertextView, ObjectId, ObjectStore, WriterTarget } from '../vault/index.ts';
 import { ENTRY } from './entries.ts';
 import type { Extent, ObjectEntry } from './entries.ts';
 import { BLOCK } from './format.ts';
 import { objectKey } from './region.ts';
 import type { Region, StoreFile } from './region.ts';
-
-const missing = () => new ElohimError('OBJECT_DAMAGED', 'the stored object is missing');
-
-/** Byte runs of the store file holding bytes [pos, pos + len) of an object laid out on `extents`. */
-function segments(region: Region, extents: Extent[], pos: number, len: number): { at: number; length: number }[] {
-  const out: { at: number; length: number }[] = [];
-  let skip = pos;
-  let left = len;
-  for (const [start, count] of extents) {
-    const bytes = count * BLOCK;
-    if (skip >= bytes) {
-      skip -= bytes;
-      continue;
-    }
-    const n = Math.min(bytes - skip, left);
-    const at = region.io.base + start * BLOCK + skip;
-    const last = out.at(-1);
-    if (last !== undefined && last.at + last.length === at) last.length += n;
-    else out.push({ at, length: n });
-    left -= n;
-    skip = 0;
-    if (left === 0) break;
-  }
-  if (left > 0) throw missing();
-  return out;
-}
-
-const blocksOf = (extents: Extent[]) => extents.reduce((n, [, c]) => n + c, 0);
-
-/** The first `blocks` blocks of `extents`, and the rest. */
-function split(extents: Extent[], blocks: number): [Extent[], Extent[]] {
-  const keep: Extent[] = [];
-  const rest: Extent[] = [];
-  let left = blocks;
-  for (const [start, count] of extents) {
-    if (left >= count) keep.push([start, count]);
-    else if (left > 0) {
-      keep.push([start, left]);
-      rest.push([start + left, count - left]);
-    } else rest.push([start, count]);
-    left = Math.max(0, left - count);
-  }
-  return [keep, rest];
-}
-
-/** An object being written: where its bytes go, and how many are durable. */
-interface Draft {
-  entry: ObjectEntry;
-  /** logs the durable size at each sync (a resumable upload's partial object) */
-  logged: boolean;
-}
+import { appendFile, missing, reader, split } from './runs.ts';
+import type { Draft } from './runs.ts';
 
 export function createRegionObjects(deps: { region: Region; fh: StoreFile; hashers: HasherPool; clock: () => number }): ObjectStore {
   const { region, fh, hashers, clock } = deps;
@@ -95,78 +46,10 @@ export function createRegionObjects(deps: { region: Region; fh: StoreFile; hashe
   const unnamed = new Map<string, ObjectEntry>();
   const writing = new Set<string>();
 
-  function reader(entry: ObjectEntry): PositionalReader {
-    return {
-      async read(buffer, offset, length, position) {
-        const n = Math.max(0, Math.min(length, entry.size - position));
-        let done = 0;
-        for (const s of n > 0 ? segments(region, entry.extents, position, n) : []) {
-          const { bytesRead } = await fh.read(buffer, offset + done, s.length, s.at);
-          done += bytesRead;
-          if (bytesRead < s.length) break;
-        }
-        return { bytesRead: done };
-      },
-    };
-  }
-
-  /** Appends at `position` of the draft, taking blocks as it grows. */
-  function appendFile(draft: Draft, start: number): AppendFile {
-    let position = start;
-    let failure: unknown = null;
-    const inFlight: Promise<void>[] = [];
-    const fail = (err: unknown) => {
-      failure ??= err;
-    };
-    const check = () => {
-      if (failure !== null) throw failure;
-    };
-    return {
-      get position() {
-        return position;
-      },
-      async write(list, bytes) {
-        check();
-        const need = Math.ceil((position + bytes) / BLOCK) - blocksOf(draft.entry.extents);
-        if (need > 0) {
-          for (const [s, n] of region.allocate(need)) {
-            const last = draft.entry.extents.at(-1);
-            if (last !== undefined && last[0] + last[1] === s) last[1] += n;
-            else draft.entry.extents.push([s, n]);
-          }
-        }
-        const data = list.length === 1 ? list[0]! : Buffer.concat(list, bytes);
-        let from = 0;
-        for (const s of segments(region, draft.entry.extents, position, bytes)) {
-          const piece = data.subarray(from, from + s.length);
-          from += s.length;
-          inFlight.push(writeFully(fh, piece, s.at).catch(fail));
-        }
-        position += bytes;
-        while (inFlight.length > 2) await inFlight.shift();
-        check();
-      },
-      async sync() {
-        await Promise.all(inFlight.splice(0));
-        check();
-        await fh.datasync();
-        draft.entry.size = position;
-        if (draft.logged) {
-          const copy: ObjectEntry = { ...draft.entry, extents: draft.entry.extents.map((e): Extent => [e[0], e[1]]) };
-          region.append({ type: ENTRY.OBJECTS, objects: [copy] });
-          region.objects.set(objectKey(copy.id, true), copy);
-        }
-      },
-      async close() {
-        await Promise.all(inFlight.splice(0));
-      },
-    };
-  }
-
   /** Where a writer's bytes go: named at publish (or, in place, at syncFolders). */
   function target(draft: Draft, inPlace: boolean): WriterTarget {
     return {
-      reopen: async (position) => appendFile(draft, position),
+      reopen: async (position) => appendFile(region, fh, draft, position),
       async publish() {
         const [keep, spare] = split(draft.entry.extents, Math.ceil(draft.entry.size / BLOCK));
         const entry: ObjectEntry = { ...draft.entry, partial: false, extents: keep };
@@ -224,7 +107,7 @@ export function createRegionObjects(deps: { region: Region; fh: StoreFile; hashe
       if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end) && 0 <= start && start <= end && end <= entry.size)) {
         throw new ElohimError('INVALID_INPUT', `range ${start}-${end} is outside 0-${entry.size}`);
       }
-      const r = reader(entry);
+      const r = reader(region, fh, entry);
       return Readable.from(
         (async function* () {
           for (let at = start; at < end; ) {
@@ -245,7 +128,7 @@ export function createRegionObjects(deps: { region: Region; fh: StoreFile; hashe
         const draft = begin(id);
         const writer = createObjectWriter({
           target: target(draft, false),
-          file: appendFile(draft, 0),
+          file: appendFile(region, fh, draft, 0),
           position: 0,
           codec: 'fileKey' in check ? authenticating(check.fileKey, size) : passing(size),
           hash: hashers.create(size),
@@ -269,7 +152,7 @@ export function createRegionObjects(deps: { region: Region; fh: StoreFile; hashe
         const draft = begin(id);
         const writer = createObjectWriter({
           target: target(draft, opts.inPlace === true),
-          file: appendFile(draft, 0),
+          file: appendFile(region, fh, draft, 0),
           position: 0,
           head: nonce,
           codec: sealing(payloadKey(fileKey, nonce)),
@@ -284,7 +167,7 @@ export function createRegionObjects(deps: { region: Region; fh: StoreFile; hashe
       const nonce = newNonce();
       const draft = begin(id);
       draft.logged = true;
-      const file = appendFile(draft, 0);
+      const file = appendFile(region, fh, draft, 0);
       await file.write([nonce], nonce.length);
       await file.sync();
       return createObjectWriter({
@@ -300,7 +183,7 @@ export function createRegionObjects(deps: { region: Region; fh: StoreFile; hashe
     async resumePartial(id, fileKey, length) {
       const partial = region.objects.get(objectKey(id, true));
       if (partial === undefined) return null;
-      const r = reader(partial);
+      const r = reader(region, fh, partial);
       const nonce = await readNonce(r).catch((err: unknown) => {
         if (isElohimError(err, 'OBJECT_DAMAGED')) return null;
         throw err;
@@ -357,7 +240,7 @@ export function createRegionObjects(deps: { region: Region; fh: StoreFile; hashe
       const entry = stored(id);
       if (entry === null) throw missing();
       if (entry.size !== storedSize(size)) throw new ElohimError('OBJECT_DAMAGED', 'the stored object has the wrong size');
-      const r = reader(entry);
+      const r = reader(region, fh, entry);
       const nonce = await readNonce(r);
       return createRangeDecryptor({
         reader: payloadReader(r),
@@ -396,12 +279,4 @@ export function createRegionObjects(deps: { region: Region; fh: StoreFile; hashe
 
     ciphertext,
   };
-}
-
-async function writeFully(fh: StoreFile, data: Buffer, at: number): Promise<void> {
-  let done = 0;
-  while (done < data.length) {
-    const { bytesWritten } = await fh.write(data, done, data.length - done, at + done);
-    done += bytesWritten;
-  }
 }
