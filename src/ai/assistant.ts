@@ -49,6 +49,11 @@ export interface AssistantDeps {
   retrieve?: (text: string, limit: number, signal: AbortSignal) => Promise<ChunkHit[]>;
   /** default: cl100k with DEFAULT_MARGIN, loaded on the first turn */
   count?: TokenCount;
+  /**
+   * The model's own token counter, where the provider has one (the embedded model's tokenizer);
+   * null falls back to `count`.
+   */
+  countFor?: (provider: ModelProvider, model: string) => Promise<TokenCount | null>;
   system?: string;
 }
 
@@ -145,13 +150,14 @@ export function createAssistant(deps: AssistantDeps): Assistant {
     return provider;
   };
   const labelOf = (item: string) => deps.nameOf?.(item) ?? names.get(item) ?? item;
-  const counter = async (): Promise<TokenCount> => (count ??= tokenCounter(await loadBpeCounter(), { margin: DEFAULT_MARGIN }));
+  const counter = async (provider: ModelProvider, model: string): Promise<TokenCount> =>
+    (await deps.countFor?.(provider, model)) ?? (count ??= tokenCounter(await loadBpeCounter(), { margin: DEFAULT_MARGIN }));
   /** The upkeep calls' dependencies and options, under the service's stop signal. */
   async function upkeep(opts: AskOptions) {
     const provider = providerOf();
     const signal = AbortSignal.any([stopping.signal, ...(opts.signal ? [opts.signal] : [])]);
     const contextLength = await windowOf(provider, { ...opts, signal });
-    return { deps: { store, provider, count: await counter() }, opts: { ...opts, signal, contextLength } };
+    return { deps: { store, provider, count: await counter(provider, opts.model) }, opts: { ...opts, signal, contextLength } };
   }
 
   return {
@@ -201,7 +207,7 @@ export function createAssistant(deps: AssistantDeps): Assistant {
       const signal = AbortSignal.any([stopping.signal, ...(opts.signal ? [opts.signal] : [])]);
 
       const window = await windowOf(provider, { ...opts, signal });
-      const count = await counter();
+      const count = await counter(provider, opts.model);
       const summary = store.summary(conversation);
       const hits = deps.retrieve ? await deps.retrieve(text, EXCERPTS_PER_TURN, signal) : index.search(text, EXCERPTS_PER_TURN);
       const built = buildContext({

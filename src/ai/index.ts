@@ -40,7 +40,7 @@ export { openAssistantStore } from './store/store.ts';
 export type { AssistantStore, Conversation, Memory, Message, Summary } from './store/store.ts';
 export { createAssistant, DEFAULT_MAX_CONTEXT, DEFAULT_REPLY_RESERVE, DEFAULT_SYSTEM_PROMPT, FALLBACK_CONTEXT } from './assistant.ts';
 export type { Assistant, AssistantDeps, AskEvent, AskOptions, TurnOptions } from './assistant.ts';
-export { createAssistantService } from './service.ts';
+export { assistantRecordStores, createAssistantService } from './service.ts';
 export type { AssistantService, AssistantServiceDeps, AssistantStatus, Citation, MessageView, Preferences, ProviderChange, ProviderSettings, TurnEvent, TurnRequest } from './service.ts';
 export type { IndexStatus } from './indexer.ts';
 export { extractDocument, MAX_PACKED_BYTES, MAX_TEXT_BYTES } from './documents.ts';

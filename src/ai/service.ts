@@ -9,7 +9,8 @@
  * settings and index are other rows, and nothing here knows of another vault. Stopping it (lock,
  * auto-lock, panic) aborts every answer and embedding in flight and empties the queue.
  */
-import type { RecordId, RecordStore } from '../db/index.ts';
+import { createRecordStore } from '../db/index.ts';
+import type { Database, RecordId, RecordStore } from '../db/index.ts';
 import { ElohimError } from '../errors.ts';
 import type { Vault } from '../vault/index.ts';
 import type { WorkspaceService } from '../workspace/index.ts';
@@ -17,12 +18,14 @@ import { createAssistant } from './assistant.ts';
 import type { Assistant } from './assistant.ts';
 import { describeReport } from './context/builder.ts';
 import type { ContextReport } from './context/builder.ts';
+import type { TokenCount } from './context/tokens.ts';
 import { createIndexer } from './indexer.ts';
 import type { IndexStatus } from './indexer.ts';
 import { isLoopback } from './providers/http.ts';
 import { createOllamaProvider } from './providers/ollama.ts';
 import { createOpenAiProvider } from './providers/openai.ts';
 import type { ModelProvider } from './providers/provider.ts';
+import { ASSISTANT_RECORD_KINDS, assistantKeysOf } from './store/records.ts';
 import type { AssistantRecord, ProviderChoice } from './store/records.ts';
 import type { AssistantStore, Memory, Message } from './store/store.ts';
 import { createVectors } from './vectors.ts';
@@ -160,7 +163,15 @@ export function createAssistantService(deps: AssistantServiceDeps): AssistantSer
     signal: deps.signal,
     onError: deps.onError,
   });
-  const core = createAssistant({ records: deps.records, clock: deps.clock, provider: currentProvider, nameOf, retrieve: vectors.retrieve });
+  // the embedded model counts with its own tokenizer (H-AI-MODELS's provider offers one)
+  const counters = new Map<string, Promise<TokenCount | null>>();
+  const countFor = (p: ModelProvider, model: string): Promise<TokenCount | null> => {
+    const own = (p as ModelProvider & { tokenCounter?: (model: string) => Promise<TokenCount> }).tokenCounter;
+    if (p.kind !== 'embedded' || typeof own !== 'function') return Promise.resolve(null);
+    if (!counters.has(model)) counters.set(model, own.call(p, model).catch(() => (counters.delete(model), null)));
+    return counters.get(model)!;
+  };
+  const core = createAssistant({ records: deps.records, clock: deps.clock, provider: currentProvider, nameOf, retrieve: vectors.retrieve, countFor });
   vectors.load();
   const indexer = createIndexer({
     vault,
@@ -326,4 +337,13 @@ function isLocal(baseUrl: string | undefined): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Every record store the assistant writes under a vault's keys (one: conversations, messages,
+ * summaries, memories, preferences, settings, documents and vectors share it), for app.ts to
+ * wipe with a decoy and repair with the vault.
+ */
+export function assistantRecordStores(deps: { db: Database; derive: (label: string) => Buffer }): RecordStore<unknown>[] {
+  return [createRecordStore<unknown>({ db: deps.db, keys: assistantKeysOf(deps.derive), kinds: ASSISTANT_RECORD_KINDS })];
 }
