@@ -32,29 +32,28 @@ const RESERVE_MIB = 2 * Math.ceil((2.2 * BIG + SMALL * 16 * 1024) / MiB + 64);
 const du = (path: string) => Number(execFileSync('du', ['-sb', path]).toString().split('\t')[0]);
 
 interface Side {
+  env: NodeJS.ProcessEnv;
   init: RunResult;
   put: RunResult[];
   get: RunResult[];
-  small: RunResult;
+  small: RunResult | null;
   bytes: number;
 }
 
-async function side(work: string, name: string, initArgs: string[], src: string, srcHash: string, smallDir: string): Promise<Side> {
+async function setUp(work: string, name: string, initArgs: string[]): Promise<Side> {
   const env = { ELOHIM_HOME: join(work, name), ELOHIM_PASSPHRASE: 'bench passphrase', ELOHIM_NO_PROGRESS: '1', PATH: PATH_WITH_NODE };
-  const init = await run(CLI, ['init', ...initArgs], env);
-  const put: RunResult[] = [];
-  const get: RunResult[] = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    put.push(await run(CLI, ['put', src, `/big-${i}.bin`], env));
-    const out = join(work, `${name}-out.bin`);
-    get.push(await run(CLI, ['get', `/big-${i}.bin`, out], env));
-    if ((await sha256File(out)) !== srcHash) throw new Error(`${name}: the file came back different`);
-    await rm(out);
-    await run(CLI, ['rm', `/big-${i}.bin`], env);
-    await run(CLI, ['trash', 'empty'], env);
-  }
-  const small = await run(CLI, ['put', smallDir, '/'], env);
-  return { init, put, get, small, bytes: du(env.ELOHIM_HOME) };
+  return { env, init: await run(CLI, ['init', ...initArgs], env), put: [], get: [], small: null, bytes: 0 };
+}
+
+/** One round of one side: put, get (checked), then the file removed and the trash emptied. */
+async function round(s: Side, i: number, work: string, src: string, srcHash: string): Promise<void> {
+  s.put.push(await run(CLI, ['put', src, `/big-${i}.bin`], s.env));
+  const out = join(work, 'out.bin');
+  s.get.push(await run(CLI, ['get', `/big-${i}.bin`, out], s.env));
+  if ((await sha256File(out)) !== srcHash) throw new Error(`${String(s.env.ELOHIM_HOME)}: the file came back different`);
+  await rm(out);
+  await run(CLI, ['rm', `/big-${i}.bin`], s.env);
+  await run(CLI, ['trash', 'empty'], s.env);
 }
 
 async function main(): Promise<void> {
@@ -67,13 +66,22 @@ async function main(): Promise<void> {
     await mkdir(smallDir);
     for (let i = 0; i < SMALL; i++) await writeFile(join(smallDir, `f${i}.bin`), Buffer.alloc(1024 + ((i * 7919) % 7168), i % 251));
 
-    const plain = await side(work, 'plain', [], src, srcHash, smallDir);
-    const store = await side(work, 'store', ['--reserve', `${RESERVE_MIB}M`], src, srcHash, smallDir);
+    const plain = await setUp(work, 'plain', []);
+    const store = await setUp(work, 'store', ['--reserve', `${RESERVE_MIB}M`]);
+    // Rounds interleaved, so that load from others on a shared machine falls on both sides alike.
+    for (let i = 0; i < ROUNDS; i++) {
+      await round(plain, i, work, src, srcHash);
+      await round(store, i, work, src, srcHash);
+    }
+    for (const s of [plain, store]) {
+      s.small = await run(CLI, ['put', smallDir, '/'], s.env);
+      s.bytes = du(String(s.env.ELOHIM_HOME));
+    }
 
     const mibs = (r: RunResult[]) => Math.round((BIG / MiB / (best(r.map((x) => x.ms)) / 1000)) * 10) / 10;
     const peak = (r: RunResult[]) => Math.round(Math.max(...r.map((x) => x.peakRssMiB)));
     const cpu = (r: RunResult[]) => (r.every((x) => x.cpuS !== null) ? Math.round(Math.min(...r.map((x) => x.cpuS!)) * 100) / 100 : null);
-    const filesPerS = (s: Side) => Math.round(SMALL / (s.small.ms / 1000));
+    const filesPerS = (s: Side) => Math.round(SMALL / (s.small!.ms / 1000));
     const rows = [
       ['', 'without store', 'with store', 'ratio'],
       ['init', fmtS(plain.init.ms), fmtS(store.init.ms), `${ratio(store.init.ms, plain.init.ms)}×`],
@@ -82,7 +90,7 @@ async function main(): Promise<void> {
       [`get ${BIG / MiB} MiB`, `${fmtS(best(plain.get.map((x) => x.ms)))} (${mibs(plain.get)} MiB/s)`, `${fmtS(best(store.get.map((x) => x.ms)))} (${mibs(store.get)} MiB/s)`, `${ratio(best(store.get.map((x) => x.ms)), best(plain.get.map((x) => x.ms)))}×`],
       ['get peak RSS', `${peak(plain.get)} MiB`, `${peak(store.get)} MiB`, ''],
       [`put ${SMALL} small files`, `${filesPerS(plain)} files/s`, `${filesPerS(store)} files/s`, `${ratio(filesPerS(store), filesPerS(plain))}×`],
-      ['small put peak RSS', `${Math.round(plain.small.peakRssMiB)} MiB`, `${Math.round(store.small.peakRssMiB)} MiB`, ''],
+      ['small put peak RSS', `${Math.round(plain.small!.peakRssMiB)} MiB`, `${Math.round(store.small!.peakRssMiB)} MiB`, ''],
       ['data folder on disk', `${Math.round(plain.bytes / MiB)} MiB`, `${Math.round(store.bytes / MiB)} MiB`, ''],
     ];
     for (const r of rows) process.stdout.write(`${r[0]!.padEnd(24)}${r[1]!.padEnd(26)}${r[2]!.padEnd(26)}${r[3]}\n`);
@@ -100,7 +108,7 @@ async function main(): Promise<void> {
       getMiBs: { plain: mibs(plain.get), store: mibs(store.get) },
       getPeakRssMiB: { plain: peak(plain.get), store: peak(store.get) },
       smallFilesPerS: { plain: filesPerS(plain), store: filesPerS(store) },
-      smallPeakRssMiB: { plain: Math.round(plain.small.peakRssMiB), store: Math.round(store.small.peakRssMiB) },
+      smallPeakRssMiB: { plain: Math.round(plain.small!.peakRssMiB), store: Math.round(store.small!.peakRssMiB) },
       folderMiB: { plain: Math.round(plain.bytes / MiB), store: Math.round(store.bytes / MiB) },
     });
   } finally {
