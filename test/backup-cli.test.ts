@@ -100,6 +100,8 @@ test('restore --from on a fresh data folder: wrong passphrase (exit 3, nothing w
   assert.equal(again.code, 0, describeRun(again));
   const r = JSON.parse(again.stdout.toString());
   assert.ok(r.objects.fetched < r.objects.total, `resumed: ${r.objects.fetched} of ${r.objects.total} fetched`);
+  const audit = await runCli(['audit', 'ls', '--event', 'restore'], { env: { ELOHIM_HOME: fresh, ELOHIM_PASSPHRASE: PASSPHRASE } });
+  assert.match(audit.stdout.toString(), /restore .*fresh=true.*target=local/, describeRun(audit));
   const out = await makeTempDir('elohim-bk-out-');
   for (const name of ['big5.bin', 'note3.txt']) {
     const get = await runCli(['get', `/${name}`, join(out, name)], { env: { ELOHIM_HOME: fresh, ELOHIM_PASSPHRASE: PASSPHRASE } });

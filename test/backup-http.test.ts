@@ -127,6 +127,9 @@ test('first run: "Restore from a backup" on an empty data folder with the passph
     const again = await post({ target: target(), passphrase: PASSPHRASE });
     assert.equal(again.status, 409);
     const restored = await session(url, { passphrase: PASSPHRASE });
+    const log = (await (await restored(`${API.audit}?event=restore`)).json()) as { entries: { details: Record<string, unknown> }[] };
+    assert.equal(log.entries.length, 1);
+    assert.deepEqual([log.entries[0]!.details.fresh, log.entries[0]!.details.target], [true, 's3']);
     const items = (await (await restored(`${API.search}?q=plan`)).json()) as { items: { name: string; id: string }[] };
     const plan = items.items.find((i) => i.name === 'plan.bin')!;
     const bytes = Buffer.from(await (await restored(apiPath(API.content, plan.id))).arrayBuffer());

@@ -93,4 +93,23 @@ async function makeFolders(objectsDir: string): Promise<void> {
   for (const f of folders) await mkdir(f, { recursive: true, mode: 0o700 });
 }
 
+/** The little of the workspace registry `recordFreshRestore` uses. */
+interface Opener {
+  unlock(secret: UnlockSecret): Promise<{ workspace: { id: string; audit: { append(event: 'restore', details: Record<string, string | number | boolean>): unknown } } }>;
+  release(id: string): void;
+}
+
+/**
+ * Audits a restore on a fresh device in the log of the vault whose secret it used (no vault was
+ * open to record it while it ran): that vault is unlocked once more, as the user would next.
+ */
+export async function recordFreshRestore(workspaces: Opener, secret: UnlockSecret, summary: RestoreSummary, targetKind: string): Promise<void> {
+  const { workspace } = await workspaces.unlock(secret);
+  try {
+    workspace.audit.append('restore', { fresh: true, target: targetKind, snapshot: summary.snapshot, files: summary.objects.total, bytes: summary.bytesFetched });
+  } finally {
+    workspaces.release(workspace.id);
+  }
+}
+
 export type FolderRestore = ReturnType<typeof createFolderRestore>;

@@ -32,7 +32,7 @@ export { createBackupService, PROOF_SAMPLE } from './service.ts';
 export type { BackupService } from './service.ts';
 export { backupRecordKeys, BACKUP_RECORD_KINDS, meter as progressMeter } from './records.ts';
 export type { BackupRecord, JobProgress, LastBackup, LastProof, TargetInfo } from './records.ts';
-export { createFolderRestore } from './fresh.ts';
+export { createFolderRestore, recordFreshRestore } from './fresh.ts';
 export type { FolderRestore, FolderRestoreOptions } from './fresh.ts';
 export { buildTarget, describeTarget, parseTarget } from './target-spec.ts';
 export type { TargetInput, TargetSpec } from './target-spec.ts';

@@ -14,7 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { configFromEnv, createApp } from '../../app.ts';
-import { buildTarget, parseTarget, progressMeter } from '../../backup/index.ts';
+import { buildTarget, parseTarget, progressMeter, recordFreshRestore } from '../../backup/index.ts';
 import type { JobProgress, RetentionPolicy, TargetInfo, TargetInput } from '../../backup/index.ts';
 import { ElohimError } from '../../errors.ts';
 import type { Workspace } from '../../workspace/index.ts';
@@ -250,7 +250,8 @@ export function restoreCommand(): Command {
     .option('--json', 'print JSON')
     .action(async (o: { from: string; snapshot?: string; json?: boolean; endpoint?: string; region?: string; pathStyle?: boolean; accessKeyId?: string; user?: string; rcloneConfig?: string }, cmd: Command) => {
       const flags = cmd.optsWithGlobals() as UnlockFlags;
-      const target = await buildTarget(parseTarget(await targetInput(o.from, o)));
+      const spec = parseTarget(await targetInput(o.from, o));
+      const target = await buildTarget(spec);
       const useCode = flags.recovery === true || (process.env.ELOHIM_RECOVERY_CODE ?? '') !== '';
       const secret = useCode
         ? { recoveryCode: await readSecret({ env: 'ELOHIM_RECOVERY_CODE', message: 'Recovery code' }) }
@@ -261,13 +262,15 @@ export function restoreCommand(): Command {
       try {
         const r = await withApp(async (app) => {
           if (app.keyring.isInitialized()) throw new ElohimError('VAULT_ALREADY_INITIALIZED', `${app.paths.dir} already holds a vault: restore into an empty data folder (set ELOHIM_HOME)`);
-          return app.restoreFromBackup({
+          const summary = await app.restoreFromBackup({
             target,
             secret,
             snapshot: o.snapshot,
             signal: run.signal,
             onProgress: (p) => tick({ done: p.objectsDone, total: p.objectsTotal }, { done: p.bytesDone, total: p.bytesTotal }),
           });
+          await recordFreshRestore(app.workspaces, secret, summary, spec.kind);
+          return summary;
         });
         out(o.json, r, `restored ${r.snapshot}: ${r.objects.total} objects (${r.objects.fetched} fetched, ${formatBytes(r.bytesFetched)}), ${r.rows} records; unlock as before\n`);
       } finally {

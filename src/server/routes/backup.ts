@@ -10,7 +10,7 @@
 import { resolve } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../../app.ts';
-import { buildTarget, parseTarget, progressMeter } from '../../backup/index.ts';
+import { buildTarget, parseTarget, progressMeter, recordFreshRestore } from '../../backup/index.ts';
 import type { JobProgress, RetentionPolicy, TargetInput } from '../../backup/index.ts';
 import { createApp } from '../../app.ts';
 import { ElohimError, toElohimError } from '../../errors.ts';
@@ -204,7 +204,8 @@ export async function backupRoutes(app: FastifyInstance, opts: { app: App }): Pr
       // Taken before the first await, so a second request cannot pass the check meanwhile.
       freshRestore = true;
       try {
-        const target = await buildTarget(parseTarget(body.target));
+        const spec = parseTarget(body.target);
+        const target = await buildTarget(spec);
         const secret = body.passphrase !== undefined ? { passphrase: body.passphrase } : { recoveryCode: body.recoveryCode! };
         await events(req, reply, clientSignal(reply), async (onProgress, signal) => {
           const tick = progressMeter('restore', 'backup', Date.now, onProgress);
@@ -216,6 +217,7 @@ export async function backupRoutes(app: FastifyInstance, opts: { app: App }): Pr
             onProgress: (p) => tick({ done: p.objectsDone, total: p.objectsTotal }, { done: p.bytesDone, total: p.bytesTotal }),
           });
           await opts.app.maintain();
+          await recordFreshRestore(opts.app.workspaces, secret, summary, spec.kind);
           return summary;
         });
       } finally {
