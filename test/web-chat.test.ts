@@ -348,6 +348,53 @@ describe('the assistant in the web UI, in Chromium', () => {
     await screenshot(page, 'chat-06-stopped');
   });
 
+  step('6b. a model that fails mid-answer: the error is said, the question and what came are kept', async () => {
+    const panel = await openModelsTab();
+    await useChatModel(panel, 'broken:latest (Ollama)');
+    await closeSettings();
+    await openChat();
+    await newChat();
+    await composer().fill(`Break on ${CHAT_MARKER}`);
+    await button('Send').click();
+    await page.getByRole('alert').filter({ hasText: /model provider reported an error|unexpected EOF/ }).waitFor();
+    await button('Send').waitFor();
+    await thread().getByRole('article', { name: 'You', exact: true }).getByText(`Break on ${CHAT_MARKER}`, { exact: true }).waitFor();
+    const kept = answers().last();
+    await kept.getByText('Answer cut short', { exact: true }).waitFor();
+    assert.match(await kept.innerText(), /^ASSISTANT\s+echo: Break/i);
+    // The page and the server are fine: the next question is answered.
+    const again = await openModelsTab();
+    await useChatModel(again, 'tiny:latest (Ollama)');
+    await closeSettings();
+    await openChat();
+    const answer = await ask('Still there?');
+    await answer.getByText('echo: Still there?', { exact: true }).waitFor();
+  });
+
+  step('6c. Settings → Models: download a model into the Ollama, then delete it (its name typed first)', async () => {
+    const panel = await openModelsTab();
+    const pull = panel.getByRole('region', { name: 'Download a model', exact: true });
+    await pull.getByLabel('Download with', { exact: true }).selectOption({ label: 'Ollama (by name)' });
+    await pull.getByLabel('Model name', { exact: true }).fill('llama3.2:1b');
+    await button('Download', pull).click();
+    await pull.getByRole('status').filter({ hasText: 'llama3.2:1b downloaded' }).waitFor();
+    assert.ok(ollama!.models.some((m) => m.name === 'llama3.2:1b'), 'the Ollama has the model');
+    const table = panel.getByRole('table', { name: /^Models of Ollama/ });
+    await table.getByRole('rowheader', { name: /^llama3\.2:1b/ }).waitFor();
+
+    await button('Delete llama3.2:1b', table).click();
+    const confirm = page.getByRole('dialog', { name: 'Delete model?', exact: true });
+    const remove = button('Delete', confirm);
+    assert.equal(await remove.isDisabled(), true, 'Delete waits for the name');
+    await confirm.getByLabel('Type llama3.2:1b to confirm', { exact: true }).fill('llama3.2:1');
+    assert.equal(await remove.isDisabled(), true, 'a wrong name does not delete');
+    await confirm.getByLabel('Type llama3.2:1b to confirm', { exact: true }).fill('llama3.2:1b');
+    await remove.click();
+    await table.getByRole('rowheader', { name: /^llama3\.2:1b/ }).waitFor({ state: 'detached' });
+    assert.ok(!ollama!.models.some((m) => m.name === 'llama3.2:1b'), 'the Ollama no longer has it');
+    await closeSettings();
+  });
+
   step('7. a provider on another machine is refused without opt-in, and shown when allowed', async () => {
     const panel = await openModelsTab();
     // ::ffff:127.0.0.1 is this machine in fact, but not a loopback address by the provider's
