@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { startOllamaServer } from '../src/ai/testing/loopback.ts';
 import { API, apiPath } from '../src/server/protocol.ts';
 import { TINY_GGUF, TINY_SHA256, TINY_SIZE, tinyMissing } from './helpers/llama-data.ts';
 import { startFileServer } from './helpers/model-file-server.ts';
@@ -162,6 +163,30 @@ describe('models API', { skip: tinyMissing }, () => {
     assert.equal((await s.api(apiPath(API.model, 'embedded/tiny'), json({ confirm: 'tiny' }, 'DELETE'))).status, 204);
     assert.equal((await s.api(apiPath(API.model, 'embedded/tiny'), json({ confirm: 'tiny' }, 'DELETE'))).status, 404);
     assert.deepEqual(((await (await s.api(API.models)).json()) as { defaults: unknown }).defaults, { chat: null, embedding: null });
+  });
+
+  test("the vault's Ollama is listed beside the device's models (size, context); pulled over SSE; a provider that is down shows its error, the others still list", async () => {
+    const ollama = await startOllamaServer();
+    try {
+      assert.equal((await s.api(API.assistantProvider, json({ provider: { kind: 'ollama', baseUrl: ollama.url } }, 'PATCH'))).status, 200);
+      const list = (await (await s.api(API.models)).json()) as { providers: { kind: string; error?: unknown; models: { id: string; size?: number; contextLength?: number; family?: string }[] }[] };
+      const o = list.providers.find((p) => p.kind === 'ollama')!;
+      const tinyOllama = o.models.find((m) => m.id === 'ollama/tiny:latest')!;
+      assert.equal(tinyOllama.size, 1_700_000);
+      assert.equal(tinyOllama.contextLength, 2048);
+      assert.equal(tinyOllama.family, 'llama');
+      assert.ok(list.providers.some((p) => p.kind === 'embedded'));
+      const pulled = await readEvents(await s.api(API.modelPull, json({ provider: 'ollama', name: 'fresh:7b' })));
+      assert.equal(pulled.at(-1)!.event, 'done', JSON.stringify(pulled.at(-1)));
+      assert.ok(pulled.some((e) => e.event === 'progress' && (e.data as { status: string }).status === 'success'));
+      assert.equal((await s.api(apiPath(API.model, 'ollama/fresh:7b'), json({ confirm: 'fresh:7b' }, 'DELETE'))).status, 204);
+    } finally {
+      await ollama.close();
+    }
+    const down = (await (await s.api(API.models)).json()) as { providers: { kind: string; error?: { code: string } }[] };
+    assert.equal(down.providers.find((p) => p.kind === 'ollama')!.error!.code, 'AI_PROVIDER_UNREACHABLE');
+    assert.equal(down.providers[0]!.kind, 'embedded');
+    assert.equal((await s.api(API.assistantProvider, json({ provider: null }, 'PATCH'))).status, 200);
   });
 
   test('every models route is in the OpenAPI document; without a session they are refused', async () => {

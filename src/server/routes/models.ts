@@ -105,7 +105,8 @@ export async function modelRoutes(app: FastifyInstance, opts: { models: Models; 
         try {
           const list = await remote.listModels({ signal, timeoutMs: 10_000 });
           // context length and capabilities come from each model's details (Ollama's /api/show)
-          const details = await Promise.all(list.slice(0, 100).map((m) => remote.showModel(m.name, { signal, timeoutMs: 10_000 }).catch(() => ({ ...m, capabilities: [] }))));
+          // the size comes from the list (Ollama's /api/show has none), the rest from the details
+          const details = await Promise.all(list.slice(0, 100).map((m) => remote.showModel(m.name, { signal, timeoutMs: 10_000 }).then((d) => ({ ...m, ...d, ...(m.size !== undefined ? { size: m.size } : {}) }), () => ({ ...m, capabilities: [] }))));
           providers.push({ kind, baseUrl: remote.baseUrl, local: remote.local, models: details.map((m) => entryOf(kind, m)) });
         } catch (err) {
           // a provider that is down is listed with its error; the others still show
