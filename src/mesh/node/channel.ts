@@ -21,6 +21,7 @@ const T_PING = 1;
 const T_PONG = 2;
 /** Past this many unread bytes the stream is paused (libp2p's backpressure reaches the sender). */
 const READ_HIGH_WATER = 8 * 1024 * 1024;
+const CLOSE_TIMEOUT_MS = 2_000;
 
 /** What a protocol handler and a pool borrower use. */
 export interface MeshChannel {
@@ -195,7 +196,8 @@ export function frameChannel(stream: Stream, peer: string): FramedChannel {
     usable: () => failure === null && !ended && stream.status === 'open' && stream.writeStatus === 'writable',
     unread: () => messages.length,
     async close() {
-      await stream.close().catch(() => stream.abort(new Error('close failed')));
+      // A graceful close waits for the other side to close too; one that never does is reset.
+      await stream.close({ signal: AbortSignal.timeout(CLOSE_TIMEOUT_MS) }).catch(() => stream.abort(new Error('close timed out')));
     },
     abort(reason) {
       stream.abort(new Error(reason));
