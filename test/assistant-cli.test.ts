@@ -81,3 +81,22 @@ test('elohim chat: bad input and a provider that is down give clear errors and e
   const missing = await h.run(['chat', '--model', 'nosuch', 'hello']);
   assert.equal(missing.code, 1); // unreachable before the model is looked up
 });
+
+test('elohim chat without a message: a conversation on the terminal, line by line, in one conversation; --regenerate', async (t) => {
+  const model = await startOllamaServer();
+  t.after(() => model.close());
+  const h = await initHome();
+  await h.ok(['ai', 'provider', '--ollama', model.url, '--chat-model', 'tiny']);
+  const r = await h.ok(['chat'], { stdin: 'first question\n\nsecond question\n/quit\nnever sent\n' });
+  assert.equal(r.stdout.toString(), 'echo: first question\necho: second question\n');
+  const id = /^conversation ([0-9a-f]{32})$/m.exec(r.stderr)![1]!;
+  assert.equal(r.stderr.match(/^conversation /gm)!.length, 1, 'one conversation');
+  const answers = model.requests.filter((q) => q.path === '/api/chat' && (q.body as { messages: { content: string }[] }).messages[0]!.content !== MEMORY_PROMPT);
+  const sent = answers.at(-1)!.body as { messages: { role: string; content: string }[] };
+  assert.deepEqual(sent.messages.filter((m) => m.role !== 'system').map((m) => m.content), ['first question', 'echo: first question', 'second question']);
+  assert.ok(!JSON.stringify(model.requests).includes('never sent'));
+  const again = await h.ok(['chat', '--conversation', id, '--regenerate']);
+  assert.equal(again.stdout.toString(), 'echo: second question\n');
+  const md = (await h.ok(['chats', 'export', id])).stdout.toString();
+  assert.equal(md.match(/## Assistant/g)!.length, 2, 'the regenerated answer replaced the old one');
+});

@@ -115,8 +115,14 @@ export function chatCommand(): Command {
 async function repl(assistant: AssistantService, existing: RecordId | null, model: string | undefined): Promise<void> {
   let conversation = existing;
   const lines = createInterface({ input: process.stdin, output: process.stdin.isTTY ? process.stderr : undefined, prompt: '> ', terminal: process.stdin.isTTY === true });
+  // a prompt only on a terminal (a piped script gets answers alone), and never after stdin ended
+  const prompt = () => {
+    if (process.stdin.isTTY && !closed) lines.prompt();
+  };
+  let closed = false;
+  lines.once('close', () => (closed = true));
   note('type a message and Enter; /new starts another conversation; Ctrl-D ends');
-  lines.prompt();
+  prompt();
   for await (const line of lines) {
     const text = line.trim();
     if (text === '/quit' || text === '/exit') break;
@@ -134,7 +140,7 @@ async function repl(assistant: AssistantService, existing: RecordId | null, mode
         note(`elohim: ${err.message}`);
       }
     }
-    lines.prompt();
+    prompt();
   }
   lines.close();
 }
