@@ -8,7 +8,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
+import { join } from 'node:path';
 import S3rver from 's3rver';
+import { createApp } from '../src/app.ts';
 import { API, apiPath } from '../src/server/protocol.ts';
 import { makeTempDir, PASSPHRASE, removeTempDirs } from './helpers.ts';
 import { startServer } from './http-helpers.ts';
@@ -100,6 +102,24 @@ test('Back up now answers with progress events, then done with the summary and t
   assert.equal(((await verify.json()) as { ok: boolean }).ok, true);
   const retention = await api(apiPath(API.backupRetention, 'office'), { method: 'PUT', body: JSON.stringify({ policy: { last: 3 } }) });
   assert.deepEqual(((await retention.json()) as { retention: unknown }).retention, { last: 3 });
+});
+
+test('restore into a new folder beside this one: bad paths refused, then a folder that opens with the passphrase', async () => {
+  for (const path of ['relative/folder', server.dir]) {
+    const bad = await api(apiPath(API.backupRestoreBeside, 'office'), { method: 'POST', body: JSON.stringify({ path }) });
+    assert.equal(bad.status, 400, path);
+  }
+  const into = join(await makeTempDir('elohim-beside-'), 'home');
+  const events = await readEvents(await api(apiPath(API.backupRestoreBeside, 'office'), { method: 'POST', body: JSON.stringify({ path: into }) }));
+  assert.equal(events.at(-1)!.event, 'done', JSON.stringify(events.at(-1)));
+  assert.equal(events.at(-1)!.data.home, into);
+  const app = createApp({ home: into });
+  try {
+    const { workspace } = await app.workspaces.unlock({ passphrase: PASSPHRASE });
+    assert.ok(workspace.vault.children(null).some((e) => e.name === 'plan.bin'));
+  } finally {
+    app.close();
+  }
 });
 
 test('the routes are in the OpenAPI document', async () => {
