@@ -26,7 +26,7 @@ export interface Device {
 }
 
 /** Starts `elohim serve` on a new vault, unlocks it and turns the mesh on (loopback, no mDNS). */
-export async function startDevice(name: string, opts: { env?: Record<string, string>; listen?: string[]; mdns?: boolean; home?: TestHome; passphrase?: string } = {}): Promise<Device> {
+export async function startDevice(name: string, opts: { env?: Record<string, string>; listen?: string[]; mdns?: boolean; home?: TestHome; passphrase?: string; turnOn?: boolean } = {}): Promise<Device> {
   const t = opts.home ?? (await initHome());
   const child = spawn(NODE, [CLI, 'serve', '--port', '0', '--log-level', 'error'], { env: cliEnv({ ELOHIM_HOME: t.home, ...opts.env }), stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -56,9 +56,10 @@ export async function startDevice(name: string, opts: { env?: Record<string, str
     const text = await res.text();
     return { status: res.status, body: text.length > 0 ? JSON.parse(text) : null };
   };
-  const on = await call('POST', API.meshOn, { listen: opts.listen ?? ['/ip4/127.0.0.1/tcp/0'], mdns: opts.mdns ?? false });
+  // turnOn: false leaves the mesh as the vault has it (a restart: the server starts it at unlock)
+  const on = opts.turnOn === false ? await call('GET', API.mesh) : await call('POST', API.meshOn, { listen: opts.listen ?? ['/ip4/127.0.0.1/tcp/0'], mdns: opts.mdns ?? false });
   assert.equal(on.status, 200, JSON.stringify(on.body));
-  assert.equal(on.body.running, true, JSON.stringify(on.body));
+  if (opts.turnOn !== false) assert.equal(on.body.running, true, JSON.stringify(on.body));
   return {
     name,
     t,
