@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createApp, dataPaths } from '../src/app.ts';
 import { createLocalTarget } from '../src/backup/index.ts';
+import type { RepositoryKey } from '../src/backup/index.ts';
 import { openDatabase } from '../src/db/index.ts';
 import { snapshotNames, snapshotState } from '../src/backup/repository.ts';
 import { readRows } from '../src/backup/engine.ts';
@@ -39,6 +40,7 @@ let restored: string;
 let repo: string;
 let device: Report;
 let fromBackup: Report;
+let decoyKey: RepositoryKey;
 
 before(async () => {
   folder = await makeFolder({ decoy: true });
@@ -61,7 +63,8 @@ before(async () => {
   deviceApp.close();
   // The same image on both sides: the engine only reads the folder.
   repo = await tempDir('elohim-bk-exam-repo-');
-  const { engine, close } = await engineFor(folder, DECOY);
+  const { engine, key, close } = await engineFor(folder, DECOY);
+  decoyKey = key;
   try {
     await engine.backup(createLocalTarget({ root: repo }));
   } finally {
@@ -100,8 +103,7 @@ test('the examiner finds no more on the restored folder than on the device (file
 });
 
 test('the repository, opened with the key the decoy reaches, holds exactly the device\'s image and nothing else', async () => {
-  const { key, close } = await engineFor({ ...folder, app: createApp({ home: folder.home }) }, DECOY);
-  close();
+  const key = decoyKey;
   const target = createLocalTarget({ root: repo });
   const names = await snapshotNames(target);
   assert.equal(names.length, 1);
