@@ -17,7 +17,9 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
@@ -68,6 +70,54 @@ function reply(messages: { role: string; content: string }[]): string {
   if (system.includes("Excerpts from the user's files")) return 'Open the red valve for ten seconds [1].';
   return `echo: ${user}`;
 }
+
+/**
+ * A slow file server on 127.0.0.1 for model downloads: sends the tiny GGUF 32 KiB every 50 ms
+ * (about 3 s in all), honours `Range: bytes=N-` (resume), and records each request's range and
+ * whether its client left before the end (pause, cancel).
+ */
+interface SlowServer {
+  url: string;
+  requests: { range: string | null; closedEarly: boolean }[];
+  close(): Promise<void>;
+}
+async function startSlowServer(file: string): Promise<SlowServer> {
+  const bytes = await readFile(file);
+  const requests: SlowServer['requests'] = [];
+  const server = createServer((req, res) => {
+    const range = req.headers.range ?? null;
+    const entry = { range, closedEarly: false };
+    requests.push(entry);
+    const from = range === null ? 0 : Number(/^bytes=(\d+)-$/.exec(range)?.[1] ?? 0);
+    res.writeHead(range === null ? 200 : 206, {
+      'content-type': 'application/octet-stream',
+      'content-length': String(bytes.length - from),
+      ...(range === null ? {} : { 'content-range': `bytes ${from}-${bytes.length - 1}/${bytes.length}` }),
+    });
+    let at = from;
+    const timer = setInterval(() => {
+      if (at >= bytes.length) {
+        clearInterval(timer);
+        res.end();
+        return;
+      }
+      res.write(bytes.subarray(at, at + 32 * 1024));
+      at += 32 * 1024;
+    }, 50);
+    res.on('close', () => {
+      clearInterval(timer);
+      if (!res.writableFinished) entry.closedEarly = true;
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+let slow: SlowServer | undefined;
 
 let failedStep: string | null = null;
 /**
@@ -181,6 +231,7 @@ describe('the assistant in the web UI, in Chromium', () => {
     if (failedStep !== null && server !== undefined) process.stderr.write(`server output:\n${server.output()}\n`);
     await server?.stop();
     await ollama?.close();
+    await slow?.close();
     await removeTempDirs();
   });
 
@@ -441,6 +492,40 @@ describe('the assistant in the web UI, in Chromium', () => {
     assert.match(text, /1 recent turn \(\d+\)/, text);
     assert.match(text, /reply reserve [\d,]+/, text);
     await screenshot(page, 'chat-08-embedded');
+  }, { alone: true });
+
+  step('8b. Settings → Models: download a GGUF by address with live progress, pause, resume; cancel another', async () => {
+    slow = await startSlowServer(GGUF);
+    const panel = await openModelsTab();
+    const pull = panel.getByRole('region', { name: 'Download a model', exact: true });
+    await pull.getByLabel('Download with', { exact: true }).selectOption({ label: 'This device (a GGUF address)' });
+    await pull.getByLabel('Address of the GGUF file', { exact: true }).fill(`${slow.url}/tiny.gguf`);
+    await pull.getByLabel('Name (optional)', { exact: true }).fill('tiny-pulled');
+    await button('Download', pull).click();
+    const bar = pull.getByRole('progressbar', { name: 'Download progress of tiny-pulled', exact: true });
+    const percent = async () => Number((await bar.getAttribute('aria-valuenow')) ?? -1);
+    await until(async () => (await percent()) >= 10, () => 'no progress shown');
+    await button('Pause', pull).click();
+    await pull.getByText('Paused', { exact: true }).waitFor();
+    await until(() => slow!.requests[0]?.closedEarly === true, () => 'pausing did not close the download');
+    const paused = await percent();
+    assert.ok(paused > 0 && paused < 100, `paused at ${paused} %`);
+    await button('Resume', pull).click();
+    await pull.getByRole('status').filter({ hasText: 'tiny-pulled downloaded' }).waitFor({ timeout: 30_000 });
+    const resumed = slow.requests[1];
+    assert.ok(resumed !== undefined && /^bytes=[1-9]\d*-$/.test(resumed.range ?? ''), `the download resumed where it stopped: ${JSON.stringify(slow.requests)}`);
+    await panel.getByRole('table', { name: /^Models of This device/ }).getByRole('rowheader', { name: /^tiny-pulled/ }).waitFor();
+
+    await pull.getByLabel('Name (optional)', { exact: true }).fill('tiny-cancelled');
+    await button('Download', pull).click();
+    const second = pull.getByRole('progressbar', { name: 'Download progress of tiny-cancelled', exact: true });
+    await until(async () => Number((await second.getAttribute('aria-valuenow')) ?? -1) > 0, () => 'no progress on the second download');
+    await button('Cancel download', pull).click();
+    await pull.getByRole('status').filter({ hasText: 'Download cancelled' }).waitFor();
+    const left = (await page.evaluate("fetch('/api/v1/models/pulls').then((r) => r.json())")) as { pulls: { name: string }[] };
+    assert.deepEqual(left.pulls, [], 'nothing of the cancelled download is kept');
+    await screenshot(page, 'chat-08b-download');
+    await closeSettings();
   }, { alone: true });
 
   step('9. nothing typed, remembered or indexed is on disk in plaintext; no page errors', async () => {

@@ -142,8 +142,6 @@ export interface PullState {
 
 // --- routes ------------------------------------------------------------------------------------
 
-const BASE = '/api/v1';
-const enc = encodeURIComponent;
 const q = (params: Record<string, string | undefined>): string => {
   const s = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v !== undefined) s.set(k, v);
@@ -228,14 +226,15 @@ export const chatApi = {
 };
 
 export const modelsApi = {
-  list: () => request<{ providers: ProviderModels[]; defaults: ModelDefaults }>('GET', `${BASE}/models`),
-  setDefaults: (change: Partial<ModelDefaults>) => request<ModelDefaults>('PATCH', `${BASE}/models/defaults`, change),
-  importGguf: (path: string, name?: string) => request<{ model: ModelEntry }>('POST', `${BASE}/models/import`, name === undefined || name === '' ? { path } : { path, name }),
+  list: () => request<{ providers: ProviderModels[]; defaults: ModelDefaults }>('GET', API.models),
+  setDefaults: (change: Partial<ModelDefaults>) => request<ModelDefaults>('PATCH', API.modelDefaults, change),
+  importGguf: (file: string, name?: string) => request<{ model: ModelEntry }>('POST', API.modelImport, name === undefined || name === '' ? { path: file } : { path: file, name }),
   /** Deletes a model; `confirm` is its name, as the user confirmed it. */
-  remove: (id: string, confirm: string) => request<void>('DELETE', `${BASE}/models/${enc(id)}`, { confirm }),
+  remove: (id: string, confirm: string) => request<void>('DELETE', path(API.model, id), { confirm }),
   /** Streams a pull; aborting `signal` pauses it (the same call resumes). */
   pull: (body: { provider: 'ollama'; name: string } | { provider: 'embedded'; url: string; name?: string; sha256?: string }, signal: AbortSignal) =>
-    stream<PullEvent>(`${BASE}/models/pull`, body, signal),
-  pulls: () => request<{ pulls: PullState[] }>('GET', `${BASE}/models/pulls`),
-  cancelPull: (pull: string) => request<void>('DELETE', `${BASE}/models/pulls/${enc(pull)}`),
+    stream<PullEvent>(API.modelPull, body, signal),
+  pulls: () => request<{ pulls: PullState[] }>('GET', API.modelPulls),
+  /** Stops a pull if it runs and deletes what it downloaded. */
+  cancelPull: (pull: string) => request<void>('DELETE', path(API.modelPullCancel, pull)),
 };
