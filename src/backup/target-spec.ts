@@ -113,7 +113,15 @@ export function parseTarget(input: TargetInput): TargetSpec {
     createRcloneTarget({ remote, config }); // checks the config names the remote; contacts nothing
     return { kind: 'rclone', remote, config };
   }
-  const path = address.startsWith('file://') ? decodeURIComponent(new URL(address).pathname) : address;
+  let path = address;
+  if (address.startsWith('file://')) {
+    try {
+      path = decodeURIComponent(new URL(address).pathname);
+    } catch {
+      throw bad('the file:// address is not valid');
+    }
+  }
+  if (path.includes('\0')) throw bad('a folder path has no NUL character');
   if (!isAbsolute(path)) throw bad('a folder target is an absolute path (or s3://, webdav+https://, rclone:)');
   return { kind: 'local', path: normalize(path) };
 }
