@@ -100,3 +100,19 @@ test('a 500 MB text file: its start is indexed and said to be cut, the server an
   assert.equal(tower.citations[0]!.name, 'huge.txt');
   await healthy(a.base);
 });
+
+test('limits are the same through every face: a 200,001-character message, a 2,001-character memory, a 201-character title are refused and change nothing', async (t) => {
+  const a = await startAssistant();
+  t.after(() => a.close());
+  const conv = await a.conversation();
+  const long = await a.ask(conv, 'x'.repeat(200_001));
+  assert.equal(long.status, 400);
+  const ok = await a.ask(conv, `${'word '.repeat(30_000)}end`);
+  assert.equal(ok.status, 413, 'a 150,000-character message passes the body limit and is refused as too large for the window');
+  assert.equal((await messagesOf(a.api, conv)).length, 1);
+  assert.equal((await a.api('/api/v1/assistant/memories', { method: 'POST', ...json({ text: 'm'.repeat(2001) }) })).status, 400);
+  assert.equal((await a.api(`/api/v1/assistant/conversations/${conv}`, { method: 'PATCH', ...json({ title: 't'.repeat(201) }) })).status, 400);
+  assert.equal((await a.api('/api/v1/assistant/preferences', { method: 'PATCH', ...json({ text: 'p'.repeat(4001) }) })).status, 400);
+  assert.deepEqual(await (await a.api('/api/v1/assistant/memories')).json(), { memories: [] });
+  await healthy(a.base);
+});

@@ -17,7 +17,7 @@ import { createBm25Index } from './retrieval/bm25.ts';
 import { createRetriever } from './retrieval/retriever.ts';
 import type { ChunkHit, Retriever } from './retrieval/retriever.ts';
 import type { AssistantRecord } from './store/records.ts';
-import { openAssistantStore } from './store/store.ts';
+import { LIMITS, openAssistantStore } from './store/store.ts';
 import type { AssistantStore, Memory, Message, Summary } from './store/store.ts';
 import { proposeMemories, updateSummary } from './upkeep.ts';
 
@@ -201,6 +201,7 @@ export function createAssistant(deps: AssistantDeps): Assistant {
         text = user.content;
       } else {
         if (typeof text !== 'string' || text.trim() === '') throw new ElohimError('INVALID_INPUT', 'a message cannot be empty');
+        if (text.length > LIMITS.message) throw new ElohimError('INVALID_INPUT', `a message is at most ${LIMITS.message.toLocaleString('en-US')} characters`);
         history = all;
         user = store.appendMessage(conversation, { role: 'user', content: text });
       }

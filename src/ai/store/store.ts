@@ -107,8 +107,12 @@ const strip = <T extends { t: string; v: number }>(id: RecordId, rec: T): Omit<T
   return { id, ...rest };
 };
 
-function nonEmpty(text: string, what: string): string {
+/** Longest texts kept, whichever face they came through (the HTTP schemas say the same). */
+export const LIMITS = { title: 200, memory: 2000, preferences: 4000, message: 200_000 } as const;
+
+function nonEmpty(text: string, what: string, max?: number): string {
   if (typeof text !== 'string' || text.trim() === '') throw new ElohimError('INVALID_INPUT', `${what} cannot be empty`);
+  if (max !== undefined && text.length > max) throw new ElohimError('INVALID_INPUT', `${what} is at most ${max.toLocaleString('en-US')} characters`);
   return text;
 }
 
@@ -191,7 +195,7 @@ export function openAssistantStore(deps: { records: RecordStore<AssistantRecord>
     createConversation(title) {
       const now = clock();
       const id = newRecordId();
-      const rec: ConversationRecord = { t: 'conversation', v: 1, title: nonEmpty(title, 'a title'), created: now, updated: now };
+      const rec: ConversationRecord = { t: 'conversation', v: 1, title: nonEmpty(title, 'a title', LIMITS.title), created: now, updated: now };
       commitConversation(id, rec);
       return strip(id, rec);
     },
@@ -203,7 +207,7 @@ export function openAssistantStore(deps: { records: RecordStore<AssistantRecord>
     },
     getConversation: (id) => strip(id, conversationOf(id)),
     renameConversation(id, title) {
-      const rec = { ...conversationOf(id), title: nonEmpty(title, 'a title') };
+      const rec = { ...conversationOf(id), title: nonEmpty(title, 'a title', LIMITS.title) };
       commitConversation(id, rec);
       return strip(id, rec);
     },
@@ -282,7 +286,7 @@ export function openAssistantStore(deps: { records: RecordStore<AssistantRecord>
     addMemory(memory) {
       const now = clock();
       const id = newRecordId();
-      const rec: MemoryRecord = { t: 'memory', v: 1, text: nonEmpty(memory.text, 'a memory'), status: memory.status ?? 'approved', created: now, updated: now };
+      const rec: MemoryRecord = { t: 'memory', v: 1, text: nonEmpty(memory.text, 'a memory', LIMITS.memory), status: memory.status ?? 'approved', created: now, updated: now };
       if (memory.source) rec.source = memory.source;
       if (memory.expires !== undefined) rec.expires = memory.expires;
       records.commit({ put: [[id, rec]] });
@@ -292,7 +296,7 @@ export function openAssistantStore(deps: { records: RecordStore<AssistantRecord>
     updateMemory(id, change) {
       const { expires: _e, ...old } = memoryOf(id);
       const rec: MemoryRecord = { ...old, updated: clock() };
-      if (change.text !== undefined) rec.text = nonEmpty(change.text, 'a memory');
+      if (change.text !== undefined) rec.text = nonEmpty(change.text, 'a memory', LIMITS.memory);
       if (change.status !== undefined) rec.status = change.status;
       const expires = change.expires === undefined ? memoryOf(id).expires : change.expires;
       if (expires !== null && expires !== undefined) rec.expires = expires;
@@ -404,6 +408,7 @@ export function openAssistantStore(deps: { records: RecordStore<AssistantRecord>
 
     preferences: () => prefs?.rec.text ?? '',
     setPreferences(text) {
+      if (typeof text !== 'string' || text.length > LIMITS.preferences) throw new ElohimError('INVALID_INPUT', `preferences are at most ${LIMITS.preferences.toLocaleString('en-US')} characters`);
       const id = prefs?.id ?? newRecordId();
       const rec: PreferencesRecord = { t: 'preferences', v: 1, text };
       records.commit({ put: [[id, rec]] });

@@ -20,7 +20,7 @@ import { REF } from '../schemas.ts';
 import { requestSignal } from './request-signal.ts';
 
 const idParams = REF.idParams;
-const TEXT = { type: 'string', minLength: 1, maxLength: 60_000 } as const;
+const TEXT = { type: 'string', minLength: 1, maxLength: 200_000 } as const;
 const TITLE = { type: 'string', minLength: 1, maxLength: 200 } as const;
 const MODEL = { type: 'string', minLength: 1, maxLength: 256 } as const;
 const TIME = { type: 'integer', minimum: 0, maximum: 8_640_000_000_000_000 } as const;
@@ -235,7 +235,8 @@ export async function assistantRoutes(app: FastifyInstance): Promise<void> {
     res.end();
   };
   const askBody = { type: 'object', additionalProperties: false, required: ['text'], properties: { text: TEXT, model: MODEL } } as const;
-  app.post(API.conversationMessages, { schema: { params: idParams, body: askBody, produces: ['text/event-stream'] }, handler: stream(false) });
+  // a message may be longer than the server's usual 64 KiB JSON body (a pasted report): 200,000 characters of UTF-8
+  app.post(API.conversationMessages, { bodyLimit: 1024 * 1024, schema: { params: idParams, body: askBody, produces: ['text/event-stream'] }, handler: stream(false) });
   app.post(API.conversationRegenerate, {
     schema: { params: idParams, body: { type: 'object', additionalProperties: false, properties: { model: MODEL } }, produces: ['text/event-stream'] },
     handler: stream(true),
