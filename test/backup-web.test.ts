@@ -6,6 +6,7 @@
  * by role and accessible name only. Screenshots go to artifacts/screens/backup-*.png.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -47,8 +48,12 @@ before(async () => {
   const init = await runCli(['init', ...CHEAP_KDF], { env });
   assert.equal(init.code, 0, describeRun(init));
   await writeFile(join(work, FILE), 'day 3: crossed the ridge, water at the second spring\n');
-  const put = await runCli(['put', join(work, FILE), '/'], { env });
-  assert.equal(put.code, 0, describeRun(put));
+  // A big file too, so that Back up now runs long enough to show its progress.
+  await writeFile(join(work, 'survey.bin'), randomBytes(64 * 1024 * 1024));
+  for (const name of [FILE, 'survey.bin']) {
+    const put = await runCli(['put', join(work, name), '/'], { env });
+    assert.equal(put.code, 0, describeRun(put));
+  }
   browser = await launchChromium();
 });
 after(async () => {
@@ -77,7 +82,10 @@ test('Settings → Cloud backup: add a folder target, test it, Back up now, the 
     await target.getByText('Never backed up').waitFor();
     await target.getByRole('button', { name: 'Test usb', exact: true }).click();
     await target.getByRole('status').filter({ hasText: 'No backup there yet' }).waitFor();
+    const bar = target.getByRole('progressbar', { name: 'Backing up', exact: true }).waitFor({ timeout: WAIT });
+    const line = target.getByRole('status').filter({ hasText: /^Backing up: \d+ of \d+ files, .* of .*, .*\/s, .* left$/ }).waitFor({ timeout: WAIT });
     await target.getByRole('button', { name: 'Back up now to usb', exact: true }).click();
+    await Promise.all([bar, line]);
     await target.getByRole('status').filter({ hasText: /^Backed up: snapshot .*Proven restore of \d+ objects/ }).waitFor();
     await target.getByText(/^Last proven restore: .*, \d+ objects \(.*\) restored and authenticated$/).waitFor();
     await target.getByRole('button', { name: 'Verify every byte of usb', exact: true }).click();
