@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { MEMORY_PROMPT } from '../src/ai/index.ts';
 import { startOllamaServer } from '../src/ai/testing/loopback.ts';
@@ -128,4 +130,40 @@ test('a decoy vault has its own assistant: nothing of the real vault\'s conversa
   // and the real vault's assistant is as it was
   const realList = (await (await real.api('/api/v1/assistant/conversations')).json()) as { conversations: { title: string }[] };
   assert.deepEqual(realList.conversations.map((c) => c.title), ['real trip']);
+});
+
+test('removing a decoy removes every row its assistant wrote: conversations, memories, settings, indexed text and vectors', async (t) => {
+  const home = await mkdtemp(join(tmpdir(), 'elohim-ai-wipe-'));
+  t.after(() => rm(home, { recursive: true, force: true }));
+  const model = await startOllamaServer();
+  t.after(() => model.close());
+  const app = createApp({ home });
+  t.after(() => app.close());
+  await app.init({ passphrase: 'pass', decoyPassphrase: 'decoy pass', argon2: { memory: 19 * 1024, passes: 2, parallelism: 1 } });
+  const rowIds = () => {
+    const db = new DatabaseSync(join(home, 'db.sqlite'), { readOnly: true });
+    try {
+      return new Set((db.prepare('SELECT hex(id) AS id FROM records').all() as { id: string }[]).map((r) => r.id));
+    } finally {
+      db.close();
+    }
+  };
+  const decoy = (await app.workspaces.unlock({ passphrase: 'decoy pass' })).workspace;
+  const before = rowIds();
+  decoy.assistant.configure({ provider: { kind: 'ollama', baseUrl: model.url }, chatModel: 'tiny', embeddingModel: 'embedder' });
+  await decoy.vault.put(null, 'decoy-notes.md', Readable.from([Buffer.from('the decoy keeps a shopping list')]));
+  await decoy.assistant.index.idle();
+  for (let i = 0; i < 200 && decoy.assistant.index.status().vectors === 0; i++) await new Promise((r) => setTimeout(r, 25));
+  const conv = decoy.assistant.store.createConversation('groceries');
+  for await (const e of decoy.assistant.ask(conv.id, 'shopping list?')) void e;
+  decoy.assistant.store.addMemory({ text: 'likes tea' });
+  const written = [...rowIds()].filter((id) => !before.has(id));
+  assert.ok(written.length >= 8, `the decoy's assistant wrote rows: ${written.length}`);
+  app.workspaces.release(decoy.id);
+
+  const real = (await app.workspaces.unlock({ passphrase: 'pass' })).workspace;
+  await real.removeDecoy();
+  const left = rowIds();
+  assert.deepEqual(written.filter((id) => left.has(id)), [], 'none of the rows the decoy wrote is left');
+  app.workspaces.release(real.id);
 });
