@@ -172,10 +172,11 @@ async function newChat(): Promise<void> {
 }
 
 /** Sends `text` from the composer and waits until its answer is complete (Send is back). */
-async function ask(text: string): Promise<Locator> {
+async function ask(text: string, via: 'button' | 'enter' = 'button'): Promise<Locator> {
   const before = await answers().count();
   await composer().fill(text);
-  await button('Send').click();
+  if (via === 'enter') await composer().press('Enter');
+  else await button('Send').click();
   await until(async () => (await answers().count()) > before && (await button('Send').isVisible()) && (await thread().locator('[aria-busy="true"]').count()) === 0, () => `no complete answer to "${text}"`, ANSWER_WAIT);
   return answers().last();
 }
@@ -319,7 +320,8 @@ describe('the assistant in the web UI, in Chromium', () => {
     await screenshot(page, 'chat-04-memory');
 
     await newChat();
-    const answer = await ask(`Is my ${MEMORY_MARKER} generator safe at noon?`);
+    // From the keyboard this time: Enter sends.
+    const answer = await ask(`Is my ${MEMORY_MARKER} generator safe at noon?`, 'enter');
     const bar = await answer.getByRole('figure', { name: 'What the model was given', exact: true }).innerText();
     assert.match(bar, /memories 1 \(\d+\)/, `the budget bar counts the memory: ${bar}`);
     const chats = ollama!.requests.filter((r) => r.path === '/api/chat').map((r) => r.body as { messages: { role: string; content: string }[] });
@@ -327,6 +329,20 @@ describe('the assistant in the web UI, in Chromium', () => {
     const last = chats.filter((b) => b.messages.at(-1)?.content === `Is my ${MEMORY_MARKER} generator safe at noon?`).at(-1)!;
     const system = last.messages.find((m) => m.role === 'system')?.content ?? '';
     assert.ok(system.includes(MEMORY_TEXT), `the approved memory reached the model in the new conversation: ${system}`);
+
+    // By hand: add, edit (in its dialog), forget.
+    const remembered = panel.getByRole('list', { name: 'Remembered', exact: true });
+    await panel.getByLabel('Remember something', { exact: true }).fill('Prefers short answers');
+    await button('Add', panel).click();
+    await remembered.getByText('Prefers short answers', { exact: true }).waitFor();
+    await button('Edit Prefers short answers', remembered).click();
+    const edit = page.getByRole('dialog', { name: 'Memory', exact: true });
+    await edit.getByRole('textbox', { name: 'Memory', exact: true }).fill('Prefers very short answers');
+    await button('Save', edit).click();
+    await remembered.getByText('Prefers very short answers', { exact: true }).waitFor();
+    await button('Forget Prefers very short answers', remembered).click();
+    await remembered.getByText('Prefers very short answers', { exact: true }).waitFor({ state: 'detached' });
+    await remembered.getByText(MEMORY_TEXT, { exact: true }).waitFor();
   });
 
   step('5. a file put in the vault is cited, and the citation opens it in the vault browser', async () => {
@@ -526,6 +542,20 @@ describe('the assistant in the web UI, in Chromium', () => {
     assert.deepEqual(left.pulls, [], 'nothing of the cancelled download is kept');
     await screenshot(page, 'chat-08b-download');
     await closeSettings();
+  }, { alone: true });
+
+  step('8c. a 360 px wide screen: Chat fits without scrolling sideways', async () => {
+    await page.setViewportSize({ width: 360, height: 740 });
+    try {
+      await openChat();
+      await composer().waitFor();
+      const overflow = (await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')) as number;
+      assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow} px`);
+      await button('New chat').waitFor();
+      await screenshot(page, 'chat-08c-narrow');
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 860 });
+    }
   }, { alone: true });
 
   step('9. nothing typed, remembered or indexed is on disk in plaintext; no page errors', async () => {

@@ -60,6 +60,8 @@ export default function ChatScreen({ active, settingsOpen, onOpenFile, onOpenSet
   const [draft, setDraft] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState('');
+  /** said to screen readers only: the thread itself is not a live region (a token at a time would be noise) */
+  const [said, setSaid] = useState('');
   const [memoryReload, setMemoryReload] = useState(0);
   const [showMemories, setShowMemories] = useState(false);
   const [prefs, setPrefs] = useState<Preferences | null>(null);
@@ -155,6 +157,7 @@ export default function ChatScreen({ active, settingsOpen, onOpenFile, onOpenSet
     setLive({ conversation, userText, text: '', info, stopped: false });
     setError(null);
     setNotice('');
+    setSaid(t('thinking'));
     let answerId: string | null = null;
     let streamed = '';
     let stopped = false;
@@ -204,6 +207,7 @@ export default function ChatScreen({ active, settingsOpen, onOpenFile, onOpenSet
       const id = answerId;
       setInfos((before) => new Map(before).set(id, { ...info }));
     }
+    setSaid(stopped ? '' : t('answered'));
     setLive(null);
     setListReload((n) => n + 1);
     setMemoryReload((n) => n + 1);
@@ -351,6 +355,9 @@ export default function ChatScreen({ active, settingsOpen, onOpenFile, onOpenSet
         {/* Always in the page, so screen readers hear each change (stopped, deleted). */}
         <p className="notice" aria-live="polite">
           {notice}
+        </p>
+        <p className="sr-only" aria-live="polite">
+          {said}
         </p>
         {error !== null && (
           <p role="alert" className="alert">

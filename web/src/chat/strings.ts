@@ -34,6 +34,7 @@ const en = {
   stop: 'Stop',
   regenerate: 'Regenerate',
   thinking: 'Answering…',
+  answered: 'The answer is complete.',
   stopped: 'Stopped. What came so far is kept.',
   partial: 'Answer cut short',
   empty: 'Start a conversation: ask anything, or about a file in your vault.',
