@@ -14,7 +14,7 @@
  */
 import type { AuditDetails, AuditEvent } from '../audit/index.ts';
 import { createRecordStore } from '../db/index.ts';
-import type { Database } from '../db/index.ts';
+import type { Database, RecordStore } from '../db/index.ts';
 import { createMesh } from './node/service.ts';
 import type { Mesh } from './node/service.ts';
 import type { PoolOptions } from './pool/pool.ts';
@@ -32,6 +32,14 @@ export { decodeCode, encodeCode } from './pairing/code.ts';
 export { PAIR_PROTOCOL } from './pairing/protocol.ts';
 export { safetyNumber } from './pairing/safety.ts';
 export { MESH_RECORD_KINDS, meshKeysOf } from './node/store.ts';
+
+/**
+ * Every record store the mesh's node writes for a vault (its identity, settings, paired and
+ * revoked devices), for app.ts to wipe with a decoy and repair with the rest.
+ */
+export function meshRecordStores(deps: { db: Database; derive: (label: string) => Buffer }): RecordStore<unknown>[] {
+  return [createRecordStore<MeshRecord>({ db: deps.db, keys: meshKeysOf(deps.derive), kinds: MESH_RECORD_KINDS })];
+}
 
 /**
  * The mesh of one unlocked vault, as app.ts builds it: its records under the mesh's own keys

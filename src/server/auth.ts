@@ -21,6 +21,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** reachable without a session */
     public?: boolean;
+    /** a status poll (the Devices screen's): does not count as activity for auto-lock */
+    passive?: boolean;
   }
 }
 

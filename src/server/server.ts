@@ -132,7 +132,7 @@ export async function createServer(
     const host = hostName(req.headers.host);
     if (host === null || !allowedHosts.has(host)) throw new ElohimError('CSRF_REJECTED', 'this server does not answer to that host name');
     // Only requests that need the vault count as activity for auto-lock.
-    const auth = sessions.use(req.cookies[SESSION_COOKIE], req.routeOptions.config.public !== true);
+    const auth = sessions.use(req.cookies[SESSION_COOKIE], req.routeOptions.config.public !== true && req.routeOptions.config.passive !== true);
     req.auth = auth === null ? null : { session: auth.session, workspace: auth.workspace };
     if (!SAFE_METHODS.has(req.method)) {
       // A browser always sends Origin on cross-origin writes; it must be this server. The

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
+import type { Stream } from '@libp2p/interface';
 import { createRecordStore, openDatabase } from '../../db/index.ts';
 import { VaultKey } from '../../keyring/index.ts';
 import { loadLibs } from '../node/libs.ts';
@@ -40,7 +41,7 @@ function frame(type: number, payload: Uint8Array): Uint8Array {
 }
 
 /** Collects what a stream answers until it ends (or a bound), and whether it ended by reset. */
-function answers(stream: { status: string; addEventListener: (t: string, f: (e: any) => void) => void }): Promise<{ bytes: Buffer; error: string | null }> {
+function answers(stream: Stream): Promise<{ bytes: Buffer; error: string | null }> {
   return new Promise((resolve) => {
     if (stream.status !== 'open') resolve({ bytes: Buffer.alloc(0), error: stream.status });
     const chunks: Buffer[] = [];
@@ -64,7 +65,9 @@ test('a stranger let in by an open code reaches nothing but pairing, and cannot 
     connectionEncrypters: [libs.noise()],
     streamMuxers: [libs.yamux()],
   });
-  cleanup.push(() => stranger.stop());
+  cleanup.push(async () => {
+    await stranger.stop();
+  });
   const target = libs.multiaddr(decodeCode(shown.code).addrs[0]!).encapsulate(`/p2p/${a.deviceId}`);
 
   // 1. the echo protocol: the stream is reset at once, nothing echoed

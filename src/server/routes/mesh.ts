@@ -89,7 +89,10 @@ type SettingsBody = { listen?: string[]; mdns?: boolean; relay?: string | null }
 export async function meshRoutes(app: FastifyInstance): Promise<void> {
   const meshOf = (req: Parameters<typeof authOf>[0]): Mesh => authOf(req).workspace.mesh;
 
+  // The GETs are what the Devices screen polls: passive, or an open screen would keep the vault
+  // from ever locking itself.
   app.get(API.mesh, {
+    config: { passive: true },
     schema: { response: { 200: status } },
     handler: async (req) => meshOf(req).status(),
   });
@@ -145,11 +148,13 @@ export async function meshRoutes(app: FastifyInstance): Promise<void> {
   });
 
   app.get(API.meshPeers, {
+    config: { passive: true },
     schema: { response: { 200: { type: 'object', properties: { peers: { type: 'array', items: peer } } } } },
     handler: async (req) => ({ peers: meshOf(req).peers() }),
   });
 
   app.get(API.meshNearby, {
+    config: { passive: true },
     schema: {
       response: {
         200: {
