@@ -5,7 +5,7 @@ import { Browser } from './browser/Browser.tsx';
 import type { Reveal } from './browser/Browser.tsx';
 import { ChatSection, SectionNav } from './chat/nav.tsx';
 import type { Section } from './chat/nav.tsx';
-import { DevicesSection, SectionBar } from './devices/nav.tsx';
+import { DevicesNavButton, DevicesSection } from './devices/nav.tsx';
 import { Header } from './components/Header.tsx';
 import { Icon } from './components/Icon.tsx';
 import { focusMainHeading, ScreenHeading } from './components/ScreenHeading.tsx';
@@ -190,10 +190,10 @@ export function App() {
           {t('skipToContent')}
         </a>
         <Header onLock={lock} onPanic={panic} onSettings={() => setSettingsOpen(true)} />
-        <SectionBar devicesCurrent={section === 'devices'} onDevices={() => setSection('devices')}>
-          {/* With Devices open, neither Files nor Chat is current. */}
-          <SectionNav section={section as Section} onSection={setSection} />
-        </SectionBar>
+        {/* With Devices open, neither Files nor Chat is current. */}
+        <SectionNav section={section as Section} onSection={setSection}>
+          <DevicesNavButton current={section === 'devices'} onOpen={() => setSection('devices')} />
+        </SectionNav>
         <main id="main" className="app-main">
           {alert}
           {/* Chat first: while it shows, its heading is the one the skip link finds. */}

@@ -1,7 +1,6 @@
 import { Component, lazy, Suspense, useState } from 'react';
 import type { ReactNode } from 'react';
 import { makeT } from '../i18n.ts';
-import './nav.css';
 
 // What the app shell imports statically for Devices: the nav button and the lazy screen. The
 // screen (DevicesScreen.tsx and everything under it, the QR encoder included) is its own chunk,
@@ -17,21 +16,7 @@ const loadDevices = () => import('./DevicesScreen.tsx');
 const LazyDevicesScreen = lazy(loadDevices);
 const prefetch = () => void loadDevices().catch(() => {});
 
-/**
- * The section bar: the section switch (Files | Chat) with "Devices" after it, in one row.
- */
-export function SectionBar({ children, devicesCurrent, onDevices }: { children: ReactNode; devicesCurrent: boolean; onDevices: () => void }) {
-  return (
-    <div className="section-bar">
-      {children}
-      <div className="section-bar-extra">
-        <DevicesNavButton current={devicesCurrent} onOpen={onDevices} />
-      </div>
-    </div>
-  );
-}
-
-/** The "Devices" entry beside the section switch (same look as its links). */
+/** The "Devices" entry of the section switch (SectionNav takes it as a child). */
 export function DevicesNavButton({ current, onOpen }: { current: boolean; onOpen: () => void }) {
   return (
     <button type="button" className="section-link" aria-current={current ? 'page' : undefined} onClick={onOpen} onPointerEnter={prefetch} onFocus={prefetch}>
