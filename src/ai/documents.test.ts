@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { makeDocx, makePdf } from './testing/documents.ts';
 import { bytesToRead, extractDocument, MAX_PACKED_BYTES, MAX_TEXT_BYTES } from './documents.ts';
+import { createExtractor } from './extractor.ts';
 
 test('PDF and DOCX text come out; a file that only claims the format is refused with the reason', async () => {
   const pdf = await extractDocument('Report.PDF', makePdf('the borehole yields 4 cubic metres (per hour)'));
@@ -28,4 +29,23 @@ test('bounds: a text file is read up to MAX_TEXT_BYTES and cut on a character bo
   const cut = Buffer.concat([Buffer.from('café crème'), Buffer.from('é').subarray(0, 1)]);
   assert.deepEqual(await extractDocument('notes.txt', cut, { truncated: true }), { ok: true, text: 'café crème', format: 'text', truncated: true });
   assert.equal(await extractDocument('notes.txt', cut), null, 'an uncut file with invalid UTF-8 is not text');
+});
+
+test('the extractor reads PDF and DOCX on a worker thread, and a file that takes too long is reported, the worker replaced', async (t) => {
+  const extractor = createExtractor();
+  t.after(() => extractor.close());
+  assert.deepEqual(await extractor.extract('a.pdf', makePdf('hello from the worker')), { ok: true, text: 'hello from the worker', format: 'pdf', truncated: false });
+  assert.equal((await extractor.extract('m.docx', await makeDocx(['docx via worker'])))?.ok, true);
+  assert.deepEqual(await extractor.extract('fake.pdf', Buffer.from('nope')), { ok: false, reason: 'not a valid PDF file' });
+  assert.deepEqual(await extractor.extract('n.txt', Buffer.from('plain')), { ok: true, text: 'plain', format: 'text', truncated: false });
+
+  const slow = createExtractor({ timeoutMs: 1 });
+  t.after(() => slow.close());
+  assert.deepEqual(await slow.extract('a.pdf', makePdf('too slow')), { ok: false, reason: 'took too long to read (over 0 s)' });
+  const stop = new AbortController();
+  const pending = extractor.extract('b.pdf', makePdf('stopped'), { signal: stop.signal });
+  stop.abort(new Error('locked'));
+  await assert.rejects(pending, /locked/);
+  // a new worker serves the next file
+  assert.equal((await extractor.extract('c.pdf', makePdf('after the abort')))?.ok, true);
 });

@@ -22,7 +22,8 @@ import type { RecordId } from '../db/index.ts';
 import { isElohimError, toElohimError } from '../errors.ts';
 import type { EntryInfo, Vault } from '../vault/index.ts';
 import type { Assistant } from './assistant.ts';
-import { bytesToRead, extractDocument } from './documents.ts';
+import { bytesToRead } from './documents.ts';
+import type { Extractor } from './extractor.ts';
 
 const BATCH_FILES = 50;
 const BATCH_CHARS = 4_000_000;
@@ -64,6 +65,8 @@ export interface IndexerDeps {
   assistant: Pick<Assistant, 'indexDocuments' | 'removeDocument' | 'index' | 'store'>;
   /** the workspace's: nothing is read or committed after it aborts */
   signal: AbortSignal;
+  /** reads files' text (PDF and DOCX on a worker thread) */
+  extractor: Extractor;
   /** called after a file's text was indexed (dense vectors follow it) */
   onIndexed?: (items: readonly string[]) => void;
   /** vectors held now, for the status */
@@ -154,7 +157,7 @@ export function createIndexer(deps: IndexerDeps): Indexer {
       for await (const part of stream) parts.push(part as Buffer);
       bytes = Buffer.concat(parts);
     }
-    const found = await extractDocument(entry.name, bytes, { truncated: plan.truncated, signal });
+    const found = await deps.extractor.extract(entry.name, bytes, { truncated: plan.truncated, signal });
     if (found === null) {
       // not text after all (binary under a .txt name): nothing to index, and not an error
       skipped++;
@@ -276,6 +279,7 @@ export function createIndexer(deps: IndexerDeps): Indexer {
     stop() {
       pending.clear();
       sweep = false;
+      void deps.extractor.close();
     },
   };
 }

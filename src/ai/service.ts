@@ -19,6 +19,7 @@ import type { Assistant } from './assistant.ts';
 import { describeReport } from './context/builder.ts';
 import type { ContextReport } from './context/builder.ts';
 import type { TokenCount } from './context/tokens.ts';
+import { createExtractor } from './extractor.ts';
 import { createIndexer } from './indexer.ts';
 import type { IndexStatus } from './indexer.ts';
 import { isLoopback } from './providers/http.ts';
@@ -185,6 +186,7 @@ export function createAssistantService(deps: AssistantServiceDeps): AssistantSer
       },
     },
     signal: deps.signal,
+    extractor: createExtractor(),
     onIndexed: (items) => vectors.queue(items),
     vectors: () => vectors.size,
     onError: deps.onError,
