@@ -117,12 +117,22 @@ test('restore --from on a fresh data folder: wrong passphrase (exit 3, nothing w
   assert.equal(twice.code, 5, describeRun(twice));
 });
 
-test('backup restore PATH beside the current folder; verify finds a tampered pack', async () => {
+test('backup restore PATH beside the current folder, restore --file of one file; verify finds a tampered pack', async () => {
   const beside = join(await makeTempDir('elohim-bk-beside-'), 'home');
   const r = await runCli(['backup', 'restore', beside], { env: env() });
   assert.equal(r.code, 0, describeRun(r));
   const ls = await runCli(['ls', '/'], { env: { ELOHIM_HOME: beside, ELOHIM_PASSPHRASE: PASSPHRASE } });
   assert.match(ls.stdout.toString(), /big7\.bin/);
+
+  // One file of the snapshot, decrypted to a host file; an existing one is kept without --force.
+  const outDir = await makeTempDir('elohim-bk-one-');
+  const one = await runCli(['backup', 'restore', '--file', '/note2.txt', '--to', join(outDir, 'n.txt')], { env: env() });
+  assert.equal(one.code, 0, describeRun(one));
+  assert.ok((await readFile(join(outDir, 'n.txt'))).equals(files['note2.txt']!));
+  const again = await runCli(['backup', 'restore', '--file', '/note2.txt', '--to', join(outDir, 'n.txt')], { env: env() });
+  assert.equal(again.code, 5, describeRun(again));
+  const missingFile = await runCli(['backup', 'restore', '--file', '/nope.txt', '--to', join(outDir, 'x')], { env: env() });
+  assert.equal(missingFile.code, 4, describeRun(missingFile));
 
   const ok = await runCli(['backup', 'verify', '--read-data'], { env: env() });
   assert.equal(ok.code, 0, describeRun(ok));

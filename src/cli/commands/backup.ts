@@ -22,6 +22,7 @@ import { withApp, withVault } from '../context.ts';
 import type { UnlockFlags } from '../context.ts';
 import { formatBytes } from '../progress.ts';
 import { readSecret } from '../prompt.ts';
+import { restoreOneFile, readUnlockSecret } from './backup-file.ts';
 import { interruptible, progressPrinter } from './backup-progress.ts';
 
 /** README "Cloud backup", what it does not hide. */
@@ -197,7 +198,24 @@ export function backupCommand(): Command {
       .description('restore the whole data folder into a new folder beside this one (every vault opens there as here)')
       .argument('[path]', 'the new data folder (default: <data folder>-restored-<date>)')
       .option('--snapshot <name>', 'an older snapshot (see `backup ls`)')
-      .action(async (path: string | undefined, o: { snapshot?: string }, cmd: Command) => {
+      .option('--file <vault_path>', 'only this file of the snapshot, decrypted to a host file (see --to)')
+      .option('--to <host_file>', 'with --file: where to write it (default: its name in the current folder)')
+      .option('-f, --force', 'with --file: overwrite an existing host file')
+      .action(async (path: string | undefined, o: { snapshot?: string; file?: string; to?: string; force?: boolean }, cmd: Command) => {
+        if (o.file !== undefined) {
+          if (path !== undefined) throw new ElohimError('INVALID_INPUT', 'give a new data folder, or --file, not both');
+          const run = interruptible();
+          const bar = progressPrinter();
+          try {
+            const r = await restoreOneFile(cmd, { ...o, file: o.file, target: globals(cmd).target }, { signal: run.signal, onProgress: bar.show });
+            out(globals(cmd).json, r, `${r.file} of ${r.snapshot} written to ${r.to} (${formatBytes(r.bytes)})\n`);
+          } finally {
+            bar.end();
+            run.done();
+          }
+          return;
+        }
+        if (o.to !== undefined || o.force) throw new ElohimError('INVALID_INPUT', '--to and --force go with --file');
         const home = resolve(path ?? `${configFromEnv().home}-restored-${new Date().toISOString().slice(0, 10)}`);
         const fresh = createApp({ home });
         try {
@@ -252,10 +270,7 @@ export function restoreCommand(): Command {
       const flags = cmd.optsWithGlobals() as UnlockFlags;
       const spec = parseTarget(await targetInput(o.from, o));
       const target = await buildTarget(spec);
-      const useCode = flags.recovery === true || (process.env.ELOHIM_RECOVERY_CODE ?? '') !== '';
-      const secret = useCode
-        ? { recoveryCode: await readSecret({ env: 'ELOHIM_RECOVERY_CODE', message: 'Recovery code' }) }
-        : { passphrase: await readSecret({ env: 'ELOHIM_PASSPHRASE', message: 'Passphrase' }) };
+      const secret = await readUnlockSecret(flags);
       const run = interruptible();
       const bar = progressPrinter();
       const tick = progressMeter('restore', o.from, Date.now, bar.show);
