@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { asSealKey } from '../crypto/index.ts';
+import { createRecordStore, openDatabase } from '../db/index.ts';
+import { openTestVault } from '../vault/testing.ts';
+import { createAssistant } from './assistant.ts';
+import { createExtractor } from './extractor.ts';
+import { createIndexer } from './indexer.ts';
+import type { IndexStatus } from './indexer.ts';
+import type { AssistantRecord } from './store/records.ts';
+
+test('a first full index: progress while it runs, every readable file indexed in batches, no download in the audit log, a lock stops it', async (t) => {
+  const tv = await openTestVault();
+  t.after(() => tv.close());
+  const files = Array.from({ length: 120 }, (_, i) => ({ names: [`note-${i}.txt`], size: 0, text: `note ${i} about the pump number ${i}` }));
+  await tv.vault.putMany(null, [
+    ...files.map((f) => ({ names: f.names, size: Buffer.byteLength(f.text), read: async () => Buffer.from(f.text) })),
+    { names: ['photo.bin'], size: 4, read: async () => Buffer.from([0, 1, 2, 3]) },
+    { names: ['fake.pdf'], size: 4, read: async () => Buffer.from('nope') },
+  ]);
+  const db = openDatabase(join(tv.dir, 'ai.sqlite'));
+  t.after(() => db.close());
+  const records = createRecordStore<AssistantRecord>({ db, keys: { seal: asSealKey(randomBytes(32)), tag: randomBytes(32) } });
+  const assistant = createAssistant({ records, clock: Date.now, provider: null });
+  const stop = new AbortController();
+  const seen: IndexStatus[] = [];
+  const extractor = createExtractor();
+  t.after(() => extractor.close());
+  const indexer = createIndexer({ vault: tv.vault, assistant, signal: stop.signal, extractor, onIndexed: () => seen.push(indexer.status()) });
+  indexer.start();
+  assert.equal(indexer.status().state, 'indexing');
+  await indexer.idle();
+  const end = indexer.status();
+  assert.equal(end.documents, 120);
+  assert.equal(end.state, 'idle');
+  assert.deepEqual(end.failed.map((f) => [f.name, f.reason]), [['fake.pdf', 'not a valid PDF file']]);
+  assert.ok(seen.length >= 3, `committed in batches: ${seen.length}`);
+  assert.ok(seen.some((s) => s.state === 'indexing' && s.done < s.total && s.total === 121), JSON.stringify(seen.map((s) => [s.done, s.total])));
+  assert.deepEqual(tv.events.filter((e) => e.event === 'download'), [], 'indexing reads are not downloads');
+
+  // a lock in the middle of a rebuild: it stops, nothing throws, what was committed stays
+  indexer.rebuild();
+  stop.abort(new DOMException('locked', 'AbortError'));
+  await indexer.idle();
+  assert.ok(assistant.index.documents < 120);
+});
