@@ -216,7 +216,7 @@ describe('the assistant in the web UI, in Chromium', () => {
     server = await startServe(home);
     ollama = await startOllamaServer({ reply });
     browser = await launchChromium();
-    context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 860 } });
     context.setDefaultTimeout(WAIT);
     page = await context.newPage();
     page.on('pageerror', (err) => pageErrors.push(err.stack ?? err.message));
@@ -299,10 +299,20 @@ describe('the assistant in the web UI, in Chromium', () => {
     const confirm = page.getByRole('dialog', { name: 'Delete conversation?', exact: true });
     await button('Cancel', confirm).click();
     await button('Tea notes', list).waitFor();
+    // Export as Markdown: a download of what was said.
+    const [download] = await Promise.all([page.waitForEvent('download'), list.getByRole('link', { name: 'Export Tea notes as Markdown', exact: true }).click()]);
+    const markdown = await readFile((await download.path())!, 'utf8');
+    assert.ok(markdown.includes(`Tell me about ${CHAT_MARKER} tea`) && markdown.includes('echo:'), markdown);
+    // Delete, Undo, delete again.
     await button('Delete Tea notes', list).click();
     await button('Delete', confirm).click();
     await button('Tea notes', list).waitFor({ state: 'detached' });
-    await page.getByText('“Tea notes” deleted', { exact: true }).waitFor();
+    await page.getByText('“Tea notes” moved to the trash.', { exact: true }).waitFor();
+    await button('Undo').click();
+    await button('Tea notes', list).waitFor();
+    await button('Delete Tea notes', list).click();
+    await button('Delete', confirm).click();
+    await button('Tea notes', list).waitFor({ state: 'detached' });
   });
 
   step('4. a proposed memory, approved in the memory panel, is used in a new conversation', async () => {
@@ -380,6 +390,7 @@ describe('the assistant in the web UI, in Chromium', () => {
     );
     const bar = await budgets().last().innerText();
     assert.match(bar, /vault 1 excerpt \(\d+\)/, bar);
+    await page.getByText(/^Answers can cite 1 file of your vault \(\d+ passages\)\.$/).waitFor();
     await screenshot(page, 'chat-05-citation');
     await citation!.click();
     // The vault browser, in the file's folder, with focus on the file.
@@ -429,6 +440,22 @@ describe('the assistant in the web UI, in Chromium', () => {
     const kept = answers().last();
     await kept.getByText('Answer cut short', { exact: true }).waitFor();
     assert.match(await kept.innerText(), /^ASSISTANT\s+echo: Break/i);
+    // A message larger than the model's whole window: refused with a clear error, and kept.
+    const again0 = await openModelsTab();
+    await useChatModel(again0, 'tiny:latest (Ollama)');
+    await closeSettings();
+    await openChat();
+    await newChat();
+    const huge = `${CHAT_MARKER} ` + 'lorem ipsum dolor sit amet '.repeat(2000);
+    await composer().fill(huge);
+    await button('Send').click();
+    await page.getByRole('alert').filter({ hasText: 'This message is larger than the model can read at once' }).waitFor();
+    await until(async () => (await thread().getByRole('article', { name: 'You', exact: true }).count()) === 1, () => 'the too-large message is not kept');
+    // Markup in a message is text, never markup (and breaks no CSP rule: the page errors are checked at the end).
+    await newChat();
+    const markup = await ask('<img src=x onerror="alert(1)"><script>alert(2)</script>');
+    await markup.getByText('echo: <img src=x onerror="alert(1)"><script>alert(2)</script>', { exact: true }).waitFor();
+    assert.equal(await thread().locator('img, script').count(), 0, 'markup in a message became elements');
     // The page and the server are fine: the next question is answered.
     const again = await openModelsTab();
     await useChatModel(again, 'tiny:latest (Ollama)');

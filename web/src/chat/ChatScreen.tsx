@@ -3,7 +3,7 @@ import type { KeyboardEvent } from 'react';
 import { Icon } from '../components/Icon.tsx';
 import { ScreenHeading } from '../components/ScreenHeading.tsx';
 import { chatApi } from './client.ts';
-import type { AnswerEvent, AssistantStatus, Citation, Conversation, Message, Preferences } from './client.ts';
+import type { AnswerEvent, AssistantStatus, Citation, Conversation, IndexStatus, Message, Preferences } from './client.ts';
 import { ConversationList } from './ConversationList.tsx';
 import { chatErrorText, isAbort, isSessionEnd } from './errors.ts';
 import { MemoryPanel } from './MemoryPanel.tsx';
@@ -62,6 +62,8 @@ export default function ChatScreen({ active, settingsOpen, onOpenFile, onOpenSet
   const [notice, setNotice] = useState('');
   /** said to screen readers only: the thread itself is not a live region (a token at a time would be noise) */
   const [said, setSaid] = useState('');
+  /** the conversation just deleted, for Undo */
+  const [undo, setUndo] = useState<Conversation | null>(null);
   const [memoryReload, setMemoryReload] = useState(0);
   const [showMemories, setShowMemories] = useState(false);
   const [prefs, setPrefs] = useState<Preferences | null>(null);
@@ -157,6 +159,7 @@ export default function ChatScreen({ active, settingsOpen, onOpenFile, onOpenSet
     setLive({ conversation, userText, text: '', info, stopped: false });
     setError(null);
     setNotice('');
+    setUndo(null);
     setSaid(t('thinking'));
     let answerId: string | null = null;
     let streamed = '';
@@ -269,6 +272,7 @@ export default function ChatScreen({ active, settingsOpen, onOpenFile, onOpenSet
           setSelected(id);
           setError(null);
           setNotice('');
+          setUndo(null);
         }}
         onNew={() => {
           abort.current?.abort();
@@ -276,6 +280,7 @@ export default function ChatScreen({ active, settingsOpen, onOpenFile, onOpenSet
           setSelected(null);
           setError(null);
           setNotice('');
+          setUndo(null);
           input.current?.focus();
         }}
         onRename={async (id, title) => {
@@ -290,6 +295,7 @@ export default function ChatScreen({ active, settingsOpen, onOpenFile, onOpenSet
           }
           await chatApi.deleteConversation(id);
           setNotice(t('deleted', { title }));
+          setUndo(conversations?.find((c) => c.id === id) ?? null);
           setListReload((n) => n + 1);
         }}
       />
@@ -328,6 +334,7 @@ export default function ChatScreen({ active, settingsOpen, onOpenFile, onOpenSet
           </div>
         )}
         {status?.provider != null && status.chatModel !== null && status.provider.local && <p className="hint chat-model">{t('local', { model: status.chatModel })}</p>}
+        {status?.index !== undefined && !noModel && <IndexLine index={status.index} />}
 
         <ol className="thread" aria-label={t('thread')}>
           {messages.map((m) => (
@@ -353,9 +360,30 @@ export default function ChatScreen({ active, settingsOpen, onOpenFile, onOpenSet
         <div ref={end} />
 
         {/* Always in the page, so screen readers hear each change (stopped, deleted). */}
-        <p className="notice" aria-live="polite">
-          {notice}
-        </p>
+        <div className="chat-notice">
+          <p className="notice" aria-live="polite">
+            {notice}
+          </p>
+          {undo !== null && notice !== '' && (
+            <button
+              type="button"
+              className="button small"
+              onClick={() => {
+                const back = undo;
+                setUndo(null);
+                chatApi.restoreConversation(back.id).then(
+                  () => {
+                    setNotice(t('restored', { title: back.title }));
+                    setListReload((n) => n + 1);
+                  },
+                  (err: unknown) => !isSessionEnd(err) && setError(chatErrorText(err)),
+                );
+              }}
+            >
+              {t('undo')}
+            </button>
+          )}
+        </div>
         <p className="sr-only" aria-live="polite">
           {said}
         </p>
@@ -415,6 +443,25 @@ export default function ChatScreen({ active, settingsOpen, onOpenFile, onOpenSet
           />
         </div>
       )}
+    </div>
+  );
+}
+
+const names = (list: { name: string }[]) => list.map((f) => f.name).join(', ');
+
+/** What the answers can draw on: how many files are indexed, or how far a first index is. */
+function IndexLine({ index }: { index: IndexStatus }) {
+  const n = (x: number) => x.toLocaleString('en-US');
+  let text: string;
+  if (index.state === 'indexing') text = t('index.busy', { done: n(index.done), total: n(index.total) });
+  else if (index.documents === 0) text = t('index.none');
+  else if (index.documents === 1) text = t('index.idle1', { chunks: n(index.chunks) });
+  else text = t('index.idle', { n: n(index.documents), chunks: n(index.chunks) });
+  return (
+    <div className="hint chat-index">
+      <p>{text}</p>
+      {index.failed.length > 0 && <p>{t('index.failed', { names: names(index.failed) })}</p>}
+      {index.truncated.length > 0 && <p>{t('index.truncated', { names: names(index.truncated) })}</p>}
     </div>
   );
 }

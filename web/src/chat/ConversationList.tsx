@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { Dialog } from '../components/Dialog.tsx';
 import { Icon } from '../components/Icon.tsx';
+import { chatApi } from './client.ts';
 import type { Conversation } from './client.ts';
 import { t } from './strings.ts';
 
@@ -67,6 +68,9 @@ export function ConversationList(props: ConversationListProps) {
                 {c.title}
               </button>
               <span className="chat-item-actions">
+                <a className="button subtle small icon-button" href={chatApi.exportUrl(c.id)} download aria-label={t('export', { title: c.title })} title={t('export', { title: c.title })}>
+                  <Icon name="download" />
+                </a>
                 <button
                   type="button"
                   className="button subtle small icon-button"

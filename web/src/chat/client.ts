@@ -86,7 +86,21 @@ export interface ProviderSettings {
   embeddingModel: string | null;
 }
 
+/** The vault's text index (src/ai/indexer.ts). */
+export interface IndexStatus {
+  documents: number;
+  chunks: number;
+  vectors: number;
+  state: 'idle' | 'indexing';
+  done: number;
+  total: number;
+  skipped: number;
+  failed: { item: string; name: string; reason: string }[];
+  truncated: { item: string; name: string }[];
+}
+
 export interface AssistantStatus extends ProviderSettings {
+  index?: IndexStatus;
   ready: boolean;
   /** why not ready ("no model yet: …") */
   reason?: string;
@@ -206,6 +220,10 @@ export const chatApi = {
   renameConversation: (id: string, title: string) => request<{ conversation: Conversation }>('PATCH', path(API.conversation, id), { title }),
   /** To the trash. */
   deleteConversation: (id: string) => request<unknown>('DELETE', path(API.conversation, id)),
+  /** Back from the trash. */
+  restoreConversation: (id: string) => request<{ conversation: Conversation }>('PATCH', path(API.conversation, id), { trashed: false }),
+  /** Where a plain link downloads the conversation as Markdown (GET: the cookie goes with it). */
+  exportUrl: (id: string) => path(API.conversationExport, id),
 
   /** Sends a message and streams the answer. */
   ask: (conversation: string, text: string, signal: AbortSignal) => stream<AnswerEvent>(path(API.conversationMessages, conversation), { text }, signal),

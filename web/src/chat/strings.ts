@@ -22,7 +22,17 @@ const en = {
   'delete.dialog': 'Delete conversation?',
   'delete.text': '“{title}” moves to the trash with all its messages.',
   'delete.confirm': 'Delete',
-  deleted: '“{title}” deleted',
+  deleted: '“{title}” moved to the trash.',
+  undo: 'Undo',
+  restored: '“{title}” is back.',
+  export: 'Export {title} as Markdown',
+
+  'index.none': 'No file of your vault is indexed yet: answers cannot cite your files.',
+  'index.idle': 'Answers can cite {n} files of your vault ({chunks} passages).',
+  'index.idle1': 'Answers can cite 1 file of your vault ({chunks} passages).',
+  'index.busy': 'Reading your files for answers: {done} of {total}…',
+  'index.failed': 'Not readable: {names}.',
+  'index.truncated': 'Only the start is used of: {names}.',
 
   thread: 'Messages',
   you: 'You',
