@@ -102,6 +102,18 @@ export function createShareService(deps: ShareServiceDeps) {
     return run;
   };
 
+  // Scans have a lock of their own, never held while waiting on the network: a sync that a peer
+  // starts scans first (so an edit made here before it is a version the peer receives, not
+  // one it misses), and two devices syncing each other at once never wait on each other.
+  let scanning: Promise<unknown> = Promise.resolve();
+  const scanAll = (): Promise<void> => {
+    const run = scanning.then(async () => {
+      for (const state of store.shares.values()) if (state.folder !== '') await bridge.scan(state);
+    });
+    scanning = run.catch(() => {});
+    return run;
+  };
+
   const stateOf = (id: string): ShareState => {
     const state = [...store.shares.values()].find((s) => s.record.share === id || s.record.share.startsWith(id) && id.length >= 6);
     if (state === undefined) throw new ElohimError('SHARE_NOT_FOUND');
@@ -140,7 +152,7 @@ export function createShareService(deps: ShareServiceDeps) {
       const members = dedupe([...existing.record.members.filter((m) => !added.some((a) => a.dev === m.dev)), ...added]);
       state = store.putShare(reviseShareRecord(signer, existing.record, existing.keys[existing.record.epoch]!, members), existing.keys, folder);
     }
-    await bridge.scan(state);
+    await scanAll();
     return summary(state);
   }
 
@@ -171,7 +183,7 @@ export function createShareService(deps: ShareServiceDeps) {
 
   /** Scans every share's folder, syncs with every member reachable (or `only` one), and shows the result. */
   async function sync(opts: { only?: string; signal?: AbortSignal } = {}) {
-    for (const state of store.shares.values()) await bridge.scan(state);
+    await scanAll();
     // Every paired device reachable, share member or not: the hello teaches each other's
     // signing key (needed to add a device to a share) and the witness exchange follows.
     const peers = new Set<string>(mesh.peers().filter((p) => p.online).map((p) => p.deviceId));
@@ -204,10 +216,10 @@ export function createShareService(deps: ShareServiceDeps) {
   async function showAll() {
     let changed = 0;
     let pending = 0;
+    // Publish local edits first, so showing what arrived never replaces an edit unseen.
+    await scanAll();
     for (const state of store.shares.values()) {
       if (state.folder === '') continue;
-      // Publish local edits first, so showing what arrived never replaces an edit unseen.
-      await bridge.scan(state);
       const r = await bridge.materialize(state);
       changed += r.changed;
       pending += r.pending;
@@ -271,7 +283,7 @@ export function createShareService(deps: ShareServiceDeps) {
     /** Writes what `device` is missing of the shares it is in to `path`, encrypted to it. */
     exportBundle: (device: string, path: string, opts: { signal?: AbortSignal } = {}) =>
       exclusive(async () => {
-        for (const state of store.shares.values()) await bridge.scan(state);
+        await scanAll();
         return exportBundle(engine, store, device, path, { signal: opts.signal ?? deps.signal });
       }),
     /** Merges a bundle as a sync would, then shows the result in the shares' folders. */
@@ -295,6 +307,7 @@ export function createShareService(deps: ShareServiceDeps) {
         // Not inside `exclusive`: two devices syncing each other at once would each hold their
         // own lock while waiting for the other's handler. Store changes are synchronous calls,
         // so a session interleaves safely with a scan; showing the result waits its turn.
+        await scanAll();
         await runSession(engine, channel, peer.deviceId, { signal: deps.signal });
         await exclusive(showAll);
       });

@@ -2,14 +2,19 @@
  * One sync session over a channel, the same code on both sides: each sends its hello, then the
  * versions the other has not seen and `index-done`; once the other's index is in, each asks for
  * the objects it lacks (`want`, with the offset already staged, so a cut transfer resumes), and
- * answers the other's `want` with chunks and `served`. A side is finished when it has sent
- * `served` and received `served`: the channel is then at a message boundary, so a pooled stream
- * can be reused.
+ * answers the other's `want` with chunks and `served`; a side that received `served` has all it
+ * asked for and sends `fin` after its own `served`. A side is finished when it has received the
+ * other's `fin` (nothing comes after it) and its own sends are done: the channel is then at a
+ * message boundary, so a pooled stream can be reused. Every chunk is acknowledged (`ack`), and a
+ * sender keeps at most WINDOW unacknowledged.
  */
 import { ElohimError, isElohimError } from '../../errors.ts';
 import { decodeMessage, encodeMessage } from './frame.ts';
 import type { Channel, Message } from './frame.ts';
 import type { Engine, PeerHello, Progress, Want } from './engine.ts';
+
+/** Object chunks (1 MiB each) a sender may have on the way before the receiver acknowledges. */
+const WINDOW = 4;
 
 export interface SessionResult {
   peer: PeerHello;
@@ -76,9 +81,20 @@ async function exchange(
   })();
   const allowed = (share: string) => peer.shares.includes(share);
 
+  // Flow control of our own: at most WINDOW chunks sent and not yet acknowledged. A receiver
+  // that writes each chunk to disk reads slower than loopback delivers, and a libp2p stream that
+  // is paused still buffers what arrives until it fails (StreamBufferError), so the sender must
+  // wait rather than rely on the transport's backpressure.
+  let inFlight = 0;
+  let creditWaiter: (() => void) | null = null;
+  const withCredit = async (m: Message) => {
+    while (inFlight >= WINDOW) await new Promise<void>((resolve) => (creditWaiter = resolve));
+    inFlight++;
+    await send(m);
+  };
+
   let wants = new Map<string, Want & { fileKey: string; size: number }>();
-  let theirsServed = false;
-  let oursServed = false;
+  let theirFin = false;
   let failure: unknown = null;
   // A send that failed because the stream closed shows up as the end of what we read, after
   // whatever the other side said before closing (it may have said why: `rejected`).
@@ -87,7 +103,7 @@ async function exchange(
   };
   sending.catch(keep);
 
-  while (!(theirsServed && oursServed)) {
+  while (!theirFin) {
     if (failure !== null) throw failure;
     const m = await receive();
     switch (m.head.t) {
@@ -109,9 +125,8 @@ async function exchange(
         const list = m.head.list;
         if (!Array.isArray(list) || list.length > 1_000_000) throw new ElohimError('SYNC_REJECTED', 'a malformed object request');
         sending = sending.then(async () => {
-          for (const w of list as Want[]) for await (const chunk of engine.serve(w, allowed)) await send(chunk);
+          for (const w of list as Want[]) for await (const chunk of engine.serve(w, allowed)) await (chunk.head.t === 'chunk' ? withCredit(chunk) : send(chunk));
           await send({ head: { t: 'served' } });
-          oursServed = true;
         });
         sending.catch(keep);
         break;
@@ -120,6 +135,7 @@ async function exchange(
         const want = wants.get(String(m.head.obj));
         if (want === undefined) throw new ElohimError('SYNC_REJECTED', 'an object nobody asked for');
         const { bytes, done } = await engine.receiveChunk(m, want);
+        await send({ head: { t: 'ack' } }).catch(keep);
         progress.bytes += bytes;
         if (done) {
           progress.objects++;
@@ -128,19 +144,31 @@ async function exchange(
         report();
         break;
       }
+      case 'ack': {
+        inFlight = Math.max(0, inFlight - 1);
+        (creditWaiter as (() => void) | null)?.();
+        creditWaiter = null;
+
+
+        break;
+      }
       case 'missing':
         wants.delete(String(m.head.obj));
         break;
       case 'served':
-        theirsServed = true;
+        // We have all we asked for. `fin` goes after our own `served` (the chain is in order,
+        // and their `want` came before their `served`), so it is the last thing we send.
+        sending = sending.then(() => send({ head: { t: 'fin' } }));
+        sending.catch(keep);
+        break;
+      case 'fin':
+        theirFin = true;
         break;
       case 'rejected':
         throw new ElohimError('SYNC_REJECTED', `the other device refused what this device sent: ${String(m.head.message).slice(0, 200)}`);
       default:
         await opts.onExtra?.(m, peer);
     }
-    // `served` from us may be set by the sending task while we wait for their last message.
-    if (theirsServed && !oursServed) await sending.catch(keep);
   }
   await sending;
   return { peer, versions: progress.versions, objects: progress.objects, bytes: progress.bytes };
