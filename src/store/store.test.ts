@@ -169,3 +169,34 @@ test('a new store is random bytes of exactly the size asked for', async (t) => {
   const chi = counts.reduce((s, c) => s + (c - expected) ** 2 / expected, 0);
   assert.ok(chi < 350, `chi-square ${chi.toFixed(1)} for 255 degrees of freedom`);
 });
+
+test('a resumable upload: its partial object survives a restart and resumes at its last whole chunk', async (t) => {
+  const f = await folder(t);
+  const keys = keysOf();
+  let store = f.open();
+  await store.format(keys, 1);
+  const data = randomBytes(700_000);
+  const key = generateFileKey();
+  const id = newObjectId();
+  const first = await store.objectsFor(keys).startPartial(id, key, data.length);
+  await first.write(data.subarray(0, 300_000));
+  await first.pause();
+  await first.close();
+  store.close();
+
+  store = f.open();
+  const objects = store.objectsFor(keys);
+  const resumed = await objects.resumePartial(id, key, data.length);
+  assert.ok(resumed !== null);
+  // 300,000 bytes hold four whole 64 KiB chunks; the upload goes on from there.
+  assert.equal(resumed.received, 4 * 65536);
+  await resumed.write(data.subarray(resumed.received));
+  const result = await resumed.finish();
+  assert.equal(result.size, data.length);
+  assert.ok(data.equals(await readAll(objects, id, key, data.length)));
+  assert.equal(await objects.cleanTemp(0, Date.now() + 1), 0, 'the partial object was left behind');
+  store.close();
+  store = f.open();
+  assert.ok(data.equals(await readAll(store.objectsFor(keys), id, key, data.length)));
+  assert.equal(await store.objectsFor(keys).resumePartial(id, key, data.length), null);
+});
