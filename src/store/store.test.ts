@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -11,7 +11,7 @@ import type { RecordKeys } from '../db/index.ts';
 import { isElohimError } from '../errors.ts';
 import { newObjectId } from '../vault/index.ts';
 import type { ObjectStore } from '../vault/index.ts';
-import { createStoreFile, openStore } from './index.ts';
+import { createStoreFile, openStore, parseSize } from './index.ts';
 
 const MiB = 1 << 20;
 const keysOf = (): RecordKeys => ({ seal: asSealKey(randomBytes(32)), tag: randomBytes(32) });
@@ -199,4 +199,20 @@ test('a resumable upload: its partial object survives a restart and resumes at i
   store = f.open();
   assert.ok(data.equals(await readAll(store.objectsFor(keys), id, key, data.length)));
   assert.equal(await store.objectsFor(keys).resumePartial(id, key, data.length), null);
+});
+
+test('a store bigger than the free space is refused with DISK_FULL before anything is written', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'elohim-store-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'store.bin');
+  await assert.rejects(createStoreFile(path, 2 ** 50), (err: unknown) => isElohimError(err, 'DISK_FULL') && /needs \d+ MiB and the device has \d+ MiB free/.test((err as Error).message));
+  assert.deepEqual(await readdir(dir), []);
+});
+
+test('sizes are read as a person writes them, and nonsense or a tiny store is refused', () => {
+  assert.equal(parseSize('32G'), 32 * 2 ** 30);
+  assert.equal(parseSize('500M'), 500 * 2 ** 20);
+  assert.equal(parseSize('1.5g'), 1.5 * 2 ** 30);
+  assert.equal(parseSize('64MiB'), 64 * 2 ** 20);
+  for (const bad of ['', 'lots', '1M', '-5G', '12Q', '1e9', '0x100000000']) assert.throws(() => parseSize(bad), (err: unknown) => isElohimError(err, 'INVALID_INPUT'), bad);
 });
