@@ -1,7 +1,217 @@
-// The shared folders of MagnetarMesh (members, sync progress, conflicts): H-MESH-SYNC's part of the
-// Devices screen, which replaces this file. It gets the paired devices the screen already has.
+// The shared folders of MagnetarMesh on the Devices screen (src/server/routes/mesh-sync.ts):
+// shares with their members, "Sync now" with its progress (Server-Sent Events), conflicts to
+// resolve (keep both / keep mine / keep theirs), and sharing a folder with paired devices.
+import { useCallback, useEffect, useState } from 'react';
+import { API, apiPath } from '../../../src/server/protocol.ts';
+import { csrfHeader, request } from '../api.ts';
+import { createSseParser } from '../chat/sse.ts';
+import { makeT } from '../i18n.ts';
 import type { PairedDevice } from './client.ts';
 
-export function SharesPanel(_props: { peers: PairedDevice[] }) {
-  return null;
+const t = makeT({
+  title: 'Shared folders',
+  none: 'No folder is shared yet.',
+  folder: 'Vault folder',
+  with: 'Share with',
+  readOnly: 'They may only read it',
+  share: 'Share',
+  syncNow: 'Sync now',
+  syncing: 'Syncing… {objects} of {total} files, {mib} MiB',
+  synced: 'Synced: {changed} files updated here.',
+  syncFailed: 'Not synced with {peer}: {code}',
+  members: 'Members',
+  files: '{n} files',
+  pending: '{n} waiting for their contents',
+  conflicts: 'Conflicts',
+  keepBoth: 'Keep both',
+  keepMine: 'Keep mine',
+  keepTheirs: 'Keep theirs',
+  remove: 'Remove',
+  removeNote: 'A removed device gets nothing new (the share key changes), but keeps what it already had.',
+  mine: 'this device',
+  readOnlyRole: 'read only',
+});
+
+interface Share {
+  id: string;
+  name: string;
+  folder: string;
+  role: 'owner' | 'rw' | 'ro';
+  epoch: number;
+  members: { deviceId: string; name: string; role: string }[];
+  files: number;
+  conflicts: number;
+  pending: number;
+}
+
+interface Conflict {
+  entry: string;
+  versions: { version: string; device: string; mine: boolean; path: string; at: number; size: number }[];
+}
+
+const sharesApi = {
+  list: async () => (await request<{ shares: Share[] }>('GET', API.meshShares)).shares,
+  create: (path: string, withDevices: string[], readOnly: boolean) => request<Share>('POST', API.meshShares, { path, with: withDevices, readOnly }),
+  conflicts: async (id: string) => (await request<{ conflicts: Conflict[] }>('GET', apiPath(API.meshShareConflicts, id))).conflicts,
+  resolve: (id: string, entry: string, choice: 'both' | 'mine' | 'theirs') => request<Share>('POST', apiPath(API.meshShareResolve, id), { entry, choice }),
+  remove: (id: string, device: string) => request<Share>('POST', apiPath(API.meshShareRemove, id), { device }),
+};
+
+/** Runs a sync, calling `onEvent` for each Server-Sent Event until `done` or `error`. */
+async function runSync(onEvent: (event: string, data: any) => void, signal: AbortSignal): Promise<void> {
+  const res = await fetch(API.meshSync, { method: 'POST', headers: { ...csrfHeader(), 'content-type': 'application/json' }, body: '{}', signal, credentials: 'same-origin' });
+  if (!res.ok || res.body === null) {
+    const body = (await res.json().catch(() => null)) as { error?: { code: string; message: string } } | null;
+    throw new Error(body?.error?.message ?? `HTTP ${res.status}`);
+  }
+  const parser = createSseParser();
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  for (;;) {
+    const { value, done } = await reader.read();
+    for (const e of done ? parser.end() : parser.push(value)) onEvent(e.event, JSON.parse(e.data));
+    if (done) return;
+  }
+}
+
+export function SharesPanel({ peers }: { peers: PairedDevice[] }) {
+  const [shares, setShares] = useState<Share[]>([]);
+  const [conflicts, setConflicts] = useState<Record<string, Conflict[]>>({});
+  const [status, setStatus] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [path, setPath] = useState('');
+  const [chosen, setChosen] = useState<string[]>([]);
+  const [readOnly, setReadOnly] = useState(false);
+
+  const refresh = useCallback(async () => {
+    const list = await sharesApi.list();
+    setShares(list);
+    const found: Record<string, Conflict[]> = {};
+    for (const s of list) if (s.conflicts > 0) found[s.id] = await sharesApi.conflicts(s.id);
+    setConflicts(found);
+  }, []);
+
+  useEffect(() => {
+    refresh().catch((e: Error) => setError(e.message));
+  }, [refresh]);
+
+  const act = async (fn: () => Promise<unknown>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await fn();
+      await refresh();
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const syncNow = () =>
+    act(async () => {
+      const controller = new AbortController();
+      await runSync((event, data) => {
+        if (event === 'progress') setStatus(t('syncing', { objects: data.progress.objects, total: data.progress.totalObjects, mib: (data.progress.bytes / 1048576).toFixed(1) }));
+        else if (event === 'peer-failed') setError(t('syncFailed', { peer: data.peer.slice(0, 12), code: data.code }));
+        else if (event === 'done') setStatus(t('synced', { changed: data.changed }));
+        else if (event === 'error') setError(data.message);
+      }, controller.signal);
+    });
+
+  return (
+    <div className="devices-card shares">
+      <h2>{t('title')}</h2>
+      {error && (
+        <p role="alert" className="alert">
+          {error}
+        </p>
+      )}
+      <button type="button" className="button primary" disabled={busy} onClick={() => void syncNow()}>
+        {t('syncNow')}
+      </button>
+      {status && <p role="status">{status}</p>}
+      {shares.length === 0 && <p className="muted">{t('none')}</p>}
+      {shares.map((s) => (
+        <section key={s.id} className="share" aria-label={s.name}>
+          <h3>
+            {s.name} <span className="muted mono">{s.folder}</span>
+          </h3>
+          <p className="muted">
+            {t('files', { n: s.files })}
+            {s.pending > 0 && ` · ${t('pending', { n: s.pending })}`}
+          </p>
+          <h4>{t('members')}</h4>
+          <ul>
+            {s.members.map((m) => (
+              <li key={m.deviceId}>
+                {m.name} {m.role === 'ro' && <span className="muted">({t('readOnlyRole')})</span>}
+                {s.role === 'owner' && m.role !== 'owner' && (
+                  <button type="button" className="button danger" title={t('removeNote')} disabled={busy} onClick={() => void act(() => sharesApi.remove(s.id, m.deviceId))}>
+                    {t('remove')}
+                  </button>
+                )}
+              </li>
+            ))}
+          </ul>
+          {(conflicts[s.id] ?? []).length > 0 && (
+            <>
+              <h4>{t('conflicts')}</h4>
+              <ul className="conflicts">
+                {conflicts[s.id]!.map((c) => (
+                  <li key={c.entry}>
+                    {c.versions.map((v) => (
+                      <div key={v.version}>
+                        <span className="mono">{v.path}</span> — {v.mine ? t('mine') : v.device}, {new Date(v.at).toLocaleString()}
+                      </div>
+                    ))}
+                    <button type="button" className="button" disabled={busy} onClick={() => void act(() => sharesApi.resolve(s.id, c.entry, 'both'))}>
+                      {t('keepBoth')}
+                    </button>
+                    <button type="button" className="button" disabled={busy || !c.versions.some((v) => v.mine)} onClick={() => void act(() => sharesApi.resolve(s.id, c.entry, 'mine'))}>
+                      {t('keepMine')}
+                    </button>
+                    <button type="button" className="button" disabled={busy || !c.versions.some((v) => !v.mine)} onClick={() => void act(() => sharesApi.resolve(s.id, c.entry, 'theirs'))}>
+                      {t('keepTheirs')}
+                    </button>
+                  </li>
+                ))}
+              </ul>
+            </>
+          )}
+        </section>
+      ))}
+      {peers.length > 0 && (
+        <form
+          className="share-form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void act(async () => {
+              await sharesApi.create(path, chosen, readOnly);
+              setPath('');
+              setChosen([]);
+            });
+          }}
+        >
+          <label>
+            {t('folder')} <input value={path} placeholder="/Team" onChange={(e) => setPath(e.target.value)} required />
+          </label>
+          <fieldset>
+            <legend>{t('with')}</legend>
+            {peers.map((p) => (
+              <label key={p.deviceId}>
+                <input type="checkbox" checked={chosen.includes(p.deviceId)} onChange={(e) => setChosen(e.target.checked ? [...chosen, p.deviceId] : chosen.filter((x) => x !== p.deviceId))} /> {p.name}
+              </label>
+            ))}
+          </fieldset>
+          <label>
+            <input type="checkbox" checked={readOnly} onChange={(e) => setReadOnly(e.target.checked)} /> {t('readOnly')}
+          </label>
+          <button type="submit" className="button primary" disabled={busy || path === '' || chosen.length === 0}>
+            {t('share')}
+          </button>
+        </form>
+      )}
+    </div>
+  );
 }
