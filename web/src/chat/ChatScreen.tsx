@@ -1,11 +1,13 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import type { KeyboardEvent } from 'react';
-import { Icon } from '../components/Icon.tsx';
 import { ScreenHeading } from '../components/ScreenHeading.tsx';
 import { chatApi } from './client.ts';
-import type { AnswerEvent, AssistantStatus, Citation, Conversation, IndexStatus, Message, Preferences } from './client.ts';
+import type { AnswerEvent, Citation, Conversation, Message } from './client.ts';
+import { StatusBanner, useAssistantStatus } from './ChatStatus.tsx';
+import { Composer } from './Composer.tsx';
 import { ConversationList } from './ConversationList.tsx';
-import { chatErrorText, isAbort, isSessionEnd } from './errors.ts';
+import { isPartialAnswer, readAnswer, storedPartial } from './answer.ts';
+import type { Live } from './answer.ts';
+import { chatErrorText, isSessionEnd } from './errors.ts';
 import { MemoryPanel } from './MemoryPanel.tsx';
 import { t } from './strings.ts';
 import { MessageView } from './Thread.tsx';
@@ -27,19 +29,6 @@ export interface ChatScreenProps {
   onOpenSettings: () => void;
 }
 
-/** The answer being streamed, shown under the messages until it is stored. */
-interface Live {
-  conversation: string;
-  /** the user's message as typed (null for Regenerate) */
-  userText: string | null;
-  text: string;
-  info: AnswerInfo;
-  /** Stop was pressed: the text is what came before it */
-  stopped: boolean;
-}
-
-const isPartialAnswer = (m: Message | undefined): m is Message => m !== undefined && m.role === 'assistant' && m.partial === true;
-
 const SEARCH_DELAY_MS = 250;
 /** A new conversation's title: the first words of its first message. */
 const titleOf = (text: string) => {
@@ -48,8 +37,6 @@ const titleOf = (text: string) => {
 };
 
 export default function ChatScreen({ active, settingsOpen, onOpenFile, onOpenSettings }: ChatScreenProps) {
-  const [status, setStatus] = useState<AssistantStatus | null>(null);
-  const [statusError, setStatusError] = useState<string | null>(null);
   const [conversations, setConversations] = useState<Conversation[] | null>(null);
   const [query, setQuery] = useState('');
   const [listReload, setListReload] = useState(0);
@@ -66,7 +53,6 @@ export default function ChatScreen({ active, settingsOpen, onOpenFile, onOpenSet
   const [undo, setUndo] = useState<Conversation | null>(null);
   const [memoryReload, setMemoryReload] = useState(0);
   const [showMemories, setShowMemories] = useState(false);
-  const [prefs, setPrefs] = useState<Preferences | null>(null);
   const abort = useRef<AbortController | null>(null);
   const input = useRef<HTMLTextAreaElement>(null);
   const end = useRef<HTMLDivElement>(null);
@@ -74,38 +60,7 @@ export default function ChatScreen({ active, settingsOpen, onOpenFile, onOpenSet
   // Leaving the screen stops an answer in flight (its partial is kept by the server).
   useEffect(() => () => abort.current?.abort(), []);
 
-  // The provider and model can change in Settings, another tab or the CLI: asked again when this
-  // screen is shown, when Settings closes, after every answer and when the page comes back into
-  // view (not on a timer: an authenticated request counts as activity and would keep the vault
-  // from locking itself).
-  const [statusReload, setStatusReload] = useState(0);
-  useEffect(() => {
-    if (active && !settingsOpen) setStatusReload((n) => n + 1);
-  }, [active, settingsOpen]);
-  useEffect(() => {
-    let live = true;
-    Promise.all([chatApi.status(), chatApi.preferences()]).then(
-      ([s, prefs]) => {
-        if (!live) return;
-        setStatus(s);
-        setPrefs(prefs);
-        setStatusError(null);
-      },
-      (err: unknown) => live && !isSessionEnd(err) && setStatusError(chatErrorText(err)),
-    );
-    return () => {
-      live = false;
-    };
-  }, [statusReload]);
-  useEffect(() => {
-    const again = () => document.visibilityState === 'visible' && setStatusReload((n) => n + 1);
-    document.addEventListener('visibilitychange', again);
-    window.addEventListener('focus', again);
-    return () => {
-      document.removeEventListener('visibilitychange', again);
-      window.removeEventListener('focus', again);
-    };
-  }, []);
+  const { status, statusError, prefs, setPrefs, reloadStatus } = useAssistantStatus(active, settingsOpen);
 
   useEffect(() => {
     let live = true;
@@ -155,66 +110,40 @@ export default function ChatScreen({ active, settingsOpen, onOpenFile, onOpenSet
   async function run(conversation: string, userText: string | null, events: (signal: AbortSignal) => AsyncGenerator<AnswerEvent>) {
     const controller = new AbortController();
     abort.current = controller;
-    const info: AnswerInfo = {};
-    setLive({ conversation, userText, text: '', info, stopped: false });
+    setLive({ conversation, userText, text: '', info: {}, stopped: false });
     setError(null);
     setNotice('');
     setUndo(null);
     setSaid(t('thinking'));
-    let answerId: string | null = null;
-    let streamed = '';
-    let stopped = false;
-    try {
-      for await (const ev of events(controller.signal)) {
-        if (ev.type === 'context') {
-          info.report = ev.report;
-          info.budget = ev.budget;
-          info.citations = ev.citations;
-          setLive((l) => (l === null ? l : { ...l, info: { ...info } }));
-        } else if (ev.type === 'token') {
-          streamed += ev.content;
-          setLive((l) => (l === null ? l : { ...l, text: l.text + ev.content }));
-        } else if (ev.type === 'done') {
-          answerId = ev.message.id;
-          info.promptTokens = ev.promptTokens;
-          info.completionTokens = ev.completionTokens;
-        } else if (ev.type === 'memories') {
-          setMemoryReload((n) => n + 1);
-          if (ev.proposed.length > 0) setShowMemories(true);
-        }
-      }
-    } catch (err) {
-      if (isAbort(err)) {
-        stopped = true;
-        setNotice(t('stopped'));
-        // What came stays on screen, marked, until the stored copy replaces it.
-        setLive((l) => (l === null ? l : { ...l, stopped: true }));
-      } else if (!isSessionEnd(err)) setError(chatErrorText(err));
-    } finally {
-      abort.current = null;
-    }
+    const outcome = await readAnswer(events(controller.signal), {
+      onInfo: (info) => setLive((l) => (l === null ? l : { ...l, info })),
+      onToken: (text) => setLive((l) => (l === null ? l : { ...l, text: l.text + text })),
+      onMemories: (proposed) => {
+        setMemoryReload((n) => n + 1);
+        if (proposed.length > 0) setShowMemories(true);
+      },
+    });
+    if (abort.current === controller) abort.current = null;
+    if (outcome.stopped) {
+      setNotice(t('stopped'));
+      // What came stays on screen, marked, until the stored copy replaces it.
+      setLive((l) => (l === null ? l : { ...l, stopped: true }));
+    } else if (outcome.error !== null && !isSessionEnd(outcome.error)) setError(chatErrorText(outcome.error));
     // What the server stored (the user's message always, the answer whole or partial) replaces
     // what was streamed, so the thread shows exactly what is kept.
-    let list = await loadMessages(conversation);
-    if (stopped && streamed !== '') {
-      // The server keeps a stopped answer once its call to the model has ended, a moment after
-      // the connection closed: ask again briefly until it is there.
-      for (let i = 0; i < 20 && list !== null && !isPartialAnswer(list.at(-1)); i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        list = await loadMessages(conversation);
-      }
-      const last = list?.at(-1);
-      if (isPartialAnswer(last)) answerId = last.id;
-    }
+    let answerId = outcome.answerId;
+    const list = outcome.stopped && outcome.text !== '' ? await storedPartial(() => loadMessages(conversation)) : await loadMessages(conversation);
+    const last = list?.at(-1);
+    if (answerId === null && outcome.stopped && isPartialAnswer(last)) answerId = last.id;
     if (answerId !== null) {
       const id = answerId;
-      setInfos((before) => new Map(before).set(id, { ...info }));
+      setInfos((before) => new Map(before).set(id, outcome.info));
     }
-    setSaid(stopped ? '' : t('answered'));
+    setSaid(outcome.stopped ? '' : t('answered'));
     setLive(null);
     setListReload((n) => n + 1);
     setMemoryReload((n) => n + 1);
-    setStatusReload((n) => n + 1);
+    reloadStatus();
     if (shown.current === conversation) input.current?.focus();
   }
 
@@ -240,13 +169,6 @@ export default function ChatScreen({ active, settingsOpen, onOpenFile, onOpenSet
     if (selected === null || live !== null) return;
     const id = selected;
     void run(id, null, (signal) => chatApi.regenerate(id, signal));
-  }
-
-  function onKeyDown(event: KeyboardEvent<HTMLTextAreaElement>) {
-    if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
-      event.preventDefault();
-      void send();
-    }
   }
 
   const noModel = status !== null && !status.ready;
@@ -308,33 +230,7 @@ export default function ChatScreen({ active, settingsOpen, onOpenFile, onOpenSet
           </button>
         </div>
 
-        {statusError !== null && (
-          <p role="alert" className="alert">
-            {statusError}
-          </p>
-        )}
-        {noModel && (
-          <div className="chat-state" role="status">
-            <p className="empty-title">{t('noModel')}</p>
-            {status.reason !== undefined && status.reason !== '' && !/no model yet/i.test(status.reason) && <p>{status.reason}</p>}
-            <p className="hint">{t('noModel.hint')}</p>
-            <button type="button" className="button primary" onClick={onOpenSettings}>
-              <Icon name="settings" />
-              <span>{t('openModels')}</span>
-            </button>
-          </div>
-        )}
-        {status?.provider != null && status.chatModel !== null && !status.provider.local && (
-          <div className="chat-remote" role="note">
-            <Icon name="alert" />
-            <div>
-              <p className="chat-remote-title">{t('remote', { url: status.provider.baseUrl ?? '' })}</p>
-              <p className="hint">{t('remote.hint')}</p>
-            </div>
-          </div>
-        )}
-        {status?.provider != null && status.chatModel !== null && status.provider.local && <p className="hint chat-model">{t('local', { model: status.chatModel })}</p>}
-        {status?.index !== undefined && !noModel && <IndexLine index={status.index} />}
+        <StatusBanner status={status} error={statusError} onOpenSettings={onOpenSettings} />
 
         <ol className="thread" aria-label={t('thread')}>
           {messages.map((m) => (
@@ -393,43 +289,16 @@ export default function ChatScreen({ active, settingsOpen, onOpenFile, onOpenSet
           </p>
         )}
 
-        <form
-          className="composer"
-          onSubmit={(e) => {
-            e.preventDefault();
-            void send();
-          }}
-        >
-          <label htmlFor="chat-message" className="sr-only">
-            {t('message')}
-          </label>
-          <textarea
-            id="chat-message"
-            ref={input}
-            className="textarea"
-            rows={3}
-            value={draft}
-            placeholder={t('message.placeholder')}
-            aria-describedby="chat-message-hint"
-            disabled={noModel}
-            onChange={(e) => setDraft(e.target.value)}
-            onKeyDown={onKeyDown}
-          />
-          <p id="chat-message-hint" className="hint composer-hint">
-            {t('message.hint')}
-          </p>
-          <div className="composer-actions">
-            {streaming ? (
-              <button type="button" className="button danger" onClick={() => abort.current?.abort()}>
-                {t('stop')}
-              </button>
-            ) : (
-              <button type="submit" className="button primary" disabled={noModel || draft.trim() === '' || live !== null}>
-                {t('send')}
-              </button>
-            )}
-          </div>
-        </form>
+        <Composer
+          ref={input}
+          draft={draft}
+          onDraft={setDraft}
+          disabled={noModel}
+          streaming={streaming}
+          busy={live !== null}
+          onSend={() => void send()}
+          onStop={() => abort.current?.abort()}
+        />
       </section>
 
       {showMemories && (
@@ -447,21 +316,3 @@ export default function ChatScreen({ active, settingsOpen, onOpenFile, onOpenSet
   );
 }
 
-const names = (list: { name: string }[]) => list.map((f) => f.name).join(', ');
-
-/** What the answers can draw on: how many files are indexed, or how far a first index is. */
-function IndexLine({ index }: { index: IndexStatus }) {
-  const n = (x: number) => x.toLocaleString('en-US');
-  let text: string;
-  if (index.state === 'indexing') text = t('index.busy', { done: n(index.done), total: n(index.total) });
-  else if (index.documents === 0) text = t('index.none');
-  else if (index.documents === 1) text = t('index.idle1', { chunks: n(index.chunks) });
-  else text = t('index.idle', { n: n(index.documents), chunks: n(index.chunks) });
-  return (
-    <div className="hint chat-index">
-      <p>{text}</p>
-      {index.failed.length > 0 && <p>{t('index.failed', { names: names(index.failed) })}</p>}
-      {index.truncated.length > 0 && <p>{t('index.truncated', { names: names(index.truncated) })}</p>}
-    </div>
-  );
-}
