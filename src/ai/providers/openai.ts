@@ -13,8 +13,8 @@ import type { CallOptions, ChatEvent, ChatRequest, ModelDetails, ModelInfo, Mode
 interface OpenAiModel {
   id?: unknown;
   owned_by?: unknown;
-  /** llama-server adds the GGUF's metadata */
-  meta?: { n_ctx_train?: unknown; size?: unknown };
+  /** llama-server adds the GGUF's metadata, and the window it runs with (`n_ctx`) */
+  meta?: { n_ctx?: unknown; n_ctx_train?: unknown; size?: unknown };
 }
 
 const malformed = (what: string) => new ElohimError('AI_PROVIDER_FAILED', `the server sent a malformed ${what}`);
@@ -104,7 +104,9 @@ export function createOpenAiProvider(config: ProviderConfig): ModelProvider {
       const found = (await models(opts)).find((m) => m.id === name);
       if (found === undefined) throw new ElohimError('AI_MODEL_NOT_FOUND', `no such model: ${name}`);
       const details: ModelDetails = { ...infoOf(found), capabilities: ['completion'] };
-      if (typeof found.meta?.n_ctx_train === 'number') details.contextLength = found.meta.n_ctx_train;
+      // the window the server runs with, which a prompt must fit, before the one the model was trained with
+      if (typeof found.meta?.n_ctx === 'number' && found.meta.n_ctx > 0) details.contextLength = found.meta.n_ctx;
+      else if (typeof found.meta?.n_ctx_train === 'number') details.contextLength = found.meta.n_ctx_train;
       return details;
     },
   };
