@@ -72,9 +72,13 @@ export function createBackupService(deps: BackupServiceDeps) {
   }
 
   function update(name: string, change: (r: TargetRecord) => TargetRecord): void {
-    // Re-read: the record may have changed while an operation ran (retention set meanwhile).
-    const [id, rec] = find(name);
-    records.commit({ put: [[id, change(rec)]] });
+    // Re-read: the record may have changed while an operation ran (retention set meanwhile),
+    // or been removed (then there is nothing to note the result on; the audit entry still is).
+    for (const [id, rec] of load()) {
+      if (rec.name !== name) continue;
+      records.commit({ put: [[id, change(rec)]] });
+      return;
+    }
   }
 
   function info(rec: TargetRecord): TargetInfo {
@@ -133,7 +137,8 @@ export function createBackupService(deps: BackupServiceDeps) {
     /** The retention policy applied after each backup (null: keep every snapshot). */
     setRetention(name: string, policy: RetentionPolicy | null): TargetInfo {
       const checked = policy === null ? undefined : checkPolicy(policy);
-      update(name, (r) => ({ ...r, retention: checked }));
+      const [id, rec] = find(name);
+      records.commit({ put: [[id, { ...rec, retention: checked }]] });
       audit('settings-change', { setting: 'backup-retention', target: name });
       return info(find(name)[1]);
     },
