@@ -27,7 +27,7 @@ import { ensureWebBuild } from '../scripts/web-build.ts';
 import { MEMORY_PROMPT, SUMMARY_PROMPT } from '../src/ai/index.ts';
 import { startOllamaServer } from '../src/ai/testing/loopback.ts';
 import type { LoopbackServer } from '../src/ai/testing/loopback.ts';
-import { findInFiles, initHome, PASSPHRASE, removeTempDirs } from './helpers.ts';
+import { DECOY_PASSPHRASE, findInFiles, initHome, PASSPHRASE, removeTempDirs } from './helpers.ts';
 import { focused, launchChromium, screenshot, startServe, until } from './web-helpers.ts';
 import type { ServeProcess } from './web-helpers.ts';
 
@@ -210,7 +210,7 @@ describe('the assistant in the web UI, in Chromium', () => {
   before(async () => {
     if (!existsSync(GGUF)) throw new Error(`the tiny GGUF is missing: ${GGUF} (set ELOHIM_TEST_DATA to the shared data folder)`);
     await ensureWebBuild({ quiet: true });
-    const t = await initHome();
+    const t = await initHome({ decoy: true });
     home = t.home;
     work = t.work;
     server = await startServe(home);
@@ -585,9 +585,30 @@ describe('the assistant in the web UI, in Chromium', () => {
     }
   }, { alone: true });
 
-  step('9. nothing typed, remembered or indexed is on disk in plaintext; no page errors', async () => {
+  step('9. nothing typed, remembered or indexed is on disk in plaintext, in the URL, the title or the browser\'s storage', async () => {
     const hits = await findInFiles(home, [CHAT_MARKER, MEMORY_MARKER, FILE_MARKER]);
     assert.deepEqual(hits, [], `plaintext found under the data folder: ${JSON.stringify(hits)}`);
+    const kept = (await page.evaluate('JSON.stringify([location.href, document.title, { ...localStorage }, { ...sessionStorage }])')) as string;
+    for (const marker of [CHAT_MARKER, MEMORY_MARKER, FILE_MARKER]) assert.ok(!kept.includes(marker), `${marker} in the page's URL, title or storage: ${kept}`);
+  });
+
+  step('10. the decoy vault has its own assistant: none of the real vault\'s conversations, memories or model', async () => {
+    await button('Lock', page.getByRole('banner')).click();
+    await page.getByLabel('Passphrase', { exact: true }).fill(DECOY_PASSPHRASE);
+    await button('Unlock').click();
+    await button('Lock', page.getByRole('banner')).waitFor({ timeout: 60_000 });
+    await openChat();
+    await page.getByText('No conversations yet.', { exact: true }).waitFor();
+    await page.getByText('No model yet: import a GGUF or point to your Ollama.', { exact: true }).waitFor();
+    const panel = page.getByRole('region', { name: 'Memories', exact: true });
+    if (!(await panel.isVisible())) await button('Memories').click();
+    await panel.getByText('Nothing remembered yet.', { exact: true }).waitFor();
+    const shown = await page.locator('body').innerText();
+    for (const marker of [CHAT_MARKER, MEMORY_MARKER, FILE_MARKER]) assert.ok(!shown.includes(marker), `${marker} shown in the decoy vault`);
+    await screenshot(page, 'chat-10-decoy');
+  });
+
+  step('11. no page errors during the walk', async () => {
     assert.deepEqual(pageErrors, []);
   });
 });
