@@ -183,9 +183,10 @@ test('two devices: share, sync both ways with a conflict, kill -9 mid-transfer a
   assert.deepEqual(final, await sa.tree(['Team']));
   assert.equal(final['video.bin'], sha256(big));
 
-  // Everything between the two went through the relay: no name and no content in it.
+  // What went between the two through the relay (the phone reached the laptop through it until
+  // its restart; after, it may dial the laptop's own address): no name and no content in it.
   const wire = relay.bytes();
-  assert.ok(wire.length > big.length, 'the relay carried the transfer');
+  assert.ok(wire.length > 100_000, `the relay carried the syncs (${wire.length} bytes)`);
   for (const needle of ['plan-of-record', 'meeting.md', 'secret agenda marker', 'laptop edit of the plan', 'Team', big.subarray(1 << 20, (1 << 20) + 64)]) {
     assert.equal(wire.includes(needle), false, `plaintext on the wire: ${String(needle).slice(0, 30)}`);
   }
