@@ -83,6 +83,8 @@ export interface LlamaServer {
   url: string;
   /** the model's id in /v1/models */
   alias: string;
+  /** the server's process id (a test may SIGSTOP it to make it silent) */
+  pid: number;
   close(): Promise<void>;
   /** what the server wrote to stderr (its log), for failure messages */
   log(): string;
@@ -97,7 +99,7 @@ export async function startLlamaServer(model: string, opts: { alias?: string; em
   let lastError: unknown = null;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
-    const args = ['-m', model, '--host', '127.0.0.1', '--port', String(port), '-a', alias, '-t', '1', '-tb', '1', '-c', String(opts.contextSize ?? 2048), '-np', '1', '--no-webui'];
+    const args = ['-m', model, '--host', '127.0.0.1', '--port', String(port), '-a', alias, '-t', '1', '-tb', '1', '-c', String(opts.contextSize ?? 2048), '-np', '1', '--no-webui', '--metrics'];
     if (opts.embeddings) args.push('--embeddings', '--pooling', 'mean');
     const child = spawn(llamaServerPath(), args, { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
     let log = '';
@@ -114,7 +116,7 @@ export async function startLlamaServer(model: string, opts: { alias?: string; em
     for (let i = 0; i < 600 && !exited; i++) {
       try {
         const res = await fetch(`${url}/health`);
-        if (res.ok) return { url, alias, close, log: () => log };
+        if (res.ok) return { url, alias, pid: child.pid!, close, log: () => log };
         await res.body?.cancel();
       } catch (err) {
         lastError = err;
