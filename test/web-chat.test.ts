@@ -401,7 +401,12 @@ describe('the assistant in the web UI, in Chromium', () => {
     await screenshot(page, 'chat-05-opened');
     // Back in Chat, the conversation is where it was.
     await openChat();
-    await thread().getByText('Open the red valve for ten seconds [1].', { exact: true }).waitFor();
+    await thread().getByText(/^Open the red valve for ten seconds/).waitFor();
+    // The "[1]" in the answer's text opens the file too.
+    await button(`Source 1: ${FILE_NAME}`, answers().last()).click();
+    await page.getByRole('heading', { name: FOLDER, level: 1 }).waitFor();
+    await until(async () => (now = await focused(page)) === `link "Download ${FILE_NAME}"`, () => `focus is on ${now}, not on the cited file`);
+    await openChat();
   });
 
   step('6. Stop ends the answer while the model is still talking, and keeps what came', async () => {

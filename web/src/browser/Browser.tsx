@@ -157,6 +157,8 @@ export function Browser({ viaRecoveryCode, reveal }: { viaRecoveryCode: boolean;
   // A file to reveal: its folder is opened (found by name from the root, as a search hit's is),
   // then, once that listing is on screen, focus goes to the file's row.
   const revealing = useRef<string | null>(null);
+  // Bumped when the folder is found: a file in the folder already shown gets no new listing.
+  const [revealTick, setRevealTick] = useState(0);
   useEffect(() => {
     if (reveal === undefined) return;
     let live = true;
@@ -167,6 +169,7 @@ export function Browser({ viaRecoveryCode, reveal }: { viaRecoveryCode: boolean;
         revealing.current = reveal.id;
         setView('files');
         goTo(found);
+        setRevealTick((n) => n + 1);
       },
       (err: unknown) => live && fail(err, reveal.path),
     );
@@ -182,7 +185,7 @@ export function Browser({ viaRecoveryCode, reveal }: { viaRecoveryCode: boolean;
     revealing.current = null;
     link.focus();
     link.scrollIntoView({ block: 'center' });
-  }, [listing]);
+  }, [listing, revealTick]);
 
   const announce = useCallback((text: string) => {
     setActionError(null);

@@ -78,6 +78,29 @@ export function Sources({ citations, onOpen }: { citations: Citation[]; onOpen: 
   );
 }
 
+/**
+ * An answer's text with each "[n]" that names a cited file made a button to it; the rest, and
+ * any "[n]" the model made up, stays plain text (never markup: React escapes it).
+ */
+function WithCitations({ text, citations, onOpen }: { text: string; citations: Citation[]; onOpen: (citation: Citation) => void }) {
+  if (citations.length === 0) return <>{text}</>;
+  const byN = new Map(citations.map((c) => [c.n, c]));
+  const parts = text.split(/(\[\d{1,3}\])/);
+  return (
+    <>
+      {parts.map((part, i) => {
+        const c = /^\[(\d+)\]$/.test(part) ? byN.get(Number(part.slice(1, -1))) : undefined;
+        if (c === undefined || c.path === null) return part;
+        return (
+          <button key={i} type="button" className="cite" aria-label={t('cite', { n: c.n, name: c.name })} title={c.name} onClick={() => onOpen(c)}>
+            {part}
+          </button>
+        );
+      })}
+    </>
+  );
+}
+
 export interface MessageViewProps {
   message: Pick<Message, 'id' | 'role' | 'content' | 'partial' | 'citations'>;
   info?: AnswerInfo;
@@ -95,7 +118,7 @@ export function MessageView({ message, info, streaming, onOpenSource, onRegenera
     <li className={mine ? 'msg msg-user' : 'msg msg-assistant'}>
       <article aria-label={mine ? t('you') : t('assistant')} aria-busy={streaming === true ? true : undefined}>
         <p className="msg-who">{mine ? t('you') : t('assistant')}</p>
-        <div className="msg-text">{message.content === '' && streaming === true ? <span className="muted">{t('thinking')}</span> : message.content}</div>
+        <div className="msg-text">{message.content === '' && streaming === true ? <span className="muted">{t('thinking')}</span> : <WithCitations text={message.content} citations={citations} onOpen={onOpenSource} />}</div>
         {message.partial === true && <p className="msg-partial">{t('partial')}</p>}
         {!mine && <Sources citations={citations} onOpen={onOpenSource} />}
         {!mine && info?.report !== undefined && <BudgetBar report={info.report} info={info} />}

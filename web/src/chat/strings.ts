@@ -72,7 +72,8 @@ const en = {
 
   noModel: 'No model yet: import a GGUF or point to your Ollama.',
   'noModel.hint': 'Settings → Models: import a GGUF file from this device, or give the address of your Ollama.',
-  openModels: 'Open Settings → Models',
+  openModels: 'Open Settings',
+  cite: 'Source {n}: {name}',
   remote: 'This conversation is sent to {url}, another machine, in the clear.',
   'remote.hint': 'The model runs off this device. Choose a model on this device in Settings → Models to keep your words here.',
   local: 'Answers come from {model} on this device.',
