@@ -1,0 +1,276 @@
+/**
+ * MagnetarMesh sync benchmark: one device syncs 1 GiB of random files plus 10,000 small files
+ * (1–8 KiB) to another over TCP on 127.0.0.1, and Syncthing (Debian's `syncthing`, two instances
+ * on loopback, discovery, relays, NAT and reporting off) does the same with the same data, in one
+ * run. Prints both times, the ratio, each device's peak RSS, and a second sync of ours with
+ * nothing changed; ends with one JSON line. SYNC_BENCH_SCALE=0.1 runs a tenth of the data.
+ *
+ * What is timed, on both sides: the receiving device getting everything the sharing device has
+ * already indexed. Ours: `POST /mesh/sync` on the receiver (its serve already running) until its
+ * `done` event (the files are then in its vault). Syncthing: from the receiving instance's start
+ * until its folder is complete (so its start-up is inside its time). The sharing side's own
+ * indexing (our `mesh share`, Syncthing's first scan) is outside both.
+ *
+ *   npm run bench:sync
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { API, CSRF_HEADER } from '../src/server/protocol.ts';
+import { fmtS, printJsonLine, randomFile, ratio, run, secs, startServe } from './lib.ts';
+import type { ServeProcess } from './lib.ts';
+
+const MiB = 1024 ** 2;
+const SCALE = Number(process.env.SYNC_BENCH_SCALE ?? '1');
+const BIG_FILES = 8;
+const BIG_BYTES = Math.round((1024 * MiB * SCALE) / BIG_FILES);
+const SMALL_FILES = Math.round(10_000 * SCALE);
+const PASSPHRASE = 'bench sync passphrase';
+const ROOT = join(import.meta.dirname, '..');
+const NODE = join(ROOT, 'node_modules', '.bin', 'node');
+const CLI = join(ROOT, 'bin', 'elohim.js');
+const KDF = ['--kdf-memory', '19456', '--kdf-passes', '2', '--kdf-parallelism', '1'];
+
+const peakRssMiB = async (pid: number) => {
+  const m = /VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8').catch(() => ''));
+  return m ? Math.round(Number(m[1]) / 1024) : null;
+};
+
+async function makeData(dir: string): Promise<{ files: number; bytes: number }> {
+  let bytes = 0;
+  await mkdir(join(dir, 'big'), { recursive: true });
+  for (let i = 0; i < BIG_FILES; i++) {
+    await randomFile(join(dir, 'big', `file-${i}.bin`), BIG_BYTES);
+    bytes += BIG_BYTES;
+  }
+  for (let i = 0; i < SMALL_FILES; i++) {
+    const sub = join(dir, 'small', `d${String(i % 100).padStart(2, '0')}`);
+    if (i < 100) await mkdir(sub, { recursive: true });
+    const size = 1024 + Math.floor(Math.random() * 7 * 1024);
+    await writeFile(join(sub, `f${i}.dat`), randomBytes(size));
+    bytes += size;
+  }
+  return { files: BIG_FILES + SMALL_FILES, bytes };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ours: two `elohim serve` processes
+
+interface Device {
+  serve: ServeProcess;
+  call(method: string, path: string, body?: unknown): Promise<any>;
+  raw(method: string, path: string, body?: unknown): Promise<Response>;
+}
+
+async function device(home: string): Promise<Device> {
+  const env = { ELOHIM_HOME: home, ELOHIM_PASSPHRASE: PASSPHRASE };
+  const serve = await startServe({ env, flags: ['--max-semi-space-size=1'], args: ['--log-level', 'error'] });
+  const base = serve.base.href.replace(/\/$/, '');
+  const unlock = await fetch(base + API.session, { method: 'POST', headers: { 'content-type': 'application/json', [CSRF_HEADER]: 'bench' }, body: JSON.stringify({ passphrase: PASSPHRASE }) });
+  if (unlock.status !== 201) throw new Error(`unlock: ${unlock.status} ${await unlock.text()}`);
+  const headers = { cookie: unlock.headers.get('set-cookie')!.split(';')[0]!, [CSRF_HEADER]: ((await unlock.json()) as { csrfToken: string }).csrfToken, 'content-type': 'application/json' };
+  const raw = (method: string, path: string, body?: unknown) => fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await raw(method, path, body);
+    const text = await res.text();
+    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  };
+  await call('POST', API.meshOn, { listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false });
+  return { serve, call, raw };
+}
+
+/** Runs a sync on `d` (Server-Sent Events) until `done`; returns its data. */
+async function sync(d: Device): Promise<any> {
+  const res = await d.raw('POST', API.meshSync, {});
+  if (res.status !== 200) throw new Error(`sync: ${res.status} ${await res.text()}`);
+  let buffer = '';
+  for await (const piece of res.body!.pipeThrough(new TextDecoderStream()) as unknown as AsyncIterable<string>) {
+    buffer += piece;
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const event = /^event: (.*)$/m.exec(block)?.[1];
+      const data = JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? 'null');
+      if (event === 'peer-failed') throw new Error(`sync failed: ${JSON.stringify(data)}`);
+      if (event === 'done') return data;
+      if (event === 'error') throw new Error(`sync failed: ${data.message}`);
+    }
+  }
+  throw new Error('the sync stream ended without done');
+}
+
+async function ours(data: string, work: string, expected: number) {
+  const homes = [join(work, 'ours-a'), join(work, 'ours-b')];
+  for (const home of homes) await run(NODE, [CLI, 'init', ...KDF], { ELOHIM_HOME: home, ELOHIM_PASSPHRASE: PASSPHRASE });
+  const put = await run(NODE, ['--max-semi-space-size=1', CLI, 'put', '-p', data, '/Bench'], { ELOHIM_HOME: homes[0], ELOHIM_PASSPHRASE: PASSPHRASE });
+  process.stderr.write(`ours: put into device A in ${fmtS(put.ms)}\n`);
+  const a = await device(homes[0]!);
+  const b = await device(homes[1]!);
+  try {
+    const code = (await a.call('POST', API.meshCode, {})).code as string;
+    await b.call('POST', API.meshPair, { code });
+    const sharing = performance.now();
+    const share = await a.call('POST', API.meshShares, { path: '/Bench', with: [b.serve.pid ? ((await b.call('GET', API.mesh)).deviceId as string) : ''] });
+    process.stderr.write(`ours: shared ${share.files} files in ${fmtS(performance.now() - sharing)} (not timed)\n`);
+    const started = performance.now();
+    const first = await sync(b);
+    const firstMs = performance.now() - started;
+    const files = ((await b.call('GET', API.meshShares)).shares as { files: number; pending: number }[])[0]!;
+    if (files.files !== expected || files.pending !== 0) throw new Error(`ours: the receiver shows ${files.files} files, ${files.pending} pending, of ${expected}`);
+    const again = performance.now();
+    const second = await sync(b);
+    const secondMs = performance.now() - again;
+    if (second.changed !== 0) throw new Error('ours: a second sync changed files');
+    return { firstMs, secondMs, rssA: await peakRssMiB(a.serve.pid), rssB: await peakRssMiB(b.serve.pid), changed: first.changed };
+  } finally {
+    await a.serve.stop();
+    await b.serve.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Syncthing: two instances on loopback
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const s = createServer();
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const port = (s.address() as { port: number }).port;
+  s.close();
+  return port;
+}
+
+interface St {
+  id: string;
+  home: string;
+  gui: number;
+  listen: number;
+  key: string;
+}
+
+async function generate(home: string): Promise<St> {
+  const r = await run('syncthing', ['generate', `--home=${home}`, '--no-default-folder']);
+  const id = /Device ID: (\S+)/.exec(r.stdout + r.stderr)?.[1];
+  if (!id) throw new Error(`syncthing generate printed no device id: ${r.stderr}`);
+  return { id, home, gui: await freePort(), listen: await freePort(), key: randomBytes(16).toString('hex') };
+}
+
+function config(me: St, other: St, path: string, type: 'sendonly' | 'receiveonly'): string {
+  return `<configuration version="36">
+  <folder id="bench" label="bench" path="${path}" type="${type}" rescanIntervalS="3600" fsWatcherEnabled="false">
+    <device id="${me.id}"></device>
+    <device id="${other.id}"></device>
+  </folder>
+  <device id="${me.id}" name="me"><address>dynamic</address></device>
+  <device id="${other.id}" name="other"><address>tcp://127.0.0.1:${other.listen}</address></device>
+  <gui enabled="true" tls="false"><address>127.0.0.1:${me.gui}</address><apikey>${me.key}</apikey></gui>
+  <options>
+    <listenAddress>tcp://127.0.0.1:${me.listen}</listenAddress>
+    <globalAnnounceEnabled>false</globalAnnounceEnabled>
+    <localAnnounceEnabled>false</localAnnounceEnabled>
+    <relaysEnabled>false</relaysEnabled>
+    <natEnabled>false</natEnabled>
+    <stunKeepaliveStartS>0</stunKeepaliveStartS>
+    <startBrowser>false</startBrowser>
+    <urAccepted>-1</urAccepted>
+    <autoUpgradeIntervalH>0</autoUpgradeIntervalH>
+    <crashReportingEnabled>false</crashReportingEnabled>
+    <setLowPriority>false</setLowPriority>
+    <reconnectionIntervalS>1</reconnectionIntervalS>
+  </options>
+</configuration>
+`;
+}
+
+function startSt(st: St): ChildProcess {
+  return spawn('syncthing', ['serve', `--home=${st.home}`, '--no-browser', '--no-restart', `--logfile=${join(st.home, 'log.txt')}`], { stdio: 'ignore', env: { ...process.env, STNODEFAULTFOLDER: '1', STNOUPGRADE: '1' } });
+}
+
+async function status(st: St): Promise<{ state: string; localFiles: number; globalFiles: number; needFiles: number } | null> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${st.gui}/rest/db/status?folder=bench`, { headers: { 'X-API-Key': st.key } });
+    return res.ok ? ((await res.json()) as never) : null;
+  } catch {
+    return null; // not listening yet
+  }
+}
+
+async function until(what: string, fn: () => Promise<boolean>, limitMs = 1_800_000) {
+  const end = performance.now() + limitMs;
+  while (!(await fn())) {
+    if (performance.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function syncthing(data: string, work: string, expected: number) {
+  const a = await generate(join(work, 'st-a'));
+  const b = await generate(join(work, 'st-b'));
+  const target = join(work, 'st-target');
+  await mkdir(join(target, '.stfolder'), { recursive: true });
+  await mkdir(join(data, '.stfolder'), { recursive: true });
+  await writeFile(join(a.home, 'config.xml'), config(a, b, data, 'sendonly'));
+  await writeFile(join(b.home, 'config.xml'), config(b, a, target, 'receiveonly'));
+  const pa = startSt(a);
+  let pb: ChildProcess | null = null;
+  try {
+    const scanning = performance.now();
+    await until('syncthing A indexes its folder', async () => {
+      const s = await status(a);
+      return s !== null && s.state === 'idle' && s.localFiles === expected;
+    });
+    process.stderr.write(`syncthing: A indexed in ${fmtS(performance.now() - scanning)} (not timed)\n`);
+    const started = performance.now();
+    pb = startSt(b);
+    await until('syncthing B completes', async () => {
+      const s = await status(b);
+      return s !== null && s.state === 'idle' && s.needFiles === 0 && s.globalFiles === expected && s.localFiles === expected;
+    });
+    const ms = performance.now() - started;
+    return { ms, rssA: await peakRssMiB(pa.pid!), rssB: await peakRssMiB(pb.pid!) };
+  } finally {
+    for (const p of [pa, pb]) {
+      if (p && p.exitCode === null) {
+        p.kill('SIGTERM');
+        await once(p, 'exit');
+      }
+    }
+    await rm(join(data, '.stfolder'), { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const work = await mkdtemp(join(tmpdir(), 'elohim-bench-sync-'));
+try {
+  const data = join(work, 'data');
+  const made = await makeData(data);
+  process.stderr.write(`data: ${made.files} files, ${(made.bytes / MiB).toFixed(0)} MiB\n`);
+  const st = await syncthing(data, work, made.files);
+  process.stderr.write(`syncthing: ${fmtS(st.ms)}; peak RSS A ${st.rssA} MiB, B ${st.rssB} MiB\n`);
+  const us = await ours(data, work, made.files);
+  process.stdout.write(
+    `MagnetarMesh: ${fmtS(us.firstMs)} (Syncthing ${fmtS(st.ms)}, ratio ${ratio(us.firstMs, st.ms)}, target ≤ 0.5)\n` +
+      `peak RSS: ours A ${us.rssA} MiB, B ${us.rssB} MiB (target < 250); Syncthing A ${st.rssA} MiB, B ${st.rssB} MiB\n` +
+      `second sync, nothing changed: ${fmtS(us.secondMs)}\n`,
+  );
+  printJsonLine('sync', {
+    files: made.files,
+    mib: Math.round(made.bytes / MiB),
+    oursS: secs(us.firstMs),
+    syncthingS: secs(st.ms),
+    ratio: ratio(us.firstMs, st.ms),
+    oursSecondS: secs(us.secondMs),
+    oursPeakRssMiB: { a: us.rssA, b: us.rssB },
+    syncthingPeakRssMiB: { a: st.rssA, b: st.rssB },
+  });
+} finally {
+  await rm(work, { recursive: true, force: true });
+}
