@@ -57,6 +57,7 @@ let ollama: LoopbackServer | undefined;
 let home: string;
 let work: string;
 const pageErrors: string[] = [];
+const cspViolations: string[] = [];
 
 /**
  * The loopback model: proposes MEMORY_TEXT when asked for memories after a message that says
@@ -218,6 +219,11 @@ describe('the assistant in the web UI, in Chromium', () => {
     browser = await launchChromium();
     context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 860 } });
     context.setDefaultTimeout(WAIT);
+    // The page reports Content-Security-Policy violations itself (the UI allows no inline script or style).
+    await context.exposeBinding('reportCspViolation', (_source, text: string) => {
+      cspViolations.push(text);
+    });
+    await context.addInitScript("document.addEventListener('securitypolicyviolation', (e) => { window.reportCspViolation(e.violatedDirective + ' ' + e.blockedURI); });");
     page = await context.newPage();
     page.on('pageerror', (err) => pageErrors.push(err.stack ?? err.message));
     await page.goto(server.base);
@@ -613,7 +619,8 @@ describe('the assistant in the web UI, in Chromium', () => {
     await screenshot(page, 'chat-10-decoy');
   });
 
-  step('11. no page errors during the walk', async () => {
+  step('11. no uncaught errors or CSP violations during the walk', async () => {
     assert.deepEqual(pageErrors, []);
+    assert.deepEqual(cspViolations, []);
   });
 });
