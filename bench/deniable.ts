@@ -7,8 +7,9 @@
  *   BENCH_DIR=/mnt/x …                      where the data goes (default: the OS temp folder)
  *
  * Figures: set-up time (filling the store with random bytes), put and get of a big file (wall
- * time, MiB/s, CPU seconds, peak RSS), many small files in one put (files/s), the data folder's
- * size on disk (what a file-level backup copies). Times are whole commands, unlock included.
+ * time, MiB/s, CPU seconds, peak RSS), many small files in one put (files/s), `ls` of them (an
+ * unlock, which in the store loads the region's rows), the data folder's size on disk (what a
+ * file-level backup copies). Times are whole commands, unlock included.
  * The last line is one JSON object of the figures and ratios.
  */
 import { execFileSync } from 'node:child_process';
@@ -37,12 +38,14 @@ interface Side {
   put: RunResult[];
   get: RunResult[];
   small: RunResult | null;
+  /** `ls` after the small files: unlock, which in the store loads the region's rows from its log */
+  list: RunResult | null;
   bytes: number;
 }
 
 async function setUp(work: string, name: string, initArgs: string[]): Promise<Side> {
   const env = { ELOHIM_HOME: join(work, name), ELOHIM_PASSPHRASE: 'bench passphrase', ELOHIM_NO_PROGRESS: '1', PATH: PATH_WITH_NODE };
-  return { env, init: await run(CLI, ['init', ...initArgs], env), put: [], get: [], small: null, bytes: 0 };
+  return { env, init: await run(CLI, ['init', ...initArgs], env), put: [], get: [], small: null, list: null, bytes: 0 };
 }
 
 /** One round of one side: put, get (checked), then the file removed and the trash emptied. */
@@ -75,6 +78,7 @@ async function main(): Promise<void> {
     }
     for (const s of [plain, store]) {
       s.small = await run(CLI, ['put', smallDir, '/'], s.env);
+      s.list = await run(CLI, ['ls', '/small'], s.env);
       s.bytes = du(String(s.env.ELOHIM_HOME));
     }
 
@@ -91,6 +95,7 @@ async function main(): Promise<void> {
       ['get peak RSS', `${peak(plain.get)} MiB`, `${peak(store.get)} MiB`, ''],
       [`put ${SMALL} small files`, `${filesPerS(plain)} files/s`, `${filesPerS(store)} files/s`, `${ratio(filesPerS(store), filesPerS(plain))}×`],
       ['small put peak RSS', `${Math.round(plain.small!.peakRssMiB)} MiB`, `${Math.round(store.small!.peakRssMiB)} MiB`, ''],
+      [`ls of ${SMALL} files (unlock)`, `${fmtS(plain.list!.ms)} ${Math.round(plain.list!.peakRssMiB)} MiB`, `${fmtS(store.list!.ms)} ${Math.round(store.list!.peakRssMiB)} MiB`, `${ratio(store.list!.ms, plain.list!.ms)}×`],
       ['data folder on disk', `${Math.round(plain.bytes / MiB)} MiB`, `${Math.round(store.bytes / MiB)} MiB`, ''],
     ];
     for (const r of rows) process.stdout.write(`${r[0]!.padEnd(24)}${r[1]!.padEnd(26)}${r[2]!.padEnd(26)}${r[3]}\n`);
@@ -109,6 +114,8 @@ async function main(): Promise<void> {
       getPeakRssMiB: { plain: peak(plain.get), store: peak(store.get) },
       smallFilesPerS: { plain: filesPerS(plain), store: filesPerS(store) },
       smallPeakRssMiB: { plain: Math.round(plain.small!.peakRssMiB), store: Math.round(store.small!.peakRssMiB) },
+      listS: { plain: secs(plain.list!.ms), store: secs(store.list!.ms) },
+      listPeakRssMiB: { plain: Math.round(plain.list!.peakRssMiB), store: Math.round(store.list!.peakRssMiB) },
       folderMiB: { plain: Math.round(plain.bytes / MiB), store: Math.round(store.bytes / MiB) },
     });
   } finally {
