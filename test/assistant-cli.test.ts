@@ -3,12 +3,13 @@
  * fresh data folder, against the loopback Ollama server of src/ai/testing.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { startOllamaServer } from '../src/ai/testing/loopback.ts';
 import { MEMORY_PROMPT } from '../src/ai/index.ts';
-import { describeRun, initHome, removeTempDirs } from './helpers.ts';
+import { CLI, cliEnv, describeRun, initHome, NODE, PASSPHRASE, removeTempDirs } from './helpers.ts';
 
 after(removeTempDirs);
 
@@ -99,4 +100,25 @@ test('elohim chat without a message: a conversation on the terminal, line by lin
   assert.equal(again.stdout.toString(), 'echo: second question\n');
   const md = (await h.ok(['chats', 'export', id])).stdout.toString();
   assert.equal(md.match(/## Assistant/g)!.length, 2, 'the regenerated answer replaced the old one');
+});
+
+test('kill -9 while an answer streams: the question is kept, the vault opens, the conversation goes on', async (t) => {
+  const model = await startOllamaServer();
+  t.after(() => model.close());
+  const h = await initHome();
+  await h.ok(['ai', 'provider', '--ollama', model.url, '--chat-model', 'stall']);
+  const child = spawn(NODE, [CLI, 'chat', 'what is the borehole depth?'], { env: cliEnv({ ELOHIM_HOME: h.home, ELOHIM_PASSPHRASE: PASSPHRASE }), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  child.kill('SIGKILL');
+  await new Promise((resolve) => child.once('close', resolve));
+  const id = /^conversation ([0-9a-f]{32})$/m.exec(stderr)![1]!;
+  const verify = await h.run(['verify']);
+  assert.equal(verify.code, 0, describeRun(verify));
+  await h.ok(['ai', 'provider', '--chat-model', 'tiny']);
+  const md = (await h.ok(['chats', 'export', id])).stdout.toString();
+  assert.match(md, /## You\n\nwhat is the borehole depth\?/);
+  const next = await h.ok(['chat', '-c', id, 'and its yield?']);
+  assert.equal(next.stdout.toString(), 'echo: and its yield?\n');
 });
