@@ -188,3 +188,19 @@ test('conversations: list, search, rename, trash and restore, export as Markdown
   const doc = (await (await a.api('/api/v1/openapi.json')).json()) as { paths: Record<string, unknown> };
   for (const p of ['/api/v1/assistant/conversations/{id}/messages', '/api/v1/assistant/memories/{id}/approve', '/api/v1/assistant/index/rebuild', '/api/v1/assistant/provider']) assert.ok(p in doc.paths, p);
 });
+
+test('panic ends an answer in flight: the model server sees its client go', async (t) => {
+  const a = await startAssistant();
+  t.after(() => a.close());
+  const conv = await a.conversation();
+  await a.api('/api/v1/assistant/provider', { method: 'PATCH', ...json({ chatModel: 'stall' }) });
+  let streaming!: () => void;
+  const started = new Promise<void>((r) => (streaming = r));
+  const reading = readEvents(await a.ask(conv, 'keep talking'), (e) => e.event === 'token' && streaming()).catch((err: unknown) => err);
+  await started;
+  const panic = await fetch(`${a.base}/api/v1/panic`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-elohim-csrf': '1' }, body: '{}' });
+  assert.equal(panic.status, 200);
+  await reading;
+  assert.ok(await eventually(() => a.model.closedByClient === 1), 'generation stopped at the provider');
+  assert.equal((await a.api('/api/v1/assistant/conversations')).status, 401, 'locked');
+});
