@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MEMORY_PROMPT } from '../src/ai/index.ts';
+import { MEMORY_PROMPT, SUMMARY_PROMPT } from '../src/ai/index.ts';
 import { indexed, json, putFile, readEvents, startAssistant } from './assistant-helpers.ts';
 import { eventually } from './http-helpers.ts';
 
@@ -203,4 +203,26 @@ test('panic ends an answer in flight: the model server sees its client go', asyn
   await reading;
   assert.ok(await eventually(() => a.model.closedByClient === 1), 'generation stopped at the provider');
   assert.equal((await a.api('/api/v1/assistant/conversations')).status, 401, 'locked');
+});
+
+test('a long conversation: older turns are folded into a running summary by the model, which the next turns are given instead', async (t) => {
+  const a = await startAssistant({
+    reply: (m) => (m[0]?.content === SUMMARY_PROMPT ? 'The user described pump number one through several; all need seals.' : m[0]?.content === MEMORY_PROMPT ? 'NONE' : 'noted'),
+  });
+  t.after(() => a.close());
+  const conv = await a.conversation();
+  // 2,048-token window, 1,024 reserved: about a dozen 100-word turns overflow it
+  const long = (i: number) => `pump number ${i}: ${'the seal leaks and the impeller wobbles '.repeat(14)}`;
+  let last: { report: { parts: { summary: { included: boolean }; turns: { dropped: number; summarised: number } } }; budget: string } | undefined;
+  for (let i = 0; i < 16; i++) last = (await readEvents(await a.ask(conv, long(i))))[0]!.data as typeof last;
+  const summaries = a.model.requests.filter((r) => r.path === '/api/chat' && (r.body as { messages: { content: string }[] }).messages[0]!.content === SUMMARY_PROMPT);
+  assert.ok(summaries.length >= 1, 'the model was asked to summarise');
+  // incremental: a later request gives the summary so far, not the whole conversation again
+  const input = (summaries.at(-1)!.body as { messages: { content: string }[] }).messages[1]!.content;
+  if (summaries.length > 1) assert.match(input, /^Summary so far:\nThe user described pump number one/);
+  assert.equal(last!.report.parts.summary.included, true, JSON.stringify(last!.report.parts));
+  assert.ok(last!.report.parts.turns.summarised > 0);
+  assert.match(last!.budget, /summary \d+ · .* older turns? summarised/);
+  const sent = a.model.requests.filter((r) => r.path === '/api/chat').findLast((r) => (r.body as { messages: { content: string }[] }).messages[0]!.content.startsWith('You are the ElohimOS assistant'))!.body as { messages: { content: string }[] };
+  assert.match(sent.messages[0]!.content, /Summary of the earlier conversation:\nThe user described pump number one/);
 });
