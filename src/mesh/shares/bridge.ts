@@ -20,7 +20,7 @@ import type { EntryInfo, ObjectStore, Vault } from '../../vault/index.ts';
 import { newObjectId } from '../../vault/index.ts';
 import { newRecordId } from '../../db/index.ts';
 import { joinVectors, maxSeen, versionKey, viewOf } from './crdt.ts';
-import type { Version } from './crdt.ts';
+import type { Version, ViewItem } from './crdt.ts';
 import { openVersion, sealVersion } from './keys.ts';
 import type { DeviceSigner } from './keys.ts';
 import { memberOf } from './store.ts';
@@ -34,6 +34,9 @@ export interface BridgeDeps {
   clock: () => number;
   signal?: AbortSignal;
 }
+
+/** Files put into the vault per putMany call. */
+const PUT_BATCH = 500;
 
 const samePath = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((n, i) => n === b[i]);
 
@@ -191,6 +194,7 @@ export function createBridge(deps: BridgeDeps) {
     const links: { key: string; link: LocalLink | null }[] = [];
     let changed = 0;
     let pending = 0;
+    const toPut: ViewItem[] = [];
     for (const [key, link] of state.local) {
       if (keys.has(key)) continue;
       links.push({ key, link: null });
@@ -215,15 +219,42 @@ export function createBridge(deps: BridgeDeps) {
         continue;
       }
       if (link !== undefined && live(link.item) && !samePath(link.path, item.path)) trash(link.item);
-      const parent = ensureFolder(vault, [...base, ...item.path.slice(0, -1)]);
-      const plaintext = await objects.read(item.version.obj as never, Buffer.from(c.fileKey, 'base64') as never, c.size);
+      toPut.push(item);
+    }
+    // Many files at once through putMany (its objects' folders are fsynced once per batch, which
+    // a put per file would pay each time); one at a time when a batch is refused (a folder of
+    // that name in the way), so one such file does not hold back the others.
+    const read = (item: ViewItem) => () => {
+      const c = item.version.content;
+      return objects.read(item.version.obj as never, Buffer.from(c.fileKey, 'base64') as never, c.size);
+    };
+    const linkOf = (item: ViewItem): { key: string; link: LocalLink } | null => {
+      const id = vault.children(ensureFolder(vault, [...base, ...item.path.slice(0, -1)])).find((x) => x.name === item.path[item.path.length - 1] && x.kind === 'file')?.id;
+      return id === undefined ? null : { key: item.key, link: { item: id, version: versionKey(item.version), vv: item.version.vv, sha256: vault.sha256Of(id), path: item.path } };
+    };
+    const root = ensureFolder(vault, base);
+    for (let i = 0; i < toPut.length; i += PUT_BATCH) {
+      const batch = toPut.slice(i, i + PUT_BATCH);
       try {
-        const info = await vault.put(parent, item.path[item.path.length - 1]!, plaintext, { replace: true, sizeHint: c.size, signal: deps.signal });
-        links.push({ key: item.key, link: { item: info.id, version: vkey, vv: item.version.vv, sha256: vault.sha256Of(info.id), path: item.path } });
-        changed++;
+        await vault.putMany(root, batch.map((item) => ({ names: item.path, size: item.version.content.size, read: read(item) })), { replace: true, signal: deps.signal });
       } catch (err) {
-        if (!isElohimError(err, 'ITEM_EXISTS')) throw err;
-        pending++; // a folder of that name is in the way: shown once it is moved
+        if (!isElohimError(err, 'ITEM_EXISTS') && !isElohimError(err, 'NOT_A_FOLDER')) throw err;
+        for (const item of batch) {
+          try {
+            const parent = ensureFolder(vault, [...base, ...item.path.slice(0, -1)]);
+            await vault.put(parent, item.path[item.path.length - 1]!, await read(item)(), { replace: true, sizeHint: item.version.content.size, signal: deps.signal });
+          } catch (e) {
+            if (!isElohimError(e, 'ITEM_EXISTS') && !isElohimError(e, 'NOT_A_FOLDER')) throw e;
+          }
+        }
+      }
+      for (const item of batch) {
+        const l = linkOf(item);
+        if (l === null || l.link.sha256 !== item.version.content.sha256) pending++; // in the way: shown once it is moved
+        else {
+          links.push(l);
+          changed++;
+        }
       }
     }
     store.setLocal(state, links);

@@ -226,9 +226,10 @@ export function createEngine(deps: EngineDeps) {
     const obj = String(m.head.obj);
     const offset = Number(m.head.offset);
     if (!HEX32.test(obj) || !Number.isSafeInteger(offset) || offset < 0) throw new ElohimError('SYNC_REJECTED', 'a malformed object chunk');
-    await mkdir(deps.staging, { recursive: true, mode: 0o700 });
     const path = join(deps.staging, obj);
     const staged = await stat(path).then((s) => s.size, () => 0);
+    if (offset === 0 && staged === 0 && m.head.end === true) return { bytes: m.bytes?.length ?? 0, done: await keepWhole(obj, m.bytes ?? new Uint8Array(0), want) };
+    await mkdir(deps.staging, { recursive: true, mode: 0o700 });
     if (offset !== staged) {
       if (offset !== 0) throw new ElohimError('SYNC_REJECTED', 'an object chunk arrived out of order');
       await rm(path, { force: true });
@@ -259,6 +260,26 @@ export function createEngine(deps: EngineDeps) {
     }
     await rm(path, { force: true });
     return { bytes: bytes.length, done: true };
+  }
+
+  /**
+   * An object that came whole in one message (most small files): checked and kept straight from
+   * memory, with no staged copy; there is nothing to resume.
+   */
+  async function keepWhole(obj: string, bytes: Uint8Array, want: { fileKey: string; size: number }): Promise<boolean> {
+    if ((await deps.ciphertext.size(obj as never)) !== null) return true;
+    try {
+      await deps.ciphertext.write(obj as never, (async function* () {
+        yield bytes;
+      })(), { fileKey: fileKeyFromBytes(Buffer.from(want.fileKey, 'base64')), size: want.size });
+    } catch (err) {
+      if (isElohimError(err, 'AGE_PAYLOAD_INVALID') || isElohimError(err, 'OBJECT_DAMAGED')) {
+        throw new ElohimError('SYNC_REJECTED', 'an object failed authentication: it was not kept', { cause: err });
+      }
+      if (isElohimError(err, 'ITEM_EXISTS')) return true; // a write of it in flight won the race
+      throw err;
+    }
+    return true;
   }
 
   return { hello, acceptHello, versionsFor, applyVersions, wanted, serve, receiveChunk, sharesWith };

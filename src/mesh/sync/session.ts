@@ -6,15 +6,17 @@
  * asked for and sends `fin` after its own `served`. A side is finished when it has received the
  * other's `fin` (nothing comes after it) and its own sends are done: the channel is then at a
  * message boundary, so a pooled stream can be reused. Every chunk is acknowledged (`ack`), and a
- * sender keeps at most WINDOW unacknowledged.
+ * sender keeps at most WINDOW bytes unacknowledged.
  */
 import { ElohimError, isElohimError } from '../../errors.ts';
 import { decodeMessage, encodeMessage } from './frame.ts';
 import type { Channel, Message } from './frame.ts';
 import type { Engine, PeerHello, Progress, Want } from './engine.ts';
 
-/** Object chunks (1 MiB each) a sender may have on the way before the receiver acknowledges. */
-const WINDOW = 4;
+/** Bytes of object chunks a sender may have on the way before the receiver acknowledges them. */
+const WINDOW = 4 * 1024 * 1024;
+/** Whole small objects written at once by a receiver. */
+const WRITERS = 8;
 
 export interface SessionResult {
   peer: PeerHello;
@@ -81,18 +83,20 @@ async function exchange(
   })();
   const allowed = (share: string) => peer.shares.includes(share);
 
-  // Flow control of our own: at most WINDOW chunks sent and not yet acknowledged. A receiver
+  // Flow control of our own: at most WINDOW bytes of chunks sent and not yet acknowledged. A receiver
   // that writes each chunk to disk reads slower than loopback delivers, and a libp2p stream that
   // is paused still buffers what arrives until it fails (StreamBufferError), so the sender must
   // wait rather than rely on the transport's backpressure.
   let inFlight = 0;
   let creditWaiter: (() => void) | null = null;
   const withCredit = async (m: Message) => {
-    while (inFlight >= WINDOW) await new Promise<void>((resolve) => (creditWaiter = resolve));
-    inFlight++;
+    const n = m.bytes?.length ?? 0;
+    while (inFlight > 0 && inFlight + n > WINDOW) await new Promise<void>((resolve) => (creditWaiter = resolve));
+    inFlight += n;
     await send(m);
   };
 
+  const writing = new Set<Promise<void>>();
   let wants = new Map<string, Want & { fileKey: string; size: number }>();
   let theirFin = false;
   let failure: unknown = null;
@@ -134,18 +138,33 @@ async function exchange(
       case 'chunk': {
         const want = wants.get(String(m.head.obj));
         if (want === undefined) throw new ElohimError('SYNC_REJECTED', 'an object nobody asked for');
-        const { bytes, done } = await engine.receiveChunk(m, want);
-        await send({ head: { t: 'ack' } }).catch(keep);
-        progress.bytes += bytes;
-        if (done) {
-          progress.objects++;
-          wants.delete(want.obj);
-        }
-        report();
+        const take = async () => {
+          const { bytes, done } = await engine.receiveChunk(m, want);
+          await send({ head: { t: 'ack', n: m.bytes?.length ?? 0 } }).catch(keep);
+          progress.bytes += bytes;
+          if (done) {
+            progress.objects++;
+            wants.delete(want.obj);
+          }
+          report();
+        };
+        if (m.head.offset === 0 && m.head.end === true) {
+          // A whole object in one message: written beside the next ones (up to WRITERS at once),
+          // so small files' fsyncs overlap instead of queueing one after another.
+          while (writing.size >= WRITERS) await Promise.race(writing);
+          const task: Promise<void> = take().then(
+            () => void writing.delete(task),
+            (err) => {
+              writing.delete(task);
+              failure ??= err;
+            },
+          );
+          writing.add(task);
+        } else await take();
         break;
       }
       case 'ack': {
-        inFlight = Math.max(0, inFlight - 1);
+        inFlight = Math.max(0, inFlight - (Number.isSafeInteger(m.head.n) ? (m.head.n as number) : 0));
         (creditWaiter as (() => void) | null)?.();
         creditWaiter = null;
 
@@ -155,12 +174,19 @@ async function exchange(
       case 'missing':
         wants.delete(String(m.head.obj));
         break;
-      case 'served':
-        // We have all we asked for. `fin` goes after our own `served` (the chain is in order,
-        // and their `want` came before their `served`), so it is the last thing we send.
-        sending = sending.then(() => send({ head: { t: 'fin' } }));
+      case 'served': {
+        // We have all we asked for once the writes in flight end. `fin` goes after our own
+        // `served` (the chain is in order, and their `want` came before their `served`), so it
+        // is the last thing we send.
+        const inFlightWrites = Promise.all(writing);
+        sending = sending.then(async () => {
+          await inFlightWrites;
+          if (failure !== null) throw failure;
+          await send({ head: { t: 'fin' } });
+        });
         sending.catch(keep);
         break;
+      }
       case 'fin':
         theirFin = true;
         break;
@@ -170,6 +196,8 @@ async function exchange(
         await opts.onExtra?.(m, peer);
     }
   }
+  await Promise.all(writing);
   await sending;
+  if (failure !== null) throw failure;
   return { peer, versions: progress.versions, objects: progress.objects, bytes: progress.bytes };
 }
