@@ -354,11 +354,16 @@ describe('the assistant in the web UI, in Chromium', () => {
     await button('Edit Prefers short answers', remembered).click();
     const edit = page.getByRole('dialog', { name: 'Memory', exact: true });
     await edit.getByRole('textbox', { name: 'Memory', exact: true }).fill('Prefers very short answers');
+    await edit.getByLabel('Forget it on (optional)', { exact: true }).fill('2099-12-31');
     await button('Save', edit).click();
-    await remembered.getByText('Prefers very short answers', { exact: true }).waitFor();
+    const item = remembered.getByRole('listitem').filter({ hasText: 'Prefers very short answers' });
+    await item.getByText(/until Dec 31, 2099/).waitFor();
     await button('Forget Prefers very short answers', remembered).click();
     await remembered.getByText('Prefers very short answers', { exact: true }).waitFor({ state: 'detached' });
     await remembered.getByText(MEMORY_TEXT, { exact: true }).waitFor();
+    // Its provenance opens the conversation it came from.
+    await remembered.getByRole('listitem').filter({ hasText: MEMORY_TEXT }).getByRole('button', { name: /^from a conversation/ }).click();
+    await page.getByRole('heading', { name: `Remember: ${FACT}.`, level: 1 }).waitFor();
   });
 
   step('5. a file put in the vault is cited, and the citation opens it in the vault browser', async () => {

@@ -309,6 +309,12 @@ export default function ChatScreen({ active, settingsOpen, onOpenFile, onOpenSet
             onAutoApprove={async (on) => setPrefs(await chatApi.setPreferences({ autoApprove: on }))}
             propose={prefs?.proposeMemories ?? false}
             onPropose={async (on) => setPrefs(await chatApi.setPreferences({ proposeMemories: on }))}
+            onOpenConversation={(id) => {
+              if (id === selected) return;
+              abort.current?.abort();
+              setMessages([]);
+              setSelected(id);
+            }}
           />
         </div>
       )}

@@ -7,6 +7,18 @@ import type { Memory } from './client.ts';
 import { chatErrorText, isSessionEnd } from './errors.ts';
 import { t } from './strings.ts';
 
+/** A time as a date input's value, in local time ("2026-12-31"). */
+function dateValue(ms: number): string {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+}
+
+/** The last moment of a date input's day, local time: "forget it on" that day means after it. */
+function endOfDay(value: string): number {
+  const [y, m, d] = value.split('-').map(Number) as [number, number, number];
+  return new Date(y, m - 1, d, 23, 59, 59, 999).getTime();
+}
+
 /** A memory's text as a button name: the start of it is enough to tell memories apart. */
 const short = (text: string) => (text.length > 60 ? text.slice(0, 57) + '…' : text);
 
@@ -15,6 +27,8 @@ export interface MemoryPanelProps {
   reload: number;
   autoApprove: boolean;
   onAutoApprove: (on: boolean) => Promise<void>;
+  /** opens the conversation a memory came from */
+  onOpenConversation: (id: string) => void;
   /** whether the model is asked for memories after each answer */
   propose: boolean;
   onPropose: (on: boolean) => Promise<void>;
@@ -24,11 +38,13 @@ export interface MemoryPanelProps {
  * The memory panel: memories the model proposed, to approve (as they are or edited) or reject;
  * the approved ones, to edit or forget; one to add by hand; and the auto-approve switch.
  */
-export function MemoryPanel({ reload, autoApprove, onAutoApprove, propose, onPropose }: MemoryPanelProps) {
+export function MemoryPanel({ reload, autoApprove, onAutoApprove, propose, onPropose, onOpenConversation }: MemoryPanelProps) {
   const [memories, setMemories] = useState<Memory[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [editing, setEditing] = useState<Memory | null>(null);
   const [draft, setDraft] = useState('');
+  /** the expiry being edited, as a date input's value (YYYY-MM-DD) or '' */
+  const [expiry, setExpiry] = useState('');
   const [adding, setAdding] = useState('');
   const [busy, setBusy] = useState(false);
   const [refresh, setRefresh] = useState(0);
@@ -67,7 +83,11 @@ export function MemoryPanel({ reload, autoApprove, onAutoApprove, propose, onPro
 
   const meta = (m: Memory) => (
     <span className="memory-meta">
-      {m.source !== undefined && t('memory.from', { date: formatDate(m.created) })}
+      {m.source !== undefined && (
+        <button type="button" className="link-button memory-source" title={t('memory.open')} onClick={() => onOpenConversation(m.source!.conversation)}>
+          {t('memory.from', { date: formatDate(m.created) })}
+        </button>
+      )}
       {m.expires !== undefined && <> · {t('memory.expires', { date: formatDate(m.expires) })}</>}
     </span>
   );
@@ -109,6 +129,7 @@ export function MemoryPanel({ reload, autoApprove, onAutoApprove, propose, onPro
                 aria-label={t('edit', { text: short(m.text) })}
                 onClick={() => {
                   setDraft(m.text);
+                  setExpiry(m.expires === undefined ? '' : dateValue(m.expires));
                   setEditing(m);
                 }}
               >
@@ -137,6 +158,7 @@ export function MemoryPanel({ reload, autoApprove, onAutoApprove, propose, onPro
                 aria-label={t('edit', { text: short(m.text) })}
                 onClick={() => {
                   setDraft(m.text);
+                  setExpiry(m.expires === undefined ? '' : dateValue(m.expires));
                   setEditing(m);
                 }}
               >
@@ -176,14 +198,25 @@ export function MemoryPanel({ reload, autoApprove, onAutoApprove, propose, onPro
             const target = editing;
             const text = draft.trim();
             if (target === null || text === '') return;
+            const expires = expiry === '' ? null : endOfDay(expiry);
             // Editing a proposed memory approves it as edited: that is what the user meant.
-            const save = target.status === 'proposed' ? () => chatApi.approveMemory(target.id, text) : () => chatApi.editMemory(target.id, text);
+            const save = async () => {
+              if (target.status === 'proposed') await chatApi.approveMemory(target.id, text);
+              await chatApi.editMemory(target.id, { ...(target.status === 'proposed' ? {} : { text }), expires });
+            };
             void act(save).then((ok) => ok && setEditing(null));
           }}
         >
           <div className="field">
             <label htmlFor="memory-edit">{t('memory.edit')}</label>
             <textarea id="memory-edit" className="textarea" rows={4} value={draft} onChange={(e) => setDraft(e.target.value)} maxLength={2000} autoFocus />
+          </div>
+          <div className="field">
+            <label htmlFor="memory-expiry">{t('memory.expiry')}</label>
+            <input id="memory-expiry" type="date" value={expiry} aria-describedby="memory-expiry-hint" onChange={(e) => setExpiry(e.target.value)} />
+            <p id="memory-expiry-hint" className="hint">
+              {t('memory.expiry.hint')}
+            </p>
           </div>
           <div className="actions">
             <button type="button" className="button" onClick={() => setEditing(null)}>

@@ -232,7 +232,8 @@ export const chatApi = {
 
   memories: () => request<{ memories: Memory[] }>('GET', API.memories),
   addMemory: (text: string) => request<{ memory: Memory }>('POST', API.memories, { text }),
-  editMemory: (id: string, text: string) => request<{ memory: Memory }>('PATCH', path(API.memory, id), { text }),
+  /** Edits a memory's text and its expiry (null: never expires). */
+  editMemory: (id: string, change: { text?: string; expires?: number | null }) => request<{ memory: Memory }>('PATCH', path(API.memory, id), change),
   /** Approves a proposed memory, as it is or with `text` instead. */
   approveMemory: (id: string, text?: string) => request<{ memory: Memory }>('POST', path(API.memoryApprove, id), text === undefined ? {} : { text }),
   /** Rejects a proposed memory, forgets an approved one. */
