@@ -101,6 +101,20 @@ export function createModels(deps: ModelsDeps) {
   /** Files this process has seen load in a child: path → "size:mtime". */
   const probed = new Map<string, string>();
   const active = new Map<string, { controller: AbortController; done: Promise<unknown> }>();
+  /** temp files of imports running in this process */
+  const importing = new Set<string>();
+
+  /**
+   * Removes temp files no import of this process is writing: those of a process killed mid-import
+   * (the data folder's lock keeps any other process out while this one runs).
+   */
+  async function sweepTemp(): Promise<void> {
+    const entries = await readdir(folder.tmp).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return [] as string[];
+      throw err;
+    });
+    for (const e of entries) if (!importing.has(join(folder.tmp, e))) await rm(join(folder.tmp, e), { force: true });
+  }
 
   const view = (m: ModelFile): LocalModel => {
     const s = m.summary;
@@ -184,7 +198,9 @@ export function createModels(deps: ModelsDeps) {
       // The header first: a file that is not a GGUF is refused before gigabytes are copied.
       await readGgufSummary(source);
       await folder.ensure();
+      await sweepTemp();
       const temp = join(folder.tmp, `${randomBytes(12).toString('hex')}.gguf`);
+      importing.add(temp);
       try {
         const hash = createHash('sha256');
         let completed = 0;
@@ -208,6 +224,7 @@ export function createModels(deps: ModelsDeps) {
         );
         return await admit(temp, name, { ...(expected ? { expected } : {}), actual: hash.digest('hex') }, opts);
       } finally {
+        importing.delete(temp);
         await rm(temp, { force: true });
       }
     },
@@ -315,9 +332,7 @@ export function createModels(deps: ModelsDeps) {
     },
 
     /** Temp files of imports a crash interrupted (never partial pulls, which resume). */
-    async cleanTemp(): Promise<void> {
-      await rm(folder.tmp, { recursive: true, force: true });
-    },
+    cleanTemp: sweepTemp,
   };
 }
 

@@ -25,9 +25,9 @@ export function modelsCommand(): Command {
       await withApp(async (app) => {
         const list = await app.models.list();
         if (flags.json) return void process.stdout.write(`${JSON.stringify(list)}\n`);
-        if (list.length === 0) return void process.stderr.write('no models yet: elohim models import <file.gguf> or elohim models pull <url>\n');
+        if (list.length === 0) process.stderr.write('no models yet: elohim models import <file.gguf> or elohim models pull <url>\n');
         const rows = list.map((m) => [m.name, formatBytes(m.size), m.family, m.parameterSize ?? '', m.quantization ?? '', m.contextLength ? `${m.contextLength} ctx` : '', m.capabilities.join(',')]);
-        printTable([['NAME', 'SIZE', 'FAMILY', 'PARAMS', 'QUANT', 'CONTEXT', 'CAN'], ...rows]);
+        if (list.length > 0) printTable([['NAME', 'SIZE', 'FAMILY', 'PARAMS', 'QUANT', 'CONTEXT', 'CAN'], ...rows]);
         const pulls = await app.models.pulls();
         for (const p of pulls) process.stderr.write(`paused pull: ${p.name} (${formatBytes(p.completed)}${p.total ? ` of ${formatBytes(p.total)}` : ''}); run the same pull again to resume\n`);
       });

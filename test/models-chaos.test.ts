@@ -1,0 +1,85 @@
+/**
+ * Models under kill -9 and races, through the CLI as a user runs it: a pull killed mid-download
+ * resumes from its partial; an import killed while llama.cpp checks the file leaves a temp file
+ * that the next import removes, and no model; two imports of one name at once leave one model.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { createModels } from '../src/ai/models/index.ts';
+import { isElohimError } from '../src/errors.ts';
+import { TINY_GGUF, TINY_SHA256, tinyMissing } from './helpers/llama-data.ts';
+import { startFileServer } from './helpers/model-file-server.ts';
+import { CLI, cliEnv, makeHome, NODE, removeTempDirs } from './helpers.ts';
+
+after(removeTempDirs);
+
+/** Starts `elohim …args`, SIGKILLs it once `ready(stderr)` holds (polled), and waits for it to end. */
+async function killWhen(home: string, args: string[], ready: (stderr: string) => boolean | Promise<boolean>): Promise<string> {
+  const child = spawn(NODE, [CLI, ...args], { env: cliEnv({ ELOHIM_HOME: home }), stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  let exited = false;
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const closed = new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_code, signal) => ((exited = true), resolve(signal))));
+  for (;;) {
+    if (exited) throw new Error(`ended before it was killed: ${stderr}`);
+    if (await ready(stderr)) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  child.kill('SIGKILL');
+  assert.equal(await closed, 'SIGKILL');
+  return stderr;
+}
+
+test('kill -9 mid-pull: the partial stays and the same pull resumes with a Range request', { skip: tinyMissing }, async (t) => {
+  const files = await startFileServer(new Map([['/tiny.gguf', readFileSync(TINY_GGUF)]]));
+  t.after(() => files.close());
+  files.slow.set('/tiny.gguf', 80);
+  const h = await makeHome();
+  const url = `${files.url}/tiny.gguf`;
+  const partDir = join(h.home, 'models', 'partial');
+  // killed once some bytes are on disk
+  const landed = async () => {
+    const parts = (await readdir(partDir).catch(() => [] as string[])).filter((f) => f.endsWith('.part'));
+    return parts.length === 1 && (await stat(join(partDir, parts[0]!))).size > 64 * 1024;
+  };
+  await killWhen(h.home, ['models', 'pull', url, '--name', 'tiny', '--sha256', TINY_SHA256], landed);
+  const partial = await readdir(join(h.home, 'models', 'partial'));
+  assert.equal(partial.filter((f) => f.endsWith('.part')).length, 1);
+  assert.match((await h.ok(['models', 'ls'])).stderr, /^paused pull: tiny \(/m);
+  files.slow.delete('/tiny.gguf');
+  files.seen.length = 0;
+  await h.ok(['models', 'pull', url]);
+  assert.match(files.seen[0]!.range ?? '', /^bytes=[1-9]\d*-$/, 'resumed from the partial');
+  assert.match((await h.ok(['models', 'show', 'tiny'])).stdout.toString(), new RegExp(TINY_SHA256));
+  assert.deepEqual(await readdir(join(h.home, 'models', 'partial')), []);
+});
+
+test('kill -9 while llama.cpp checks an import: no model, and the next import sweeps the temp file', { skip: tinyMissing }, async () => {
+  const h = await makeHome();
+  await killWhen(h.home, ['models', 'import', TINY_GGUF, '--name', 'killed'], (e) => /checking/.test(e));
+  assert.equal((await readdir(join(h.home, 'models', 'tmp'))).length, 1, 'the killed import left its temp file');
+  assert.ok(!(await readdir(join(h.home, 'models'))).includes('killed.gguf'));
+  await h.ok(['models', 'import', TINY_GGUF, '--name', 'next']);
+  assert.deepEqual(await readdir(join(h.home, 'models', 'tmp')), []);
+  assert.deepEqual((JSON.parse((await h.ok(['models', 'ls', '--json'])).stdout.toString()) as { name: string }[]).map((m) => m.name), ['next']);
+});
+
+test('two imports of one name at once: one model, the other MODEL_EXISTS, nothing left over', { skip: tinyMissing }, async () => {
+  const home = await mkdtemp(join(tmpdir(), 'elohim-models-race-'));
+  try {
+    const models = createModels({ dir: join(home, 'models') });
+    const results = await Promise.allSettled([models.importFile(TINY_GGUF, { name: 'same' }), models.importFile(TINY_GGUF, { name: 'same' })]);
+    assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+    const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    assert.ok(isElohimError(failed.reason, 'MODEL_EXISTS'), String(failed.reason));
+    assert.deepEqual((await models.list()).map((m) => m.name), ['same']);
+    assert.deepEqual(await readdir(join(home, 'models', 'tmp')), []);
+  } finally {
+    await rm(home, { recursive: true, force: true });
+  }
+});
