@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { makePdf } from '../src/ai/testing/documents.ts';
 import { indexed, json, putFile, readEvents, startAssistant } from './assistant-helpers.ts';
+import { openSession } from './server-helpers.ts';
 
 const messagesOf = async (api: (p: string) => Promise<Response>, conv: string) =>
   ((await (await api(`/api/v1/assistant/conversations/${conv}`)).json()) as { messages: { role: string; content: string; partial?: boolean }[] }).messages;
@@ -99,6 +100,11 @@ test('a 500 MB text file: its start is indexed and said to be cut, the server an
   const tower = (await readEvents(await a.ask(conv, 'zorblatt water tower leak')))[0]!.data as { citations: { name: string }[] };
   assert.equal(tower.citations[0]!.name, 'huge.txt');
   await healthy(a.base);
+  // locked and unlocked: the index is rebuilt from its sealed texts, and still says which was cut
+  assert.equal((await a.api('/api/v1/session', { method: 'DELETE' })).status, 204);
+  const again = await openSession(a.base);
+  const after = (await indexed(again.api, 2, 120_000)) as { truncated: { name: string }[] };
+  assert.deepEqual(after.truncated.map((x) => x.name), ['huge.txt']);
 });
 
 test('limits are the same through every face: a 200,001-character message, a 2,001-character memory, a 201-character title are refused and change nothing', async (t) => {

@@ -91,7 +91,7 @@ export interface Assistant {
    */
   indexDocument(item: string, name: string, text: string, sha256?: string): { chunks: number; truncated: boolean };
   /** `indexDocument` for many files, kept in one commit (a first full index). */
-  indexDocuments(docs: readonly { item: string; name: string; text: string; sha256?: string }[]): { chunks: number; truncated: boolean }[];
+  indexDocuments(docs: readonly { item: string; name: string; text: string; sha256?: string; truncated?: boolean }[]): { chunks: number; truncated: boolean }[];
   /** Forgets a file (trashed or deleted); false when it was not indexed. */
   removeDocument(item: string): boolean;
   /**

@@ -85,7 +85,6 @@ export function createIndexer(deps: IndexerDeps): Indexer {
   let total = 0;
   let skipped = 0;
   const failed: IndexStatus['failed'] = [];
-  const truncated = new Map<string, string>();
   /** items skipped or failed at a given hash: not read again until they change */
   const settled = new Map<string, string>();
 
@@ -104,6 +103,14 @@ export function createIndexer(deps: IndexerDeps): Indexer {
           total = 0;
         }
       });
+  };
+
+  const vaultName = (item: string): string | null => {
+    try {
+      return vault.item(item).name;
+    } catch {
+      return null;
+    }
   };
 
   /** Every live file of the vault, by id. */
@@ -142,7 +149,7 @@ export function createIndexer(deps: IndexerDeps): Indexer {
   };
 
   /** Reads and extracts one file; null when there is nothing to index for it. */
-  async function textOf(entry: EntryInfo, sha: string): Promise<{ item: string; name: string; text: string; sha256: string } | null> {
+  async function textOf(entry: EntryInfo, sha: string): Promise<{ item: string; name: string; text: string; sha256: string; truncated: boolean } | null> {
     const plan = bytesToRead(entry.name, entry.size);
     if (plan === null) return null;
     if ('skip' in plan) {
@@ -168,13 +175,11 @@ export function createIndexer(deps: IndexerDeps): Indexer {
       fail(entry, found.reason, sha);
       return null;
     }
-    if (found.truncated) truncated.set(entry.id, entry.name);
-    else truncated.delete(entry.id);
-    return { item: entry.id, name: entry.name, text: found.text, sha256: sha };
+    return { item: entry.id, name: entry.name, text: found.text, sha256: sha, truncated: found.truncated };
   }
 
   async function run(): Promise<void> {
-    let batch: { item: string; name: string; text: string; sha256: string }[] = [];
+    let batch: { item: string; name: string; text: string; sha256: string; truncated: boolean }[] = [];
     let chars = 0;
     const flush = () => {
       if (batch.length === 0) return;
@@ -255,7 +260,6 @@ export function createIndexer(deps: IndexerDeps): Indexer {
       for (const item of store.documentItems()) assistant.removeDocument(item);
       settled.clear();
       failed.length = 0;
-      truncated.clear();
       skipped = 0;
       sweep = true;
       schedule();
@@ -270,7 +274,11 @@ export function createIndexer(deps: IndexerDeps): Indexer {
         total: Math.max(total, done),
         skipped,
         failed: [...failed],
-        truncated: [...truncated].filter(([item]) => store.documentInfo(item) !== null).map(([item, name]) => ({ item, name })),
+        // kept with each text, so it is known after an unlock too
+        truncated: store.documentItems().flatMap((item) => {
+          const info = store.documentInfo(item);
+          return info?.truncated ? [{ item, name: vaultName(item) ?? info.name }] : [];
+        }),
       };
     },
     async idle() {

@@ -71,13 +71,13 @@ export interface AssistantStore {
    */
   putDocument(item: string, name: string, text: string, sha256?: string): { text: string; truncated: boolean };
   /** `putDocument` for many files in one commit (a first full index: one transaction, not thousands). */
-  putDocuments(docs: readonly { item: string; name: string; text: string; sha256?: string }[]): { text: string; truncated: boolean }[];
+  putDocuments(docs: readonly { item: string; name: string; text: string; sha256?: string; truncated?: boolean }[]): { text: string; truncated: boolean }[];
   /** Forgets a file's text (and its vectors). */
   removeDocument(item: string): boolean;
   /** Items whose text is kept. */
   documentItems(): string[];
   /** The name and contents hash a file was indexed under; null when it is not. */
-  documentInfo(item: string): { name: string; sha256?: string } | null;
+  documentInfo(item: string): { name: string; sha256?: string; truncated?: true } | null;
 
   /** Replaces a document's vectors under `model` (parts as records.ts says). */
   putVectors(item: string, model: string, dims: number, vectors: Float32Array): void;
@@ -134,7 +134,7 @@ export function openAssistantStore(deps: { records: RecordStore<AssistantRecord>
   let config: { id: RecordId; rec: ConfigRecord } | null = null;
   /** item → model → its vector records */
   const vectors = new Map<string, Map<string, { id: RecordId; rec: VectorsRecord }[]>>();
-  const documentMeta = new Map<string, { name: string; sha256?: string }>();
+  const documentMeta = new Map<string, { name: string; sha256?: string; truncated?: true }>();
 
   for (const [id, rec] of records.loadAll()) {
     if (!ASSISTANT_KINDS.has(rec.t)) throw new ElohimError('VAULT_FORMAT_UNKNOWN', `assistant record kind ${JSON.stringify(rec.t)} is newer than this build knows`);
@@ -164,10 +164,11 @@ export function openAssistantStore(deps: { records: RecordStore<AssistantRecord>
   for (const [item, list] of parts) {
     list.sort((a, b) => a.part - b.part);
     if (list.length !== list[0]!.parts || list.some((p, i) => p.part !== i)) continue;
-    const meta: { name: string; sha256?: string } = { name: list[0]!.name };
+    const meta: { name: string; sha256?: string; truncated?: true } = { name: list[0]!.name };
     if (list[0]!.sha256 !== undefined) meta.sha256 = list[0]!.sha256;
+    if (list[0]!.truncated === true) meta.truncated = true;
     documentMeta.set(item, meta);
-    deps.onDocument?.({ item, ...meta, text: list.map((p) => p.text).join(''), truncated: list[0]!.truncated === true });
+    deps.onDocument?.({ item, name: meta.name, ...(meta.sha256 === undefined ? {} : { sha256: meta.sha256 }), text: list.map((p) => p.text).join(''), truncated: list[0]!.truncated === true });
   }
   parts.clear();
 
@@ -320,8 +321,10 @@ export function openAssistantStore(deps: { records: RecordStore<AssistantRecord>
       const put: [RecordId, DocumentRecord][] = [];
       const remove: RecordId[] = [];
       const idsOf = new Map<string, RecordId[]>();
-      for (const { item, name, text, sha256 } of latest.values()) {
-        const kept = cut(text);
+      for (const { item, name, text, sha256, truncated } of latest.values()) {
+        // cut here, or already cut when the file was read (a text file read up to its limit)
+        const kept = { ...cut(text) };
+        if (truncated === true) kept.truncated = true;
         const count = Math.max(1, Math.ceil(kept.text.length / DOCUMENT_PART_CHARS));
         remove.push(...(documents.get(item) ?? []));
         const ids: RecordId[] = [];
@@ -341,7 +344,10 @@ export function openAssistantStore(deps: { records: RecordStore<AssistantRecord>
         documents.set(item, ids);
         vectors.delete(item);
         const d = latest.get(item)!;
-        documentMeta.set(item, d.sha256 === undefined ? { name: d.name } : { name: d.name, sha256: d.sha256 });
+        const meta: { name: string; sha256?: string; truncated?: true } = { name: d.name };
+        if (d.sha256 !== undefined) meta.sha256 = d.sha256;
+        if (d.truncated === true || d.text.length > MAX_DOCUMENT_CHARS) meta.truncated = true;
+        documentMeta.set(item, meta);
       }
       return docs.map((d) => cut(d.text));
     },
