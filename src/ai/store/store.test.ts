@@ -100,3 +100,37 @@ test('documents: kept in parts, handed back whole at open, replaced, cut past th
   openAssistantStore({ records, clock: Date.now, onDocument: (d) => last.push(d) });
   assert.deepEqual(last.map((d) => [d.item, d.truncated]).sort(), [['item-b', false], ['item-c', true]]);
 });
+
+test('settings, vectors and replaced answers: kept sealed, read back at the next open, and refused when malformed', () => {
+  let t = 0;
+  const { store, records } = open(() => ++t);
+  assert.deepEqual(store.config(), { provider: null, chatModel: null, embeddingModel: null, autoApprove: false, proposeMemories: true });
+  store.setConfig({ ...store.config(), provider: { kind: 'ollama', baseUrl: 'http://127.0.0.1:11434', allowRemote: false }, chatModel: 'tiny' });
+  store.putDocument('item1', 'a.md', 'some text', 'f'.repeat(64));
+  const v = Float32Array.from({ length: 3 * 5000 }, (_, i) => i / 7);
+  store.putVectors('item1', 'embedder', 5000, v);
+  assert.throws(() => store.putVectors('nope', 'embedder', 2, new Float32Array(2)), (e: unknown) => isElohimError(e, 'ITEM_NOT_FOUND'));
+  assert.throws(() => store.putVectors('item1', 'embedder', 4, new Float32Array(6)), RangeError);
+  const c = store.createConversation('c');
+  const q = store.appendMessage(c.id, { role: 'user', content: 'q' });
+  const old = store.appendMessage(c.id, { role: 'assistant', content: 'old' });
+  store.setSummary(c.id, 'summary through the old answer', old.id);
+  store.appendMessage(c.id, { role: 'assistant', content: 'new' }, [old.id]);
+  assert.deepEqual(store.messages(c.id).map((m) => m.content), ['q', 'new']);
+  assert.equal(store.summary(c.id), null, 'a summary through a replaced message goes with it');
+  assert.throws(() => store.appendMessage(c.id, { role: 'assistant', content: 'x' }, [q.id.replace(/./, '0') as RecordId]), (e: unknown) => isElohimError(e, 'ITEM_NOT_FOUND'));
+
+  const again = openAssistantStore({ records, clock: () => ++t });
+  assert.equal(again.config().chatModel, 'tiny');
+  assert.deepEqual(again.documentInfo('item1'), { name: 'a.md', sha256: 'f'.repeat(64) });
+  assert.deepEqual(again.vectorsOf('item1', 'embedder'), v, 'three parts of 8,192 floats or fewer, in order');
+  assert.equal(again.vectorsOf('item1', 'other-model'), null);
+  // new text for the file: its vectors were of the old one
+  again.putDocument('item1', 'a.md', 'other text', 'e'.repeat(64));
+  assert.equal(again.vectorsOf('item1', 'embedder'), null);
+  assert.equal(openAssistantStore({ records, clock: () => ++t }).vectorsOf('item1', 'embedder'), null);
+  // limits, whichever face the text came through
+  assert.throws(() => again.addMemory({ text: 'm'.repeat(2001) }), (e: unknown) => isElohimError(e, 'INVALID_INPUT'));
+  assert.throws(() => again.createConversation('t'.repeat(201)), (e: unknown) => isElohimError(e, 'INVALID_INPUT'));
+  assert.throws(() => again.setPreferences('p'.repeat(4001)), (e: unknown) => isElohimError(e, 'INVALID_INPUT'));
+});
