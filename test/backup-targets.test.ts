@@ -420,6 +420,11 @@ describe('target failures specific to a kind', () => {
     createRcloneTarget({ config: ok, remote: 'A:some/folder' });
   });
 
+  test('rclone: a missing rclone binary is a clear error, not a retried one', async () => {
+    const t = createRcloneTarget({ config: '[a]\ntype = local\n', remote: 'a:/tmp', binary: '/nonexistent/rclone', retry: FAST_RETRY });
+    await assert.rejects(t.list('snapshots/'), (err) => (err as { code?: string }).code === 'HOST_IO' && /rclone is not installed/.test((err as Error).message));
+  });
+
   test('rclone: the config reaches rclone through the environment only, never a file or the command line', async () => {
     // A fake rclone that records its argv, its RCLONE_ variables and any rclone.conf it can see.
     const dir = await mkdtemp(join(tmpdir(), 'elohim-fake-rclone-'));

@@ -99,7 +99,11 @@ export function createRcloneTarget(config: RcloneTargetConfig): Target {
       if (stderr.length < 65536) stderr += s;
     });
     const exited = new Promise<number | null>((resolve, reject) => {
-      child.once('error', (err) => reject(o.signal?.aborted ? o.signal.reason : err));
+      child.once('error', (err: NodeJS.ErrnoException) => {
+        if (o.signal?.aborted) reject(o.signal.reason);
+        else if (err.code === 'ENOENT') reject(new ElohimError('HOST_IO', `rclone is not installed here (${binary} not found): install it, e.g. apt-get install rclone`, { cause: err }));
+        else reject(err);
+      });
       child.once('close', (code) => (o.signal?.aborted ? reject(o.signal.reason) : resolve(code)));
     });
     exited.catch(() => {});
