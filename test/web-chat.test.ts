@@ -467,6 +467,13 @@ describe('the assistant in the web UI, in Chromium', () => {
     await button('Send').click();
     await page.getByRole('alert').filter({ hasText: 'This message is larger than the model can read at once' }).waitFor();
     await until(async () => (await thread().getByRole('article', { name: 'You', exact: true }).count()) === 1, () => 'the too-large message is not kept');
+    // A question left without an answer can be answered again (here: refused again, as clearly).
+    await page.getByRole('alert').filter({ hasText: 'This message is larger' }).waitFor();
+    const asked = ollama!.requests.filter((r) => r.path === '/api/chat').length;
+    await button('Answer again', thread().getByRole('article', { name: 'You', exact: true })).click();
+    await button('Send').waitFor();
+    await page.getByRole('alert').filter({ hasText: 'This message is larger than the model can read at once' }).waitFor();
+    assert.equal(ollama!.requests.filter((r) => r.path === '/api/chat').length, asked, 'nothing too large was sent to the model');
     // Markup in a message is text, never markup (and breaks no CSP rule: the page errors are checked at the end).
     await newChat();
     const markup = await ask('<img src=x onerror="alert(1)"><script>alert(2)</script>');

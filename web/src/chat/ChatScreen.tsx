@@ -176,7 +176,10 @@ export default function ChatScreen({ active, settingsOpen, onOpenFile, onOpenSet
     if (c.path !== null) onOpenFile({ id: c.item, path: c.path });
   };
   const current = conversations?.find((c) => c.id === selected) ?? null;
-  const lastAnswer = [...messages].reverse().find((m) => m.role === 'assistant');
+  // Regenerate answers the last user message again: offered under the last message, whether
+  // that is an answer or a question left without one (a provider that failed before answering).
+  const last = messages.at(-1);
+  const canRegenerate = live === null && !noModel;
   const streaming = live !== null && live.conversation === selected;
 
   return (
@@ -239,7 +242,8 @@ export default function ChatScreen({ active, settingsOpen, onOpenFile, onOpenSet
               message={m}
               info={infos.get(m.id)}
               onOpenSource={openCitation}
-              onRegenerate={m === lastAnswer && live === null && !noModel ? regenerate : undefined}
+              onRegenerate={m === last && canRegenerate ? regenerate : undefined}
+              regenerateLabel={m.role === 'user' ? t('answerAgain') : t('regenerate')}
             />
           ))}
           {streaming && live.userText !== null && <MessageView message={{ id: 'live-user', role: 'user', content: live.userText }} onOpenSource={openCitation} />}

@@ -106,12 +106,13 @@ export interface MessageViewProps {
   info?: AnswerInfo;
   streaming?: boolean;
   onOpenSource: (citation: Citation) => void;
-  /** shown on the last answer only */
+  /** shown on the last message only */
   onRegenerate?: () => void;
+  regenerateLabel?: string;
 }
 
 /** A message of the thread: who, the text, and for an answer its sources and budget bar. */
-export function MessageView({ message, info, streaming, onOpenSource, onRegenerate }: MessageViewProps) {
+export function MessageView({ message, info, streaming, onOpenSource, onRegenerate, regenerateLabel }: MessageViewProps) {
   const mine = message.role === 'user';
   const citations = message.citations ?? info?.citations ?? [];
   return (
@@ -126,7 +127,7 @@ export function MessageView({ message, info, streaming, onOpenSource, onRegenera
           <div className="msg-actions">
             <button type="button" className="button small" onClick={onRegenerate}>
               <Icon name="restore" />
-              <span>{t('regenerate')}</span>
+              <span>{regenerateLabel ?? t('regenerate')}</span>
             </button>
           </div>
         )}

@@ -43,6 +43,7 @@ const en = {
   send: 'Send',
   stop: 'Stop',
   regenerate: 'Regenerate',
+  answerAgain: 'Answer again',
   thinking: 'Answering…',
   answered: 'The answer is complete.',
   stopped: 'Stopped. What came so far is kept.',
