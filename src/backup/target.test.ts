@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkName, TargetError, withRetry } from './target.ts';
+import { checkName, checkPrefix, TargetError, withRetry } from './target.ts';
 
 const policy = { attempts: 4, baseMs: 5, maxMs: 20 };
 
@@ -58,4 +58,9 @@ test('withRetry: an abort during the backoff stops at once with the signal\'s re
 test('names: the repository alphabet, one folder deep', () => {
   for (const ok of ['config', 'keyslots.mac', 'data/0abc-12', 'index/rows-0abc-12']) checkName(ok);
   for (const bad of ['', '/x', 'x/', 'a/b/c', '../x', 'X', 'data/.tmp', 'a b']) assert.throws(() => checkName(bad), { code: 'INVALID_INPUT' }, bad);
+});
+
+test('list prefixes: a folder and the start of a name, never a way out', () => {
+  for (const ok of ['', 'index/', 'data/', 'snapshots/00a', 'config']) checkPrefix(ok);
+  for (const bad of ['../', '../../', 'a/../', '/x', 'a/b/', '.', 'data/.t', 'X']) assert.throws(() => checkPrefix(bad), { code: 'INVALID_INPUT' }, bad);
 });

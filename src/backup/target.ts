@@ -109,3 +109,22 @@ export function checkName(name: string): void {
     throw new ElohimError('INVALID_INPUT', `not a valid backup file name: ${JSON.stringify(name)}`);
   }
 }
+
+/**
+ * Checks a `list` prefix: a folder of the repository alphabet (or none) and the start of a name,
+ * so `list('../')` cannot walk out of the target (found by the compliance suite on the folder
+ * target, which joined it to its root). Throws INVALID_INPUT.
+ */
+export function checkPrefix(prefix: string): void {
+  const slash = prefix.lastIndexOf('/');
+  if (slash >= 0) {
+    // A folder of the repository: one segment (names are at most one folder deep).
+    const folder = prefix.slice(0, slash);
+    if (folder.includes('/')) throw new ElohimError('INVALID_INPUT', `not a valid backup file prefix: ${JSON.stringify(prefix)}`);
+    checkName(folder);
+  }
+  const rest = prefix.slice(slash + 1);
+  if (rest !== '' && (!/^[0-9a-z.-]+$/.test(rest) || rest.startsWith('.'))) {
+    throw new ElohimError('INVALID_INPUT', `not a valid backup file prefix: ${JSON.stringify(prefix)}`);
+  }
+}

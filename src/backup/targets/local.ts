@@ -13,7 +13,7 @@ import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
-import { checkName, TargetError, withRetry } from '../target.ts';
+import { checkName, checkPrefix, TargetError, withRetry } from '../target.ts';
 import type { Body, CallOptions, RetryPolicy, Target } from '../target.ts';
 
 /**
@@ -161,6 +161,7 @@ export function createLocalTarget(opts: { root: string; retry?: RetryPolicy }): 
     },
 
     async list(prefix, o = {}) {
+      checkPrefix(prefix);
       return call(async () => {
         await requireRoot();
         const slash = prefix.lastIndexOf('/');

@@ -12,7 +12,7 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
-import { checkName, TargetError, withRetry } from '../target.ts';
+import { checkName, checkPrefix, TargetError, withRetry } from '../target.ts';
 import type { CallOptions, RetryPolicy, Target, TargetFailure } from '../target.ts';
 
 export interface S3TargetConfig {
@@ -145,7 +145,8 @@ export function createS3Target(config: S3TargetConfig): Target {
       });
     },
 
-    list(p, o = {}) {
+    async list(p, o = {}) {
+      checkPrefix(p);
       return call(`list ${p}`, o, async (sdk, client) => {
         const out: { name: string; size: number }[] = [];
         let ContinuationToken: string | undefined;
