@@ -36,7 +36,7 @@ async function session(d: Device) {
   const folderAt = async (path: string[]): Promise<string | null> => {
     let id: string | null = null;
     for (const name of path) {
-      const found = (await children(id)).find((c) => c.name === name && c.kind === 'folder');
+      const found: { id: string } | undefined = (await children(id)).find((c) => c.name === name && c.kind === 'folder');
       if (!found) return null;
       id = found.id;
     }
@@ -72,8 +72,6 @@ async function session(d: Device) {
 
 /** Runs a sync on `d` through the SSE route; resolves with the `done` event's data, rejects on `error`. */
 async function sync(d: Device, onEvent?: (event: string, data: any) => void): Promise<any> {
-  const s = await session(d);
-  void s;
   const res = await fetch(d.url + API.meshSync, { method: 'POST', headers: await headersOf(d), body: '{}' });
   if (res.status !== 200) throw new Error(`sync answered ${res.status}: ${await res.text()}`);
   const text = res.body!.pipeThrough(new TextDecoderStream());
@@ -231,4 +229,46 @@ test('a bundle through a file: merged as a sync would; twice or an older one aft
   assert.equal(wrong.status, 400);
   assert.equal(wrong.body.error.code, 'BUNDLE_INVALID');
   assert.equal((await b.call('POST', API.meshBundleImport, { path: 'relative/x' })).status, 400);
+});
+
+test('three devices: an edit made on one reaches the third through the hub; a read-only member changes nothing; a removed one gets nothing new', { timeout: 240_000 }, async () => {
+  const a = await startDevice('hub');
+  const b = await startDevice('writer');
+  const c = await startDevice('reader');
+  devices.push(a, b, c);
+  await (await pairViaRelay(a, b)).close();
+  await (await pairViaRelay(a, c)).close();
+  const sa = await session(a);
+  const docs = await sa.mkdir(null, 'Docs');
+  await sa.put(docs, 'a.txt', Buffer.from('from the hub'));
+  const created = await a.call('POST', API.meshShares, { path: '/Docs', with: [b.deviceId] });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  assert.equal((await a.call('POST', API.meshShares, { path: '/Docs', with: [c.deviceId], readOnly: true })).status, 201);
+  await sync(b);
+  await sync(c);
+  const sb = await session(b);
+  const sc = await session(c);
+  // The writer edits; the hub gets it; the reader gets it from the hub (b and c are not paired).
+  await sb.put((await sb.folderAt(['Shares', 'Docs']))!, 'b.txt', Buffer.from('from the writer'));
+  await sync(b);
+  await sync(c);
+  const expected = await sa.tree(['Docs']);
+  assert.deepEqual(Object.keys(expected!).sort(), ['a.txt', 'b.txt']);
+  assert.deepEqual(await sb.tree(['Shares', 'Docs']), expected);
+  assert.deepEqual(await sc.tree(['Shares', 'Docs']), expected);
+  // What the reader writes stays on the reader.
+  await sc.put((await sc.folderAt(['Shares', 'Docs']))!, 'c.txt', Buffer.from('from the reader'));
+  await sync(c);
+  await sync(b);
+  assert.deepEqual(await sa.tree(['Docs']), expected);
+  assert.deepEqual(await sb.tree(['Shares', 'Docs']), expected);
+  // Remove the reader: the key rotates, and a new file does not reach it.
+  const removed = await a.call('POST', API.meshShareRemove, { device: c.deviceId }, created.body.id);
+  assert.equal(removed.status, 200, JSON.stringify(removed.body));
+  assert.equal(removed.body.epoch, 2);
+  await sa.put(docs, 'after.txt', Buffer.from('after the removal'));
+  await sync(b);
+  await sync(c);
+  assert.ok('after.txt' in (await sb.tree(['Shares', 'Docs']))!);
+  assert.equal('after.txt' in (await sc.tree(['Shares', 'Docs']))!, false, 'the removed device gets nothing new');
 });
