@@ -227,3 +227,43 @@ test('witnessed audit checkpoints: each device keeps the other\'s signed head; a
   assert.equal(after.ok, false);
   assert.match(after.problem!, /Phone witnessed entry \d+ of this log/);
 });
+
+test('hostile peer: an object outside the share is never served; garbage and forged hellos are refused', async (t) => {
+  const { hub, a, b } = await pair(t);
+  await putAt(a.tv.vault, '/Private/secret.txt', 'not shared with anyone');
+  await putAt(a.tv.vault, '/Team/x.txt', 'shared');
+  await a.shares.share('/Team', ['Phone']);
+  // Every object in the laptop's pool; the phone asks for each one not in the share.
+  const { readdir: rd } = await import('node:fs/promises');
+  const pool: string[] = [];
+  for (const shard of await rd(join(a.tv.dir, 'objects'))) {
+    if (!/^[0-9a-f]{2}$/.test(shard)) continue;
+    for (const f of await rd(join(a.tv.dir, 'objects', shard))) pool.push(shard + f);
+  }
+  assert.ok(pool.length >= 3);
+  const served: string[] = [];
+  hub.tap = (from, _to, msg) => {
+    const m = decodeMessage(msg);
+    if (from === b.id && m.head.t === 'want') {
+      const list = m.head.list as { share: string; obj: string; offset: number }[];
+      const share = list[0]?.share ?? b.shares.list()[0]!.id;
+      return encodeMessage({ head: { t: 'want', list: [...list, ...pool.map((obj) => ({ share, obj, offset: 0 }))] } });
+    }
+    if (from === a.id && m.head.t === 'chunk') served.push(String(m.head.obj));
+    return msg;
+  };
+  await b.shares.sync();
+  assert.equal((await readAt(b.tv.vault, '/Shares/Team/x.txt')).toString(), 'shared');
+  assert.equal(new Set(served).size, 1, `only the shared object was served (${new Set(served).size} objects)`);
+  hub.tap = undefined;
+
+  // A message that is not a sync message, and a hello signed by another key: refused, nothing kept.
+  const { decodeMessage: decode } = await import('../sync/frame.ts');
+  assert.throws(() => decode(Buffer.from([0, 0, 0, 9, 1, 2])), (err: Error & { code?: string }) => err.code === 'SYNC_REJECTED');
+  assert.throws(() => decode(Buffer.from('\u0000\u0000\u0000\u0002{}')), (err: Error & { code?: string }) => err.code === 'SYNC_REJECTED');
+  const forged = a.shares.engine.hello(b.id);
+  (forged.head as { name: string }).name = 'Somebody else';
+  assert.throws(() => b.shares.engine.acceptHello(forged, a.id), (err: Error & { code?: string }) => err.code === 'SYNC_REJECTED');
+  const elsewhere = a.shares.engine.hello(b.id);
+  assert.throws(() => b.shares.engine.acceptHello(elsewhere, 'some-other-peer'), /another device/);
+});
