@@ -30,7 +30,7 @@ export type { RepositoryKey } from './format/v1.ts';
 export { forgetSnapshots, ORPHAN_AGE_MS, pruneRepository } from './prune.ts';
 export { createBackupService, PROOF_SAMPLE } from './service.ts';
 export type { BackupService } from './service.ts';
-export { backupRecordKeys, BACKUP_RECORD_KINDS, meter as progressMeter } from './records.ts';
+export { backupRecordKeys, backupRecordStores, BACKUP_RECORD_KINDS, meter as progressMeter } from './records.ts';
 export type { BackupRecord, JobProgress, LastBackup, LastProof, TargetInfo } from './records.ts';
 export { createFolderRestore, recordFreshRestore } from './fresh.ts';
 export type { FolderRestore, FolderRestoreOptions } from './fresh.ts';

@@ -4,7 +4,8 @@
  * progress of an operation.
  */
 import { asSealKey } from '../crypto/index.ts';
-import type { RecordKeys } from '../db/index.ts';
+import { createRecordStore } from '../db/index.ts';
+import type { Database, RecordKeys, RecordStore } from '../db/index.ts';
 import type { RetentionPolicy } from './retention.ts';
 import type { TargetSpec } from './target-spec.ts';
 
@@ -44,6 +45,14 @@ export interface TargetRecord {
 }
 
 export type BackupRecord = TargetRecord;
+
+/**
+ * Every record store the backup writes for one vault (its targets, with their credentials), for
+ * the composition root to wipe with a decoy and repair with the vault's other stores.
+ */
+export function backupRecordStores(deps: { db: Database; derive: (label: string) => Buffer }): RecordStore<unknown>[] {
+  return [createRecordStore<unknown>({ db: deps.db, keys: backupRecordKeys(deps.derive), kinds: BACKUP_RECORD_KINDS })];
+}
 export const BACKUP_RECORD_KINDS = { own: { target: 1 } } as const;
 
 /** A target as the faces see it: never a credential. */
