@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { MEMORY_PROMPT, SUMMARY_PROMPT } from '../src/ai/index.ts';
 import { indexed, json, putFile, readEvents, startAssistant } from './assistant-helpers.ts';
@@ -225,4 +227,42 @@ test('a long conversation: older turns are folded into a running summary by the 
   assert.match(last!.budget, /summary \d+ · .* older turns? summarised/);
   const sent = a.model.requests.filter((r) => r.path === '/api/chat').findLast((r) => (r.body as { messages: { content: string }[] }).messages[0]!.content.startsWith('You are the ElohimOS assistant'))!.body as { messages: { content: string }[] };
   assert.match(sent.messages[0]!.content, /Summary of the earlier conversation:\nThe user described pump number one/);
+});
+
+test('the conversation takes the next message as soon as the answer is saved, while memory upkeep still runs', async (t) => {
+  const a = await startAssistant({ reply: (m) => (m[0]?.content === MEMORY_PROMPT ? 'NONE' : 'ok') });
+  t.after(() => a.close());
+  // a proxy in front of the model server that holds the memory proposal's request until released
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let holding = 0;
+  const proxy = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', async () => {
+      const body = Buffer.concat(chunks);
+      if (body.includes(Buffer.from(MEMORY_PROMPT.slice(0, 40)))) {
+        holding++;
+        await held;
+      }
+      const upstream = await fetch(`${a.model.url}${req.url}`, { method: req.method, headers: { 'content-type': 'application/json' }, body: req.method === 'GET' ? undefined : body });
+      res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
+      res.end(Buffer.from(await upstream.arrayBuffer()));
+    });
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise((r) => { proxy.closeAllConnections(); proxy.close(r); }));
+  const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  assert.equal((await a.api('/api/v1/assistant/provider', { method: 'PATCH', ...json({ provider: { kind: 'ollama', baseUrl: proxyUrl } }) })).status, 200);
+  const conv = await a.conversation();
+  let sawDone!: () => void;
+  const done = new Promise<void>((r) => (sawDone = r));
+  const first = readEvents(await a.ask(conv, 'first'), (e) => e.event === 'done' && sawDone());
+  await done;
+  assert.ok(await eventually(() => holding === 1), 'the memory proposal is being held');
+  const second = await a.ask(conv, 'second');
+  assert.equal(second.status, 200, `not AI_BUSY: ${second.status === 200 ? '' : await second.clone().text()}`);
+  release();
+  await readEvents(second);
+  await first;
 });

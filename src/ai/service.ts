@@ -295,14 +295,17 @@ export function createAssistantService(deps: AssistantServiceDeps): AssistantSer
             yield done;
           }
         }
-        // Upkeep after the answer is saved: a failure here costs a memory or a summary, never the answer.
+        // The answer is saved: the conversation takes the next message while upkeep runs (a
+        // slow model's memory proposal must not answer the user's next question with AI_BUSY).
+        if (turns.get(conversation) === stop) turns.delete(conversation);
+        // Upkeep: a failure here costs a memory or a summary, never the answer.
         if (config.proposeMemories) {
           const proposed = await upkeep(() => core.proposeMemories(conversation, { ...call, autoApprove: config.autoApprove }), signal);
           if (proposed !== null && proposed.length > 0) yield { type: 'memories', proposed };
         }
         if (dropped > 0) await upkeep(() => core.summarize(conversation, call), signal);
       } finally {
-        turns.delete(conversation);
+        if (turns.get(conversation) === stop) turns.delete(conversation);
       }
     },
     stopTurn(conversation) {
