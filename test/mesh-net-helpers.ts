@@ -70,7 +70,10 @@ export async function startDevice(name: string, opts: { env?: Record<string, str
     stderr: () => stderr,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      // a server that does not stop within 20 s is a failure the test reports; it must not hang the run
+      const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
       await exited;
+      clearTimeout(killer);
     },
   };
 }

@@ -1,0 +1,116 @@
+/**
+ * What the mesh of one vault offers (the `Mesh` interface the faces and the sync layer use) and
+ * the shapes it answers with. The implementation is service.ts.
+ */
+import type { AuditDetails, AuditEvent } from '../../audit/index.ts';
+import type { RecordStore } from '../../db/index.ts';
+import type { MeshLease, PoolOptions, PoolStats } from '../pool/pool.ts';
+import type { MeshChannel } from './channel.ts';
+import type { GateStats } from './gater.ts';
+import type { MeshRecord } from './store.ts';
+
+/** A paired device, as the faces and the sync layer see it. */
+export interface PairedPeer {
+  deviceId: string;
+  name: string;
+  /** its age recipients (X25519 and hybrid mlkem768x25519) */
+  recipients: string[];
+  pairedAt: number;
+  lastSeen: number | null;
+  online: boolean;
+  verified: boolean;
+  /** 60 digits in 12 groups of five, the same on both devices */
+  safetyNumber: string;
+  latencyMs: number | null;
+  pool: PoolStats;
+  /** where it was last reached */
+  addrs: string[];
+}
+
+export interface NearbyDevice {
+  deviceId: string;
+  addrs: string[];
+  lastSeen: number;
+  paired: boolean;
+}
+
+export type MeshEvent =
+  | { type: 'peer:connected'; deviceId: string }
+  | { type: 'peer:disconnected'; deviceId: string }
+  | { type: 'peer:paired'; peer: PairedPeer }
+  | { type: 'peer:unpaired'; deviceId: string; revoked: boolean; by: 'this device' | 'peer' }
+  | { type: 'mesh:started' }
+  | { type: 'mesh:stopped' };
+
+export interface MeshStatus {
+  enabled: boolean;
+  running: boolean;
+  deviceId: string | null;
+  name: string | null;
+  /** where this device listens now (with its peer id) */
+  addresses: string[];
+  settings: { listen: string[]; mdns: boolean; relay: string | null };
+  pairing: { open: boolean; expires: number | null };
+  gate: GateStats;
+  /** why the node could not start, if it could not */
+  error: string | null;
+}
+
+export interface MeshSettingsPatch {
+  listen?: string[];
+  mdns?: boolean;
+  relay?: string | null;
+}
+
+export interface MeshDeps {
+  records: RecordStore<MeshRecord>;
+  audit(event: AuditEvent, details?: AuditDetails): void;
+  clock: () => number;
+  /** the workspace's signal: the mesh stops when it aborts */
+  signal: AbortSignal;
+  /** start the node at once if the vault has the mesh on (the server); a CLI command starts it itself */
+  autoStart: boolean;
+  pool?: Partial<PoolOptions>;
+  /** for tests and the netns test: a shorter mDNS query interval */
+  mdnsIntervalMs?: number;
+}
+
+export type ProtocolHandler = (channel: MeshChannel, peer: PairedPeer) => Promise<void>;
+
+export interface Mesh {
+  readonly deviceId: string | null;
+  status(): MeshStatus;
+  running(): boolean;
+  /** Turns the mesh on for this vault (creating its identity the first time) and starts it. Audited. */
+  enable(): Promise<void>;
+  /** Turns it off and stops the node. Audited. */
+  disable(): Promise<void>;
+  /** Starts the node if the mesh is on (a CLI command that needs it). Throws MESH_OFF. */
+  start(): Promise<void>;
+  configure(patch: MeshSettingsPatch): Promise<MeshStatus>;
+  /** A new pairing code (replacing any open one), good for `ttlMs` (at most ten minutes). */
+  createCode(opts?: { ttlMs?: number }): { code: string; expires: number; deviceId: string };
+  cancelCode(): void;
+  /** Pairs with the device whose code this is. Throws MESH_CODE_*, MESH_PAIRING_FAILED, MESH_PEER_UNREACHABLE. */
+  pair(code: string, opts?: { signal?: AbortSignal }): Promise<PairedPeer>;
+  /** Removes a paired device (telling it, if it is online); with revoke, refuses it from now on. Audited. */
+  unpair(deviceId: string, opts?: { revoke?: boolean }): Promise<void>;
+  /** The user compared the safety numbers and they match. */
+  verify(deviceId: string): PairedPeer;
+  peers(): PairedPeer[];
+  peer(deviceId: string): PairedPeer | null;
+  nearby(): NearbyDevice[];
+  /** Adds an address where a paired device can be reached (manual, when discovery cannot). */
+  addAddress(deviceId: string, addr: string): Promise<void>;
+  handle(protocol: string, handler: ProtocolHandler): void;
+  unhandle(protocol: string): void;
+  acquire(deviceId: string, protocol: string, opts?: { signal?: AbortSignal }): Promise<MeshLease>;
+  withChannel<T>(deviceId: string, protocol: string, fn: (ch: MeshChannel) => Promise<T>, opts?: { signal?: AbortSignal }): Promise<T>;
+  /** This device's mesh age identities (secret): unwrap what was wrapped to recipients(). */
+  ageIdentities(): string[];
+  recipients(): string[];
+  subscribe(listener: (e: MeshEvent) => void): () => void;
+  /** Opens a stream without the pool (bench/mesh.ts compares the two). */
+  openUnpooled(deviceId: string, protocol: string, opts?: { signal?: AbortSignal }): Promise<MeshLease>;
+  stop(): Promise<void>;
+}
