@@ -1,7 +1,8 @@
 /**
  * MagnetarMesh across a crash and between vaults: a paired device killed with SIGKILL and
  * restarted on the same data folder comes back by itself (its mesh was on, so the server starts
- * it at unlock; the pairing and safety number survive; the two reconnect with no help); and a
+ * it at unlock; the pairing and safety number survive; the two reconnect with no help; a panic
+ * takes its node down); and a
  * decoy vault has its own device identity and pairings, learning nothing of the real vault's.
  */
 import assert from 'node:assert/strict';
@@ -41,6 +42,11 @@ test('kill -9 a paired device, restart it: the mesh starts at unlock and both re
   const aAtB = await eventually(async () => ((await b2.call('GET', API.meshPeers)).body.peers as any[]).find((p) => p.deviceId === a.deviceId && p.online), 'a online at b again');
   assert.equal(aAtB.safetyNumber, paired.body.safetyNumber, 'the pairing survived');
   await eventually(async () => (await onA(b.deviceId)())?.online, 'b online at a again');
+
+  // panic on b: its node stops with the vault, and a sees it go
+  const panic = await fetch(b2.url + API.panic, { method: 'POST', headers: { 'x-elohim-csrf': '1' } });
+  assert.ok(panic.ok, `panic answered ${panic.status}`);
+  await eventually(async () => (await onA(b.deviceId)())?.online === false, 'b offline at a after its panic');
 });
 
 test('a decoy vault has its own device identity and pairings', { timeout: 120_000 }, async () => {
