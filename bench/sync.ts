@@ -35,10 +35,18 @@ const NODE = join(ROOT, 'node_modules', '.bin', 'node');
 const CLI = join(ROOT, 'bin', 'elohim.js');
 const KDF = ['--kdf-memory', '19456', '--kdf-passes', '2', '--kdf-parallelism', '1'];
 
-const peakRssMiB = async (pid: number) => {
+/**
+ * Peak RSS (VmHWM) of a process and every process below it, added up: `syncthing serve` runs a
+ * monitor process and the syncing one under it; an elohim serve is one process.
+ */
+async function peakRssMiB(pid: number): Promise<number | null> {
   const m = /VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8').catch(() => ''));
-  return m ? Math.round(Number(m[1]) / 1024) : null;
-};
+  if (!m) return null;
+  let kib = Number(m[1]);
+  const children = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '')).trim().split(/\s+/).filter(Boolean);
+  for (const child of children) kib += ((await peakRssMiB(Number(child))) ?? 0) * 1024;
+  return Math.round(kib / 1024);
+}
 
 async function makeData(dir: string): Promise<{ files: number; bytes: number }> {
   let bytes = 0;
