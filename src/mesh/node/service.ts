@@ -34,6 +34,8 @@ export type { Mesh, MeshDeps, MeshEvent, MeshSettingsPatch, MeshStatus, NearbyDe
 
 const TICK_MS = 2_000;
 const STOP_LIMIT_MS = 3_000;
+// Every mesh protocol also runs over a relayed connection, which libp2p calls "limited" (a relay
+// may cap its time and bytes): a team relay is the user's own choice, and its limits are its own.
 /** libp2p aborts a stream silent this long; pooled streams are closed by the pool well before. */
 const STREAM_INACTIVITY_MS = 10 * 60_000;
 /** Protocol ids other parts of the mesh may register. */
@@ -102,7 +104,7 @@ export function createMesh(deps: MeshDeps): Mesh {
     let stream: Stream;
     try {
       if (!book.online(rec.deviceId)) await book.dialPeer(n, rec, signal ? AbortSignal.any([signal, AbortSignal.timeout(5_000)]) : undefined);
-      stream = await n.dialProtocol(libsOf(rt).peerIdFromString(rec.deviceId), protocol, { signal });
+      stream = await n.dialProtocol(libsOf(rt).peerIdFromString(rec.deviceId), protocol, { signal, runOnLimitedConnection: true });
     } catch (err) {
       signal?.throwIfAborted();
       throw new ElohimError('MESH_PEER_UNREACHABLE', `the device cannot be reached now (${(err as Error).name})`, { cause: err });
@@ -145,9 +147,9 @@ export function createMesh(deps: MeshDeps): Mesh {
         gater: gate.gater,
         mdnsIntervalMs: deps.mdnsIntervalMs,
       });
-      await n.handle(PAIR_PROTOCOL, pairing.handlePair, { maxInboundStreams: 4 });
-      await n.handle(UNPAIR_PROTOCOL, wrap(UNPAIR_PROTOCOL, pairing.handleUnpair), { maxInboundStreams: 4 });
-      for (const [proto, h] of handlers) await n.handle(proto, wrap(proto, h), { maxInboundStreams: 64 });
+      await n.handle(PAIR_PROTOCOL, pairing.handlePair, { maxInboundStreams: 4, runOnLimitedConnection: true });
+      await n.handle(UNPAIR_PROTOCOL, wrap(UNPAIR_PROTOCOL, pairing.handleUnpair), { maxInboundStreams: 4, runOnLimitedConnection: true });
+      for (const [proto, h] of handlers) await n.handle(proto, wrap(proto, h), { maxInboundStreams: 64, runOnLimitedConnection: true });
       n.addEventListener('peer:connect', book.onConnect);
       n.addEventListener('peer:disconnect', book.onDisconnect);
       n.addEventListener('peer:identify', book.onIdentify);
@@ -316,7 +318,7 @@ export function createMesh(deps: MeshDeps): Mesh {
         throw new TypeError(`mesh protocol ids look like /elohim/<name>/<version>: ${protocol}`);
       }
       handlers.set(protocol, handler);
-      if (rt.node !== null) void rt.node.handle(protocol, wrap(protocol, handler), { maxInboundStreams: 64, force: true });
+      if (rt.node !== null) void rt.node.handle(protocol, wrap(protocol, handler), { maxInboundStreams: 64, runOnLimitedConnection: true, force: true });
     },
     unhandle(protocol) {
       handlers.delete(protocol);

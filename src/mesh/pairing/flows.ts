@@ -95,7 +95,7 @@ export function createPairing(deps: {
       try {
         let stream: Stream;
         try {
-          stream = await n.dialProtocol(addrs, PAIR_PROTOCOL, { signal });
+          stream = await n.dialProtocol(addrs, PAIR_PROTOCOL, { signal, runOnLimitedConnection: true });
         } catch (err) {
           opts.signal?.throwIfAborted();
           throw dialFailure(err);
