@@ -440,6 +440,15 @@ describe('the assistant in the web UI, in Chromium', () => {
     await kept.getByText('Answer cut short', { exact: true }).waitFor();
     assert.match(await kept.innerText(), /echo:/);
     await screenshot(page, 'chat-06-stopped');
+
+    // From the keyboard: Enter sends, Escape in the message box stops.
+    const closedThen = ollama!.closedByClient;
+    await composer().fill(`Stall again on ${CHAT_MARKER}`);
+    await composer().press('Enter');
+    await until(async () => (await live.count()) === 1 && /echo:/.test(await live.innerText()), () => 'the second answer did not stream in');
+    await composer().press('Escape');
+    await button('Send').waitFor();
+    await until(() => ollama!.closedByClient > closedThen, () => 'Escape did not stop the call to the model');
   });
 
   step('6b. a model that fails mid-answer: the error is said, the question and what came are kept', async () => {

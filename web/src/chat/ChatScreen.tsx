@@ -172,9 +172,13 @@ export default function ChatScreen({ active, settingsOpen, onOpenFile, onOpenSet
   }
 
   const noModel = status !== null && !status.ready;
-  const openCitation = (c: Citation) => {
-    if (c.path !== null) onOpenFile({ id: c.item, path: c.path });
-  };
+  // Stable, so the thread's messages (memo) do not render again for every streamed token.
+  const openCitation = useCallback(
+    (c: Citation) => {
+      if (c.path !== null) onOpenFile({ id: c.item, path: c.path });
+    },
+    [onOpenFile],
+  );
   const current = conversations?.find((c) => c.id === selected) ?? null;
   // Regenerate answers the last user message again: offered under the last message, whether
   // that is an answer or a question left without one (a provider that failed before answering).

@@ -15,9 +15,15 @@ export interface ComposerProps {
   onStop: () => void;
 }
 
-/** The message box: Enter sends, Shift+Enter starts a new line; Stop while an answer streams. */
+/** The message box: Enter sends, Shift+Enter starts a new line; Stop (or Escape) while an answer streams. */
 export function Composer({ ref, draft, onDraft, disabled, streaming, busy, onSend, onStop }: ComposerProps) {
   function onKeyDown(event: KeyboardEvent<HTMLTextAreaElement>) {
+    // Escape stops an answer from the keyboard, as the Stop button does.
+    if (event.key === 'Escape' && streaming) {
+      event.preventDefault();
+      onStop();
+      return;
+    }
     // Not while an input method is composing a character (Enter confirms it there).
     if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
       event.preventDefault();
@@ -43,6 +49,7 @@ export function Composer({ ref, draft, onDraft, disabled, streaming, busy, onSen
         value={draft}
         placeholder={t('message.placeholder')}
         aria-describedby="chat-message-hint"
+        aria-keyshortcuts="Enter Escape"
         disabled={disabled}
         onChange={(e) => onDraft(e.target.value)}
         onKeyDown={onKeyDown}

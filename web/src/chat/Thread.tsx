@@ -1,3 +1,4 @@
+import { memo } from 'react';
 import { Icon } from '../components/Icon.tsx';
 import { budgetParts, describeBudget } from './budget.ts';
 import type { Citation, ContextReport, Message } from './client.ts';
@@ -111,8 +112,11 @@ export interface MessageViewProps {
   regenerateLabel?: string;
 }
 
-/** A message of the thread: who, the text, and for an answer its sources and budget bar. */
-export function MessageView({ message, info, streaming, onOpenSource, onRegenerate, regenerateLabel }: MessageViewProps) {
+/**
+ * A message of the thread: who, the text, and for an answer its sources and budget bar. Memoised:
+ * while an answer streams, only the streaming one renders again, not a long conversation's all.
+ */
+export const MessageView = memo(function MessageView({ message, info, streaming, onOpenSource, onRegenerate, regenerateLabel }: MessageViewProps) {
   const mine = message.role === 'user';
   const citations = message.citations ?? info?.citations ?? [];
   return (
@@ -134,4 +138,4 @@ export function MessageView({ message, info, streaming, onOpenSource, onRegenera
       </article>
     </li>
   );
-}
+});

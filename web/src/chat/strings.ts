@@ -39,7 +39,7 @@ const en = {
   assistant: 'Assistant',
   message: 'Message',
   'message.placeholder': 'Ask about your files, or anything…',
-  'message.hint': 'Enter sends, Shift+Enter starts a new line.',
+  'message.hint': 'Enter sends, Shift+Enter starts a new line, Escape stops an answer.',
   send: 'Send',
   stop: 'Stop',
   regenerate: 'Regenerate',
