@@ -262,6 +262,7 @@ describe('the assistant in the web UI, in Chromium', () => {
     const row = table.getByRole('row').filter({ has: page.getByRole('rowheader', { name: /^tiny:latest/ }) });
     const cells = await row.getByRole('cell').allInnerTexts();
     assert.deepEqual(cells.slice(0, 4), ['1.7 MB', 'llama', 'F16', '2,048 tokens'], `size, family, quantisation, context: ${cells.join(' | ')}`);
+    await table.scrollIntoViewIfNeeded();
     await screenshot(page, 'chat-02-models');
     await closeSettings();
   });
