@@ -35,6 +35,7 @@ export const storeFull = () => new ElohimError('DISK_FULL', 'the deniable store 
 export interface StoreFile {
   read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
   write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
+  writev(buffers: Buffer[], position: number): Promise<{ bytesWritten: number }>;
   datasync(): Promise<void>;
 }
 

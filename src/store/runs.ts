@@ -91,7 +91,9 @@ export function appendFile(region: Region, fh: StoreFile, draft: Draft, start: n
   let position = start;
   /** where `held` goes: everything before it is written */
   let written = start;
-  let held: Buffer = Buffer.alloc(0);
+  /** bytes short of a whole block, not yet written (the writer keeps them unchanged until sync) */
+  let held: Buffer[] = [];
+  let heldBytes = 0;
   let synced = start;
   let syncing: Promise<void> = Promise.resolve();
   let failure: unknown = null;
@@ -102,21 +104,20 @@ export function appendFile(region: Region, fh: StoreFile, draft: Draft, start: n
   const check = () => {
     if (failure !== null) throw failure;
   };
-  /** Writes `data` at `written` and moves it on. */
-  function put(data: Buffer): void {
-    let from = 0;
-    for (const s of segments(region, draft.entry.extents, written, data.length)) {
-      inFlight.push(writeFully(fh, data.subarray(from, from + s.length), s.at).catch(fail));
-      from += s.length;
+  /** Writes `list` (`bytes` in all) at `written`, one writev per run of blocks, and moves on. */
+  function put(list: Buffer[], bytes: number): void {
+    let rest = list;
+    for (const s of segments(region, draft.entry.extents, written, bytes)) {
+      const [part, after] = take(rest, s.length);
+      rest = after;
+      inFlight.push(writevFully(fh, part, s.length, s.at).catch(fail));
     }
-    written += data.length;
+    written += bytes;
   }
   async function drain(): Promise<void> {
-    if (held.length > 0) {
-      const rest = held;
-      held = Buffer.alloc(0);
-      put(rest);
-    }
+    if (heldBytes > 0) put(held, heldBytes);
+    held = [];
+    heldBytes = 0;
     await Promise.all(inFlight.splice(0));
   }
   return {
@@ -133,11 +134,20 @@ export function appendFile(region: Region, fh: StoreFile, draft: Draft, start: n
           else draft.entry.extents.push([s, n]);
         }
       }
-      const data = Buffer.concat([held, ...list], held.length + bytes);
       position += bytes;
-      const whole = data.length - ((written + data.length) % BLOCK);
-      held = Buffer.from(data.subarray(Math.max(0, whole)));
-      if (whole > 0) put(data.subarray(0, whole));
+      const pieces = [...held, ...list];
+      const total = heldBytes + bytes;
+      const whole = total - ((written + total) % BLOCK);
+      if (whole > 0) {
+        const [now, later] = take(pieces, whole);
+        // Copied (under a block): the tail outlives this call, and a caller may reuse its buffers.
+        held = later.length === 0 ? [] : [Buffer.concat(later)];
+        heldBytes = total - whole;
+        put(now, whole);
+      } else {
+        held = [Buffer.concat(pieces, total)];
+        heldBytes = total;
+      }
       if (written - synced >= SYNC_EVERY) {
         synced = written;
         syncing = syncing.then(() => fh.datasync()).catch(fail);
@@ -163,6 +173,30 @@ export function appendFile(region: Region, fh: StoreFile, draft: Draft, start: n
       await syncing;
     },
   };
+}
+
+/** The first `n` bytes of `list` and the rest, as views (nothing copied). */
+function take(list: Buffer[], n: number): [Buffer[], Buffer[]] {
+  const first: Buffer[] = [];
+  let left = n;
+  let i = 0;
+  for (; i < list.length && left > 0; i++) {
+    const b = list[i]!;
+    if (b.length <= left) {
+      first.push(b);
+      left -= b.length;
+    } else {
+      first.push(b.subarray(0, left));
+      return [first, [b.subarray(left), ...list.slice(i + 1)]];
+    }
+  }
+  return [first, list.slice(i)];
+}
+
+/** Writes all of `buffers` (`total` bytes) at `at`, looping over short writes (as file.ts). */
+async function writevFully(fh: StoreFile, buffers: Buffer[], total: number, at: number): Promise<void> {
+  let { bytesWritten } = await fh.writev(buffers, at);
+  if (bytesWritten < total) await writeFully(fh, Buffer.concat(buffers, total).subarray(bytesWritten), at + bytesWritten);
 }
 
 async function writeFully(fh: StoreFile, data: Buffer, at: number): Promise<void> {

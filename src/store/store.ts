@@ -7,7 +7,7 @@
  * new vault takes is the keyring's decision (key-slot positions), passed to `format`.
  */
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
-import { closeSync, fdatasync, fdatasyncSync, openSync, read, write, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, openSync, read, write, writeSync, writev } from 'node:fs';
 import { open, rename, rm, statfs, utimes } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import type { HasherPool } from '../crypto/index.ts';
@@ -21,6 +21,7 @@ import type { Region, RegionIo, StoreFile } from './region.ts';
 
 const readAsync = promisify(read);
 const writeAsync = promisify(write);
+const writevAsync = promisify(writev);
 const datasyncAsync = promisify(fdatasync);
 
 export interface DeniableStore {
@@ -99,6 +100,7 @@ export function openStore(deps: { path: string; size: number; hashers: HasherPoo
   const file: StoreFile = {
     read: (buffer, offset, length, position) => readAsync(fdOf(), buffer, offset, length, position),
     write: (buffer, offset, length, position) => writeAsync(fdOf(), buffer, offset, length, position),
+    writev: (buffers, position) => writevAsync(fdOf(), buffers, position),
     datasync: () => datasyncAsync(fdOf()),
   };
   const ioAt = (position: number): RegionIo => ({ fd: fdOf(), base: position * blocks * BLOCK, blocks });
