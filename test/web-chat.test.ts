@@ -540,6 +540,18 @@ describe('the assistant in the web UI, in Chromium', () => {
     await screenshot(page, 'chat-07-remote');
   });
 
+  step('7b. the Ollama goes away: a clear error, the question kept, the page fine', async () => {
+    await ollama!.close();
+    await openChat();
+    await newChat();
+    await composer().fill(`Anyone there about ${CHAT_MARKER}?`);
+    await button('Send').click();
+    await page.getByRole('alert').filter({ hasText: /cannot be reached/ }).waitFor({ timeout: 60_000 });
+    await button('Send').waitFor();
+    await thread().getByRole('article', { name: 'You', exact: true }).getByText(`Anyone there about ${CHAT_MARKER}?`, { exact: true }).waitFor();
+    await screenshot(page, 'chat-07b-down');
+  });
+
   step('8. Settings → Models: import the tiny GGUF from its path, make it the chat model, and chat with it', async () => {
     const panel = await openModelsTab();
     await useProvider(panel, 'On this device (imported GGUF files)');
