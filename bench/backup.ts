@@ -139,6 +139,7 @@ async function main(): Promise<void> {
     }
     const s3MiBs = folderBytes / MiB / (s3First.ms / 1000);
     process.stdout.write(`first backup to S3 (s3rver)\n  ${line('elohim', s3First)}  (engine alone ${(engineMs(s3First) / 1000).toFixed(2)} s)  ${s3MiBs.toFixed(0)} MiB/s\n`);
+    const cpuRatio = (x: { ours: RunResult; restic: RunResult }) => (x.ours.cpuS && x.restic.cpuS ? ratio(x.ours.cpuS, x.restic.cpuS) : null);
     const peak = (k: 'ours' | 'restic') => Math.max(...Object.values(r).map((x) => x[k].peakRssMiB));
     const targetBytes = await sizeOf(ours);
     printJsonLine('backup', {
@@ -158,7 +159,10 @@ async function main(): Promise<void> {
       firstRatio: ratio(r.first!.ours.ms, r.first!.restic.ms),
       unchangedRatio: ratio(r.unchanged!.ours.ms, r.unchanged!.restic.ms),
       restoreRatio: ratio(r.restore!.ours.ms, r.restore!.restic.ms),
-      firstCpuRatio: r.first!.ours.cpuS && r.first!.restic.cpuS ? ratio(r.first!.ours.cpuS, r.first!.restic.cpuS) : null,
+      // CPU seconds move far less than wall time with the machine's load: the ratios of both.
+      firstCpuRatio: cpuRatio(r.first!),
+      unchangedCpuRatio: cpuRatio(r.unchanged!),
+      restoreCpuRatio: cpuRatio(r.restore!),
       peakRssMiB: Math.round(peak('ours')),
       resticPeakRssMiB: Math.round(peak('restic')),
       rssRatio: ratio(peak('ours'), peak('restic')),
