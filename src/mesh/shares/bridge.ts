@@ -35,6 +35,8 @@ export interface BridgeDeps {
   signal?: AbortSignal;
 }
 
+/** Files adopted from the vault at once by a scan. */
+const ADOPTERS = 8;
 /** Files put into the vault per putMany call. */
 const PUT_BATCH = 500;
 
@@ -121,58 +123,79 @@ export function createBridge(deps: BridgeDeps) {
     const byItem = new Map<string, [string, LocalLink]>();
     for (const [key, link] of state.local) byItem.set(link.item, [key, link]);
     const links: { key: string; link: LocalLink | null }[] = [];
-    let written = 0;
     const present = new Set<string>();
     // A replace gives the file a new vault item (the old one goes to the trash): a file at the
     // path of a linked item that is gone is that entry's new version, not a new entry.
     const ids = new Set<string>(files.map((f) => f.info.id));
     const orphanByPath = new Map<string, [string, LocalLink]>();
     for (const [key, link] of state.local) if (!ids.has(link.item)) orphanByPath.set(link.path.join('/'), [key, link]);
+
+    // What changed, first; then the new contents adopted, several at once (each is a read and
+    // an fsynced write); then the versions signed in order and kept in a few transactions.
+    const changes: { path: string[]; info: EntryInfo; sha256: string; key: string | null; link: LocalLink | null; adopt: boolean }[] = [];
     for (const { path, info } of files) {
-      deps.signal?.throwIfAborted();
       present.add(info.id);
       const byPath = byItem.has(info.id) ? undefined : orphanByPath.get(path.join('/'));
       if (byPath !== undefined) present.add(byPath[1].item);
       const known = byItem.get(info.id) ?? byPath;
       const sha256 = vault.sha256Of(info.id);
       if (known !== undefined && known[1].sha256 === sha256 && samePath(known[1].path, path)) continue;
-      const contentChanged = known === undefined || known[1].sha256 !== sha256;
       const [key, link] = known ?? [null, null];
+      changes.push({ path, info, sha256, key, link, adopt: known === undefined || known[1].sha256 !== sha256 || (key?.includes('#') ?? false) });
+    }
+    const adopted = new Map<string, Awaited<ReturnType<typeof adopt>>>();
+    const queue = changes.filter((c) => c.adopt);
+    await Promise.all(
+      Array.from({ length: Math.min(ADOPTERS, queue.length) }, async () => {
+        for (let c = queue.shift(); c !== undefined; c = queue.shift()) {
+          deps.signal?.throwIfAborted();
+          adopted.set(c.info.id, await adopt(c.info.id));
+        }
+      }),
+    );
+
+    let seq = maxSeen(state.seen, signer.tag);
+    const signed: { wire: ReturnType<typeof sealVersion>; version: Version }[] = [];
+    const sign = (entry: string, deleted: boolean, content: Version['content'], obj: string | null, base: Version['vv'][]): Version => {
+      seq++;
+      const vv = { ...joinVectors(base), [signer.tag]: seq };
+      const wire = sealVersion(signer, state.record.share, state.record.epoch, state.keys[state.record.epoch]!, { entry, seq, vv, deleted, obj, content });
+      const v: Version = { entry, dev: signer.tag, seq, vv, deleted, obj, content };
+      signed.push({ wire, version: v });
+      return v;
+    };
+    const toSettle: string[] = [];
+    for (const { path, info, sha256, key, link, adopt: isNew } of changes) {
       const conflictCopy = key?.includes('#') ?? false;
-      let entry: string = key === null || conflictCopy ? newRecordId() : key;
+      const entry: string = key === null || conflictCopy ? newRecordId() : key;
       let obj: string | null;
       let content: Version['content'];
-      if (contentChanged || conflictCopy) {
-        const adopted = await adopt(info.id);
-        obj = adopted.obj;
-        content = { path, at: info.modified, size: adopted.size, sha256: adopted.sha256, fileKey: adopted.fileKey };
+      if (isNew) {
+        const a = adopted.get(info.id)!;
+        obj = a.obj;
+        content = { path, at: info.modified, size: a.size, sha256: a.sha256, fileKey: a.fileKey };
       } else {
         // Renamed or moved: the same object under a new path.
-        const current = state.index.siblings(entry).find((s) => versionKey(s) === link!.version);
+        const current = state.index.siblings(entry).find((x) => versionKey(x) === link!.version);
         if (current === undefined || current.obj === null) continue;
         obj = current.obj;
         content = { ...current.content, path, at: deps.clock() };
       }
-      const v = version(state, entry, false, content, obj, link === null || conflictCopy ? [] : [link.vv]);
-      written++;
-      if (conflictCopy) {
-        // An edited conflict copy becomes a file of its own, and the conflict is settled.
-        written += settle(state, key!.split('#')[0]!);
-        entry = v.entry;
-      }
+      const v = sign(entry, false, content, obj, link === null || conflictCopy ? [] : [link.vv]);
+      // An edited conflict copy becomes a file of its own, and the conflict is settled.
+      if (conflictCopy) toSettle.push(key!.split('#')[0]!);
       if (key !== null) links.push({ key, link: null });
       links.push({ key: entry, link: { item: info.id, version: versionKey(v), vv: v.vv, sha256, path } });
     }
     for (const [key, link] of state.local) {
       if (present.has(link.item)) continue;
       links.push({ key, link: null });
-      if (key.includes('#')) {
-        written += settle(state, key.split('#')[0]!); // a dismissed conflict copy
-        continue;
-      }
-      version(state, key, true, { path: link.path, at: deps.clock(), size: 0, sha256: '', fileKey: '' }, null, [link.vv]);
-      written++;
+      if (key.includes('#')) toSettle.push(key.split('#')[0]!); // a dismissed conflict copy
+      else sign(key, true, { path: link.path, at: deps.clock(), size: 0, sha256: '', fileKey: '' }, null, [link.vv]);
     }
+    for (let i = 0; i < signed.length; i += 500) store.addVersions(state, signed.slice(i, i + 500));
+    let written = signed.length;
+    for (const entry of toSettle) written += settle(state, entry);
     store.setLocal(state, links);
     return written;
   }

@@ -8,7 +8,7 @@
  * ../bundle (sneakernet files), ../witness (audit heads kept by paired devices).
  */
 import { createRecordStore } from '../../db/index.ts';
-import type { Database } from '../../db/index.ts';
+import type { Database, RecordStore } from '../../db/index.ts';
 import type { AuditLog } from '../../audit/index.ts';
 import type { ObjectStore, Vault } from '../../vault/index.ts';
 import { createShareService } from './service.ts';
@@ -21,6 +21,11 @@ export { SYNC_RECORD_KINDS, syncRecordKeysOf } from './store.ts';
 export { SYNC_PROTOCOL } from '../sync/frame.ts';
 export { WITNESS_PROTOCOL } from '../witness/witness.ts';
 export type { WitnessReport } from '../witness/witness.ts';
+
+/** Every record store the shares of a vault write, for app.ts to wipe with a decoy and repair with the rest. */
+export function sharesRecordStores(deps: { db: Database; derive: (label: string) => Buffer }): RecordStore<unknown>[] {
+  return [createRecordStore<SyncRecord>({ db: deps.db, keys: syncRecordKeysOf(deps.derive), kinds: SYNC_RECORD_KINDS })];
+}
 
 /** The shares of one unlocked vault, under record keys of their own (derived from the vault key). */
 export function createSharesService(deps: {

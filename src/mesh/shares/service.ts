@@ -238,7 +238,7 @@ export function createShareService(deps: ShareServiceDeps) {
       members: state.record.members.map((m) => ({ deviceId: m.peer, name: m.name, role: m.role })),
       files: view.length,
       conflicts: conflictsOf(state.index).length,
-      pending: view.filter((i) => ![...state.local.values()].some((l) => l.version === versionKey(i.version))).length,
+      pending: ((shown) => view.filter((i) => !shown.has(versionKey(i.version))).length)(new Set([...state.local.values()].map((l) => l.version))),
     };
   }
 

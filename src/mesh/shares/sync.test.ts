@@ -262,7 +262,7 @@ test('hostile peer: an object outside the share is never served; garbage and for
   assert.throws(() => decode(Buffer.from([0, 0, 0, 9, 1, 2])), (err: Error & { code?: string }) => err.code === 'SYNC_REJECTED');
   assert.throws(() => decode(Buffer.from('\u0000\u0000\u0000\u0002{}')), (err: Error & { code?: string }) => err.code === 'SYNC_REJECTED');
   const forged = a.shares.engine.hello(b.id);
-  (forged.head as { name: string }).name = 'Somebody else';
+  (forged.head as unknown as { name: string }).name = 'Somebody else';
   assert.throws(() => b.shares.engine.acceptHello(forged, a.id), (err: Error & { code?: string }) => err.code === 'SYNC_REJECTED');
   const elsewhere = a.shares.engine.hello(b.id);
   assert.throws(() => b.shares.engine.acceptHello(elsewhere, 'some-other-peer'), /another device/);

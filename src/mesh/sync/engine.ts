@@ -174,12 +174,23 @@ export function createEngine(deps: EngineDeps) {
     return out;
   }
 
+  // The objects a share's index names, as a Set per share, rebuilt when an object is not in it
+  // (the index may have changed since): asking one by one over the index was quadratic.
+  const named = new WeakMap<ShareState, Set<string>>();
+  function names(state: ShareState, obj: string): boolean {
+    if (named.get(state)?.has(obj)) return true;
+    const set = new Set<string>();
+    for (const v of state.index.versions()) if (v.obj !== null) set.add(v.obj);
+    named.set(state, set);
+    return set.has(obj);
+  }
+
   /** A requested object as chunk messages from `offset`; one `missing` message when it is not here. */
   async function* serve(want: Want, allowed: (share: string) => boolean): AsyncGenerator<Message> {
     if (!HEX32.test(String(want.obj)) || !Number.isSafeInteger(want.offset) || want.offset < 0 || !allowed(String(want.share))) throw new ElohimError('SYNC_REJECTED', 'a malformed object request');
     const state = store.shares.get(want.share)!;
     // Serve only objects this share's index names: a peer cannot read other objects of the pool.
-    if (![...state.index.versions()].some((v) => v.obj === want.obj)) {
+    if (!names(state, want.obj)) {
       yield { head: { t: 'missing', obj: want.obj } };
       return;
     }
