@@ -2,12 +2,19 @@
  * A libp2p stream as a channel of whole messages, the shape every mesh protocol speaks and the
  * pool lends out. Frames (version 1 of the mesh framing):
  *
- *   type(1) ‖ length(4, big-endian) ‖ payload      type: 0 message, 1 ping, 2 pong
+ *   type(1) ‖ length(4, big-endian) ‖ payload
+ *   type: 0 message, 1 ping, 2 pong, 3 credit (payload: 4 bytes, a count of message bytes read)
  *
  * Ping and pong live in the same stream as the messages so the pool can check that a stream
  * that sat idle still carries data end to end (a libp2p connection-level ping proves only the
  * connection, and opens a stream of its own to do it). The side that receives a ping answers it
  * here; protocol handlers never see either.
+ *
+ * Flow control by credit: a sender has at most WINDOW bytes of messages in flight (sent, not yet
+ * read by the other side's protocol); the reader grants credit as its protocol reads. Pausing the
+ * libp2p stream is no substitute: a paused js-libp2p stream keeps buffering what arrives and
+ * aborts past 4 MiB (StreamBufferError), so a reader slower than the network (one writing each
+ * message to disk) lost its stream. With credit, what is unread stays under WINDOW here.
  */
 import { Uint8ArrayList } from 'uint8arraylist';
 import type { Stream } from '@libp2p/interface';
@@ -19,8 +26,11 @@ const HEADER = 5;
 const T_MESSAGE = 0;
 const T_PING = 1;
 const T_PONG = 2;
-/** Past this many unread bytes the stream is paused (libp2p's backpressure reaches the sender). */
-const READ_HIGH_WATER = 8 * 1024 * 1024;
+const T_CREDIT = 3;
+/** Message bytes a sender may have unread at the other side: two messages of the largest size. */
+export const WINDOW = 2 * MAX_MESSAGE;
+/** The reader grants credit once it has read this much since its last grant. */
+const GRANT_EVERY = WINDOW / 4;
 const CLOSE_TIMEOUT_MS = 2_000;
 
 /** What a protocol handler and a pool borrower use. */
@@ -49,7 +59,10 @@ export interface FramedChannel extends MeshChannel {
 export function frameChannel(stream: Stream, peer: string): FramedChannel {
   const buffer = new Uint8ArrayList();
   const messages: Uint8Array[] = [];
-  let queuedBytes = 0;
+  // credit: what we sent that the other side has not yet said it read; what we read and not yet granted
+  let inFlight = 0;
+  let readUngranted = 0;
+  let creditWaiters: Array<() => void> = [];
   let ended = false;
   let failure: ElohimError | null = null;
   let waiter: { resolve: (m: Uint8Array | null) => void; reject: (e: unknown) => void } | null = null;
@@ -61,8 +74,15 @@ export function frameChannel(stream: Stream, peer: string): FramedChannel {
     if (messages.length > 0) {
       waiter = null;
       const m = messages.shift()!;
-      queuedBytes -= m.length;
-      if (queuedBytes < READ_HIGH_WATER / 2 && stream.readStatus === 'paused') stream.resume();
+      readUngranted += m.length;
+      if (readUngranted >= GRANT_EVERY && stream.writeStatus === 'writable') {
+        try {
+          stream.send(creditFrame(readUngranted));
+          readUngranted = 0;
+        } catch {
+          // closing: nothing more will be sent to us
+        }
+      }
       w.resolve(m);
     } else if (failure !== null) {
       waiter = null;
@@ -73,10 +93,17 @@ export function frameChannel(stream: Stream, peer: string): FramedChannel {
     }
   };
 
+  const wakeSenders = () => {
+    const waiting = creditWaiters;
+    creditWaiters = [];
+    for (const w of waiting) w();
+  };
+
   const fail = (reason: string) => {
     if (failure === null) failure = new ElohimError('MESH_STREAM_CLOSED', reason);
     ended = true;
     deliver();
+    wakeSenders();
   };
 
   stream.addEventListener('message', (evt) => {
@@ -84,7 +111,7 @@ export function frameChannel(stream: Stream, peer: string): FramedChannel {
     while (buffer.byteLength >= HEADER) {
       const type = buffer.get(0);
       const length = buffer.getUint32(1);
-      if (length > MAX_MESSAGE || type > T_PONG) {
+      if (length > MAX_MESSAGE || type > T_CREDIT || (type === T_CREDIT && length !== 4)) {
         // A peer that breaks the framing is not to be trusted with the rest of the stream.
         stream.abort(new Error('mesh framing violated'));
         fail('the other device broke the mesh framing');
@@ -104,10 +131,11 @@ export function frameChannel(stream: Stream, peer: string): FramedChannel {
       } else if (type === T_PONG) {
         pong?.resolve();
         pong = null;
+      } else if (type === T_CREDIT) {
+        inFlight = Math.max(0, inFlight - new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0));
+        wakeSenders();
       } else {
         messages.push(payload);
-        queuedBytes += payload.length;
-        if (queuedBytes > READ_HIGH_WATER) stream.pause();
       }
     }
     deliver();
@@ -115,11 +143,13 @@ export function frameChannel(stream: Stream, peer: string): FramedChannel {
   stream.addEventListener('remoteCloseWrite', () => {
     ended = true;
     deliver();
+    wakeSenders();
   });
   stream.addEventListener('close', (evt) => {
     if (evt.error !== undefined) fail(`stream ended: ${evt.error.name}`);
     ended = true;
     deliver();
+    wakeSenders();
   });
 
   const channel: FramedChannel = {
@@ -127,7 +157,27 @@ export function frameChannel(stream: Stream, peer: string): FramedChannel {
     stream,
     async send(msg, opts) {
       if (msg.length > MAX_MESSAGE) throw new ElohimError('INVALID_INPUT', `a mesh message is at most ${MAX_MESSAGE} bytes`);
+      // Wait for credit: the other side has read enough of what we sent before.
+      while (inFlight > 0 && inFlight + msg.length > WINDOW && failure === null) {
+        opts?.signal?.throwIfAborted();
+        // the other side closed its end: no credit can come any more
+        if (ended) throw new ElohimError('MESH_STREAM_CLOSED', 'the other device stopped reading');
+        await new Promise<void>((resolve, reject) => {
+          const signal = opts?.signal;
+          const onAbort = () => {
+            creditWaiters = creditWaiters.filter((w) => w !== wake);
+            reject(signal!.reason);
+          };
+          const wake = () => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+          };
+          creditWaiters.push(wake);
+          signal?.addEventListener('abort', onAbort, { once: true });
+        });
+      }
       if (failure !== null || stream.writeStatus !== 'writable') throw failure ?? new ElohimError('MESH_STREAM_CLOSED');
+      inFlight += msg.length;
       let ok: boolean;
       try {
         ok = stream.send(new Uint8ArrayList(header(T_MESSAGE, msg.length), msg));
@@ -205,6 +255,14 @@ export function frameChannel(stream: Stream, peer: string): FramedChannel {
     },
   };
   return channel;
+}
+
+function creditFrame(bytes: number): Uint8Array {
+  const f = header(T_CREDIT, 4);
+  const out = new Uint8Array(f.length + 4);
+  out.set(f);
+  new DataView(out.buffer).setUint32(f.length, bytes);
+  return out;
 }
 
 function header(type: number, length: number): Uint8Array {

@@ -6,6 +6,8 @@ import { after, test } from 'node:test';
 import { createRecordStore, openDatabase } from '../../db/index.ts';
 import { isElohimError } from '../../errors.ts';
 import { VaultKey } from '../../keyring/index.ts';
+import { WINDOW } from './channel.ts';
+import type { FramedChannel } from './channel.ts';
 import { createMesh } from './service.ts';
 import type { Mesh } from './service.ts';
 import { MESH_RECORD_KINDS, meshKeysOf } from './store.ts';
@@ -113,4 +115,34 @@ test('revoke: the revoked device is told, and refused at the gate from then on',
   const refusedAfter = a.mesh.status().gate.recent.filter((r) => r.deviceId === bId && r.reason === 'revoked').length;
   assert.ok(refusedAfter > refusedBefore, 'refused at the gate as revoked');
   assert.equal(a.mesh.peer(bId), null);
+});
+
+test('a reader slower than the network: credit keeps what is unread bounded, and nothing is lost', { timeout: 120_000 }, async () => {
+  const a = await device();
+  const b = await device();
+  let received = 0;
+  let maxUnread = 0;
+  a.mesh.handle('/elohim/sink/1', async (ch) => {
+    for (let m = await ch.receive(); m !== null; m = await ch.receive()) {
+      maxUnread = Math.max(maxUnread, (ch as FramedChannel).unread());
+      if (m.length === 1) {
+        await ch.send(Buffer.from(String(received)));
+        continue;
+      }
+      received += m.length;
+      await new Promise((r) => setTimeout(r, 5)); // a slow disk
+    }
+  });
+  await pairUp(a.mesh, b.mesh);
+  const chunk = Buffer.alloc(1024 * 1024, 7);
+  const total = await b.mesh.withChannel(a.mesh.deviceId!, '/elohim/sink/1', async (ch) => {
+    // 40 MiB sent without waiting for any answer: 10 times what a paused libp2p stream buffers
+    for (let i = 0; i < 40; i++) await ch.send(chunk);
+    await ch.send(Uint8Array.of(0));
+    return Number(Buffer.from((await ch.receive())!).toString());
+  });
+  assert.equal(total, 40 * 1024 * 1024);
+  // what waited unread at the slow side never went past the window (8 one-MiB messages)
+  assert.equal(WINDOW, 8 * 1024 * 1024);
+  assert.ok(maxUnread <= 8, `unread messages peaked at ${maxUnread}`);
 });
