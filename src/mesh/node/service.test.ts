@@ -146,3 +146,25 @@ test('a reader slower than the network: credit keeps what is unread bounded, and
   assert.equal(WINDOW, 8 * 1024 * 1024);
   assert.ok(maxUnread <= 8, `unread messages peaked at ${maxUnread}`);
 });
+
+test('a manual address reconnects two paired devices that both moved to new ports', { timeout: 60_000 }, async () => {
+  const a = await device();
+  const b = await device();
+  await pairUp(a.mesh, b.mesh);
+  const aId = a.mesh.deviceId!;
+  const bId = b.mesh.deviceId!;
+  for (let i = 0; i < 100 && !a.mesh.peer(bId)!.online; i++) await new Promise((r) => setTimeout(r, 20));
+  await a.mesh.stop();
+  await b.mesh.stop();
+  // both come back on new ports: neither knows where the other is now
+  await a.mesh.start();
+  await b.mesh.start();
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(b.mesh.peer(aId)!.online, false, 'not found without help');
+  const aNow = a.mesh.status().addresses[0]!.replace(/\/p2p\/.*$/, '');
+  await b.mesh.addAddress(aId, aNow);
+  for (let i = 0; i < 100 && !b.mesh.peer(aId)!.online; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(b.mesh.peer(aId)!.online, true, 'the address given by hand reached it');
+  assert.ok(b.mesh.peer(aId)!.addrs.includes(aNow));
+  await assert.rejects(b.mesh.addAddress(aId, 'not an address'), (err) => isElohimError(err, 'INVALID_INPUT'));
+});
