@@ -251,6 +251,12 @@ describe('the assistant in the web UI, in Chromium', () => {
     assert.equal(scripts.length, 1, 'the Chat screen is its own chunk, fetched when Chat opens');
     await page.getByText('No model yet: import a GGUF or point to your Ollama.', { exact: true }).waitFor();
     assert.equal(await composer().isDisabled(), true, 'nothing can be sent without a model');
+    // Its button opens Settings on the Models tab.
+    await button('Open Settings → Models').click();
+    const tab = settings().getByRole('tab', { name: 'Models', exact: true });
+    await until(async () => (await tab.getAttribute('aria-selected')) === 'true', () => 'Settings did not open on Models');
+    await settings().getByRole('tabpanel', { name: 'Models' }).getByRole('heading', { name: 'Models', exact: true }).waitFor();
+    await closeSettings();
     await screenshot(page, 'chat-01-no-model');
   });
 

@@ -87,6 +87,8 @@ function FirstRun({ onUnlocked, onRestored }: { onUnlocked: () => void; onRestor
 export function App() {
   const [screen, setScreen] = useState<Screen>({ kind: 'loading' });
   const [settingsOpen, setSettingsOpen] = useState(false);
+  /** the Settings tab to open first (Chat's "no model yet" opens Models) */
+  const [settingsTab, setSettingsTab] = useState<string | undefined>(undefined);
   const [section, setSection] = useState<Section | 'devices'>('files');
   const [reveal, setReveal] = useState<Reveal | undefined>(undefined);
   const [panicError, setPanicError] = useState<string | null>(null);
@@ -189,7 +191,14 @@ export function App() {
         <a className="skip-link" href="#main" onClick={skip}>
           {t('skipToContent')}
         </a>
-        <Header onLock={lock} onPanic={panic} onSettings={() => setSettingsOpen(true)} />
+        <Header
+          onLock={lock}
+          onPanic={panic}
+          onSettings={() => {
+            setSettingsTab(undefined);
+            setSettingsOpen(true);
+          }}
+        />
         {/* With Devices open, neither Files nor Chat is current. */}
         <SectionNav section={section as Section} onSection={setSection}>
           <DevicesNavButton current={section === 'devices'} onOpen={() => setSection('devices')} />
@@ -204,14 +213,17 @@ export function App() {
               setReveal({ ...file });
               setSection('files');
             }}
-            onOpenSettings={() => setSettingsOpen(true)}
+            onOpenSettings={() => {
+              setSettingsTab('models');
+              setSettingsOpen(true);
+            }}
           />
           <div hidden={section !== 'files'}>
             <Browser viaRecoveryCode={screen.viaRecoveryCode} reveal={reveal} />
           </div>
           <DevicesSection active={section === 'devices'} />
         </main>
-        <SettingsModal open={settingsOpen} onClose={() => setSettingsOpen(false)} />
+        <SettingsModal open={settingsOpen} tab={settingsTab} onClose={() => setSettingsOpen(false)} />
       </>
     );
   }

@@ -72,8 +72,8 @@ const en = {
   'budget.tokens': 'tokens: {prompt} in, {completion} out',
 
   noModel: 'No model yet: import a GGUF or point to your Ollama.',
-  'noModel.hint': 'Settings → Models: import a GGUF file from this device, or give the address of your Ollama.',
-  openModels: 'Open Settings',
+  'noModel.hint': 'In Settings → Models: import a GGUF file from this device, or give the address of your Ollama.',
+  openModels: 'Open Settings → Models',
   cite: 'Source {n}: {name}',
   remote: 'This conversation is sent to {url}, another machine, in the clear.',
   'remote.hint': 'The model runs off this device. Choose a model on this device in Settings → Models to keep your words here.',

@@ -8,19 +8,21 @@ import './settings.css';
 // The app shell imports this file statically, so it holds only the frame: the dialog, the
 // tablist and a slot per panel. Each panel's code is its own chunk (see tabs.ts).
 
-export function SettingsModal(props: { open: boolean; onClose: () => void }) {
+/** `tab`: the id of the tab to open first (SETTINGS_TABS), e.g. 'models' from Chat; default the first. */
+export function SettingsModal(props: { open: boolean; onClose: () => void; tab?: string }) {
   return (
     <Dialog title={t('title')} open={props.open} onClose={props.onClose} className="settings-dialog">
       {/* Dialog renders its children only while open: every opening starts on the first tab
           with fresh data. */}
-      <SettingsBody onClose={props.onClose} />
+      <SettingsBody onClose={props.onClose} tab={props.tab} />
     </Dialog>
   );
 }
 
-function SettingsBody({ onClose }: { onClose: () => void }) {
+function SettingsBody({ onClose, tab }: { onClose: () => void; tab?: string }) {
   const id = useId();
-  const [active, setActive] = useState(0);
+  const first = Math.max(0, SETTINGS_TABS.findIndex((x) => x.id === tab));
+  const [active, setActive] = useState(first);
   // Tabs whose panel has been rendered; they stay mounted, so switching back keeps what was
   // typed there.
   const [opened, setOpened] = useState<ReadonlySet<number>>(() => new Set());
@@ -38,7 +40,7 @@ function SettingsBody({ onClose }: { onClose: () => void }) {
     startTransition(() => setOpened((before) => (before.has(index) ? before : new Set(before).add(index))));
   }
 
-  useEffect(() => open(0), []);
+  useEffect(() => open(first), []);
 
   function select(index: number): void {
     setActive(index);
