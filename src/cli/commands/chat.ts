@@ -21,9 +21,12 @@ import type { Workspace } from '../../workspace/index.ts';
 const globals = (cmd: Command): UnlockFlags => cmd.optsWithGlobals() as UnlockFlags;
 const withAssistant = <T>(cmd: Command, fn: (assistant: AssistantService, workspace: Workspace) => Promise<T>) => withVault(globals(cmd), (ws) => fn(ws.assistant, ws));
 
-/** Control and format characters (but newlines and tabs) escaped, for a terminal. */
+/**
+ * Control and format characters escaped, for a terminal; newlines, tabs and the zero-width
+ * joiner (which emoji sequences need, and which moves nothing) are kept.
+ */
 export function terminalSafe(text: string): string {
-  return text.replace(/[\p{Cc}\p{Cf}]/gu, (c) => (c === '\n' || c === '\t' ? c : `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`));
+  return text.replace(/[\p{Cc}\p{Cf}]/gu, (c) => (c === '\n' || c === '\t' || c === '\u200d' ? c : `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`));
 }
 const show = (text: string) => (process.stdout.isTTY ? terminalSafe(text) : text);
 const note = (text: string) => process.stderr.write(`${terminalSafe(text)}\n`);
