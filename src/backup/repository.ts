@@ -41,7 +41,12 @@ export async function readConfig(target: Target, opts: CallOptions = {}): Promis
 /** Throws VAULT_WRONG_SECRET when `key` is not this repository's (another folder's, or a wrong secret). */
 export function requireKey(config: RepositoryConfig, key: RepositoryKey): void {
   if (!keyMatches(config, key)) {
-    throw new ElohimError('VAULT_WRONG_SECRET', 'this backup was made from another data folder, or the passphrase or recovery code is wrong');
+    // A decoy added or removed changes the front vault, hence the key (format/v1.ts): say so,
+    // since to the user it is "the same folder".
+    throw new ElohimError(
+      'VAULT_WRONG_SECRET',
+      'this backup was made from another data folder (or before a decoy was added or removed here, which changes the backup key: start a new backup in another folder or prefix), or the passphrase or recovery code is wrong',
+    );
   }
 }
 

@@ -118,7 +118,7 @@ function targetCommand(): Command {
       const run = interruptible();
       try {
         const r = await withVault(globals(cmd), (w) => w.backup.testTarget(name, { signal: run.signal }));
-        const says = { none: 'reachable; no backup there yet', 'this-folder': 'reachable; it holds this data folder\'s backup', 'another-folder': 'reachable; it holds ANOTHER data folder\'s backup (backing up here will fail)' };
+        const says = { none: 'reachable; no backup there yet', 'this-folder': 'reachable; it holds this data folder\'s backup', 'another-folder': 'reachable; it holds ANOTHER data folder\'s backup, or one made before a decoy was added or removed here (backing up there will fail: use another folder or prefix)' };
         out(globals(cmd).json, r, `${name}: ${says[r.repository]}\n`);
       } finally {
         run.done();

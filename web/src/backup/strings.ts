@@ -62,7 +62,7 @@ const en = {
 
   'test.none': 'Reachable. No backup there yet.',
   'test.this-folder': 'Reachable. It holds this data folder\'s backup.',
-  'test.another-folder': 'Reachable, but it holds another data folder\'s backup: backing up there will fail.',
+  'test.another-folder': 'Reachable, but it holds another data folder\'s backup, or one made before a decoy was added or removed here: backing up there will fail. Use another folder or prefix.',
   never: 'Never backed up',
   last: 'Last backup {date}',
   proven: 'Last proven restore: {date}, {sampled} objects ({bytes}) restored and authenticated',
