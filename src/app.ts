@@ -2,14 +2,14 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { ASSISTANT_RECORD_KINDS, assistantKeysOf, createAssistantService, createEmbeddedProvider, createModels } from './ai/index.ts';
+import { ASSISTANT_RECORD_KINDS, assistantKeysOf, assistantRecordStores, createAssistantService, createEmbeddedProvider, createModels } from './ai/index.ts';
 import type { AssistantRecord, EmbeddedProvider, Models } from './ai/index.ts';
 import { AUDIT_RECORD_KINDS, auditKeysOf, createAuditLog } from './audit/index.ts';
 import type { AuditLog, AuditRecord } from './audit/index.ts';
 import { x25519IdentityFromSecret } from './crypto/age/index.ts';
 import { createHasherPool } from './crypto/index.ts';
 import { createRecordStore, openDatabase } from './db/index.ts';
-import type { Database, RecordKeys } from './db/index.ts';
+import type { Database, RecordKeys, RecordStore } from './db/index.ts';
 import { ElohimError } from './errors.ts';
 import { createProcessLock, createSpaceReserve } from './fs/index.ts';
 import { createKeyring, vaultRecordKeys } from './keyring/index.ts';
@@ -24,9 +24,9 @@ import { createWorkspaces, recordEvent } from './workspace/index.ts';
 import { createMaintenance } from './cover/index.ts';
 import { createStoreFile, openStore } from './store/index.ts';
 import type { DeniableStore } from './store/index.ts';
-import { createMeshService } from './mesh/index.ts';
-import { createSharesService } from './mesh/shares/index.ts';
-import { asRepositoryKey, BACKUP_RECORD_KINDS, backupRecordKeys, createBackupService, createFolderRestore } from './backup/index.ts';
+import { createMeshService, meshRecordStores } from './mesh/index.ts';
+import { createSharesService, sharesRecordStores } from './mesh/shares/index.ts';
+import { asRepositoryKey, BACKUP_RECORD_KINDS, backupRecordKeys, backupRecordStores, createBackupService, createFolderRestore } from './backup/index.ts';
 import type { BackupRecord, FolderRestore } from './backup/index.ts';
 import type { BuiltWorkspace, Workspace, Workspaces } from './workspace/index.ts';
 
@@ -158,14 +158,24 @@ export function createApp(config: AppConfig, opts: { clock?: () => number; meshA
     recordEvent(createAuditLog({ records: auditRecords(key), clock: () => createdAt }), 'setup');
   };
 
-  /** Removes a decoy's records, objects and audit log. */
+  /**
+   * The record stores of a vault's services (each under keys of its own), besides its files' and
+   * its audit log's: what removing a decoy clears and what repair repairs. A new service that
+   * keeps records adds its stores here, or a removed decoy would leave them behind.
+   */
+  const serviceRecordStores = (key: VaultKey): RecordStore<unknown>[] => {
+    const deps = { db: dbOf(key), derive: derivation(key) };
+    return [...assistantRecordStores(deps), ...backupRecordStores(deps), ...meshRecordStores(deps), ...sharesRecordStores(deps)];
+  };
+
+  /** Removes a decoy's records, objects and audit log, and every record its services kept. */
   async function wipe(key: VaultKey): Promise<void> {
     // In a deniable store the region's superblocks become random bytes: nothing of it opens again.
     const s = store();
     if (s !== null) return s.destroy(ownKeys(key));
     await destroyVaultData({ records: vaultRecords(key), objects });
     auditRecords(key).clear();
-    assistantRecords(key).clear();
+    for (const records of serviceRecordStores(key)) records.clear();
   }
 
   async function buildWorkspace(key: VaultKey, signal: AbortSignal): Promise<BuiltWorkspace> {
@@ -237,9 +247,13 @@ export function createApp(config: AppConfig, opts: { clock?: () => number; meshA
       repairRecords() {
         const own = vaultRecords(key).repair();
         const log = auditRecords(key).repair();
-        const ai = assistantRecords(key).repair();
-        const result = { quarantined: own.quarantined.length + log.quarantined.length + ai.quarantined.length, resealed: own.resealed || log.resealed || ai.resealed };
-        recordEvent(audit, 'repair', { vaultRecords: own.quarantined.length, auditRecords: log.quarantined.length, resealed: result.resealed });
+        const others = serviceRecordStores(key).map((records) => records.repair());
+        const serviceRecords = others.reduce((n, r) => n + r.quarantined.length, 0);
+        const result = {
+          quarantined: own.quarantined.length + log.quarantined.length + serviceRecords,
+          resealed: own.resealed || log.resealed || others.some((r) => r.resealed),
+        };
+        recordEvent(audit, 'repair', { vaultRecords: own.quarantined.length, auditRecords: log.quarantined.length, serviceRecords, resealed: result.resealed });
         return result;
       },
       async removeDecoy() {
