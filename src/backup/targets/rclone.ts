@@ -24,7 +24,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import { ElohimError } from '../../errors.ts';
-import { checkName, TargetError, withRetry } from '../target.ts';
+import { checkName, checkPrefix, TargetError, withRetry } from '../target.ts';
 import type { Body, CallOptions, RetryPolicy, Target } from '../target.ts';
 import { parseRcloneConfig } from './rclone-config.ts';
 
@@ -238,9 +238,9 @@ export function createRcloneTarget(config: RcloneTargetConfig): Target {
     },
 
     async list(prefix, o = {}) {
+      checkPrefix(prefix);
       const slash = prefix.lastIndexOf('/');
       const folder = slash < 0 ? '' : prefix.slice(0, slash);
-      if (folder) checkName(folder);
       return call(o, async () => {
         const r = await run(['lsjson', '--files-only', '--no-modtime', '--no-mimetype', folder ? at(folder) : base], o);
         if (r.code !== 0) {

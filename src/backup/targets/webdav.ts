@@ -22,7 +22,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ElohimError } from '../../errors.ts';
-import { checkName, TargetError, withRetry } from '../target.ts';
+import { checkName, checkPrefix, TargetError, withRetry } from '../target.ts';
 import type { Body, CallOptions, RetryPolicy, Target } from '../target.ts';
 import { parseMultistatus } from './webdav-xml.ts';
 
@@ -301,9 +301,9 @@ export function createWebDavTarget(config: WebDavTargetConfig): Target {
     },
 
     async list(prefix, o = {}) {
+      checkPrefix(prefix);
       const slash = prefix.lastIndexOf('/');
       const folder = slash < 0 ? '' : prefix.slice(0, slash);
-      if (folder) checkName(folder);
       const what = `list ${prefix}`;
       return call(o, async () => {
         const url = folder ? urlOf(folder) + '/' : base.href;
