@@ -29,9 +29,12 @@ test('chat over HTTP: the answer streams as SSE with the context report, then is
   const done = events.at(-1)!.data as { message: { content: string; citations: unknown[] }; completionTokens: number };
   assert.equal(done.message.content, tokens);
   assert.equal(done.completionTokens, 7);
-  const saved = (await (await a.api(`/api/v1/assistant/conversations/${conv}`)).json()) as { messages: { role: string; content: string; citations?: unknown[] }[] };
+  const saved = (await (await a.api(`/api/v1/assistant/conversations/${conv}`)).json()) as { messages: { role: string; content: string; citations?: unknown[]; budget?: string; report?: { parts: unknown } }[] };
   assert.deepEqual(saved.messages.map((m) => m.role), ['user', 'assistant']);
   assert.deepEqual(saved.messages[1]!.citations, context.citations);
+  // the budget bar of an older answer: its report is kept with it
+  assert.equal(saved.messages[1]!.budget, context.budget);
+  assert.deepEqual(saved.messages[1]!.report!.parts, context.report.parts);
 
   // renamed and moved: the citation follows the file
   const folder = ((await (await a.api('/api/v1/folders', { method: 'POST', ...json({ name: 'power' }) })).json()) as { item: { id: string } }).item.id;

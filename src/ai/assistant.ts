@@ -230,6 +230,8 @@ export function createAssistant(deps: AssistantDeps): Assistant {
       const sources = hits.slice(0, built.report.parts.excerpts.included).map((h) => h.docId);
       yield { type: 'context', report: built.report, user: opts.regenerate ? null : user, sources };
 
+      // the report goes with the answer, without its id lists (they can run to a thousand turns)
+      const { included: _i, dropped: _d, ...kept } = built.report;
       let answer = '';
       let finished = false;
       let usage: { promptTokens?: number; completionTokens?: number } = {};
@@ -245,9 +247,9 @@ export function createAssistant(deps: AssistantDeps): Assistant {
         finished = true;
       } finally {
         // Stopped (Stop, a lock, a reader that went away) or failed midway: keep what came.
-        if (!finished && answer !== '') store.appendMessage(conversation, { role: 'assistant', content: answer, model: opts.model, partial: true, ...(sources.length ? { sources } : {}) });
+        if (!finished && answer !== '') store.appendMessage(conversation, { role: 'assistant', content: answer, model: opts.model, partial: true, ...(sources.length ? { sources } : {}), report: kept });
       }
-      const message = store.appendMessage(conversation, { role: 'assistant', content: answer, model: opts.model, ...(sources.length ? { sources } : {}) }, replacing);
+      const message = store.appendMessage(conversation, { role: 'assistant', content: answer, model: opts.model, ...(sources.length ? { sources } : {}), report: kept }, replacing);
       const done: AskEvent = { type: 'done', message };
       // the provider's own counts (Ollama's may leave out a prompt prefix it had cached)
       if (usage.promptTokens !== undefined) done.promptTokens = usage.promptTokens;

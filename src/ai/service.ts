@@ -43,6 +43,8 @@ export interface Citation {
 
 export interface MessageView extends Omit<Message, 'sources'> {
   citations?: Citation[];
+  /** an answer's budget line, from the context report kept with it (`report`) */
+  budget?: string;
 }
 
 export interface ProviderSettings {
@@ -208,7 +210,9 @@ export function createAssistantService(deps: AssistantServiceDeps): AssistantSer
   }
   const viewOf = (m: Message): MessageView => {
     const { sources, ...rest } = m;
-    return sources === undefined ? rest : { ...rest, citations: citationsOf(sources) };
+    const view: MessageView = sources === undefined ? rest : { ...rest, citations: citationsOf(sources) };
+    if (m.report !== undefined) view.budget = describeReport({ ...m.report, included: { memories: [], excerpts: [], turns: [] }, dropped: { memories: [], excerpts: [], turns: [] } });
+    return view;
   };
 
   function settings(): ProviderSettings {

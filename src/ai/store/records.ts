@@ -38,6 +38,25 @@ export interface MessageRecord {
    * is what "[n]" in the answer cites (an item may appear more than once, one per excerpt).
    */
   sources?: string[];
+  /** what the context held when it was written (the budget bar of an older answer) */
+  report?: StoredReport;
+}
+
+/** A context report without its id lists (context/builder.ts ContextReport), kept with an answer. */
+export interface StoredReport {
+  window: number;
+  replyReserve: number;
+  budget: number;
+  used: number;
+  fits: boolean;
+  parts: {
+    system: { tokens: number; preferences: boolean; included: boolean };
+    memories: { included: number; dropped: number; tokens: number };
+    excerpts: { included: number; dropped: number; tokens: number };
+    summary: { included: boolean; tokens: number };
+    turns: { included: number; dropped: number; tokens: number; summarised: number };
+    user: { tokens: number };
+  };
 }
 
 export interface MemoryRecord {

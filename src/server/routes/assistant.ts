@@ -46,6 +46,9 @@ const message = {
     model: { type: 'string' },
     partial: { type: 'boolean' },
     citations: { type: 'array', items: citation },
+    /** the context report kept with an answer (ContextReport without its id lists) */
+    report: { type: 'object', additionalProperties: true },
+    budget: { type: 'string' },
   },
 } as const;
 const memory = {
