@@ -15,7 +15,8 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import S3rver from 's3rver';
 import { createApp, dataPaths } from '../src/app.ts';
-import { buildTarget, parseTarget } from '../src/backup/index.ts';
+import { BACKUP_RECORD_KINDS, backupRecordKeys, buildTarget, parseTarget } from '../src/backup/index.ts';
+import { createRecordStore, openDatabase } from '../src/db/index.ts';
 import type { TargetInput } from '../src/backup/index.ts';
 import { DECOY_PASSPHRASE, makeFolder, PASSPHRASE, putFiles, readFiles, targetFiles, tempDir } from './backup-helpers.ts';
 import type { Folder } from './backup-helpers.ts';
@@ -267,5 +268,35 @@ test('a folder set up with a deniable store is refused with a clear message, and
     assert.deepEqual([...(await targetFiles(root)).keys()].filter((n) => n !== 'config'), []);
   } finally {
     app.close();
+  }
+});
+
+test('removing the decoy removes its backup targets too: no row opens under its backup keys afterwards', async () => {
+  const folder = await makeFolder({ decoy: true });
+  try {
+    const usb = await tempDir('elohim-bk-wipe-usb-');
+    const { workspace: decoy } = await folder.app.workspaces.unlock(DECOY);
+    decoy.backup.addTarget('usb', { address: usb });
+    decoy.backup.addTarget('office', s3('decoy'));
+    folder.app.workspaces.lockAll(undefined);
+    // The rows that open under the decoy's backup keys, counted as an examiner holding its key would.
+    const { key } = await folder.app.keyring.unlock({ recoveryCode: folder.decoyCodes[0]! });
+    const decoyKeys = backupRecordKeys((label) => key.derive(label));
+    key.destroy();
+    const count = () => {
+      const db = openDatabase(dataPaths(folder.home).db);
+      try {
+        return createRecordStore<unknown>({ db, keys: decoyKeys, kinds: BACKUP_RECORD_KINDS }).loadAll().size;
+      } finally {
+        db.close();
+      }
+    };
+    assert.equal(count(), 2);
+    const { workspace: real } = await folder.app.workspaces.unlock(REAL);
+    await real.removeDecoy();
+    folder.app.workspaces.lockAll(undefined);
+    assert.equal(count(), 0);
+  } finally {
+    folder.app.close();
   }
 });
