@@ -82,6 +82,15 @@ describe('models: import, pull, bad input', { skip: tinyMissing }, () => {
     await assert.rejects(models.importFile(text), code('MODEL_INVALID', /no GGUF magic/));
     // a SHA-256 mismatch: not kept
     await assert.rejects(models.importFile(TINY_GGUF, { name: 'other', sha256: '0'.repeat(64) }), code('MODEL_CHECKSUM_MISMATCH', new RegExp(TINY_SHA256)));
+    // n_dims of a tensor set to 100,663,298: this llama.cpp build spends minutes on it (found by
+    // fuzzing the probe); the header parser refuses it before llama.cpp ever sees it
+    const dims = Buffer.from(tiny);
+    dims[723_796] = 6;
+    const hang = join(home, 'dims.gguf');
+    await writeFile(hang, dims);
+    const t0 = Date.now();
+    await assert.rejects(models.importFile(hang), code('MODEL_INVALID', /100663298 dimensions/));
+    assert.ok(Date.now() - t0 < 5000);
     // the header parses but llama.cpp refuses the file: probed in a child, this process lives on
     const cut = join(home, 'cut.gguf');
     await writeFile(cut, tiny.subarray(0, tiny.length - 4096));
@@ -155,7 +164,7 @@ describe('models: import, pull, bad input', { skip: tinyMissing }, () => {
       },
     })
       .then(() => null, (err: unknown) => err);
-    await new Promise((r) => setTimeout(r, 30));
+    for (let i = 0; i < 400 && pullId === ''; i++) await new Promise((r) => setTimeout(r, 10));
     await assert.rejects(models.pull(url, { name: 'paused' }), code('MODEL_BUSY'));
     assert.ok((await models.pulls()).some((p) => p.pull === pullId && p.active));
     assert.equal(await first, reason);
@@ -168,8 +177,9 @@ describe('models: import, pull, bad input', { skip: tinyMissing }, () => {
     await assert.rejects(models.cancelPull(pullId), code('AI_MODEL_NOT_FOUND'));
     await assert.rejects(models.cancelPull('../../etc'), code('INVALID_INPUT'));
     // cancel a running pull: it stops and leaves nothing
+    pullId = '';
     const running = models.pull(url, { name: 'cancelled', onStart: (id) => (pullId = id) }).then(() => null, (err: unknown) => err);
-    await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 400 && pullId === ''; i++) await new Promise((r) => setTimeout(r, 10));
     await models.cancelPull(pullId);
     assert.ok(code('INVALID_INPUT', /cancelled/)(await running));
     assert.deepEqual(await leftovers(), []);

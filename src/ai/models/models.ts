@@ -100,7 +100,7 @@ export function createModels(deps: ModelsDeps) {
   const probe = deps.probe ?? probeModel;
   /** Files this process has seen load in a child: path → "size:mtime". */
   const probed = new Map<string, string>();
-  const active = new Map<string, { controller: AbortController; done: Promise<unknown> }>();
+  const active = new Map<string, { controller: AbortController; done: Promise<unknown>; name?: string }>();
   /** temp files of imports running in this process */
   const importing = new Set<string>();
 
@@ -252,6 +252,7 @@ export function createModels(deps: ModelsDeps) {
       try {
         const previous = await readPartialState(partPath);
         name = checkModelName(opts.name ?? previous?.extra?.name ?? modelNameFrom(decodeURIComponent(url.pathname)));
+        active.get(id)!.name = name;
         const expected = checkSha(opts.sha256 ?? previous?.extra?.sha256);
         await unused(name);
         await folder.ensure();
@@ -292,12 +293,11 @@ export function createModels(deps: ModelsDeps) {
 
     /** Pulls paused (a partial on disk) or running. */
     async pulls(): Promise<PullState[]> {
-      let entries: string[];
+      let entries: string[] = [];
       try {
         entries = await readdir(folder.partial);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-        throw err;
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
       const out: PullState[] = [];
       for (const e of entries.filter((f) => /^[0-9a-f]{32}\.part$/.test(f)).sort()) {
@@ -307,6 +307,8 @@ export function createModels(deps: ModelsDeps) {
         const pull = e.slice(0, 32);
         out.push({ pull, name: state?.extra?.name ?? 'model', completed: size, ...(state?.total !== undefined ? { total: state.total } : {}), active: active.has(pull) });
       }
+      // running pulls whose first bytes have not arrived yet
+      for (const [pull, a] of active) if (a.name !== undefined && !out.some((p) => p.pull === pull)) out.push({ pull, name: a.name, completed: 0, active: true });
       return out;
     },
 

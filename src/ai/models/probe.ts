@@ -6,12 +6,16 @@
  * a file it has not seen probed before loading it in its own process.
  */
 import { spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ElohimError } from '../../errors.ts';
 
 export interface ProbeOptions {
   signal?: AbortSignal;
-  /** default 10 minutes: a big model on a slow disk takes a while to check */
+  /**
+   * default 2 minutes plus 1 minute per GiB of file: a big model on a slow disk takes a while to
+   * check, and a file that makes llama.cpp spin must not hold a core for long
+   */
   timeoutMs?: number;
   /** llama.cpp threads in the child; default 1 */
   threads?: number;
@@ -29,6 +33,13 @@ const CHILD = fileURLToPath(new URL('./probe-child.ts', import.meta.url));
  */
 export function probeModel(path: string, opts: ProbeOptions = {}): Promise<ProbeResult> {
   opts.signal?.throwIfAborted();
+  let size = 0;
+  try {
+    size = statSync(path).size;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const timeoutMs = opts.timeoutMs ?? 120_000 + Math.ceil(size / 2 ** 30) * 60_000;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--no-warnings', CHILD, path, String(opts.threads ?? 1)], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -44,7 +55,7 @@ export function probeModel(path: string, opts: ProbeOptions = {}): Promise<Probe
       failure ??= reason;
       child.kill('SIGKILL');
     };
-    const timer = setTimeout(() => stop(new ElohimError('AI_TIMEOUT', `checking the model took longer than ${Math.round((opts.timeoutMs ?? 600_000) / 1000)} s`)), opts.timeoutMs ?? 600_000);
+    const timer = setTimeout(() => stop(new ElohimError('AI_TIMEOUT', `checking the model took longer than ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
     const onAbort = () => stop(opts.signal!.reason);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     child.on('error', (e) => stop(e));
