@@ -528,6 +528,32 @@ describe('the assistant in the web UI, in Chromium', () => {
     await closeSettings();
   });
 
+  step('6d. Lock while the model is answering: the answer stops, the page locks, and after unlocking the question is there', async () => {
+    const panel = await openModelsTab();
+    await useChatModel(panel, 'stall:latest (Ollama)');
+    await closeSettings();
+    await openChat();
+    await newChat();
+    const closedBefore = ollama!.closedByClient;
+    await composer().fill(`Lock during ${CHAT_MARKER}`);
+    await button('Send').click();
+    const live = thread().locator('[aria-busy="true"]');
+    await until(async () => (await live.count()) === 1 && /echo:/.test(await live.innerText()), () => 'the answer did not start');
+    await button('Lock', page.getByRole('banner')).click();
+    await page.getByRole('heading', { name: 'Unlock', exact: true }).waitFor();
+    await until(() => ollama!.closedByClient > closedBefore, () => 'locking did not stop the call to the model');
+    await page.getByLabel('Passphrase', { exact: true }).fill(PASSPHRASE);
+    await button('Unlock').click();
+    await button('Lock', page.getByRole('banner')).waitFor({ timeout: 60_000 });
+    await openChat();
+    const list = page.getByRole('navigation', { name: 'Conversations', exact: true });
+    await button(`Lock during ${CHAT_MARKER}`, list).click();
+    await thread().getByRole('article', { name: 'You', exact: true }).getByText(`Lock during ${CHAT_MARKER}`, { exact: true }).waitFor();
+    const again = await openModelsTab();
+    await useChatModel(again, 'tiny:latest (Ollama)');
+    await closeSettings();
+  });
+
   step('7. a provider on another machine is refused without opt-in, and shown when allowed', async () => {
     const panel = await openModelsTab();
     // ::ffff:127.0.0.1 is this machine in fact, but not a loopback address by the provider's
