@@ -77,7 +77,9 @@ describe('OpenAI-compatible provider against a real llama-server', { skip }, () 
       })(),
       (err) => err === reason,
     );
-    assert.ok(seen.length < 10);
+    // events already in the last network chunk may still come (llama-server writes tokens 0.5 ms
+    // apart, many per chunk); what matters is that generation stops, counted below
+    assert.ok(seen.length < 100, `${seen.length} events`);
     // llama-server notices the closed connection, frees its slot and counts far fewer than 1,900 tokens
     let slots: { is_processing: boolean }[] = [];
     for (let i = 0; i < 100; i++) {
