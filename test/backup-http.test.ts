@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import S3rver from 's3rver';
 import { createApp } from '../src/app.ts';
 import { API, apiPath } from '../src/server/protocol.ts';
@@ -192,4 +193,26 @@ test('panic during Back up now stops it: the stream ends in an error, no snapsho
   const { objects, rows } = done.data.summary;
   assert.ok(objects.uploaded < objects.total && rows.uploaded < rows.total, `what the stopped run uploaded is not uploaded again: ${JSON.stringify(done.data.summary)}`);
   assert.ok(objects.uploaded >= 1, 'the big file, stopped mid-upload, is uploaded now');
+});
+
+test('auto-lock does not stop Back up now while it runs; the vault locks once it is idle again', async () => {
+  const quick = await startServer({ autoLockMs: 1000 });
+  try {
+    // The data goes in before the server listens (an upload itself may outlast the short auto-lock).
+    const { workspace } = await quick.home.workspaces.unlock({ passphrase: PASSPHRASE });
+    await workspace.vault.put(null, 'big.bin', Readable.from([randomBytes(96 * 1024 * 1024)]));
+    quick.home.workspaces.lockAll(undefined);
+    const url = await quick.listen();
+    const a = await session(url, { passphrase: PASSPHRASE });
+    const add = await a(API.backupTargets, { method: 'POST', body: JSON.stringify({ name: 'office', target: { ...target(), address: 's3://office/autolock' } }) });
+    assert.equal(add.status, 201);
+    const started = Date.now();
+    const events = await readEvents(await a(apiPath(API.backupRun, 'office'), { method: 'POST' }));
+    assert.equal(events.at(-1)!.event, 'done', JSON.stringify(events.at(-1)));
+    assert.ok(Date.now() - started > 1500, 'the backup ran longer than the auto-lock period (else this proves nothing)');
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.equal((await a(API.backupTargets)).status, 401, 'idle again, the vault locked');
+  } finally {
+    await quick.stop();
+  }
 });

@@ -183,7 +183,7 @@ export async function createServer(
   await app.register(meshSyncRoutes);
   await app.register(assistantRoutes);
   await app.register(modelRoutes, { models: opts.app.models, embedded: opts.app.embedded });
-  await app.register(backupRoutes, { app: opts.app });
+  await app.register(backupRoutes, { app: opts.app, sessions });
   const webRoot = opts.webRoot ?? fileURLToPath(new URL('../../web/dist', import.meta.url));
   const hasWebUi = existsSync(join(webRoot, 'index.html'));
   await app.register(webRoutes, { root: webRoot });

@@ -15,7 +15,8 @@ import type { JobProgress, RetentionPolicy, TargetInput } from '../../backup/ind
 import { createApp } from '../../app.ts';
 import { ElohimError, toElohimError } from '../../errors.ts';
 import { authOf, securityHeaders } from '../auth.ts';
-import { API } from '../protocol.ts';
+import { API, SESSION_COOKIE } from '../protocol.ts';
+import type { SessionStore } from '../sessions.ts';
 import { requestSignal } from './request-signal.ts';
 
 const name = { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,31}$' } as const;
@@ -87,8 +88,22 @@ function clientSignal(reply: FastifyReply): AbortSignal {
   return gone.signal;
 }
 
-export async function backupRoutes(app: FastifyInstance, opts: { app: App }): Promise<void> {
+export async function backupRoutes(app: FastifyInstance, opts: { app: App; sessions: SessionStore }): Promise<void> {
   const backupOf = (req: FastifyRequest) => authOf(req).workspace.backup;
+  /**
+   * Runs a long operation (a backup, a restore) as activity of its session: auto-lock must not
+   * stop "Back up now" while the user waits for it, and a pack can take longer to upload than the
+   * auto-lock period. Lock and panic still stop it (the workspace's signal).
+   */
+  const busy = async (req: FastifyRequest, fn: () => Promise<void>): Promise<void> => {
+    const touch = () => void opts.sessions.use(req.cookies[SESSION_COOKIE]);
+    const alive = setInterval(touch, 250);
+    try {
+      await fn();
+    } finally {
+      clearInterval(alive);
+    }
+  };
   /** One first-run restore at a time: two would write the same new folder. */
   let freshRestore = false;
   const id = (req: FastifyRequest) => (req.params as { id: string }).id;
@@ -129,7 +144,7 @@ export async function backupRoutes(app: FastifyInstance, opts: { app: App }): Pr
     handler: async (req, reply) => {
       const backup = backupOf(req);
       const name = id(req);
-      await events(req, reply, requestSignal(req, reply), (onProgress, signal) => backup.run(name, { signal, onProgress }));
+      await busy(req, () => events(req, reply, requestSignal(req, reply), (onProgress, signal) => backup.run(name, { signal, onProgress })));
     },
   });
 
@@ -172,7 +187,7 @@ export async function backupRoutes(app: FastifyInstance, opts: { app: App }): Pr
       if (home === opts.app.paths.dir) throw new ElohimError('INVALID_INPUT', 'restore into a new folder, not this one');
       const backup = backupOf(req);
       const name = id(req);
-      await events(req, reply, requestSignal(req, reply), async (onProgress, signal) => {
+      await busy(req, () => events(req, reply, requestSignal(req, reply), async (onProgress, signal) => {
         const fresh = createApp({ home });
         try {
           const summary = await backup.restore(name, (target, unlock, o) => fresh.restoreFromBackup({ target, unlock, ...o }), { snapshot: body.snapshot, signal, onProgress });
@@ -180,7 +195,7 @@ export async function backupRoutes(app: FastifyInstance, opts: { app: App }): Pr
         } finally {
           fresh.close();
         }
-      });
+      }));
     },
   });
 
