@@ -140,3 +140,21 @@ test('a backup of a folder with a store is refused with a clear message, not mad
   assert.match(r.stderr, /deniable store is not supported yet/);
 });
 
+
+test('decoy remove in a store folder: the decoy never opens again, the hidden vault keeps its files, a new decoy starts empty', async () => {
+  const t = await storeHome('16M');
+  const data = markerLines('hidden-file', 0, 300_000).data;
+  await writeFile(join(t.work, 'h.bin'), data);
+  await t.ok(['put', join(t.work, 'h.bin'), '/h.bin']);
+  await t.ok(['put', join(t.work, 'h.bin'), '/d.bin'], AS_DECOY);
+  await t.ok(['decoy', 'remove', '--yes']);
+  const gone = await t.run(['ls', '/'], AS_DECOY);
+  assert.notEqual(gone.code, 0, 'the removed decoy still opens');
+  assert.ok((await t.ok(['get', '/h.bin', '-'])).stdout.equals(data));
+  await t.ok(['init', '--decoy', '--yes'], { env: { ELOHIM_DECOY_PASSPHRASE: 'a brand new decoy passphrase' } });
+  assert.deepEqual(await names(t, '/', asPassphrase('a brand new decoy passphrase')), []);
+  assert.deepEqual(await names(t, '/'), ['h.bin']);
+  await t.ok(['verify']);
+});
+
+const asPassphrase = (p: string) => ({ env: { ELOHIM_PASSPHRASE: p } });
