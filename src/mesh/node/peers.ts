@@ -21,8 +21,6 @@ const PING_EVERY_MS = 10_000;
 const PING_TIMEOUT_MS = 3_000;
 const REDIAL_MIN_MS = 1_000;
 const REDIAL_MAX_MS = 60_000;
-/** An unpaired device let in to pair is sent away after this long. */
-const PAIRING_GUEST_MS = 30_000;
 const MAX_NEARBY = 256;
 const NO_POOL: PoolStats = { open: 0, idle: 0, inUse: 0, opened: 0, acquires: 0, reuses: 0, reuseRatio: 0, healthFailures: 0, waits: 0, latencyMs: null };
 
@@ -146,7 +144,7 @@ export function createPeerBook(rt: Runtime) {
         // Let in to pair (the window was open): sent away unless it paired meanwhile.
         setTimeout(() => {
           if (store.peer(id) === null && rt.node !== null && id !== rt.relayId) void rt.node.hangUp(evt.detail).catch(() => {});
-        }, PAIRING_GUEST_MS).unref();
+        }, rt.pairingGuestMs).unref();
         return;
       }
       redial.delete(id);

@@ -25,6 +25,8 @@ export interface Runtime {
   relayId: string | null;
   /** why the node could not start, or the last pairing attempt failed */
   lastError: string | null;
+  /** how long an unpaired device let in to pair may stay connected */
+  readonly pairingGuestMs: number;
 }
 
 /** js-libp2p's functions; only callable once the node has started (or `enable` loaded them). */

@@ -34,6 +34,8 @@ export type { Mesh, MeshDeps, MeshEvent, MeshSettingsPatch, MeshStatus, NearbyDe
 
 const TICK_MS = 2_000;
 const STOP_LIMIT_MS = 3_000;
+/** An unpaired device let in to pair is sent away after this long. */
+const PAIRING_GUEST_MS = 30_000;
 // Every mesh protocol also runs over a relayed connection, which libp2p calls "limited" (a relay
 // may cap its time and bytes): a team relay is the user's own choice, and its limits are its own.
 /** libp2p aborts a stream silent this long; pooled streams are closed by the pool well before. */
@@ -69,6 +71,7 @@ export function createMesh(deps: MeshDeps): Mesh {
     libs: null,
     relayId: null,
     lastError: null,
+    pairingGuestMs: deps.pairingGuestMs ?? PAIRING_GUEST_MS,
   };
   // js-libp2p, loaded when first needed (libs.ts): never at process start.
   const getLibs = async (): Promise<Libs> => (rt.libs ??= await loadLibs());

@@ -73,6 +73,8 @@ export interface MeshDeps {
   pool?: Partial<PoolOptions>;
   /** for tests and the netns test: a shorter mDNS query interval */
   mdnsIntervalMs?: number;
+  /** how long an unpaired device let in by an open code may stay connected (default 30 s) */
+  pairingGuestMs?: number;
 }
 
 export type ProtocolHandler = (channel: MeshChannel, peer: PairedPeer) => Promise<void>;

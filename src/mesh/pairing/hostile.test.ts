@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
 import type { Stream } from '@libp2p/interface';
 import { createRecordStore, openDatabase } from '../../db/index.ts';
+import { isElohimError } from '../../errors.ts';
 import { VaultKey } from '../../keyring/index.ts';
 import { loadLibs } from '../node/libs.ts';
 import { createMesh } from '../node/service.ts';
@@ -23,10 +24,10 @@ after(async () => {
   db.close();
 });
 
-async function device(): Promise<Mesh> {
+async function device(opts: { pairingGuestMs?: number } = {}): Promise<Mesh> {
   const key = new VaultKey(randomBytes(32));
   const records = createRecordStore<MeshRecord>({ db, keys: meshKeysOf((l) => key.derive(l)), kinds: MESH_RECORD_KINDS });
-  const mesh = createMesh({ records, clock: Date.now, signal: new AbortController().signal, autoStart: false, audit: () => {} });
+  const mesh = createMesh({ records, clock: Date.now, signal: new AbortController().signal, autoStart: false, audit: () => {}, ...opts });
   await mesh.enable();
   await mesh.configure({ listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false });
   cleanup.push(() => mesh.stop());
@@ -117,4 +118,32 @@ test('a stranger let in by an open code reaches nothing but pairing, and cannot 
   const refusedBefore = a.status().gate.refused;
   await assert.rejects(stranger.dialProtocol(target, PAIR_PROTOCOL));
   assert.ok(a.status().gate.refused > refusedBefore);
+});
+
+test('three wrong proofs burn a code; a stranger that stays connected is sent away', { timeout: 60_000 }, async () => {
+  const a = await device({ pairingGuestMs: 1_500 });
+  const shown = a.createCode();
+  const libs = await loadLibs();
+  const stranger = await libs.createLibp2p({ addresses: { listen: [] }, transports: [libs.tcp()], connectionEncrypters: [libs.noise()], streamMuxers: [libs.yamux()] });
+  cleanup.push(async () => {
+    await stranger.stop();
+  });
+  const target = libs.multiaddr(decodeCode(shown.code).addrs[0]!).encapsulate(`/p2p/${a.deviceId}`);
+  const codeId = codeIdOf(decodeCode(shown.code).secret);
+  for (let i = 0; i < 3; i++) {
+    const s = await stranger.dialProtocol(target, PAIR_PROTOCOL);
+    const got = answers(s);
+    s.send(frame(0, Buffer.from(JSON.stringify({ codeId, nonce: 'bm9uY2U=', name: 'evil', recipients: [] }))));
+    await new Promise<void>((resolve) => s.addEventListener('message', () => resolve(), { once: true }));
+    s.send(frame(0, Buffer.from(JSON.stringify({ mac: randomBytes(32).toString('base64') }))));
+    assert.match((await got).bytes.toString('utf8'), /"reason":"invalid"/);
+  }
+  // the real joiner, with the real code: burnt
+  const b = await device();
+  await assert.rejects(b.pair(shown.code), (err) => isElohimError(err, 'MESH_CODE_USED'));
+  assert.equal(a.peers().length, 0);
+  // the stranger, still connected, is hung up on once its time as a guest is over
+  const pid = libs.peerIdFromString(a.deviceId!);
+  for (let i = 0; i < 100 && stranger.getConnections(pid).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(stranger.getConnections(pid).length, 0, 'sent away');
 });
