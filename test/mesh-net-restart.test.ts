@@ -62,6 +62,12 @@ test('a decoy vault has its own device identity and pairings', { timeout: 120_00
   const real = JSON.parse((await t.ok(['mesh', 'status', '--json'])).stdout.toString());
   assert.equal(real.deviceId, realId);
   assert.equal(real.peers, 0);
+  // the CLI shows a code (and a QR) and waits; nobody comes, so it ends when the code expires
+  const shown = await t.run(['mesh', 'pair', '--qr', '--wait', '1']);
+  assert.equal(shown.code, 3, shown.stderr.toString());
+  assert.match(shown.stdout.toString(), /^\s+EM1-[0-9A-Z-]+$/m);
+  assert.match(shown.stdout.toString(), /[█▀▄]/, 'a QR drawn with block characters');
+  assert.match(shown.stderr.toString(), /expired/);
   assert.equal((await t.run(['mesh', 'off'], AS_DECOY)).code, 0);
   assert.equal(JSON.parse((await t.ok(['mesh', 'status', '--json'])).stdout.toString()).enabled, true, "the decoy's off leaves the real vault's on");
 });
