@@ -15,7 +15,8 @@
  * hello (a sync or a bundle from it); with none, everything goes.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { rename, rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createDecryptStream, createEncryptStream, parseIdentity, parseRecipient } from '../../crypto/age/index.ts';
@@ -73,6 +74,8 @@ export async function exportBundle(engine: Engine, store: SyncStore, device: str
     yield frame({ head: { t: 'end', count: n } });
   }
 
+  if (await stat(path).then(() => true, () => false)) throw new ElohimError('ITEM_EXISTS', 'a file already exists at that path: choose another');
+  if (!(await stat(dirname(path)).then((d) => d.isDirectory(), () => false))) throw new ElohimError('HOST_FILE_NOT_FOUND', 'the folder to write the bundle in does not exist');
   const temp = `${path}.partial`;
   try {
     await pipeline(Readable.from(messages()), createEncryptStream({ recipients: [parseRecipient(recipient)] }), createWriteStream(temp, { mode: 0o600, flags: 'wx' }), { signal: opts.signal });
@@ -106,7 +109,11 @@ async function* readMessages(source: AsyncIterable<Buffer>): AsyncGenerator<Mess
  * checked and may be kept, nothing after it), SYNC_REJECTED for content that fails verification.
  */
 export async function importBundle(engine: Engine, identities: string[], path: string, opts: { signal?: AbortSignal } = {}): Promise<{ versions: number; objects: number; from: string }> {
-  const decrypted = createReadStream(path).pipe(createDecryptStream({ identities: identities.map(parseIdentity) }));
+  const info = await stat(path).catch(() => null);
+  if (info === null || !info.isFile()) throw new ElohimError('HOST_FILE_NOT_FOUND', 'no bundle file at that path');
+  const source = createReadStream(path);
+  const decrypted = source.pipe(createDecryptStream({ identities: identities.map(parseIdentity) }));
+  source.on('error', (err) => decrypted.destroy(new ElohimError('HOST_IO', 'the bundle file could not be read', { cause: err })));
   let peer: PeerHello | null = null;
   let wants: Map<string, { fileKey: string; size: number }> | null = null;
   let n = 0;
@@ -141,7 +148,7 @@ export async function importBundle(engine: Engine, identities: string[], path: s
     }
   } catch (err) {
     if (isElohimError(err, 'AGE_NO_MATCH')) throw new ElohimError('BUNDLE_INVALID', 'the bundle is not for this device (none of its identities opens it)', { cause: err });
-    if (isElohimError(err, 'AGE_PAYLOAD_INVALID') || isElohimError(err, 'AGE_HEADER_INVALID') || isElohimError(err, 'AGE_HMAC_MISMATCH') || isElohimError(err, 'AGE_UNSUPPORTED')) {
+    if (isElohimError(err) && err.code.startsWith('AGE_')) {
       throw new ElohimError('BUNDLE_INVALID', 'the bundle is damaged or cut short', { cause: err });
     }
     throw err;
