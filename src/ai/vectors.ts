@@ -94,7 +94,7 @@ export function createVectors(deps: VectorsDeps): Vectors {
       if (model === null) return;
       const store = deps.store();
       for (const item of store.documentItems()) {
-        const v = store.vectorsOf(item, model);
+        const v = store.takeVectors(item, model);
         const chunks = deps.index().chunksOf(item);
         if (v !== null && chunks !== null && chunks.length > 0 && v.length % chunks.length === 0) dense.set(item, v, v.length / chunks.length);
         else waiting.add(item);

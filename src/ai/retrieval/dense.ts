@@ -25,7 +25,10 @@ export interface DenseHit {
 }
 
 export interface DenseIndex {
-  /** A document's chunk vectors, `dims` floats per chunk in chunk order (replacing any). */
+  /**
+   * A document's chunk vectors, `dims` floats per chunk in chunk order (replacing any). Takes
+   * `vectors` over (normalized in place, not copied: 10,000 × 768 floats are 30 MB).
+   */
   set(docId: string, vectors: Float32Array, dims: number): void;
   remove(docId: string): boolean;
   has(docId: string): boolean;
@@ -62,7 +65,7 @@ export function createDenseIndex(): DenseIndex {
       }
       dims = d;
       this.remove(docId);
-      docs.set(docId, normalize(new Float32Array(vectors), d));
+      docs.set(docId, normalize(vectors, d));
       size += vectors.length / d;
     },
     remove(docId) {

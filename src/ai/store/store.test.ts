@@ -123,12 +123,12 @@ test('settings, vectors and replaced answers: kept sealed, read back at the next
   const again = openAssistantStore({ records, clock: () => ++t });
   assert.equal(again.config().chatModel, 'tiny');
   assert.deepEqual(again.documentInfo('item1'), { name: 'a.md', sha256: 'f'.repeat(64) });
-  assert.deepEqual(again.vectorsOf('item1', 'embedder'), v, 'three parts of 8,192 floats or fewer, in order');
-  assert.equal(again.vectorsOf('item1', 'other-model'), null);
+  assert.deepEqual(again.takeVectors('item1', 'embedder'), v, 'three parts of 8,192 floats or fewer, in order');
+  assert.equal(again.takeVectors('item1', 'other-model'), null);
   // new text for the file: its vectors were of the old one
   again.putDocument('item1', 'a.md', 'other text', 'e'.repeat(64));
-  assert.equal(again.vectorsOf('item1', 'embedder'), null);
-  assert.equal(openAssistantStore({ records, clock: () => ++t }).vectorsOf('item1', 'embedder'), null);
+  assert.equal(again.takeVectors('item1', 'embedder'), null);
+  assert.equal(openAssistantStore({ records, clock: () => ++t }).takeVectors('item1', 'embedder'), null);
   // limits, whichever face the text came through
   assert.throws(() => again.addMemory({ text: 'm'.repeat(2001) }), (e: unknown) => isElohimError(e, 'INVALID_INPUT'));
   assert.throws(() => again.createConversation('t'.repeat(201)), (e: unknown) => isElohimError(e, 'INVALID_INPUT'));

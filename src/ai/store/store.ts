@@ -81,8 +81,12 @@ export interface AssistantStore {
 
   /** Replaces a document's vectors under `model` (parts as records.ts says). */
   putVectors(item: string, model: string, dims: number, vectors: Float32Array): void;
-  /** The vectors kept for `item` under `model`, or null. */
-  vectorsOf(item: string, model: string): Float32Array | null;
+  /**
+   * The vectors kept for `item` under `model`, or null. Their encoded form read at open is let go
+   * once taken (10,000 vectors of 768 dimensions are 41 MB of base64 besides the floats), so a
+   * second call for the same ones answers null until they are put again.
+   */
+  takeVectors(item: string, model: string): Float32Array | null;
 
   /** The vault's assistant settings (defaults when never set). */
   config(): Omit<ConfigRecord, 't' | 'v'>;
@@ -379,11 +383,12 @@ export function openAssistantStore(deps: { records: RecordStore<AssistantRecord>
       }
       records.commit({ put: put.map((x) => [x.id, x.rec]), remove: old.map((x) => x.id) });
       if (!vectors.has(item)) vectors.set(item, new Map());
-      vectors.get(item)!.set(model, put);
+      // the caller holds the floats; only the ids are needed from here on
+      vectors.get(item)!.set(model, put.map((x) => ({ id: x.id, rec: { ...x.rec, data: '' } })));
     },
-    vectorsOf(item, model) {
+    takeVectors(item, model) {
       const list = vectors.get(item)?.get(model);
-      if (list === undefined || list.length === 0) return null;
+      if (list === undefined || list.length === 0 || list.some((x) => x.rec.data === '')) return null;
       const sorted = [...list].sort((a, b) => a.rec.from - b.rec.from);
       const dims = sorted[0]!.rec.dims;
       const total = sorted.reduce((n, x) => n + x.rec.count, 0);
@@ -397,6 +402,8 @@ export function openAssistantStore(deps: { records: RecordStore<AssistantRecord>
         out.set(new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)), at * dims);
         at += rec.count;
       }
+      // the records stay (their ids, to replace or remove them), their data goes
+      for (const x of list) x.rec = { ...x.rec, data: '' };
       return out;
     },
 
