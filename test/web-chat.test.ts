@@ -323,6 +323,8 @@ describe('the assistant in the web UI, in Chromium', () => {
     await page.getByText('“Tea notes” moved to the trash.', { exact: true }).waitFor();
     await button('Undo').click();
     await button('Tea notes', list).waitFor();
+    // Not the open conversation now: its buttons show when the pointer is on it.
+    await button('Tea notes', list).hover();
     await button('Delete Tea notes', list).click();
     await button('Delete', confirm).click();
     await button('Tea notes', list).waitFor({ state: 'detached' });
@@ -408,7 +410,7 @@ describe('the assistant in the web UI, in Chromium', () => {
     );
     const bar = await budgets().last().innerText();
     assert.match(bar, /vault 1 excerpt \(\d+\)/, bar);
-    await page.getByText(/^Answers can cite 1 file of your vault \(\d+ passages\)\.$/).waitFor();
+    await page.getByText(/^Answers can cite 1 file of your vault \((1 passage|\d+ passages)\)\.$/).waitFor();
     await screenshot(page, 'chat-05-citation');
     await citation!.click();
     // The vault browser, in the file's folder, with focus on the file.
@@ -660,6 +662,12 @@ describe('the assistant in the web UI, in Chromium', () => {
     } finally {
       await page.setViewportSize({ width: 1280, height: 860 });
     }
+    // The dark theme, for the eye (artifacts/screens), on a short conversation with a citation.
+    await button(`How is the ${FILE_MARKER} pump primed?`, page.getByRole('navigation', { name: 'Conversations', exact: true })).click();
+    await thread().getByRole('article').first().waitFor();
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await screenshot(page, 'chat-08c-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
   }, { alone: true });
 
   step('9. nothing typed, remembered or indexed is on disk in plaintext, in the URL, the title or the browser\'s storage', async () => {

@@ -99,8 +99,10 @@ function IndexLine({ index }: { index: IndexStatus }) {
   let text: string;
   if (index.state === 'indexing') text = t('index.busy', { done: n(index.done), total: n(index.total) });
   else if (index.documents === 0) text = t('index.none');
-  else if (index.documents === 1) text = t('index.idle1', { chunks: n(index.chunks) });
-  else text = t('index.idle', { n: n(index.documents), chunks: n(index.chunks) });
+  else {
+    const passages = index.chunks === 1 ? t('passage') : t('passages', { n: n(index.chunks) });
+    text = index.documents === 1 ? t('index.idle1', { passages }) : t('index.idle', { n: n(index.documents), passages });
+  }
   return (
     <div className="hint chat-index">
       <p>{text}</p>

@@ -28,8 +28,10 @@ const en = {
   export: 'Export {title} as Markdown',
 
   'index.none': 'No file of your vault is indexed yet: answers cannot cite your files.',
-  'index.idle': 'Answers can cite {n} files of your vault ({chunks} passages).',
-  'index.idle1': 'Answers can cite 1 file of your vault ({chunks} passages).',
+  'index.idle': 'Answers can cite {n} files of your vault ({passages}).',
+  'index.idle1': 'Answers can cite 1 file of your vault ({passages}).',
+  passage: '1 passage',
+  passages: '{n} passages',
   'index.busy': 'Reading your files for answers: {done} of {total}…',
   'index.failed': 'Not readable: {names}.',
   'index.truncated': 'Only the start is used of: {names}.',
