@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { createModels } from '../src/ai/models/index.ts';
+import { createModels, probeModel } from '../src/ai/models/index.ts';
 import { isElohimError } from '../src/errors.ts';
 import { TINY_GGUF, TINY_SHA256, tinyMissing } from './helpers/llama-data.ts';
 import { startFileServer } from './helpers/model-file-server.ts';
@@ -79,6 +79,53 @@ test('two imports of one name at once: one model, the other MODEL_EXISTS, nothin
     assert.ok(isElohimError(failed.reason, 'MODEL_EXISTS'), String(failed.reason));
     assert.deepEqual((await models.list()).map((m) => m.name), ['same']);
     assert.deepEqual(await readdir(join(home, 'models', 'tmp')), []);
+  } finally {
+    await rm(home, { recursive: true, force: true });
+  }
+});
+
+/** Child processes of this process, from /proc (Linux). */
+function children(): number[] {
+  const out: number[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // pid (comm) state ppid …: comm may hold spaces, so read after the last ')'
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid) out.push(Number(pid));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return out;
+}
+
+test('llama.cpp aborting in the probe (SIGABRT, as a GGML_ASSERT does) is MODEL_INVALID, and this process lives on', { skip: tinyMissing }, async () => {
+  const before = new Set(children());
+  const probing = probeModel(TINY_GGUF).then(() => null, (err: unknown) => err);
+  let child: number | undefined;
+  for (let i = 0; i < 500 && child === undefined; i++) {
+    child = children().find((p) => !before.has(p));
+    if (child === undefined) await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.ok(child !== undefined, 'the probe runs in a child process');
+  process.kill(child, 'SIGABRT');
+  const err = await probing;
+  assert.ok(isElohimError(err, 'MODEL_INVALID'), String(err));
+  assert.match((err as Error).message, /the model loader \(llama\.cpp\) crashed on it \(SIGABRT\)/);
+});
+
+test('a real crasher found by fuzzing (a tensor name 2.6 GB long): the header parser refuses it; the probe alone would crash in its child, not here', { skip: tinyMissing }, async () => {
+  const home = await mkdtemp(join(tmpdir(), 'elohim-models-crash-'));
+  try {
+    const bytes = Buffer.from(readFileSync(TINY_GGUF));
+    bytes[724_071] = 158; // the high byte of a tensor name's length
+    const path = join(home, 'crash.gguf');
+    await writeFile(path, bytes);
+    const models = createModels({ dir: join(home, 'models') });
+    await assert.rejects(models.importFile(path), (err) => isElohimError(err, 'MODEL_INVALID') && /tensor name length 2650800147 is out of bounds/.test((err as Error).message));
+    // without the parser in front, the loader reads a 2.6 GB length: here V8 aborted the process it
+    // runs in (SIGABRT; a machine with more memory may refuse it instead), which is the probe's child
+    await assert.rejects(probeModel(path), (err) => isElohimError(err, 'MODEL_INVALID') && /crashed on it \(SIGABRT\)|refused it/.test((err as Error).message));
   } finally {
     await rm(home, { recursive: true, force: true });
   }

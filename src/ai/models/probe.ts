@@ -72,8 +72,9 @@ export function probeModel(path: string, opts: ProbeOptions = {}): Promise<Probe
       }
       if (code === 0 && answer.ok === true) return resolve({ trainContextSize: answer.trainContextSize ?? 0 });
       const said = answer.message !== undefined ? [answer.message, ...(answer.llama ?? []).map((l) => l.split(path).join('<file>'))].join(' / ').slice(0, 500) : lastLines(err.split(path).join('<file>'));
-      const how = signal !== null ? `llama.cpp crashed (${signal})` : 'llama.cpp refused it';
-      reject(new ElohimError('MODEL_INVALID', `not a usable GGUF model: ${how}${said ? `: ${said}` : ''}`));
+      // A crash's stderr is a native or V8 stack, nothing a person can act on: the signal says it.
+      if (signal !== null) return reject(new ElohimError('MODEL_INVALID', `not a usable GGUF model: the model loader (llama.cpp) crashed on it (${signal})`));
+      reject(new ElohimError('MODEL_INVALID', `not a usable GGUF model: llama.cpp refused it${said ? `: ${said}` : ''}`));
     });
   });
 }
