@@ -45,6 +45,9 @@ export interface BackupProgress {
   /** rows and objects to upload, and done */
   itemsTotal: number;
   itemsDone: number;
+  /** of those, the objects (the files people count; rows are records) */
+  objectsTotal: number;
+  objectsDone: number;
   bytesTotal: number;
   bytesDone: number;
 }
@@ -146,11 +149,14 @@ export function createBackupEngine(deps: BackupDeps) {
       const progress: BackupProgress = {
         itemsTotal: newRows.length + newObjects.length,
         itemsDone: 0,
+        objectsTotal: newObjects.length,
+        objectsDone: 0,
         bytesTotal: newObjects.reduce((n, o) => n + o.size, 0) + newRows.reduce((n, r) => n + 36 + r.row.body.length, 0),
         bytesDone: 0,
       };
-      const advance = (items: number, bytes: number) => {
+      const advance = (items: number, bytes: number, objects = items) => {
         progress.itemsDone += items;
+        progress.objectsDone += objects;
         progress.bytesDone += bytes;
         opts.onProgress?.({ ...progress });
       };
@@ -171,7 +177,7 @@ export function createBackupEngine(deps: BackupDeps) {
         await putPack(target, 'rows', Buffer.concat(parts), () => entries, signal);
         bytesUploaded += size;
         packsUploaded++;
-        advance(entries.length, size);
+        advance(entries.length, size, 0);
       }
 
       // Objects: small ones packed together, big ones alone (streamed, never held in memory).

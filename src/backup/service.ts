@@ -166,7 +166,7 @@ export function createBackupService(deps: BackupServiceDeps) {
         try {
           summary = await engine.backup(target, {
             signal,
-            onProgress: (p) => tick({ done: p.itemsDone, total: p.itemsTotal }, { done: p.bytesDone, total: p.bytesTotal }),
+            onProgress: (p) => tick({ done: p.objectsDone, total: p.objectsTotal }, { done: p.bytesDone, total: p.bytesTotal }),
           });
         } catch (err) {
           audit('backup', { target: name, ok: false, error: err instanceof ElohimError ? err.code : 'INTERNAL' });
