@@ -606,8 +606,17 @@ describe('the assistant in the web UI, in Chromium', () => {
 
     await openChat();
     await newChat();
-    const answer = await ask(`Say something about ${CHAT_MARKER}`);
-    assert.notEqual((await answer.innerText()).trim(), '', 'the tiny model answered');
+    // It streams: text shows while the answer is still open (the tiny model writes up to the
+    // reply reserve, 1,024 tokens, which takes seconds on two cores).
+    await composer().fill(`Say something about ${CHAT_MARKER}`);
+    await button('Send').click();
+    const live = thread().locator('[aria-busy="true"]');
+    let seen = '';
+    await until(async () => (await live.count()) === 1 && (seen = (await live.innerText()).replace(/^ASSISTANT\s*/i, '').trim()).length > 0 && seen !== 'Answering…', () => 'no text streamed in before the answer ended', ANSWER_WAIT);
+    await until(async () => (await button('Send').isVisible()) && (await live.count()) === 0, () => 'the answer did not end', ANSWER_WAIT);
+    const answer = answers().last();
+    const full = await answer.innerText();
+    assert.ok(full.length > seen.length, `the answer grew after the first text (${seen.length} → ${full.length} characters)`);
     const bar = budgets().last();
     const text = await bar.innerText();
     assert.match(text, /system \d/, text);
