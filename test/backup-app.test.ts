@@ -300,3 +300,31 @@ test('removing the decoy removes its backup targets too: no row opens under its 
     folder.app.close();
   }
 });
+
+test('a decoy added later changes the repository key: the next backup there is refused, and the older backup still restores with the passphrase', async () => {
+  const folder = await makeFolder();
+  try {
+    const files = { 'before.txt': Buffer.from('written before the decoy') };
+    await putFiles(folder.app, REAL, files);
+    const root = await tempDir('elohim-bk-rekey-');
+    let w = (await folder.app.workspaces.unlock(REAL)).workspace;
+    w.backup.addTarget('usb', { address: root });
+    await w.backup.run('usb');
+    await w.addDecoy(DECOY_PASSPHRASE, { currentPassphrase: PASSPHRASE });
+    folder.app.workspaces.lockAll(undefined);
+    w = (await folder.app.workspaces.unlock(REAL)).workspace;
+    assert.deepEqual(await w.backup.testTarget('usb'), { repository: 'another-folder' });
+    await assert.rejects(w.backup.run('usb'), (err: Error & { code?: string }) => err.code === 'VAULT_WRONG_SECRET' && /decoy was added or removed/.test(err.message));
+    folder.app.workspaces.lockAll(undefined);
+    const into = join(await tempDir('elohim-restored-'), 'home');
+    const app = createApp({ home: into });
+    try {
+      await app.restoreFromBackup({ target: await buildTarget({ kind: 'local', path: root }), secret: REAL });
+      assert.deepEqual(await readFiles(app, REAL), files);
+    } finally {
+      app.close();
+    }
+  } finally {
+    folder.app.close();
+  }
+});
