@@ -45,8 +45,8 @@ export interface MeshChannel {
 
 /** The channel with what the pool needs besides. */
 export interface FramedChannel extends MeshChannel {
-  /** Round trip of an in-stream ping in ms; throws MESH_STREAM_CLOSED, or on timeout. */
-  ping(timeoutMs: number): Promise<number>;
+  /** Round trip of an in-stream ping in ms; throws MESH_STREAM_CLOSED, MESH_PEER_UNREACHABLE on timeout, the signal's reason on abort. */
+  ping(timeoutMs: number, signal?: AbortSignal): Promise<number>;
   /** whether the stream can still carry messages both ways */
   usable(): boolean;
   /** messages received but not yet read (a lent stream returned with some is not clean) */
@@ -219,17 +219,26 @@ export function frameChannel(stream: Stream, peer: string): FramedChannel {
         deliver();
       });
     },
-    ping(timeoutMs) {
+    ping(timeoutMs, signal) {
       if (!channel.usable()) return Promise.reject(failure ?? new ElohimError('MESH_STREAM_CLOSED'));
+      if (signal?.aborted) return Promise.reject(signal.reason);
       const started = performance.now();
       return new Promise<number>((resolve, reject) => {
+        const onAbort = () => {
+          clearTimeout(timer);
+          pong = null;
+          reject(signal!.reason);
+        };
         const timer = setTimeout(() => {
           pong = null;
+          signal?.removeEventListener('abort', onAbort);
           reject(new ElohimError('MESH_PEER_UNREACHABLE', `no answer to a ping in ${timeoutMs} ms`));
         }, timeoutMs);
+        signal?.addEventListener('abort', onAbort, { once: true });
         pong = {
           resolve: () => {
             clearTimeout(timer);
+            signal?.removeEventListener('abort', onAbort);
             resolve(performance.now() - started);
           },
         };

@@ -196,11 +196,15 @@ export function createPool(
           if (now() - it.since > opts.healthCheckAfterMs) {
             s.inUse.add(it.channel); // counted while its ping is out
             try {
-              s.stats.latencyMs = await it.channel.ping(opts.healthTimeoutMs);
+              s.stats.latencyMs = await it.channel.ping(opts.healthTimeoutMs, signal);
             } catch {
               s.inUse.delete(it.channel);
-              s.stats.healthFailures++;
               it.channel.abort('failed its health check');
+              wakeOne(s);
+              // The caller gave up while the ping was out: the stream's health is unknown, so it
+              // is closed but not counted, and the caller's abort is what it hears.
+              signal.throwIfAborted();
+              s.stats.healthFailures++;
               continue;
             }
             s.inUse.delete(it.channel);
