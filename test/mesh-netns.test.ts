@@ -114,4 +114,14 @@ test('two namespaces on a veth link: mDNS finds the other device, and pairing wo
 
   const peersOfB = await inNs(NS_B, b.home, ['mesh', 'peers', '--json']);
   assert.deepEqual((JSON.parse(peersOfB.stdout) as { deviceId: string }[]).map((p) => p.deviceId), [aId]);
+
+  // later, both run again on new ports: B finds A by mDNS, reconnects, and sees it online with a latency
+  const aAgain = inNs(NS_A, a.home, ['mesh', 'nearby', '--wait', '20']);
+  const online = await inNs(NS_B, b.home, ['mesh', 'peers', '--wait', '12', '--json']);
+  assert.equal(online.code, 0, describe(online));
+  const [seenA] = JSON.parse(online.stdout) as { deviceId: string; online: boolean; latencyMs: number | null }[];
+  assert.equal(seenA?.deviceId, aId);
+  assert.equal(seenA?.online, true, `A online at B: ${online.stdout}`);
+  assert.equal(typeof seenA?.latencyMs, 'number');
+  assert.equal((await aAgain).code, 0);
 });

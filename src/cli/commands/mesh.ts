@@ -103,10 +103,15 @@ export function meshCommand(): Command {
 
   mesh
     .command('peers')
-    .description('paired devices: name, id, safety number verified or not, last seen')
+    .description('paired devices: name, id, safety number verified or not, last seen; with --wait, online state, latency and streams')
     .option('--json', 'as JSON')
-    .action(async (flags: { json?: boolean }, cmd: Command) => {
+    .option('--wait <seconds>', 'run the mesh this long first, to see which devices are online (and their latency)', wholeSeconds)
+    .action(async (flags: { json?: boolean; wait?: number }, cmd: Command) => {
       await withVault(unlockFlags(cmd), async (ws) => {
+        if (flags.wait !== undefined) {
+          await ws.mesh.start();
+          await new Promise((r) => setTimeout(r, flags.wait! * 1000));
+        }
         const peers = ws.mesh.peers();
         if (flags.json) {
           process.stdout.write(`${JSON.stringify(peers)}\n`);
@@ -115,7 +120,12 @@ export function meshCommand(): Command {
         if (peers.length === 0) process.stdout.write('no paired devices (pair one with: elohim mesh pair)\n');
         for (const p of peers) {
           const seen = p.lastSeen === null ? 'never' : new Date(p.lastSeen).toISOString();
-          process.stdout.write(`${p.deviceId}  ${p.name}  ${p.verified ? 'verified' : 'NOT verified'}  last seen ${seen}\n    safety number ${p.safetyNumber}\n`);
+          process.stdout.write(`${p.deviceId}  ${p.name}  ${p.verified ? 'verified' : 'NOT verified'}  ${p.online ? 'online' : `last seen ${seen}`}\n    safety number ${p.safetyNumber}\n`);
+          if (flags.wait !== undefined) {
+            const s = p.pool;
+            const latency = p.latencyMs === null ? '-' : `${Math.round(p.latencyMs)} ms`;
+            process.stdout.write(`    latency ${latency}  streams ${s.open} open (${s.idle} idle, ${s.inUse} in use), reuse ${Math.round(s.reuseRatio * 100)}%, ${s.healthFailures} health failures\n`);
+          }
         }
       });
     });
