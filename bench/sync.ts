@@ -146,7 +146,9 @@ async function ours(data: string, work: string, expected: number) {
     const started = performance.now();
     const first = await sync(b);
     const firstMs = performance.now() - started;
-    const files = ((await b.call('GET', API.meshShares)).shares as { files: number; pending: number }[])[0]!;
+    if (!first.peers.every((p: { ok: boolean }) => p.ok)) throw new Error(`ours: the sync did not reach every device: ${JSON.stringify(first.peers)}`);
+    const files = ((await b.call('GET', API.meshShares)).shares as { files: number; pending: number }[])[0];
+    if (files === undefined) throw new Error('ours: the receiver has no share after the sync');
     if (files.files !== expected || files.pending !== 0) throw new Error(`ours: the receiver shows ${files.files} files, ${files.pending} pending, of ${expected}`);
     const again = performance.now();
     const second = await sync(b);

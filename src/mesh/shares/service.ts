@@ -184,9 +184,11 @@ export function createShareService(deps: ShareServiceDeps) {
   /** Scans every share's folder, syncs with every member reachable (or `only` one), and shows the result. */
   async function sync(opts: { only?: string; signal?: AbortSignal } = {}) {
     await scanAll();
-    // Every paired device reachable, share member or not: the hello teaches each other's
-    // signing key (needed to add a device to a share) and the witness exchange follows.
-    const peers = new Set<string>(mesh.peers().filter((p) => p.online).map((p) => p.deviceId));
+    // Every paired device, share member or not, connected now or not (the pool dials it; one
+    // that cannot be reached is reported, not fatal): the hello teaches each other's signing key
+    // (needed to add a device to a share) and the witness exchange follows. Only connected ones
+    // were tried at first, and a device idle for minutes had dropped its connection: nothing synced.
+    const peers = new Set<string>(mesh.peers().map((p) => p.deviceId));
     for (const state of store.shares.values()) for (const m of state.record.members) if (m.dev !== signer.tag && mesh.peers().some((p) => p.deviceId === m.peer)) peers.add(m.peer);
     if (opts.only !== undefined) {
       const p = mesh.peers().find((x) => x.deviceId === opts.only || x.name === opts.only);
