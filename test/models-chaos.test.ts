@@ -130,3 +130,30 @@ test('a real crasher found by fuzzing (a tensor name 2.6 GB long): the header pa
     await rm(home, { recursive: true, force: true });
   }
 });
+
+test('the CLI beside another process on the same folder (the server): a pull of the same URL is MODEL_BUSY, an import of another name leaves the other\'s temp file alone', { skip: tinyMissing }, async (t) => {
+  const files = await startFileServer(new Map([['/tiny.gguf', readFileSync(TINY_GGUF)]]));
+  t.after(() => files.close());
+  const h = await makeHome();
+  // this test process stands for the server
+  const models = createModels({ dir: join(h.home, 'models') });
+  files.slow.set('/tiny.gguf', 60);
+  const url = `${files.url}/tiny.gguf`;
+  let started = false;
+  const pulling = models.pull(url, { name: 'server-pull', onStart: () => (started = true) }).then(() => null, (err: unknown) => err);
+  for (let i = 0; i < 500 && !started; i++) await new Promise((r) => setTimeout(r, 10));
+  const busy = await h.run(['models', 'pull', url]);
+  assert.equal(busy.code, 5, busy.stderr);
+  assert.match(busy.stderr, /being pulled already/);
+  const cancel = await h.run(['models', 'pull', url, '--cancel']);
+  assert.equal(cancel.code, 5, cancel.stderr);
+  // an import here while the CLI imports another model: neither sweeps the other's temp file
+  const importing = models.importFile(TINY_GGUF, { name: 'server-import' });
+  await h.ok(['models', 'import', TINY_GGUF, '--name', 'cli-import']);
+  await importing;
+  files.slow.delete('/tiny.gguf');
+  assert.equal(await pulling, null);
+  assert.deepEqual((await models.list()).map((m) => m.name), ['cli-import', 'server-import', 'server-pull']);
+  assert.deepEqual(await readdir(join(h.home, 'models', 'tmp')), []);
+  assert.deepEqual(await readdir(join(h.home, 'models', 'partial')), []);
+});

@@ -174,3 +174,21 @@ export async function download(opts: DownloadOptions): Promise<{ size: number; s
     await fh?.close();
   }
 }
+
+/** Throws INVALID_INPUT unless `url` is an http(s) URL without credentials. */
+export function checkPullUrl(raw: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ElohimError('INVALID_INPUT', 'a model URL must be an http or https address');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ElohimError('INVALID_INPUT', 'a model URL must be an http or https address');
+  // Credentials in a URL would be written to the partial's .json and shown in lists.
+  if (url.username !== '' || url.password !== '') throw new ElohimError('INVALID_INPUT', 'a model URL may not carry a user name or password');
+  url.hash = '';
+  return url;
+}
+
+/** A pull's id: the same URL is the same pull (its partial and its claim). */
+export const pullIdOf = (url: URL) => createHash('sha256').update(url.href).digest('hex').slice(0, 32);

@@ -9,12 +9,13 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { readdir, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { ElohimError } from '../../errors.ts';
-import { download, readPartialState, removePartial } from './download.ts';
+import { checkPullUrl, download, pullIdOf, readPartialState, removePartial } from './download.ts';
+import { alive, claimPartial } from './claims.ts';
 import { checkModelName, createModelFolder, modelNameFrom, readGgufSummary, sha256File } from './folder.ts';
 import type { ModelFile } from './folder.ts';
 import { formatParameters } from './gguf.ts';
@@ -71,21 +72,6 @@ export interface ModelsDeps {
 
 const SHA256 = /^[0-9a-f]{64}$/;
 
-/** Throws INVALID_INPUT unless `url` is an http(s) URL without credentials. */
-export function checkPullUrl(raw: string): URL {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ElohimError('INVALID_INPUT', 'a model URL must be an http or https address');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ElohimError('INVALID_INPUT', 'a model URL must be an http or https address');
-  // Credentials in a URL would be written to the partial's .json and shown in lists.
-  if (url.username !== '' || url.password !== '') throw new ElohimError('INVALID_INPUT', 'a model URL may not carry a user name or password');
-  url.hash = '';
-  return url;
-}
-
 const checkSha = (sha?: string): string | undefined => {
   if (sha === undefined) return undefined;
   const lower = sha.trim().toLowerCase();
@@ -93,7 +79,6 @@ const checkSha = (sha?: string): string | undefined => {
   return lower;
 };
 
-export const pullIdOf = (url: URL) => createHash('sha256').update(url.href).digest('hex').slice(0, 32);
 
 export function createModels(deps: ModelsDeps) {
   const folder = createModelFolder(deps.dir);
@@ -105,15 +90,22 @@ export function createModels(deps: ModelsDeps) {
   const importing = new Set<string>();
 
   /**
-   * Removes temp files no import of this process is writing: those of a process killed mid-import
-   * (the data folder's lock keeps any other process out while this one runs).
+   * Removes temp files of imports that are over: a temp file is named after the process writing
+   * it (`<pid>-<random>.gguf`), since the CLI may import while the server runs, and one whose
+   * process is gone (killed mid-import) or is this one but not importing it any more is removed.
    */
   async function sweepTemp(): Promise<void> {
     const entries = await readdir(folder.tmp).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return [] as string[];
       throw err;
     });
-    for (const e of entries) if (!importing.has(join(folder.tmp, e))) await rm(join(folder.tmp, e), { force: true });
+    for (const e of entries) {
+      const path = join(folder.tmp, e);
+      const pid = Number(/^(\d+)-/.exec(e)?.[1] ?? 0);
+      const ours = pid === process.pid;
+      if (ours ? importing.has(path) : pid > 0 && alive(pid)) continue;
+      await rm(path, { force: true });
+    }
   }
 
   const view = (m: ModelFile): LocalModel => {
@@ -199,7 +191,7 @@ export function createModels(deps: ModelsDeps) {
       await readGgufSummary(source);
       await folder.ensure();
       await sweepTemp();
-      const temp = join(folder.tmp, `${randomBytes(12).toString('hex')}.gguf`);
+      const temp = join(folder.tmp, `${process.pid}-${randomBytes(12).toString('hex')}.gguf`);
       importing.add(temp);
       try {
         const hash = createHash('sha256');
@@ -249,6 +241,7 @@ export function createModels(deps: ModelsDeps) {
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       let name: string | null = null;
       let placed = false;
+      let releaseClaim: (() => Promise<void>) | null = null;
       try {
         const previous = await readPartialState(partPath);
         name = checkModelName(opts.name ?? previous?.extra?.name ?? modelNameFrom(decodeURIComponent(url.pathname)));
@@ -256,6 +249,7 @@ export function createModels(deps: ModelsDeps) {
         const expected = checkSha(opts.sha256 ?? previous?.extra?.sha256);
         await unused(name);
         await folder.ensure();
+        releaseClaim = await claimPartial(join(folder.partial, `${id}.lock`));
         opts.onStart?.(id);
         let last = 0;
         const result = await download({
@@ -287,6 +281,7 @@ export function createModels(deps: ModelsDeps) {
         active.delete(id);
         // the partial's .json once the model has its name (place() moved the .part)
         if (placed) await removePartial(partPath);
+        await releaseClaim?.();
         settle();
       }
     },
@@ -320,8 +315,10 @@ export function createModels(deps: ModelsDeps) {
       if (running) {
         running.controller.abort(new ElohimError('INVALID_INPUT', 'the pull was cancelled'));
         await running.done;
-      } else if ((await readPartialState(partPath)) === null && !(await stat(partPath).then(() => true, () => false))) {
-        throw new ElohimError('AI_MODEL_NOT_FOUND', 'no such pull');
+      } else {
+        if ((await readPartialState(partPath)) === null && !(await stat(partPath).then(() => true, () => false))) throw new ElohimError('AI_MODEL_NOT_FOUND', 'no such pull');
+        const holder = Number(await readFile(join(folder.partial, `${pull}.lock`), 'utf8').catch(() => '0'));
+        if (holder > 0 && holder !== process.pid && alive(holder)) throw new ElohimError('MODEL_BUSY', 'another ElohimOS process (the server?) is pulling it: stop it there');
       }
       await removePartial(partPath);
     },
@@ -339,3 +336,4 @@ export function createModels(deps: ModelsDeps) {
 }
 
 export type Models = ReturnType<typeof createModels>;
+export { checkPullUrl, pullIdOf };
