@@ -168,8 +168,12 @@ export function createRegionObjects(deps: { region: Region; fh: StoreFile; hashe
       const draft = begin(id);
       draft.logged = true;
       const file = appendFile(region, fh, draft, 0);
-      await file.write([nonce], nonce.length);
-      await file.sync();
+      try {
+        await file.write([nonce], nonce.length);
+        await file.sync();
+      } finally {
+        await file.close();
+      }
       return createObjectWriter({
         target: target(draft, false),
         file: null,

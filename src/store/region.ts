@@ -29,6 +29,8 @@ export const LOG_RESERVE = 256;
  */
 const COMPACT_SLACK = 256;
 
+export const movingError = () => new ElohimError('VAULT_BUSY', 'this vault is moving behind its new decoy: try again in a moment');
+
 export const storeFull = () => new ElohimError('DISK_FULL', 'the deniable store is full: remove files (emptying the trash) or set up a larger store');
 
 /** The store file's asynchronous calls (object bytes), over the same descriptor as RegionIo's. */
@@ -113,6 +115,10 @@ export class Region {
   /** blocks of the chain's snapshot entry */
   #snapshotBlocks = 1;
   #closed = false;
+  /** Files of objects open for writing (runs.ts): a region is not moved under them. */
+  writers = 0;
+  /** Set while the region is copied to the other position (store.ts): nothing may change it. */
+  moving = false;
 
   constructor(io: RegionIo, key: RegionKey) {
     this.io = io;
@@ -273,6 +279,7 @@ export class Region {
    */
   append(entry: Entry): void {
     if (this.#closed) throw new Error('the deniable store region is closed');
+    if (this.moving) throw movingError();
     this.#writeEntry(entry);
     fdatasyncSync(this.io.fd);
     if (this.#chain.blocks.length > 2 * this.#snapshotBlocks + COMPACT_SLACK && !this.#compactQueued) {

@@ -9,7 +9,7 @@ import type { AppendFile } from '../vault/index.ts';
 import { ENTRY } from './entries.ts';
 import type { Extent, ObjectEntry } from './entries.ts';
 import { BLOCK } from './format.ts';
-import { objectKey } from './region.ts';
+import { movingError, objectKey } from './region.ts';
 import type { Region, StoreFile } from './region.ts';
 
 export const missing = () => new ElohimError('OBJECT_DAMAGED', 'the stored object is missing');
@@ -88,6 +88,9 @@ const SYNC_EVERY = 64 << 20;
  * the kernel no longer caches makes it read the page first, which halved a put's speed here.
  */
 export function appendFile(region: Region, fh: StoreFile, draft: Draft, start: number): AppendFile {
+  if (region.moving) throw movingError();
+  region.writers++;
+  let closed = false;
   let position = start;
   /** where `held` goes: everything before it is written */
   let written = start;
@@ -168,9 +171,14 @@ export function appendFile(region: Region, fh: StoreFile, draft: Draft, start: n
       }
     },
     async close() {
-      if (failure === null) await drain();
-      else await Promise.all(inFlight.splice(0));
-      await syncing;
+      try {
+        if (failure === null) await drain();
+        else await Promise.all(inFlight.splice(0));
+        await syncing;
+      } finally {
+        if (!closed) region.writers--;
+        closed = true;
+      }
     },
   };
 }

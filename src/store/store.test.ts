@@ -216,3 +216,28 @@ test('sizes are read as a person writes them, and nonsense or a tiny store is re
   assert.equal(parseSize('64MiB'), 64 * 2 ** 20);
   for (const bad of ['', 'lots', '1M', '-5G', '12Q', '1e9', '0x100000000']) assert.throws(() => parseSize(bad), (err: unknown) => isElohimError(err, 'INVALID_INPUT'), bad);
 });
+
+test('a front vault is not moved behind a new decoy while one of its files is being written', async (t) => {
+  const f = await folder(t);
+  const front = keysOf();
+  const store = f.open();
+  await store.format(front, 1);
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const bytes = randomBytes(3 * 1024 * 1024);
+  const key = generateFileKey();
+  const id = newObjectId();
+  const writing = store.objectsFor(front).write(id, (async function* () {
+    yield bytes.subarray(0, 2 * 1024 * 1024);
+    await gate;
+    yield bytes.subarray(2 * 1024 * 1024);
+  })(), key);
+  await new Promise((r) => setTimeout(r, 50));
+  await assert.rejects(store.format(keysOf(), 1), (err: unknown) => isElohimError(err, 'VAULT_BUSY'));
+  release();
+  await writing;
+  const decoy = keysOf();
+  await store.format(decoy, 1);
+  assert.ok(bytes.equals(await readAll(store.objectsFor(front), id, key, bytes.length)));
+  assert.equal(createRecordStore<{ t: string }>({ db: store.databaseFor(decoy), keys: decoy }).loadAll().size, 0);
+});

@@ -142,6 +142,17 @@ export function openStore(deps: { path: string; size: number; hashers: HasherPoo
 
   /** Copies the used blocks of `o` to the region at `to` and moves it there. */
   async function move(o: Open, to: number): Promise<void> {
+    // Bytes written to the old position after their block was copied would be lost.
+    if (o.region.writers > 0) throw new ElohimError('VAULT_BUSY', 'files are being written to this vault: let them finish, or cancel them, then add the decoy');
+    o.region.moving = true;
+    try {
+      await copy(o, to);
+    } finally {
+      o.region.moving = false;
+    }
+  }
+
+  async function copy(o: Open, to: number): Promise<void> {
     const from = o.region.io.base;
     const target = to * blocks * BLOCK;
     const buf = Buffer.alloc(1 << 20);
