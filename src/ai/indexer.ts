@@ -105,13 +105,7 @@ export function createIndexer(deps: IndexerDeps): Indexer {
       });
   };
 
-  const vaultName = (item: string): string | null => {
-    try {
-      return vault.item(item).name;
-    } catch {
-      return null;
-    }
-  };
+  const vaultName = (item: string): string | null => liveItem(vault, item)?.name ?? null;
 
   /** Every live file of the vault, by id. */
   function liveFiles(): Map<string, EntryInfo> {
@@ -290,4 +284,14 @@ export function createIndexer(deps: IndexerDeps): Indexer {
       void deps.extractor.close();
     },
   };
+}
+
+/** The live item with this id, or null when it is not in the vault (trashed, purged, never). */
+export function liveItem(vault: Vault, id: string): EntryInfo | null {
+  try {
+    return vault.item(id);
+  } catch (err) {
+    if (isElohimError(err, 'ITEM_NOT_FOUND')) return null;
+    throw err;
+  }
 }

@@ -13,6 +13,7 @@ import { createRecordStore } from '../db/index.ts';
 import type { Database, RecordId, RecordStore } from '../db/index.ts';
 import { ElohimError } from '../errors.ts';
 import type { Vault } from '../vault/index.ts';
+import { liveItem } from './indexer.ts';
 import type { WorkspaceService } from '../workspace/index.ts';
 import { createAssistant } from './assistant.ts';
 import type { Assistant } from './assistant.ts';
@@ -22,14 +23,15 @@ import type { TokenCount } from './context/tokens.ts';
 import { createExtractor } from './extractor.ts';
 import { createIndexer } from './indexer.ts';
 import type { IndexStatus } from './indexer.ts';
-import { isLoopback } from './providers/http.ts';
-import { createOllamaProvider } from './providers/ollama.ts';
-import { createOpenAiProvider } from './providers/openai.ts';
 import type { ModelProvider } from './providers/provider.ts';
 import { ASSISTANT_RECORD_KINDS, assistantKeysOf } from './store/records.ts';
-import type { AssistantRecord, ProviderChoice } from './store/records.ts';
+import type { AssistantRecord } from './store/records.ts';
+import { changedConfig, providerFrom, settingsView } from './settings.ts';
+import type { ProviderChange, ProviderSettings } from './settings.ts';
 import type { AssistantStore, Memory, Message } from './store/store.ts';
 import { createVectors } from './vectors.ts';
+
+export type { ProviderChange, ProviderSettings } from './settings.ts';
 
 export interface Citation {
   /** the "[n]" in the answer */
@@ -45,18 +47,6 @@ export interface MessageView extends Omit<Message, 'sources'> {
   citations?: Citation[];
   /** an answer's budget line, from the context report kept with it (`report`) */
   budget?: string;
-}
-
-export interface ProviderSettings {
-  provider: { kind: ProviderChoice['kind']; baseUrl: string | null; local: boolean; allowRemote: boolean; hasApiKey: boolean } | null;
-  chatModel: string | null;
-  embeddingModel: string | null;
-}
-
-export interface ProviderChange {
-  provider?: { kind: ProviderChoice['kind']; baseUrl?: string; allowRemote?: boolean; apiKey?: string } | null;
-  chatModel?: string | null;
-  embeddingModel?: string | null;
 }
 
 export interface Preferences {
@@ -126,33 +116,18 @@ export interface AssistantServiceDeps {
 }
 
 const NO_MODEL = 'no model yet: import a GGUF or point to your Ollama';
-const MODEL_NAME = /^[^\u0000-\u001f\u007f]{1,256}$/;
 
 export function createAssistantService(deps: AssistantServiceDeps): AssistantService {
   const { vault } = deps;
   let provider: ModelProvider | null = null;
   let providerFor: string | null = null;
-  const nameOf = (item: string): string | null => {
-    try {
-      return vault.item(item).name;
-    } catch {
-      return null;
-    }
-  };
+  const nameOf = (item: string): string | null => liveItem(vault, item)?.name ?? null;
 
-  function providerOf(choice: ProviderChoice | null): ModelProvider | null {
-    if (choice === null) return null;
-    const config = { baseUrl: choice.baseUrl ?? '', allowRemote: choice.allowRemote, ...(choice.apiKey ? { apiKey: choice.apiKey } : {}) };
-    if (choice.kind === 'ollama') return createOllamaProvider(config);
-    if (choice.kind === 'openai') return createOpenAiProvider(config);
-    if (deps.embedded === undefined) throw new ElohimError('INVALID_INPUT', 'this build has no embedded model runtime');
-    return deps.embedded();
-  }
   const currentProvider = (): ModelProvider | null => {
     const choice = core.store.config().provider;
     const key = JSON.stringify(choice);
     if (key !== providerFor) {
-      provider = providerOf(choice);
+      provider = providerFrom(choice, deps.embedded);
       providerFor = key;
     }
     return provider;
@@ -200,14 +175,11 @@ export function createAssistantService(deps: AssistantServiceDeps): AssistantSer
 
   function citationsOf(sources: readonly string[] | undefined): Citation[] {
     return (sources ?? []).map((item, i) => {
-      try {
-        const entry = vault.item(item);
-        return { n: i + 1, item, name: entry.name, path: entry.path };
-      } catch {
-        return { n: i + 1, item, name: core.store.documentInfo(item)?.name ?? '', path: null };
-      }
+      const entry = liveItem(vault, item);
+      return entry !== null ? { n: i + 1, item, name: entry.name, path: entry.path } : { n: i + 1, item, name: core.store.documentInfo(item)?.name ?? '', path: null };
     });
   }
+
   const viewOf = (m: Message): MessageView => {
     const { sources, ...rest } = m;
     const view: MessageView = sources === undefined ? rest : { ...rest, citations: citationsOf(sources) };
@@ -215,15 +187,8 @@ export function createAssistantService(deps: AssistantServiceDeps): AssistantSer
     return view;
   };
 
-  function settings(): ProviderSettings {
-    const c = core.store.config();
-    const p = c.provider;
-    return {
-      provider: p === null ? null : { kind: p.kind, baseUrl: p.baseUrl ?? null, local: p.kind === 'embedded' || isLocal(p.baseUrl), allowRemote: p.allowRemote, hasApiKey: Boolean(p.apiKey) },
-      chatModel: c.chatModel,
-      embeddingModel: c.embeddingModel,
-    };
-  }
+  const settings = (): ProviderSettings => settingsView(core.store.config());
+
 
   const service: AssistantService = {
     store: core.store,
@@ -231,27 +196,7 @@ export function createAssistantService(deps: AssistantServiceDeps): AssistantSer
     providerSettings: settings,
     configure(change) {
       const old = core.store.config();
-      const next = { ...old };
-      if (change.provider !== undefined) {
-        if (change.provider === null) next.provider = null;
-        else {
-          const { kind, baseUrl, allowRemote, apiKey } = change.provider;
-          if (kind !== 'ollama' && kind !== 'openai' && kind !== 'embedded') throw new ElohimError('INVALID_INPUT', 'a provider is ollama, openai or embedded');
-          if (kind !== 'embedded' && (typeof baseUrl !== 'string' || baseUrl === '')) throw new ElohimError('INVALID_INPUT', `a ${kind} provider needs its address (baseUrl)`);
-          const choice: ProviderChoice = { kind, allowRemote: allowRemote === true };
-          if (kind !== 'embedded') choice.baseUrl = baseUrl;
-          if (apiKey !== undefined && apiKey !== '') choice.apiKey = apiKey;
-          // building it checks the address and the remote opt-in before anything is saved
-          providerOf(choice);
-          next.provider = choice;
-        }
-      }
-      for (const key of ['chatModel', 'embeddingModel'] as const) {
-        const value = change[key];
-        if (value === undefined) continue;
-        if (value !== null && (typeof value !== 'string' || !MODEL_NAME.test(value))) throw new ElohimError('INVALID_INPUT', `${key} must be a model name`);
-        next[key] = value;
-      }
+      const next = changedConfig(old, change, deps.embedded);
       core.store.setConfig(next);
       if (next.embeddingModel !== old.embeddingModel || JSON.stringify(next.provider) !== JSON.stringify(old.provider)) vectors.reset();
       return settings();
@@ -338,14 +283,6 @@ export function createAssistantService(deps: AssistantServiceDeps): AssistantSer
   }
 
   return service;
-}
-
-function isLocal(baseUrl: string | undefined): boolean {
-  try {
-    return baseUrl !== undefined && isLoopback(new URL(baseUrl));
-  } catch {
-    return false;
-  }
 }
 
 /**
