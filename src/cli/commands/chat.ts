@@ -7,6 +7,9 @@
  * citations go to stderr, so `elohim chat "…" > answer.txt` keeps only the answer. Text from the
  * model or from files is shown with control characters escaped on a terminal: a model (or a
  * document it quotes) must not be able to move the cursor or rewrite what the user sees.
+ *
+ * Just over 300 lines: four small commands of one domain sharing the unlock helper and the
+ * terminal rule above.
  */
 import { writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';

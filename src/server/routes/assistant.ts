@@ -9,6 +9,9 @@
  * found before anything is sent to the model (bad body, unknown conversation, no model, a message
  * larger than the window) are plain JSON 4xx instead. A client that closes the connection stops
  * generation (requestSignal); what came is saved as a partial answer.
+ *
+ * Just over 300 lines, half of them the JSON schemas every route validates and documents with;
+ * they are this file's alone, and apart they would be read without the routes they describe.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AssistantService, TurnEvent } from '../../ai/index.ts';
