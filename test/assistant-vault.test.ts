@@ -85,6 +85,9 @@ test('no plaintext on disk: after chatting, approving memories, setting preferen
   const files = (await listFiles(a.home)).map((f) => f.path);
   assert.ok(files.includes('db.sqlite-wal'), `the WAL is there to be searched: ${files.join(', ')}`);
   const needles = Object.values(M);
+  // the search reads every file, the database and its WAL included: it finds what is there in clear
+  const known = (await findInFiles(a.home, ['SQLite format 3'])).map((h) => h.file);
+  assert.ok(known.includes('db.sqlite'), `the search reads the database: ${known.join(', ')}`);
   assert.deepEqual(await findInFiles(a.home, needles), [], 'while the server runs');
   await a.stop();
   assert.deepEqual(await findInFiles(a.home, needles), [], 'after it stopped');
