@@ -135,8 +135,10 @@ function step(name: string, fn: () => Promise<void>, opts: { alone?: boolean; sk
       await fn();
     } catch (err) {
       await screenshot(page, `chat-failed-${name.split('.')[0]}`).catch(() => {});
-      if (opts.alone === true) for (let i = 0; i < 3 && (await page.getByRole('dialog').count()) > 0; i++) await page.keyboard.press('Escape');
-      else failedStep = name;
+      if (opts.alone === true) {
+        for (let i = 0; i < 3 && (await page.getByRole('dialog').count()) > 0; i++) await page.keyboard.press('Escape');
+        process.stderr.write(`server output at "${name}":\n${server?.output() ?? ''}\n`);
+      } else failedStep = name;
       throw err;
     }
   });
