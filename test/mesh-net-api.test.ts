@@ -4,6 +4,7 @@
  * the OpenAPI document; and the Devices screen's polls do not keep an idle vault from locking.
  */
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { API, apiPath } from '../src/server/protocol.ts';
@@ -90,6 +91,38 @@ test('polling the mesh status does not keep an idle vault unlocked', async () =>
       locked = res.status === 401;
     }
     assert.equal(locked, true, 'still unlocked after 3 s of nothing but mesh polls (auto-lock after 0.5 s idle)');
+  } finally {
+    await t.stop();
+  }
+});
+
+test('auto-lock stops the vault mesh node: its port closes', async () => {
+  // long enough for turning the mesh on (which loads libp2p) to finish before the vault idles out
+  const t = await startServer({ autoLockMs: 3000 });
+  try {
+    const s = await openSession(t.app);
+    const on = simple(await call(t.app, 'POST', API.meshOn, { session: s, json: { listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false } }));
+    assert.equal(on.status, 200, on.body);
+    const port = Number(/\/tcp\/(\d+)/.exec((JSON.parse(on.body) as { addresses: string[] }).addresses[0]!)![1]);
+    // Whether anything listens on that port, from the kernel's table (connecting to find out would
+    // trip libp2p's per-host inbound rate limit).
+    const accepts = async () =>
+      (await readFile('/proc/net/tcp', 'utf8'))
+        .split('\n')
+        .slice(1)
+        .some((line) => {
+          const [, local, , state] = line.trim().split(/\s+/);
+          return state === '0A' && local !== undefined && parseInt(local.split(':')[1]!, 16) === port;
+        });
+    assert.equal(await accepts(), true, 'the node listens while the vault is open');
+    let closed = false;
+    for (let i = 0; i < 120 && !closed; i++) {
+      await sleep(100);
+      closed = !(await accepts());
+    }
+    assert.equal(closed, true, 'the node stopped listening after the vault locked itself');
+    const after = simple(await call(t.app, 'GET', API.mesh, { session: s }));
+    assert.equal(after.status, 401, `and the session is gone: ${after.status} ${after.body.slice(0, 300)}`);
   } finally {
     await t.stop();
   }
