@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { PER_ITEM } from '../src/ai/index.ts';
 import { startOllamaServer } from '../src/ai/testing/loopback.ts';
 import { API, apiPath } from '../src/server/protocol.ts';
 import { TINY_GGUF, TINY_SHA256, TINY_SIZE, tinyMissing } from './helpers/llama-data.ts';
@@ -104,6 +105,23 @@ describe('models API', { skip: tinyMissing }, () => {
     assert.equal(settings.provider.kind, 'embedded');
     assert.equal(settings.chatModel, 'tiny');
     assert.deepEqual(((await (await s.api(API.models)).json()) as { defaults: unknown }).defaults, { chat: 'embedded/tiny', embedding: 'embedded/tiny' });
+  });
+
+  test('a chat with the imported model through the assistant: streamed by llama.cpp, its prompt counted by the model\'s own tokenizer', async () => {
+    const conv = (await (await s.api(API.conversations, json({ title: 'embedded' }))).json()) as { conversation: { id: string } };
+    const res = await s.api(apiPath(API.conversationMessages, conv.conversation.id), json({ text: 'when does the generator fail?' }));
+    assert.equal(res.status, 200, await res.clone().text());
+    const events = await readEvents(res);
+    assert.equal(events[0]!.event, 'context');
+    assert.ok(events.some((e) => e.event === 'token'));
+    const done = events.find((e) => e.event === 'done')!.data as { message: { role: string; content: string; model?: string }; promptTokens?: number; completionTokens?: number };
+    assert.equal(done.message.role, 'assistant');
+    assert.ok(done.message.content.length > 0);
+    assert.ok((done.promptTokens ?? 0) > 0 && (done.completionTokens ?? 0) > 0, JSON.stringify(done));
+    // the builder counted the message with Llama-2's own tokenizer: 6 tokens + PER_ITEM (6), where
+    // cl100k × 1.35 would have said 9 + 6
+    const report = (events[0]!.data as { report: { parts: { user: { tokens: number } } } }).report;
+    assert.equal(report.parts.user.tokens, 6 + PER_ITEM);
   });
 
   test('pull over SSE: closing the stream pauses it, the same POST resumes it, cancel removes a partial', async () => {
