@@ -9,8 +9,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createEmbeddedProvider, createModels } from '../src/ai/index.ts';
-import { probeModel } from '../src/ai/models/index.ts';
+import { createEmbeddedProvider, createModels, probeModel } from '../src/ai/index.ts';
 import { median, printJsonLine, ratio } from './lib.ts';
 
 const shared = process.env.ELOHIM_TEST_DATA ?? join(import.meta.dirname, '..', '..', 'shared', 'data');

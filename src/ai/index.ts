@@ -50,7 +50,7 @@ export { MEMORY_PROMPT, proposeMemories, SUMMARY_PROMPT, updateSummary } from '.
 export type { UpkeepDeps, UpkeepOptions } from './upkeep.ts';
 export { extractText } from './extract.ts';
 // The device's GGUF models and the embedded llama.cpp provider (H-AI-MODELS): models/index.ts.
-export { checkModelName, checkPullUrl, createModels, pullIdOf } from './models/index.ts';
+export { checkModelName, checkPullUrl, createModels, probeModel, pullIdOf } from './models/index.ts';
 export type { LocalModel, ModelProgress, Models, PullState } from './models/index.ts';
 export { createEmbeddedProvider, defaultThreads } from './providers/embedded.ts';
 export type { EmbeddedProvider } from './providers/embedded.ts';
