@@ -97,7 +97,8 @@ export async function backupRoutes(app: FastifyInstance, opts: { app: App; sessi
    */
   const busy = async (req: FastifyRequest, fn: () => Promise<void>): Promise<void> => {
     const touch = () => void opts.sessions.use(req.cookies[SESSION_COOKIE]);
-    const alive = setInterval(touch, 250);
+    // Often, so a busy event loop (hashing, s3rver in tests) cannot let the idle sweep slip in.
+    const alive = setInterval(touch, 100);
     try {
       await fn();
     } finally {
