@@ -332,6 +332,25 @@ describe('the assistant in the web UI, in Chromium', () => {
     await button('Delete Tea notes', list).click();
     await button('Delete', confirm).click();
     await button('Tea notes', list).waitFor({ state: 'detached' });
+    // The deleted conversations: restore one, then delete it for good (asked first).
+    await button('Deleted conversations', list).click();
+    const trash = list.getByRole('list', { name: 'Deleted conversations', exact: true });
+    await trash.getByText('Tea notes', { exact: true }).waitFor();
+    await button('Restore Tea notes', trash).click();
+    await list.getByText('No deleted conversations.', { exact: true }).waitFor();
+    await button('Back to conversations', list).click();
+    await button('Tea notes', list).waitFor();
+    await button('Tea notes', list).hover();
+    await button('Delete Tea notes', list).click();
+    await button('Delete', confirm).click();
+    await button('Deleted conversations', list).click();
+    await button('Delete Tea notes for good', trash).click();
+    const forever = page.getByRole('dialog', { name: 'Delete for good?', exact: true });
+    await button('Delete for good', forever).click();
+    await list.getByText('No deleted conversations.', { exact: true }).waitFor();
+    await button('Back to conversations', list).click();
+    await button('New chat', list).waitFor();
+    assert.equal(await button('Tea notes', list).count(), 0);
   });
 
   step('4. a proposed memory, approved in the memory panel, is used in a new conversation', async () => {

@@ -212,6 +212,7 @@ export default function ChatScreen({ active, settingsOpen, onOpenFile, onOpenSet
           setUndo(null);
           input.current?.focus();
         }}
+        onRestored={() => setListReload((n) => n + 1)}
         onRename={async (id, title) => {
           await chatApi.renameConversation(id, title);
           setListReload((n) => n + 1);

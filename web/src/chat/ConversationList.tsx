@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { Dialog } from '../components/Dialog.tsx';
 import { Icon } from '../components/Icon.tsx';
+import { ChatTrash } from './ChatTrash.tsx';
 import { chatApi } from './client.ts';
 import type { Conversation } from './client.ts';
 import { t } from './strings.ts';
@@ -14,6 +15,8 @@ export interface ConversationListProps {
   onNew: () => void;
   onRename: (id: string, title: string) => Promise<void>;
   onDelete: (id: string) => Promise<void>;
+  /** a conversation came back from the trash */
+  onRestored: () => void;
 }
 
 /** The conversations: new, search, open, rename, delete (to the trash, asked first). */
@@ -23,6 +26,7 @@ export function ConversationList(props: ConversationListProps) {
   const [title, setTitle] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const [showTrash, setShowTrash] = useState(false);
 
   async function run(action: () => Promise<void>, close: () => void) {
     setBusy(true);
@@ -38,6 +42,13 @@ export function ConversationList(props: ConversationListProps) {
   }
 
   const list = props.conversations;
+  if (showTrash) {
+    return (
+      <nav className="chat-sidebar" aria-label={t('conversations')}>
+        <ChatTrash onBack={() => setShowTrash(false)} onRestored={props.onRestored} />
+      </nav>
+    );
+  }
   return (
     <nav className="chat-sidebar" aria-label={t('conversations')}>
       <button type="button" className="button primary chat-new" onClick={props.onNew}>
@@ -101,6 +112,11 @@ export function ConversationList(props: ConversationListProps) {
           ))}
         </ul>
       )}
+
+      <button type="button" className="button subtle small chat-trash-link" onClick={() => setShowTrash(true)}>
+        <Icon name="trash" />
+        <span>{t('trash')}</span>
+      </button>
 
       <Dialog title={t('rename.dialog')} open={renaming !== null} onClose={() => setRenaming(null)}>
         <form

@@ -220,6 +220,10 @@ export const chatApi = {
   renameConversation: (id: string, title: string) => request<{ conversation: Conversation }>('PATCH', path(API.conversation, id), { title }),
   /** To the trash. */
   deleteConversation: (id: string) => request<unknown>('DELETE', path(API.conversation, id)),
+  /** The conversations in the trash, newest activity first. */
+  trashedConversations: () => request<{ conversations: Conversation[] }>('GET', API.conversations + q({ trashed: 'true' })),
+  /** Deletes a conversation and its messages for good. */
+  deleteForever: (id: string) => request<void>('DELETE', path(API.conversation, id) + q({ forever: 'true' })),
   /** Back from the trash. */
   restoreConversation: (id: string) => request<{ conversation: Conversation }>('PATCH', path(API.conversation, id), { trashed: false }),
   /** Where a plain link downloads the conversation as Markdown (GET: the cookie goes with it). */
