@@ -182,7 +182,7 @@ test('panic during Back up now stops it: the stream ends in an error, no snapsho
     }
   }
   assert.ok(panicked);
-  assert.match(text, /event: error\n/);
+  assert.match(text, /event: error\ndata: \{"code":"SESSION_REQUIRED","message":"stopped \(the vault was locked \(panic\)\)/);
   assert.doesNotMatch(text, /event: done\n/);
   api = await session(base, { passphrase: PASSPHRASE });
   const snaps = (await (await api(apiPath(API.backupSnapshots, 'panic'))).json()) as { snapshots: unknown[] };

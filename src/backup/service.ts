@@ -90,10 +90,17 @@ export function createBackupService(deps: BackupServiceDeps) {
     const [, rec] = find(name);
     if (running !== null) throw new ElohimError('VAULT_BUSY', `a backup operation on ${running} is running; wait for it to end`);
     running = name;
+    const combined = AbortSignal.any([deps.signal, stopped.signal, ...(signal ? [signal] : [])]);
     try {
-      const combined = AbortSignal.any([deps.signal, stopped.signal, ...(signal ? [signal] : [])]);
       combined.throwIfAborted();
       return await fn(await build(rec.spec), combined, rec);
+    } catch (err) {
+      // Stopped (lock, auto-lock, panic, the caller): say so, not "internal error" for whatever
+      // the interrupted call threw. What was uploaded stays; the same operation resumes.
+      if (!combined.aborted) throw err;
+      const reason: unknown = combined.reason;
+      if (reason instanceof ElohimError) throw reason;
+      throw new ElohimError('SESSION_REQUIRED', `stopped (${reason instanceof Error ? reason.message : 'aborted'}): run it again to resume`, { cause: err });
     } finally {
       running = null;
     }
@@ -255,7 +262,7 @@ export function createBackupService(deps: BackupServiceDeps) {
 
     /** Aborts whatever runs (the workspace is stopping). */
     stop(): void {
-      stopped.abort(new ElohimError('VAULT_BUSY', 'the vault was locked during the backup operation'));
+      stopped.abort(new ElohimError('SESSION_REQUIRED', 'the vault was locked during the backup operation: unlock and run it again to resume'));
     },
   };
 }
