@@ -122,3 +122,22 @@ test('kill -9 while an answer streams: the question is kept, the vault opens, th
   const next = await h.ok(['chat', '-c', id, 'and its yield?']);
   assert.equal(next.stdout.toString(), 'echo: and its yield?\n');
 });
+
+test('Ctrl-C (SIGINT) while an answer streams stops it: the partial answer is kept, the model server sees its client go', async (t) => {
+  const model = await startOllamaServer();
+  t.after(() => model.close());
+  const h = await initHome();
+  await h.ok(['ai', 'provider', '--ollama', model.url, '--chat-model', 'stall']);
+  const child = spawn(NODE, [CLI, 'chat', 'go on and on'], { env: cliEnv({ ELOHIM_HOME: h.home, ELOHIM_PASSPHRASE: PASSPHRASE }), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  assert.equal(code, 0, stderr);
+  assert.match(stderr, /^stopped: the partial answer is kept$/m);
+  assert.equal(model.closedByClient, 1);
+  const id = /^conversation ([0-9a-f]{32})$/m.exec(stderr)![1]!;
+  const md = (await h.ok(['chats', 'export', id])).stdout.toString();
+  assert.match(md, /## Assistant \(stall\)\n\necho:/);
+});
