@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { asSealKey } from '../crypto/index.ts';
 import { createRecordStore, openDatabase } from '../db/index.ts';
 import { openTestVault } from '../vault/testing.ts';
 import { createAssistant } from './assistant.ts';
+import { MAX_PACKED_BYTES } from './documents.ts';
 import { createExtractor } from './extractor.ts';
 import { createIndexer } from './indexer.ts';
 import type { IndexStatus } from './indexer.ts';
@@ -45,4 +47,27 @@ test('a first full index: progress while it runs, every readable file indexed in
   stop.abort(new DOMException('locked', 'AbortError'));
   await indexer.idle();
   assert.ok(assistant.index.documents < 120);
+});
+
+test('a PDF over the parsing limit is not read at all, and the status names it; renamed to a name the index does not read, a file is forgotten', async (t) => {
+  const tv = await openTestVault();
+  t.after(() => tv.close());
+  const big = await tv.vault.put(null, 'scan.pdf', Readable.from([Buffer.alloc(MAX_PACKED_BYTES + 1, 0x25)]));
+  const note = await tv.vault.put(null, 'note.txt', Readable.from([Buffer.from('the spare key is under the mat')]));
+  const db = openDatabase(join(tv.dir, 'ai.sqlite'));
+  t.after(() => db.close());
+  const assistant = createAssistant({ records: createRecordStore<AssistantRecord>({ db, keys: { seal: asSealKey(randomBytes(32)), tag: randomBytes(32) } }), clock: Date.now, provider: null });
+  const extractor = createExtractor();
+  t.after(() => extractor.close());
+  const indexer = createIndexer({ vault: tv.vault, assistant, signal: new AbortController().signal, extractor });
+  indexer.start();
+  await indexer.idle();
+  const s = indexer.status();
+  assert.deepEqual(s.failed, [{ item: big.id, name: 'scan.pdf', reason: 'too large to index (over 64 MiB)' }]);
+  assert.equal(s.skipped, 1);
+  assert.equal(s.documents, 1);
+  tv.vault.update(note.id, { name: 'note.bin' });
+  indexer.changed([note.id]);
+  await indexer.idle();
+  assert.equal(indexer.status().documents, 0);
 });

@@ -122,7 +122,10 @@ export function createIndexer(deps: IndexerDeps): Indexer {
 
   function doSweep(): void {
     const live = liveFiles();
-    for (const item of store.documentItems()) if (!live.has(item)) assistant.removeDocument(item);
+    for (const item of store.documentItems()) {
+      const entry = live.get(item);
+      if (entry === undefined || bytesToRead(entry.name, entry.size) === null) assistant.removeDocument(item);
+    }
     for (const [id, entry] of live) {
       const info = store.documentInfo(id);
       const sha = vault.sha256Of(id);
@@ -212,14 +215,16 @@ export function createIndexer(deps: IndexerDeps): Indexer {
       }
       const sha = vault.sha256Of(id);
       const known = store.documentInfo(id);
+      // renamed to a name the index does not read ("notes.txt" → "notes.bin"): its text goes
+      if (bytesToRead(entry.name, entry.size) === null) {
+        if (known !== null) assistant.removeDocument(id);
+        continue;
+      }
       if (known !== null && known.sha256 === sha) continue;
       if (settled.get(id) === sha) continue;
       try {
         const doc = await textOf(entry, sha);
-        if (doc === null) {
-          // renamed to a name the index does not read: its old text goes
-          if (known !== null && bytesToRead(entry.name, entry.size) === null) assistant.removeDocument(id);
-        } else {
+        if (doc !== null) {
           batch.push(doc);
           chars += doc.text.length;
         }
