@@ -78,6 +78,11 @@ export interface RecordStore<T> {
   loadAll(): Map<RecordId, T>;
   /** `loadAll`, plus which rows of ours did not open and whether the set matches its seal. */
   load(): RecordLoad<T>;
+  /**
+   * One record by id, without reading the others: null when there is none (or it is another
+   * domain's kind). Throws VAULT_CORRUPT when the row is there but does not open.
+   */
+  get(id: RecordId): T | null;
   /** Writes (insert or replace) and deletes in one transaction, keeping the seal. */
   commit(changes: { put?: Iterable<[RecordId, T]>; remove?: Iterable<RecordId> }): void;
   /**

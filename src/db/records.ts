@@ -200,6 +200,14 @@ export function createRecordStore<T>(deps: { db: Database; keys: RecordKeys; kin
       return load().records;
     },
 
+    get(id) {
+      const raw = Buffer.from(id, 'hex');
+      const row = selectOne.get(raw, tagOf(raw)) as { body: Uint8Array } | undefined;
+      if (row === undefined) return null;
+      const value = decodeJson(raw, row.body);
+      return ours(value) ? (value as T) : null;
+    },
+
     load,
 
     commit(changes) {

@@ -1,6 +1,8 @@
+import { createHmac } from 'node:crypto';
 import { asSealKey, hkdf } from '../crypto/index.ts';
-import { createRecordStore, newRecordId } from '../db/index.ts';
+import { createRecordStore } from '../db/index.ts';
 import type { Database, RecordId, RecordKeys, RecordStore } from '../db/index.ts';
+import { isElohimError } from '../errors.ts';
 
 /** Slots one vault uses: its passphrase and its ten recovery codes. */
 export const SLOTS_PER_VAULT = 11;
@@ -82,9 +84,24 @@ export interface SlotBookStore {
  */
 export function slotBookOf(db: Database, keys: RecordKeys): SlotBookStore {
   const store = createRecordStore<{ t: string }>({ db, keys }) as RecordStore<{ t: string }>;
+  // The book's id, derived from the vault's tag key: found with one row read, where a scan opened
+  // every record of the vault (0.3-0.9 s of CPU per unlock and per backup at 10,000 files). It
+  // looks as random as any id to whoever lacks the key. Books written before have a random id,
+  // found by the scan below and kept.
+  const bookId = createHmac('sha256', keys.tag).update('elohim/v1 slot book id').digest().subarray(0, 16).toString('hex') as RecordId;
   let id: RecordId | null = null;
   return {
     read() {
+      try {
+        const book = store.get(bookId);
+        if (book?.t === 'meta') {
+          id = bookId;
+          return book as SlotBook;
+        }
+      } catch (err) {
+        // A damaged book is left out, as the scan leaves out a damaged row.
+        if (!isElohimError(err, 'VAULT_CORRUPT')) throw err;
+      }
       for (const [rid, rec] of store.loadAll()) {
         if (rec.t === 'meta') {
           id = rid;
@@ -95,7 +112,7 @@ export function slotBookOf(db: Database, keys: RecordKeys): SlotBookStore {
     },
     write(book) {
       if (id === null) this.read();
-      id ??= newRecordId();
+      id ??= bookId;
       store.commit({ put: [[id, book]] });
     },
   };
