@@ -227,6 +227,9 @@ export function createIndexer(deps: IndexerDeps): Indexer {
         if (doc !== null) {
           batch.push(doc);
           chars += doc.text.length;
+        } else if (known !== null) {
+          // replaced by contents that are no longer text (or no longer parse): the old text is stale
+          assistant.removeDocument(id);
         }
       } catch (err) {
         if (signal.aborted) throw err;
