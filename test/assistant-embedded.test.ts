@@ -10,7 +10,7 @@ import { json, readEvents } from './assistant-helpers.ts';
 import { TINY_GGUF, tinyMissing } from './helpers/llama-data.ts';
 import { start } from './server-helpers.ts';
 
-test('chat with the embedded model: streamed over HTTP, counted with its own tokenizer, saved', { skip: tinyMissing }, async (t) => {
+test('chat with the embedded model: streamed over HTTP, counted with its own tokenizer, saved', { skip: tinyMissing, timeout: 300_000 }, async (t) => {
   const s = await start();
   t.after(() => s.server.stop());
   // the models folder is the device's, shared by every vault (H-AI-MODELS's route imports the file)

@@ -14,7 +14,7 @@ import { start } from './server-helpers.ts';
 
 const skip = tinyMissing || llamaServerMissing();
 
-test('chat through the OpenAI-compatible provider against llama-server: streamed, counted, stopped; embeddings for the index', { skip }, async (t) => {
+test('chat through the OpenAI-compatible provider against llama-server: streamed, counted, stopped; embeddings for the index', { skip, timeout: 300_000 }, async (t) => {
   const chat = await startLlamaServer(TINY_GGUF, { alias: 'tiny' });
   t.after(() => chat.close());
   const embed = await startLlamaServer(TINY_GGUF, { alias: 'tiny-embed', embeddings: true });
