@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileKeyFromBytes } from '../../crypto/age/index.ts';
 import { ElohimError, isElohimError } from '../../errors.ts';
 import type { CiphertextView } from '../../vault/index.ts';
-import { hasSeen, viewOf } from '../shares/crdt.ts';
+import { hasSeen, versionKey, viewOf } from '../shares/crdt.ts';
 import type { DeviceTag, SeenRanges } from '../shares/crdt.ts';
 import { canonical, openVersion, previousKeys, shareName, tagOf, unwrapShareKey, verifyShareRecord, verifySignature } from '../shares/keys.ts';
 import type { DeviceSigner, ShareRecord, WireVersion } from '../shares/keys.ts';
@@ -162,10 +162,15 @@ export function createEngine(deps: EngineDeps) {
     for (const id of shares) {
       const state = store.shares.get(id);
       if (state === undefined) continue;
+      // A version already shown in the vault folder had its object stored first: no need to
+      // look for it on disk (a stat per file was most of a sync where nothing changed).
+      const shown = new Set<string>();
+      for (const link of state.local.values()) shown.add(link.version);
       for (const item of viewOf(state.index, () => '')) {
         const obj = item.version.obj;
         if (obj === null || seen.has(obj)) continue;
         seen.add(obj);
+        if (shown.has(versionKey(item.version))) continue;
         if ((await deps.ciphertext.size(obj as never)) !== null) continue;
         const staged = await stat(join(deps.staging, obj)).then((s) => s.size, () => 0);
         out.push({ share: id, obj, offset: staged, fileKey: item.version.content.fileKey, size: item.version.content.size });
