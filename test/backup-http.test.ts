@@ -192,7 +192,6 @@ test('panic during Back up now stops it: the stream ends in an error, no snapsho
   assert.equal(done.event, 'done', JSON.stringify(done));
   const { objects, rows } = done.data.summary;
   assert.ok(objects.uploaded < objects.total && rows.uploaded < rows.total, `what the stopped run uploaded is not uploaded again: ${JSON.stringify(done.data.summary)}`);
-  assert.ok(objects.uploaded >= 1, 'the big file, stopped mid-upload, is uploaded now');
 });
 
 test('auto-lock does not stop Back up now while it runs; the vault locks once it is idle again', { timeout: 120_000 }, async (t) => {
