@@ -89,6 +89,18 @@ export function createShareService(deps: ShareServiceDeps) {
   const bridge = createBridge({ vault, objects: deps.objects, store, signer, clock: deps.clock, signal: deps.signal });
   const peerName = (peer: string) => mesh.peers().find((p) => p.deviceId === peer)?.name ?? store.cards.get(peer)?.name ?? peer.slice(0, 12);
   const witness = createWitness({ audit: deps.audit, signer, store, clock: deps.clock, peerName });
+  /**
+   * Records a share operation in the audit log ('share' event). A log that fails verification
+   * refuses appends and `audit verify` reports it; the operation itself goes on (as recordEvent).
+   */
+  const audited = (details: Record<string, string | number | boolean>) => {
+    if (deps.signal.aborted) return;
+    try {
+      deps.audit.append('share', details);
+    } catch (err) {
+      if (!isElohimError(err, 'AUDIT_CHAIN_BROKEN')) throw err;
+    }
+  };
   const listeners = new Set<(e: SyncEvent) => void>();
   const emit = (e: SyncEvent) => {
     for (const l of listeners) l(e);
@@ -152,6 +164,7 @@ export function createShareService(deps: ShareServiceDeps) {
       const members = dedupe([...existing.record.members.filter((m) => !added.some((a) => a.dev === m.dev)), ...added]);
       state = store.putShare(reviseShareRecord(signer, existing.record, existing.keys[existing.record.epoch]!, members), existing.keys, folder);
     }
+    audited({ action: existing === undefined ? 'create' : 'add-members', folder, devices: added.map((m) => m.name).join(', '), readOnly: opts.readOnly === true });
     await scanAll();
     return summary(state);
   }
@@ -173,6 +186,7 @@ export function createShareService(deps: ShareServiceDeps) {
       previous: state.keys,
     });
     store.putShare(record, { ...state.keys, [epoch]: key }, state.folder);
+    audited({ action: 'remove-member', folder: state.folder, device: gone.name, epoch });
     return summary(state);
   }
 
@@ -268,6 +282,7 @@ export function createShareService(deps: ShareServiceDeps) {
       if (pick === undefined) throw new ElohimError('INVALID_INPUT', `there is no version of ${choice === 'mine' ? 'this device' : 'another device'} in that conflict`);
       bridge.version(state, entry, false, { ...pick.content, at: deps.clock() }, pick.obj);
     }
+    audited({ action: 'resolve', folder: state.folder, choice });
     await bridge.materialize(state);
     return summary(state);
   }
@@ -286,12 +301,15 @@ export function createShareService(deps: ShareServiceDeps) {
     exportBundle: (device: string, path: string, opts: { signal?: AbortSignal } = {}) =>
       exclusive(async () => {
         await scanAll();
-        return exportBundle(engine, store, device, path, { signal: opts.signal ?? deps.signal });
+        const result = await exportBundle(engine, store, device, path, { signal: opts.signal ?? deps.signal });
+        audited({ action: 'bundle-export', device, versions: result.versions, objects: result.objects });
+        return result;
       }),
     /** Merges a bundle as a sync would, then shows the result in the shares' folders. */
     importBundle: (path: string, opts: { signal?: AbortSignal } = {}) =>
       exclusive(async () => {
         const result = await importBundle(engine, mesh.ageIdentities(), path, { signal: opts.signal ?? deps.signal });
+        audited({ action: 'bundle-import', device: result.from, versions: result.versions, objects: result.objects });
         return { ...result, ...(await showAll()) };
       }),
     list: () => [...store.shares.values()].map(summary),

@@ -168,6 +168,9 @@ test('read-only members receive but what they write is refused; removing a membe
   await a.shares.sync();
   assert.equal((await readAt(b.tv.vault, '/Shares/R/after.txt')).toString(), 'after removal');
   assert.throws(() => c.tv.vault.resolve('/Shares/R/after.txt'), 'the removed device gets nothing new');
+  // Creating, adding to and removing from a share are in the owner's audit log.
+  const actions = a.audit.list({ event: 'share' }).entries.map((e) => e.details.action).reverse();
+  assert.deepEqual(actions, ['create', 'add-members', 'remove-member']);
 });
 
 test('bundles: export to a file, import merges as a sync would; twice or out of order changes nothing the second time', async (t) => {
