@@ -1,0 +1,84 @@
+/**
+ * The shares panel of the Devices screen in Chromium, on two real `elohim serve` processes:
+ * share a folder from the form, Sync now on the other device (files arrive), a conflict shown
+ * with Keep both / Keep mine / Keep theirs, and Keep theirs settling it. Saves
+ * artifacts/screens/devices-shares.png.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { ensureWebBuild } from '../scripts/web-build.ts';
+import { API, CSRF_HEADER } from '../src/server/protocol.ts';
+import { PASSPHRASE, removeTempDirs } from './helpers.ts';
+import { eventually, startDevice } from './mesh-net-helpers.ts';
+import type { Device } from './mesh-net-helpers.ts';
+import { launchChromium, screenshot } from './web-helpers.ts';
+
+const devices: Device[] = [];
+let browser: Browser;
+before(async () => {
+  await ensureWebBuild({ quiet: true });
+  browser = await launchChromium();
+});
+after(async () => {
+  await browser?.close();
+  for (const d of devices) await Promise.race([d.stop(), new Promise<void>((r) => setTimeout(r, 10_000).unref()).then(() => d.child.kill('SIGKILL'))]);
+  await removeTempDirs();
+});
+
+async function openDevices(d: Device): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 1400 } });
+  await page.goto(d.url);
+  await page.getByLabel('Passphrase', { exact: true }).fill(PASSPHRASE);
+  await page.keyboard.press('Enter');
+  await page.getByRole('button', { name: 'Devices' }).click();
+  await page.getByRole('heading', { name: 'Shared folders' }).waitFor();
+  return page;
+}
+
+/** Uploads through a session of our own (the page is not needed for that). */
+async function put(d: Device, parent: string, name: string, text: string, replace = false) {
+  const login = await fetch(d.url + API.session, { method: 'POST', headers: { 'content-type': 'application/json', [CSRF_HEADER]: 'test' }, body: JSON.stringify({ passphrase: PASSPHRASE }) });
+  const headers = { cookie: login.headers.get('set-cookie')!.split(';')[0]!, [CSRF_HEADER]: ((await login.json()) as { csrfToken: string }).csrfToken };
+  const r = await fetch(`${d.url}${API.files}?parent=${parent}&name=${name}${replace ? '&replace=true' : ''}`, { method: 'PUT', headers: { ...headers, 'content-type': 'application/octet-stream' }, body: text });
+  assert.equal(r.status, 201, await r.text());
+}
+
+test('share from the Devices screen, Sync now, and settle a conflict with Keep theirs', { timeout: 180_000 }, async () => {
+  const a = await startDevice('laptop');
+  const b = await startDevice('phone');
+  devices.push(a, b);
+  const code = (await a.call('POST', API.meshCode, {})).body.code;
+  assert.equal((await b.call('POST', API.meshPair, { code })).status, 200);
+  await eventually(async () => ((await a.call('GET', API.meshPeers)).body.peers as unknown[]).length === 1, 'a lists b');
+  const folder = (await a.call('POST', API.folders, { parent: null, name: 'Plans' })).body.item.id as string;
+  await put(a, folder, 'plan.txt', 'first');
+
+  const pageA = await openDevices(a);
+  const pageB = await openDevices(b);
+  await pageA.getByLabel('Vault folder').fill('/Plans');
+  await pageA.locator('.share-form').getByRole('checkbox').first().check();
+  await pageA.getByRole('button', { name: 'Share', exact: true }).click();
+  await pageA.getByRole('region', { name: 'Plans' }).waitFor();
+
+  await pageB.getByRole('button', { name: 'Sync now' }).click();
+  await pageB.getByText(/Synced: \d+ files updated here/).waitFor({ timeout: 60_000 });
+  await pageB.getByRole('region', { name: 'Plans' }).getByText('1 files').waitFor();
+
+  // Both edit apart; the phone syncs; the laptop sees the conflict and keeps the phone's.
+  await put(a, folder, 'plan.txt', 'laptop edit', true);
+  const shares = (await b.call('GET', API.items)).body.items as { id: string; name: string }[];
+  const sharesFolder = shares.find((i) => i.name === 'Shares')!.id;
+  const plansOnB = ((await b.call('GET', `${API.items}?parent=${sharesFolder}` as never)).body.items as { id: string; name: string }[]).find((i) => i.name === 'Plans')!.id;
+  await put(b, plansOnB, 'plan.txt', 'phone edit', true);
+  await pageB.getByRole('button', { name: 'Sync now' }).click();
+  await pageB.getByText(/Synced/).waitFor({ timeout: 60_000 });
+  await pageA.reload();
+  await pageA.getByRole('button', { name: 'Devices' }).click();
+  await pageA.getByRole('heading', { name: 'Conflicts' }).waitFor({ timeout: 30_000 });
+  await screenshot(pageA, 'devices-shares');
+  await pageA.getByRole('button', { name: 'Keep theirs' }).click();
+  await pageA.getByRole('heading', { name: 'Conflicts' }).waitFor({ state: 'detached' });
+  const conflicts = await a.call('GET', `${API.meshShares}` as never);
+  assert.equal(conflicts.body.shares[0].conflicts, 0);
+});
