@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { ElohimError, isElohimError } from '../../errors.ts';
 import type { ObjectStore, Vault } from '../../vault/index.ts';
-import { formatVaultPath, parseVaultPath } from '../../vault/index.ts';
+import { checkName, formatVaultPath, parseVaultPath } from '../../vault/index.ts';
 import { conflictsOf, versionKey, viewOf } from './crdt.ts';
 import { deviceSigner, newShareRecord, reviseShareRecord, tagOf } from './keys.ts';
 import { newRecordId } from '../../db/index.ts';
@@ -83,9 +83,26 @@ export function createShareService(deps: ShareServiceDeps) {
     identities: () => mesh.ageIdentities(),
     ciphertext: deps.objects.ciphertext,
     staging: deps.staging,
-    folderForNewShare: (name) => formatVaultPath(['Shares', name.replace(/[/\\]/g, '-') || 'share']),
+    folderForNewShare: (name) => folderFor(name),
     clock: deps.clock,
   });
+  /**
+   * Where a share received from another device is shown: /Shares/<its name>, the name checked by
+   * the vault's rule (another device chose it) and made unique among the shares here.
+   */
+  function folderFor(name: string): string {
+    let base: string;
+    try {
+      base = checkName(name.replace(/[/\\]/g, '-'));
+    } catch {
+      base = 'Shared folder';
+    }
+    const taken = new Set([...store.shares.values()].map((s) => s.folder));
+    for (let n = 1; ; n++) {
+      const folder = formatVaultPath(['Shares', n === 1 ? base : `${base} ${n}`]);
+      if (!taken.has(folder)) return folder;
+    }
+  }
   const bridge = createBridge({ vault, objects: deps.objects, store, signer, clock: deps.clock, signal: deps.signal });
   const peerName = (peer: string) => mesh.peers().find((p) => p.deviceId === peer)?.name ?? store.cards.get(peer)?.name ?? peer.slice(0, 12);
   const witness = createWitness({ audit: deps.audit, signer, store, clock: deps.clock, peerName });
@@ -120,7 +137,15 @@ export function createShareService(deps: ShareServiceDeps) {
   let scanning: Promise<unknown> = Promise.resolve();
   const scanAll = (): Promise<void> => {
     const run = scanning.then(async () => {
-      for (const state of store.shares.values()) if (state.folder !== '') await bridge.scan(state);
+      for (const state of store.shares.values()) {
+        if (state.folder === '') continue;
+        try {
+          await bridge.scan(state);
+        } catch (err) {
+          // As in showAll: one share's folder in trouble does not stop the others' sync.
+          if (deps.signal.aborted || !isElohimError(err) || err.code === 'INTERNAL' || err.code === 'DISK_FULL') throw err;
+        }
+      }
     });
     scanning = run.catch(() => {});
     return run;
@@ -236,9 +261,16 @@ export function createShareService(deps: ShareServiceDeps) {
     await scanAll();
     for (const state of store.shares.values()) {
       if (state.folder === '') continue;
-      const r = await bridge.materialize(state);
-      changed += r.changed;
-      pending += r.pending;
+      try {
+        const r = await bridge.materialize(state);
+        changed += r.changed;
+        pending += r.pending;
+      } catch (err) {
+        // One share that cannot be shown (its folder's place taken by a file, say) does not
+        // keep the others from being shown; it stays pending.
+        if (deps.signal.aborted || !isElohimError(err) || err.code === 'INTERNAL' || err.code === 'DISK_FULL') throw err;
+        pending++;
+      }
     }
     return { changed, pending };
   }

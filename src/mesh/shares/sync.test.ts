@@ -270,3 +270,16 @@ test('hostile peer: an object outside the share is never served; garbage and for
   const elsewhere = a.shares.engine.hello(b.id);
   assert.throws(() => b.shares.engine.acceptHello(elsewhere, 'some-other-peer'), /another device/);
 });
+
+test('two shares of one name from two devices are shown side by side; a name another device chose is checked', async (t) => {
+  const { a, b, hub, all } = await pair(t);
+  const c = await testDevice(hub, 'Tablet', all);
+  await putAt(a.tv.vault, '/Docs/from-a.txt', 'a');
+  await putAt(c.tv.vault, '/Docs/from-c.txt', 'c');
+  await a.shares.share('/Docs', ['Phone']);
+  await c.shares.share('/Docs', ['Phone']);
+  await b.shares.sync();
+  assert.deepEqual(b.shares.list().map((s) => s.folder).sort(), ['/Shares/Docs', '/Shares/Docs 2']);
+  const shown = [...files(b, '/Shares/Docs'), ...files(b, '/Shares/Docs 2')].sort();
+  assert.deepEqual(shown, ['from-a.txt', 'from-c.txt']);
+});
