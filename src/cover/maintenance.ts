@@ -12,7 +12,7 @@ import { chaffPlaintextSize, chaffRows, coverRow, passCounts, seedCounts } from 
 export interface MaintenanceDeps {
   db: () => Database;
   objects: ObjectStore;
-  paths: { dir: string; objects: string };
+  paths: { dir: string; objects: string; reserve: string };
   lock: ProcessLock;
   /** the space kept for a full device (fs/reserve.ts) */
   reserve: SpaceReserve;
@@ -54,8 +54,10 @@ export function createMaintenance(deps: MaintenanceDeps) {
   async function touchFolders(): Promise<void> {
     const now = new Date();
     // A folder made before set-up made all 256 shards may lack some: nothing to touch there.
+    // The reserve too: made once, its times would otherwise say when set-up finished, which
+    // takes longer with two passphrases to derive than with one.
     await Promise.all(
-      folders.map((f) =>
+      [...folders, deps.paths.reserve].map((f) =>
         utimes(f, now, now).catch((err: NodeJS.ErrnoException) => {
           if (err.code !== 'ENOENT') throw err;
         }),
@@ -68,14 +70,16 @@ export function createMaintenance(deps: MaintenanceDeps) {
     async seed(): Promise<void> {
       const store = deps.store?.() ?? null;
       if (store !== null) {
+        await deps.reserve.balance();
         await store.touch();
       } else {
         for (const f of folders) await mkdir(f, { recursive: true, mode: 0o700 });
+        // First, so that its birth is as close to set-up as the folders', whatever the chaff costs.
+        await deps.reserve.balance();
         const counts = seedCounts();
         insertRawRows(deps.db(), chaffRows(counts.rows));
         await addObjects(counts.objects);
       }
-      await deps.reserve.balance();
     },
 
     /**
