@@ -697,6 +697,10 @@ describe('the assistant in the web UI, in Chromium', () => {
     // The dark theme, for the eye (artifacts/screens), on a short conversation with a citation.
     await button(`How is the ${FILE_MARKER} pump primed?`, page.getByRole('navigation', { name: 'Conversations', exact: true })).click();
     await thread().getByRole('article').first().waitFor();
+    // Chat was mounted afresh since this answer streamed (the lock of step 6d): its budget bar
+    // comes from the report stored with the answer.
+    const stored = await answers().last().getByRole('figure', { name: 'What the model was given', exact: true }).innerText();
+    assert.match(stored, /vault 1 excerpt \(\d+\)/, stored);
     await page.emulateMedia({ colorScheme: 'dark' });
     await screenshot(page, 'chat-08c-dark');
     await page.emulateMedia({ colorScheme: 'light' });

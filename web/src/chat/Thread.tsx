@@ -103,7 +103,7 @@ function WithCitations({ text, citations, onOpen }: { text: string; citations: C
 }
 
 export interface MessageViewProps {
-  message: Pick<Message, 'id' | 'role' | 'content' | 'partial' | 'citations'>;
+  message: Pick<Message, 'id' | 'role' | 'content' | 'partial' | 'citations' | 'report'>;
   info?: AnswerInfo;
   streaming?: boolean;
   onOpenSource: (citation: Citation) => void;
@@ -126,7 +126,8 @@ export const MessageView = memo(function MessageView({ message, info, streaming,
         <div className="msg-text">{message.content === '' && streaming === true ? <span className="muted">{t('thinking')}</span> : <WithCitations text={message.content} citations={citations} onOpen={onOpenSource} />}</div>
         {message.partial === true && <p className="msg-partial">{t('partial')}</p>}
         {!mine && <Sources citations={citations} onOpen={onOpenSource} />}
-        {!mine && info?.report !== undefined && <BudgetBar report={info.report} info={info} />}
+        {/* The report streamed in this page, else the one stored with the answer. */}
+        {!mine && (info?.report ?? message.report) !== undefined && <BudgetBar report={(info?.report ?? message.report)!} info={info} />}
         {onRegenerate !== undefined && (
           <div className="msg-actions">
             <button type="button" className="button small" onClick={onRegenerate}>

@@ -37,6 +37,10 @@ export interface Message {
   model?: string;
   partial?: true;
   citations?: Citation[];
+  /** an answer's context report, kept with it (so older answers show their budget bar too) */
+  report?: ContextReport;
+  /** the same report as the server's one-line budget */
+  budget?: string;
 }
 
 export interface Memory {
