@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { decodeCode, encodeCode } from '../src/mesh/index.ts';
 import { API, apiPath, CSRF_HEADER } from '../src/server/protocol.ts';
-import { makeTempDir, PASSPHRASE, removeTempDirs, sha256 } from './helpers.ts';
+import { initHome, makeTempDir, PASSPHRASE, removeTempDirs, sha256 } from './helpers.ts';
 import { eventually, recordingRelay, startDevice } from './mesh-net-helpers.ts';
 import type { Device } from './mesh-net-helpers.ts';
 
@@ -271,4 +271,35 @@ test('three devices: an edit made on one reaches the third through the hub; a re
   await sync(c);
   assert.ok('after.txt' in (await sb.tree(['Shares', 'Docs']))!);
   assert.equal('after.txt' in (await sc.tree(['Shares', 'Docs']))!, false, 'the removed device gets nothing new');
+});
+
+test('the CLI: a device with no server pairs, syncs, gets the shared files, and exports a bundle', { timeout: 180_000 }, async () => {
+  const a = await startDevice('server');
+  devices.push(a);
+  const t = await initHome();
+  await t.ok(['mesh', 'on', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0']);
+  const code = (await a.call('POST', API.meshCode, {})).body.code as string;
+  await t.ok(['mesh', 'pair', code]);
+  const bId = JSON.parse((await t.ok(['mesh', 'status', '--json'])).stdout.toString()).deviceId as string;
+  // A first sync teaches the server this device's signing key; then the server shares with it.
+  await t.ok(['mesh', 'sync']);
+  const sa = await session(a);
+  const docs = await sa.mkdir(null, 'Docs');
+  await sa.put(docs, 'report.txt', Buffer.from('shared over the CLI'));
+  const shared = await a.call('POST', API.meshShares, { path: '/Docs', with: [bId] });
+  assert.equal(shared.status, 201, JSON.stringify(shared.body));
+  const synced = JSON.parse((await t.ok(['mesh', 'sync', '--json'])).stdout.toString());
+  assert.equal(synced.peers[0].ok, true);
+  assert.equal((await t.ok(['get', '/Shares/Docs/report.txt', '-'])).stdout.toString(), 'shared over the CLI');
+  const shares = JSON.parse((await t.ok(['mesh', 'shares', '--json'])).stdout.toString());
+  assert.equal(shares[0].files, 1);
+  // Bad input: a clear message and a non-zero exit, nothing changed.
+  const bad = await t.run(['mesh', 'resolve', shares[0].id, '0'.repeat(32), 'maybe']);
+  assert.equal(bad.code, 2);
+  const missing = await t.run(['mesh', 'bundle', 'import', join(t.work, 'nope.bundle')]);
+  assert.equal(missing.code, 4, missing.stderr.toString());
+  const out = join(t.work, 'to-server.bundle');
+  await t.ok(['mesh', 'bundle', 'export', '--to', a.deviceId, '--out', out]);
+  const again = await t.run(['mesh', 'bundle', 'export', '--to', a.deviceId, '--out', out]);
+  assert.equal(again.code, 5, 'an existing file is not overwritten');
 });
