@@ -3,6 +3,10 @@
  * its members (removing one rotates the key), sync with members over the mesh, resolve
  * conflicts, and move a sync through a file (bundles). Built per workspace from the mesh node's
  * narrow face (`MeshForSync`), so it never constructs the node.
+ *
+ * Over 300 lines: share, members, sync, conflicts and bundles share two locks (one operation
+ * at a time; scans apart from the network) and the audit helper; split, each part would take
+ * the locks as parameters. The logic they call lives in crdt, keys, bridge, sync and bundle.
  */
 import { randomBytes } from 'node:crypto';
 import { ElohimError, isElohimError } from '../../errors.ts';
