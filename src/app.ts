@@ -284,6 +284,7 @@ export function createApp(config: AppConfig, opts: { clock?: () => number; meshA
     settings,
     workspaces,
     async init(initOpts) {
+      const startedAt = clock();
       if (initOpts.reserve !== undefined) {
         if (keyring.isInitialized()) throw new ElohimError('VAULT_ALREADY_INITIALIZED', 'a vault already exists here');
         await mkdir(paths.dir, { recursive: true, mode: 0o700 });
@@ -293,7 +294,7 @@ export function createApp(config: AppConfig, opts: { clock?: () => number; meshA
         throw new ElohimError('INVALID_INPUT', 'this folder holds a deniable store from an unfinished set-up: set up with --reserve again, or delete store.bin');
       }
       if (store() === null) await mkdir(paths.objects, { recursive: true, mode: 0o700 });
-      const result = await keyring.init(initOpts, setUp);
+      const result = await keyring.init({ ...initOpts, startedAt }, setUp);
       await settings.create();
       await maintenance.seed();
       return result;

@@ -67,7 +67,7 @@ export function createKeyring(deps: KeyringDeps) {
      * codes, which exist nowhere else: the caller shows them once. `onCreated` sets up each new
      * vault (its audit log's first entry) before the key slots make it reachable.
      */
-    async init(opts: { passphrase: string; decoyPassphrase?: string; argon2?: Argon2Params; kdfCost?: KdfCost }, onCreated: OnCreated) {
+    async init(opts: { passphrase: string; decoyPassphrase?: string; argon2?: Argon2Params; kdfCost?: KdfCost; startedAt?: number }, onCreated: OnCreated) {
       if (initializing || existsSync(paths.keyslots)) throw new ElohimError('VAULT_ALREADY_INITIALIZED', 'a vault already exists here');
       if (opts.decoyPassphrase !== undefined && opts.decoyPassphrase === opts.passphrase) {
         throw new ElohimError('INVALID_INPUT', 'the decoy passphrase must differ from the passphrase');
@@ -78,7 +78,10 @@ export function createKeyring(deps: KeyringDeps) {
       try {
         await lock.acquire();
         const ks = createKeySlots(opts.argon2 ?? DEFAULT_ARGON2, opts.kdfCost);
-        const created = clock();
+        // When set-up began (the caller may have made the folder, or filled a deniable store,
+        // before): the vaults' set-up is dated there, so the folder's own birth is never long
+        // before it, however long that took under load (the examiner compares the two).
+        const created = opts.startedAt ?? clock();
         // Without a decoy the user's vault stands in front (position 1) and position 0 stays
         // random, exactly as a decoy with a vault behind it would see the folder.
         const real = createVaultAt(ks, await passphraseKey(ks, opts.passphrase), opts.decoyPassphrase === undefined ? 1 : 0, created);
