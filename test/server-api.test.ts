@@ -275,9 +275,16 @@ describe('every protected route needs a session', () => {
     });
   }
 
-  test('and so does every route the OpenAPI document lists, except health, setup, unlock and panic', async () => {
+  test('and so does every route the OpenAPI document lists, except health, setup, unlock, panic and the first-run restore', async () => {
     const doc = (await call(t.app, 'GET', '/api/v1/openapi.json')).json() as { paths: Record<string, Record<string, unknown>> };
-    const publicRoutes = new Set(['GET /api/v1/health', 'POST /api/v1/setup', 'POST /api/v1/session', 'POST /api/v1/panic']);
+    const publicRoutes = new Set(['GET /api/v1/health', 'POST /api/v1/setup', 'POST /api/v1/session', 'POST /api/v1/panic', 'POST /api/v1/backup/restore']);
+    // The first-run restore needs no session because a fresh device has no vault; on this one,
+    // which has a vault, it refuses whatever it is asked, like setup.
+    const restore = await call(t.app, 'POST', '/api/v1/backup/restore', {
+      headers: { [CSRF_HEADER]: 'x' },
+      json: { target: { address: '/tmp/nowhere' }, passphrase: 'x'.repeat(12) },
+    });
+    assertError(simple(restore), 409, 'VAULT_ALREADY_INITIALIZED');
     let checked = 0;
     for (const [path, ops] of Object.entries(doc.paths)) {
       for (const method of Object.keys(ops).map((m) => m.toUpperCase())) {
