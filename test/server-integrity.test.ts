@@ -124,7 +124,7 @@ describe('CLI: one damaged or deleted record', () => {
     const audited = await t.run(['audit', 'ls', '--json', '--event', 'repair']);
     assert.deepEqual(
       (JSON.parse(audited.stdout.toString('utf8')) as { entries: { details: object }[] }).entries.map((e) => e.details),
-      [{ vaultRecords: 1, auditRecords: 0, resealed: true }],
+      [{ vaultRecords: 1, auditRecords: 0, serviceRecords: 0, resealed: true }],
     );
 
     // a deleted row: the next vault's verify reports the record set no longer matches
