@@ -183,9 +183,10 @@ describe('the backup service of a workspace', () => {
     // The decoy's run first: it adds a target row to the folder, which the real vault's run then also carries.
     const d = await runFrom(DECOY, fromDecoy);
     const r = await runFrom(REAL, fromReal);
-    const shape = async (root: string) => [...(await targetFiles(root))].map(([name, bytes]) => `${name.replace(/[0-9a-z]{10}-[0-9a-f]{16}/, 'NAME')} ${name.startsWith('snapshots/') ? '' : bytes.length >> 8}`).sort();
+    const shape = async (root: string) => [...(await targetFiles(root))].map(([name, bytes]) => `${name.replace(/[0-9a-z]{10}-[0-9a-f]{16}/, 'NAME')} ${name.startsWith('snapshots/') || name.startsWith('index/') ? '' : bytes.length >> 8}`).sort();
     // The folder changed between the two runs only by rows (a target added, audit entries), so
-    // everything else has the same names and sizes (a manifest's size follows the row count):
+    // everything else has the same names and sizes (a manifest's size follows the row count; an
+    // index's may cross a 256-byte bucket with the random pack name it holds, in either run):
     // nothing in the repository says which vault ran.
     assert.equal(r.objects.total, d.objects.total);
     const notRows = (l: string) => !l.startsWith('rows/') && !l.startsWith('index/rows');
