@@ -193,6 +193,10 @@ test('two devices: share, sync both ways with a conflict, kill -9 mid-transfer a
   const w = await a.call('GET', API.meshWitness);
   assert.equal(w.body.ok, true);
   assert.equal(w.body.latest?.peer, b.deviceId);
+  // and `audit verify` (GET /audit/verify) reports it beside the chain's own check
+  const verified = await a.call('GET', API.auditVerify);
+  assert.equal(verified.body.ok, true);
+  assert.equal(verified.body.witness?.latest?.peer, b.deviceId);
 });
 
 test('a bundle through a file: merged as a sync would; twice or an older one after a newer change nothing', { timeout: 180_000 }, async () => {

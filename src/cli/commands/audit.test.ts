@@ -13,6 +13,7 @@ import { createRecordStore } from '../../db/index.ts';
 import { EXIT, EXIT_CODE_OF } from '../exit-codes.ts';
 import { auditCommand, parseIsoTime } from './audit.ts';
 import type { WithAudit } from './audit.ts';
+import type { WitnessReport } from '../../mesh/shares/index.ts';
 
 const T0 = Date.UTC(2026, 0, 31, 14, 0, 0);
 const dirs: string[] = [];
@@ -36,8 +37,8 @@ function sampleLog() {
 }
 
 /** Runs `elohim audit …args` in-process; stdout and stderr are captured. */
-async function audit(log: AuditLog, args: string[]): Promise<{ stdout: string; stderr: string; error?: unknown }> {
-  const withAudit: WithAudit = (_flags, fn) => fn(log);
+async function audit(log: AuditLog, args: string[], witnessed?: () => WitnessReport): Promise<{ stdout: string; stderr: string; error?: unknown }> {
+  const withAudit: WithAudit = (_flags, fn) => fn(log, witnessed);
   const program = new Command('elohim').option('--recovery');
   program.addCommand(auditCommand(withAudit));
   const exitOverride = (cmd: Command) => {
@@ -139,4 +140,20 @@ test('audit export: JSON Lines to stdout or to a new 0600 file', async () => {
   assert.equal(await readFile(out, 'utf8'), 'keep me');
   assert.equal((await audit(log, ['export', '-o', out, '--force'])).error, undefined);
   assert.equal(await readFile(out, 'utf8'), expected);
+});
+
+test('audit verify reports the latest witnessed head, and fails (exit 6) when this log is older than what a paired device saw', async () => {
+  const { log } = sampleLog();
+  const latest = { peer: '12D3KooWPeer', name: 'clinic-laptop', seq: 4, hash: 'ab'.repeat(32), at: Date.UTC(2026, 1, 1, 9, 30) };
+  const good = await audit(log, ['verify'], () => ({ ok: true, latest }));
+  assert.equal(good.error, undefined);
+  assert.match(good.stdout, /latest witnessed head: entry #4 by clinic-laptop at 2026-02-01 09:30 UTC/);
+  const json = JSON.parse((await audit(log, ['verify', '--json'], () => ({ ok: true, latest }))).stdout);
+  assert.deepEqual(json.witness.latest, latest);
+
+  const problem = 'clinic-laptop witnessed entry 9 of this log, which has 4';
+  const older = await audit(log, ['verify'], () => ({ ok: false, latest: { ...latest, seq: 9 }, problem }));
+  assert.ok(isElohimError(older.error, 'AUDIT_CHAIN_BROKEN'), String(older.error));
+  assert.match(older.stdout, /MISMATCH: clinic-laptop witnessed entry 9/);
+  assert.equal(EXIT_CODE_OF.AUDIT_CHAIN_BROKEN, 6);
 });

@@ -8,14 +8,18 @@ import { randomBytes } from 'node:crypto';
 import { Command, Option } from 'commander';
 import { AUDIT_EVENTS } from '../../audit/index.ts';
 import type { AuditDetails, AuditEntry, AuditEvent, AuditLog, AuditVerifyResult } from '../../audit/index.ts';
+import type { WitnessReport } from '../../mesh/shares/index.ts';
 import { ElohimError } from '../../errors.ts';
 import { withVault } from '../context.ts';
 import type { UnlockFlags } from '../context.ts';
 
-/** Runs `fn` with the audit log of the vault that `flags` unlock, and locks it afterwards. */
-export type WithAudit = <T>(flags: UnlockFlags, fn: (audit: AuditLog) => Promise<T>) => Promise<T>;
+/**
+ * Runs `fn` with the audit log of the vault that `flags` unlock, and locks it afterwards; with
+ * it, what paired devices witnessed of that log (MagnetarMesh), when there is a mesh.
+ */
+export type WithAudit = <T>(flags: UnlockFlags, fn: (audit: AuditLog, witnessed?: () => WitnessReport) => Promise<T>) => Promise<T>;
 
-const withUnlockedAudit: WithAudit = (flags, fn) => withVault(flags, (unlocked) => fn(unlocked.audit));
+const withUnlockedAudit: WithAudit = (flags, fn) => withVault(flags, (unlocked) => fn(unlocked.audit, () => unlocked.shares.witnessCheck()));
 
 const globals = (cmd: Command): UnlockFlags => cmd.optsWithGlobals() as UnlockFlags;
 
@@ -72,6 +76,13 @@ export function formatVerify(r: AuditVerifyResult): string {
   return `audit log BROKEN${where}: ${r.reason ?? 'unknown damage'} (${r.entries} entries verified before it)${repair}`;
 }
 
+/** The witnessed-head line of `audit verify`. */
+export function formatWitness(w: WitnessReport): string {
+  if (w.latest === null) return w.ok ? 'no paired device has witnessed this log yet' : `witnessed heads: ${w.problem ?? 'do not match'}`;
+  const seen = `latest witnessed head: entry #${w.latest.seq} by ${w.latest.name} at ${new Date(w.latest.at).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+  return w.ok ? seen : `${seen}; MISMATCH: ${w.problem ?? 'this log is older than or differs from it'}`;
+}
+
 /** Writes `lines` to a new host file through a temp file (mode 0600: the export is plaintext). */
 async function writeLines(lines: Iterable<string>, out: string, force: boolean): Promise<void> {
   if (!force && (await lstat(out).then(() => true, () => false))) {
@@ -122,12 +133,22 @@ function verifyCommand(withAudit: WithAudit): Command {
         'back from an earlier day verifies on its own, and only an earlier head reveals it.',
     )
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      await withAudit(globals(cmd), async (audit) => {
+      await withAudit(globals(cmd), async (audit, witnessed) => {
         const result = audit.verify();
-        process.stdout.write((opts.json ? JSON.stringify(result) : formatVerify(result)) + '\n');
+        // A log put back from an older copy, or deleted whole, verifies on its own: only a head a
+        // paired device kept can tell (MagnetarMesh's witnessed checkpoints).
+        const witness = witnessed?.();
+        if (opts.json) process.stdout.write(JSON.stringify(witness === undefined ? result : { ...result, witness }) + '\n');
+        else {
+          process.stdout.write(formatVerify(result) + '\n');
+          if (witness !== undefined) process.stdout.write(formatWitness(witness) + '\n');
+        }
         if (!result.ok) {
           const where = result.firstBadEntry === undefined ? '' : ` at entry #${result.firstBadEntry}`;
           throw new ElohimError('AUDIT_CHAIN_BROKEN', `the audit log failed verification${where}`);
+        }
+        if (witness !== undefined && !witness.ok) {
+          throw new ElohimError('AUDIT_CHAIN_BROKEN', `the audit log does not match what a paired device witnessed: ${witness.problem ?? 'it differs'}`);
         }
       });
     });

@@ -55,11 +55,27 @@ export async function auditRoutes(app: FastifyInstance): Promise<void> {
             damagedRecords: { type: 'integer' },
             pending: { type: 'integer' },
             head: { type: 'object', properties: { seq: { type: 'integer' }, hash: { type: 'string' } } },
+            // what paired devices witnessed of this log (MagnetarMesh): the only check that
+            // catches a log put back from an older copy, or deleted whole
+            witness: {
+              type: 'object',
+              properties: {
+                ok: { type: 'boolean' },
+                latest: {
+                  type: ['object', 'null'],
+                  properties: { peer: { type: 'string' }, name: { type: 'string' }, seq: { type: 'integer' }, hash: { type: 'string' }, at: { type: 'integer' } },
+                },
+                problem: { type: 'string' },
+              },
+            },
           },
         },
       },
     },
-    handler: async (req) => authOf(req).workspace.audit.verify(),
+    handler: async (req) => {
+      const { workspace } = authOf(req);
+      return { ...workspace.audit.verify(), witness: workspace.shares.witnessCheck() };
+    },
   });
 
   app.get(API.auditExport, async (req, reply) => {
