@@ -223,8 +223,9 @@ export function createApp(config: AppConfig, opts: { clock?: () => number; meshA
       if (!signal.aborted) recordEvent(audit, event, details);
     } });
     // Shared folders over the mesh (src/mesh/shares): their own record keys; objects in transit
-    // are staged as ciphertext under objects/tmp/mesh so a cut transfer resumes.
-    const shares = createSharesService({ db: dbOf(key), derive: derivation(key), mesh, vault, objects: objectsOf(key), audit, staging: join(paths.objects, 'tmp', 'mesh'), clock, signal });
+    // are staged as ciphertext under objects/tmp/mesh so a cut transfer resumes. A folder with a
+    // deniable store has no objects/ (the examiner would see one appear), so it takes no shares yet.
+    const shares = createSharesService({ db: dbOf(key), derive: derivation(key), mesh, vault, objects: objectsOf(key), audit, staging: store() === null ? join(paths.objects, 'tmp', 'mesh') : null, clock, signal });
     const workspace: Workspace = {
       id: key.id,
       vault,

@@ -4,6 +4,7 @@
  * write, and a full store.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { readdir, readFile, stat, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -140,6 +141,15 @@ test('a backup of a folder with a store is refused with a clear message, not mad
   assert.match(r.stderr, /deniable store is not supported yet/);
 });
 
+test('a share in a folder with a store is refused with a clear message, and no objects/ folder appears', async () => {
+  const t = await storeHome('16M');
+  await t.ok(['mkdir', '/Team']);
+  await t.ok(['mesh', 'on']);
+  const r = await t.run(['mesh', 'share', '/Team', '--with', 'someone']);
+  assert.notEqual(r.code, 0, describeRun(r));
+  assert.match(r.stderr, /not supported in a folder with a deniable store/);
+  assert.equal(existsSync(join(t.home, 'objects')), false, 'objects in transit would have been staged outside the store');
+});
 
 test('decoy remove in a store folder: the decoy never opens again, the hidden vault keeps its files, a new decoy starts empty', async () => {
   const t = await storeHome('16M');

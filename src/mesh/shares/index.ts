@@ -35,8 +35,8 @@ export function createSharesService(deps: {
   vault: Vault;
   objects: ObjectStore;
   audit: AuditLog;
-  /** a folder for objects in transit (ciphertext only) */
-  staging: string;
+  /** a folder for objects in transit (ciphertext only); null in a folder with a deniable store, which then takes no shares */
+  staging: string | null;
   clock: () => number;
   signal: AbortSignal;
 }) {

@@ -19,7 +19,7 @@ import type { Member, Role } from './keys.ts';
 import { memberOf } from './store.ts';
 import type { ShareState, SyncStore } from './store.ts';
 import { createBridge } from './bridge.ts';
-import { createEngine } from '../sync/engine.ts';
+import { createEngine, NO_SHARES_IN_STORE } from '../sync/engine.ts';
 import type { Progress } from '../sync/engine.ts';
 import { runSession } from '../sync/session.ts';
 import { SYNC_PROTOCOL } from '../sync/frame.ts';
@@ -49,7 +49,8 @@ export interface ShareServiceDeps {
   /** 32 bytes from the vault key (`elohim/v1 mesh-sync signing`): this device's signing seed */
   signingSeed: Buffer;
   deviceName: () => string;
-  staging: string;
+  /** see the sync engine's `staging`; null in a folder with a deniable store */
+  staging: string | null;
   clock: () => number;
   signal: AbortSignal;
 }
@@ -177,6 +178,7 @@ export function createShareService(deps: ShareServiceDeps) {
 
   /** Shares a vault folder with devices (or adds them to the folder's share). */
   async function share(path: string, devices: string[], opts: { readOnly?: boolean } = {}): Promise<ShareSummary> {
+    if (deps.staging === null) throw new ElohimError('INVALID_INPUT', NO_SHARES_IN_STORE);
     const names = parseVaultPath(path);
     const folderId = vault.resolve(path);
     if (folderId === null || vault.item(folderId).kind !== 'folder') throw new ElohimError('NOT_A_FOLDER', 'only a folder can be shared');

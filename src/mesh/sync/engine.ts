@@ -39,7 +39,11 @@ export interface EngineDeps {
   identities: () => string[];
   ciphertext: CiphertextView;
   /** a folder for partial objects (ciphertext only) */
-  staging: string;
+  /**
+   * A folder for objects in transit (ciphertext only); null where nothing may be staged outside
+   * the vault's own storage (a folder with a deniable store), and nothing is then received.
+   */
+  staging: string | null;
   /** where a newly received share is shown in the vault */
   folderForNewShare: (name: string) => string;
   clock: () => number;
@@ -66,6 +70,9 @@ export interface Want {
   obj: string;
   offset: number;
 }
+
+/** Why a folder with a deniable store takes no shared files (its objects in transit would sit outside the store). */
+export const NO_SHARES_IN_STORE = 'shared folders are not supported in a folder with a deniable store yet';
 
 export function createEngine(deps: EngineDeps) {
   const { store, signer } = deps;
@@ -172,7 +179,7 @@ export function createEngine(deps: EngineDeps) {
         seen.add(obj);
         if (shown.has(versionKey(item.version))) continue;
         if ((await deps.ciphertext.size(obj as never)) !== null) continue;
-        const staged = await stat(join(deps.staging, obj)).then((s) => s.size, () => 0);
+        const staged = deps.staging === null ? 0 : await stat(join(deps.staging, obj)).then((s) => s.size, () => 0);
         out.push({ share: id, obj, offset: staged, fileKey: item.version.content.fileKey, size: item.version.content.size });
       }
     }
@@ -242,6 +249,7 @@ export function createEngine(deps: EngineDeps) {
     const obj = String(m.head.obj);
     const offset = Number(m.head.offset);
     if (!HEX32.test(obj) || !Number.isSafeInteger(offset) || offset < 0) throw new ElohimError('SYNC_REJECTED', 'a malformed object chunk');
+    if (deps.staging === null) throw new ElohimError('INVALID_INPUT', NO_SHARES_IN_STORE);
     const path = join(deps.staging, obj);
     const staged = await stat(path).then((s) => s.size, () => 0);
     if (offset === 0 && staged === 0 && m.head.end === true) return { bytes: m.bytes?.length ?? 0, done: await keepWhole(obj, m.bytes ?? new Uint8Array(0), want) };
