@@ -114,7 +114,7 @@ export interface App {
  * constructs a service; a workspace (a vault, its audit log, and the services that run while it
  * is open) is built here from the key the keyring hands out.
  */
-export function createApp(config: AppConfig, opts: { clock?: () => number; meshAutoStart?: boolean } = {}): App {
+export function createApp(config: AppConfig, opts: { clock?: () => number; meshAutoStart?: boolean; indexInBackground?: boolean } = {}): App {
   const clock = opts.clock ?? Date.now;
   const paths = dataPaths(config.home);
   let db: Database | null = null;
@@ -200,6 +200,7 @@ export function createApp(config: AppConfig, opts: { clock?: () => number; meshA
       vault,
       signal,
       embedded: () => embedded,
+      indexInBackground: opts.indexInBackground !== false,
       // a failure nobody waits for (a provider down while embedding): its code only, never its text
       onError: (err) => process.stderr.write(`elohim: assistant: ${(err as { code?: string }).code ?? (err as Error).name}\n`),
     });

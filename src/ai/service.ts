@@ -101,7 +101,11 @@ export interface AssistantService extends WorkspaceService {
   messages(conversation: RecordId): MessageView[];
   /** Called by the vault after each commit (VaultDeps.onChange). */
   vaultChanged(items: readonly string[]): void;
-  readonly index: { status(): IndexStatus; rebuild(): void; idle(): Promise<void> };
+  /**
+   * The index. `idle` and `rebuild` first make it follow the vault when it did not already
+   * (a one-shot command that asks the assistant something); `follow` only that.
+   */
+  readonly index: { status(): IndexStatus; rebuild(): void; idle(): Promise<void>; follow(): void };
 }
 
 export interface AssistantServiceDeps {
@@ -113,6 +117,13 @@ export interface AssistantServiceDeps {
   /** the embedded model (H-AI-MODELS), where this build has one */
   embedded?: () => ModelProvider;
   onError?: (err: unknown) => void;
+  /**
+   * Whether the index follows the vault from unlock on (default true: the server). A one-shot
+   * CLI command passes false: it would start a sweep of the whole vault at every `ls` or `get`
+   * and be stopped at its end, writing rows a read did not need; commands that use the index
+   * (`chat`, `ai index`) make it follow when they start.
+   */
+  indexInBackground?: boolean;
 }
 
 const NO_MODEL = 'no model yet: import a GGUF or point to your Ollama';
@@ -168,7 +179,13 @@ export function createAssistantService(deps: AssistantServiceDeps): AssistantSer
     vectors: () => vectors.size,
     onError: deps.onError,
   });
-  indexer.start();
+  let following = false;
+  function follow(): void {
+    if (following) return;
+    following = true;
+    indexer.start();
+  }
+  if (deps.indexInBackground !== false) follow();
 
   /** in-flight answers by conversation */
   const turns = new Map<RecordId, AbortController>();
@@ -263,8 +280,22 @@ export function createAssistantService(deps: AssistantServiceDeps): AssistantSer
       return turn !== undefined;
     },
     messages: (conversation) => core.store.messages(conversation).map(viewOf),
-    vaultChanged: (items) => indexer.changed(items),
-    index: { status: () => indexer.status(), rebuild: () => indexer.rebuild(), idle: () => indexer.idle() },
+    vaultChanged: (items) => {
+      // not following: the next start's sweep finds these changes
+      if (following) indexer.changed(items);
+    },
+    index: {
+      status: () => indexer.status(),
+      rebuild: () => {
+        follow();
+        indexer.rebuild();
+      },
+      idle: () => {
+        follow();
+        return indexer.idle();
+      },
+      follow,
+    },
     stop() {
       for (const turn of turns.values()) turn.abort(new DOMException('the vault was locked', 'AbortError'));
       indexer.stop();

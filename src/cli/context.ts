@@ -5,7 +5,8 @@ import { readSecret } from './prompt.ts';
 
 /** Builds the app for one command and closes it afterwards, whatever happens. */
 export async function withApp<T>(fn: (app: App) => Promise<T>): Promise<T> {
-  const app = createApp(configFromEnv());
+  // A one-shot command: the assistant's index follows the vault only in commands that use it.
+  const app = createApp(configFromEnv(), { indexInBackground: false });
   try {
     // Maintenance before and after the command (cover/): the folder's times then say only that
     // ElohimOS ran, whichever vault the command used.

@@ -37,7 +37,7 @@ export async function restoreOneFile(
 ): Promise<{ file: string; to: string; snapshot: string; bytes: number }> {
   const secret = await readUnlockSecret(cmd.optsWithGlobals() as UnlockFlags);
   const scratch = await mkdtemp(join(tmpdir(), 'elohim-restore-file-'));
-  const fresh = createApp({ home: join(scratch, 'home') });
+  const fresh = createApp({ home: join(scratch, 'home') }, { indexInBackground: false });
   try {
     const summary = await withApp(async (app) => {
       const { workspace } = await app.workspaces.unlock(secret);

@@ -217,7 +217,7 @@ export function backupCommand(): Command {
         }
         if (o.to !== undefined || o.force) throw new ElohimError('INVALID_INPUT', '--to and --force go with --file');
         const home = resolve(path ?? `${configFromEnv().home}-restored-${new Date().toISOString().slice(0, 10)}`);
-        const fresh = createApp({ home });
+        const fresh = createApp({ home }, { indexInBackground: false });
         try {
           const r = await operation(cmd, (w, name, x) =>
             w.backup.restore(name, (target, unlock, y) => fresh.restoreFromBackup({ target, unlock, ...y }), { snapshot: o.snapshot, ...x }),
