@@ -63,8 +63,13 @@ export function createSettings(deps: { path: string }) {
       if (parsed.version !== 1) throw new ElohimError('VAULT_FORMAT_UNKNOWN', `config.json version ${parsed.version} is unknown`);
       return (cached = checkSettings(parsed.settings ?? {}));
     },
-    /** Rewrites config.json exactly as it is, if it exists (maintenance, see cover/). */
+    /**
+     * Rewrites config.json exactly as it is, if it exists (maintenance, see cover/), and reads it
+     * again next time: a first-run restore brings back a config.json this process had read as
+     * absent (its defaults cached) before.
+     */
     refresh(): Promise<void> {
+      cached = null;
       return rewriteFileAtomic(deps.path);
     },
     /** Writes config.json with the current settings when it does not exist yet (at set-up). */
