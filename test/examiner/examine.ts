@@ -14,7 +14,11 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
+import { assistantKeysOf } from '../../src/ai/index.ts';
 import { auditKeysOf, createAuditLog } from '../../src/audit/index.ts';
+import { backupRecordKeys } from '../../src/backup/index.ts';
+import { meshKeysOf } from '../../src/mesh/index.ts';
+import { syncRecordKeysOf } from '../../src/mesh/shares/index.ts';
 import type { AuditRecord } from '../../src/audit/index.ts';
 import { createStreamDecryptor, fileKeyFromBytes, payloadKey, PAYLOAD_NONCE_SIZE } from '../../src/crypto/age/index.ts';
 import { hkdf } from '../../src/crypto/index.ts';
@@ -64,9 +68,15 @@ async function statTree(root: string): Promise<PathStat[]> {
  */
 function storesOf(master: Buffer): { name: string; keys: RecordKeys }[] {
   const derive = (label: string) => hkdf(master, Buffer.alloc(0), label);
+  // Every record store a vault's services keep under keys of their own (app.ts's list): the
+  // examiner opens what the decoy's key opens, wherever it is.
   return [
     { name: 'vault', keys: vaultRecordKeys(derive) },
     { name: 'audit', keys: auditKeysOf(derive) },
+    { name: 'assistant', keys: assistantKeysOf(derive) },
+    { name: 'backup', keys: backupRecordKeys(derive) },
+    { name: 'mesh', keys: meshKeysOf(derive) },
+    { name: 'shares', keys: syncRecordKeysOf(derive) },
   ];
 }
 
