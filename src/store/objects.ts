@@ -12,15 +12,15 @@
  * second cipher would only cost write speed (ARCHITECTURE.md, the deniable store). runs.ts says
  * where an object's bytes are and appends to one.
  */
-import { once } from 'node:events';
 import { Readable } from 'node:stream';
-import { CHUNK_SIZE, chunkOffset, createRangeDecryptor, payloadKey } from '../crypto/age/index.ts';
+import { createRangeDecryptor, payloadKey } from '../crypto/age/index.ts';
 import type { HasherPool } from '../crypto/index.ts';
 import { ElohimError, isElohimError } from '../errors.ts';
 import {
   authenticating,
   chunkPosition,
   createObjectWriter,
+  hashDurableChunks,
   newNonce,
   passing,
   payloadReader,
@@ -198,19 +198,7 @@ export function createRegionObjects(deps: { region: Region; fh: StoreFile; hashe
       // As store.ts does for a partial file: the SHA-256 is rebuilt from the durable chunks.
       let chunks: number;
       try {
-        const plain = createRangeDecryptor({ reader: payloadReader(r), payloadSize: chunkOffset(wholeChunksOf(partial.size, length)), payloadKey: key, complete: false });
-        let hashed = 0;
-        try {
-          for await (const piece of plain) {
-            await hash.update(piece as Buffer);
-            hashed += (piece as Buffer).length;
-          }
-        } catch (err) {
-          if (!isElohimError(err, 'AGE_PAYLOAD_INVALID')) throw err;
-        } finally {
-          if (!plain.closed) await once(plain, 'close');
-        }
-        chunks = hashed / CHUNK_SIZE;
+        chunks = await hashDurableChunks(payloadReader(r), wholeChunksOf(partial.size, length), key, hash);
       } catch (err) {
         hash.destroy();
         throw err;

@@ -26,7 +26,7 @@ export { createObjectStore, newObjectId, storedSize } from './objects/index.ts';
 export type { CiphertextView, ObjectStore, StoredCheck } from './objects/index.ts';
 export { destroyVaultData } from './destroy.ts';
 // For src/store, which keeps objects elsewhere through the same writer, codecs and layout.
-export { authenticating, chunkPosition, createObjectWriter, newNonce, passing, payloadReader, payloadSizeOf, pump, readNonce, sealing, wholeChunksOf } from './objects/index.ts';
+export { authenticating, chunkPosition, createObjectWriter, hashDurableChunks, newNonce, passing, payloadReader, payloadSizeOf, pump, readNonce, sealing, wholeChunksOf } from './objects/index.ts';
 export type { AppendFile, ObjectId, ObjectWriter, WriteOptions, WriteResult, WriterTarget } from './objects/index.ts';
 export type { VaultRecord } from './kinds.ts';
 

@@ -10,8 +10,8 @@ import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CHUNK_SIZE, chunkOffset, createRangeDecryptor, payloadKey } from '../../crypto/age/index.ts';
-import type { FileKey } from '../../crypto/age/index.ts';
-import type { HasherPool } from '../../crypto/index.ts';
+import type { FileKey, PositionalReader } from '../../crypto/age/index.ts';
+import type { Hasher, HasherPool } from '../../crypto/index.ts';
 import { ElohimError, isElohimError } from '../../errors.ts';
 import { createCiphertextView } from './ciphertext.ts';
 import type { CiphertextView } from './ciphertext.ts';
@@ -70,6 +70,30 @@ export interface ObjectStore {
 
 /** The largest input the vault reads into memory to `write` in place; bigger files stream. */
 export const SMALL_OBJECT_MAX = 1024 * 1024;
+
+/**
+ * Feeds `hash` the plaintext of a partial object's durable chunks (`chunks` whole ones, as
+ * stored) and returns how many authenticated: a resumed write goes on after them. The SHA-256 of
+ * what a partial holds is rebuilt by decrypting it once: node's hashes cannot be saved and
+ * restored, and re-reading costs far less than a JavaScript SHA-256 would on every upload
+ * (figures in uploads.ts). Shared by every ObjectStore that keeps partials (here, src/store).
+ */
+export async function hashDurableChunks(payload: PositionalReader, chunks: number, key: Buffer, hash: Hasher): Promise<number> {
+  const plain = createRangeDecryptor({ reader: payload, payloadSize: chunkOffset(chunks), payloadKey: key, complete: false });
+  let hashed = 0;
+  try {
+    for await (const piece of plain) {
+      await hash.update(piece as Buffer);
+      hashed += (piece as Buffer).length;
+    }
+  } catch (err) {
+    // A chunk torn by a crash, or damaged: resume before it (its bytes are sent again).
+    if (!isElohimError(err, 'AGE_PAYLOAD_INVALID')) throw err;
+  } finally {
+    if (!plain.closed) await once(plain, 'close');
+  }
+  return hashed / CHUNK_SIZE;
+}
 
 export function createObjectStore(deps: { root: string; hashers: HasherPool }): ObjectStore {
   const { root, hashers } = deps;
@@ -137,23 +161,7 @@ export function createObjectStore(deps: { root: string; hashers: HasherPool }): 
           return null;
         }
         key = payloadKey(fileKey, nonce);
-        // The SHA-256 of what the partial holds is rebuilt by decrypting its chunks once: node's
-        // hashes cannot be saved and restored, and re-reading costs far less than a JavaScript
-        // SHA-256 would on every upload (figures in uploads.ts).
-        const plain = createRangeDecryptor({ reader: payloadReader(fh), payloadSize: chunkOffset(wholeChunksOf(stored, length)), payloadKey: key, complete: false });
-        let hashed = 0;
-        try {
-          for await (const piece of plain) {
-            await hash.update(piece as Buffer);
-            hashed += (piece as Buffer).length;
-          }
-        } catch (err) {
-          // A chunk torn by a crash, or damaged: resume before it (its bytes are sent again).
-          if (!isElohimError(err, 'AGE_PAYLOAD_INVALID')) throw err;
-        } finally {
-          if (!plain.closed) await once(plain, 'close');
-        }
-        chunks = hashed / CHUNK_SIZE;
+        chunks = await hashDurableChunks(payloadReader(fh), wholeChunksOf(stored, length), key, hash);
       } catch (err) {
         hash.destroy();
         throw err;
