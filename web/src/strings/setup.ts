@@ -29,7 +29,7 @@ const en = {
 
   reserve: 'Keep everything in a deniable store of a fixed size',
   'reserve.hint':
-    'Sets aside this much disk now, filled with random bytes, and keeps every vault inside it: someone holding one passphrase sees a file of that size whatever the other vault holds. It costs the whole size on disk from the start (filling it takes about a minute per 10 GB), slower writes, and a backup of the folder copies all of it. Every vault gets half. It cannot be changed later.',
+    'Sets aside this much disk now, filled with random bytes, and keeps every vault inside it: someone holding one passphrase sees a file of that size whatever the other vault holds. It costs the whole size on disk from the start, and filling it takes time (about 10 to 15 seconds per GB on a small laptop). Cloud backup and shared folders do not work with it yet; a copy of the folder is the whole size. Every vault gets half. It cannot be changed later.',
   reserveSize: 'Size (for example 32G or 500M)',
   'error.reserveSize': 'Give the size as a number and a unit, for example 32G or 500M (at least 8M).',
 
