@@ -75,6 +75,12 @@ test('elohim models: import, ls, show, pull paused by Ctrl-C and resumed, rm, de
   const set = await h.ok(['models', 'default', '--chat', 'embedded/tiny', '--embedding', 'embedded/tiny'], { env: { ELOHIM_PASSPHRASE: PASSPHRASE } });
   assert.equal(set.stdout.toString(), 'chat        embedded/tiny\nembedding   embedded/tiny\n');
   assert.equal((await h.ok(['models', 'default'], AS_DECOY)).stdout.toString(), 'chat        (none)\nembedding   (none)\n');
+  // and the CLI chats with it: the answer streamed by llama.cpp in this process, the budget line
+  // (counted with the model's own tokenizer) and its token counts
+  const chat = await h.ok(['chat', 'Say hello to the clinic.'], { env: { ELOHIM_PASSPHRASE: PASSPHRASE }, timeoutMs: 240_000 });
+  assert.match(chat.stderr, /^budget: system \d+ · .*reply reserve [\d,]+/m);
+  assert.match(chat.stderr, /^done \(prompt \d+, answer \d+ tokens\)/m);
+  assert.ok(chat.stdout.toString().trim().length > 0, 'an answer was printed');
   // the decoy sees the same models: they are the device's
   assert.deepEqual((await h.ok(['models', 'ls', '--json'], AS_DECOY)).stdout.toString(), (await h.ok(['models', 'ls', '--json'])).stdout.toString());
 
