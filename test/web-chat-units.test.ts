@@ -122,6 +122,8 @@ test('the budget bar, on the example of the issue', () => {
       turns: { included: 13, dropped: 6, tokens: 1990, summarised: 6 },
       user: { tokens: 60 },
     },
+    included: { memories: [], excerpts: [], turns: [] },
+    dropped: { memories: [], excerpts: [], turns: [] },
   };
   assert.equal(
     describeBudget(report),

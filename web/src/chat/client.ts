@@ -53,28 +53,10 @@ export interface Memory {
   expires?: number;
 }
 
-export interface PartReport {
-  included: number;
-  dropped: number;
-  tokens: number;
-}
-
-/** The context builder's report (src/ai/context/builder.ts, ContextReport). */
-export interface ContextReport {
-  window: number;
-  replyReserve: number;
-  budget: number;
-  used: number;
-  fits: boolean;
-  parts: {
-    system: { tokens: number; preferences: boolean; included: boolean };
-    memories: PartReport;
-    excerpts: PartReport;
-    summary: { included: boolean; tokens: number };
-    turns: PartReport & { summarised: number };
-    user: { tokens: number };
-  };
-}
+// The context builder's report, as the server sends it: one definition (types only, nothing of
+// the builder reaches the bundle).
+export type { ContextReport, PartReport } from '../../../src/ai/context/builder.ts';
+import type { ContextReport } from '../../../src/ai/context/builder.ts';
 
 export type AnswerEvent =
   | { type: 'context'; report: ContextReport; budget: string; user: Message | null; citations: Citation[] }
