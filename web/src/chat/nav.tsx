@@ -1,4 +1,5 @@
-import { Component, lazy, Suspense, useState } from 'react';
+import { lazy } from 'react';
+import { LazySection } from '../components/LazySection.tsx';
 import type { ReactNode } from 'react';
 import { t } from './strings-nav.ts';
 import './nav.css';
@@ -52,34 +53,9 @@ export interface ChatSectionProps {
  * (the conversation, an answer in flight and the draft survive), hidden.
  */
 export function ChatSection({ active, settingsOpen, onOpenFile, onOpenSettings }: ChatSectionProps) {
-  const [opened, setOpened] = useState(active);
-  if (active && !opened) setOpened(true);
-  if (!opened) return null;
   return (
-    <div hidden={!active}>
-      <ChatBoundary>
-        <Suspense fallback={<p className="muted loading-text">{t('loading')}</p>}>
-          <LazyChatScreen active={active} settingsOpen={settingsOpen} onOpenFile={onOpenFile} onOpenSettings={onOpenSettings} />
-        </Suspense>
-      </ChatBoundary>
-    </div>
+    <LazySection active={active} loading={t('loading')} failed={(message) => t('loadFailed', { message })}>
+      <LazyChatScreen active={active} settingsOpen={settingsOpen} onOpenFile={onOpenFile} onOpenSettings={onOpenSettings} />
+    </LazySection>
   );
-}
-
-/** A chunk that failed to load (a new build, a dropped connection) says so instead of a blank page. */
-class ChatBoundary extends Component<{ children: ReactNode }, { error: string | null }> {
-  override state: { error: string | null } = { error: null };
-
-  static getDerivedStateFromError(error: unknown): { error: string } {
-    return { error: error instanceof Error ? error.message : String(error) };
-  }
-
-  override render(): ReactNode {
-    if (this.state.error === null) return this.props.children;
-    return (
-      <p role="alert" className="alert">
-        {t('loadFailed', { message: this.state.error })}
-      </p>
-    );
-  }
 }

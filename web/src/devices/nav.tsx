@@ -1,5 +1,5 @@
-import { Component, lazy, Suspense, useState } from 'react';
-import type { ReactNode } from 'react';
+import { lazy } from 'react';
+import { LazySection } from '../components/LazySection.tsx';
 import { makeT } from '../i18n.ts';
 
 // What the app shell imports statically for Devices: the nav button and the lazy screen. The
@@ -27,33 +27,9 @@ export function DevicesNavButton({ current, onOpen }: { current: boolean; onOpen
 
 /** The Devices screen once opened; it stays mounted (hidden) so a code shown survives a look elsewhere. */
 export function DevicesSection({ active }: { active: boolean }) {
-  const [opened, setOpened] = useState(active);
-  if (active && !opened) setOpened(true);
-  if (!opened) return null;
   return (
-    <div hidden={!active}>
-      <Boundary>
-        <Suspense fallback={<p className="muted loading-text">{t('loading')}</p>}>
-          <LazyDevicesScreen active={active} />
-        </Suspense>
-      </Boundary>
-    </div>
+    <LazySection active={active} loading={t('loading')} failed={(message) => t('loadFailed', { message })}>
+      <LazyDevicesScreen active={active} />
+    </LazySection>
   );
-}
-
-class Boundary extends Component<{ children: ReactNode }, { error: string | null }> {
-  override state: { error: string | null } = { error: null };
-
-  static getDerivedStateFromError(error: unknown): { error: string } {
-    return { error: error instanceof Error ? error.message : String(error) };
-  }
-
-  override render(): ReactNode {
-    if (this.state.error === null) return this.props.children;
-    return (
-      <p role="alert" className="alert">
-        {t('loadFailed', { message: this.state.error })}
-      </p>
-    );
-  }
 }
