@@ -1,3 +1,7 @@
+// The vault browser screen, about 400 lines: it owns the state its parts share (the folder shown,
+// the listing, search, the open dialog, uploads, a revealed file) and the handlers that change
+// it; the parts themselves are separate (FileTable, Breadcrumbs, ItemDialogs, TrashView,
+// UploadsPanel, input.ts). Splitting the handlers off would pass that state around instead.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { DragEvent as ReactDragEvent } from 'react';
 import { api, ApiError } from '../api.ts';
@@ -10,6 +14,7 @@ import { t as tUnlock } from '../strings/unlock.ts';
 import { Breadcrumbs } from './Breadcrumbs.tsx';
 import { FileTable } from './FileTable.tsx';
 import { crumbsOf } from './folders.ts';
+import { droppedFiles, hasFiles, useDebounced } from './input.ts';
 import type { Crumb } from './folders.ts';
 import { MoveForm, NewFolderForm, RenameForm } from './ItemDialogs.tsx';
 import { errorText, isSessionEnd, sortItems } from './messages.ts';
@@ -25,49 +30,13 @@ const SEARCH_DELAY_MS = 250;
 /** Several uploads finishing together refresh the list once. */
 const REFRESH_DELAY_MS = 300;
 
-function useDebounced(value: string, ms: number): string {
-  const [settled, setSettled] = useState(value);
-  useEffect(() => {
-    // Clearing the box shows the folder again at once; only typing waits.
-    if (value === '') {
-      setSettled('');
-      return;
-    }
-    const timer = setTimeout(() => setSettled(value), ms);
-    return () => clearTimeout(timer);
-  }, [value, ms]);
-  return settled;
-}
-
-function hasFiles(event: ReactDragEvent): boolean {
-  return event.dataTransfer.types.includes('Files');
-}
-
-/**
- * Splits a drop into files and folders. A dropped folder arrives as a File that cannot be read;
- * the entry API tells them apart (synthetic drops have no entries: those are all files).
- */
-function droppedFiles(data: DataTransfer): { files: File[]; folders: string[] } {
-  const files: File[] = [];
-  const folders: string[] = [];
-  for (const item of data.items) {
-    if (item.kind !== 'file') continue;
-    const entry = typeof item.webkitGetAsEntry === 'function' ? item.webkitGetAsEntry() : null;
-    const file = item.getAsFile();
-    if (entry?.isDirectory) folders.push(entry.name);
-    else if (file !== null) files.push(file);
-  }
-  if (files.length === 0 && folders.length === 0) files.push(...data.files);
-  return { files, folders };
-}
-
-/** The vault browser: folders, search, the item actions and dialogs, uploads, and the trash. */
 /** A file to show: a chat citation opens its folder and puts focus on it. A new object each time. */
 export interface Reveal {
   id: string;
   path: string;
 }
 
+/** The vault browser: folders, search, the item actions and dialogs, uploads, and the trash. */
 export function Browser({ viaRecoveryCode, reveal }: { viaRecoveryCode: boolean; reveal?: Reveal }) {
   const [view, setView] = useState<'files' | 'trash'>('files');
   const [crumbs, setCrumbs] = useState<Crumb[]>([]);
