@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { createServer, connect } from 'node:net';
 import type { Server, Socket } from 'node:net';
@@ -57,7 +58,10 @@ export async function startDevice(name: string, opts: { env?: Record<string, str
     return { status: res.status, body: text.length > 0 ? JSON.parse(text) : null };
   };
   // turnOn: false leaves the mesh as the vault has it (a restart: the server starts it at unlock)
-  const on = opts.turnOn === false ? await call('GET', API.mesh) : await call('POST', API.meshOn, { listen: opts.listen ?? ['/ip4/127.0.0.1/tcp/0'], mdns: opts.mdns ?? false });
+  // A name long and distinct enough that finding it in ciphertext by chance is out of the
+  // question (the host's name, "vm" on CI, turns up in a few hundred KiB of random bytes).
+  const deviceName = `test device ${name} ${randomBytes(6).toString('hex')}`;
+  const on = opts.turnOn === false ? await call('GET', API.mesh) : await call('POST', API.meshOn, { name: deviceName, listen: opts.listen ?? ['/ip4/127.0.0.1/tcp/0'], mdns: opts.mdns ?? false });
   assert.equal(on.status, 200, JSON.stringify(on.body));
   if (opts.turnOn !== false) assert.equal(on.body.running, true, JSON.stringify(on.body));
   return {
@@ -95,6 +99,8 @@ export async function recordingRelay(targetPort: number): Promise<{ port: number
   const sockets = new Set<Socket>();
   const server: Server = createServer((inbound) => {
     const outbound = connect(targetPort, '127.0.0.1');
+    inbound.unref();
+    outbound.unref();
     sockets.add(inbound).add(outbound);
     inbound.on('data', (d: Buffer) => chunks.push(Buffer.from(d)));
     outbound.on('data', (d: Buffer) => chunks.push(Buffer.from(d)));
@@ -107,6 +113,9 @@ export async function recordingRelay(targetPort: number): Promise<{ port: number
     outbound.on('error', end).on('close', end);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  // A relay left open by a failed test must not keep the test process alive (it once held a CI
+  // run until its time limit); the test closes it, and this is the backstop.
+  server.unref();
   return {
     port: (server.address() as { port: number }).port,
     bytes: () => Buffer.concat(chunks),

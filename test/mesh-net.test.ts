@@ -32,6 +32,15 @@ test('three devices: pair, refuse, revoke, and nothing readable on the wire', { 
   const [a, b, c] = await Promise.all([device('a'), device('b'), device('c')]);
   assert.notEqual(a.deviceId, b.deviceId);
 
+  // --- a device's name is the user's to give; a name other devices could not show is refused
+  const named = (await a.call('GET', API.mesh)).body.name as string;
+  assert.match(named, /^test device a [0-9a-f]{12}$/);
+  for (const bad of ['', ' ', 'a/b', 'x'.repeat(49), 'tab\there', 'rtl\u202Eexe']) {
+    const refused = await a.call('PATCH', API.meshSettings, { name: bad });
+    assert.equal(refused.status, 400, `${JSON.stringify(bad)}: ${JSON.stringify(refused.body)}`);
+  }
+  assert.equal((await a.call('GET', API.mesh)).body.name, named, 'a refused name changes nothing');
+
   // --- b pairs with a, through a relay that records every byte between them
   const shown = await a.call('POST', API.meshCode, {});
   assert.equal(shown.status, 200);

@@ -17,12 +17,13 @@ export function meshCommand(): Command {
   mesh
     .command('on')
     .description('turn the mesh on for this vault (creates its device identity the first time)')
+    .option('--name <name>', "this device's name, as devices it pairs with will show it (default: the host name)")
     .option('--listen <addr...>', 'addresses to listen on (default /ip4/0.0.0.0/tcp/0)')
     .option('--no-mdns', 'do not look for devices on the local network (pair by address only)')
     .option('--relay <addr>', "a team relay's address (circuit relay v2), /ip4/…/tcp/…/p2p/12D3Koo…")
-    .action(async (flags: { listen?: string[]; mdns: boolean; relay?: string }, cmd: Command) => {
+    .action(async (flags: { name?: string; listen?: string[]; mdns: boolean; relay?: string }, cmd: Command) => {
       await withVault(unlockFlags(cmd), async (ws) => {
-        await ws.mesh.configure({ listen: flags.listen, mdns: flags.mdns, relay: flags.relay });
+        await ws.mesh.configure({ name: flags.name, listen: flags.listen, mdns: flags.mdns, relay: flags.relay });
         await ws.mesh.enable();
         printStatus(ws.mesh);
       });

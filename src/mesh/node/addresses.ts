@@ -58,7 +58,20 @@ export function dialFailure(err: unknown): ElohimError {
   return new ElohimError('MESH_CODE_USED', 'the other device refused the connection: its code was withdrawn or has expired, or it refuses this device; nothing was paired', { cause: err });
 }
 
+/** What a device name may hold: what other devices show for it, so letters, digits, space and ._- only. */
+const NAME_CHARS = /[^\p{L}\p{N} ._-]/gu;
+export const MAX_NAME = 48;
+
 export function defaultName(): string {
-  const h = hostname().replace(/[^\p{L}\p{N} ._-]/gu, '').slice(0, 48);
+  const h = hostname().replace(NAME_CHARS, '').slice(0, MAX_NAME);
   return h.length > 0 ? h : 'device';
+}
+
+/** A name the user gives this device (shown to the devices it pairs with from then on). */
+export function checkName(name: string): string {
+  const n = String(name).normalize('NFC').trim();
+  if (n.length === 0 || n.length > MAX_NAME || n.replace(NAME_CHARS, '') !== n) {
+    throw new ElohimError('INVALID_INPUT', `a device name is 1 to ${MAX_NAME} letters, digits, spaces, dots, dashes or underscores`);
+  }
+  return n;
 }

@@ -14,7 +14,7 @@ import { createPairing, UNPAIR_PROTOCOL } from '../pairing/flows.ts';
 import { PAIR_PROTOCOL } from '../pairing/protocol.ts';
 import { createPool } from '../pool/pool.ts';
 import type { MeshLease } from '../pool/pool.ts';
-import { checkListen, checkRelay, defaultName } from './addresses.ts';
+import { checkListen, checkName, checkRelay, defaultName } from './addresses.ts';
 import { frameChannel } from './channel.ts';
 import type { FramedChannel } from './channel.ts';
 import { createGater } from './gater.ts';
@@ -284,6 +284,12 @@ export function createMesh(deps: MeshDeps): Mesh {
         relay: patch.relay === undefined ? s.relay : patch.relay === null ? null : checkRelay(multiaddr, patch.relay),
       };
       if (next.listen.length === 0 || next.listen.length > 8) throw new ElohimError('INVALID_INPUT', 'give 1 to 8 listen addresses');
+      // checked before anything is stored: a bad name changes nothing
+      const name = patch.name === undefined ? undefined : checkName(patch.name);
+      if (name !== undefined) {
+        await ensureIdentity();
+        store.setIdentity({ ...store.identity()!, name });
+      }
       store.setSettings(next);
       deps.audit('settings-change', { setting: 'mesh' });
       if (rt.node !== null) {

@@ -57,6 +57,8 @@ export interface MeshStatus {
 }
 
 export interface MeshSettingsPatch {
+  /** this device's name, as the devices it pairs with from then on will show it */
+  name?: string;
   listen?: string[];
   mdns?: boolean;
   relay?: string | null;

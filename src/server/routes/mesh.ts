@@ -76,6 +76,7 @@ const settingsBody = {
   type: 'object',
   additionalProperties: false,
   properties: {
+    name: { type: 'string', minLength: 1, maxLength: 48 },
     listen: { type: 'array', minItems: 1, maxItems: 8, items: ADDR },
     mdns: { type: 'boolean' },
     relay: { anyOf: [ADDR, { type: 'null' }] },
@@ -84,7 +85,7 @@ const settingsBody = {
 
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: DEVICE_ID } } } as const;
 
-type SettingsBody = { listen?: string[]; mdns?: boolean; relay?: string | null };
+type SettingsBody = { name?: string; listen?: string[]; mdns?: boolean; relay?: string | null };
 
 export async function meshRoutes(app: FastifyInstance): Promise<void> {
   const meshOf = (req: Parameters<typeof authOf>[0]): Mesh => authOf(req).workspace.mesh;
