@@ -41,6 +41,17 @@ test('pair two devices from the Devices screen and compare safety numbers', { ti
   const pageA = await openDevices(a);
   const pageB = await openDevices(b);
 
+  // A is renamed first: a name the mesh refuses keeps the form open with the server's words;
+  // a good one is what B will list A as
+  await pageA.getByRole('button', { name: 'Rename' }).click();
+  await pageA.getByLabel('Name of this device').fill('clinic/laptop');
+  await pageA.getByRole('button', { name: 'Save' }).click();
+  await pageA.getByText(/a device name is 1 to 48 letters/).waitFor();
+  await pageA.getByLabel('Name of this device').fill('Clinic laptop 3');
+  await pageA.getByRole('button', { name: 'Save' }).click();
+  await pageA.locator('.device-facts').getByText('Clinic laptop 3').waitFor();
+  assert.equal(await pageA.getByLabel('Name of this device').count(), 0, 'the form closed');
+
   await pageA.getByRole('button', { name: 'Show pairing code' }).click();
   const code = (await pageA.getByLabel('Pairing code of this device').textContent())!.trim();
   assert.match(code, /^EM1-/);
@@ -54,6 +65,7 @@ test('pair two devices from the Devices screen and compare safety numbers', { ti
   assert.match(safety, /^(\d{5} ){11}\d{5}$/);
   await pageB.getByRole('button', { name: 'They match' }).click();
   await pageB.getByText('verified', { exact: true }).waitFor();
+  await pageB.locator('.paired-device').getByText('Clinic laptop 3', { exact: true }).waitFor();
 
   // A's list (polled every few seconds): B, online, the same safety number
   const row = pageA.locator('.paired-device');

@@ -48,13 +48,16 @@ export default function DevicesScreen({ active }: { active: boolean }) {
     return () => clearInterval(timer);
   }, [active, refresh]);
 
-  const act = async (fn: () => Promise<unknown>) => {
+  /** Runs fn with the screen busy; an error is shown. Whether it succeeded. */
+  const act = async (fn: () => Promise<unknown>): Promise<boolean> => {
     setBusy(true);
     setError(null);
     try {
       await fn();
+      return true;
     } catch (err) {
       setError(message(err));
+      return false;
     } finally {
       setBusy(false);
       await refresh();
@@ -80,7 +83,7 @@ export default function DevicesScreen({ active }: { active: boolean }) {
       )}
       {status !== null && status.enabled && (
         <>
-          <ThisDevice status={status} busy={busy} onOff={() => void act(() => meshApi.off())} />
+          <ThisDevice status={status} busy={busy} onOff={() => void act(() => meshApi.off())} onRename={(name) => act(() => meshApi.settings({ name }))} />
           <div className="devices-card">
             <h2>{t('pairTitle')}</h2>
             {shown === null ? (
@@ -127,13 +130,45 @@ export default function DevicesScreen({ active }: { active: boolean }) {
   );
 }
 
-function ThisDevice({ status, busy, onOff }: { status: MeshStatus; busy: boolean; onOff: () => void }) {
+function ThisDevice({ status, busy, onOff, onRename }: { status: MeshStatus; busy: boolean; onOff: () => void; onRename: (name: string) => Promise<boolean> }) {
+  // null: not renaming; otherwise the name being typed (kept when the server refuses it)
+  const [draft, setDraft] = useState<string | null>(null);
+  const save = async (e: FormEvent) => {
+    e.preventDefault();
+    if (draft === null || draft.trim() === '') return;
+    if (await onRename(draft.trim())) setDraft(null);
+  };
   return (
     <div className="devices-card">
       <h2>{t('thisDevice')}</h2>
       <dl className="device-facts">
         <dt>{t('name')}</dt>
-        <dd>{status.name}</dd>
+        <dd>
+          {draft === null ? (
+            <>
+              {status.name}{' '}
+              <button type="button" className="button small" disabled={busy} onClick={() => setDraft(status.name ?? '')}>
+                {t('rename')}
+              </button>
+            </>
+          ) : (
+            <form className="rename-form" onSubmit={(e) => void save(e)}>
+              <label htmlFor="device-name" className="sr-only">
+                {t('renameLabel')}
+              </label>
+              <input id="device-name" type="text" value={draft} onChange={(e) => setDraft(e.target.value)} maxLength={48} autoComplete="off" aria-describedby="device-name-help" />
+              <button type="submit" className="button small primary" disabled={busy || draft.trim() === ''}>
+                {t('save')}
+              </button>
+              <button type="button" className="button small" onClick={() => setDraft(null)}>
+                {t('cancel')}
+              </button>
+              <p id="device-name-help" className="muted">
+                {t('renameHelp')}
+              </p>
+            </form>
+          )}
+        </dd>
         <dt>{t('deviceId')}</dt>
         <dd className="mono">{status.deviceId}</dd>
         <dt>{t('listening')}</dt>
@@ -187,7 +222,7 @@ function Nearby({ devices }: { devices: NearbyDevice[] }) {
   );
 }
 
-function Paired({ peers, busy, act }: { peers: PairedDevice[]; busy: boolean; act: (fn: () => Promise<unknown>) => Promise<void> }) {
+function Paired({ peers, busy, act }: { peers: PairedDevice[]; busy: boolean; act: (fn: () => Promise<unknown>) => Promise<unknown> }) {
   return (
     <div className="devices-card">
       <h2>{t('pairedTitle')}</h2>
