@@ -10,6 +10,9 @@
  * can see the gate at work rather than trusting its configuration.
  */
 import type { ConnectionGater, PeerId } from '@libp2p/interface';
+import type { GateStats, Refusal } from './shapes.ts';
+
+export type { GateStats, Refusal };
 
 export interface GatePolicy {
   isPaired(deviceId: string): boolean;
@@ -18,18 +21,6 @@ export interface GatePolicy {
   showingCode(): boolean;
   /** this device is joining the device with this id (its code was typed here) */
   joining(deviceId: string): boolean;
-}
-
-export interface Refusal {
-  deviceId: string;
-  direction: 'inbound' | 'outbound';
-  reason: 'revoked' | 'not paired';
-  at: number;
-}
-
-export interface GateStats {
-  refused: number;
-  recent: Refusal[];
 }
 
 const KEEP = 50;

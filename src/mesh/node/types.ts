@@ -4,35 +4,14 @@
  */
 import type { AuditDetails, AuditEvent } from '../../audit/index.ts';
 import type { RecordStore } from '../../db/index.ts';
-import type { MeshLease, PoolOptions, PoolStats } from '../pool/pool.ts';
+import type { MeshLease, PoolOptions } from '../pool/pool.ts';
 import type { MeshChannel } from './channel.ts';
-import type { GateStats } from './gater.ts';
 import type { MeshRecord } from './store.ts';
+import type { MeshStatus, NearbyDevice, PairedPeer } from './shapes.ts';
 
-/** A paired device, as the faces and the sync layer see it. */
-export interface PairedPeer {
-  deviceId: string;
-  name: string;
-  /** its age recipients (X25519 and hybrid mlkem768x25519) */
-  recipients: string[];
-  pairedAt: number;
-  lastSeen: number | null;
-  online: boolean;
-  verified: boolean;
-  /** 60 digits in 12 groups of five, the same on both devices */
-  safetyNumber: string;
-  latencyMs: number | null;
-  pool: PoolStats;
-  /** where it was last reached */
-  addrs: string[];
-}
+export type { MeshStatus, NearbyDevice, PairedPeer };
 
-export interface NearbyDevice {
-  deviceId: string;
-  addrs: string[];
-  lastSeen: number;
-  paired: boolean;
-}
+
 
 export type MeshEvent =
   | { type: 'peer:connected'; deviceId: string }
@@ -42,19 +21,6 @@ export type MeshEvent =
   | { type: 'mesh:started' }
   | { type: 'mesh:stopped' };
 
-export interface MeshStatus {
-  enabled: boolean;
-  running: boolean;
-  deviceId: string | null;
-  name: string | null;
-  /** where this device listens now (with its peer id) */
-  addresses: string[];
-  settings: { listen: string[]; mdns: boolean; relay: string | null };
-  pairing: { open: boolean; expires: number | null };
-  gate: GateStats;
-  /** why the node could not start, if it could not */
-  error: string | null;
-}
 
 export interface MeshSettingsPatch {
   /** this device's name, as the devices it pairs with from then on will show it */

@@ -17,6 +17,9 @@
  */
 import { ElohimError, isElohimError } from '../../errors.ts';
 import type { FramedChannel, MeshChannel } from '../node/channel.ts';
+import type { PoolStats } from '../node/shapes.ts';
+
+export type { PoolStats };
 
 export interface PoolOptions {
   maxPerPeer: number;
@@ -36,23 +39,6 @@ export const DEFAULT_POOL_OPTIONS: PoolOptions = {
   reconnect: { attempts: 4, baseMs: 100, maxMs: 2_000 },
 };
 
-export interface PoolStats {
-  /** streams open now (idle + in use) */
-  open: number;
-  idle: number;
-  inUse: number;
-  /** streams opened since the pool started */
-  opened: number;
-  acquires: number;
-  reuses: number;
-  /** reuses / acquires (0 when nothing was acquired) */
-  reuseRatio: number;
-  healthFailures: number;
-  /** acquires that waited for a stream because the device was at its maximum */
-  waits: number;
-  /** round trip of the last health check or device ping, ms */
-  latencyMs: number | null;
-}
 
 /** A stream lent by the pool: give it back with release(), or destroy() it if it is mid-message. */
 export interface MeshLease {

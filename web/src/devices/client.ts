@@ -1,51 +1,11 @@
 // MagnetarMesh's calls to the server (src/server/routes/mesh.ts), for the Devices screen.
 import { API, apiPath } from '../../../src/server/protocol.ts';
 import { request } from '../api.ts';
+// The shapes are the server's own (a pure module with no imports), not a copy that drifts.
+import type { MeshStatus, NearbyDevice, PairedPeer as PairedDevice } from '../../../src/mesh/node/shapes.ts';
 
-export interface PoolStats {
-  open: number;
-  idle: number;
-  inUse: number;
-  opened: number;
-  acquires: number;
-  reuses: number;
-  reuseRatio: number;
-  healthFailures: number;
-  waits: number;
-  latencyMs: number | null;
-}
-
-export interface PairedDevice {
-  deviceId: string;
-  name: string;
-  pairedAt: number;
-  lastSeen: number | null;
-  online: boolean;
-  verified: boolean;
-  safetyNumber: string;
-  latencyMs: number | null;
-  pool: PoolStats;
-  addrs: string[];
-}
-
-export interface NearbyDevice {
-  deviceId: string;
-  addrs: string[];
-  lastSeen: number;
-  paired: boolean;
-}
-
-export interface MeshStatus {
-  enabled: boolean;
-  running: boolean;
-  deviceId: string | null;
-  name: string | null;
-  addresses: string[];
-  settings: { listen: string[]; mdns: boolean; relay: string | null };
-  pairing: { open: boolean; expires: number | null };
-  gate: { refused: number; recent: { deviceId: string; direction: string; reason: string; at: number }[] };
-  error: string | null;
-}
+export type { MeshStatus, NearbyDevice, PairedDevice };
+export type { PoolStats } from '../../../src/mesh/node/shapes.ts';
 
 export interface ShownCode {
   code: string;
