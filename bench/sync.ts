@@ -2,8 +2,13 @@
  * MagnetarMesh sync benchmark: one device syncs 1 GiB of random files plus 10,000 small files
  * (1–8 KiB) to another over TCP on 127.0.0.1, and Syncthing (Debian's `syncthing`, two instances
  * on loopback, discovery, relays, NAT and reporting off) does the same with the same data, in one
- * run. Prints both times, the ratio, each device's peak RSS, and a second sync of ours with
- * nothing changed; ends with one JSON line. SYNC_BENCH_SCALE=0.1 runs a tenth of the data.
+ * run. Prints both times, the ratio, each device's peak RSS and CPU time, and a second sync of
+ * ours with nothing changed; ends with one JSON line (with the load average).
+ *
+ *   SYNC_BENCH_SCALE=0.1     a tenth of the data (the default is 1)
+ *   SYNC_BENCH_ROUNDS=2      rounds, ours and Syncthing interleaved (the best of each is reported)
+ *   SYNC_BENCH_PROF=<dir>    CPU profiles (--cpu-prof) of both elohim serve processes in <dir>
+ *   SYNC_BENCH_ONLY=ours     skip Syncthing (profiling runs)
  *
  * What is timed, on both sides: the receiving device getting everything the sharing device has
  * already indexed. Ours: `POST /mesh/sync` on the receiver (its serve already running) until its
@@ -19,7 +24,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { API, CSRF_HEADER } from '../src/server/protocol.ts';
 import { fmtS, printJsonLine, randomFile, ratio, run, secs, startServe } from './lib.ts';
@@ -35,6 +40,30 @@ const ROOT = join(import.meta.dirname, '..');
 const NODE = join(ROOT, 'node_modules', '.bin', 'node');
 const CLI = join(ROOT, 'bin', 'elohim.js');
 const KDF = ['--kdf-memory', '19456', '--kdf-passes', '2', '--kdf-parallelism', '1'];
+const ROUNDS = Math.max(1, Number(process.env.SYNC_BENCH_ROUNDS ?? '1'));
+const PROF = process.env.SYNC_BENCH_PROF;
+const ONLY = process.env.SYNC_BENCH_ONLY;
+const TICK = 100; // clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux)
+
+/** CPU seconds (user + system) a process and every process below it have used so far. */
+async function cpuS(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  // Fields after the command name (which may hold spaces, so split after its closing paren).
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  let s = f.length > 14 ? (Number(f[11]) + Number(f[12])) / TICK : 0;
+  const children: string[] = [];
+  for (const task of await readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
+    children.push(...(await readFile(`/proc/${pid}/task/${task}/children`, 'utf8').catch(() => '')).trim().split(/\s+/).filter(Boolean));
+  }
+  for (const child of children) s += await cpuS(Number(child));
+  return s;
+}
+
+/** Current RSS (VmRSS) of one process, in MiB. */
+async function rssMiB(pid: number): Promise<number | null> {
+  const m = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8').catch(() => ''));
+  return m ? Math.round(Number(m[1]) / 1024) : null;
+}
 
 /**
  * Peak RSS (VmHWM) of a process and every process below it, added up: `syncthing serve` runs a
@@ -81,7 +110,8 @@ interface Device {
 
 async function device(home: string): Promise<Device> {
   const env = { ELOHIM_HOME: home, ELOHIM_PASSPHRASE: PASSPHRASE };
-  const serve = await startServe({ env, flags: ['--max-semi-space-size=1'], args: ['--log-level', 'error'] });
+  const prof = PROF ? ['--cpu-prof', `--cpu-prof-dir=${PROF}`, `--cpu-prof-name=${home.split('/').pop()}-${Date.now()}.cpuprofile`] : [];
+  const serve = await startServe({ env, flags: ['--max-semi-space-size=1', ...prof], args: ['--log-level', 'error'] });
   const base = serve.base.href.replace(/\/$/, '');
   const unlock = await fetch(base + API.session, { method: 'POST', headers: { 'content-type': 'application/json', [CSRF_HEADER]: 'bench' }, body: JSON.stringify({ passphrase: PASSPHRASE }) });
   if (unlock.status !== 201) throw new Error(`unlock: ${unlock.status} ${await unlock.text()}`);
@@ -109,8 +139,19 @@ async function device(home: string): Promise<Device> {
   return { serve, call, raw };
 }
 
-/** Runs a sync on `d` (Server-Sent Events) until `done`; returns its data. */
-async function sync(d: Device): Promise<any> {
+/** When each phase of a sync ended, in ms from its start (from its progress events). */
+interface Phases {
+  /** the index exchanged: the first progress event with the objects to fetch */
+  index: number | null;
+  /** the last object chunk in */
+  objects: number | null;
+  /** the session with the peer over (peer-done) */
+  session: number | null;
+}
+
+/** Runs a sync on `d` (Server-Sent Events) until `done`; returns its data and its phases. */
+async function sync(d: Device, phases?: Phases): Promise<any> {
+  const t0 = performance.now();
   const res = await d.raw('POST', API.meshSync, {});
   if (res.status !== 200) throw new Error(`sync: ${res.status} ${await res.text()}`);
   let buffer = '';
@@ -122,6 +163,12 @@ async function sync(d: Device): Promise<any> {
       buffer = buffer.slice(end + 2);
       const event = /^event: (.*)$/m.exec(block)?.[1];
       const data = JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? 'null');
+      const at = Math.round(performance.now() - t0);
+      if (phases && event === 'progress' && data.progress?.totalObjects !== undefined) {
+        if (phases.index === null && (data.progress.totalObjects > 0 || data.progress.versions > 0)) phases.index = at;
+        if (data.progress.objects > 0) phases.objects = at;
+      }
+      if (phases && event === 'peer-done') phases.session = at;
       if (event === 'peer-failed') throw new Error(`sync failed: ${JSON.stringify(data)}`);
       if (event === 'done') return data;
       if (event === 'error') throw new Error(`sync failed: ${data.message}`);
@@ -130,8 +177,8 @@ async function sync(d: Device): Promise<any> {
   throw new Error('the sync stream ended without done');
 }
 
-async function ours(data: string, work: string, expected: number) {
-  const homes = [join(work, 'ours-a'), join(work, 'ours-b')];
+async function ours(data: string, work: string, expected: number, round: number) {
+  const homes = [join(work, `ours-a${round}`), join(work, `ours-b${round}`)];
   for (const home of homes) await run(NODE, [CLI, 'init', ...KDF], { ELOHIM_HOME: home, ELOHIM_PASSPHRASE: PASSPHRASE });
   const put = await run(NODE, ['--max-semi-space-size=1', CLI, 'put', '-p', data, '/Bench'], { ELOHIM_HOME: homes[0], ELOHIM_PASSPHRASE: PASSPHRASE });
   process.stderr.write(`ours: put into device A in ${fmtS(put.ms)}\n`);
@@ -143,9 +190,14 @@ async function ours(data: string, work: string, expected: number) {
     const sharing = performance.now();
     const share = await a.call('POST', API.meshShares, { path: '/Bench', with: [b.serve.pid ? ((await b.call('GET', API.mesh)).deviceId as string) : ''] });
     process.stderr.write(`ours: shared ${share.files} files in ${fmtS(performance.now() - sharing)} (not timed)\n`);
+    const idle = { a: await rssMiB(a.serve.pid), b: await rssMiB(b.serve.pid) };
+    const cpu0 = { a: await cpuS(a.serve.pid), b: await cpuS(b.serve.pid) };
+    const phases: Phases = { index: null, objects: null, session: null };
     const started = performance.now();
-    const first = await sync(b);
+    const first = await sync(b, phases);
     const firstMs = performance.now() - started;
+    const cpu = { a: Math.round((await cpuS(a.serve.pid)) - cpu0.a), b: Math.round((await cpuS(b.serve.pid)) - cpu0.b) };
+    process.stderr.write(`ours: synced in ${fmtS(firstMs)} (index ${phases.index} ms, last object ${phases.objects} ms, session ${phases.session} ms); CPU A ${cpu.a} s, B ${cpu.b} s; RSS before ${idle.a}/${idle.b} MiB\n`);
     if (!first.peers.every((p: { ok: boolean }) => p.ok)) throw new Error(`ours: the sync did not reach every device: ${JSON.stringify(first.peers)}`);
     const files = ((await b.call('GET', API.meshShares)).shares as { files: number; pending: number }[])[0];
     if (files === undefined) throw new Error('ours: the receiver has no share after the sync');
@@ -154,7 +206,7 @@ async function ours(data: string, work: string, expected: number) {
     const second = await sync(b);
     const secondMs = performance.now() - again;
     if (second.changed !== 0) throw new Error('ours: a second sync changed files');
-    return { firstMs, secondMs, rssA: await peakRssMiB(a.serve.pid), rssB: await peakRssMiB(b.serve.pid), changed: first.changed };
+    return { firstMs, secondMs, rssA: await peakRssMiB(a.serve.pid), rssB: await peakRssMiB(b.serve.pid), changed: first.changed, cpu, phases, idle };
   } finally {
     await a.serve.stop();
     await b.serve.stop();
@@ -237,10 +289,10 @@ async function until(what: string, fn: () => Promise<boolean>, limitMs = 1_800_0
   }
 }
 
-async function syncthing(data: string, work: string, expected: number) {
-  const a = await generate(join(work, 'st-a'));
-  const b = await generate(join(work, 'st-b'));
-  const target = join(work, 'st-target');
+async function syncthing(data: string, work: string, expected: number, round: number) {
+  const a = await generate(join(work, `st-a${round}`));
+  const b = await generate(join(work, `st-b${round}`));
+  const target = join(work, `st-target${round}`);
   await mkdir(join(target, '.stfolder'), { recursive: true });
   await mkdir(join(data, '.stfolder'), { recursive: true });
   await writeFile(join(a.home, 'config.xml'), config(a, b, data, 'sendonly'));
@@ -254,6 +306,7 @@ async function syncthing(data: string, work: string, expected: number) {
       return s !== null && s.state === 'idle' && s.localFiles === expected;
     });
     process.stderr.write(`syncthing: A indexed in ${fmtS(performance.now() - scanning)} (not timed)\n`);
+    const cpuA0 = await cpuS(pa.pid!);
     const started = performance.now();
     pb = startSt(b);
     await until('syncthing B completes', async () => {
@@ -261,7 +314,8 @@ async function syncthing(data: string, work: string, expected: number) {
       return s !== null && s.state === 'idle' && s.needFiles === 0 && s.globalFiles === expected && s.localFiles === expected;
     });
     const ms = performance.now() - started;
-    return { ms, rssA: await peakRssMiB(pa.pid!), rssB: await peakRssMiB(pb.pid!) };
+    const cpu = { a: Math.round((await cpuS(pa.pid!)) - cpuA0), b: Math.round(await cpuS(pb.pid!)) };
+    return { ms, rssA: await peakRssMiB(pa.pid!), rssB: await peakRssMiB(pb.pid!), cpu };
   } finally {
     for (const p of [pa, pb]) {
       if (p && p.exitCode === null) {
@@ -270,6 +324,7 @@ async function syncthing(data: string, work: string, expected: number) {
       }
     }
     await rm(join(data, '.stfolder'), { recursive: true, force: true });
+    await rm(target, { recursive: true, force: true });
   }
 }
 
@@ -279,24 +334,48 @@ const work = await mkdtemp(join(tmpdir(), 'elohim-bench-sync-'));
 try {
   const data = join(work, 'data');
   const made = await makeData(data);
-  process.stderr.write(`data: ${made.files} files, ${(made.bytes / MiB).toFixed(0)} MiB\n`);
-  const st = await syncthing(data, work, made.files);
-  process.stderr.write(`syncthing: ${fmtS(st.ms)}; peak RSS A ${st.rssA} MiB, B ${st.rssB} MiB\n`);
-  const us = await ours(data, work, made.files);
+  process.stderr.write(`data: ${made.files} files, ${(made.bytes / MiB).toFixed(0)} MiB; load ${loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
+  type St = Awaited<ReturnType<typeof syncthing>>;
+  type Us = Awaited<ReturnType<typeof ours>>;
+  const sts: St[] = [];
+  const uss: Us[] = [];
+  // Interleaved (Syncthing, ours, Syncthing, ours...): the load of a shared machine drifts, and
+  // both sides should see the same drift. Each round's homes are removed after it (disk space).
+  for (let round = 0; round < ROUNDS; round++) {
+    if (ONLY !== 'ours') {
+      const st = await syncthing(data, work, made.files, round);
+      process.stderr.write(`syncthing round ${round + 1}: ${fmtS(st.ms)}; CPU A ${st.cpu.a} s, B ${st.cpu.b} s; peak RSS A ${st.rssA} MiB, B ${st.rssB} MiB; load ${loadavg()[0]!.toFixed(2)}\n`);
+      sts.push(st);
+    }
+    const us = await ours(data, work, made.files, round);
+    process.stderr.write(`ours round ${round + 1}: ${fmtS(us.firstMs)}, second ${fmtS(us.secondMs)}; peak RSS A ${us.rssA} MiB, B ${us.rssB} MiB; load ${loadavg()[0]!.toFixed(2)}\n`);
+    uss.push(us);
+    for (const side of ['a', 'b']) await rm(join(work, `ours-${side}${round}`), { recursive: true, force: true });
+    for (const side of ['a', 'b']) await rm(join(work, `st-${side}${round}`), { recursive: true, force: true });
+  }
+  const us = uss.reduce((x, y) => (y.firstMs < x.firstMs ? y : x));
+  const st = sts.length > 0 ? sts.reduce((x, y) => (y.ms < x.ms ? y : x)) : null;
+  const maxOf = (xs: (number | null)[]) => Math.max(...xs.map((x) => x ?? 0));
+  const rss = { a: maxOf(uss.map((u) => u.rssA)), b: maxOf(uss.map((u) => u.rssB)) };
   process.stdout.write(
-    `MagnetarMesh: ${fmtS(us.firstMs)} (Syncthing ${fmtS(st.ms)}, ratio ${ratio(us.firstMs, st.ms)}, target ≤ 0.5)\n` +
-      `peak RSS: ours A ${us.rssA} MiB, B ${us.rssB} MiB (target < 250); Syncthing A ${st.rssA} MiB, B ${st.rssB} MiB\n` +
-      `second sync, nothing changed: ${fmtS(us.secondMs)}\n`,
+    `MagnetarMesh: ${fmtS(us.firstMs)} (Syncthing ${st ? fmtS(st.ms) : '-'}, ratio ${st ? ratio(us.firstMs, st.ms) : '-'}, target ≤ 0.5)\n` +
+      `CPU: ours A ${us.cpu.a} s, B ${us.cpu.b} s; Syncthing A ${st?.cpu.a ?? '-'} s, B ${st?.cpu.b ?? '-'} s\n` +
+      `peak RSS: ours A ${rss.a} MiB, B ${rss.b} MiB (target < 250; idle before the sync ${us.idle.a}/${us.idle.b}); Syncthing A ${st?.rssA ?? '-'} MiB, B ${st?.rssB ?? '-'} MiB\n` +
+      `second sync, nothing changed: ${fmtS(Math.min(...uss.map((u) => u.secondMs)))}\n`,
   );
   printJsonLine('sync', {
     files: made.files,
     mib: Math.round(made.bytes / MiB),
+    rounds: ROUNDS,
     oursS: secs(us.firstMs),
-    syncthingS: secs(st.ms),
-    ratio: ratio(us.firstMs, st.ms),
-    oursSecondS: secs(us.secondMs),
-    oursPeakRssMiB: { a: us.rssA, b: us.rssB },
-    syncthingPeakRssMiB: { a: st.rssA, b: st.rssB },
+    syncthingS: st ? secs(st.ms) : null,
+    ratio: st ? ratio(us.firstMs, st.ms) : null,
+    oursSecondS: secs(Math.min(...uss.map((u) => u.secondMs))),
+    oursCpuS: us.cpu,
+    syncthingCpuS: st?.cpu ?? null,
+    oursPeakRssMiB: rss,
+    syncthingPeakRssMiB: st ? { a: maxOf(sts.map((x) => x.rssA)), b: maxOf(sts.map((x) => x.rssB)) } : null,
+    allRoundsS: { ours: uss.map((u) => secs(u.firstMs)), syncthing: sts.map((x) => secs(x.ms)) },
   });
 } finally {
   await rm(work, { recursive: true, force: true });

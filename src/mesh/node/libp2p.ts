@@ -30,6 +30,12 @@ export async function createNode(libs: Libs, opts: { privateKey: PrivateKey; set
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: opts.gater,
+    // libp2p pings every connection each 10 s and aborts it when an answer takes longer than an
+    // adaptive timeout of at least 5 s. A device in a large sync can keep its event loop busy
+    // that long on a loaded machine (10,000 index versions to verify), and the abort took the
+    // sync with it ("stream ended: TimeoutError", bench:sync at full size). A dead connection is
+    // still found: after 30 s here, by TCP's inactivity timeout, and by the pool's own pings.
+    connectionMonitor: { pingTimeout: { minTimeout: 30_000, maxTimeout: 120_000 } },
     peerDiscovery: settings.mdns ? [mdns({ serviceTag: MDNS_SERVICE_TAG, interval: opts.mdnsIntervalMs ?? 10_000 })] : [],
     services: {
       // identify tells a paired device our listening addresses (peers refused by the gate never run it)

@@ -173,7 +173,11 @@ export function createEngine(deps: EngineDeps) {
       // look for it on disk (a stat per file was most of a sync where nothing changed).
       const shown = new Set<string>();
       for (const link of state.local.values()) shown.add(link.version);
+      let n = 0;
       for (const item of viewOf(state.index, () => '')) {
+        // Let the event loop turn now and then: 10,000 awaits that resolve at once never do, and
+        // a connection whose pings go unanswered for seconds is taken for dead.
+        if (++n % 500 === 0) await new Promise(setImmediate);
         const obj = item.version.obj;
         if (obj === null || seen.has(obj)) continue;
         seen.add(obj);
