@@ -46,6 +46,8 @@ export interface VaultCore {
   readonly hashers: HasherPool;
   readonly clock: () => number;
   readonly onEvent: NonNullable<VaultDeps['onEvent']>;
+  /** Counts commits that changed items: a cache of what items name is stale when it moved. */
+  readonly generation: number;
   commit(change: Change): void;
   /** `parentNames`: the names of the item's folder, when the caller already has them (a listing). */
   info(item: Item, parentNames?: readonly string[]): EntryInfo;
@@ -70,6 +72,7 @@ export function createCore(deps: VaultDeps, items: Item[]): VaultCore {
   const { records, clock } = deps;
   const tree = new ItemTree(items);
   const itemRecord = (item: Item): [RecordId, VaultRecord] => [item.id, { t: 'item', ...item }];
+  let generation = 0;
 
   const core: VaultCore = {
     tree,
@@ -78,6 +81,9 @@ export function createCore(deps: VaultDeps, items: Item[]): VaultCore {
     hashers: deps.hashers,
     clock,
     onEvent: (event, details) => deps.onEvent?.(event, wellFormed(details)),
+    get generation() {
+      return generation;
+    },
 
     commit(change) {
       records.commit({
@@ -85,6 +91,7 @@ export function createCore(deps: VaultDeps, items: Item[]): VaultCore {
         remove: [...(change.remove ?? []), ...(change.removeOther ?? [])],
       });
       tree.apply({ put: change.put, remove: change.remove });
+      if ((change.put?.length ?? 0) + (change.remove?.length ?? 0) > 0) generation++;
       const items = [...(change.put ?? []).map((i) => i.id), ...(change.remove ?? [])];
       if (items.length > 0) deps.onChange?.(items);
     },

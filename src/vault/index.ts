@@ -10,12 +10,14 @@
  * write.ts (put, putMany: the name and folder are checked again right before the commit),
  * read.ts (read, verify, export), organize.ts (folders, rename and move, to the trash),
  * trash.ts (restore, empty, purge), recover.ts (what a crash left), uploads.ts (resumable
- * uploads), names.ts (the name rule), abort.ts (signals on streams); objects/ stores the
+ * uploads), adopt.ts (files over objects sealed elsewhere), refs.ts (who needs an object, and
+ * removing those nothing needs), names.ts (the name rule), abort.ts (signals on streams); objects/ stores the
  * encrypted contents. testing.ts builds a real vault without the keyring, for tests.
  */
 import type { Readable } from 'node:stream';
-import type { Recipient } from '../crypto/age/index.ts';
+import type { FileKey, Recipient } from '../crypto/age/index.ts';
 import type { RecordId } from '../db/index.ts';
+import type { ObjectId } from './objects/index.ts';
 
 export { TRASH_RETENTION_MS } from './trash.ts';
 export { checkName, parseVaultPath, formatVaultPath, MAX_NAME_BYTES } from './names.ts';
@@ -24,6 +26,7 @@ export { SMALL_OBJECT_MAX } from './objects/index.ts';
 export { openVault } from './vault.ts';
 export { createObjectStore, newObjectId, storedSize } from './objects/index.ts';
 export type { CiphertextView, ObjectStore, StoredCheck } from './objects/index.ts';
+export { isObjectId } from './objects/index.ts';
 export { destroyVaultData } from './destroy.ts';
 // For src/store, which keeps objects elsewhere through the same writer, codecs and layout.
 export { authenticating, chunkPosition, createObjectWriter, hashDurableChunks, newNonce, passing, payloadReader, payloadSizeOf, pump, readNonce, sealing, wholeChunksOf } from './objects/index.ts';
@@ -103,6 +106,25 @@ export interface VerifyProgress {
   totalBytes: number;
 }
 
+/** A file as the object it is stored as: for sharing its ciphertext as it is. */
+export interface StoredFile {
+  object: ObjectId;
+  fileKey: FileKey;
+  size: number;
+  /** of the plaintext */
+  sha256: string;
+}
+
+/** One file of an `adopt`: where it goes below the destination, and the stored object it is. */
+export interface AdoptEntry extends StoredFile {
+  names: string[];
+}
+
+export interface AdoptOptions extends Cancellable {
+  /** replace existing files (the old versions go to the trash) */
+  replace?: boolean;
+}
+
 /** Resumable uploads (the tus model): bytes sealed as they arrive, the file recorded at the last byte. */
 export interface ResumableUploads {
   status(id: string): Promise<{ offset: number; length: number }>;
@@ -168,6 +190,27 @@ export interface Vault {
    * followed by the stored nonce and payload as they are (no re-encryption).
    */
   export(id: string, recipients: Recipient[], opts?: Cancellable & { armor?: boolean }): Promise<{ info: EntryInfo; stream: Readable }>;
+
+  /** Which object and file key a live file is (to share it without a copy). Throws ITEM_NOT_FOUND, NOT_A_FILE. */
+  objectOf(id: string): StoredFile;
+  /**
+   * Records files below `parent` whose contents are objects already in the pool, sealed
+   * elsewhere under the given file keys (a shared folder's files): no re-encryption, no second
+   * object. Every chunk must authenticate under its key and the plaintext hash to its SHA-256
+   * before anything commits; all are committed at once, or none. Throws OBJECT_DAMAGED (missing,
+   * wrong size or hash), AGE_PAYLOAD_INVALID (does not authenticate), ITEM_EXISTS, NOT_A_FOLDER,
+   * INVALID_NAME, INVALID_INPUT; nothing changes then.
+   */
+  adopt(parent: string | null, entries: AdoptEntry[], opts?: AdoptOptions): Promise<EntryInfo[]>;
+  /**
+   * Registers a holder of objects besides the vault's items (a share's index): an object it
+   * `needs` is not removed. Returns the unregistration. See refs.ts.
+   */
+  retain(name: string, needs: (object: ObjectId) => boolean): () => void;
+  /** Records that a holder may no longer need `objects` (synchronous); `collect` removes those nothing needs. */
+  release(objects: readonly ObjectId[]): void;
+  /** Removes released objects that nothing needs any more; returns how many. */
+  collect(): Promise<number>;
 
   /** Starts a resumable upload of `length` bytes into `parent` (null = root). */
   beginUpload(parent: string | null, name: string, length: number, opts?: { replace?: boolean }): Promise<{ id: string }>;

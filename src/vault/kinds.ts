@@ -18,7 +18,9 @@ export type VaultRecord =
    * keeps a second process from cleaning up a put that is still running.
    */
   | IntentRecord
-  | UploadRecord;
+  | UploadRecord
+  | ReleaseRecord
+  | HolderRecord;
 
 export interface IntentRecord {
   t: 'intent';
@@ -27,11 +29,34 @@ export interface IntentRecord {
   pid: number;
 }
 
+/**
+ * Objects that may have lost their last holder (a file deleted for good, a share's version
+ * superseded): refs.ts removes each one nothing needs any more, and keeps naming the others
+ * until they go. Written in the same commit as the deletion, or before a holder drops its
+ * reference, so a crash leaves at worst an object that the next pass removes.
+ */
+export interface ReleaseRecord {
+  t: 'release';
+  objects: ObjectId[];
+  at: number;
+}
+
+/**
+ * A holder of objects besides the vault's items (a share's index: `retain`). While one is
+ * recorded, no object is removed until it has registered in this process and been asked.
+ */
+export interface HolderRecord {
+  t: 'holder';
+  name: string;
+}
+
 /** One vault's records, sorted by kind. */
 export interface LoadedRecords {
   items: Item[];
   intents: Map<RecordId, IntentRecord>;
   uploads: Map<RecordId, UploadRecord>;
+  releases: Map<RecordId, ReleaseRecord>;
+  holders: Map<RecordId, HolderRecord>;
 }
 
 /**
@@ -40,7 +65,7 @@ export interface LoadedRecords {
  * acting on a partial picture of the vault.
  */
 export function sortRecords(loaded: Map<RecordId, VaultRecord>): LoadedRecords {
-  const out: LoadedRecords = { items: [], intents: new Map(), uploads: new Map() };
+  const out: LoadedRecords = { items: [], intents: new Map(), uploads: new Map(), releases: new Map(), holders: new Map() };
   for (const [id, rec] of loaded) {
     if (rec.t === 'item') {
       if (rec.id !== id) throw new ElohimError('VAULT_CORRUPT', 'an item record does not match its row');
@@ -48,6 +73,8 @@ export function sortRecords(loaded: Map<RecordId, VaultRecord>): LoadedRecords {
       out.items.push(item);
     } else if (rec.t === 'intent') out.intents.set(id, rec);
     else if (rec.t === 'upload') out.uploads.set(id, rec);
+    else if (rec.t === 'release') out.releases.set(id, rec);
+    else if (rec.t === 'holder') out.holders.set(id, rec);
     else if (rec.t === 'meta') continue; // the keyring's
     else throw new ElohimError('VAULT_FORMAT_UNKNOWN', `record kind ${JSON.stringify((rec as { t: unknown }).t)} is newer than this build knows`);
   }

@@ -30,7 +30,8 @@ export interface TestVault {
   close(): Promise<void>;
 }
 
-export async function openTestVault(opts: { clock?: () => number } = {}): Promise<TestVault> {
+/** `pool`: an objects folder to use instead of the vault's own (shared by two vaults, as in one data folder). */
+export async function openTestVault(opts: { clock?: () => number; pool?: string } = {}): Promise<TestVault> {
   const dir = await mkdtemp(join(tmpdir(), 'elohim-vault-'));
   const keys = { seal: asSealKey(randomBytes(32)), tag: randomBytes(32) };
   const hashers = createHasherPool({ maxWorkers: 1 });
@@ -42,7 +43,7 @@ export async function openTestVault(opts: { clock?: () => number } = {}): Promis
     db = openDatabase(join(dir, 'db.sqlite'));
     const deps: VaultDeps = {
       records: createRecordStore<VaultRecord>({ db, keys }),
-      objects: createObjectStore({ root: join(dir, 'objects'), hashers }),
+      objects: createObjectStore({ root: opts.pool ?? join(dir, 'objects'), hashers }),
       clock: opts.clock ?? Date.now,
       identity,
       hashers,

@@ -1,31 +1,35 @@
 import { ElohimError } from '../errors.ts';
 import type { Item } from './tree.ts';
 import type { VaultCore } from './core.ts';
+import type { References } from './refs.ts';
 import type { Vault } from './index.ts';
 
 /** Trash older than this is purged when the vault is opened. */
 export const TRASH_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 
 /** The trash: list, restore, delete for good (by hand, or after TRASH_RETENTION_MS). */
-export function createTrash(core: VaultCore): Pick<Vault, 'trashList' | 'restore' | 'emptyTrash'> & { purgeExpired(): Promise<number> } {
-  const { tree, records, objects, clock } = core;
+export function createTrash(core: VaultCore, refs: References): Pick<Vault, 'trashList' | 'restore' | 'emptyTrash'> & { purgeExpired(): Promise<number> } {
+  const { tree, records, clock } = core;
 
-  /** Removes `tops` and everything below them for good, with an intent that removes their objects even across a crash. */
+  /**
+   * Removes `tops` and everything below them for good, releasing their objects in the same
+   * commit: each goes once nothing else names it (a share's index, another item: refs.ts),
+   * even across a crash.
+   */
   async function destroy(tops: Item[]): Promise<number> {
     // Tops may nest (a file trashed before its folder), so collect each item once.
     const doomed = [...new Map(tops.flatMap((top) => tree.subtree(top.id)).map((i) => [i.id, i])).values()];
     if (doomed.length === 0) return 0;
     const objectIds = doomed.filter((i) => i.object !== undefined).map((i) => i.object!);
-    const intent = core.intentRecord(objectIds);
     // The audit entry and the deletion in one transaction (item 8 of issue 8): logged after the
     // commit, a kill in between left an emptied trash with no entry. The entry goes first, so a
     // failure to write it (a full device) deletes nothing.
     records.transaction(() => {
       core.onEvent('empty-trash', { count: doomed.length });
-      core.commit({ remove: doomed.map((i) => i.id), putOther: [intent] });
+      core.commit({ remove: doomed.map((i) => i.id) });
+      refs.release(objectIds);
     });
-    for (const id of objectIds) await objects.remove(id);
-    records.commit({ remove: [intent[0]] });
+    await refs.collect();
     return doomed.length;
   }
 

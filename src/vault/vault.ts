@@ -10,6 +10,8 @@ import { createReader } from './read.ts';
 import { recover } from './recover.ts';
 import { createTrash } from './trash.ts';
 import { createWriter } from './write.ts';
+import { createAdopter } from './adopt.ts';
+import { createReferences } from './refs.ts';
 import type { Vault } from './index.ts';
 
 export type { VaultDeps } from './core.ts';
@@ -45,7 +47,8 @@ export async function openVault(deps: VaultDeps): Promise<Vault> {
     },
     loaded.uploads,
   );
-  const trash = createTrash(core);
+  const refs = createReferences(core, loaded);
+  const trash = createTrash(core, refs);
 
   const vault: Vault = {
     identity: () => deps.identity,
@@ -72,6 +75,10 @@ export async function openVault(deps: VaultDeps): Promise<Vault> {
     ...createWriter(core),
     ...createReader(core),
     ...createOrganizer(core),
+    ...createAdopter(core, refs),
+    retain: refs.retain,
+    release: refs.release,
+    collect: refs.collect,
     trashList: trash.trashList,
     restore: trash.restore,
     emptyTrash: trash.emptyTrash,
@@ -92,6 +99,7 @@ export async function openVault(deps: VaultDeps): Promise<Vault> {
 
   await recover(core, loaded.intents);
   await trash.purgeExpired();
+  await refs.collect(); // what a crash left released (waits while a recorded holder has not registered)
   await uploads.expire();
   return vault;
 }

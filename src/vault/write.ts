@@ -16,10 +16,12 @@ const BATCH_FILES = 256;
 /** Small files encrypted at once while putting many; async fsyncs overlap on the thread pool. */
 const BATCH_CONCURRENCY = 16;
 
-/** Writing files: one streamed put, or many in batches. */
-export function createWriter(core: VaultCore): Pick<Vault, 'put' | 'putMany'> {
-  const { tree, records, objects, clock } = core;
-
+/**
+ * Where new files go, shared by the writer and adopt.ts: names checked, missing folders planned,
+ * and the check right before a commit of what changed while the bytes were arriving.
+ */
+export function createPlacement(core: VaultCore) {
+  const { tree, clock } = core;
   /** The folder at `names` below `from`, creating missing ones into `pending` (committed by the caller). */
   function folderAt(from: RecordId | null, names: readonly string[], pending: Item[]): RecordId | null {
     let parent = from;
@@ -73,6 +75,14 @@ export function createWriter(core: VaultCore): Pick<Vault, 'put' | 'putMany'> {
     }
     return core.checkFree(parent, name, { replaceFile: replace });
   }
+
+  return { folderAt, pathBelow, checkNames, recheck };
+}
+
+/** Writing files: one streamed put, or many in batches. */
+export function createWriter(core: VaultCore): Pick<Vault, 'put' | 'putMany'> {
+  const { tree, records, objects, clock } = core;
+  const { folderAt, pathBelow, checkNames, recheck } = createPlacement(core);
 
   /**
    * Undoes a write that will not be committed (failed, aborted, refused at the commit, or the

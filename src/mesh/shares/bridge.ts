@@ -2,23 +2,23 @@
  * The bridge between a share's index and the vault folder it is shown in, on one device.
  *
  * `scan` turns what the user did in the folder since the last look into signed versions: a new
- * or changed file becomes a version whose object is the vault object's stored ciphertext as it
- * is (read through the vault's age export to a one-time recipient, so the file key comes out
- * wrapped and the payload is not re-encrypted); a removed file becomes a deletion.
+ * or changed file becomes a version whose object is the vault's own object, as it is stored
+ * (`vault.objectOf`: no copy, no re-encryption; its file key goes sealed in the version); a
+ * removed file becomes a deletion.
  *
- * `materialize` shows the index in the folder: a version this device has not shown yet is put
- * in (the previous contents go to the vault's trash, as any replace does), a deletion moves the
- * file to the trash, and conflict copies appear beside the file under their conflict names.
- * The vault has no call yet that adopts an object it did not seal, so a received file is put as
- * plaintext decrypted in memory and sealed again under a file key of this vault: the share's
- * object (the ciphertext that travelled) stays byte-identical on every device, the vault's own
- * copy is this device's. ARCHITECTURE.md (mesh) says so.
+ * `materialize` shows the index in the folder: a version this device has not shown yet becomes
+ * a vault file over the object that travelled (`vault.adopt`: authenticated under the version's
+ * file key, no re-seal, no second object); the previous contents go to the vault's trash, as
+ * any replace does; a deletion moves the file to the trash; conflict copies appear beside the
+ * file under their conflict names (another item over the same object).
+ *
+ * Objects are named by wire ids in the index and by this vault's ids in the pool (objects.ts).
  */
-import { generateX25519Identity, HeaderParser, parseIdentity, parseRecipient, unwrapHeader } from '../../crypto/age/index.ts';
+import { fileKeyFromBytes } from '../../crypto/age/index.ts';
 import { ElohimError, isElohimError } from '../../errors.ts';
-import type { EntryInfo, ObjectStore, Vault } from '../../vault/index.ts';
-import { newObjectId } from '../../vault/index.ts';
+import type { AdoptEntry, EntryInfo, ObjectStore, Vault } from '../../vault/index.ts';
 import { newRecordId } from '../../db/index.ts';
+import type { ObjectNames } from './objects.ts';
 import { joinVectors, maxSeen, versionKey, viewOf } from './crdt.ts';
 import type { Version, ViewItem } from './crdt.ts';
 import { openVersion, sealVersion } from './keys.ts';
@@ -31,14 +31,13 @@ export interface BridgeDeps {
   objects: ObjectStore;
   store: SyncStore;
   signer: DeviceSigner;
+  names: ObjectNames;
   clock: () => number;
   signal?: AbortSignal;
 }
 
-/** Files adopted from the vault at once by a scan. */
-const ADOPTERS = 8;
-/** Files put into the vault per putMany call. */
-const PUT_BATCH = 500;
+/** Files adopted into the vault per call (one commit each). */
+const ADOPT_BATCH = 500;
 
 const samePath = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((n, i) => n === b[i]);
 
@@ -69,34 +68,10 @@ export function createBridge(deps: BridgeDeps) {
   const { vault, objects, store, signer } = deps;
   const deviceName = (state: ShareState) => (dev: string) => memberOf(state, dev)?.name ?? state.record.former.find((m) => m.dev === dev)?.name ?? dev;
 
-  /** A vault file's stored ciphertext, kept as a new object of the share, and its file key. */
-  async function adopt(id: string): Promise<{ obj: string; fileKey: string; size: number; sha256: string }> {
-    const once = generateX25519Identity();
-    const { info, stream } = await vault.export(id, [parseRecipient(once.recipient)], { signal: deps.signal });
-    const parser = new HeaderParser();
-    let fileKey: Buffer | null = null;
-    const stored = (async function* () {
-      for await (const piece of stream as AsyncIterable<Buffer>) {
-        if (fileKey !== null) {
-          yield piece;
-          continue;
-        }
-        const done = parser.push(piece);
-        if (done === null) continue;
-        fileKey = unwrapHeader(done.header, [parseIdentity(once.identity)]);
-        if (done.rest.length > 0) yield done.rest;
-      }
-    })();
-    // The header comes first, so the key is known before the writer needs it: pull it out.
-    const first = await stored.next();
-    if (fileKey === null) throw new ElohimError('OBJECT_DAMAGED', 'the vault export had no header');
-    const obj = newObjectId();
-    const key = fileKey as Buffer;
-    await objects.ciphertext.write(obj, (async function* () {
-      if (!first.done) yield first.value;
-      yield* stored;
-    })(), { fileKey: key as never, size: info.size }, { signal: deps.signal });
-    return { obj, fileKey: key.toString('base64'), size: info.size, sha256: vault.sha256Of(id) };
+  /** A vault file as a share object: the object it is stored as, under its wire id, and its file key. */
+  function shareable(id: string): { obj: string; fileKey: string; size: number; sha256: string } {
+    const stored = vault.objectOf(id);
+    return { obj: deps.names.wireOf(stored.object), fileKey: Buffer.from(stored.fileKey).toString('base64'), size: stored.size, sha256: stored.sha256 };
   }
 
   /**
@@ -130,8 +105,7 @@ export function createBridge(deps: BridgeDeps) {
     const orphanByPath = new Map<string, [string, LocalLink]>();
     for (const [key, link] of state.local) if (!ids.has(link.item)) orphanByPath.set(link.path.join('/'), [key, link]);
 
-    // What changed, first; then the new contents adopted, several at once (each is a read and
-    // an fsynced write); then the versions signed in order and kept in a few transactions.
+    // What changed, first; then the versions signed in order and kept in a few transactions.
     const changes: { path: string[]; info: EntryInfo; sha256: string; key: string | null; link: LocalLink | null; adopt: boolean }[] = [];
     for (const { path, info } of files) {
       present.add(info.id);
@@ -143,17 +117,6 @@ export function createBridge(deps: BridgeDeps) {
       const [key, link] = known ?? [null, null];
       changes.push({ path, info, sha256, key, link, adopt: known === undefined || known[1].sha256 !== sha256 || (key?.includes('#') ?? false) });
     }
-    const adopted = new Map<string, Awaited<ReturnType<typeof adopt>>>();
-    const queue = changes.filter((c) => c.adopt);
-    await Promise.all(
-      Array.from({ length: Math.min(ADOPTERS, queue.length) }, async () => {
-        for (let c = queue.shift(); c !== undefined; c = queue.shift()) {
-          deps.signal?.throwIfAborted();
-          adopted.set(c.info.id, await adopt(c.info.id));
-        }
-      }),
-    );
-
     let seq = maxSeen(state.seen, signer.tag);
     const signed: { wire: ReturnType<typeof sealVersion>; version: Version }[] = [];
     const sign = (entry: string, deleted: boolean, content: Version['content'], obj: string | null, base: Version['vv'][]): Version => {
@@ -171,7 +134,7 @@ export function createBridge(deps: BridgeDeps) {
       let obj: string | null;
       let content: Version['content'];
       if (isNew) {
-        const a = adopted.get(info.id)!;
+        const a = shareable(info.id);
         obj = a.obj;
         content = { path, at: info.modified, size: a.size, sha256: a.sha256, fileKey: a.fileKey };
       } else {
@@ -237,46 +200,45 @@ export function createBridge(deps: BridgeDeps) {
         changed++;
         continue;
       }
-      if ((await objects.ciphertext.size(item.version.obj as never)) === null) {
+      if ((await objects.ciphertext.size(deps.names.localOf(item.version.obj!))) === null) {
         pending++;
         continue;
       }
       if (link !== undefined && live(link.item) && !samePath(link.path, item.path)) trash(link.item);
       toPut.push(item);
     }
-    // Many files at once through putMany (its objects' folders are fsynced once per batch, which
-    // a put per file would pay each time); one at a time when a batch is refused (a folder of
-    // that name in the way), so one such file does not hold back the others.
-    const read = (item: ViewItem) => () => {
+    // Many files at once, one commit per batch; one at a time when a batch is refused (a folder
+    // of that name in the way, an object that does not check out), so one such file does not
+    // hold back the others.
+    const entryOf = (item: ViewItem): AdoptEntry => {
       const c = item.version.content;
-      return objects.read(item.version.obj as never, Buffer.from(c.fileKey, 'base64') as never, c.size);
+      return { names: item.path, object: deps.names.localOf(item.version.obj!), fileKey: fileKeyFromBytes(Buffer.from(c.fileKey, 'base64')), size: c.size, sha256: c.sha256 };
     };
-    const linkOf = (item: ViewItem): { key: string; link: LocalLink } | null => {
-      const id = vault.children(ensureFolder(vault, [...base, ...item.path.slice(0, -1)])).find((x) => x.name === item.path[item.path.length - 1] && x.kind === 'file')?.id;
-      return id === undefined ? null : { key: item.key, link: { item: id, version: versionKey(item.version), vv: item.version.vv, sha256: vault.sha256Of(id), path: item.path } };
+    const refused = (err: unknown) => ['ITEM_EXISTS', 'NOT_A_FOLDER', 'OBJECT_DAMAGED', 'AGE_PAYLOAD_INVALID', 'INVALID_INPUT'].some((code) => isElohimError(err, code as never));
+    const linked = (item: ViewItem, info: EntryInfo) => {
+      links.push({ key: item.key, link: { item: info.id, version: versionKey(item.version), vv: item.version.vv, sha256: item.version.content.sha256, path: item.path } });
+      changed++;
     };
     const root = ensureFolder(vault, base);
-    for (let i = 0; i < toPut.length; i += PUT_BATCH) {
-      const batch = toPut.slice(i, i + PUT_BATCH);
+    for (let i = 0; i < toPut.length; i += ADOPT_BATCH) {
+      const batch = toPut.slice(i, i + ADOPT_BATCH);
+      let infos: EntryInfo[] | null = null;
       try {
-        await vault.putMany(root, batch.map((item) => ({ names: item.path, size: item.version.content.size, read: read(item) })), { replace: true, signal: deps.signal });
+        infos = await vault.adopt(root, batch.map(entryOf), { replace: true, signal: deps.signal });
       } catch (err) {
-        if (!isElohimError(err, 'ITEM_EXISTS') && !isElohimError(err, 'NOT_A_FOLDER')) throw err;
-        for (const item of batch) {
-          try {
-            const parent = ensureFolder(vault, [...base, ...item.path.slice(0, -1)]);
-            await vault.put(parent, item.path[item.path.length - 1]!, await read(item)(), { replace: true, sizeHint: item.version.content.size, signal: deps.signal });
-          } catch (e) {
-            if (!isElohimError(e, 'ITEM_EXISTS') && !isElohimError(e, 'NOT_A_FOLDER')) throw e;
-          }
-        }
+        if (!refused(err)) throw err;
+      }
+      if (infos !== null) {
+        batch.forEach((item, n) => linked(item, infos[n]!));
+        continue;
       }
       for (const item of batch) {
-        const l = linkOf(item);
-        if (l === null || l.link.sha256 !== item.version.content.sha256) pending++; // in the way: shown once it is moved
-        else {
-          links.push(l);
-          changed++;
+        try {
+          const [info] = await vault.adopt(root, [entryOf(item)], { replace: true, signal: deps.signal });
+          linked(item, info!);
+        } catch (err) {
+          if (!refused(err)) throw err;
+          pending++; // in the way, or not stored right: shown once that changes
         }
       }
     }

@@ -48,6 +48,7 @@ export function createSharesService(deps: {
     store: openSyncStore(records),
     audit: deps.audit,
     signingSeed: deps.derive('elohim/v1 mesh-sync signing'),
+    objectKey: deps.derive('elohim/v1 mesh-sync object ids'),
     deviceName: () => deps.mesh.status().name ?? 'this device',
     staging: deps.staging,
     clock: deps.clock,

@@ -27,6 +27,7 @@ import { exportBundle, importBundle } from '../bundle/bundle.ts';
 import { createWitness, WITNESS_PROTOCOL } from '../witness/witness.ts';
 import type { AuditLog } from '../../audit/index.ts';
 import type { Channel } from '../sync/frame.ts';
+import { objectNames, wireView } from './objects.ts';
 
 /** What shares need of the mesh node (src/mesh's `Mesh` satisfies it). */
 export interface MeshForSync {
@@ -48,6 +49,8 @@ export interface ShareServiceDeps {
   audit: AuditLog;
   /** 32 bytes from the vault key (`elohim/v1 mesh-sync signing`): this device's signing seed */
   signingSeed: Buffer;
+  /** 32 bytes from the vault key (`elohim/v1 mesh-sync object ids`): share objects' ids in the pool (objects.ts) */
+  objectKey: Buffer;
   deviceName: () => string;
   /** see the sync engine's `staging`; null in a folder with a deniable store */
   staging: string | null;
@@ -76,6 +79,7 @@ export type SyncEvent =
 export function createShareService(deps: ShareServiceDeps) {
   const { mesh, vault, store } = deps;
   const signer = deviceSigner(deps.signingSeed);
+  const names = objectNames(deps.objectKey);
   const peerId = () => {
     if (mesh.deviceId === null) throw new ElohimError('MESH_OFF');
     return mesh.deviceId;
@@ -86,7 +90,7 @@ export function createShareService(deps: ShareServiceDeps) {
     deviceName: deps.deviceName(),
     peerId,
     identities: () => mesh.ageIdentities(),
-    ciphertext: deps.objects.ciphertext,
+    ciphertext: wireView(deps.objects.ciphertext, names),
     staging: deps.staging,
     folderForNewShare: (name) => folderFor(name),
     clock: deps.clock,
@@ -108,7 +112,22 @@ export function createShareService(deps: ShareServiceDeps) {
       if (!taken.has(folder)) return folder;
     }
   }
-  const bridge = createBridge({ vault, objects: deps.objects, store, signer, clock: deps.clock, signal: deps.signal });
+  const bridge = createBridge({ vault, objects: deps.objects, store, signer, names, clock: deps.clock, signal: deps.signal });
+
+  // The shares hold the objects their indexes name (versions shown or not, conflict copies
+  // included), whatever the vault's items do: vault/refs.ts asks before removing one. Objects
+  // a share stops naming are released in the transaction that drops their versions.
+  let named: { generation: number; objects: Set<string> } | null = null;
+  const sharesNeed = (object: string): boolean => {
+    if (named?.generation !== store.generation) {
+      const objects = new Set<string>();
+      for (const state of store.shares.values()) for (const v of state.index.versions()) if (v.obj !== null) objects.add(names.localOf(v.obj));
+      named = { generation: store.generation, objects };
+    }
+    return named.objects.has(object);
+  };
+  store.onRelease = (wires) => vault.release(wires.map((w) => names.localOf(w)));
+  let unretain: (() => void) | null = null;
   const peerName = (peer: string) => mesh.peers().find((p) => p.deviceId === peer)?.name ?? store.cards.get(peer)?.name ?? peer.slice(0, 12);
   const witness = createWitness({ audit: deps.audit, signer, store, clock: deps.clock, peerName });
   /**
@@ -278,6 +297,8 @@ export function createShareService(deps: ShareServiceDeps) {
         pending++;
       }
     }
+    // Objects of versions superseded meanwhile, and of files deleted for good, that nothing names.
+    await vault.collect();
     return { changed, pending };
   }
 
@@ -360,6 +381,9 @@ export function createShareService(deps: ShareServiceDeps) {
     /** This log against what paired devices witnessed of it (for `audit verify`). */
     witnessCheck: () => witness.check(),
     start() {
+      unretain = vault.retain('mesh-shares', sharesNeed);
+      // What was released while this holder could not be asked (the vault opened before it).
+      void vault.collect().catch(() => {});
       mesh.handle(WITNESS_PROTOCOL, (channel, peer) => witness.exchange(channel, peer.deviceId, false, deps.signal));
       mesh.handle(SYNC_PROTOCOL, async (channel, peer) => {
         // Not inside `exclusive`: two devices syncing each other at once would each hold their
@@ -371,6 +395,8 @@ export function createShareService(deps: ShareServiceDeps) {
       });
     },
     stop() {
+      unretain?.();
+      unretain = null;
       mesh.unhandle(SYNC_PROTOCOL);
       mesh.unhandle(WITNESS_PROTOCOL);
       listeners.clear();

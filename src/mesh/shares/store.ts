@@ -68,6 +68,13 @@ export function memberOf(state: ShareState, dev: DeviceTag): Member | undefined 
 
 export interface SyncStore {
   readonly shares: Map<string, ShareState>;
+  /** Counts changes to the shares' indexes: a cache of the objects they name is stale when it moved. */
+  readonly generation: number;
+  /**
+   * Told, inside the transaction that drops versions, of the objects (wire ids) that no version
+   * of that share names any more: the service releases them to the vault (vault/refs.ts).
+   */
+  onRelease: ((objects: string[]) => void) | null;
   readonly cards: Map<string, { signPub: string; name: string }>;
   witnesses(): Extract<SyncRecord, { t: 'witness' }>[];
   putShare(record: ShareRecord, keys: Record<number, Buffer>, folder: string): ShareState;
@@ -121,9 +128,14 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
 
   const seenRecord = (state: ShareState): [RecordId, SyncRecord] => [rowId('seen', state.record.share), { t: 'seen', share: state.record.share, mine: state.seen, peers: state.peerSeen }];
 
+  let generation = 0;
   const store: SyncStore = {
     shares,
     cards,
+    get generation() {
+      return generation;
+    },
+    onRelease: null,
     witnesses: () => [...witnessRows.values()],
 
     putShare(record, keys, folder) {
@@ -131,6 +143,7 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
       const encoded: Record<string, string> = {};
       for (const [e, k] of Object.entries(keys)) encoded[e] = k.toString('base64');
       records.commit({ put: [[rowId('share', record.share), { t: 'share', record, keys: encoded, folder }]] });
+      generation++;
       if (old) {
         old.record = record;
         old.keys = keys;
@@ -147,6 +160,7 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
       const added: Version[] = [];
       const put: [RecordId, SyncRecord][] = [];
       const remove: RecordId[] = [];
+      const droppedObjects = new Set<string>();
       for (const { wire, version } of verified) {
         markSeen(state.seen, version.dev, version.seq);
         const { result, dropped } = state.index.merge(version);
@@ -156,13 +170,22 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
         state.wires.set(key, wire);
         put.push([rowId('version', key), { t: 'version', wire }]);
         for (const d of dropped) {
+          if (d.obj !== null) droppedObjects.add(d.obj);
           const dk = versionKey(d);
           state.wires.delete(dk);
           remove.push(rowId('version', dk));
         }
       }
       put.push(seenRecord(state));
-      records.commit({ put, remove });
+      if (droppedObjects.size > 0) {
+        for (const v of state.index.versions()) if (v.obj !== null) droppedObjects.delete(v.obj);
+      }
+      generation++;
+      // The release and the drop in one transaction (one database): a crash keeps both or neither.
+      records.transaction(() => {
+        if (droppedObjects.size > 0) store.onRelease?.([...droppedObjects]);
+        records.commit({ put, remove });
+      });
       return added;
     },
 

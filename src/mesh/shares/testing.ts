@@ -114,12 +114,18 @@ export interface TestDevice {
   audit: AuditLog;
   /** the audit log's rows, for tests that delete or replace them */
   auditRecords: { clear(): number };
+  /** the key of its share objects' ids in the pool (objects.ts) */
+  objectKey: Buffer;
   close(): Promise<void>;
 }
 
-/** A device on the hub; `pq`: its age identity is the hybrid post-quantum type. */
-export async function testDevice(hub: MemoryHub, name: string, all: TestDevice[], opts: { pq?: boolean } = {}): Promise<TestDevice> {
-  const tv = await openTestVault();
+/**
+ * A device on the hub; `pq`: its age identity is the hybrid post-quantum type; `pool`: an
+ * objects folder shared with other devices made with it (two vaults of one data folder).
+ */
+export async function testDevice(hub: MemoryHub, name: string, all: TestDevice[], opts: { pq?: boolean; pool?: string } = {}): Promise<TestDevice> {
+  const tv = await openTestVault({ pool: opts.pool });
+  const objectKey = randomBytes(32);
   const id = `12D3Koo${name}${randomBytes(4).toString('hex')}`;
   const pair = opts.pq ? generateHybridIdentity() : generateX25519Identity();
   const db = openDatabase(join(tv.dir, 'sync.sqlite'));
@@ -134,9 +140,10 @@ export async function testDevice(hub: MemoryHub, name: string, all: TestDevice[]
     audit,
     mesh,
     vault: tv.vault,
-    objects: createObjectStore({ root: join(tv.dir, 'objects'), hashers }),
+    objects: createObjectStore({ root: opts.pool ?? join(tv.dir, 'objects'), hashers }),
     store: openSyncStore(records),
     signingSeed: randomBytes(32),
+    objectKey,
     deviceName: () => name,
     staging: join(tv.dir, 'objects', 'tmp', 'mesh'),
     clock: Date.now,
@@ -152,6 +159,7 @@ export async function testDevice(hub: MemoryHub, name: string, all: TestDevice[]
     db,
     audit,
     auditRecords,
+    objectKey,
     async close() {
       controller.abort();
       shares.stop();

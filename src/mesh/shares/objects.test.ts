@@ -1,0 +1,137 @@
+/**
+ * Share objects as stored: one object per file on each device (no copy on the sharing side, no
+ * re-seal on the receiving side), the same ciphertext on both, and removed once nothing names
+ * it. Real vaults, real object pools on disk, an in-memory mesh (testing.ts).
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'node:test';
+import { putAt, readAt } from '../../vault/testing.ts';
+import { testDevice } from './testing.ts';
+import type { MemoryHub, TestDevice } from './testing.ts';
+
+async function devices(t: test.TestContext, n: number, opts: { pool?: string }[] = []) {
+  const hub: MemoryHub = { devices: new Map() };
+  const all: TestDevice[] = [];
+  t.after(async () => {
+    for (const d of all) await d.close();
+  });
+  for (const [i, name] of ['Laptop', 'Phone', 'Tablet'].slice(0, n).entries()) await testDevice(hub, name, all, opts[i] ?? {});
+  return all as [TestDevice, TestDevice, TestDevice];
+}
+
+/** Object ids in a pool folder. */
+async function pool(root: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const shard of await readdir(root).catch(() => [] as string[])) {
+    if (!/^[0-9a-f]{2}$/.test(shard)) continue;
+    for (const f of await readdir(join(root, shard))) out.push(shard + f);
+  }
+  return out.sort();
+}
+const poolOf = (d: TestDevice) => pool(join(d.tv.dir, 'objects'));
+const stored = (root: string, id: string) => readFile(join(root, id.slice(0, 2), id.slice(2)));
+const objectAt = (d: TestDevice, path: string) => d.tv.vault.objectOf(d.tv.vault.resolve(path)!).object;
+
+test('a received file is the sender\'s stored ciphertext, byte for byte, and neither side keeps a second object', async (t) => {
+  const [a, b] = await devices(t, 2);
+  await putAt(a.tv.vault, '/Team/plan.txt', 'the plan');
+  await putAt(a.tv.vault, '/Team/big.bin', Buffer.alloc(300_000, 7)); // several STREAM chunks
+  const before = await poolOf(a);
+  await a.shares.share('/Team', ['Phone']);
+  await a.shares.sync();
+  assert.deepEqual(await poolOf(a), before, 'sharing made no copy');
+  assert.equal((await poolOf(b)).length, 2, 'one object per received file');
+  for (const name of ['plan.txt', 'big.bin']) {
+    const mine = await stored(join(a.tv.dir, 'objects'), objectAt(a, `/Team/${name}`));
+    const theirs = await stored(join(b.tv.dir, 'objects'), objectAt(b, `/Shares/Team/${name}`));
+    assert.ok(mine.equals(theirs), `${name}: the same stored bytes on both devices`);
+  }
+  assert.equal((await readAt(b.tv.vault, '/Shares/Team/plan.txt')).toString(), 'the plan');
+  // The receiving vault's record is true: verify reads every object and checks its SHA-256.
+  assert.deepEqual((await b.tv.vault.verify()).damaged, []);
+  // Edits both ways keep it so: the phone's edit travels back as the phone's own object.
+  await putAt(b.tv.vault, '/Shares/Team/plan.txt', 'phone edit', { replace: true });
+  await b.shares.sync();
+  const edited = objectAt(a, '/Team/plan.txt');
+  assert.ok((await stored(join(a.tv.dir, 'objects'), edited)).equals(await stored(join(b.tv.dir, 'objects'), objectAt(b, '/Shares/Team/plan.txt'))));
+  assert.equal((await readAt(a.tv.vault, '/Team/plan.txt')).toString(), 'phone edit');
+});
+
+test('emptying the trash keeps an object the share still names; it goes once nothing names it, on every device', async (t) => {
+  const [a, b] = await devices(t, 2);
+  await putAt(a.tv.vault, '/Team/a.txt', 'first');
+  await a.shares.share('/Team', ['Phone']);
+  await a.shares.sync();
+  const objA = objectAt(a, '/Team/a.txt');
+  const objB = objectAt(b, '/Shares/Team/a.txt');
+
+  // Deleted for good on the laptop before any scan saw it: the share's index still names the
+  // object (the phone may not have it yet), so it stays.
+  a.tv.vault.trash(a.tv.vault.resolve('/Team/a.txt')!);
+  await a.tv.vault.emptyTrash();
+  assert.ok((await poolOf(a)).includes(objA), 'kept while the share names it');
+  // The next sync publishes the deletion: the share drops the version, nothing names the object.
+  await a.shares.sync();
+  assert.deepEqual(await poolOf(a), [], 'removed once nothing names it');
+  // On the phone the deletion went to the trash, which still holds the object until emptied.
+  assert.deepEqual(b.tv.vault.children(b.tv.vault.resolve('/Shares/Team')), []);
+  assert.ok((await poolOf(b)).includes(objB));
+  await b.tv.vault.emptyTrash();
+  assert.deepEqual(await poolOf(b), []);
+});
+
+test('superseded versions\' objects go once their trashed copies are emptied', async (t) => {
+  const [a, b] = await devices(t, 2);
+  await putAt(a.tv.vault, '/Team/doc.txt', 'v1');
+  await a.shares.share('/Team', ['Phone']);
+  await a.shares.sync();
+  await putAt(a.tv.vault, '/Team/doc.txt', 'v2', { replace: true }); // v1 to the laptop's trash
+  await a.shares.sync();
+  assert.equal((await readAt(b.tv.vault, '/Shares/Team/doc.txt')).toString(), 'v2');
+  // Each side: v2 live, v1 in the trash (a replace keeps the old version there).
+  assert.equal((await poolOf(a)).length, 2);
+  assert.equal((await poolOf(b)).length, 2);
+  await a.tv.vault.emptyTrash();
+  await b.tv.vault.emptyTrash();
+  assert.deepEqual(await poolOf(a), [objectAt(a, '/Team/doc.txt')]);
+  assert.deepEqual(await poolOf(b), [objectAt(b, '/Shares/Team/doc.txt')]);
+
+  // A rename moves the same object: still one object per side.
+  a.tv.vault.update(a.tv.vault.resolve('/Team/doc.txt')!, { name: 'renamed.txt' });
+  await a.shares.sync();
+  assert.equal((await readAt(b.tv.vault, '/Shares/Team/renamed.txt')).toString(), 'v2');
+  assert.equal((await poolOf(b)).length, 1);
+  assert.equal((await poolOf(a)).length, 1);
+
+  // A version received but never shown (a folder of the phone's stands at its name), then
+  // superseded: no vault item ever held its object, and the share lets it go.
+  b.tv.vault.mkdir(b.tv.vault.resolve('/Shares/Team'), 'blocked.txt');
+  await putAt(a.tv.vault, '/Team/blocked.txt', 'v1');
+  await a.shares.sync();
+  assert.equal((await poolOf(b)).length, 2, 'received, not shown');
+  await putAt(a.tv.vault, '/Team/blocked.txt', 'v2', { replace: true });
+  await a.shares.sync();
+  assert.equal((await poolOf(b)).length, 2, 'v1 went when v2 superseded it');
+});
+
+test('two vaults of one data folder in the same share each keep their own copy: one emptying its trash never removes the other\'s', async (t) => {
+  const shared = await mkdtemp(join(tmpdir(), 'elohim-pool-'));
+  t.after(() => rm(shared, { recursive: true, force: true }));
+  // The phone and the tablet are two vaults (say a decoy and the real one) of one data folder.
+  const [a, b, c] = await devices(t, 3, [{}, { pool: shared }, { pool: shared }]);
+  await putAt(a.tv.vault, '/Team/x.txt', 'for both');
+  await a.shares.share('/Team', ['Phone', 'Tablet'], { readOnly: true });
+  await a.shares.sync();
+  const inB = objectAt(b, '/Shares/Team/x.txt');
+  // The tablet (read-only: its deletion goes nowhere) deletes the file for good, and its
+  // share stops naming it once the owner deletes it too.
+  a.tv.vault.trash(a.tv.vault.resolve('/Team/x.txt')!);
+  await a.shares.sync();
+  await c.tv.vault.emptyTrash();
+  assert.equal(b.tv.vault.trashList().length, 1);
+  assert.deepEqual((await b.tv.vault.verify()).damaged, [], 'the phone still reads its file, in its trash');
+  assert.deepEqual(await pool(shared), [inB], 'the tablet removed its own copy only');
+});

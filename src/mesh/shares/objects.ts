@@ -1,0 +1,53 @@
+/**
+ * A share's objects have one id on the wire and another in this vault's pool.
+ *
+ * Why two: the pool is shared by every vault of the data folder, and a vault removes an object
+ * once none of its own holders names it (vault/refs.ts); it cannot see another vault's records.
+ * If two vaults of one device held the same share object under its wire id (both members of a
+ * share, or sharing with each other over loopback), one's trash could remove the other's file.
+ * So the id in the pool is the wire id under a keyed permutation of this vault (AES-256 on the
+ * 16-byte id, key derived from the vault key): each vault's copy has an id only it can compute,
+ * uniform like every other object id, and a vault file shared from here goes out under the
+ * inverse of its pool id, so that id maps back to the same object with no table to keep.
+ */
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { ElohimError } from '../../errors.ts';
+import type { CiphertextView, ObjectId } from '../../vault/index.ts';
+import { isObjectId } from '../../vault/index.ts';
+
+export interface ObjectNames {
+  /** this vault's pool id of the share object `wire`. Throws INVALID_INPUT for a malformed id. */
+  localOf(wire: string): ObjectId;
+  /** the wire id of this vault's pool object `local` */
+  wireOf(local: ObjectId): string;
+}
+
+export function objectNames(key: Buffer): ObjectNames {
+  if (key.length !== 32) throw new ElohimError('INTERNAL', 'the object-id key must be 32 bytes');
+  const permute = (hex: string, inverse: boolean): string => {
+    if (!isObjectId(hex)) throw new ElohimError('INVALID_INPUT', 'not an object id');
+    const c = inverse ? createDecipheriv('aes-256-ecb', key, null) : createCipheriv('aes-256-ecb', key, null);
+    c.setAutoPadding(false);
+    return Buffer.concat([c.update(Buffer.from(hex, 'hex')), c.final()]).toString('hex');
+  };
+  return {
+    localOf: (wire) => permute(wire, false) as ObjectId,
+    wireOf: (local) => permute(local, true),
+  };
+}
+
+/**
+ * The pool's ciphertext view addressed by wire ids, for the sync engine and bundles (which speak
+ * wire ids only): each call goes to this vault's copy. It lists nothing: the pool holds every
+ * vault's objects, and no share needs to enumerate them.
+ */
+export function wireView(view: CiphertextView, names: ObjectNames): CiphertextView {
+  return {
+    async *list() {
+      throw new ElohimError('INTERNAL', 'a share does not list the pool');
+    },
+    size: (wire) => view.size(names.localOf(wire)),
+    read: (wire, range) => view.read(names.localOf(wire), range),
+    write: (wire, source, check, opts) => view.write(names.localOf(wire), source, check, opts),
+  };
+}

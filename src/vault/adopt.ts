@@ -1,0 +1,112 @@
+/**
+ * Files whose contents are an object this vault did not seal: a shared folder's file received
+ * from another device is kept as the ciphertext that travelled (no re-encryption, no second
+ * object), and a file of this vault is shared as the object it is stored as (no copy).
+ *
+ * `adopt` records an item holding the given file key and pointing at an object already in the
+ * pool, once every chunk of the object authenticates under that key and its plaintext hashes to
+ * the given SHA-256: the record never points at bytes it cannot open, and its recorded hash is
+ * true (what `verify`, ETags and sync compare). The object stays where it is; several items and
+ * a share's index may name it, and it is removed only once none does (refs.ts).
+ */
+import { fileKeyFromBytes } from '../crypto/age/index.ts';
+import { ElohimError } from '../errors.ts';
+import type { RecordId } from '../db/index.ts';
+import { isObjectId } from './objects/index.ts';
+import type { Item } from './tree.ts';
+import type { VaultCore } from './core.ts';
+import type { References } from './refs.ts';
+import { createPlacement } from './write.ts';
+import type { AdoptEntry, Vault } from './index.ts';
+
+/** Objects authenticated at once (reads overlap; the hashing goes to the hasher pool). */
+const CONCURRENCY = 8;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+export function createAdopter(core: VaultCore, refs: References): Pick<Vault, 'adopt' | 'objectOf'> {
+  const { tree, objects, clock } = core;
+  const { folderAt, pathBelow, checkNames, recheck } = createPlacement(core);
+
+  /** Reads the object through the one decryptor (each chunk authenticated) and hashes it. */
+  async function authenticate(entry: AdoptEntry, signal: AbortSignal | undefined): Promise<void> {
+    const plain = await objects.read(entry.object, entry.fileKey, entry.size);
+    const hash = core.hashers.create(entry.size);
+    let digest: string;
+    try {
+      for await (const piece of plain) {
+        signal?.throwIfAborted();
+        await hash.update(piece as Buffer);
+      }
+      digest = await hash.digest();
+    } catch (err) {
+      hash.destroy();
+      plain.destroy();
+      throw err;
+    }
+    if (digest !== entry.sha256) throw new ElohimError('OBJECT_DAMAGED', 'the object does not hold the contents its SHA-256 names');
+  }
+
+  function checkEntry(entry: AdoptEntry): void {
+    if (!isObjectId(entry.object)) throw new ElohimError('INVALID_INPUT', 'not an object id');
+    if (!Number.isSafeInteger(entry.size) || entry.size < 0) throw new ElohimError('INVALID_INPUT', 'the size must be a non-negative integer');
+    if (!SHA256_HEX.test(entry.sha256)) throw new ElohimError('INVALID_INPUT', 'the SHA-256 must be 64 hex digits');
+    fileKeyFromBytes(entry.fileKey); // throws for a key of the wrong length
+  }
+
+  return {
+    objectOf(id) {
+      const item = core.fileById(id);
+      return { object: item.object!, fileKey: core.fileKeyOf(item), size: item.size!, sha256: item.sha256! };
+    },
+
+    async adopt(parentId, entries, opts = {}) {
+      opts.signal?.throwIfAborted();
+      const base = core.folderById(parentId);
+      const seen = new Set<string>();
+      for (const entry of entries) {
+        checkEntry(entry);
+        const names = checkNames(base, entry.names);
+        if (names.length === 0) throw new ElohimError('INVALID_INPUT', 'a file needs a name');
+        const key = names.join('/');
+        if (seen.has(key)) throw new ElohimError('ITEM_EXISTS', `${pathBelow(base, names)} is given twice`);
+        seen.add(key);
+        const existing = tree.resolve(names, base);
+        if (existing !== undefined && (existing === null || existing.kind === 'folder' || !opts.replace)) {
+          throw new ElohimError('ITEM_EXISTS', `${pathBelow(base, names)} already exists`);
+        }
+      }
+      // Pinned before anything is read: a collection pass that has not started removing one of
+      // them now leaves it alone, and one that has is seen here (refs.ts).
+      const unpin = refs.pin(entries.map((e) => e.object));
+      try {
+        if (entries.some((e) => refs.removing(e.object))) throw new ElohimError('OBJECT_DAMAGED', 'the stored object is being removed');
+        const queue = [...entries];
+        await Promise.all(
+          Array.from({ length: Math.min(CONCURRENCY, queue.length) }, async () => {
+            for (let e = queue.shift(); e !== undefined; e = queue.shift()) {
+              opts.signal?.throwIfAborted();
+              await authenticate(e, opts.signal);
+            }
+          }),
+        );
+        opts.signal?.throwIfAborted();
+        // As in putMany: what changed meanwhile decides now, with no await before the commit.
+        const pending: Item[] = [];
+        const items: Item[] = [];
+        const replaced: Item[] = [];
+        for (const entry of entries) {
+          const names = checkNames(base, entry.names);
+          const parent = folderAt(base, names.slice(0, -1), pending);
+          const fresh = pending.some((f) => f.id === parent);
+          const old = fresh ? undefined : recheck(parent, names.at(-1)!, opts.replace);
+          if (old !== undefined) replaced.push({ ...old, trashedAt: clock() });
+          items.push(core.fileItem(parent as RecordId | null, names.at(-1)!, entry.fileKey, entry.object, { size: entry.size, sha256: entry.sha256 }));
+        }
+        core.commit({ put: [...pending, ...items, ...replaced] });
+        return items.map((item) => core.info(item));
+      } finally {
+        unpin();
+      }
+    },
+  };
+}
