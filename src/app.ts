@@ -26,7 +26,7 @@ import { createStoreFile, openStore } from './store/index.ts';
 import type { DeniableStore } from './store/index.ts';
 import { createMeshService, meshRecordStores } from './mesh/index.ts';
 import { createSharesService, sharesRecordStores } from './mesh/shares/index.ts';
-import { asRepositoryKey, BACKUP_RECORD_KINDS, backupRecordKeys, backupRecordStores, createBackupService, createFolderRestore } from './backup/index.ts';
+import { asRepositoryKey, BACKUP_RECORD_KINDS, backupRecordKeys, backupRecordStores, createBackupService, createFolderRestore, storeBackupSource } from './backup/index.ts';
 import type { BackupRecord, FolderRestore } from './backup/index.ts';
 import type { BuiltWorkspace, Workspace, Workspaces } from './workspace/index.ts';
 
@@ -50,11 +50,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
  * the database pages that moving a few files to the trash and emptying it write.
  */
 const RESERVE_BYTES = 2 * 1024 * 1024;
-
-/** What a backup of a folder with a deniable store meets (see buildWorkspace). */
-const noStoreBackup = (): never => {
-  throw new ElohimError('INVALID_INPUT', 'backing up a folder with a deniable store is not supported yet: copy store.bin (all of it) with the folder instead');
-};
 
 /** The files of a data folder. */
 export function dataPaths(dir: string) {
@@ -206,12 +201,12 @@ export function createApp(config: AppConfig, opts: { clock?: () => number; meshA
     });
     followVault = (items) => assistant.vaultChanged(items);
     // The cloud backup: targets sealed under its own keys; the repository key from the keyring.
+    const repositoryKey = asRepositoryKey(keyring.backupKey(key));
     const backup = createBackupService({
       records: createRecordStore<BackupRecord>({ db: dbOf(key), keys: backupRecordKeys(derivation(key)), kinds: BACKUP_RECORD_KINDS }),
-      // A folder with a deniable store is one file whose every byte may have changed: the backup
-      // engine does not read it yet, and says so rather than back up nothing.
-      folder: { paths, db: store() === null ? database : noStoreBackup, objects: objects.ciphertext },
-      key: asRepositoryKey(keyring.backupKey(key)),
+      // A folder with a deniable store is backed up as store.bin in blocks (backup/store-source.ts).
+      folder: store() === null ? { paths, db: database, objects: objects.ciphertext } : storeBackupSource({ paths, store: () => store()!, key: repositoryKey }),
+      key: repositoryKey,
       clock,
       signal,
       audit: (event, details) => {
@@ -302,7 +297,7 @@ export function createApp(config: AppConfig, opts: { clock?: () => number; meshA
       return result;
     },
     maintain: (opts) => maintenance.run(opts),
-    restoreFromBackup: createFolderRestore({ paths, db: database, objects, objectsDir: paths.objects, throttlePath: paths.throttle, lock }),
+    restoreFromBackup: createFolderRestore({ paths, db: database, objects, objectsDir: paths.objects, throttlePath: paths.throttle, lock, storePath: paths.store }),
     models,
     embedded,
     close() {

@@ -257,20 +257,7 @@ describe('the backup service of a workspace', () => {
   });
 });
 
-test('a folder set up with a deniable store is refused with a clear message, and nothing is written to the target', async () => {
-  const home = join(await tempDir('elohim-bk-store-'), 'home');
-  const app = createApp({ home });
-  try {
-    await app.init({ passphrase: PASSPHRASE, argon2: { memory: 19456, passes: 2, parallelism: 1 }, reserve: 8 * 1024 * 1024 });
-    const root = await tempDir('elohim-bk-store-usb-');
-    const { workspace } = await app.workspaces.unlock(REAL);
-    workspace.backup.addTarget('usb', { address: root });
-    await assert.rejects(workspace.backup.run('usb'), (err: Error & { code?: string }) => err.code === 'INVALID_INPUT' && /deniable store/.test(err.message));
-    assert.deepEqual([...(await targetFiles(root)).keys()].filter((n) => n !== 'config'), []);
-  } finally {
-    app.close();
-  }
-});
+// A folder set up with a deniable store is backed up as store.bin in blocks: test/backup-store.test.ts.
 
 test('removing the decoy removes its backup targets too: no row opens under its backup keys afterwards', async () => {
   const folder = await makeFolder({ decoy: true });

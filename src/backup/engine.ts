@@ -39,6 +39,8 @@ export interface BackupDeps {
   /** the repository key (format/v1.ts: derived from the front vault's master key) */
   key: RepositoryKey;
   clock: () => number;
+  /** holds the folder still while a backup reads it (a deniable store: store-source.ts) */
+  hold?: () => Disposable;
 }
 
 export interface BackupProgress {
@@ -121,6 +123,8 @@ export function createBackupEngine(deps: BackupDeps) {
     async backup(target: Target, opts: { signal?: AbortSignal; onProgress?: (p: BackupProgress) => void } = {}): Promise<BackupSummary> {
       const { signal } = opts;
       await ensureRepository(target, signal);
+      // Released however the backup ends (store-source.ts: a deniable store is read from its hold).
+      using _held = deps.hold?.() ?? null;
 
       // What the repository holds, fetched while the folder is read.
       const remote = Promise.all([

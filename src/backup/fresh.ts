@@ -16,6 +16,7 @@ import type { UnlockSecret } from '../keyring/index.ts';
 import { asRepositoryKey } from './format/v1.ts';
 import type { RepositoryKey } from './format/v1.ts';
 import { restoreFolder } from './restore.ts';
+import { isStoreRepository, storeRestore } from './store-restore.ts';
 import type { Bootstrap, RestoreInto, RestoreProgress, RestoreSummary } from './restore.ts';
 import type { Target } from './target.ts';
 
@@ -25,6 +26,8 @@ export interface FolderRestoreDeps extends RestoreInto {
   throttlePath: string;
   /** the data folder's process lock: nobody else may use the folder meanwhile */
   lock: { acquire(): Promise<void> };
+  /** where store.bin goes when the backup is of a folder with a deniable store (store-restore.ts) */
+  storePath?: string;
 }
 
 export interface FolderRestoreOptions {
@@ -48,16 +51,23 @@ export function createFolderRestore(deps: FolderRestoreDeps) {
     const unlock = opts.unlock ?? (secret ? async (image: Bootstrap) => asRepositoryKey(await backupKeyFromImage(image, secret)) : null);
     if (unlock === null) throw new TypeError('a restore needs a secret or an unlock function');
     await requireDataFolderOrEmpty(dirname(deps.objectsDir));
-    await makeFolders(deps.objectsDir);
+    // A folder with a deniable store comes back as store.bin, without objects/ (store-restore.ts).
+    const store = deps.storePath !== undefined && (await isStoreRepository(opts.target, opts.signal)) ? await storeRestore({ path: deps.storePath, paths: deps.paths, target: opts.target, unlock }) : null;
+    if (store === null) await makeFolders(deps.objectsDir);
     await deps.lock.acquire();
-    const summary = await restoreFolder({ target: opts.target, into: deps, unlock, snapshot: opts.snapshot, signal: opts.signal, onProgress: opts.onProgress });
+    let summary: RestoreSummary;
+    try {
+      summary = await restoreFolder({ target: opts.target, into: store?.into ?? deps, unlock: store?.unlock ?? unlock, snapshot: opts.snapshot, signal: opts.signal, onProgress: opts.onProgress });
+    } finally {
+      await store?.close();
+    }
     if (!existsSync(deps.throttlePath)) await writeFileAtomic(deps.throttlePath, JSON.stringify({ failures: 0, notBefore: 0 }));
     return summary;
   };
 }
 
 /** What a data folder (or an interrupted restore into one) may hold; anything else is someone else's folder. */
-const DATA_FOLDER_NAMES = /^(db\.sqlite(-wal|-shm|-journal)?|objects|lock|config\.json|unlock-throttle\.json|reserve|keyslots\.bin(\.restore-[0-9a-f]{16})?)$/;
+const DATA_FOLDER_NAMES = /^(db\.sqlite(-wal|-shm|-journal)?|objects|lock|config\.json|unlock-throttle\.json|reserve|store\.bin|keyslots\.bin(\.restore-[0-9a-f]{16})?)$/;
 
 /**
  * Refuses a folder that holds files of its own (a restore into ~ or /etc by a slip of the path

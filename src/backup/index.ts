@@ -33,6 +33,7 @@ export type { BackupService } from './service.ts';
 export { backupRecordKeys, backupRecordStores, BACKUP_RECORD_KINDS, meter as progressMeter } from './records.ts';
 export type { BackupRecord, JobProgress, LastBackup, LastProof, TargetInfo } from './records.ts';
 export { createFolderRestore, recordFreshRestore } from './fresh.ts';
+export { storeBackupSource } from './store-source.ts';
 export type { FolderRestore, FolderRestoreOptions } from './fresh.ts';
 export { buildTarget, describeTarget, parseTarget } from './target-spec.ts';
 export type { TargetInput, TargetSpec } from './target-spec.ts';

@@ -6,5 +6,5 @@
  * blocks; format.ts and entries.ts are the bytes. ARCHITECTURE.md says why it is built this way.
  */
 export { createStoreFile, openStore } from './store.ts';
-export type { DeniableStore } from './store.ts';
+export type { DeniableStore, StoreImage } from './store.ts';
 export { BLOCK, MIN_STORE, parseSize, regionSize } from './format.ts';

@@ -48,6 +48,20 @@ export interface RegionIo {
   base: number;
   /** blocks in the region */
   blocks: number;
+  /** the store's hold (a backup reading it, store.ts `hold`); absent in tests of a lone region */
+  hold?: StoreHold;
+}
+
+/**
+ * While a backup reads the store it is held (store.ts `hold`): the image it reads must be the
+ * state at the moment the hold began, yet the vault goes on writing. Held, a region never
+ * overwrites a block that state names: freed blocks are not reused (`release` is deferred),
+ * and nothing is compacted. Log blocks written meanwhile are reported (`touched`) so the reader
+ * puts random bytes where they are, and the chain the image holds ends where it ended then.
+ */
+export interface StoreHold {
+  held(): boolean;
+  touched(position: number): void;
 }
 
 interface Chain {
@@ -96,6 +110,7 @@ function readBlock(io: RegionIo, index: number): Buffer {
 }
 
 function writeBlock(io: RegionIo, index: number, bytes: Buffer): void {
+  io.hold?.touched(io.base + index * BLOCK);
   let done = 0;
   while (done < bytes.length) done += writeSync(io.fd, bytes, done, bytes.length - done, io.base + index * BLOCK + done);
 }
@@ -115,6 +130,8 @@ export class Region {
   /** blocks of the chain's snapshot entry */
   #snapshotBlocks = 1;
   #closed = false;
+  /** Blocks freed while the store was held (StoreHold): free again once it is not. */
+  #deferred: Extent[] = [];
   /** Files of objects open for writing (runs.ts): a region is not moved under them. */
   writers = 0;
   /** Set while the region is copied to the other position (store.ts): nothing may change it. */
@@ -162,6 +179,10 @@ export class Region {
   }
 
   release(extents: Iterable<Extent>): void {
+    if (this.io.hold?.held() === true) {
+      for (const e of extents) this.#deferred.push([e[0], e[1]]);
+      return;
+    }
     for (const [start, count] of extents) {
       for (let i = start; i < start + count; i++) {
         if (this.#used[i] === 1) {
@@ -170,6 +191,13 @@ export class Region {
         }
       }
     }
+  }
+
+  /** Frees what was released while the store was held (store.ts, when the hold ends). */
+  releaseDeferred(): void {
+    const deferred = this.#deferred;
+    this.#deferred = [];
+    if (!this.#closed) this.release(deferred);
   }
 
   #mark(extents: Iterable<Extent>): void {
@@ -282,12 +310,13 @@ export class Region {
     if (this.moving) throw movingError();
     this.#writeEntry(entry);
     fdatasyncSync(this.io.fd);
-    if (this.#chain.blocks.length > 2 * this.#snapshotBlocks + COMPACT_SLACK && !this.#compactQueued) {
+    // Not while a backup holds the store: compaction overwrites the chain the backup is reading.
+    if (this.#chain.blocks.length > 2 * this.#snapshotBlocks + COMPACT_SLACK && !this.#compactQueued && this.io.hold?.held() !== true) {
       this.#compactQueued = true;
       // Not now: inside a commit the database holds the transaction that is not yet committed.
       setImmediate(() => {
         this.#compactQueued = false;
-        if (!this.#closed && !this.db.isTransaction) this.compact();
+        if (!this.#closed && !this.db.isTransaction && this.io.hold?.held() !== true) this.compact();
       });
     }
   }
@@ -331,6 +360,7 @@ export class Region {
    * names. Skipped when the region lacks the room (the log then just goes on).
    */
   compact(): void {
+    if (this.io.hold?.held() === true) return;
     const old = this.#chain;
     const [first] = (() => {
       try {

@@ -17,7 +17,7 @@ import type { ObjectStore } from '../vault/index.ts';
 import { BLOCK, regionKeyOf, regionSize } from './format.ts';
 import { createRegionObjects } from './objects.ts';
 import { formatRegion, openRegion } from './region.ts';
-import type { Region, RegionIo, StoreFile } from './region.ts';
+import type { Region, RegionIo, StoreFile, StoreHold } from './region.ts';
 
 const readAsync = promisify(read);
 const writeAsync = promisify(write);
@@ -47,12 +47,28 @@ export interface DeniableStore {
   touch(): Promise<void>;
   /** Free and total bytes of that vault's region. */
   usage(keys: RecordKeys): { free: number; total: number };
+  /**
+   * Holds the store still for a backup (region.ts, StoreHold): until disposed, no block the
+   * state of this moment names is overwritten (no compaction, freed blocks not reused; adding
+   * or removing a decoy is refused with VAULT_BUSY), while vaults go on writing to free blocks.
+   * `image` reads bytes of store.bin as they were when the hold began, as far as any vault can
+   * tell: log blocks written since are given as random bytes, so the chains end where they did.
+   * Holds nest (two backups at once hold until both end).
+   */
+  hold(): StoreImage;
+  /** Bytes of store.bin (the whole file, both regions). */
+  readonly size: number;
   close(): void;
 }
 
 interface Open {
   region: Region;
   objects: ObjectStore;
+}
+
+export interface StoreImage extends Disposable {
+  /** Reads `length` bytes at `position` of the held image into a new buffer. */
+  read(position: number, length: number): Promise<Buffer>;
 }
 
 /**
@@ -103,7 +119,19 @@ export function openStore(deps: { path: string; size: number; hashers: HasherPoo
     writev: (buffers, position) => writevAsync(fdOf(), buffers, position),
     datasync: () => datasyncAsync(fdOf()),
   };
-  const ioAt = (position: number): RegionIo => ({ fd: fdOf(), base: position * blocks * BLOCK, blocks });
+  /** Holds taken (backups reading), and the log blocks written since the first began. */
+  let holds = 0;
+  let touched = new Set<number>();
+  const hold: StoreHold = {
+    held: () => holds > 0,
+    touched: (position) => {
+      if (holds > 0) touched.add(position);
+    },
+  };
+  const refuseHeld = () => {
+    if (holds > 0) throw new ElohimError('VAULT_BUSY', 'a backup is reading the deniable store: add or remove the decoy once it has finished');
+  };
+  const ioAt = (position: number): RegionIo => ({ fd: fdOf(), base: position * blocks * BLOCK, blocks, hold });
   /** Open regions, by a fingerprint of their key (never the key itself). */
   const open = new Map<string, Open>();
   const nameOf = (keys: RecordKeys) => createHash('sha256').update(regionKeyOf(keys.tag)).digest('hex');
@@ -170,23 +198,38 @@ export function openStore(deps: { path: string; size: number; hashers: HasherPoo
     o.region.io.base = target;
   }
 
+  /** A region being made (and the front one moved behind it): a hold then would read half a copy. */
+  let formatting = 0;
+
+  async function formatAt(keys: RecordKeys, position: number): Promise<void> {
+    const name = nameOf(keys);
+    const there = held(position);
+    if (there !== undefined && there[0] !== name) {
+      if (held(1 - position) !== undefined) throw new ElohimError('VAULT_BUSY', 'another vault is unlocked: lock it first');
+      await move(there[1], 1 - position);
+    }
+    open.get(name)?.region.close();
+    open.delete(name);
+    remember(name, formatRegion(ioAt(position), regionKeyOf(keys.tag)));
+  }
+
   return {
     databaseFor: (keys) => require(keys).region.db,
     objectsFor: (keys) => require(keys).objects,
 
     async format(keys, position) {
-      const name = nameOf(keys);
-      const there = held(position);
-      if (there !== undefined && there[0] !== name) {
-        if (held(1 - position) !== undefined) throw new ElohimError('VAULT_BUSY', 'another vault is unlocked: lock it first');
-        await move(there[1], 1 - position);
+      refuseHeld();
+      formatting++;
+      try {
+        await formatAt(keys, position);
+      } finally {
+        formatting--;
       }
-      open.get(name)?.region.close();
-      open.delete(name);
-      remember(name, formatRegion(ioAt(position), regionKeyOf(keys.tag)));
     },
 
     destroy(keys) {
+
+      refuseHeld();
       const o = find(keys);
       if (o === null) return;
       for (const copy of [0, 1]) writeSync(fdOf(), randomBytes(BLOCK), 0, BLOCK, o.region.io.base + copy * BLOCK);
@@ -209,6 +252,48 @@ export function openStore(deps: { path: string; size: number; hashers: HasherPoo
     usage(keys) {
       const o = require(keys);
       return { free: o.region.freeBlocks * BLOCK, total: blocks * BLOCK };
+    },
+
+    size: blocks * BLOCK * 2,
+
+    hold() {
+      if (formatting > 0) throw new ElohimError('VAULT_BUSY', 'a decoy is being added: back up once it is done');
+      holds++;
+      // A key of this hold for the random bytes that stand in for log blocks written since: the
+      // same block reads the same while the hold lasts (a backup reads a block twice: to hash
+      // it, then to upload it), and nothing links them to anything else.
+      const filler = randomBytes(32);
+      let done = false;
+      return {
+        async read(position, length) {
+          if (done) throw new Error('the deniable store is no longer held');
+          const buf = Buffer.alloc(length);
+          for (let at = 0; at < length; ) {
+            const { bytesRead } = await file.read(buf, at, length - at, position + at);
+            if (bytesRead === 0) throw new ElohimError('VAULT_CORRUPT', 'the deniable store file is shorter than it should be');
+            at += bytesRead;
+          }
+          // After the read: a block written while it ran was marked before its write began.
+          for (let b = Math.floor(position / BLOCK) * BLOCK; b < position + length; b += BLOCK) {
+            if (!touched.has(b)) continue;
+            const iv = Buffer.alloc(16);
+            iv.writeUIntBE(b, 10, 6);
+            const random = createCipheriv('aes-256-ctr', filler, iv).update(Buffer.alloc(BLOCK));
+            const from = Math.max(b, position);
+            const to = Math.min(b + BLOCK, position + length);
+            random.copy(buf, from - position, from - b, to - b);
+          }
+          return buf;
+        },
+        [Symbol.dispose]() {
+          if (done) return;
+          done = true;
+          holds--;
+          if (holds > 0) return;
+          touched = new Set();
+          for (const o of open.values()) o.region.releaseDeferred();
+        },
+      };
     },
 
     close() {
