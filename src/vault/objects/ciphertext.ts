@@ -14,6 +14,7 @@
  *   decoy's backup covers the whole folder). The digest is of ciphertext and says nothing of the
  *   contents; its authenticity comes from the manifest's.
  */
+import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,6 +22,8 @@ import { Readable } from 'node:stream';
 import type { FileKey } from '../../crypto/age/index.ts';
 import type { HasherPool } from '../../crypto/index.ts';
 import { ElohimError } from '../../errors.ts';
+import { createBatch } from './batch.ts';
+import type { BatchOptions, BatchSink, ObjectBatch } from './batch.ts';
 import { isObjectId, storedSize } from './layout.ts';
 import type { ObjectId } from './layout.ts';
 import { isEnoent, pump } from './pool.ts';
@@ -49,10 +52,18 @@ export interface CiphertextView {
   read(id: ObjectId, range?: { start: number; end: number }): Promise<Readable>;
   /**
    * Keeps `source`, an object's stored bytes, under `id`, once every byte is in, durable and
-   * checked; returns the stored size and SHA-256. Throws ITEM_EXISTS if the object exists,
-   * OBJECT_DAMAGED or AGE_PAYLOAD_INVALID if the bytes do not check out (nothing is kept then).
+   * checked; returns the stored size and SHA-256. Throws ITEM_EXISTS if the object exists or is
+   * being written, OBJECT_DAMAGED or AGE_PAYLOAD_INVALID if the bytes do not check out (nothing
+   * is kept then). With `batch`, the checked object waits in the batch, not yet durable nor in
+   * place, until `batch.commit()` (batch.ts).
    */
-  write(id: ObjectId, source: AsyncIterable<Uint8Array>, check: StoredCheck, opts?: { signal?: AbortSignal }): Promise<WriteResult>;
+  write(id: ObjectId, source: AsyncIterable<Uint8Array>, check: StoredCheck, opts?: { signal?: AbortSignal; batch?: ObjectBatch }): Promise<WriteResult>;
+  /**
+   * A batch of objects made durable together (batch.ts), for a restore or a sync of many objects:
+   * stream them in with `write(…, { batch })`, or bytes in memory with `batch.write`. Optional:
+   * other views (a deniable store's) may not have one.
+   */
+  batch?(opts?: BatchOptions): ObjectBatch;
 }
 
 export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }): CiphertextView {
@@ -64,6 +75,33 @@ export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }):
    * so the transfer or restore that resumes can write the object again.
    */
   const writing = new Set<ObjectId>();
+  /** The batches this view made, so that `write(…, { batch })` reaches the batch's inner side. */
+  const sinks = new WeakMap<ObjectBatch, BatchSink>();
+  const sinkOf = (batch: ObjectBatch): BatchSink => {
+    const sink = sinks.get(batch);
+    if (sink === undefined) throw new TypeError('the batch belongs to another object pool');
+    return sink;
+  };
+
+  /**
+   * What every write checks first, then claims `id` (adds it to `writing`: the caller removes it
+   * unless the object goes into a batch). Throws ITEM_EXISTS / INVALID_INPUT.
+   */
+  async function begin(id: ObjectId, check: StoredCheck) {
+    if ((await view.size(id)) !== null) throw new ElohimError('ITEM_EXISTS', 'the object is already stored');
+    const stored = 'fileKey' in check ? storedSize(check.size) : check.storedSize;
+    if (!Number.isSafeInteger(stored) || stored < 0) throw new ElohimError('INVALID_INPUT', 'the expected size must be a non-negative integer');
+    if (writing.has(id)) throw new ElohimError('ITEM_EXISTS', 'the object is being written already');
+    const codec = 'fileKey' in check ? authenticating(check.fileKey, stored) : passing(stored);
+    const checkDigest =
+      'storedSha256' in check
+        ? (result: WriteResult) => {
+            if (result.sha256 !== check.storedSha256) throw new ElohimError('OBJECT_DAMAGED', 'the received object does not match its SHA-256');
+          }
+        : undefined;
+    writing.add(id);
+    return { codec, checkDigest, stored };
+  }
 
   /** Called with `id` already in `writing`, so a leftover is never a write of this process. */
   async function newFile(id: ObjectId): ReturnType<Pool['newFile']> {
@@ -120,31 +158,64 @@ export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }):
     },
 
     async write(id, source, check, opts = {}) {
-      if ((await view.size(id)) !== null) throw new ElohimError('ITEM_EXISTS', 'the object is already stored');
-      const stored = 'fileKey' in check ? storedSize(check.size) : check.storedSize;
-      if (!Number.isSafeInteger(stored) || stored < 0) throw new ElohimError('INVALID_INPUT', 'the expected size must be a non-negative integer');
-      if (writing.has(id)) throw new ElohimError('ITEM_EXISTS', 'the object is being written already');
-      writing.add(id);
+      const batch = opts.batch === undefined ? undefined : sinkOf(opts.batch);
+      const { codec, checkDigest, stored } = await begin(id, check);
+      let batched = false;
       try {
         const { file, target } = await newFile(id);
         const writer = createObjectWriter({
-          target,
+          // In a batch the object stays in its temp file, unsynced, until the batch commits.
+          target: batch === undefined ? target : { ...target, publish: async () => {} },
+          durable: batch === undefined,
           file,
           position: 0,
-          codec: 'fileKey' in check ? authenticating(check.fileKey, stored) : passing(stored),
+          codec,
           hash: hashers.create(stored),
-          check:
-            'storedSha256' in check
-              ? (result) => {
-                  if (result.sha256 !== check.storedSha256) throw new ElohimError('OBJECT_DAMAGED', 'the received object does not match its SHA-256');
-                }
-              : undefined,
+          check: checkDigest,
           onFailure: 'discard',
         });
-        return await pump(writer, source, opts);
+        const result = await pump(writer, source, opts);
+        if (batch !== undefined) {
+          batch.adopt(id, stored);
+          batched = true;
+        }
+        return result;
       } finally {
-        writing.delete(id);
+        // A batched object stays in `writing` until its batch puts it in place or deletes it.
+        if (!batched) writing.delete(id);
       }
+    },
+
+    batch(opts) {
+      const sink = createBatch(pool, (id) => writing.delete(id), opts);
+      const batch: ObjectBatch = {
+        get size() {
+          return sink.size;
+        },
+        get bytes() {
+          return sink.bytes;
+        },
+        async write(id, bytes, check) {
+          // Bytes in memory: checked whole, then one synchronous write (batch.ts says why).
+          const { codec, checkDigest } = await begin(id, check);
+          try {
+            const c = codec(() => {});
+            c.write(bytes);
+            c.end();
+            const result = { size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+            checkDigest?.(result);
+            sink.writeNow(id, bytes);
+            return result;
+          } catch (err) {
+            writing.delete(id);
+            throw err;
+          }
+        },
+        commit: () => sink.commit(),
+        abort: () => sink.abort(),
+      };
+      sinks.set(batch, sink);
+      return batch;
     },
   };
   return view;

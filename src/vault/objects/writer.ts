@@ -79,6 +79,11 @@ export interface WriterInit {
   codec(emit: (stored: Buffer) => void): WriterCodec;
   /** Hashes the input; its digest is the result's sha256. */
   hash: Hasher;
+  /**
+   * false: `finish` leaves the last bytes to the caller's later sync (objects/batch.ts, which
+   * makes many objects durable at once) instead of an fsync of its own. Default true.
+   */
+  durable?: boolean;
   /** Checked after the last byte is durable and before the object is published. */
   check?(result: WriteResult): void;
   /**
@@ -154,8 +159,10 @@ export function createObjectWriter(init: WriterInit): ObjectWriter {
         codec.end();
         await flush();
         const result = { size: codec.position, sha256: await hash.digest() };
-        file ??= await target.reopen(position);
-        await file.sync();
+        if (init.durable !== false) {
+          file ??= await target.reopen(position);
+          await file.sync();
+        }
         await release();
         init.check?.(result);
         opts.signal?.throwIfAborted();
