@@ -240,9 +240,18 @@ export function createShareService(deps: ShareServiceDeps) {
     return summary(state);
   }
 
+  /**
+   * One audit entry per completed sync session, on each side (`side`: which one started it):
+   * counts only, no device, file or folder names.
+   */
+  const auditSync = (side: 'started' | 'answered', r: { versions: number; objects: number; bytes: number }) =>
+    audited({ action: 'sync', side, versions: r.versions, objects: r.objects, bytes: r.bytes });
+
   async function syncPeer(device: string, signal?: AbortSignal) {
     const combined = signal ? AbortSignal.any([signal, deps.signal]) : deps.signal;
-    return mesh.withChannel(device, SYNC_PROTOCOL, (ch) => runSession(engine, ch, device, { signal: combined, onProgress: (progress) => emit({ type: 'progress', peer: device, progress }) }), { signal: combined });
+    const r = await mesh.withChannel(device, SYNC_PROTOCOL, (ch) => runSession(engine, ch, device, { signal: combined, onProgress: (progress) => emit({ type: 'progress', peer: device, progress }) }), { signal: combined });
+    auditSync('started', r);
+    return r;
   }
 
   /** Scans every share's folder, syncs with every member reachable (or `only` one), and shows the result. */
@@ -390,7 +399,7 @@ export function createShareService(deps: ShareServiceDeps) {
         // own lock while waiting for the other's handler. Store changes are synchronous calls,
         // so a session interleaves safely with a scan; showing the result waits its turn.
         await scanAll();
-        await runSession(engine, channel, peer.deviceId, { signal: deps.signal });
+        auditSync('answered', await runSession(engine, channel, peer.deviceId, { signal: deps.signal }));
         await exclusive(showAll);
       });
     },
