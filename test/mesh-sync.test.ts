@@ -6,7 +6,8 @@
  * devices (through a recording relay) carrying no file name or content.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { decodeCode, encodeCode } from '../src/mesh/index.ts';
@@ -124,30 +125,30 @@ test('two devices: share, sync both ways with a conflict, kill -9 mid-transfer a
   const relay = await pairViaRelay(a, b);
   t.after(() => relay.close());
   const sa = await session(a);
-  const team = await sa.mkdir(null, 'Team');
+  const team = await sa.mkdir(null, 'Team-folder-of-record');
   const plan = Buffer.from('the plan: first version, written on the laptop');
   await sa.put(team, 'plan-of-record.txt', plan);
   const notes = await sa.mkdir(team, 'notes');
   await sa.put(notes, 'meeting.md', Buffer.from('# meeting\nsecret agenda marker'));
 
   // Share with the phone (its signing key is learnt in a first hello), then the phone pulls.
-  const shared = await a.call('POST', API.meshShares, { path: '/Team', with: [b.deviceId] });
+  const shared = await a.call('POST', API.meshShares, { path: '/Team-folder-of-record', with: [b.deviceId] });
   assert.equal(shared.status, 201, JSON.stringify(shared.body));
   assert.equal(shared.body.members.length, 2);
   await sync(b);
   const sb = await session(b);
-  const onA = await sa.tree(['Team']);
-  assert.deepEqual(await sb.tree(['Shares', 'Team']), onA);
+  const onA = await sa.tree(['Team-folder-of-record']);
+  assert.deepEqual(await sb.tree(['Shares', 'Team-folder-of-record']), onA);
   assert.deepEqual(Object.keys(onA!).sort(), ['notes/meeting.md', 'plan-of-record.txt']);
 
   // Both edit the plan while apart (neither syncs), then they meet: both versions on both.
   await sa.put(team, 'plan-of-record.txt', Buffer.from('laptop edit of the plan'), true);
-  const teamOnB = (await sb.folderAt(['Shares', 'Team']))!;
+  const teamOnB = (await sb.folderAt(['Shares', 'Team-folder-of-record']))!;
   await sb.put(teamOnB, 'plan-of-record.txt', Buffer.from('phone edit of the plan'), true);
   await sync(b);
   await sync(b);
-  const afterA = (await sa.tree(['Team']))!;
-  const afterB = (await sb.tree(['Shares', 'Team']))!;
+  const afterA = (await sa.tree(['Team-folder-of-record']))!;
+  const afterB = (await sb.tree(['Shares', 'Team-folder-of-record']))!;
   assert.deepEqual(afterB, afterA);
   const plans = Object.keys(afterA).filter((n) => n.startsWith('plan-of-record'));
   assert.equal(plans.length, 2, `both versions kept: ${plans.join(', ')}`);
@@ -177,15 +178,31 @@ test('two devices: share, sync both ways with a conflict, kill -9 mid-transfer a
     if (event === 'peer-done') resumedBytes = data.bytes;
   });
   assert.ok(resumedBytes > 0 && resumedBytes < big.length, `the transfer resumed (${resumedBytes} of ${big.length} bytes sent again)`);
-  const final = (await (await session(b)).tree(['Shares', 'Team']))!;
-  assert.deepEqual(final, await sa.tree(['Team']));
+  const final = (await (await session(b)).tree(['Shares', 'Team-folder-of-record']))!;
+  assert.deepEqual(final, await sa.tree(['Team-folder-of-record']));
   assert.equal(final['video.bin'], sha256(big));
+  // The same stored ciphertext on both devices, one object each: the laptop shared its own
+  // object (no copy) and the phone adopted the one it received (no re-seal, no second object).
+  const bigObjects = async (home: string) => {
+    const out: string[] = [];
+    for (const shard of await readdir(join(home, 'objects'))) {
+      if (!/^[0-9a-f]{2}$/.test(shard)) continue;
+      for (const f of await readdir(join(home, 'objects', shard))) {
+        const bytes = await readFile(join(home, 'objects', shard, f));
+        if (bytes.length > big.length) out.push(createHash('sha256').update(bytes).digest('hex'));
+      }
+    }
+    return out;
+  };
+  const [onLaptop, onPhone] = [await bigObjects(a.t.home), await bigObjects(b.t.home)];
+  assert.equal(onLaptop.length, 1, 'one object of the big file on the laptop');
+  assert.deepEqual(onPhone, onLaptop, 'the phone holds the same stored bytes, once');
 
   // What went between the two through the relay (the phone reached the laptop through it until
   // its restart; after, it may dial the laptop's own address): no name and no content in it.
   const wire = relay.bytes();
   assert.ok(wire.length > 100_000, `the relay carried the syncs (${wire.length} bytes)`);
-  for (const needle of ['plan-of-record', 'meeting.md', 'secret agenda marker', 'laptop edit of the plan', 'Team', big.subarray(1 << 20, (1 << 20) + 64)]) {
+  for (const needle of ['plan-of-record', 'meeting.md', 'secret agenda marker', 'laptop edit of the plan', 'Team-folder-of-record', big.subarray(1 << 20, (1 << 20) + 64)]) {
     assert.equal(wire.includes(needle), false, `plaintext on the wire: ${String(needle).slice(0, 30)}`);
   }
 
