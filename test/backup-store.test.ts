@@ -14,17 +14,25 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, test } from 'node:test';
 import { createApp, dataPaths } from '../src/app.ts';
 import type { App } from '../src/app.ts';
-import { createBackupEngine, createLocalTarget, storeBackupSource } from '../src/backup/index.ts';
+import { asRepositoryKey, createBackupEngine, createLocalTarget, restoreFolder, storeBackupSource } from '../src/backup/index.ts';
 import type { RepositoryKey, Target } from '../src/backup/index.ts';
 import { snapshotNames, snapshotState } from '../src/backup/repository.ts';
 import { STORE_BLOCK } from '../src/backup/store-blocks.ts';
-import { openStore } from '../src/store/index.ts';
+import { storeRestore } from '../src/backup/store-restore.ts';
+import { generateFileKey } from '../src/crypto/age/index.ts';
+import type { FileKey } from '../src/crypto/age/index.ts';
+import { asSealKey } from '../src/crypto/index.ts';
+import { createRecordStore, newRecordId } from '../src/db/index.ts';
+import type { RecordKeys } from '../src/db/index.ts';
+import { createStoreFile, openStore } from '../src/store/index.ts';
+import { newObjectId } from '../src/vault/index.ts';
+import type { ObjectStore } from '../src/vault/index.ts';
 import type { UnlockSecret } from '../src/keyring/index.ts';
 import { CHEAP_ARGON2, DECOY_PASSPHRASE, hashers, PASSPHRASE, readFiles, repositoryKeyFor, tempDir } from './backup-helpers.ts';
 import { removeTempDirs } from './helpers.ts';
@@ -178,5 +186,145 @@ test('the vault behind the decoy is told which secret restores a store folder; n
     assert.deepEqual(await readFiles(fresh, REAL), { 'h.txt': Buffer.from('hidden') });
   } finally {
     fresh.close();
+  }
+});
+
+const keysOf = (): RecordKeys => ({ seal: asSealKey(randomBytes(32)), tag: randomBytes(32) });
+
+/** A local target whose first pack upload waits for `gate`: the backup has listed (hashed) the store, and reads it again to upload. */
+function pausedTarget(root: string): { target: Target; reached: Promise<void>; open(): void } {
+  const local = createLocalTarget({ root });
+  let reach!: () => void;
+  let open!: () => void;
+  const reached = new Promise<void>((r) => (reach = r));
+  const gate = new Promise<void>((r) => (open = r));
+  const target: Target = {
+    ...local,
+    async put(name, body, opts) {
+      if (name.startsWith('data/')) {
+        reach();
+        await gate;
+      }
+      return local.put(name, body, opts);
+    },
+  };
+  return { target, reached, open };
+}
+
+async function readObject(objects: ObjectStore, o: { id: string; key: FileKey; bytes: Buffer }): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const p of await objects.read(o.id as never, o.key, o.bytes.length)) parts.push(p as Buffer);
+  return Buffer.concat(parts);
+}
+
+test('a backup while the vault writes, frees and reuses blocks and would compact: restored, the store is as it was when the backup began, every object whole', async (t) => {
+  const dir = await tempDir('elohim-bk-store-live-');
+  const home = join(dir, 'home');
+  await mkdir(home, { recursive: true });
+  const paths = { keyslots: join(home, 'keyslots.bin'), config: join(home, 'config.json'), store: join(home, 'store.bin') };
+  await writeFile(paths.keyslots, randomBytes(4096)); // the engine copies it; its content is the keyring's business
+  const size = 16 * MiB;
+  await createStoreFile(paths.store, size);
+  const front = keysOf();
+  const behind = keysOf();
+  let store = openStore({ path: paths.store, size, hashers, clock: Date.now });
+  t.after(() => store.close());
+  await store.format(front, 1);
+  await store.format(behind, 0);
+  const made = (n: number) => ({ id: newObjectId() as string, key: generateFileKey(), bytes: randomBytes(n) });
+  // A one-block hole, then `doomed`: once both are free, a reopened region's allocator (which
+  // starts at its first blocks) puts the next log entry in the hole and the next object where
+  // `doomed` was, unless the store is held.
+  const hole = made(3000);
+  const doomed = made(2 * MiB);
+  const keep = made(700_000);
+  const put = async (o: ReturnType<typeof made>) => store.objectsFor(behind).write(o.id as never, o.bytes, o.key);
+  for (const o of [hole, doomed, keep]) await put(o);
+  await store.objectsFor(behind).remove(hole.id as never);
+  const rows = () => createRecordStore<{ t: string; n: number }>({ db: store.databaseFor(behind), keys: behind });
+  const before = Array.from({ length: 20 }, () => newRecordId());
+  rows().commit({ put: before.map((id, n) => [id, { t: 'item', n }]) });
+  await store.objectsFor(front).write(newObjectId(), randomBytes(100_000), generateFileKey());
+  // Reopened: the allocator starts again at the region's first blocks.
+  store.close();
+  store = openStore({ path: paths.store, size, hashers, clock: Date.now });
+  const state = { objects: [doomed, keep], rows: before.length };
+
+  const key = asRepositoryKey(randomBytes(32));
+  const engine = createBackupEngine({ ...storeBackupSource({ paths, store: () => store, key }), key, clock: Date.now });
+  const root = await tempDir('elohim-bk-store-live-repo-');
+  const paused = pausedTarget(root);
+  const running = engine.backup(paused.target);
+  await paused.reached;
+  // While the backup waits to upload: free `doomed`, write into the blocks a region reuses
+  // first, commit enough rows to call for a compaction, and see that a decoy change waits.
+  const objects = store.objectsFor(behind);
+  await objects.remove(doomed.id as never);
+  const late = made(1 * MiB + 4321);
+  await put(late);
+  const during = Array.from({ length: 400 }, () => newRecordId());
+  for (const id of during) rows().commit({ put: [[id, { t: 'item', n: 1 }]] });
+  await new Promise((r) => setImmediate(r)); // where a compaction would run
+  await assert.rejects(store.format(keysOf(), 1), { code: 'VAULT_BUSY' });
+  paused.open();
+  const summary = await running;
+  assert.equal(summary.objects.total, size / STORE_BLOCK);
+  // Held no more: what was freed meanwhile is free again, and the store goes on.
+  const after = made(300_000);
+  await put(after);
+  assert.ok((await readObject(store.objectsFor(behind), late)).equals(late.bytes));
+
+  const restoredHome = join(await tempDir('elohim-bk-store-live-restored-'), 'home');
+  const target = createLocalTarget({ root });
+  const sr = await storeRestore({ path: join(restoredHome, 'store.bin'), paths: { keyslots: join(restoredHome, 'keyslots.bin'), config: join(restoredHome, 'config.json') }, target, unlock: async () => key });
+  try {
+    await restoreFolder({ target, into: sr.into, unlock: sr.unlock });
+  } finally {
+    await sr.close();
+  }
+  const restored = openStore({ path: join(restoredHome, 'store.bin'), size, hashers, clock: Date.now });
+  t.after(() => restored.close());
+  const restoredRows = createRecordStore<{ t: string; n: number }>({ db: restored.databaseFor(behind), keys: behind });
+  assert.equal(restoredRows.loadAll().size, state.rows, 'the rows of the moment the backup began');
+  for (const o of state.objects) assert.ok((await readObject(restored.objectsFor(behind), o)).equals(o.bytes), 'an object of that moment reads whole');
+  await assert.rejects(readObject(restored.objectsFor(behind), late), 'an object written after that moment is not in the image');
+  assert.ok(restored.databaseFor(front) !== null, 'the other region opens too');
+});
+
+test('through the app: the hidden vault writes and deletes while its backup runs; restored by the decoy\'s passphrase, both vaults open and every file there reads whole', async () => {
+  const { app } = await storeFolder();
+  const early = { 'early-1.bin': randomBytes(900_000), 'early-2.txt': Buffer.from('written before the backup') };
+  await put(app, REAL, early);
+  await put(app, DECOY, { 'decoy.txt': Buffer.from('decoy') });
+  const usb = await tempDir('elohim-bk-store-usb-');
+  const written = new Map<string, Buffer>(Object.entries(early));
+  const { workspace } = await app.workspaces.unlock(REAL);
+  try {
+    workspace.backup.addTarget('usb', { address: usb });
+    let done = false;
+    const running = workspace.backup.run('usb').finally(() => (done = true));
+    for (let i = 0; !done || i < 3; i++) {
+      const bytes = randomBytes(50_000 + i * 7_000);
+      const { id } = await workspace.vault.put(null, `during-${i}.bin`, Readable.from([bytes]));
+      written.set(`during-${i}.bin`, bytes);
+      if (i % 3 === 2) {
+        workspace.vault.trash(id);
+        await workspace.vault.emptyTrash(); // frees its blocks while the backup holds the store
+      }
+      if (i > 200) break;
+    }
+    await running;
+  } finally {
+    app.workspaces.lockAll(undefined);
+    app.close();
+  }
+  const restored = await restoreFresh(createLocalTarget({ root: usb }), DECOY);
+  try {
+    const hidden = await readFiles(restored.app, REAL);
+    for (const name of Object.keys(early)) assert.ok(hidden[name]?.equals(early[name as keyof typeof early]), `${name}, there before the backup began`);
+    for (const [name, bytes] of Object.entries(hidden)) assert.ok(bytes.equals(written.get(name)!), `${name} reads whole`);
+    assert.deepEqual(await readFiles(restored.app, DECOY), { 'decoy.txt': Buffer.from('decoy') });
+  } finally {
+    restored.app.close();
   }
 });
