@@ -328,3 +328,32 @@ test('through the app: the hidden vault writes and deletes while its backup runs
     restored.app.close();
   }
 });
+
+test('a store restore stopped halfway resumes: the second run fetches only the blocks still missing', async () => {
+  const { home, app } = await storeFolder();
+  await put(app, REAL, { 'a.bin': randomBytes(1 * MiB) });
+  const root = await tempDir('elohim-bk-store-repo-');
+  const { engine, close } = await storeEngine(home, app, DECOY);
+  try {
+    await engine.backup(createLocalTarget({ root }));
+  } finally {
+    close();
+  }
+  const into = join(await tempDir('elohim-bk-store-restored-'), 'home');
+  const fresh = createApp({ home: into });
+  try {
+    const stop = new AbortController();
+    await assert.rejects(
+      fresh.restoreFromBackup({ target: createLocalTarget({ root }), secret: DECOY, signal: stop.signal, onProgress: (p) => p.objectsDone >= 5 && stop.abort(new Error('stopped')) }),
+      (err: Error) => /stopped|aborted/.test(`${err.message} ${(err.cause as Error | undefined)?.message}`),
+    );
+    assert.equal(existsSync(join(into, 'keyslots.bin')), false, 'a stopped restore leaves no key slots');
+    const again = await fresh.restoreFromBackup({ target: createLocalTarget({ root }), secret: DECOY });
+    assert.equal(again.objects.total, STORE / STORE_BLOCK);
+    assert.ok(again.objects.fetched <= again.objects.total - 5, `fetched again: ${again.objects.fetched} of ${again.objects.total}`);
+    assert.ok((await readFile(join(into, 'store.bin'))).equals(await readFile(join(home, 'store.bin'))));
+    assert.deepEqual(Object.keys(await readFiles(fresh, REAL)), ['a.bin']);
+  } finally {
+    fresh.close();
+  }
+});
