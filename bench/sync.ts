@@ -6,9 +6,11 @@
  * ours with nothing changed; ends with one JSON line (with the load average).
  *
  *   SYNC_BENCH_SCALE=0.1     a tenth of the data (the default is 1)
+ *   SYNC_BENCH_BIG_SCALE=0.01 the big files alone scaled (10,000 small files, 10 MiB big)
  *   SYNC_BENCH_ROUNDS=2      rounds, ours and Syncthing interleaved (the best of each is reported)
  *   SYNC_BENCH_PROF=<dir>    CPU profiles (--cpu-prof) of both elohim serve processes in <dir>
  *   SYNC_BENCH_ONLY=ours     skip Syncthing (profiling runs)
+ *   SYNC_BENCH_FLAGS='…'     more Node flags for both serve processes (e.g. --import a sampler)
  *
  * What is timed, on both sides: the receiving device getting everything the sharing device has
  * already indexed. Ours: `POST /mesh/sync` on the receiver (its serve already running) until its
@@ -33,7 +35,8 @@ import type { ServeProcess } from './lib.ts';
 const MiB = 1024 ** 2;
 const SCALE = Number(process.env.SYNC_BENCH_SCALE ?? '1');
 const BIG_FILES = 8;
-const BIG_BYTES = Math.round((1024 * MiB * SCALE) / BIG_FILES);
+// SYNC_BENCH_BIG_SCALE scales the big files apart (e.g. 10,000 small files and little else).
+const BIG_BYTES = Math.round((1024 * MiB * Number(process.env.SYNC_BENCH_BIG_SCALE ?? SCALE)) / BIG_FILES);
 const SMALL_FILES = Math.round(10_000 * SCALE);
 const PASSPHRASE = 'bench sync passphrase';
 const ROOT = join(import.meta.dirname, '..');
@@ -111,7 +114,8 @@ interface Device {
 async function device(home: string): Promise<Device> {
   const env = { ELOHIM_HOME: home, ELOHIM_PASSPHRASE: PASSPHRASE };
   const prof = PROF ? ['--cpu-prof', `--cpu-prof-dir=${PROF}`, `--cpu-prof-name=${home.split('/').pop()}-${Date.now()}.cpuprofile`] : [];
-  const serve = await startServe({ env, flags: ['--max-semi-space-size=1', ...prof], args: ['--log-level', 'error'] });
+  const extra = (process.env.SYNC_BENCH_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const serve = await startServe({ env, flags: ['--max-semi-space-size=1', ...prof, ...extra], args: ['--log-level', 'error'] });
   const base = serve.base.href.replace(/\/$/, '');
   const unlock = await fetch(base + API.session, { method: 'POST', headers: { 'content-type': 'application/json', [CSRF_HEADER]: 'bench' }, body: JSON.stringify({ passphrase: PASSPHRASE }) });
   if (unlock.status !== 201) throw new Error(`unlock: ${unlock.status} ${await unlock.text()}`);

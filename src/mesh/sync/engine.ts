@@ -11,13 +11,13 @@
  *   folder so a transfer cut off resumes at the staged length; an object is kept only once every
  *   STREAM chunk authenticates under the file key its signed version names.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileKeyFromBytes } from '../../crypto/age/index.ts';
 import { ElohimError, isElohimError } from '../../errors.ts';
 import type { CiphertextView } from '../../vault/index.ts';
-import { hasSeen, versionKey, viewOf } from '../shares/crdt.ts';
+import { hasSeen, versionKey } from '../shares/crdt.ts';
 import type { DeviceTag, SeenRanges } from '../shares/crdt.ts';
 import { canonical, openVersion, previousKeys, shareName, tagOf, unwrapShareKey, verifyShareRecord, verifySignature } from '../shares/keys.ts';
 import type { DeviceSigner, ShareRecord, WireVersion } from '../shares/keys.ts';
@@ -162,7 +162,11 @@ export function createEngine(deps: EngineDeps) {
     return store.addVersions(state, verified).length;
   }
 
-  /** The objects the index shows (conflict copies included) that are not stored here. */
+  /**
+   * The objects the index shows (conflict copies included) that are not stored here: those of
+   * every live version (a file's shown version and its conflict copies are all the live ones;
+   * the view's names and order are not needed, and building them was most of this call).
+   */
   async function wanted(shares: string[]): Promise<(Want & { fileKey: string; size: number })[]> {
     const out: (Want & { fileKey: string; size: number })[] = [];
     const seen = new Set<string>();
@@ -174,17 +178,20 @@ export function createEngine(deps: EngineDeps) {
       const shown = new Set<string>();
       for (const link of state.local.values()) shown.add(link.version);
       let n = 0;
-      for (const item of viewOf(state.index, () => '')) {
-        // Let the event loop turn now and then: 10,000 awaits that resolve at once never do, and
-        // a connection whose pings go unanswered for seconds is taken for dead.
-        if (++n % 500 === 0) await new Promise(setImmediate);
-        const obj = item.version.obj;
-        if (obj === null || seen.has(obj)) continue;
-        seen.add(obj);
-        if (shown.has(versionKey(item.version))) continue;
-        if ((await deps.ciphertext.size(obj as never)) !== null) continue;
-        const staged = deps.staging === null ? 0 : await stat(join(deps.staging, obj)).then((s) => s.size, () => 0);
-        out.push({ share: id, obj, offset: staged, fileKey: item.version.content.fileKey, size: item.version.content.size });
+      for (const [, siblings] of state.index.entries()) {
+        for (const version of siblings) {
+          const obj = version.obj;
+          if (version.deleted || obj === null || seen.has(obj)) continue;
+          seen.add(obj);
+          if (shown.has(versionKey(version))) continue;
+          // Let the event loop turn now and then: thousands of awaits that resolve at once
+          // never do, and a connection whose pings go unanswered for seconds is taken for dead.
+          if (++n % 500 === 0) await new Promise(setImmediate);
+          if ((await deps.ciphertext.size(obj as never)) !== null) continue;
+          // Synchronous and without an error when missing, as size(): most objects have none.
+          const staged = deps.staging === null ? 0 : (statSync(join(deps.staging, obj), { throwIfNoEntry: false })?.size ?? 0);
+          out.push({ share: id, obj, offset: staged, fileKey: version.content.fileKey, size: version.content.size });
+        }
       }
     }
     return out;
