@@ -357,3 +357,28 @@ test('a store restore stopped halfway resumes: the second run fetches only the b
     fresh.close();
   }
 });
+
+test('from the open vault behind the decoy, `backup restore` brings a store folder back into a new folder (the open vault hands over the key)', async () => {
+  const { app } = await storeFolder();
+  await put(app, REAL, { 'h.bin': randomBytes(200_000) });
+  await put(app, DECOY, { 'd.txt': Buffer.from('decoy') });
+  const usb = await tempDir('elohim-bk-store-usb-');
+  const into = join(await tempDir('elohim-bk-store-beside-'), 'home');
+  const fresh = createApp({ home: into });
+  const { workspace } = await app.workspaces.unlock(REAL);
+  try {
+    workspace.backup.addTarget('usb', { address: usb });
+    await workspace.backup.run('usb');
+    const summary = await workspace.backup.restore('usb', (target, unlock, o) => fresh.restoreFromBackup({ target, unlock, ...o }));
+    assert.equal(summary.objects.total, STORE / STORE_BLOCK);
+  } finally {
+    app.workspaces.lockAll(undefined);
+    app.close();
+  }
+  try {
+    assert.deepEqual(Object.keys(await readFiles(fresh, REAL)), ['h.bin']);
+    assert.deepEqual(await readFiles(fresh, DECOY), { 'd.txt': Buffer.from('decoy') });
+  } finally {
+    fresh.close();
+  }
+});
