@@ -181,3 +181,18 @@ test('kill -9 in the middle of a collection pass loses nothing still named, and 
   }
   assert.ok(partial > 0, 'no run was killed in the middle of the pass');
 });
+
+test('removing a vault (a decoy) removes the objects its releases still list', async (t) => {
+  const { destroyVaultData } = await import('./index.ts');
+  const tv = await openTestVault();
+  t.after(() => tv.close());
+  const objects = join(tv.dir, 'objects');
+  const info = await putAt(tv.vault, '/x.txt', 'held by a share of this vault');
+  const { object } = tv.vault.objectOf(info.id);
+  tv.vault.retain('share', (o) => o === object);
+  tv.vault.trash(info.id);
+  await tv.vault.emptyTrash();
+  assert.deepEqual(await pool(objects), [object], 'only a release names it now');
+  await destroyVaultData({ records: tv.records(), objects: createObjectStore({ root: objects, hashers: createHasherPool({ maxWorkers: 1 }) }) });
+  assert.deepEqual(await pool(objects), []);
+});

@@ -135,3 +135,30 @@ test('two vaults of one data folder in the same share each keep their own copy: 
   assert.deepEqual((await b.tv.vault.verify()).damaged, [], 'the phone still reads its file, in its trash');
   assert.deepEqual(await pool(shared), [inB], 'the tablet removed its own copy only');
 });
+
+test('the wire view writes under this vault\'s pool ids, in a batch too, and never under the wire id', async (t) => {
+  const { openTestVault } = await import('../../vault/testing.ts');
+  const { createHasherPool } = await import('../../crypto/index.ts');
+  const { createObjectStore } = await import('../../vault/index.ts');
+  const { objectNames, wireView } = await import('./objects.ts');
+  const tv = await openTestVault();
+  t.after(() => tv.close());
+  const root = join(tv.dir, 'objects');
+  const info = await putAt(tv.vault, '/f.bin', Buffer.alloc(100_000, 3));
+  const s = tv.vault.objectOf(info.id);
+  const bytes = await readFile(join(root, s.object.slice(0, 2), s.object.slice(2)));
+  const names = objectNames(Buffer.alloc(32, 9));
+  const view = wireView(createObjectStore({ root, hashers: createHasherPool({ maxWorkers: 1 }) }).ciphertext, names);
+  const w1 = '11'.repeat(16) as never;
+  const w2 = '22'.repeat(16) as never;
+  const batch = view.batch!();
+  await batch.write(w1, bytes, { fileKey: s.fileKey, size: s.size });
+  await view.write(w2, (async function* () {
+    yield bytes;
+  })(), { fileKey: s.fileKey, size: s.size }, { batch });
+  assert.equal(await view.size(w1), null, 'not in place before the commit');
+  await batch.commit();
+  assert.deepEqual(await pool(root), [s.object, names.localOf(w1), names.localOf(w2)].sort());
+  assert.equal(await view.size(w2), bytes.length);
+  assert.equal(names.wireOf(names.localOf(w1)), w1);
+});

@@ -12,7 +12,7 @@
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { ElohimError } from '../../errors.ts';
-import type { CiphertextView, ObjectId } from '../../vault/index.ts';
+import type { CiphertextView, ObjectBatch, ObjectId } from '../../vault/index.ts';
 import { isObjectId } from '../../vault/index.ts';
 
 export interface ObjectNames {
@@ -38,16 +38,38 @@ export function objectNames(key: Buffer): ObjectNames {
 
 /**
  * The pool's ciphertext view addressed by wire ids, for the sync engine and bundles (which speak
- * wire ids only): each call goes to this vault's copy. It lists nothing: the pool holds every
- * vault's objects, and no share needs to enumerate them.
+ * wire ids only): each call goes to this vault's copy, batches included (a batch made here writes
+ * under pool ids, and `write(…, { batch })` is handed the pool's own batch). It lists nothing: the
+ * pool holds every vault's objects, and no share needs to enumerate them.
  */
 export function wireView(view: CiphertextView, names: ObjectNames): CiphertextView {
-  return {
+  const inner = new WeakMap<ObjectBatch, ObjectBatch>();
+  const wired: CiphertextView = {
     async *list() {
       throw new ElohimError('INTERNAL', 'a share does not list the pool');
     },
     size: (wire) => view.size(names.localOf(wire)),
     read: (wire, range) => view.read(names.localOf(wire), range),
-    write: (wire, source, check, opts) => view.write(names.localOf(wire), source, check, opts),
+    write: (wire, source, check, opts) => view.write(names.localOf(wire), source, check, opts?.batch === undefined ? opts : { ...opts, batch: inner.get(opts.batch) ?? opts.batch }),
   };
+  const batchOf = view.batch?.bind(view);
+  if (batchOf !== undefined) {
+    wired.batch = (opts) => {
+      const pool = batchOf(opts);
+      const batch: ObjectBatch = {
+        get size() {
+          return pool.size;
+        },
+        get bytes() {
+          return pool.bytes;
+        },
+        write: (wire, bytes, check) => pool.write(names.localOf(wire), bytes, check),
+        commit: () => pool.commit(),
+        abort: () => pool.abort(),
+      };
+      inner.set(batch, pool);
+      return batch;
+    };
+  }
+  return wired;
 }
