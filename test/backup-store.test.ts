@@ -20,7 +20,7 @@ import { Readable } from 'node:stream';
 import { after, test } from 'node:test';
 import { createApp, dataPaths } from '../src/app.ts';
 import type { App } from '../src/app.ts';
-import { asRepositoryKey, createBackupEngine, createLocalTarget, restoreFolder, storeBackupSource } from '../src/backup/index.ts';
+import { asRepositoryKey, createBackupEngine, createLocalTarget, forgetSnapshots, pruneRepository, restoreFolder, storeBackupSource, verifyRepository } from '../src/backup/index.ts';
 import type { RepositoryKey, Target } from '../src/backup/index.ts';
 import { snapshotNames, snapshotState } from '../src/backup/repository.ts';
 import { STORE_BLOCK } from '../src/backup/store-blocks.ts';
@@ -34,7 +34,7 @@ import { createStoreFile, openStore } from '../src/store/index.ts';
 import { newObjectId } from '../src/vault/index.ts';
 import type { ObjectStore } from '../src/vault/index.ts';
 import type { UnlockSecret } from '../src/keyring/index.ts';
-import { CHEAP_ARGON2, DECOY_PASSPHRASE, hashers, PASSPHRASE, readFiles, repositoryKeyFor, tempDir } from './backup-helpers.ts';
+import { CHEAP_ARGON2, DECOY_PASSPHRASE, hashers, PASSPHRASE, readFiles, repositoryKeyFor, targetFiles, tempDir } from './backup-helpers.ts';
 import { removeTempDirs } from './helpers.ts';
 
 after(removeTempDirs);
@@ -380,5 +380,55 @@ test('from the open vault behind the decoy, `backup restore` brings a store fold
     assert.deepEqual(await readFiles(fresh, DECOY), { 'd.txt': Buffer.from('decoy') });
   } finally {
     fresh.close();
+  }
+});
+
+test('the repository machinery on a store folder: a backup stopped after its first pack resumes with the rest; verify --read-data passes, then finds a block altered in a pack; forget and prune keep what the newest snapshot needs', async () => {
+  const home = join(await tempDir('elohim-bk-store-'), 'home');
+  let app = createApp({ home });
+  await app.init({ passphrase: PASSPHRASE, decoyPassphrase: DECOY_PASSPHRASE, argon2: CHEAP_ARGON2, reserve: 40 * MiB });
+  await put(app, REAL, { 'a.bin': randomBytes(2 * MiB) });
+  const root = await tempDir('elohim-bk-store-repo-');
+  const local = createLocalTarget({ root });
+  let { engine, key, close } = await storeEngine(home, app, DECOY);
+  try {
+    const stop = new AbortController();
+    let packs = 0;
+    const stopping: Target = {
+      ...local,
+      async put(name, body, opts) {
+        await local.put(name, body, opts);
+        if (name.startsWith('index/data-') && ++packs === 1) stop.abort(new Error('stopped'));
+      },
+    };
+    await assert.rejects(engine.backup(stopping, { signal: stop.signal }));
+    const resumed = await engine.backup(local);
+    assert.equal(resumed.objects.total, 40);
+    assert.ok(resumed.objects.uploaded > 0 && resumed.objects.uploaded <= 40 - 16, `resumed: ${resumed.objects.uploaded} blocks uploaded`);
+    const report = await verifyRepository(local, key, { readData: true });
+    assert.deepEqual(report.problems, []);
+    assert.ok(report.bytesRead >= 40 * MiB);
+  } finally {
+    close();
+  }
+  app = createApp({ home });
+  await put(app, REAL, { 'b.bin': randomBytes(3 * MiB) });
+  ({ engine, key, close } = await storeEngine(home, app, REAL));
+  try {
+    await engine.backup(local);
+    const forgotten = await forgetSnapshots(local, key, { keepLast: 1 });
+    assert.equal(forgotten.forgotten.length, 1);
+    await pruneRepository(local, key, { clock: () => Date.now() + 365 * 24 * 3600_000 });
+    assert.deepEqual((await verifyRepository(local, key, { readData: true })).problems, []);
+    // One byte of one block changed in a pack on the target: found.
+    const pack = [...(await targetFiles(root)).keys()].find((n) => n.startsWith('data/'))!;
+    const bytes = await readFile(join(root, pack));
+    bytes[1000] = bytes[1000]! ^ 1;
+    await writeFile(join(root, pack), bytes);
+    const damaged = await verifyRepository(local, key, { readData: true });
+    assert.equal(damaged.ok, false);
+    assert.ok(damaged.problems.some((p) => p.includes(pack.slice('data/'.length))), damaged.problems.join('; '));
+  } finally {
+    close();
   }
 });
