@@ -55,11 +55,12 @@ test('adopt: a second item over a stored object, no new object; the object stays
   assert.deepEqual([...tv.records().loadAll().values()].filter((r) => r.t === 'release'), []);
 });
 
-test('adopt refuses an object that does not authenticate under the key, or whose contents are not the SHA-256 given, and changes nothing', async (t) => {
+// Both ways adopt reads: a small object whole (≤ 1 MiB stored), a bigger one through the range reader.
+for (const plainSize of [200_000, 1_500_000]) test(`adopt refuses an object of ${plainSize} bytes that does not authenticate under the key, or whose contents are not the SHA-256 given, and changes nothing`, async (t) => {
   const tv = await openTestVault();
   t.after(() => tv.close());
   const v = tv.vault;
-  const info = await putAt(v, '/one.bin', randomBytes(200_000));
+  const info = await putAt(v, '/one.bin', randomBytes(plainSize));
   const stored = v.objectOf(info.id);
   const objects = join(tv.dir, 'objects');
   const rowsBefore = tv.records().loadAll().size;
