@@ -52,7 +52,7 @@ export function createFolderRestore(deps: FolderRestoreDeps) {
     if (unlock === null) throw new TypeError('a restore needs a secret or an unlock function');
     await requireDataFolderOrEmpty(dirname(deps.objectsDir));
     // A folder with a deniable store comes back as store.bin, without objects/ (store-restore.ts).
-    const store = deps.storePath !== undefined && (await isStoreRepository(opts.target, opts.signal)) ? await storeRestore({ path: deps.storePath, paths: deps.paths, target: opts.target, unlock }) : null;
+    const store = deps.storePath !== undefined && (await isStoreRepository(opts.target, opts.signal)) ? await storeRestore({ path: deps.storePath, paths: deps.paths, target: opts.target, unlock, secret, signal: opts.signal }) : null;
     if (store === null) await makeFolders(deps.objectsDir);
     await deps.lock.acquire();
     let summary: RestoreSummary;

@@ -8,12 +8,12 @@
  *
  * Which vault's secret restores it: the bootstrap derives the repository key from the key slots
  * and the backed-up rows (keyring/backup-key.ts), and a store folder's rows are inside store.bin,
- * which the key is needed to put together. The front vault needs no rows (the key is its own
- * master key's), so its passphrase or recovery code restores the folder; a vault standing
- * behind it finds the front key only in its own rows, so its secret is refused here, with a
- * message that says which secret to use (the same message in every store folder's repository:
- * it names no vault). Once restored, every vault opens as before. From an open vault (the
- * service's restore into another folder) any vault restores, since it hands over the key.
+ * whose blocks the repository names only under that key. The front vault needs no rows (the key
+ * is its own master key's), so its passphrase or recovery code restores the folder at once. A
+ * vault standing behind it finds the front key only in its own rows: for it the whole repository
+ * is downloaded and its region's log found by trying its key (store-bootstrap.ts), then the
+ * restore goes on as for the front. From an open vault (the service's restore into another
+ * folder) the key is handed over.
  */
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
@@ -23,12 +23,14 @@ import { dirname } from 'node:path';
 import { openDatabase } from '../db/index.ts';
 import type { Database } from '../db/index.ts';
 import { ElohimError } from '../errors.ts';
+import type { UnlockSecret } from '../keyring/index.ts';
 import type { CiphertextView } from '../vault/index.ts';
 import { keyMatches } from './format/v1.ts';
 import type { RepositoryKey } from './format/v1.ts';
 import { readConfig } from './repository.ts';
 import type { Bootstrap, RestoreInto } from './restore.ts';
 import { blockId, blockKeyOf, offsetOfBlock, STORE_BLOCK } from './store-blocks.ts';
+import { rowsBehindTheFront } from './store-bootstrap.ts';
 import type { Target } from './target.ts';
 
 /**
@@ -49,6 +51,9 @@ export async function storeRestore(deps: {
   paths: { keyslots: string; config: string };
   target: Target;
   unlock: (b: Bootstrap) => Promise<RepositoryKey>;
+  /** the secret `unlock` uses, if any: the vault behind the front needs it (store-bootstrap.ts) */
+  secret?: UnlockSecret;
+  signal?: AbortSignal;
 }): Promise<{ into: RestoreInto; unlock: (b: Bootstrap) => Promise<RepositoryKey>; close(): Promise<void> }> {
   await mkdir(dirname(deps.path), { recursive: true, mode: 0o700 });
   let blockKey: Buffer | null = null;
@@ -110,12 +115,18 @@ export async function storeRestore(deps: {
       },
     },
     async unlock(bootstrap) {
-      const key = await deps.unlock(bootstrap);
-      const config = await readConfig(deps.target);
+      let key = await deps.unlock(bootstrap);
+      const config = await readConfig(deps.target, { signal: deps.signal });
+      // The secret opened a key slot (a wrong one throws above) but not the front key: the vault
+      // behind the front, whose rows are inside the store (store-bootstrap.ts).
+      if (config !== null && !keyMatches(config, key) && deps.secret !== undefined) {
+        const rows = await rowsBehindTheFront({ target: deps.target, keyslots: bootstrap.keyslots, secret: deps.secret, signal: deps.signal });
+        if (rows !== null) key = await deps.unlock({ keyslots: bootstrap.keyslots, rows });
+      }
       if (config !== null && !keyMatches(config, key)) {
         throw new ElohimError(
           'VAULT_WRONG_SECRET',
-          'this backup is of a folder with a deniable store: restore it with the passphrase or a recovery code of the vault that opens first (the decoy, if the folder has one); every vault opens once it is restored',
+          'this backup was made from another data folder (or before a decoy was added or removed), or its deniable store does not hold this vault: try the passphrase or a recovery code of the vault that opens first (the decoy, if the folder has one)',
         );
       }
       blockKey = blockKeyOf(key);
