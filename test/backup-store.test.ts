@@ -452,3 +452,28 @@ test('the repository machinery on a store folder: a backup stopped after its fir
     close();
   }
 });
+
+test('a store whose size is not a whole number of MiB: its last, shorter block backs up and comes back byte for byte', async () => {
+  const home = join(await tempDir('elohim-bk-store-'), 'home');
+  const app = createApp({ home });
+  const size = 8 * MiB + 3 * 8192;
+  await app.init({ passphrase: PASSPHRASE, argon2: CHEAP_ARGON2, reserve: size });
+  await put(app, REAL, { 'a.txt': Buffer.from('one vault, no decoy') });
+  assert.equal((await stat(join(home, 'store.bin'))).size, size);
+  const root = await tempDir('elohim-bk-store-repo-');
+  const { engine, close } = await storeEngine(home, app, REAL);
+  try {
+    const s = await engine.backup(createLocalTarget({ root }));
+    assert.equal(s.objects.total, 9);
+    assert.equal(s.bytesUploaded, size);
+  } finally {
+    close();
+  }
+  const restored = await restoreFresh(createLocalTarget({ root }), REAL);
+  try {
+    assert.ok((await readFile(join(restored.home, 'store.bin'))).equals(await readFile(join(home, 'store.bin'))));
+    assert.deepEqual(await readFiles(restored.app, REAL), { 'a.txt': Buffer.from('one vault, no decoy') });
+  } finally {
+    restored.app.close();
+  }
+});
