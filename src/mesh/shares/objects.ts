@@ -10,7 +10,7 @@
  * uniform like every other object id, and a vault file shared from here goes out under the
  * inverse of its pool id, so that id maps back to the same object with no table to keep.
  */
-import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey } from 'node:crypto';
 import { ElohimError } from '../../errors.ts';
 import type { CiphertextView, ObjectBatch, ObjectId } from '../../vault/index.ts';
 import { isObjectId } from '../../vault/index.ts';
@@ -24,9 +24,12 @@ export interface ObjectNames {
 
 export function objectNames(key: Buffer): ObjectNames {
   if (key.length !== 32) throw new ElohimError('INTERNAL', 'the object-id key must be 32 bytes');
+  // A KeyObject made once: given the raw key, every cipher made a key object of its own first,
+  // 38 against 6 µs per id, and a sync asks this several times per object (H-SYNC-SPEED's profile).
+  const secret = createSecretKey(key);
   const permute = (hex: string, inverse: boolean): string => {
     if (!isObjectId(hex)) throw new ElohimError('INVALID_INPUT', 'not an object id');
-    const c = inverse ? createDecipheriv('aes-256-ecb', key, null) : createCipheriv('aes-256-ecb', key, null);
+    const c = inverse ? createDecipheriv('aes-256-ecb', secret, null) : createCipheriv('aes-256-ecb', secret, null);
     c.setAutoPadding(false);
     return Buffer.concat([c.update(Buffer.from(hex, 'hex')), c.final()]).toString('hex');
   };

@@ -16,7 +16,7 @@ import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileKeyFromBytes } from '../../crypto/age/index.ts';
 import { ElohimError, isElohimError } from '../../errors.ts';
-import type { CiphertextView } from '../../vault/index.ts';
+import type { CiphertextView, ObjectBatch } from '../../vault/index.ts';
 import { hasSeen, versionKey } from '../shares/crdt.ts';
 import type { DeviceTag, SeenRanges } from '../shares/crdt.ts';
 import { canonical, openVersion, previousKeys, shareName, tagOf, unwrapShareKey, verifyShareRecord, verifySignature } from '../shares/keys.ts';
@@ -27,6 +27,8 @@ import { CHUNK_BYTES } from './frame.ts';
 import type { Message } from './frame.ts';
 
 const BATCH = 500;
+/** Small objects a sender reads ahead (serveAll). */
+const AHEAD = 16;
 const HEX32 = /^[0-9a-f]{32}$/;
 
 export interface EngineDeps {
@@ -250,20 +252,56 @@ export function createEngine(deps: EngineDeps) {
   }
 
   /**
+   * The requested objects in order, as `serve` gives each, with up to AHEAD small ones (one
+   * message each) read ahead: served one after another, each small object was four file-system
+   * round trips (open, stat, read, close) on the libuv pool while the wire waited, ~2.6 ms apiece
+   * on a loaded machine. A big object streams in its turn (its chunks wait for the receiver's
+   * credit anyway). At most AHEAD × CHUNK_BYTES in memory.
+   */
+  async function* serveAll(list: readonly Want[], allowed: (share: string) => boolean): AsyncGenerator<Message> {
+    const read = async (w: Want): Promise<Message[] | null> => {
+      const size = HEX32.test(String(w.obj)) ? await deps.ciphertext.size(w.obj as never) : null;
+      if (size !== null && size - (Number.isSafeInteger(w.offset) ? w.offset : 0) > CHUNK_BYTES) return null;
+      const out: Message[] = [];
+      for await (const m of serve(w, allowed)) out.push(m);
+      return out;
+    };
+    const ahead: { want: Want; messages: Promise<Message[] | null> }[] = [];
+    let next = 0;
+    try {
+      while (next < list.length || ahead.length > 0) {
+        while (ahead.length < AHEAD && next < list.length) {
+          const want = list[next++]!;
+          const messages = read(want);
+          messages.catch(() => {}); // awaited in its turn; this only keeps a failure from going unhandled meanwhile
+          ahead.push({ want, messages });
+        }
+        const { want, messages } = ahead.shift()!;
+        const whole = await messages;
+        if (whole !== null) yield* whole;
+        else yield* serve(want, allowed);
+      }
+    } finally {
+      ahead.length = 0;
+    }
+  }
+
+  /**
    * Takes one chunk of a wanted object: appended to its staged file at its offset (a chunk at
    * another offset restarts the staged file when it is at 0, and is refused otherwise); at the
    * end the staged bytes are checked under the file key and kept. Returns the bytes taken and
    * whether the object is now stored. Throws SYNC_REJECTED when it fails authentication (the
    * staged file is removed: nothing is kept).
    */
-  async function receiveChunk(m: Message, want: { fileKey: string; size: number }): Promise<{ bytes: number; done: boolean }> {
+  async function receiveChunk(m: Message, want: { fileKey: string; size: number }, batch?: ObjectBatch | null): Promise<{ bytes: number; done: boolean }> {
     const obj = String(m.head.obj);
     const offset = Number(m.head.offset);
     if (!HEX32.test(obj) || !Number.isSafeInteger(offset) || offset < 0) throw new ElohimError('SYNC_REJECTED', 'a malformed object chunk');
     if (deps.staging === null) throw new ElohimError('INVALID_INPUT', NO_SHARES_IN_STORE);
     const path = join(deps.staging, obj);
-    const staged = await stat(path).then((s) => s.size, () => 0);
-    if (offset === 0 && staged === 0 && m.head.end === true) return { bytes: m.bytes?.length ?? 0, done: await keepWhole(obj, m.bytes ?? new Uint8Array(0), want) };
+    // Synchronous, without an error when missing (most objects come whole and have none).
+    const staged = statSync(path, { throwIfNoEntry: false })?.size ?? 0;
+    if (offset === 0 && staged === 0 && m.head.end === true) return { bytes: m.bytes?.length ?? 0, done: await keepWhole(obj, m.bytes ?? new Uint8Array(0), want, batch ?? null) };
     await mkdir(deps.staging, { recursive: true, mode: 0o700 });
     if (offset !== staged) {
       if (offset !== 0) throw new ElohimError('SYNC_REJECTED', 'an object chunk arrived out of order');
@@ -301,12 +339,18 @@ export function createEngine(deps: EngineDeps) {
    * An object that came whole in one message (most small files): checked and kept straight from
    * memory, with no staged copy; there is nothing to resume.
    */
-  async function keepWhole(obj: string, bytes: Uint8Array, want: { fileKey: string; size: number }): Promise<boolean> {
+  async function keepWhole(obj: string, bytes: Uint8Array, want: { fileKey: string; size: number }, batch: ObjectBatch | null): Promise<boolean> {
     if ((await deps.ciphertext.size(obj as never)) !== null) return true;
+    const check = { fileKey: fileKeyFromBytes(Buffer.from(want.fileKey, 'base64')), size: want.size };
     try {
-      await deps.ciphertext.write(obj as never, (async function* () {
-        yield bytes;
-      })(), { fileKey: fileKeyFromBytes(Buffer.from(want.fileKey, 'base64')), size: want.size });
+      // In a batch: checked, written without an fsync, and made durable with the batch's
+      // others at its commit (batch.ts); alone: durable on its own (two fsyncs).
+      if (batch !== null) await batch.write(obj as never, bytes, check);
+      else {
+        await deps.ciphertext.write(obj as never, (async function* () {
+          yield bytes;
+        })(), check);
+      }
     } catch (err) {
       if (isElohimError(err, 'AGE_PAYLOAD_INVALID') || isElohimError(err, 'OBJECT_DAMAGED')) {
         throw new ElohimError('SYNC_REJECTED', 'an object failed authentication: it was not kept', { cause: err });
@@ -317,7 +361,14 @@ export function createEngine(deps: EngineDeps) {
     return true;
   }
 
-  return { hello, acceptHello, versionsFor, applyVersions, wanted, serve, receiveChunk, sharesWith };
+  /**
+   * A batch for the objects that arrive whole in one message (batch.ts: one file-system sync per
+   * commit instead of two fsyncs per object); null when the view has none. The caller commits
+   * it before anything (a vault item) points at its objects.
+   */
+  const newBatch = (): ObjectBatch | null => deps.ciphertext.batch?.() ?? null;
+
+  return { hello, acceptHello, versionsFor, applyVersions, wanted, serve, serveAll, receiveChunk, newBatch, sharesWith };
 }
 
 export type Engine = ReturnType<typeof createEngine>;

@@ -12,11 +12,19 @@ import { ElohimError, isElohimError } from '../../errors.ts';
 import { decodeMessage, encodeMessage } from './frame.ts';
 import type { Channel, Message } from './frame.ts';
 import type { Engine, PeerHello, Progress, Want } from './engine.ts';
+import type { ObjectBatch } from '../../vault/index.ts';
 
 /** Bytes of object chunks a sender may have on the way before the receiver acknowledges them. */
 const WINDOW = 4 * 1024 * 1024;
 /** Whole small objects written at once by a receiver. */
 const WRITERS = 8;
+/**
+ * A receiver's batch of whole objects is committed (made durable, put in place) at this many
+ * objects or bytes, and at the end of the session: a crash loses at most this much received
+ * work, which the next sync asks for again.
+ */
+const COMMIT_OBJECTS = 2000;
+const COMMIT_BYTES = 64 * 1024 * 1024;
 
 export interface SessionResult {
   peer: PeerHello;
@@ -52,13 +60,26 @@ export async function runSession(
     return decodeMessage(raw);
   };
 
+  // Objects that arrive whole go into one batch, made durable together: the session's callers
+  // show received files (vault items pointing at these objects) only after it returns.
+  const batch = engine.newBatch();
+  let result: SessionResult;
   try {
-    return await exchange(engine, send, receive, channelPeer, opts);
+    result = await exchange(engine, send, receive, channelPeer, opts, batch);
   } catch (err) {
+    // What was received and checked is kept (the next sync need not ask for it again).
+    await batch?.commit().catch(() => batch.abort().catch(() => {}));
     // Tell the other side why, so it does not report a mere closed connection.
     if (isElohimError(err, 'SYNC_REJECTED')) await send({ head: { t: 'rejected', message: err.message } }).catch(() => {});
     throw err;
   }
+  try {
+    await batch?.commit();
+  } catch (err) {
+    await batch?.abort().catch(() => {});
+    throw err;
+  }
+  return result;
 }
 
 async function exchange(
@@ -67,6 +88,7 @@ async function exchange(
   receive: () => Promise<Message>,
   channelPeer: string,
   opts: SessionOptions,
+  batch: ObjectBatch | null,
 ): Promise<SessionResult> {
   await send(engine.hello(channelPeer));
   const first = await receive();
@@ -97,7 +119,15 @@ async function exchange(
   };
 
   const writing = new Set<Promise<void>>();
+  // One commit at a time; writes may go on meanwhile (they land in the batch's next round).
+  let committing: Promise<void> | null = null;
+  const commit = async () => {
+    if (committing === null) committing = batch!.commit().finally(() => (committing = null));
+    await committing;
+  };
   let wants = new Map<string, Want & { fileKey: string; size: number }>();
+  /** objects of this session kept already */
+  const received = new Set<string>();
   let theirFin = false;
   let failure: unknown = null;
   // A send that failed because the stream closed shows up as the end of what we read, after
@@ -129,7 +159,7 @@ async function exchange(
         const list = m.head.list;
         if (!Array.isArray(list) || list.length > 1_000_000) throw new ElohimError('SYNC_REJECTED', 'a malformed object request');
         sending = sending.then(async () => {
-          for (const w of list as Want[]) for await (const chunk of engine.serve(w, allowed)) await (chunk.head.t === 'chunk' ? withCredit(chunk) : send(chunk));
+          for await (const chunk of engine.serveAll(list as Want[], allowed)) await (chunk.head.t === 'chunk' ? withCredit(chunk) : send(chunk));
           await send({ head: { t: 'served' } });
         });
         sending.catch(keep);
@@ -137,14 +167,21 @@ async function exchange(
       }
       case 'chunk': {
         const want = wants.get(String(m.head.obj));
+        if (want === undefined && received.has(String(m.head.obj))) {
+          // Sent again (asked twice, say): it is kept already; take nothing, keep the credit flowing.
+          await send({ head: { t: 'ack', n: m.bytes?.length ?? 0 } }).catch(keep);
+          break;
+        }
         if (want === undefined) throw new ElohimError('SYNC_REJECTED', 'an object nobody asked for');
         const take = async () => {
-          const { bytes, done } = await engine.receiveChunk(m, want);
+          const { bytes, done } = await engine.receiveChunk(m, want, batch);
+          if (batch !== null && (batch.size >= COMMIT_OBJECTS || batch.bytes >= COMMIT_BYTES)) await commit();
           await send({ head: { t: 'ack', n: m.bytes?.length ?? 0 } }).catch(keep);
           progress.bytes += bytes;
           if (done) {
             progress.objects++;
             wants.delete(want.obj);
+            received.add(want.obj);
           }
           report();
         };
