@@ -2,8 +2,14 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { ASSISTANT_RECORD_KINDS, assistantKeysOf, assistantRecordStores, createAssistantService, createEmbeddedProvider, createModels } from './ai/index.ts';
-import type { AssistantRecord, EmbeddedProvider, Models } from './ai/index.ts';
+// The device's models and the embedded provider are built with the app (cheap, loading nothing
+// until used): their own faces, not the assistant's, which app.ts imports only when a workspace
+// runs the assistant (see SERVICE_MODULES).
+import { createModels } from './ai/models/index.ts';
+import type { Models } from './ai/models/index.ts';
+import { createEmbeddedProvider } from './ai/providers/embedded.ts';
+import type { EmbeddedProvider } from './ai/providers/embedded.ts';
+import type { AssistantRecord, AssistantService } from './ai/index.ts';
 import { AUDIT_RECORD_KINDS, auditKeysOf, createAuditLog } from './audit/index.ts';
 import type { AuditLog, AuditRecord } from './audit/index.ts';
 import { x25519IdentityFromSecret } from './crypto/age/index.ts';
@@ -24,10 +30,9 @@ import { createWorkspaces, recordEvent } from './workspace/index.ts';
 import { createMaintenance } from './cover/index.ts';
 import { createStoreFile, openStore } from './store/index.ts';
 import type { DeniableStore } from './store/index.ts';
-import { createMeshService, meshRecordStores } from './mesh/index.ts';
-import { createSharesService, sharesRecordStores } from './mesh/shares/index.ts';
-import { asRepositoryKey, BACKUP_RECORD_KINDS, backupRecordKeys, backupRecordStores, createBackupService, createFolderRestore, storeBackupSource } from './backup/index.ts';
-import type { BackupRecord, FolderRestore } from './backup/index.ts';
+import type { Mesh } from './mesh/index.ts';
+import type { ShareService } from './mesh/shares/index.ts';
+import type { BackupRecord, BackupService, FolderRestore } from './backup/index.ts';
 import type { BuiltWorkspace, Workspace, Workspaces } from './workspace/index.ts';
 
 /** Start-up configuration, read and checked once. */
@@ -50,6 +55,34 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
  * the database pages that moving a few files to the trash and emptying it write.
  */
 const RESERVE_BYTES = 2 * 1024 * 1024;
+
+/** The services a workspace runs besides its vault and audit log. */
+export type ServiceName = 'assistant' | 'backup' | 'mesh' | 'shares';
+
+/**
+ * Their domains, imported when a workspace first runs one: each is tens of modules, and a
+ * one-shot command such as `elohim ls` uses none of them (start-up time, bench/startup.ts).
+ */
+const SERVICE_MODULES = {
+  assistant: () => import('./ai/index.ts'),
+  backup: () => import('./backup/index.ts'),
+  mesh: () => import('./mesh/index.ts'),
+  shares: () => import('./mesh/shares/index.ts'),
+};
+
+/**
+ * Stands for a service this process did not build (createApp's `services` leaves it out): using
+ * it is a bug in the command that left it out, which it reports by name instead of failing later.
+ */
+function notBuilt<T extends object>(name: ServiceName): T {
+  return new Proxy({} as T, {
+    get(_target, prop) {
+      // what `await`, util.inspect and the like probe for: not a use of the service
+      if (prop === 'then' || typeof prop === 'symbol') return undefined;
+      throw new Error(`the ${name} service is not built in this command (${prop})`);
+    },
+  });
+}
 
 /** The files of a data folder. */
 export function dataPaths(dir: string) {
@@ -109,7 +142,16 @@ export interface App {
  * constructs a service; a workspace (a vault, its audit log, and the services that run while it
  * is open) is built here from the key the keyring hands out.
  */
-export function createApp(config: AppConfig, opts: { clock?: () => number; meshAutoStart?: boolean; indexInBackground?: boolean } = {}): App {
+export function createApp(
+  config: AppConfig,
+  opts: {
+    clock?: () => number;
+    meshAutoStart?: boolean;
+    indexInBackground?: boolean;
+    /** the services each workspace runs (default all; shares bring the mesh): a one-shot CLI command names those it uses */
+    services?: readonly ServiceName[];
+  } = {},
+): App {
   const clock = opts.clock ?? Date.now;
   const paths = dataPaths(config.home);
   let db: Database | null = null;
@@ -137,7 +179,6 @@ export function createApp(config: AppConfig, opts: { clock?: () => number; meshA
   const auditRecords = (key: VaultKey) => createRecordStore<AuditRecord>({ db: dbOf(key), keys: auditKeysOf(derivation(key)), kinds: AUDIT_RECORD_KINDS });
   const vaultRecords = (key: VaultKey) => createRecordStore<VaultRecord>({ db: dbOf(key), keys: vaultRecordKeys(derivation(key)) });
   const auditOf = (key: VaultKey): AuditLog => createAuditLog({ records: auditRecords(key), clock });
-  const assistantRecords = (key: VaultKey) => createRecordStore<AssistantRecord>({ db: dbOf(key), keys: assistantKeysOf(derivation(key)), kinds: ASSISTANT_RECORD_KINDS });
 
   /**
    * A new vault's first audit entry, written before its key slots make it reachable, dated when
@@ -158,9 +199,10 @@ export function createApp(config: AppConfig, opts: { clock?: () => number; meshA
    * its audit log's: what removing a decoy clears and what repair repairs. A new service that
    * keeps records adds its stores here, or a removed decoy would leave them behind.
    */
-  const serviceRecordStores = (key: VaultKey): RecordStore<unknown>[] => {
+  const serviceRecordStores = async (key: VaultKey): Promise<RecordStore<unknown>[]> => {
     const deps = { db: dbOf(key), derive: derivation(key) };
-    return [...assistantRecordStores(deps), ...backupRecordStores(deps), ...meshRecordStores(deps), ...sharesRecordStores(deps)];
+    const [ai, backup, mesh, shares] = await Promise.all([SERVICE_MODULES.assistant(), SERVICE_MODULES.backup(), SERVICE_MODULES.mesh(), SERVICE_MODULES.shares()]);
+    return [...ai.assistantRecordStores(deps), ...backup.backupRecordStores(deps), ...mesh.meshRecordStores(deps), ...shares.sharesRecordStores(deps)];
   };
 
   /** Removes a decoy's records, objects and audit log, and every record its services kept. */
@@ -170,13 +212,19 @@ export function createApp(config: AppConfig, opts: { clock?: () => number; meshA
     if (s !== null) return s.destroy(ownKeys(key));
     await destroyVaultData({ records: vaultRecords(key), objects });
     auditRecords(key).clear();
-    for (const records of serviceRecordStores(key)) records.clear();
+    for (const records of await serviceRecordStores(key)) records.clear();
   }
 
   async function buildWorkspace(key: VaultKey, signal: AbortSignal): Promise<BuiltWorkspace> {
     // Derived now: services stop after the key is destroyed, and the region must still be released.
     const regionKeys = ownKeys(key);
     const audit = auditOf(key);
+    // The services this process runs (opts.services), their domains imported before the vault
+    // opens: from there to the return nothing waits, as before.
+    const wanted = new Set<ServiceName>(opts.services ?? ['assistant', 'backup', 'mesh', 'shares']);
+    if (wanted.has('shares')) wanted.add('mesh'); // shared folders travel over the mesh
+    const load = <N extends ServiceName>(name: N) => (wanted.has(name) ? (SERVICE_MODULES[name]() as ReturnType<(typeof SERVICE_MODULES)[N]>) : null);
+    const [ai, backups, meshes, sharing] = await Promise.all([load('assistant'), load('backup'), load('mesh'), load('shares')]);
     // the assistant's index follows the vault's changes; it is built once the vault is open
     let followVault: ((items: readonly string[]) => void) | undefined;
     const vault = await openVault({
@@ -189,8 +237,8 @@ export function createApp(config: AppConfig, opts: { clock?: () => number; meshA
       onChange: (items) => followVault?.(items),
     });
     // The assistant: conversations, memories, settings and the index sealed under its own keys.
-    const assistant = createAssistantService({
-      records: assistantRecords(key),
+    const assistant = ai === null ? notBuilt<AssistantService>('assistant') : ai.createAssistantService({
+      records: createRecordStore<AssistantRecord>({ db: dbOf(key), keys: ai.assistantKeysOf(derivation(key)), kinds: ai.ASSISTANT_RECORD_KINDS }),
       clock,
       vault,
       signal,
@@ -199,13 +247,13 @@ export function createApp(config: AppConfig, opts: { clock?: () => number; meshA
       // a failure nobody waits for (a provider down while embedding): its code only, never its text
       onError: (err) => process.stderr.write(`elohim: assistant: ${(err as { code?: string }).code ?? (err as Error).name}\n`),
     });
-    followVault = (items) => assistant.vaultChanged(items);
+    if (ai !== null) followVault = (items) => assistant.vaultChanged(items);
     // The cloud backup: targets sealed under its own keys; the repository key from the keyring.
-    const repositoryKey = asRepositoryKey(keyring.backupKey(key));
-    const backup = createBackupService({
-      records: createRecordStore<BackupRecord>({ db: dbOf(key), keys: backupRecordKeys(derivation(key)), kinds: BACKUP_RECORD_KINDS }),
+    const repositoryKey = backups?.asRepositoryKey(keyring.backupKey(key));
+    const backup = backups === null || repositoryKey === undefined ? notBuilt<BackupService>('backup') : backups.createBackupService({
+      records: createRecordStore<BackupRecord>({ db: dbOf(key), keys: backups.backupRecordKeys(derivation(key)), kinds: backups.BACKUP_RECORD_KINDS }),
       // A folder with a deniable store is backed up as store.bin in blocks (backup/store-source.ts).
-      folder: store() === null ? { paths, db: database, objects: objects.ciphertext } : storeBackupSource({ paths, store: () => store()!, key: repositoryKey }),
+      folder: store() === null ? { paths, db: database, objects: objects.ciphertext } : backups.storeBackupSource({ paths, store: () => store()!, key: repositoryKey }),
       key: repositoryKey,
       clock,
       signal,
@@ -215,13 +263,13 @@ export function createApp(config: AppConfig, opts: { clock?: () => number; meshA
     });
     // MagnetarMesh: this vault's node, off until the user turns it on; the server (meshAutoStart)
     // starts it at unlock when it is on, a CLI mesh command starts it itself.
-    const mesh = createMeshService({ db: dbOf(key), derive: derivation(key), clock, signal, autoStart: opts.meshAutoStart === true, audit: (event, details) => {
+    const mesh = meshes === null ? notBuilt<Mesh>('mesh') : meshes.createMeshService({ db: dbOf(key), derive: derivation(key), clock, signal, autoStart: opts.meshAutoStart === true, audit: (event, details) => {
       if (!signal.aborted) recordEvent(audit, event, details);
     } });
     // Shared folders over the mesh (src/mesh/shares): their own record keys; objects in transit
     // are staged as ciphertext under objects/tmp/mesh so a cut transfer resumes. A folder with a
     // deniable store has no objects/ (the examiner would see one appear), so it takes no shares yet.
-    const shares = createSharesService({ db: dbOf(key), derive: derivation(key), mesh, vault, objects: objectsOf(key), audit, staging: store() === null ? join(paths.objects, 'tmp', 'mesh') : null, clock, signal });
+    const shares = sharing === null ? notBuilt<ShareService>('shares') : sharing.createSharesService({ db: dbOf(key), derive: derivation(key), mesh, vault, objects: objectsOf(key), audit, staging: store() === null ? join(paths.objects, 'tmp', 'mesh') : null, clock, signal });
     const workspace: Workspace = {
       id: key.id,
       vault,
@@ -241,10 +289,11 @@ export function createApp(config: AppConfig, opts: { clock?: () => number; meshA
         return result;
       },
       hasDecoy: () => keyring.hasDecoy(key),
-      repairRecords() {
+      async repairRecords() {
+        const services = await serviceRecordStores(key);
         const own = vaultRecords(key).repair();
         const log = auditRecords(key).repair();
-        const others = serviceRecordStores(key).map((records) => records.repair());
+        const others = services.map((records) => records.repair());
         const serviceRecords = others.reduce((n, r) => n + r.quarantined.length, 0);
         const result = {
           quarantined: own.quarantined.length + log.quarantined.length + serviceRecords,
@@ -258,7 +307,8 @@ export function createApp(config: AppConfig, opts: { clock?: () => number; meshA
         recordEvent(audit, 'settings-change', { setting: 'decoy-removed' });
       },
     };
-    return { workspace, services: [{ stop: () => backup.stop() }, assistant, shares, mesh, { stop: () => store()?.release(regionKeys) }] };
+    const built = [backups && { stop: () => backup.stop() }, ai && assistant, sharing && shares, meshes && mesh].filter((s) => s !== null);
+    return { workspace, services: [...built, { stop: () => store()?.release(regionKeys) }] };
   }
 
   const workspaces = createWorkspaces({ keyring, build: buildWorkspace });
@@ -297,7 +347,7 @@ export function createApp(config: AppConfig, opts: { clock?: () => number; meshA
       return result;
     },
     maintain: (opts) => maintenance.run(opts),
-    restoreFromBackup: createFolderRestore({ paths, db: database, objects, objectsDir: paths.objects, throttlePath: paths.throttle, lock, storePath: paths.store }),
+    restoreFromBackup: async (restoreOpts) => (await SERVICE_MODULES.backup()).createFolderRestore({ paths, db: database, objects, objectsDir: paths.objects, throttlePath: paths.throttle, lock, storePath: paths.store })(restoreOpts),
     models,
     embedded,
     close() {

@@ -1,12 +1,23 @@
-import { configFromEnv, createApp } from '../app.ts';
-import type { App } from '../app.ts';
+// Only types from app.ts here: every command module imports this one, and `elohim --help` should
+// not load the app and every domain behind it (bench/startup.ts, test/cli-startup.test.ts).
+import type { App, ServiceName } from '../app.ts';
 import type { Workspace } from '../workspace/index.ts';
 import { readSecret } from './prompt.ts';
 
-/** Builds the app for one command and closes it afterwards, whatever happens. */
-export async function withApp<T>(fn: (app: App) => Promise<T>): Promise<T> {
+export type { ServiceName };
+
+/** For commands that use the vault and its audit log only (ls, get, put…): no other service is built. */
+export const VAULT_ONLY: readonly ServiceName[] = [];
+const ALL: readonly ServiceName[] = ['assistant', 'backup', 'mesh', 'shares'];
+
+/**
+ * Builds the app for one command and closes it afterwards, whatever happens. `services`: the
+ * workspace services the command uses (default all); the others are neither imported nor built.
+ */
+export async function withApp<T>(fn: (app: App) => Promise<T>, services: readonly ServiceName[] = ALL): Promise<T> {
+  const { configFromEnv, createApp } = await import('../app.ts');
   // A one-shot command: the assistant's index follows the vault only in commands that use it.
-  const app = createApp(configFromEnv(), { indexInBackground: false });
+  const app = createApp(configFromEnv(), { indexInBackground: false, services });
   try {
     // Maintenance before and after the command (cover/): the folder's times then say only that
     // ElohimOS ran, whichever vault the command used.
@@ -27,9 +38,10 @@ export interface UnlockFlags {
 
 /**
  * Unlocks the vault for one command: with ELOHIM_RECOVERY_CODE or `--recovery` a recovery code,
- * otherwise the passphrase (ELOHIM_PASSPHRASE or a prompt). Locks again afterwards.
+ * otherwise the passphrase (ELOHIM_PASSPHRASE or a prompt). Locks again afterwards. `services`
+ * as for withApp.
  */
-export async function withVault<T>(flags: UnlockFlags, fn: (workspace: Workspace, app: App) => Promise<T>): Promise<T> {
+export async function withVault<T>(flags: UnlockFlags, fn: (workspace: Workspace, app: App) => Promise<T>, services: readonly ServiceName[] = ALL): Promise<T> {
   return withApp(async (app) => {
     const useCode = flags.recovery === true || (process.env.ELOHIM_RECOVERY_CODE ?? '') !== '';
     const secret = useCode
@@ -43,5 +55,5 @@ export async function withVault<T>(flags: UnlockFlags, fn: (workspace: Workspace
     } finally {
       app.workspaces.release(workspace.id);
     }
-  });
+  }, services);
 }

@@ -56,7 +56,7 @@ export interface Workspace {
    * quarantine table and re-seals both record sets as they now are, accepting any loss the seals
    * reported; audited as 'repair'. Returns how many rows were moved and whether a seal changed.
    */
-  repairRecords(): { quarantined: number; resealed: boolean };
+  repairRecords(): Promise<{ quarantined: number; resealed: boolean }>;
 }
 
 /**

@@ -10,21 +10,13 @@ import { open, readFile, realpath, rename, stat, unlink } from 'node:fs/promises
 import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Command } from 'commander';
-import {
-  createDecryptor,
-  createEncryptor,
-  generateHybridIdentity,
-  generateX25519Identity,
-  identityLines,
-  parseIdentityFile,
-  parseRecipient,
-  recipientOfIdentity,
-  scryptIdentity,
-  scryptRecipient,
-} from '../../crypto/age/index.ts';
 import type { Codec, Identity, Recipient, Sink, Stanza } from '../../crypto/age/index.ts';
 import { ElohimError } from '../../errors.ts';
 import { readSecret } from '../prompt.ts';
+
+// The age implementation is imported when `age` runs, not when the command tree is built for
+// every command and for --help.
+const ageModule = () => import('../../crypto/age/index.ts');
 
 interface AgeFlags {
   encrypt?: boolean;
@@ -98,6 +90,7 @@ function usage(message: string): never {
 }
 
 async function encryptor(flags: AgeFlags, sink: Sink): Promise<Codec> {
+  const { createEncryptor, identityLines, parseRecipient, recipientOfIdentity, scryptRecipient } = await ageModule();
   const { recipient, recipientsFile, identity } = flags;
   if (flags.passphrase === true) {
     if (recipient.length + recipientsFile.length + identity.length > 0) {
@@ -107,14 +100,14 @@ async function encryptor(flags: AgeFlags, sink: Sink): Promise<Codec> {
     return createEncryptor({ recipients: [scryptRecipient(passphrase)], armor: flags.armor === true }, sink);
   }
   const recipients: Recipient[] = recipient.map(parseRecipient);
-  for (const file of recipientsFile) recipients.push(...parseRecipientsFile(await readText(file), file));
+  for (const file of recipientsFile) recipients.push(...parseRecipientsFile(await readText(file), file, parseRecipient));
   for (const file of identity) recipients.push(...identityLines(await readText(file)).map((id) => parseRecipient(recipientOfIdentity(id))));
   if (recipients.length === 0) usage('no recipients: use -r, -R, -i or -p (see elohim age --help)');
   return createEncryptor({ recipients, armor: flags.armor === true }, sink);
 }
 
 /** A recipients file: one recipient per line; `#` comments and blank lines are ignored (as in age). */
-function parseRecipientsFile(text: string, file: string): Recipient[] {
+function parseRecipientsFile(text: string, file: string, parseRecipient: (line: string) => Recipient): Recipient[] {
   const recipients: Recipient[] = [];
   for (const [i, raw] of text.split('\n').entries()) {
     const line = raw.trim();
@@ -131,6 +124,7 @@ function parseRecipientsFile(text: string, file: string): Recipient[] {
 }
 
 async function decryptor(flags: AgeFlags, sink: Sink): Promise<Codec> {
+  const { createDecryptor, parseIdentityFile, scryptIdentity } = await ageModule();
   if (flags.recipient.length + flags.recipientsFile.length > 0) usage('-r/-R cannot be used with -d/--decrypt');
   if (flags.armor === true) usage('-a/--armor cannot be used with -d/--decrypt: armored input is detected automatically');
   const identities: Identity[] = [];
@@ -305,6 +299,7 @@ function keygenCommand(): Command {
       // Unless the root program uses positional options, commander hands `-o` after `keygen`
       // to the parent `age` command, which has an -o of its own; accept it from either.
       const flags = { ...own, output: own.output ?? (cmd.parent?.opts() as AgeFlags | undefined)?.output };
+      const { generateHybridIdentity, generateX25519Identity, identityLines, recipientOfIdentity } = await ageModule();
       if (flags.y === true) {
         const text = input === undefined || input === '-' ? await readStdin() : await readText(input);
         const recipients = identityLines(text).map(recipientOfIdentity);

@@ -6,7 +6,9 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
 import { Command, Option } from 'commander';
-import { AUDIT_EVENTS } from '../../audit/index.ts';
+// A constant the command's help shows, from the small file that defines it rather than the
+// domain's face: the face would load the domain's modules for every command and --help.
+import { AUDIT_EVENTS } from '../../audit/event-names.ts';
 import type { AuditDetails, AuditEntry, AuditEvent, AuditLog, AuditVerifyResult } from '../../audit/index.ts';
 import type { WitnessReport } from '../../mesh/shares/index.ts';
 import { ElohimError } from '../../errors.ts';
@@ -19,7 +21,8 @@ import type { UnlockFlags } from '../context.ts';
  */
 export type WithAudit = <T>(flags: UnlockFlags, fn: (audit: AuditLog, witnessed?: () => WitnessReport) => Promise<T>) => Promise<T>;
 
-const withUnlockedAudit: WithAudit = (flags, fn) => withVault(flags, (unlocked) => fn(unlocked.audit, () => unlocked.shares.witnessCheck()));
+// the shares' service (and the mesh under it) holds what paired devices witnessed of the log
+const withUnlockedAudit: WithAudit = (flags, fn) => withVault(flags, (unlocked) => fn(unlocked.audit, () => unlocked.shares.witnessCheck()), ['shares']);
 
 const globals = (cmd: Command): UnlockFlags => cmd.optsWithGlobals() as UnlockFlags;
 

@@ -13,14 +13,12 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
-import { createApp } from '../../app.ts';
 import type { JobProgress } from '../../backup/index.ts';
 import { ElohimError } from '../../errors.ts';
 import type { UnlockSecret } from '../../keyring/index.ts';
 import { withApp } from '../context.ts';
 import type { UnlockFlags } from '../context.ts';
 import { readSecret } from '../prompt.ts';
-import { fileAt } from '../vault-paths.ts';
 
 /** The passphrase, or a recovery code (--recovery or ELOHIM_RECOVERY_CODE), read once. */
 export async function readUnlockSecret(flags: UnlockFlags): Promise<UnlockSecret> {
@@ -36,8 +34,11 @@ export async function restoreOneFile(
   run: { signal: AbortSignal; onProgress: (p: JobProgress) => void },
 ): Promise<{ file: string; to: string; snapshot: string; bytes: number }> {
   const secret = await readUnlockSecret(cmd.optsWithGlobals() as UnlockFlags);
+  // imported here, not at the top: the command tree is built for every command and --help
+  const { createApp } = await import('../../app.ts');
+  const { fileAt } = await import('../vault-paths.ts');
   const scratch = await mkdtemp(join(tmpdir(), 'elohim-restore-file-'));
-  const fresh = createApp({ home: join(scratch, 'home') }, { indexInBackground: false });
+  const fresh = createApp({ home: join(scratch, 'home') }, { indexInBackground: false, services: [] }); // its vault only
   try {
     const summary = await withApp(async (app) => {
       const { workspace } = await app.workspaces.unlock(secret);
@@ -49,7 +50,7 @@ export async function restoreOneFile(
       } finally {
         app.workspaces.release(workspace.id);
       }
-    });
+    }, ['backup']);
     const { workspace } = await fresh.workspaces.unlock(secret);
     const { info, stream } = await workspace.vault.read(fileAt(workspace.vault, o.file), { signal: run.signal });
     const out = resolve(o.to ?? info.name);

@@ -13,13 +13,11 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { configFromEnv, createApp } from '../../app.ts';
-import { buildTarget, parseTarget, progressMeter, recordFreshRestore } from '../../backup/index.ts';
 import type { JobProgress, RetentionPolicy, TargetInfo, TargetInput } from '../../backup/index.ts';
 import { ElohimError } from '../../errors.ts';
 import type { Workspace } from '../../workspace/index.ts';
-import { withApp, withVault } from '../context.ts';
-import type { UnlockFlags } from '../context.ts';
+import { withApp as withAnyApp, withVault as withAnyVault } from '../context.ts';
+import type { ServiceName, UnlockFlags } from '../context.ts';
 import { formatBytes } from '../progress.ts';
 import { readSecret } from '../prompt.ts';
 import { restoreOneFile, readUnlockSecret } from './backup-file.ts';
@@ -31,6 +29,13 @@ const DECOY_NOTE = 'this vault stands behind a decoy: a snapshot made from here 
 const time = (ms: number) => `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')}Z`;
 
 const globals = (cmd: Command) => cmd.optsWithGlobals() as UnlockFlags & { json?: boolean; target?: string };
+
+// The app and the backup engine are imported when a command runs (`await import`), not when the
+// command tree is built for every command and --help; of the workspace's services only the
+// backup is built.
+const BACKUP: readonly ServiceName[] = ['backup'];
+const withApp = <T>(fn: Parameters<typeof withAnyApp<T>>[0]) => withAnyApp(fn, BACKUP);
+const withVault = <T>(flags: UnlockFlags, fn: (workspace: Workspace) => Promise<T>) => withAnyVault(flags, fn, BACKUP);
 
 /** The target an operation is on: `--target`, or the vault's only one. */
 function targetName(workspace: Workspace, flag: string | undefined): string {
@@ -216,6 +221,7 @@ export function backupCommand(): Command {
           return;
         }
         if (o.to !== undefined || o.force) throw new ElohimError('INVALID_INPUT', '--to and --force go with --file');
+        const { configFromEnv, createApp } = await import('../../app.ts');
         const home = resolve(path ?? `${configFromEnv().home}-restored-${new Date().toISOString().slice(0, 10)}`);
         const fresh = createApp({ home }, { indexInBackground: false });
         try {
@@ -268,6 +274,7 @@ export function restoreCommand(): Command {
     .option('--json', 'print JSON')
     .action(async (o: { from: string; snapshot?: string; json?: boolean; endpoint?: string; region?: string; pathStyle?: boolean; accessKeyId?: string; user?: string; rcloneConfig?: string }, cmd: Command) => {
       const flags = cmd.optsWithGlobals() as UnlockFlags;
+      const { buildTarget, parseTarget, progressMeter, recordFreshRestore } = await import('../../backup/index.ts');
       const spec = parseTarget(await targetInput(o.from, o));
       const target = await buildTarget(spec);
       const secret = await readUnlockSecret(flags);

@@ -22,7 +22,8 @@ import type { UnlockFlags } from '../context.ts';
 import type { Workspace } from '../../workspace/index.ts';
 
 const globals = (cmd: Command): UnlockFlags => cmd.optsWithGlobals() as UnlockFlags;
-const withAssistant = <T>(cmd: Command, fn: (assistant: AssistantService, workspace: Workspace) => Promise<T>) => withVault(globals(cmd), (ws) => fn(ws.assistant, ws));
+// the assistant is the only workspace service these commands build
+const withAssistant = <T>(cmd: Command, fn: (assistant: AssistantService, workspace: Workspace) => Promise<T>) => withVault(globals(cmd), (ws) => fn(ws.assistant, ws), ['assistant']);
 
 /**
  * Control and format characters escaped, for a terminal; newlines, tabs and the zero-width

@@ -1,8 +1,9 @@
 import { Command } from 'commander';
 import { ElohimError } from '../../errors.ts';
 import type { Mesh, PairedPeer } from '../../mesh/index.ts';
-import { withVault } from '../context.ts';
+import { withVault as withAnyVault } from '../context.ts';
 import type { UnlockFlags } from '../context.ts';
+import type { Workspace } from '../../workspace/index.ts';
 import { addSyncCommands } from '../../mesh/cli-sync.ts';
 
 /**
@@ -10,6 +11,9 @@ import { addSyncCommands } from '../../mesh/cli-sync.ts';
  * its own duration only (the server keeps it running while the vault is unlocked), so `pair`
  * without a code waits here until the other device has paired, or the code expires.
  */
+// the mesh, and the shares that run over it, are the workspace services these commands build
+const withVault = <T>(flags: UnlockFlags, fn: (workspace: Workspace) => Promise<T>) => withAnyVault(flags, fn, ['mesh', 'shares']);
+
 export function meshCommand(): Command {
   const mesh = new Command('mesh').description('MagnetarMesh: pair devices and see them (device to device, end to end encrypted)');
   const unlockFlags = (cmd: Command) => cmd.optsWithGlobals() as UnlockFlags;

@@ -1,7 +1,6 @@
 import { Command } from 'commander';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import { checkPullUrl, pullIdOf } from '../../ai/index.ts';
 import type { LocalModel, ModelProgress, Models } from '../../ai/index.ts';
 import { ElohimError } from '../../errors.ts';
 import { withApp, withVault } from '../context.ts';
@@ -71,6 +70,8 @@ export function modelsCommand(): Command {
     .action(async (url: string, flags: { name?: string; sha256?: string; cancel?: boolean }) => {
       await withApp(async (app) => {
         if (flags.cancel) {
+          // the models' own face, not the assistant's: imported when used, as app.ts does
+          const { checkPullUrl, pullIdOf } = await import('../../ai/models/index.ts');
           await app.models.cancelPull(pullIdOf(checkPullUrl(url)));
           return void process.stderr.write('cancelled; the partial download is deleted\n');
         }
@@ -138,7 +139,7 @@ export function modelsCommand(): Command {
         }
         const d = current();
         process.stdout.write(`chat        ${d.chat ?? '(none)'}\nembedding   ${d.embedding ?? '(none)'}\n`);
-      });
+      }, ['assistant']); // the only workspace service it uses
     });
 
   return models;

@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { configFromEnv, createApp } from '../../app.ts';
 import { ElohimError } from '../../errors.ts';
 import { CSRF_HEADER, SHRED_PHRASE } from '../../server/protocol.ts';
 import { readSecret } from '../prompt.ts';
@@ -35,6 +34,8 @@ export function panicCommand(): Command {
       }
       process.stderr.write(`${locked}\n`);
       if (opts.shred) {
+        // imported only here: the command tree is built for every command and --help
+        const { configFromEnv, createApp } = await import('../../app.ts');
         const app = createApp(configFromEnv());
         try {
           await app.keyring.shred();

@@ -1,8 +1,6 @@
 import { networkInterfaces } from 'node:os';
 import { Command } from 'commander';
-import { configFromEnv, createApp } from '../../app.ts';
 import { ElohimError } from '../../errors.ts';
-import { LOG_LEVELS } from '../../settings/index.ts';
 
 function parsePort(value: string): number {
   if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) throw new ElohimError('INVALID_INPUT', `port ${value} is not a number from 0 to 65535`);
@@ -22,11 +20,14 @@ export function serveCommand(): Command {
     .option('--port <port>', 'port (default: ELOHIM_PORT, else the port setting, 7788; 0 picks a free one)', parsePort)
     .option('--log-level <level>', 'fatal, error, warn, info or debug (default: the logLevel setting)')
     .action(async (opts: { host: string; port?: number; logLevel?: string }) => {
+      const { LOG_LEVELS } = await import('../../settings/index.ts');
       if (opts.logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(opts.logLevel)) {
         throw new ElohimError('INVALID_INPUT', `unknown log level ${opts.logLevel}`);
       }
       // Loaded here, not at start-up: the other commands should not pay for Fastify.
       const { createServer } = await import('../../server/index.ts');
+      // imported here, like the server: the command tree is built for every command and --help
+      const { configFromEnv, createApp } = await import('../../app.ts');
       const app = createApp(configFromEnv(), { meshAutoStart: true }); // the server runs each unlocked vault's mesh if it is on
       await app.maintain(); // like every process on the folder (cover/); it also takes the folder's lock
       const settings = await app.settings.read();

@@ -1,11 +1,19 @@
 import { Command, Option } from 'commander';
 import { ElohimError } from '../../errors.ts';
-import { LOG_LEVELS } from '../../settings/index.ts';
+// A constant the command's help shows, from the small file that defines it rather than the
+// domain's face: the face would load the domain's modules for every command and --help.
+import { LOG_LEVELS } from '../../settings/settings.ts';
 import type { Settings } from '../../settings/index.ts';
-import { KDF_COSTS } from '../../keyring/index.ts';
+import { KDF_COSTS } from '../../keyring/keyslots.ts';
 import type { KdfCost } from '../../keyring/index.ts';
-import { withApp, withVault } from '../context.ts';
+import { withApp, withVault as withAnyVault, VAULT_ONLY } from '../context.ts';
 import type { UnlockFlags } from '../context.ts';
+import type { App } from '../../app.ts';
+import type { Workspace } from '../../workspace/index.ts';
+
+// settings and decoy build none of the workspace's services (a decoy's removal loads what it
+// needs of them to wipe their records)
+const withVault = <T>(flags: UnlockFlags, fn: (workspace: Workspace, app: App) => Promise<T>) => withAnyVault(flags, fn, VAULT_ONLY);
 
 const wholeNumber = (name: string) => (v: string) => {
   if (!/^\d{1,6}$/.test(v)) throw new ElohimError('INVALID_INPUT', `${name} must be a whole number`);

@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { configFromEnv, createApp } from '../../app.ts';
 
 /**
  * `elohim status`: where the data lives, whether a vault is there, and how to begin. Says
@@ -9,6 +8,8 @@ export function statusCommand(): Command {
   return new Command('status')
     .description('show where data lives and whether a vault exists')
     .action(async () => {
+      // imported here: the command tree is built for every command and --help
+      const { configFromEnv, createApp } = await import('../../app.ts');
       const config = configFromEnv();
       const app = createApp(config);
       const initialized = app.keyring.isInitialized();

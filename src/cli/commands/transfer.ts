@@ -10,19 +10,25 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
 import { Command, Option } from 'commander';
-import { parseRecipient } from '../../crypto/age/index.ts';
 import { ElohimError } from '../../errors.ts';
-import { formatVaultPath, parseVaultPath, SMALL_OBJECT_MAX } from '../../vault/index.ts';
 import type { PutEntry } from '../../vault/index.ts';
-import { existingFolder, fileAt, namesFolder } from '../vault-paths.ts';
-import { withVault } from '../context.ts';
+import type { Workspace } from '../../workspace/index.ts';
+import { withVault as withAnyVault, VAULT_ONLY } from '../context.ts';
 import type { UnlockFlags } from '../context.ts';
 import { formatBytes, progressBar } from '../progress.ts';
 
+// The vault's modules (and age's recipient parser) are imported when a command runs, not when
+// the command tree is built for every command and for --help.
+const vaultModule = () => import('../../vault/index.ts');
+const vaultPaths = () => import('../vault-paths.ts');
+
 const globals = (cmd: Command): UnlockFlags => cmd.optsWithGlobals() as UnlockFlags;
+/** put, get and export use the vault only: no other workspace service is built */
+const withVault = <T>(flags: UnlockFlags, fn: (workspace: Workspace) => Promise<T>) => withAnyVault(flags, fn, VAULT_ONLY);
 
 /** Host files and folders below `root`, as put entries; symlinks and special files are skipped. */
 async function walk(root: string): Promise<{ entries: PutEntry[]; folders: string[][]; skipped: string[] }> {
+  const { SMALL_OBJECT_MAX } = await vaultModule();
   const entries: PutEntry[] = [];
   const folders: string[][] = [];
   const skipped: string[] = [];
@@ -63,6 +69,8 @@ export function putCommand(): Command {
         throw new ElohimError('HOST_IO', `cannot read ${source}: ${err.code ?? err.message}`);
       });
       if (info !== null && !info.isFile() && !info.isDirectory()) throw new ElohimError('INVALID_INPUT', `${source} is not a file or folder`);
+      const { formatVaultPath, parseVaultPath } = await vaultModule();
+      const { existingFolder, namesFolder } = await vaultPaths();
       await withVault(globals(cmd), async ({ vault, signal }) => {
         // A folder path (ending in "/" or naming a folder) receives the source under its own name.
         const intoFolder = (target: string) => namesFolder(vault, target);
@@ -159,7 +167,7 @@ export function getCommand(): Command {
     .option('-f, --force', 'overwrite an existing host file')
     .action(async (vaultPath: string, out: string | undefined, opts: { force?: boolean }, cmd: Command) => {
       await withVault(globals(cmd), async ({ vault, signal }) => {
-        const { info, stream } = await vault.read(fileAt(vault, vaultPath), { signal });
+        const { info, stream } = await vault.read((await vaultPaths()).fileAt(vault, vaultPath), { signal });
         if (out === '-') {
           await pipeline(stream, process.stdout);
           return;
@@ -195,12 +203,13 @@ export function exportCommand(): Command {
       }
       if (vaultPath === undefined) throw new ElohimError('INVALID_INPUT', 'give a vault path, or --identity');
       if (opts.recipient.length === 0) throw new ElohimError('INVALID_RECIPIENT', 'give at least one -r RECIPIENT');
+      const { parseRecipient } = await import('../../crypto/age/index.ts');
       const recipients = opts.recipient.map(parseRecipient);
       if (opts.output === undefined && process.stdout.isTTY && !opts.armor) {
         throw new ElohimError('INVALID_INPUT', 'refusing to write binary age output to a terminal; use -o FILE or -a');
       }
       await withVault(globals(cmd), async ({ vault, signal }) => {
-        const { stream } = await vault.export(fileAt(vault, vaultPath), recipients, { armor: opts.armor, signal });
+        const { stream } = await vault.export((await vaultPaths()).fileAt(vault, vaultPath), recipients, { armor: opts.armor, signal });
         if (opts.output === undefined) await pipeline(stream, process.stdout);
         else await writeOutput(stream, resolve(opts.output), true);
       });

@@ -1,17 +1,25 @@
 import { Command } from 'commander';
-import { DEFAULT_ARGON2 } from '../../crypto/index.ts';
+// A constant the command's help shows, from the small file that defines it rather than the
+// domain's face: the face would load the domain's modules for every command and --help.
+import { DEFAULT_ARGON2 } from '../../crypto/kdf.ts';
 import { ElohimError } from '../../errors.ts';
 import type { EntryInfo } from '../../vault/index.ts';
-import { itemAt, listAt, mkdirPath, movePath } from '../vault-paths.ts';
+import type { Workspace } from '../../workspace/index.ts';
 import { exportCommand, getCommand, putCommand } from './transfer.ts';
-import { configFromEnv } from '../../app.ts';
-import { withApp, withVault } from '../context.ts';
+import { withApp as withAnyApp, withVault as withAnyVault, VAULT_ONLY } from '../context.ts';
 import type { UnlockFlags } from '../context.ts';
 import { formatBytes, progressBar } from '../progress.ts';
 import { readSecret } from '../prompt.ts';
-import { parseSize } from '../../store/index.ts';
+
+// What these commands use beyond commander is imported when they run (vault-paths.ts, app.ts,
+// the store's size parser): the whole command tree is built for every command and for --help.
+const vaultPaths = () => import('../vault-paths.ts');
 
 const globals = (cmd: Command): UnlockFlags => cmd.optsWithGlobals() as UnlockFlags;
+// The vault commands use the vault and its audit log, none of the workspace's other services
+// (a repair or a decoy's removal loads what they need of those itself).
+const withApp = <T>(fn: Parameters<typeof withAnyApp<T>>[0]) => withAnyApp(fn, VAULT_ONLY);
+const withVault = <T>(flags: UnlockFlags, fn: (workspace: Workspace) => Promise<T>) => withAnyVault(flags, fn, VAULT_ONLY);
 
 function printRecoveryCodes(title: string, codes: string[]): void {
   process.stdout.write(`${title}\n`);
@@ -32,7 +40,7 @@ function initCommand(): Command {
     .option('--kdf-passes <n>', 'Argon2id passes (min 2)', positiveInt('--kdf-passes'), DEFAULT_ARGON2.passes)
     .option('--kdf-parallelism <n>', 'Argon2id lanes', positiveInt('--kdf-parallelism'), DEFAULT_ARGON2.parallelism)
     .option('--yes', 'with an existing vault: add the decoy even though this vault moves behind it (see below)')
-    .option('--reserve <size>', 'keep every vault in a deniable store of this fixed size, filled with random bytes (e.g. 32G, 500M; see README)', (v: string) => parseSize(v))
+    .option('--reserve <size>', 'keep every vault in a deniable store of this fixed size, filled with random bytes (e.g. 32G, 500M; see README)')
     .addHelpText(
       'after',
       [
@@ -44,10 +52,13 @@ function initCommand(): Command {
         'nothing in a decoy may tell it that such a vault exists.',
       ].join('\n'),
     )
-    .action(async (opts: { decoy?: boolean; yes?: boolean; reserve?: number; kdfMemory: number; kdfPasses: number; kdfParallelism: number }, cmd: Command) => {
+    .action(async (flags: { decoy?: boolean; yes?: boolean; reserve?: string; kdfMemory: number; kdfPasses: number; kdfParallelism: number }, cmd: Command) => {
+      // checked first, before the folder is touched, as a parse error would be
+      const reserve = flags.reserve === undefined ? undefined : (await import('../../store/index.ts')).parseSize(flags.reserve);
+      const opts = { ...flags, reserve };
       const initialized = await withApp(async (app) => app.keyring.isInitialized());
       if (initialized) {
-        if (!opts.decoy) throw new ElohimError('VAULT_ALREADY_INITIALIZED', `a vault already exists in ${configFromEnv().home}`);
+        if (!opts.decoy) throw new ElohimError('VAULT_ALREADY_INITIALIZED', `a vault already exists in ${(await import('../../app.ts')).configFromEnv().home}`);
         if (opts.reserve !== undefined) throw new ElohimError('INVALID_INPUT', 'a deniable store is chosen at set-up only (--reserve with a new folder)');
         if (opts.yes !== true) {
           throw new ElohimError(
@@ -123,7 +134,7 @@ function lsCommand(): Command {
     .option('--json', 'print JSON (for scripts)')
     .action(async (vaultPath: string, opts: { long?: boolean; json?: boolean }, cmd: Command) => {
       await withVault(globals(cmd), async ({ vault }) => {
-        const entries = listAt(vault, vaultPath);
+        const entries = (await vaultPaths()).listAt(vault, vaultPath);
         if (opts.json) process.stdout.write(JSON.stringify(entries) + '\n');
         else for (const e of entries) process.stdout.write(formatEntry(e, opts.long === true) + '\n');
       });
@@ -137,7 +148,7 @@ function mkdirCommand(): Command {
     .option('-p, --parents', 'create missing parents; no error if it exists')
     .action(async (vaultPath: string, opts: { parents?: boolean }, cmd: Command) => {
       await withVault(globals(cmd), async ({ vault }) => {
-        mkdirPath(vault, vaultPath, opts.parents === true);
+        (await vaultPaths()).mkdirPath(vault, vaultPath, opts.parents === true);
       });
     });
 }
@@ -149,7 +160,7 @@ function mvCommand(): Command {
     .argument('<to>')
     .action(async (from: string, to: string, _opts, cmd: Command) => {
       await withVault(globals(cmd), async ({ vault }) => {
-        const moved = movePath(vault, from, to);
+        const moved = (await vaultPaths()).movePath(vault, from, to);
         process.stderr.write(`${moved.path}\n`);
       });
     });
@@ -161,6 +172,7 @@ function rmCommand(): Command {
     .argument('<vault_path...>')
     .action(async (paths: string[], _opts, cmd: Command) => {
       await withVault(globals(cmd), async ({ vault }) => {
+        const { itemAt } = await vaultPaths();
         const ids = paths.map((p) => itemAt(vault, p, 'trashed')); // all exist, or nothing is trashed
         for (const id of ids) {
           const t = vault.trash(id);
@@ -246,7 +258,7 @@ function verifyCommand(): Command {
         (bar as ReturnType<typeof progressBar> | null)?.stop();
         // Record-level damage (code VAULT_CORRUPT: a row that does not open, a seal that does not
         // match) is what --repair deals with; damaged files stay damaged.
-        const repaired = opts.repair ? workspace.repairRecords() : null;
+        const repaired = opts.repair ? await workspace.repairRecords() : null;
         const left = repaired === null ? report.damaged : report.damaged.filter((d) => d.code !== 'VAULT_CORRUPT');
         if (opts.json) process.stdout.write(JSON.stringify(repaired === null ? report : { ...report, repaired }) + '\n');
         else {

@@ -1,0 +1,69 @@
+/**
+ * What a CLI command loads at start (TEAM.md "startup cost"; bench/startup.ts measures the time):
+ * the whole command tree is built for every command, so a module imported at the top of any
+ * command file, or of app.ts, is loaded by every command. These runs list every module the
+ * process loads (bench/startup-modules.ts, a module hook) and fail when `elohim ls` loads the
+ * assistant, the mesh, the backup engine or the server, or `--help` loads the app at all.
+ */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { describeRun, initHome, REPO, removeTempDirs } from './helpers.ts';
+import type { TestHome } from './helpers.ts';
+
+const HOOK = pathToFileURL(join(REPO, 'bench', 'startup-modules.ts')).href;
+const SRC = pathToFileURL(join(REPO, 'src')).href + '/';
+
+/** Runs one command with the module hook; returns what it printed and the src/ modules it loaded (paths under src/). */
+async function loaded(t: TestHome, args: string[]): Promise<{ stdout: string; src: string[]; all: string[] }> {
+  const list = join(t.work, `modules-${args.join('-').replace(/[^a-z]+/g, '_')}.txt`);
+  const r = await t.run(args, { env: { NODE_OPTIONS: `--import=${HOOK}`, ELOHIM_MODULE_LIST: list } });
+  assert.equal(r.code, 0, `elohim ${args.join(' ')}: ${describeRun(r)}`);
+  const all = (await readFile(list, 'utf8')).split('\n').filter((u) => u !== '');
+  return { stdout: r.stdout.toString('utf8'), src: all.filter((u) => u.startsWith(SRC)).map((u) => u.slice(SRC.length)), all };
+}
+
+/**
+ * Modules of the assistant, the mesh, the backup engine and the server. Allowed: the device's
+ * models and the embedded provider's shell (app.ts builds them, loading nothing heavy until
+ * used), the mesh's CLI subcommand definitions and the server's protocol constants (panic).
+ */
+function services(src: string[]): string[] {
+  const allowed = /^(ai\/models\/|ai\/providers\/(embedded|embedded-runtime|provider)\.ts$|mesh\/cli-sync\.ts$|server\/protocol\.ts$)/;
+  return src.filter((p) => /^(ai|mesh|backup|server)\//.test(p) && !allowed.test(p));
+}
+
+/** Packages that must be imported at their point of use only. */
+const HEAVY_PACKAGES = /\/node_modules\/(fastify|@fastify|libp2p|@libp2p|@chainsafe|@aws-sdk|node-llama-cpp|pdfjs-dist|mammoth|playwright-core)\//;
+
+describe('what a command loads at start', { concurrency: 1 }, () => {
+  let t: TestHome;
+  before(async () => {
+    t = await initHome();
+    await t.ok(['mkdir', '/docs']);
+  });
+  after(removeTempDirs);
+
+  test('elohim ls loads the vault, and not the assistant, mesh, backup or server', async () => {
+    const r = await loaded(t, ['ls', '/']);
+    assert.equal(r.stdout, 'docs/\n');
+    // the hook saw the command's own work, so an empty list below means something
+    assert.ok(r.src.includes('vault/index.ts') && r.src.includes('app.ts'), `ls did not load the vault? ${r.src.join(' ')}`);
+    assert.deepEqual(services(r.src), [], 'elohim ls loaded these service modules');
+    assert.deepEqual(r.all.filter((u) => HEAVY_PACKAGES.test(u)), []);
+  });
+
+  test('elohim --help and backup --help load the command definitions, not the app', async () => {
+    for (const args of [['--help'], ['backup', '--help']]) {
+      const r = await loaded(t, args);
+      assert.match(r.stdout, /^Usage: elohim/);
+      const domains = r.src.filter((p) => !p.startsWith('cli/'));
+      assert.ok(!domains.includes('app.ts'), `elohim ${args.join(' ')} loaded app.ts`);
+      assert.deepEqual(services(r.src), [], `elohim ${args.join(' ')} loaded these service modules`);
+      // the few constants the help shows (Argon2 defaults, log levels, KDF costs, audit events) and little else
+      assert.ok(domains.length <= 20, `elohim ${args.join(' ')} loaded ${domains.length} modules outside src/cli: ${domains.join(' ')}`);
+    }
+  });
+});
