@@ -139,6 +139,11 @@ export interface ResumableUploads {
 export interface Vault {
   /** This vault's age identity (AGE-SECRET-KEY-1…): whoever holds it can open every export to it. */
   identity(): string;
+  /**
+   * Counts the commits that changed items in this process (put, adopt, rename, move, trash,
+   * restore, purge): the same number means the same items, so a follower may skip a walk.
+   */
+  readonly generation: number;
 
   /** The live item at a vault path: its id, or null for the root. Throws ITEM_NOT_FOUND, INVALID_PATH, INVALID_NAME. */
   resolve(path: string): RecordId | null;

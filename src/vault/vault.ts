@@ -52,6 +52,9 @@ export async function openVault(deps: VaultDeps): Promise<Vault> {
 
   const vault: Vault = {
     identity: () => deps.identity,
+    get generation() {
+      return core.generation;
+    },
 
     resolve(path) {
       const found = tree.resolve(parseVaultPath(path));

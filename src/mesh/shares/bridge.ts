@@ -89,8 +89,26 @@ export function createBridge(deps: BridgeDeps) {
     return opened.version;
   }
 
+  /**
+   * The vault's and the shares' change counters after this device last scanned, or showed with
+   * nothing left pending, each share: when neither moved since, the walk would find nothing (what
+   * a scan reads is the vault's items and the share's links; what materialize reads is those and
+   * the index), so it is skipped. A sync where nothing changed then costs the session alone.
+   */
+  const scanned = new Map<string, string>();
+  const shown = new Map<string, string>();
+  const mark = () => `${vault.generation}/${store.generation}`;
+
   /** Publishes what changed in the folder since the last scan; returns how many versions were written. */
   async function scan(state: ShareState): Promise<number> {
+    if (scanned.get(state.record.share) === mark()) return 0;
+    const written = scanFolder(state);
+    scanned.set(state.record.share, mark());
+    return written;
+  }
+
+  /** Synchronous, so nothing changes between its walk and the mark taken after it. */
+  function scanFolder(state: ShareState): number {
     const me = memberOf(state, signer.tag);
     if (me === undefined || me.role === 'ro') return 0;
     const root = ensureFolder(vault, folderNames(state.folder));
@@ -173,6 +191,15 @@ export function createBridge(deps: BridgeDeps) {
 
   /** Shows the index in the folder; returns how many files were put, moved or trashed. */
   async function materialize(state: ShareState): Promise<{ changed: number; pending: number }> {
+    if (shown.get(state.record.share) === mark()) return { changed: 0, pending: 0 };
+    const { changed, pending, untouched } = await show(state);
+    // Versions that arrived while it ran (a peer's session) were not shown: no mark then.
+    if (pending === 0 && untouched) shown.set(state.record.share, mark());
+    return { changed, pending };
+  }
+
+  async function show(state: ShareState): Promise<{ changed: number; pending: number; untouched: boolean }> {
+    const before = store.generation;
     const base = folderNames(state.folder);
     ensureFolder(vault, base);
     const view = viewOf(state.index, deviceName(state));
@@ -242,8 +269,9 @@ export function createBridge(deps: BridgeDeps) {
         }
       }
     }
+    const untouched = store.generation === before;
     store.setLocal(state, links);
-    return { changed, pending };
+    return { changed, pending, untouched };
   }
 
   function live(id: string): boolean {

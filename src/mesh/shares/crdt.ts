@@ -167,6 +167,8 @@ export function viewOf(index: ShareIndex, deviceName: (dev: DeviceTag) => string
   // Two items at one path: the earliest (then by key) keeps it, the others get conflict names.
   items.sort((a, b) => a.version.content.at - b.version.content.at || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const taken = new Set<string>();
+  // Each item's path key once (joined inside the comparator, it was most of a no-change sync's view).
+  const keyed: { item: ViewItem; key: string }[] = [];
   for (const item of items) {
     let path = item.path;
     for (let n = 1; taken.has(pathKey(path)); n++) {
@@ -174,9 +176,12 @@ export function viewOf(index: ShareIndex, deviceName: (dev: DeviceTag) => string
       path = [...item.path.slice(0, -1), n === 1 ? base : base.replace(/\)(\.[^.]*)?$/, ` ${n})$1`)];
     }
     item.path = path;
-    taken.add(pathKey(path));
+    const key = pathKey(path);
+    taken.add(key);
+    keyed.push({ item, key });
   }
-  return items.sort((a, b) => (pathKey(a.path) < pathKey(b.path) ? -1 : pathKey(a.path) > pathKey(b.path) ? 1 : 0));
+  keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return keyed.map((k) => k.item);
 }
 
 /** Entries with more than one live sibling: conflicts for the user to resolve. */

@@ -68,7 +68,10 @@ export function memberOf(state: ShareState, dev: DeviceTag): Member | undefined 
 
 export interface SyncStore {
   readonly shares: Map<string, ShareState>;
-  /** Counts changes to the shares' indexes: a cache of the objects they name is stale when it moved. */
+  /**
+   * Counts changes to the shares (records, indexes, links): a cache of the objects they name, or
+   * of a scan's or a materialize's result, is stale when it moved.
+   */
   readonly generation: number;
   /**
    * Told, inside the transaction that drops versions, of the objects (wire ids) that no version
@@ -203,6 +206,7 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
         else put.push([id, { t: 'local', share: state.record.share, key, link }]);
       }
       records.commit({ put, remove });
+      if (changes.length > 0) generation++;
       for (const { key, link } of changes) {
         if (link === null) state.local.delete(key);
         else state.local.set(key, link);
