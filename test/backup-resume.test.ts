@@ -88,3 +88,31 @@ test('a restore killed with SIGKILL halfway resumes: the second run fetches only
   assert.equal(summary.objects.fetched, summary.objects.total - present);
   assert.deepEqual(await folderContent(into), await folderContent(folder.home));
 });
+
+test('a restore killed with SIGKILL among small objects (written in batches, made durable once per pack) resumes to the same folder', async () => {
+  // Objects of ~1.9 MiB are "small" (packed, 8 to a pack): the kill lands while a pack's batch
+  // is written, or between its commit and the next, never leaving a torn object in place.
+  const small = await makeFolder();
+  const files: Record<string, Buffer> = {};
+  for (let i = 0; i < 20; i++) files[`mid${i}.bin`] = randomBytes(1_900_000 + i);
+  await putFiles(small.app, REAL, files);
+  const smallTarget = await tempDir('elohim-backup-target-');
+  const { engine, close } = await engineFor(small, REAL);
+  try {
+    await engine.backup(createLocalTarget({ root: smallTarget }));
+  } finally {
+    close();
+    small.app.close();
+  }
+  const into = join(await tempDir('elohim-restored-'), 'home');
+  const killed = await runAndKill(['restore', into, smallTarget, PASSPHRASE], 10);
+  assert.ok(killed.killed);
+  let present = 0;
+  for (const shard of await readdir(join(into, 'objects')).catch(() => [])) {
+    if (/^[0-9a-f]{2}$/.test(shard)) present += (await readdir(join(into, 'objects', shard))).length;
+  }
+  const summary = await restoreTo(createLocalTarget({ root: smallTarget }), into, REAL);
+  assert.equal(summary.objects.fetched, summary.objects.total - present);
+  assert.deepEqual(await readdir(join(into, 'objects', 'tmp')), [], 'no leftover of the killed run');
+  assert.deepEqual(await folderContent(into), await folderContent(small.home));
+});

@@ -73,13 +73,19 @@ export interface SnapshotInfo {
 /** The vault's branded object id (its face exports the view, not the brand). */
 export type ObjectId = Parameters<CiphertextView['read']>[0];
 
-/** Every row of the records table, read in one statement (one consistent WAL snapshot). */
+/** Each blob as a Buffer over its own memory (node:sqlite gives every blob its own), not a copy. */
+const asBuffer = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+
+/** Every row of the records table, one at a time, from one statement (one consistent WAL snapshot). */
+export function* eachRow(db: Database): Generator<Row> {
+  for (const r of db.prepare('SELECT id, tag, body FROM records').iterate() as Iterable<{ id: Uint8Array; tag: Uint8Array; body: Uint8Array }>) {
+    yield { id: asBuffer(r.id), tag: asBuffer(r.tag), body: asBuffer(r.body) };
+  }
+}
+
+/** Every row of the records table, read in one statement. */
 export function readRows(db: Database): Row[] {
-  return (db.prepare('SELECT id, tag, body FROM records').all() as { id: Uint8Array; tag: Uint8Array; body: Uint8Array }[]).map((r) => ({
-    id: Buffer.from(r.id),
-    tag: Buffer.from(r.tag),
-    body: Buffer.from(r.body),
-  }));
+  return [...eachRow(db)];
 }
 
 async function readOptional(path: string): Promise<Buffer | null> {
@@ -126,8 +132,10 @@ export function createBackupEngine(deps: BackupDeps) {
       // Released however the backup ends (store-source.ts: a deniable store is read from its hold).
       using _held = deps.hold?.() ?? null;
 
-      // What the repository holds, fetched while the folder is read.
-      const remote = Promise.all([
+      // What the repository holds, first: the folder's rows are then read one at a time and only
+      // the new ones kept (holding every row as Buffers until the repository was read cost an
+      // unchanged backup most of its garbage collection, and memory).
+      const [indexes, { name: prevName, prev }, remoteKeyslots, remoteMac] = await Promise.all([
         loadIndexes(target, key, { signal }),
         snapshotNames(target, { signal }).then(async (names) => {
           const name = names.at(-1) ?? null;
@@ -136,20 +144,41 @@ export function createBackupEngine(deps: BackupDeps) {
         target.get('keyslots', { signal }),
         target.get('keyslots.mac', { signal }),
       ]);
-      remote.catch(() => {}); // awaited below; a failure must not go unhandled meanwhile
 
       // What the folder holds now. Rows first: a put writes its object before its row.
-      const rows = readRows(deps.db());
-      const objects: { id: string; size: number }[] = [];
-      for await (const o of deps.objects.list()) objects.push(o);
+      const rowKeys: string[] = [];
+      const newRows: { row: Row; key: string }[] = [];
+      for (const row of eachRow(deps.db())) {
+        const k = rowKey(row);
+        rowKeys.push(k);
+        if (!indexes.rows.has(k)) newRows.push({ row, key: k });
+      }
+      // The ids alone where the view can list them so: the sizes of the objects the repository
+      // already holds are not needed, and a stat per object was most of an unchanged backup.
+      const ids: string[] = [];
+      const sizes = new Map<string, number>();
+      if (deps.objects.ids) for await (const id of deps.objects.ids()) ids.push(id);
+      else
+        for await (const o of deps.objects.list()) {
+          ids.push(o.id);
+          sizes.set(o.id, o.size);
+        }
       const keyslots = await readFile(deps.paths.keyslots);
       const configJson = await readOptional(deps.paths.config);
 
-      const [indexes, { name: prevName, prev }, remoteKeyslots, remoteMac] = await remote;
-
-      const keyed = rows.map((r) => ({ row: r, key: rowKey(r) }));
-      const newRows = keyed.filter((r) => !indexes.rows.has(r.key));
-      const newObjects = objects.filter((o) => !indexes.objects.has(o.id));
+      const newObjects: { id: string; size: number }[] = [];
+      const objects: string[] = [];
+      for (const id of ids) {
+        if (indexes.objects.has(id)) {
+          objects.push(id);
+          continue;
+        }
+        // An object removed since the listing (a collection of unreferenced objects) is left out.
+        const size = sizes.get(id) ?? (await deps.objects.size(id as ObjectId));
+        if (size === null) continue;
+        objects.push(id);
+        newObjects.push({ id, size });
+      }
       const progress: BackupProgress = {
         itemsTotal: newRows.length + newObjects.length,
         itemsDone: 0,
@@ -245,8 +274,8 @@ export function createBackupEngine(deps: BackupDeps) {
 
       // The snapshot, last: it names only what is already on the target.
       const state: SnapshotState = {
-        rows: new Set(keyed.map((r) => r.key)),
-        objects: new Set(objects.map((o) => o.id)),
+        rows: new Set(rowKeys),
+        objects: new Set(objects),
         config: configJson === null ? null : configJson.toString('base64'),
       };
       const time = Math.max(clock(), (prev?.manifest.time ?? 0) + 1);
@@ -257,7 +286,7 @@ export function createBackupEngine(deps: BackupDeps) {
       return {
         snapshot: name,
         time,
-        rows: { total: rows.length, uploaded: newRows.length },
+        rows: { total: rowKeys.length, uploaded: newRows.length },
         objects: { total: objects.length, uploaded: newObjects.length },
         bytesUploaded,
         packsUploaded,

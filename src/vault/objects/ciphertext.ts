@@ -16,10 +16,11 @@
  */
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { readdir, rm, stat } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { FileKey } from '../../crypto/age/index.ts';
+import { createLocalHasher } from '../../crypto/index.ts';
 import type { HasherPool } from '../../crypto/index.ts';
 import { ElohimError } from '../../errors.ts';
 import { createBatch } from './batch.ts';
@@ -46,6 +47,11 @@ export type StoredCheck =
 export interface CiphertextView {
   /** Every stored object in the pool (all vaults share it) with its stored size. */
   list(): AsyncGenerator<{ id: ObjectId; size: number }>;
+  /**
+   * Every stored object's id, without its size: a listing of the shard folders only, for a
+   * caller that needs the size of few of them (an unchanged backup). Optional: `list` serves.
+   */
+  ids?(): AsyncGenerator<ObjectId>;
   /** The stored size of an object; null when there is none. */
   size(id: ObjectId): Promise<number | null>;
   /** Stored bytes [start, end) of an object (default: all). Throws OBJECT_DAMAGED when it is missing, INVALID_INPUT for a bad range. */
@@ -64,6 +70,25 @@ export interface CiphertextView {
    * other views (a deniable store's) may not have one.
    */
   batch?(opts?: BatchOptions): ObjectBatch;
+}
+
+/** The shard folders of the pool, in order (none when the pool does not exist yet). */
+async function shardsOf(root: string): Promise<string[]> {
+  try {
+    return (await readdir(root)).filter((n) => /^[0-9a-f]{2}$/.test(n)).sort();
+  } catch (err) {
+    if (isEnoent(err)) return [];
+    throw err;
+  }
+}
+
+/** The names of a shard's object files (the rest of each id), in order; file types come with the listing. */
+async function objectNames(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  return entries
+    .filter((e) => e.isFile() && isObjectId(dir.slice(-2) + e.name))
+    .map((e) => e.name)
+    .sort();
 }
 
 export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }): CiphertextView {
@@ -116,22 +141,19 @@ export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }):
 
   const view: CiphertextView = {
     async *list() {
-      let shardNames: string[];
-      try {
-        shardNames = await readdir(pool.root);
-      } catch (err) {
-        if (isEnoent(err)) return;
-        throw err;
-      }
-      for (const shard of shardNames.sort()) {
-        if (!/^[0-9a-f]{2}$/.test(shard)) continue;
-        for (const name of (await readdir(join(pool.root, shard)).catch(() => [])).sort()) {
-          const id = shard + name;
-          if (!isObjectId(id)) continue;
-          const info = await stat(join(pool.root, shard, name)).catch(() => null);
-          if (info?.isFile()) yield { id, size: info.size };
+      for (const shard of await shardsOf(pool.root)) {
+        const dir = join(pool.root, shard);
+        for (const name of await objectNames(dir)) {
+          // Synchronous: a stat is metadata, a few microseconds, and a promise per object cost
+          // more than the stat (10,000 objects listed one awaited stat at a time took ~0.4 s).
+          const info = statSync(join(dir, name), { throwIfNoEntry: false });
+          if (info?.isFile()) yield { id: (shard + name) as ObjectId, size: info.size };
         }
       }
+    },
+
+    async *ids() {
+      for (const shard of await shardsOf(pool.root)) for (const name of await objectNames(join(pool.root, shard))) yield (shard + name) as ObjectId;
     },
 
     async size(id) {
@@ -170,7 +192,10 @@ export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }):
           file,
           position: 0,
           codec,
-          hash: hashers.create(stored),
+          // In a batch (bulk transfers of many objects) hashed on this thread: a worker per big
+          // object cost ~15 MiB of a restore's peak RSS and ~30 ms to start, for no gain in
+          // its time measured on two cores whose other one does the batch's I/O.
+          hash: batch === undefined ? hashers.create(stored) : createLocalHasher(),
           check: checkDigest,
           onFailure: 'discard',
         });
