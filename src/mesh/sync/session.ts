@@ -137,101 +137,108 @@ async function exchange(
   };
   sending.catch(keep);
 
-  while (!theirFin) {
-    if (failure !== null) throw failure;
-    const m = await receive();
-    switch (m.head.t) {
-      case 'versions':
-        progress.versions += engine.applyVersions(m, peer);
-        report();
-        break;
-      case 'index-done': {
-        const list = await engine.wanted(peer.shares);
-        wants = new Map(list.map((w) => [w.obj, w]));
-        progress.totalObjects = list.length;
-        progress.totalBytes = list.reduce((n, w) => n + w.size, 0);
-        report();
-        await sending.catch(keep);
-        await send({ head: { t: 'want', list: list.map(({ share, obj, offset }) => ({ share, obj, offset })) } }).catch(keep);
-        break;
-      }
-      case 'want': {
-        const list = m.head.list;
-        if (!Array.isArray(list) || list.length > 1_000_000) throw new ElohimError('SYNC_REJECTED', 'a malformed object request');
-        sending = sending.then(async () => {
-          for await (const chunk of engine.serveAll(list as Want[], allowed)) await (chunk.head.t === 'chunk' ? withCredit(chunk) : send(chunk));
-          await send({ head: { t: 'served' } });
-        });
-        sending.catch(keep);
-        break;
-      }
-      case 'chunk': {
-        const want = wants.get(String(m.head.obj));
-        if (want === undefined && received.has(String(m.head.obj))) {
-          // Sent again (asked twice, say): it is kept already; take nothing, keep the credit flowing.
-          await send({ head: { t: 'ack', n: m.bytes?.length ?? 0 } }).catch(keep);
+  try {
+    while (!theirFin) {
+      if (failure !== null) throw failure;
+      const m = await receive();
+      switch (m.head.t) {
+        case 'versions':
+          progress.versions += engine.applyVersions(m, peer);
+          report();
+          break;
+        case 'index-done': {
+          const list = await engine.wanted(peer.shares);
+          wants = new Map(list.map((w) => [w.obj, w]));
+          progress.totalObjects = list.length;
+          progress.totalBytes = list.reduce((n, w) => n + w.size, 0);
+          report();
+          await sending.catch(keep);
+          await send({ head: { t: 'want', list: list.map(({ share, obj, offset }) => ({ share, obj, offset })) } }).catch(keep);
           break;
         }
-        if (want === undefined) throw new ElohimError('SYNC_REJECTED', 'an object nobody asked for');
-        const take = async () => {
-          const { bytes, done } = await engine.receiveChunk(m, want, batch);
-          if (batch !== null && (batch.size >= COMMIT_OBJECTS || batch.bytes >= COMMIT_BYTES)) await commit();
-          await send({ head: { t: 'ack', n: m.bytes?.length ?? 0 } }).catch(keep);
-          progress.bytes += bytes;
-          if (done) {
-            progress.objects++;
-            wants.delete(want.obj);
-            received.add(want.obj);
+        case 'want': {
+          const list = m.head.list;
+          if (!Array.isArray(list) || list.length > 1_000_000) throw new ElohimError('SYNC_REJECTED', 'a malformed object request');
+          sending = sending.then(async () => {
+            for await (const chunk of engine.serveAll(list as Want[], allowed)) await (chunk.head.t === 'chunk' ? withCredit(chunk) : send(chunk));
+            await send({ head: { t: 'served' } });
+          });
+          sending.catch(keep);
+          break;
+        }
+        case 'chunk': {
+          const want = wants.get(String(m.head.obj));
+          if (want === undefined && received.has(String(m.head.obj))) {
+            // Sent again (asked twice, say): it is kept already; take nothing, keep the credit flowing.
+            await send({ head: { t: 'ack', n: m.bytes?.length ?? 0 } }).catch(keep);
+            break;
           }
-          report();
-        };
-        if (m.head.offset === 0 && m.head.end === true) {
-          // A whole object in one message: written beside the next ones (up to WRITERS at once),
-          // so small files' fsyncs overlap instead of queueing one after another.
-          while (writing.size >= WRITERS) await Promise.race(writing);
-          const task: Promise<void> = take().then(
-            () => void writing.delete(task),
-            (err) => {
-              writing.delete(task);
-              failure ??= err;
-            },
-          );
-          writing.add(task);
-        } else await take();
-        break;
-      }
-      case 'ack': {
-        inFlight = Math.max(0, inFlight - (Number.isSafeInteger(m.head.n) ? (m.head.n as number) : 0));
-        (creditWaiter as (() => void) | null)?.();
-        creditWaiter = null;
+          if (want === undefined) throw new ElohimError('SYNC_REJECTED', 'an object nobody asked for');
+          const take = async () => {
+            const { bytes, done } = await engine.receiveChunk(m, want, batch);
+            if (batch !== null && (batch.size >= COMMIT_OBJECTS || batch.bytes >= COMMIT_BYTES)) await commit();
+            await send({ head: { t: 'ack', n: m.bytes?.length ?? 0 } }).catch(keep);
+            progress.bytes += bytes;
+            if (done) {
+              progress.objects++;
+              wants.delete(want.obj);
+              received.add(want.obj);
+            }
+            report();
+          };
+          if (m.head.offset === 0 && m.head.end === true) {
+            // A whole object in one message: written beside the next ones (up to WRITERS at once),
+            // so small files' fsyncs overlap instead of queueing one after another.
+            while (writing.size >= WRITERS) await Promise.race(writing);
+            const task: Promise<void> = take().then(
+              () => void writing.delete(task),
+              (err) => {
+                writing.delete(task);
+                failure ??= err;
+              },
+            );
+            writing.add(task);
+          } else await take();
+          break;
+        }
+        case 'ack': {
+          inFlight = Math.max(0, inFlight - (Number.isSafeInteger(m.head.n) ? (m.head.n as number) : 0));
+          (creditWaiter as (() => void) | null)?.();
+          creditWaiter = null;
 
 
-        break;
+          break;
+        }
+        case 'missing':
+          wants.delete(String(m.head.obj));
+          break;
+        case 'served': {
+          // We have all we asked for once the writes in flight end. `fin` goes after our own
+          // `served` (the chain is in order, and their `want` came before their `served`), so it
+          // is the last thing we send.
+          const inFlightWrites = Promise.all(writing);
+          sending = sending.then(async () => {
+            await inFlightWrites;
+            if (failure !== null) throw failure;
+            await send({ head: { t: 'fin' } });
+          });
+          sending.catch(keep);
+          break;
+        }
+        case 'fin':
+          theirFin = true;
+          break;
+        case 'rejected':
+          throw new ElohimError('SYNC_REJECTED', `the other device refused what this device sent: ${String(m.head.message).slice(0, 200)}`);
+        default:
+          await opts.onExtra?.(m, peer);
       }
-      case 'missing':
-        wants.delete(String(m.head.obj));
-        break;
-      case 'served': {
-        // We have all we asked for once the writes in flight end. `fin` goes after our own
-        // `served` (the chain is in order, and their `want` came before their `served`), so it
-        // is the last thing we send.
-        const inFlightWrites = Promise.all(writing);
-        sending = sending.then(async () => {
-          await inFlightWrites;
-          if (failure !== null) throw failure;
-          await send({ head: { t: 'fin' } });
-        });
-        sending.catch(keep);
-        break;
-      }
-      case 'fin':
-        theirFin = true;
-        break;
-      case 'rejected':
-        throw new ElohimError('SYNC_REJECTED', `the other device refused what this device sent: ${String(m.head.message).slice(0, 200)}`);
-      default:
-        await opts.onExtra?.(m, peer);
     }
+  } catch (err) {
+    // Writes in flight finish first, so that every object checked by now is in the batch the
+    // caller commits (one written after that commit would stay claimed and never be kept).
+    await Promise.allSettled(writing);
+    throw err;
   }
   await Promise.all(writing);
   await sending;

@@ -1,0 +1,56 @@
+/**
+ * The receiver keeps objects that arrive whole in one batch per session (made durable together,
+ * batch.ts of the object pool). What it checked before a session was cut is still kept, so the
+ * next sync does not ask for it again; and nothing shows a received file before its batch is
+ * committed (the share tests fail without the commit). Real vaults over shares/testing.ts's
+ * in-memory mesh.
+ */
+import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import test from 'node:test';
+import { putAt, readAt } from '../../vault/testing.ts';
+import { testDevice } from '../shares/testing.ts';
+import type { MemoryHub, TestDevice } from '../shares/testing.ts';
+import { decodeMessage } from './frame.ts';
+
+test('objects received before a cut are kept: the next sync asks only for the rest', async (t) => {
+  const hub: MemoryHub = { devices: new Map() };
+  const all: TestDevice[] = [];
+  t.after(async () => {
+    hub.tap = undefined;
+    for (const d of all) await d.close();
+  });
+  const a = await testDevice(hub, 'Laptop', all);
+  const b = await testDevice(hub, 'Phone', all);
+  const N = 40;
+  for (let i = 0; i < N; i++) await putAt(a.tv.vault, `/Many/f${i}.txt`, `file number ${i} `.repeat(50));
+  await a.shares.share('/Many', ['Phone']);
+
+  const delivered = new Set<string>();
+  let chunks = 0;
+  hub.tap = (from, _to, msg) => {
+    const m = decodeMessage(msg);
+    if (from === a.id && m.head.t === 'chunk') {
+      if (++chunks === 26) throw new Error('cable pulled');
+      delivered.add(String(m.head.obj));
+    }
+    return msg;
+  };
+  await assert.rejects(b.shares.sync({ only: 'Laptop' }));
+  assert.equal(delivered.size, 25);
+  // Nothing is left in temp files: what was checked went in place, the rest was never written.
+  const tmp = await readdir(join(b.tv.dir, 'objects', 'tmp')).catch(() => [] as string[]);
+  assert.deepEqual(tmp.filter((n) => n.endsWith('.tmp')), []);
+
+  const asked: string[] = [];
+  hub.tap = (from, _to, msg) => {
+    const m = decodeMessage(msg);
+    if (from === b.id && m.head.t === 'want') for (const w of m.head.list as { obj: string }[]) asked.push(w.obj);
+    return msg;
+  };
+  await b.shares.sync({ only: 'Laptop' });
+  assert.equal(asked.length, N - delivered.size, `asked again for ${asked.length} objects`);
+  for (const obj of asked) assert.ok(!delivered.has(obj), 'an object received before the cut was asked for again');
+  for (let i = 0; i < N; i++) assert.equal((await readAt(b.tv.vault, `/Shares/Many/f${i}.txt`)).toString(), `file number ${i} `.repeat(50));
+});
