@@ -23,6 +23,7 @@
  * the shares service starts), no pass runs: it could not ask that holder.
  */
 import { newRecordId } from '../db/index.ts';
+import { isDiskFull } from '../errors.ts';
 import type { RecordId } from '../db/index.ts';
 import type { ObjectId } from './objects/index.ts';
 import type { HolderRecord, ReleaseRecord } from './kinds.ts';
@@ -52,6 +53,25 @@ export function createReferences(core: VaultCore, loaded: { releases: Map<Record
   const holders = new Map<string, (object: ObjectId) => boolean>();
   const pinned = new Map<ObjectId, number>();
   const removingNow = new Set<ObjectId>();
+  /**
+   * Holders registered whose record could not be written (a full device at unlock, which must
+   * still open the vault): written with the next release, or before the next pass, which does not
+   * run until it is.
+   */
+  const unrecorded = new Set<string>();
+  const holderRows = (): [RecordId, HolderRecord][] => [...unrecorded].map((name) => [newRecordId(), { t: 'holder', name }]);
+  const recordHolders = (): boolean => {
+    if (unrecorded.size === 0) return true;
+    try {
+      records.commit({ put: holderRows() });
+    } catch (err) {
+      if (!isDiskFull(err)) throw err;
+      return false;
+    }
+    for (const name of unrecorded) recorded.add(name);
+    unrecorded.clear();
+    return true;
+  };
 
   // The items' objects, rebuilt when a commit changed the items since (core.generation).
   let used: { generation: number; objects: Set<ObjectId> } | null = null;
@@ -66,6 +86,7 @@ export function createReferences(core: VaultCore, loaded: { releases: Map<Record
   const needed = (object: ObjectId): boolean => pinned.has(object) || itemsUse(object) || [...holders.values()].some((needs) => needs(object));
 
   async function pass(): Promise<number> {
+    if (!recordHolders()) return 0;
     for (const name of recorded) if (!holders.has(name)) return 0;
     let removed = 0;
     for (const [id, release] of [...releases]) {
@@ -95,12 +116,11 @@ export function createReferences(core: VaultCore, loaded: { releases: Map<Record
   let chain: Promise<unknown> = Promise.resolve();
   return {
     retain(name, needs) {
-      if (!recorded.has(name)) {
-        const rec: HolderRecord = { t: 'holder', name };
-        records.commit({ put: [[newRecordId(), rec]] });
-        recorded.add(name);
-      }
       holders.set(name, needs);
+      if (!recorded.has(name)) {
+        unrecorded.add(name);
+        recordHolders();
+      }
       return () => {
         if (holders.get(name) === needs) holders.delete(name);
       };
@@ -110,7 +130,10 @@ export function createReferences(core: VaultCore, loaded: { releases: Map<Record
       if (objects.length === 0) return;
       const id = newRecordId();
       const rec: ReleaseRecord = { t: 'release', objects: [...new Set(objects)], at: core.clock() };
-      records.commit({ put: [[id, rec]] });
+      // A holder not yet recorded goes with it: no release is ever durable without its holders.
+      records.commit({ put: [...holderRows(), [id, rec]] });
+      for (const name of unrecorded) recorded.add(name);
+      unrecorded.clear();
       releases.set(id, rec);
     },
 
