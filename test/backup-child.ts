@@ -6,10 +6,12 @@
  *
  *   node test/backup-child.ts backup  <home> <targetRoot> <passphrase>
  *   node test/backup-child.ts restore <into> <targetRoot> <passphrase>
+ *   node test/backup-child.ts prune   <home> <targetRoot> <passphrase>   (each index write and
+ *                                     delete waits SLOW_MS first, so a kill lands between them)
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createApp } from '../src/app.ts';
-import { createLocalTarget } from '../src/backup/index.ts';
+import { createLocalTarget, pruneRepository } from '../src/backup/index.ts';
 import type { Target } from '../src/backup/index.ts';
 import { engineFor, restoreTo } from './backup-helpers.ts';
 
@@ -26,8 +28,29 @@ function slow(target: Target): Target {
   };
 }
 
+/** For prune: every index write and every delete waits first, and says when it is done. */
+function slowSteps(target: Target): Target {
+  return {
+    ...target,
+    put: async (name, body, o) => {
+      if (name.startsWith('index/')) await sleep(SLOW_MS);
+      await target.put(name, body, o);
+      console.log(`put ${name}`);
+    },
+    delete: async (name, o) => {
+      await sleep(SLOW_MS);
+      await target.delete(name, o);
+      console.log(`deleted ${name}`);
+    },
+  };
+}
+
 const target = slow(createLocalTarget({ root: targetRoot }));
-if (mode === 'backup') {
+if (mode === 'prune') {
+  const app = createApp({ home: dir });
+  const { key } = await engineFor({ home: dir, app, codes: [], decoyCodes: [] }, { passphrase });
+  await pruneRepository(slowSteps(createLocalTarget({ root: targetRoot })), key);
+} else if (mode === 'backup') {
   const app = createApp({ home: dir });
   const { engine } = await engineFor({ home: dir, app, codes: [], decoyCodes: [] }, { passphrase });
   await engine.backup(target, { onProgress: (p) => console.log(`progress ${p.itemsDone}`) });

@@ -222,11 +222,11 @@ export function createBackupService(deps: BackupServiceDeps) {
       });
     },
 
-    /** Deletes packs no snapshot needs. Audited. */
-    prune(name: string, opts: { signal?: AbortSignal } = {}): Promise<{ packsDeleted: number; orphansDeleted: number; bytesFreed: number }> {
+    /** Deletes packs no snapshot needs and repacks those mostly unneeded (prune.ts). Audited. */
+    prune(name: string, opts: { signal?: AbortSignal } = {}): Promise<{ packsDeleted: number; packsRepacked: number; orphansDeleted: number; bytesFreed: number }> {
       return job(name, opts.signal, async (target, signal) => {
         const result = await pruneRepository(target, key, { signal, clock });
-        audit('backup-prune', { target: name, packs: result.packsDeleted, orphans: result.orphansDeleted, bytes: result.bytesFreed });
+        audit('backup-prune', { target: name, packs: result.packsDeleted, repacked: result.packsRepacked, orphans: result.orphansDeleted, bytes: result.bytesFreed });
         return result;
       });
     },

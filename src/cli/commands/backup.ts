@@ -259,7 +259,7 @@ export function backupCommand(): Command {
   backup.addCommand(
     new Command('prune').description('delete packs no snapshot needs').action(async (_o, cmd: Command) => {
       const r = await operation(cmd, (w, name, o) => w.backup.prune(name, o));
-      out(globals(cmd).json, r, `deleted ${r.packsDeleted} packs and ${r.orphansDeleted} left by interrupted backups, ${formatBytes(r.bytesFreed)} freed\n`);
+      out(globals(cmd).json, r, `deleted ${r.packsDeleted} packs and ${r.orphansDeleted} left by interrupted backups, repacked ${r.packsRepacked}, ${formatBytes(r.bytesFreed)} freed\n`);
     }),
   );
   return backup;
