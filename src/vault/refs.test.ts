@@ -197,3 +197,18 @@ test('removing a vault (a decoy) removes the objects its releases still list', a
   await destroyVaultData({ records: tv.records(), objects: createObjectStore({ root: objects, hashers: createHasherPool({ maxWorkers: 1 }) }) });
   assert.deepEqual(await pool(objects), []);
 });
+
+test('a vault opens when objects/tmp holds the mesh\'s staging folder, however old; old temp files there are still removed', async (t) => {
+  const { mkdir, utimes, writeFile, stat } = await import('node:fs/promises');
+  const tv = await openTestVault();
+  t.after(() => tv.close());
+  const tmp = join(tv.dir, 'objects', 'tmp');
+  await mkdir(join(tmp, 'mesh'), { recursive: true });
+  await writeFile(join(tmp, 'left.tmp'), 'ciphertext a crash left');
+  const old = new Date(Date.now() - 3 * 24 * 3600 * 1000);
+  await utimes(join(tmp, 'mesh'), old, old);
+  await utimes(join(tmp, 'left.tmp'), old, old);
+  await tv.reopen();
+  assert.ok((await stat(join(tmp, 'mesh'))).isDirectory());
+  assert.deepEqual((await readdir(tmp)).sort(), ['mesh']);
+});

@@ -220,7 +220,7 @@ export function createObjectStore(deps: { root: string; hashers: HasherPool }): 
       for (const name of names) {
         const path = join(tmpDir, name);
         const info = await stat(path).catch(() => null);
-        if (info !== null && now - info.mtimeMs > olderThanMs) {
+        if (info !== null && info.isFile() && now - info.mtimeMs > olderThanMs) {
           await rm(path, { force: true });
           removed++;
         }
