@@ -14,7 +14,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, test } from 'node:test';
@@ -193,7 +193,11 @@ test('the vault behind the decoy restores a store folder on a fresh device too (
     await assert.rejects(fresh.restoreFromBackup({ target: createLocalTarget({ root }), secret: { passphrase: 'not any vault\'s' } }), { code: 'VAULT_WRONG_SECRET' });
     assert.equal(existsSync(join(into, 'keyslots.bin')), false);
     assert.equal(existsSync(join(into, 'store.bin')), false, 'no block is fetched before the key is known');
+    // What a restore killed while it searched would leave: removed by the next one.
+    await mkdir(join(into, 'store.bin.bootstrap-abcDEF'), { recursive: true });
+    await writeFile(join(into, 'store.bin.bootstrap-abcDEF', 'blocks'), randomBytes(4096));
     await fresh.restoreFromBackup({ target: createLocalTarget({ root }), secret: REAL });
+    assert.deepEqual((await readdir(into)).filter((n) => n !== 'lock' && n !== 'reserve').sort(), ['config.json', 'keyslots.bin', 'store.bin', 'unlock-throttle.json'], 'no scratch is left');
     assert.ok((await readFile(join(into, 'store.bin'))).equals(await readFile(join(home, 'store.bin'))), 'store.bin byte for byte');
     assert.deepEqual(await readFiles(fresh, REAL), { ...hidden, 'later.txt': Buffer.from('after the first backup') });
     assert.deepEqual(await readFiles(fresh, DECOY), { 'd.txt': Buffer.from('decoy') });

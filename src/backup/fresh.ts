@@ -67,7 +67,7 @@ export function createFolderRestore(deps: FolderRestoreDeps) {
 }
 
 /** What a data folder (or an interrupted restore into one) may hold; anything else is someone else's folder. */
-const DATA_FOLDER_NAMES = /^(db\.sqlite(-wal|-shm|-journal)?|objects|lock|config\.json|unlock-throttle\.json|reserve|store\.bin|keyslots\.bin(\.restore-[0-9a-f]{16})?)$/;
+const DATA_FOLDER_NAMES = /^(db\.sqlite(-wal|-shm|-journal)?|objects|lock|config\.json|unlock-throttle\.json|reserve|store\.bin(\.bootstrap-[A-Za-z0-9]{6})?|keyslots\.bin(\.restore-[0-9a-f]{16})?)$/;
 
 /**
  * Refuses a folder that holds files of its own (a restore into ~ or /etc by a slip of the path
@@ -86,6 +86,8 @@ async function requireDataFolderOrEmpty(dir: string): Promise<void> {
   const foreign = names.filter((n) => !DATA_FOLDER_NAMES.test(n));
   // A restore killed while publishing its key slots (restore.ts) left its temp copy.
   for (const n of names) if (/^keyslots\.bin\.restore-/.test(n)) await rm(join(dir, n), { force: true });
+  // and one killed while it looked for a hidden vault's records (store-bootstrap.ts), its scratch.
+  for (const n of names) if (/^store\.bin\.bootstrap-/.test(n)) await rm(join(dir, n), { recursive: true, force: true });
   if (foreign.length > 0) throw new ElohimError('INVALID_INPUT', `restore into an empty folder: ${dir} holds other files (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''})`);
 }
 

@@ -6,8 +6,9 @@
  *
  * So it is found the way the vault finds its region on the device, by trying its key: every
  * complete pack is downloaded (pack names, and which packs have an index, are clear) into a
- * scratch file in a fresh temp folder (0700, removed at the end; the bytes are the store's own
- * ciphertext and random bytes, never plaintext), cut into its 1 MiB blocks. The vault's
+ * scratch folder in the data folder (`store.bin.bootstrap-…`, 0700, removed at the end, or by the
+ * next restore if this one is killed; the bytes are the store's own ciphertext and random bytes,
+ * never plaintext), cut into its 1 MiB blocks. The vault's
  * superblock is the first 4 KiB (or the next) of the block at offset 0 of store.bin (its region
  * is the first half, position 0), and opens only under its region key; its log is a chain whose
  * every 4 KiB block opens only with its epoch, sequence number and the previous block's tag (the
@@ -25,7 +26,6 @@
  */
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHasherPool } from '../crypto/index.ts';
 import type { RawRow } from '../db/index.ts';
@@ -50,7 +50,7 @@ interface Piece {
  * the repository holds it; null when the secret opens no key slot, or its vault has no region
  * at position 0 in the repository.
  */
-export async function rowsBehindTheFront(opts: { target: Target; keyslots: Buffer; secret: UnlockSecret; signal?: AbortSignal }): Promise<RawRow[] | null> {
+export async function rowsBehindTheFront(opts: { target: Target; keyslots: Buffer; secret: UnlockSecret; dataDir: string; signal?: AbortSignal }): Promise<RawRow[] | null> {
   const ks = decodeKeySlots(opts.keyslots);
   const found = 'passphrase' in opts.secret ? (await findPassphraseSlot(ks, opts.secret.passphrase)).found : findSlot(ks, recoveryKey(ks, opts.secret.recoveryCode));
   if (found === null) return null;
@@ -59,7 +59,9 @@ export async function rowsBehindTheFront(opts: { target: Target; keyslots: Buffe
   master.fill(0);
   const key = regionKeyOf(keys.tag);
 
-  const dir = await mkdtemp(join(tmpdir(), 'elohim-restore-'));
+  // In the data folder, not the OS temp folder: that is often in memory (tmpfs), and the scratch
+  // is as big as the repository. A restore killed meanwhile leaves it; the next removes it (fresh.ts).
+  const dir = await mkdtemp(join(opts.dataDir, 'store.bin.bootstrap-'));
   try {
     const scratch = await open(join(dir, 'blocks'), 'w+', 0o600);
     let pieces: Piece[];

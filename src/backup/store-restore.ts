@@ -120,7 +120,7 @@ export async function storeRestore(deps: {
       // The secret opened a key slot (a wrong one throws above) but not the front key: the vault
       // behind the front, whose rows are inside the store (store-bootstrap.ts).
       if (config !== null && !keyMatches(config, key) && deps.secret !== undefined) {
-        const rows = await rowsBehindTheFront({ target: deps.target, keyslots: bootstrap.keyslots, secret: deps.secret, signal: deps.signal });
+        const rows = await rowsBehindTheFront({ target: deps.target, keyslots: bootstrap.keyslots, secret: deps.secret, dataDir: dirname(deps.path), signal: deps.signal });
         if (rows !== null) key = await deps.unlock({ keyslots: bootstrap.keyslots, rows });
       }
       if (config !== null && !keyMatches(config, key)) {
