@@ -11,9 +11,9 @@
  *   folder so a transfer cut off resumes at the staged length; an object is kept only once every
  *   STREAM chunk authenticates under the file key its signed version names.
  */
-import { createReadStream, statSync } from 'node:fs';
-import { mkdir, open, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { closeSync, createReadStream, mkdirSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { fileKeyFromBytes } from '../../crypto/age/index.ts';
 import { ElohimError, isElohimError } from '../../errors.ts';
 import type { CiphertextView, ObjectBatch } from '../../vault/index.ts';
@@ -75,6 +75,23 @@ export interface Want {
 
 /** Why a folder with a deniable store takes no shared files (its objects in transit would sit outside the store). */
 export const NO_SHARES_IN_STORE = 'shared folders are not supported in a folder with a deniable store yet';
+
+/** Appends `bytes` to the staged file `path` (made, with its folder, when missing). */
+function appendStaged(path: string, bytes: Uint8Array): void {
+  let fd: number;
+  try {
+    fd = openSync(path, 'a', 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    fd = openSync(path, 'a', 0o600);
+  }
+  try {
+    for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 export function createEngine(deps: EngineDeps) {
   const { store, signer } = deps;
@@ -302,20 +319,15 @@ export function createEngine(deps: EngineDeps) {
     // Synchronous, without an error when missing (most objects come whole and have none).
     const staged = statSync(path, { throwIfNoEntry: false })?.size ?? 0;
     if (offset === 0 && staged === 0 && m.head.end === true) return { bytes: m.bytes?.length ?? 0, done: await keepWhole(obj, m.bytes ?? new Uint8Array(0), want, batch ?? null) };
-    await mkdir(deps.staging, { recursive: true, mode: 0o700 });
     if (offset !== staged) {
       if (offset !== 0) throw new ElohimError('SYNC_REJECTED', 'an object chunk arrived out of order');
-      await rm(path, { force: true });
+      rmSync(path, { force: true });
     }
     const bytes = m.bytes ?? new Uint8Array(0);
-    if (bytes.length > 0) {
-      const fh = await open(path, 'a', 0o600);
-      try {
-        await fh.write(bytes, 0, bytes.length, offset);
-      } finally {
-        await fh.close();
-      }
-    }
+    // Appended synchronously: a chunk is at most 1 MiB into the page cache (well under a
+    // millisecond), where an open, a write and a close on the libuv pool were three round trips
+    // per chunk, each waiting its turn on a busy machine.
+    if (bytes.length > 0) appendStaged(path, bytes);
     if (m.head.end !== true) return { bytes: bytes.length, done: false };
     try {
       if ((await deps.ciphertext.size(obj as never)) === null) {
