@@ -4,6 +4,8 @@
  *
  *   npm run bench:startup             20 rounds
  *   BENCH_ROUNDS=5 …                  fewer
+ *   BENCH_BEFORE=/tmp/old …           also time another checkout's CLI (e.g. `git archive` of an
+ *                                     older commit, node_modules linked), interleaved, same folder
  *
  * Commands: `--help`, `status` on a set-up folder, `ls /` (an unlock), `backup --help`. Each
  * round runs every command once, in turn (interleaved, so a burst of load on this shared machine
@@ -33,12 +35,12 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
 const SRC = pathToFileURL(join(ROOT, 'src')).href + '/';
 
 /** What is measured: a name, and the command (node's own flags are the bin's shebang's). */
+const COMMANDS = [['--help'], ['status'], ['ls', '/'], ['backup', '--help']];
+const BEFORE = process.env.BENCH_BEFORE;
 const CASES: { name: string; cmd: string; args: string[] }[] = [
   { name: 'node -e 0', cmd: NODE, args: ['--max-semi-space-size=1', '-e', '0'] },
-  { name: 'elohim --help', cmd: CLI, args: ['--help'] },
-  { name: 'elohim status', cmd: CLI, args: ['status'] },
-  { name: 'elohim ls /', cmd: CLI, args: ['ls', '/'] },
-  { name: 'elohim backup --help', cmd: CLI, args: ['backup', '--help'] },
+  ...COMMANDS.map((args) => ({ name: `elohim ${args.join(' ')}`, cmd: CLI, args })),
+  ...(BEFORE ? COMMANDS.map((args) => ({ name: `before: ${args.join(' ')}`, cmd: join(BEFORE, 'bin', 'elohim.js'), args })) : []),
 ];
 
 const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(xs.length * 0.9) - 1)]!;
@@ -61,10 +63,12 @@ async function modulesOf(c: (typeof CASES)[number], env: NodeJS.ProcessEnv, work
   // the hook itself is loaded before it starts listing, so it never counts itself
   const urls = (await readFile(list, 'utf8')).split('\n').filter((u) => u !== '');
   await rm(list);
-  const src = urls.filter((u) => u.startsWith(SRC));
+  // our sources, in this checkout or the one compared
+  const srcOf = c.cmd === CLI || c.cmd === NODE ? SRC : `${pathToFileURL(join(BEFORE!, 'src')).href}/`;
+  const src = urls.filter((u) => u.startsWith(srcOf));
   const byDomain: Record<string, number> = {};
   for (const u of src) {
-    const domain = u.slice(SRC.length).split('/')[0]!;
+    const domain = u.slice(srcOf.length).split('/')[0]!;
     byDomain[domain] = (byDomain[domain] ?? 0) + 1;
   }
   return {
@@ -103,7 +107,7 @@ try {
     const wall = runs.map((x) => x.ms);
     const cpu = runs.map((x) => (x.cpuS ?? NaN) * 1000);
     const m = modules.get(c.name)!;
-    const key = c.name.replace(/^elohim /, '').replace(/[^a-z]+/g, '_').replace(/^_|_$/g, '');
+    const key = c.name.replace(/^elohim /, '').replace(/^before: /, 'before ').replace(/[^a-z]+/g, '_').replace(/^_|_$/g, '');
     figures[key] = {
       wallMs: ms1(median(wall)),
       wallP90Ms: ms1(p90(wall)),
@@ -117,6 +121,15 @@ try {
     console.log(
       `${c.name.padEnd(22)} ${median(wall).toFixed(0).padStart(8)} ${p90(wall).toFixed(0).padStart(7)} ${median(cpu).toFixed(0).padStart(10)} ${p90(cpu).toFixed(0).padStart(7)} ${ratio(median(wall), base).toFixed(2).padStart(7)} ${(median(wall) - base).toFixed(0).padStart(9)} ms  ${m.total} (${m.src} / ${m.packages} / ${m.builtin})`,
     );
+  }
+  if (BEFORE) {
+    for (const args of COMMANDS) {
+      const now = median(times.get(`elohim ${args.join(' ')}`)!.map((x) => x.ms));
+      const then = median(times.get(`before: ${args.join(' ')}`)!.map((x) => x.ms));
+      const cpuNow = median(times.get(`elohim ${args.join(' ')}`)!.map((x) => x.cpuS ?? NaN));
+      const cpuThen = median(times.get(`before: ${args.join(' ')}`)!.map((x) => x.cpuS ?? NaN));
+      console.log(`  ${args.join(' ')}: now/before wall ${ratio(now, then)}, CPU ${ratio(cpuNow, cpuThen)}`);
+    }
   }
   for (const c of CASES.slice(1)) {
     const d = Object.entries(modules.get(c.name)!.byDomain).sort((a, b) => b[1] - a[1]);

@@ -55,6 +55,12 @@ describe('what a command loads at start', { concurrency: 1 }, () => {
     assert.deepEqual(r.all.filter((u) => HEAVY_PACKAGES.test(u)), []);
   });
 
+  test('elohim status loads none of the services either', async () => {
+    const r = await loaded(t, ['status']);
+    assert.match(r.stdout, /vault present/);
+    assert.deepEqual(services(r.src), [], 'elohim status loaded these service modules');
+  });
+
   test('elohim --help and backup --help load the command definitions, not the app', async () => {
     for (const args of [['--help'], ['backup', '--help']]) {
       const r = await loaded(t, args);
@@ -62,6 +68,7 @@ describe('what a command loads at start', { concurrency: 1 }, () => {
       const domains = r.src.filter((p) => !p.startsWith('cli/'));
       assert.ok(!domains.includes('app.ts'), `elohim ${args.join(' ')} loaded app.ts`);
       assert.deepEqual(services(r.src), [], `elohim ${args.join(' ')} loaded these service modules`);
+      assert.deepEqual(r.all.filter((u) => HEAVY_PACKAGES.test(u)), []);
       // the few constants the help shows (Argon2 defaults, log levels, KDF costs, audit events) and little else
       assert.ok(domains.length <= 20, `elohim ${args.join(' ')} loaded ${domains.length} modules outside src/cli: ${domains.join(' ')}`);
     }
