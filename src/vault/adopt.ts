@@ -91,6 +91,7 @@ export function createAdopter(core: VaultCore, refs: References): Pick<Vault, 'a
     async adopt(parentId, entries, opts = {}) {
       opts.signal?.throwIfAborted();
       const base = core.folderById(parentId);
+      if (entries.length === 0) return [];
       const seen = new Set<string>();
       for (const entry of entries) {
         checkEntry(entry);
