@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -148,4 +148,34 @@ test('a process killed before its batch commits leaves no object in place, and t
   await batch.commit();
   assert.equal((await listed(store)).size, 200);
   assert.deepEqual(await readdir(join(root, 'tmp')), []);
+});
+
+test('a file staged on the pool is taken into a batch as it is: checked by reading, renamed into place at commit, left to its owner on abort', async () => {
+  const { root, store } = await newStore();
+  const view = store.ciphertext;
+  const staging = join(root, 'tmp', 'staging');
+  await mkdir(staging, { recursive: true });
+  const stage = async (bytes: Buffer) => {
+    const path = join(staging, randomBytes(8).toString('hex'));
+    await writeFile(path, bytes);
+    return path;
+  };
+  const batch = view.batch!();
+  const bytes = randomBytes(200_000);
+  const id = newObjectId();
+  const bad = await stage(bytes);
+  await assert.rejects(batch.take!(id, bad, { storedSize: bytes.length, storedSha256: sha(randomBytes(3)) }), (e) => isElohimError(e, 'OBJECT_DAMAGED'));
+  assert.equal(batch.size, 0);
+  const path = await stage(bytes);
+  assert.deepEqual(await batch.take!(id, path, { storedSize: bytes.length, storedSha256: sha(bytes) }), { size: bytes.length, sha256: sha(bytes) });
+  assert.equal(await view.size(id), null);
+  await batch.commit();
+  assert.deepEqual(await readFile(pathOf(root, id)), bytes);
+  assert.deepEqual((await readdir(staging)).sort(), [bad.slice(-16)].sort(), 'moved, not copied');
+  // Aborted: the staged file stays, the id is free.
+  const other = newObjectId();
+  await batch.take!(other, bad, { storedSize: bytes.length, storedSha256: sha(bytes) });
+  await batch.abort();
+  assert.deepEqual(await readFile(bad), bytes);
+  assert.equal(await view.size(other), null);
 });

@@ -42,6 +42,14 @@ export interface ObjectBatch {
    */
   write(id: ObjectId, bytes: Uint8Array, check: StoredCheck): Promise<WriteResult>;
   /**
+   * Checks the file at `path` (an object's stored bytes, staged by the caller on the pool's file
+   * system, e.g. under objects/tmp) by reading it, and takes it into the batch as it is: the
+   * commit renames it into place (no copy). Returns its size and SHA-256; throws as `write`. On
+   * `abort` the file is left where it is. Optional: a view that maps ids (the shares' wire view)
+   * may not pass it through.
+   */
+  take?(id: ObjectId, path: string, check: StoredCheck): Promise<WriteResult>;
+  /**
    * Makes every object of the batch durable and puts it in place: afterwards each is listed,
    * readable and counted by `size(id)`. The batch is empty again and can be reused. Throws what
    * the disk throws (the objects not yet in place stay temp files, removed as leftovers).
@@ -60,11 +68,14 @@ export interface BatchOptions {
 }
 
 /** The batch's side the ciphertext view writes through. */
-export interface BatchSink extends Omit<ObjectBatch, 'write'> {
+export interface BatchSink extends Omit<ObjectBatch, 'write' | 'take'> {
   /** Writes `bytes` as object `id`'s temp file at once (no fsync); `id` is then the batch's. */
   writeNow(id: ObjectId, bytes: Uint8Array): void;
-  /** Takes `id`, whose temp file another writer finished (without an fsync), into the batch. */
-  adopt(id: ObjectId, stored: number): void;
+  /**
+   * Takes `id` into the batch: its temp file, which another writer finished (without an fsync),
+   * or `path`, a checked file of the pool's file system to be renamed into place as it is.
+   */
+  adopt(id: ObjectId, stored: number, path?: string): void;
 }
 
 /** coreutils' sync (for `sync -f`, syncfs(2)), if this system has it (a stat or two per commit). */
@@ -126,18 +137,19 @@ function writeNew(path: string, bytes: Uint8Array): void {
  */
 export function createBatch(pool: Pool, release: (id: ObjectId) => void, opts: BatchOptions = {}): BatchSink {
   const sync = (path: string) => (opts.perFileSync === true ? Promise.resolve(false) : syncfs(path));
-  let staged = new Map<ObjectId, number>();
+  /** id → where its bytes wait (its temp file, or a file taken as it is) and whether the batch made it. */
+  let staged = new Map<ObjectId, { path: string; ours: boolean }>();
   let bytes = 0;
 
-  const take = (id: ObjectId, stored: number) => {
-    staged.set(id, stored);
+  const take = (id: ObjectId, stored: number, path = pool.tempPath(id), ours = true) => {
+    staged.set(id, { path, ours });
     bytes += stored;
   };
   const drain = () => {
-    const ids = [...staged.keys()];
+    const entries = [...staged];
     staged = new Map();
     bytes = 0;
-    return ids;
+    return entries;
   };
 
   return {
@@ -153,45 +165,47 @@ export function createBatch(pool: Pool, release: (id: ObjectId) => void, opts: B
       take(id, data.length);
     },
 
-    adopt(id, stored) {
-      take(id, stored);
+    adopt(id, stored, path) {
+      take(id, stored, path, path === undefined);
     },
 
     async commit() {
-      const ids = drain();
-      if (ids.length === 0) return;
+      const entries = drain();
+      if (entries.length === 0) return;
       try {
-        // Phase 1: every temp file's bytes durable.
-        if (!(await sync(pool.tmpDir))) await eachLimit(ids, 16, (id) => fsyncPath(pool.tempPath(id), false));
+        // Phase 1: every waiting file's bytes durable.
+        if (!(await sync(pool.tmpDir))) await eachLimit(entries, 16, ([, e]) => fsyncPath(e.path, false));
         // Phase 2: in place (synchronous: a rename is metadata, ~10 µs, and a promise per object
         // cost more than the rename), then the renames durable.
         const folders = new Set<string>([pool.tmpDir]);
-        for (let i = 0; i < ids.length; i++) {
-          const id = ids[i]!;
+        for (let i = 0; i < entries.length; i++) {
+          const [id, e] = entries[i]!;
           try {
-            renameSync(pool.tempPath(id), pool.pathOf(id));
+            renameSync(e.path, pool.pathOf(id));
           } catch (err) {
             // A shard folder removed meanwhile (set-up makes all 256); a missing temp file fails again.
             if (!isEnoent(err)) throw err;
             mkdirSync(pool.shardOf(id), { recursive: true });
-            renameSync(pool.tempPath(id), pool.pathOf(id));
+            renameSync(e.path, pool.pathOf(id));
           }
           folders.add(pool.shardOf(id));
+          folders.add(dirname(e.path));
           // Let other work run between slices of a large batch.
           if (i % 512 === 511) await new Promise((r) => setImmediate(r));
         }
         if (!(await sync(pool.tmpDir))) await eachLimit([...folders], 16, (f) => fsyncPath(f, true));
       } finally {
-        for (const id of ids) release(id);
+        for (const [id] of entries) release(id);
       }
     },
 
     async abort() {
-      const ids = drain();
+      const entries = drain();
       try {
-        await eachLimit(ids, 16, (id) => rm(pool.tempPath(id), { force: true }));
+        // A file taken as it is stays where it was: it is its owner's to delete.
+        await eachLimit(entries, 16, ([, e]) => (e.ours ? rm(e.path, { force: true }) : Promise.resolve()));
       } finally {
-        for (const id of ids) release(id);
+        for (const [id] of entries) release(id);
       }
     },
   };

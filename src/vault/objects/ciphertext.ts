@@ -15,7 +15,7 @@
  *   contents; its authenticity comes from the manifest's.
  */
 import { createHash } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -230,6 +230,25 @@ export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }):
             const result = { size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
             checkDigest?.(result);
             sink.writeNow(id, bytes);
+            return result;
+          } catch (err) {
+            writing.delete(id);
+            throw err;
+          }
+        },
+        async take(id, path, check) {
+          const { codec, checkDigest, stored } = await begin(id, check);
+          try {
+            const hash = createHash('sha256');
+            const c = codec(() => {});
+            for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+              c.write(chunk as Buffer);
+              hash.update(chunk as Buffer);
+            }
+            c.end();
+            const result = { size: stored, sha256: hash.digest('hex') };
+            checkDigest?.(result);
+            sink.adopt(id, stored, path);
             return result;
           } catch (err) {
             writing.delete(id);
