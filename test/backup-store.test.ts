@@ -196,7 +196,25 @@ test('the vault behind the decoy restores a store folder on a fresh device too (
     // What a restore killed while it searched would leave: removed by the next one.
     await mkdir(join(into, 'store.bin.bootstrap-abcDEF'), { recursive: true });
     await writeFile(join(into, 'store.bin.bootstrap-abcDEF', 'blocks'), randomBytes(4096));
-    await fresh.restoreFromBackup({ target: createLocalTarget({ root }), secret: REAL });
+    // Counting what the restore downloads from data/: each pack once (the search's download is
+    // read again from its scratch, not fetched twice).
+    const local = createLocalTarget({ root });
+    let dataFetched = 0;
+    const counting: Target = {
+      ...local,
+      async get(name, o) {
+        const bytes = await local.get(name, o);
+        if (name.startsWith('data/')) dataFetched += bytes?.length ?? 0;
+        return bytes;
+      },
+      async read(name, o) {
+        if (name.startsWith('data/')) dataFetched += o?.range ? o.range.end - o.range.start : (await stat(join(root, name))).size;
+        return local.read(name, o);
+      },
+    };
+    await fresh.restoreFromBackup({ target: counting, secret: REAL });
+    const packBytes = [...(await targetFiles(root))].filter(([n]) => n.startsWith('data/')).reduce((n, [, b]) => n + b.length, 0);
+    assert.equal(dataFetched, packBytes, 'every pack downloaded once');
     assert.deepEqual((await readdir(into)).filter((n) => n !== 'lock' && n !== 'reserve').sort(), ['config.json', 'keyslots.bin', 'store.bin', 'unlock-throttle.json'], 'no scratch is left');
     assert.ok((await readFile(join(into, 'store.bin'))).equals(await readFile(join(home, 'store.bin'))), 'store.bin byte for byte');
     assert.deepEqual(await readFiles(fresh, REAL), { ...hidden, 'later.txt': Buffer.from('after the first backup') });

@@ -57,7 +57,7 @@ export function createFolderRestore(deps: FolderRestoreDeps) {
     await deps.lock.acquire();
     let summary: RestoreSummary;
     try {
-      summary = await restoreFolder({ target: opts.target, into: store?.into ?? deps, unlock: store?.unlock ?? unlock, snapshot: opts.snapshot, signal: opts.signal, onProgress: opts.onProgress });
+      summary = await restoreFolder({ target: store?.target ?? opts.target, into: store?.into ?? deps, unlock: store?.unlock ?? unlock, snapshot: opts.snapshot, signal: opts.signal, onProgress: opts.onProgress });
     } finally {
       await store?.close();
     }

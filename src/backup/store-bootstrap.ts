@@ -19,14 +19,17 @@
  * device) to give the vault's rows; with those the keyring finds the front key as for a plain
  * folder.
  *
- * Cost: the whole repository is downloaded once more than a restore by the front vault's secret
- * downloads, and as much disk for the time of the bootstrap; each chain block costs at most one
+ * Cost: the whole repository is downloaded (the restore then reads the packs it needs from the
+ * scratch, checked against their sealed indexes as always, so nothing is downloaded twice), and
+ * as much disk as the repository for the time of the restore; each chain block costs at most one
  * AEAD open per downloaded block (~5 µs each): a 1 GiB store with a chain of 300 blocks, 300,000
  * opens, about 2 s.
  */
+import { createReadStream } from 'node:fs';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { createHasherPool } from '../crypto/index.ts';
 import type { RawRow } from '../db/index.ts';
 import { isElohimError } from '../errors.ts';
@@ -45,12 +48,25 @@ interface Piece {
   length: number;
 }
 
+/** What the search found, and the packs it downloaded, which the restore reads instead of the target's. */
+export interface BehindTheFront {
+  rows: RawRow[];
+  /** the downloaded packs: `data/<pack>` → where its bytes are in the scratch file */
+  packs: Map<string, { at: number; size: number }>;
+  /** bytes [start, end) of a downloaded pack */
+  read(name: string, range: { start: number; end: number }): Promise<Buffer>;
+  /** the same as a stream */
+  stream(name: string, range: { start: number; end: number }): Readable;
+  /** removes the scratch */
+  remove(): Promise<void>;
+}
+
 /**
  * The rows of the vault whose secret this is, read from its region (position 0) of the store as
  * the repository holds it; null when the secret opens no key slot, or its vault has no region
- * at position 0 in the repository.
+ * at position 0 in the repository (nothing is left behind then).
  */
-export async function rowsBehindTheFront(opts: { target: Target; keyslots: Buffer; secret: UnlockSecret; dataDir: string; signal?: AbortSignal }): Promise<RawRow[] | null> {
+export async function rowsBehindTheFront(opts: { target: Target; keyslots: Buffer; secret: UnlockSecret; dataDir: string; signal?: AbortSignal }): Promise<BehindTheFront | null> {
   const ks = decodeKeySlots(opts.keyslots);
   const found = 'passphrase' in opts.secret ? (await findPassphraseSlot(ks, opts.secret.passphrase)).found : findSlot(ks, recoveryKey(ks, opts.secret.recoveryCode));
   if (found === null) return null;
@@ -62,11 +78,13 @@ export async function rowsBehindTheFront(opts: { target: Target; keyslots: Buffe
   // In the data folder, not the OS temp folder: that is often in memory (tmpfs), and the scratch
   // is as big as the repository. A restore killed meanwhile leaves it; the next removes it (fresh.ts).
   const dir = await mkdtemp(join(opts.dataDir, 'store.bin.bootstrap-'));
+  let kept = false;
   try {
     const scratch = await open(join(dir, 'blocks'), 'w+', 0o600);
     let pieces: Piece[];
+    const packs = new Map<string, { at: number; size: number }>();
     try {
-      pieces = await download(opts.target, scratch, opts.signal);
+      pieces = await download(opts.target, scratch, packs, opts.signal);
       const superblocks: Superblock[] = [];
       for (const p of pieces) {
         for (const copy of [0, 1]) {
@@ -80,29 +98,53 @@ export async function rowsBehindTheFront(opts: { target: Target; keyslots: Buffe
       const total = pieces.reduce((n, p) => n + p.length, 0);
       for (const sb of superblocks) {
         const rows = await rowsOfChain({ dir, scratch, pieces, key, sb, keys, regionBytes: Math.ceil(total / BLOCK) * BLOCK });
-        if (rows !== null) return rows;
+        if (rows === null) continue;
+        kept = true;
+        const blocks = join(dir, 'blocks');
+        return {
+          rows,
+          packs,
+          async read(name, range) {
+            const p = packs.get(name)!;
+            const fh = await open(blocks, 'r');
+            try {
+              const buf = Buffer.alloc(range.end - range.start);
+              const { bytesRead } = await fh.read(buf, 0, buf.length, p.at + range.start);
+              return buf.subarray(0, bytesRead);
+            } finally {
+              await fh.close();
+            }
+          },
+          stream(name, range) {
+            const p = packs.get(name)!;
+            // createReadStream's end is inclusive; an empty range reads nothing.
+            return range.end <= range.start ? Readable.from([]) : createReadStream(blocks, { start: p.at + range.start, end: p.at + range.end - 1 });
+          },
+          remove: () => rm(dir, { recursive: true, force: true }),
+        };
       }
       return null;
     } finally {
       await scratch.close();
     }
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    if (!kept) await rm(dir, { recursive: true, force: true });
   }
 }
 
 /** Every block of every complete pack (one with an index), appended to `scratch`. */
-async function download(target: Target, scratch: FileHandle, signal?: AbortSignal): Promise<Piece[]> {
+async function download(target: Target, scratch: FileHandle, packs: Map<string, { at: number; size: number }>, signal?: AbortSignal): Promise<Piece[]> {
   const indexed = new Set((await target.list('index/', { signal })).map((e) => e.name.slice('index/data-'.length)));
-  const packs = (await target.list('data/', { signal })).map((e) => e.name).filter((n) => indexed.has(n.slice('data/'.length))).sort();
+  const names = (await target.list('data/', { signal })).map((e) => e.name).filter((n) => indexed.has(n.slice('data/'.length))).sort();
   const pieces: Piece[] = [];
   let at = 0;
-  for (const name of packs) {
+  for (const name of names) {
     const bytes = await target.get(name, { signal });
     if (bytes === null) continue;
     for (let i = 0; i < bytes.length; ) i += (await scratch.write(bytes, i, bytes.length - i, at + i)).bytesWritten;
     // Blocks are whole MiB but the store's last, which is shorter and ends its pack.
     for (let o = 0; o < bytes.length; o += STORE_BLOCK) pieces.push({ at: at + o, length: Math.min(STORE_BLOCK, bytes.length - o) });
+    packs.set(name, { at, size: bytes.length });
     at += bytes.length;
   }
   return pieces;

@@ -31,6 +31,7 @@ import { readConfig } from './repository.ts';
 import type { Bootstrap, RestoreInto } from './restore.ts';
 import { blockId, blockKeyOf, offsetOfBlock, STORE_BLOCK } from './store-blocks.ts';
 import { rowsBehindTheFront } from './store-bootstrap.ts';
+import type { BehindTheFront } from './store-bootstrap.ts';
 import type { Target } from './target.ts';
 
 /**
@@ -54,12 +55,34 @@ export async function storeRestore(deps: {
   /** the secret `unlock` uses, if any: the vault behind the front needs it (store-bootstrap.ts) */
   secret?: UnlockSecret;
   signal?: AbortSignal;
-}): Promise<{ into: RestoreInto; unlock: (b: Bootstrap) => Promise<RepositoryKey>; close(): Promise<void> }> {
+}): Promise<{ into: RestoreInto; unlock: (b: Bootstrap) => Promise<RepositoryKey>; target: Target; close(): Promise<void> }> {
   await mkdir(dirname(deps.path), { recursive: true, mode: 0o700 });
   let blockKey: Buffer | null = null;
   let fh: FileHandle | null = null;
   let opening: Promise<FileHandle> | null = null;
   let empty: Database | null = null;
+  /** what the search for a hidden vault's records downloaded (store-bootstrap.ts), if it ran */
+  let behind: BehindTheFront | null = null;
+  // The restore reads data packs the search already downloaded from its scratch (each entry is
+  // still checked against its sealed index); everything else from the target.
+  const real = deps.target;
+  const target: Target = {
+    description: real.description,
+    check: (o) => real.check(o),
+    put: (name, body, o) => real.put(name, body, o),
+    list: (prefix, o) => real.list(prefix, o),
+    delete: (name, o) => real.delete(name, o),
+    async read(name, o) {
+      const p = behind?.packs.get(name);
+      if (behind === null || p === undefined) return real.read(name, o);
+      return behind.stream(name, o?.range ?? { start: 0, end: p.size });
+    },
+    async get(name, o) {
+      const p = behind?.packs.get(name);
+      if (behind === null || p === undefined) return real.get(name, o);
+      return behind.read(name, o?.range ?? { start: 0, end: p.size });
+    },
+  };
   // Created 0600 without truncating: a restore that resumes keeps the blocks already written.
   const file = () => (opening ??= open(deps.path, constants.O_RDWR | constants.O_CREAT, 0o600).then((h) => (fh = h)));
 
@@ -120,8 +143,8 @@ export async function storeRestore(deps: {
       // The secret opened a key slot (a wrong one throws above) but not the front key: the vault
       // behind the front, whose rows are inside the store (store-bootstrap.ts).
       if (config !== null && !keyMatches(config, key) && deps.secret !== undefined) {
-        const rows = await rowsBehindTheFront({ target: deps.target, keyslots: bootstrap.keyslots, secret: deps.secret, dataDir: dirname(deps.path), signal: deps.signal });
-        if (rows !== null) key = await deps.unlock({ keyslots: bootstrap.keyslots, rows });
+        behind = await rowsBehindTheFront({ target: deps.target, keyslots: bootstrap.keyslots, secret: deps.secret, dataDir: dirname(deps.path), signal: deps.signal });
+        if (behind !== null) key = await deps.unlock({ keyslots: bootstrap.keyslots, rows: behind.rows });
       }
       if (config !== null && !keyMatches(config, key)) {
         throw new ElohimError(
@@ -132,7 +155,9 @@ export async function storeRestore(deps: {
       blockKey = blockKeyOf(key);
       return key;
     },
+    target,
     async close() {
+      await behind?.remove();
       empty?.close();
       await (fh ?? (opening === null ? null : await opening.catch(() => null)))?.close();
     },
