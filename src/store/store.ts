@@ -5,6 +5,9 @@
  * A vault finds its region by trying both superblocks under its region key (two AEAD opens), so
  * nothing it holds says where another vault's data is or whether there is any. Which position a
  * new vault takes is the keyring's decision (key-slot positions), passed to `format`.
+ *
+ * Just over 300 lines: the hold a backup takes (`hold`) shares the open regions, the file and
+ * the guards of format and destroy with the rest, and would only pass them around if moved out.
  */
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { closeSync, fdatasync, fdatasyncSync, openSync, read, write, writeSync, writev } from 'node:fs';
