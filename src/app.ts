@@ -24,7 +24,7 @@ import type { Argon2Params } from './crypto/index.ts';
 import type { KdfCost } from './keyring/index.ts';
 import { createSettings } from './settings/index.ts';
 import type { SettingsStore } from './settings/index.ts';
-import { createObjectStore, destroyVaultData, openVault } from './vault/index.ts';
+import { createObjectStore, destroyVaultData, openVault, SHARES_HOLDER } from './vault/index.ts';
 import type { VaultRecord } from './vault/index.ts';
 import { createWorkspaces, recordEvent } from './workspace/index.ts';
 import { createMaintenance } from './cover/index.ts';
@@ -236,6 +236,9 @@ export function createApp(
       onEvent: (event, details) => recordEvent(audit, event, details),
       onChange: (items) => followVault?.(items),
     });
+    // Without the shares service (a one-shot command), emptying the trash still asks what the
+    // shares name before an object goes, from their records, read only when a pass needs it.
+    if (!wanted.has('shares')) vault.retain(SHARES_HOLDER, { load: async () => (await import('./mesh/shares/holder.ts')).loadSharesHolder({ db: dbOf(key), derive: derivation(key) }) });
     // The assistant: conversations, memories, settings and the index sealed under its own keys.
     const assistant = ai === null ? notBuilt<AssistantService>('assistant') : ai.createAssistantService({
       records: createRecordStore<AssistantRecord>({ db: dbOf(key), keys: ai.assistantKeysOf(derivation(key)), kinds: ai.ASSISTANT_RECORD_KINDS }),

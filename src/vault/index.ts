@@ -18,6 +18,7 @@ import type { Readable } from 'node:stream';
 import type { FileKey, Recipient } from '../crypto/age/index.ts';
 import type { RecordId } from '../db/index.ts';
 import type { ObjectId } from './objects/index.ts';
+import type { ObjectHolder } from './refs.ts';
 
 export { TRASH_RETENTION_MS } from './trash.ts';
 export { checkName, parseVaultPath, formatVaultPath, MAX_NAME_BYTES } from './names.ts';
@@ -32,6 +33,12 @@ export { destroyVaultData } from './destroy.ts';
 export { authenticating, chunkPosition, createObjectWriter, hashDurableChunks, newNonce, passing, payloadReader, payloadSizeOf, pump, readNonce, sealing, wholeChunksOf } from './objects/index.ts';
 export type { AppendFile, ObjectId, ObjectWriter, WriteOptions, WriteResult, WriterTarget } from './objects/index.ts';
 export type { VaultRecord } from './kinds.ts';
+export type { ObjectHolder } from './refs.ts';
+/**
+ * The name the shares' indexes hold objects under (refs.ts): registered by the shares service, or
+ * by app.ts from the shares' records when a command runs without that service.
+ */
+export const SHARES_HOLDER = 'mesh-shares';
 
 export interface EntryInfo {
   id: RecordId;
@@ -209,9 +216,9 @@ export interface Vault {
   adopt(parent: string | null, entries: AdoptEntry[], opts?: AdoptOptions): Promise<EntryInfo[]>;
   /**
    * Registers a holder of objects besides the vault's items (a share's index): an object it
-   * `needs` is not removed. Returns the unregistration. See refs.ts.
+   * needs is not removed. Returns the unregistration. See refs.ts.
    */
-  retain(name: string, needs: (object: ObjectId) => boolean): () => void;
+  retain(name: string, holder: ObjectHolder): () => void;
   /** Records that a holder may no longer need `objects` (synchronous); `collect` removes those nothing needs. */
   release(objects: readonly ObjectId[]): void;
   /** Removes released objects that nothing needs any more; returns how many. */

@@ -29,13 +29,20 @@ import type { ObjectId } from './objects/index.ts';
 import type { HolderRecord, ReleaseRecord } from './kinds.ts';
 import type { VaultCore } from './core.ts';
 
+/**
+ * A holder of objects besides the vault's items: asked, synchronously, from what is committed (or
+ * about to be); or, where the holder's service does not run in this process (a one-shot CLI
+ * command builds no shares service), loaded from its records when a pass has something to remove.
+ */
+export type ObjectHolder = ((object: ObjectId) => boolean) | { load(): Promise<(object: ObjectId) => boolean> };
+
 export interface References {
   /**
-   * Registers a holder of objects besides the vault's items: `needs` must answer from what is
-   * committed (or about to be), synchronously. The first registration of a name is recorded, so
-   * every later open waits for it before removing anything. Returns the unregistration.
+   * Registers a holder of objects besides the vault's items. The first registration of a name is
+   * recorded, so every later open waits for it before removing anything. Returns the
+   * unregistration.
    */
-  retain(name: string, needs: (object: ObjectId) => boolean): () => void;
+  retain(name: string, holder: ObjectHolder): () => void;
   /** Records that `objects` may no longer be needed (a synchronous commit). */
   release(objects: readonly ObjectId[]): void;
   /** Removes the released objects nothing needs; returns how many. One pass at a time. */
@@ -50,7 +57,7 @@ export function createReferences(core: VaultCore, loaded: { releases: Map<Record
   const { records, tree } = core;
   const releases = new Map(loaded.releases);
   const recorded = new Set([...loaded.holders.values()].map((h) => h.name));
-  const holders = new Map<string, (object: ObjectId) => boolean>();
+  const holders = new Map<string, ObjectHolder>();
   const pinned = new Map<ObjectId, number>();
   const removingNow = new Set<ObjectId>();
   /**
@@ -83,11 +90,14 @@ export function createReferences(core: VaultCore, loaded: { releases: Map<Record
     }
     return used.objects.has(object);
   };
-  const needed = (object: ObjectId): boolean => pinned.has(object) || itemsUse(object) || [...holders.values()].some((needs) => needs(object));
-
   async function pass(): Promise<number> {
-    if (!recordHolders()) return 0;
+    if (releases.size === 0 || !recordHolders()) return 0;
     for (const name of recorded) if (!holders.has(name)) return 0;
+    // Loaded holders are read once per pass, before it removes anything: their service does not
+    // run in this process, so nothing changes what they name meanwhile.
+    const asks: ((object: ObjectId) => boolean)[] = [];
+    for (const holder of holders.values()) asks.push(typeof holder === 'function' ? holder : await holder.load());
+    const needed = (object: ObjectId): boolean => pinned.has(object) || itemsUse(object) || asks.some((needs) => needs(object));
     let removed = 0;
     for (const [id, release] of [...releases]) {
       const kept: ObjectId[] = [];
@@ -115,14 +125,15 @@ export function createReferences(core: VaultCore, loaded: { releases: Map<Record
 
   let chain: Promise<unknown> = Promise.resolve();
   return {
-    retain(name, needs) {
-      holders.set(name, needs);
-      if (!recorded.has(name)) {
+    retain(name, holder) {
+      holders.set(name, holder);
+      // A loaded holder only reads what is durable: a later open has nothing to wait for from it.
+      if (typeof holder === 'function' && !recorded.has(name)) {
         unrecorded.add(name);
         recordHolders();
       }
       return () => {
-        if (holders.get(name) === needs) holders.delete(name);
+        if (holders.get(name) === holder) holders.delete(name);
       };
     },
 

@@ -12,6 +12,7 @@ import type { Database, RecordStore } from '../../db/index.ts';
 import type { AuditLog } from '../../audit/index.ts';
 import type { ObjectStore, Vault } from '../../vault/index.ts';
 import { createShareService } from './service.ts';
+import { OBJECT_IDS_LABEL } from './objects.ts';
 import type { MeshForSync } from './service.ts';
 import { openSyncStore, SYNC_RECORD_KINDS, syncRecordKeysOf } from './store.ts';
 import type { SyncRecord } from './store.ts';
@@ -48,7 +49,7 @@ export function createSharesService(deps: {
     store: openSyncStore(records),
     audit: deps.audit,
     signingSeed: deps.derive('elohim/v1 mesh-sync signing'),
-    objectKey: deps.derive('elohim/v1 mesh-sync object ids'),
+    objectKey: deps.derive(OBJECT_IDS_LABEL),
     deviceName: () => deps.mesh.status().name ?? 'this device',
     staging: deps.staging,
     clock: deps.clock,

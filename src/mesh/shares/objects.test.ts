@@ -162,3 +162,32 @@ test('the wire view writes under this vault\'s pool ids, in a batch too, and nev
   assert.equal(await view.size(w2), bytes.length);
   assert.equal(names.wireOf(names.localOf(w1)), w1);
 });
+
+test('without the shares service (a one-shot command), emptying the trash keeps what the shares name, read from their records', async (t) => {
+  const { namedObjects } = await import('./holder.ts');
+  const { SHARES_HOLDER } = await import('../../vault/index.ts');
+  const [a, b] = await devices(t, 2);
+  await putAt(a.tv.vault, '/Team/kept.txt', 'named by the share');
+  await putAt(a.tv.vault, '/Private/gone.txt', 'named by nobody else');
+  await a.shares.share('/Team', ['Phone']);
+  await a.shares.sync();
+  assert.ok(b.shares.list().length === 1);
+  const kept = objectAt(a, '/Team/kept.txt');
+  const gone = objectAt(a, '/Private/gone.txt');
+  a.shares.stop(); // this process runs no shares service from here on
+  a.tv.vault.trash(a.tv.vault.resolve('/Team/kept.txt')!);
+  a.tv.vault.trash(a.tv.vault.resolve('/Private/gone.txt')!);
+  await a.tv.vault.emptyTrash();
+  assert.deepEqual((await poolOf(a)).sort(), [gone, kept].sort(), 'no pass without asking the shares');
+  let loads = 0;
+  a.tv.vault.retain(SHARES_HOLDER, {
+    load: async () => {
+      loads++;
+      const named = namedObjects(a.syncRecords, a.objectKey);
+      return (o) => named.has(o);
+    },
+  });
+  assert.equal(await a.tv.vault.collect(), 1);
+  assert.deepEqual(await poolOf(a), [kept], 'the share still names it');
+  assert.equal(loads, 1);
+});

@@ -15,6 +15,9 @@ import { ElohimError } from '../../errors.ts';
 import type { CiphertextView, ObjectBatch, ObjectId } from '../../vault/index.ts';
 import { isObjectId } from '../../vault/index.ts';
 
+/** The vault-key derivation label of the permutation's key. */
+export const OBJECT_IDS_LABEL = 'elohim/v1 mesh-sync object ids';
+
 export interface ObjectNames {
   /** this vault's pool id of the share object `wire`. Throws INVALID_INPUT for a malformed id. */
   localOf(wire: string): ObjectId;

@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { ElohimError, isElohimError } from '../../errors.ts';
 import type { ObjectStore, Vault } from '../../vault/index.ts';
-import { checkName, formatVaultPath, parseVaultPath } from '../../vault/index.ts';
+import { checkName, formatVaultPath, parseVaultPath, SHARES_HOLDER } from '../../vault/index.ts';
 import { conflictsOf, versionKey, viewOf } from './crdt.ts';
 import { deviceSigner, newShareRecord, reviseShareRecord, tagOf } from './keys.ts';
 import { newRecordId } from '../../db/index.ts';
@@ -390,7 +390,7 @@ export function createShareService(deps: ShareServiceDeps) {
     /** This log against what paired devices witnessed of it (for `audit verify`). */
     witnessCheck: () => witness.check(),
     start() {
-      unretain = vault.retain('mesh-shares', sharesNeed);
+      unretain = vault.retain(SHARES_HOLDER, sharesNeed);
       // What was released while this holder could not be asked (the vault opened before it).
       void vault.collect().catch(() => {});
       mesh.handle(WITNESS_PROTOCOL, (channel, peer) => witness.exchange(channel, peer.deviceId, false, deps.signal));

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { generateHybridIdentity, generateX25519Identity } from '../../crypto/age/index.ts';
 import { createHasherPool } from '../../crypto/index.ts';
 import { createRecordStore, openDatabase } from '../../db/index.ts';
-import type { Database } from '../../db/index.ts';
+import type { Database, RecordStore } from '../../db/index.ts';
 import { ElohimError } from '../../errors.ts';
 import { AUDIT_RECORD_KINDS, createAuditLog } from '../../audit/index.ts';
 import type { AuditLog, AuditRecord } from '../../audit/index.ts';
@@ -116,6 +116,8 @@ export interface TestDevice {
   auditRecords: { clear(): number };
   /** the key of its share objects' ids in the pool (objects.ts) */
   objectKey: Buffer;
+  /** the shares' sealed records, as a process without the shares service reads them (holder.ts) */
+  syncRecords: RecordStore<SyncRecord>;
   close(): Promise<void>;
 }
 
@@ -160,6 +162,7 @@ export async function testDevice(hub: MemoryHub, name: string, all: TestDevice[]
     audit,
     auditRecords,
     objectKey,
+    syncRecords: records,
     async close() {
       controller.abort();
       shares.stop();
