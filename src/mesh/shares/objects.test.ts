@@ -156,9 +156,15 @@ test('the wire view writes under this vault\'s pool ids, in a batch too, and nev
   await view.write(w2, (async function* () {
     yield bytes;
   })(), { fileKey: s.fileKey, size: s.size }, { batch });
+  // A file staged on the pool's file system, taken as it is.
+  const w3 = '33'.repeat(16) as never;
+  const { writeFile, mkdir } = await import('node:fs/promises');
+  await mkdir(join(root, 'tmp', 'mesh'), { recursive: true });
+  await writeFile(join(root, 'tmp', 'mesh', w3), bytes);
+  await batch.take!(w3, join(root, 'tmp', 'mesh', w3), { fileKey: s.fileKey, size: s.size });
   assert.equal(await view.size(w1), null, 'not in place before the commit');
   await batch.commit();
-  assert.deepEqual(await pool(root), [s.object, names.localOf(w1), names.localOf(w2)].sort());
+  assert.deepEqual(await pool(root), [s.object, names.localOf(w1), names.localOf(w2), names.localOf(w3)].sort());
   assert.equal(await view.size(w2), bytes.length);
   assert.equal(names.wireOf(names.localOf(w1)), w1);
 });

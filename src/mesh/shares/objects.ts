@@ -73,6 +73,8 @@ export function wireView(view: CiphertextView, names: ObjectNames): CiphertextVi
         commit: () => pool.commit(),
         abort: () => pool.abort(),
       };
+      const take = pool.take?.bind(pool);
+      if (take !== undefined) batch.take = (wire, path, check) => take(names.localOf(wire), path, check);
       inner.set(batch, pool);
       return batch;
     };
