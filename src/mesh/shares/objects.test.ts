@@ -4,6 +4,7 @@
  * it. Real vaults, real object pools on disk, an in-memory mesh (testing.ts).
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +13,7 @@ import { putAt, readAt } from '../../vault/testing.ts';
 import { testDevice } from './testing.ts';
 import type { MemoryHub, TestDevice } from './testing.ts';
 
-async function devices(t: test.TestContext, n: number, opts: { pool?: string }[] = []) {
+async function devices(t: test.TestContext, n: number, opts: { pool?: string; derive?: (label: string) => Buffer }[] = []) {
   const hub: MemoryHub = { devices: new Map() };
   const all: TestDevice[] = [];
   t.after(async () => {
@@ -170,9 +171,13 @@ test('the wire view writes under this vault\'s pool ids, in a batch too, and nev
 });
 
 test('without the shares service (a one-shot command), emptying the trash keeps what the shares name, read from their records', async (t) => {
-  const { namedObjects } = await import('./holder.ts');
+  const { loadSharesHolder } = await import('./holder.ts');
   const { SHARES_HOLDER } = await import('../../vault/index.ts');
-  const [a, b] = await devices(t, 2);
+  const { createHmac } = await import('node:crypto');
+  // Keys derived from one secret by label, as app.ts derives them from the vault key.
+  const secret = randomBytes(32);
+  const derive = (label: string) => createHmac('sha256', secret).update(label).digest();
+  const [a, b] = await devices(t, 2, [{ derive }]);
   await putAt(a.tv.vault, '/Team/kept.txt', 'named by the share');
   await putAt(a.tv.vault, '/Private/gone.txt', 'named by nobody else');
   await a.shares.share('/Team', ['Phone']);
@@ -186,11 +191,11 @@ test('without the shares service (a one-shot command), emptying the trash keeps 
   await a.tv.vault.emptyTrash();
   assert.deepEqual((await poolOf(a)).sort(), [gone, kept].sort(), 'no pass without asking the shares');
   let loads = 0;
+  // What app.ts registers for a command that builds no shares service.
   a.tv.vault.retain(SHARES_HOLDER, {
     load: async () => {
       loads++;
-      const named = namedObjects(a.syncRecords, a.objectKey);
-      return (o) => named.has(o);
+      return loadSharesHolder({ db: a.db, derive });
     },
   });
   assert.equal(await a.tv.vault.collect(), 1);

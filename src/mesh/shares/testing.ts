@@ -19,7 +19,8 @@ import type { TestVault } from '../../vault/testing.ts';
 import type { Channel } from '../sync/frame.ts';
 import { createShareService } from './service.ts';
 import type { MeshForSync, ShareService } from './service.ts';
-import { openSyncStore, SYNC_RECORD_KINDS } from './store.ts';
+import { openSyncStore, SYNC_RECORD_KINDS, syncRecordKeysOf } from './store.ts';
+import { OBJECT_IDS_LABEL } from './objects.ts';
 import type { SyncRecord } from './store.ts';
 
 type Handler = (channel: Channel & { peer: string }, peer: { deviceId: string }) => Promise<void>;
@@ -125,13 +126,14 @@ export interface TestDevice {
  * A device on the hub; `pq`: its age identity is the hybrid post-quantum type; `pool`: an
  * objects folder shared with other devices made with it (two vaults of one data folder).
  */
-export async function testDevice(hub: MemoryHub, name: string, all: TestDevice[], opts: { pq?: boolean; pool?: string } = {}): Promise<TestDevice> {
+export async function testDevice(hub: MemoryHub, name: string, all: TestDevice[], opts: { pq?: boolean; pool?: string; derive?: (label: string) => Buffer } = {}): Promise<TestDevice> {
   const tv = await openTestVault({ pool: opts.pool });
-  const objectKey = randomBytes(32);
+  // `derive`: the shares' keys as app.ts derives them from a vault key (holder.ts reads them so).
+  const objectKey = opts.derive?.(OBJECT_IDS_LABEL) ?? randomBytes(32);
   const id = `12D3Koo${name}${randomBytes(4).toString('hex')}`;
   const pair = opts.pq ? generateHybridIdentity() : generateX25519Identity();
   const db = openDatabase(join(tv.dir, 'sync.sqlite'));
-  const records = createRecordStore<SyncRecord>({ db, keys: { seal: randomBytes(32) as never, tag: randomBytes(32) }, kinds: SYNC_RECORD_KINDS });
+  const records = createRecordStore<SyncRecord>({ db, keys: opts.derive ? syncRecordKeysOf(opts.derive) : { seal: randomBytes(32) as never, tag: randomBytes(32) }, kinds: SYNC_RECORD_KINDS });
   const hashers = createHasherPool({ maxWorkers: 1 });
   const controller = new AbortController();
   const mesh = memoryMesh(hub, id, [pair.identity], [pair.recipient], () => all.filter((d) => d.id !== id).map((d) => ({ deviceId: d.id, name: d.name, recipients: d.recipients })));
