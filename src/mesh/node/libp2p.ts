@@ -30,17 +30,22 @@ export async function createNode(libs: Libs, opts: { privateKey: PrivateKey; set
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: opts.gater,
-    // libp2p pings every connection each 10 s and aborts it when an answer takes longer than an
-    // adaptive timeout of at least 5 s. A device in a large sync can keep its event loop busy
-    // that long on a loaded machine (10,000 index versions to verify), and the abort took the
-    // sync with it ("stream ended: TimeoutError", bench:sync at full size). A dead connection is
-    // still found: after 30 s here, by TCP's inactivity timeout, and by the pool's own pings.
-    connectionMonitor: { pingTimeout: { minTimeout: 30_000, maxTimeout: 120_000 } },
+    // libp2p's connection monitor pings every connection and aborts it when a ping fails. Its
+    // defaults (each 10 s, failing after an adaptive timeout of at least 5 s) aborted full-size
+    // syncs twice: a receiver busy verifying 10,000 index versions on a loaded machine answered
+    // late ("stream ended: TimeoutError"), and a ping that overlapped another on the one
+    // outbound ping stream allowed ("TooManyOutboundProtocolStreamsError", after the timeout was
+    // first raised alone). So: one ping each 30 s, given up to 25 s, never two at once; a dead
+    // connection is still dropped within a minute.
+    connectionMonitor: { pingInterval: 30_000, pingTimeout: { minTimeout: 20_000, maxTimeout: 25_000 } },
     peerDiscovery: settings.mdns ? [mdns({ serviceTag: MDNS_SERVICE_TAG, interval: opts.mdnsIntervalMs ?? 10_000 })] : [],
     services: {
       // identify tells a paired device our listening addresses (peers refused by the gate never run it)
       identify: identify(),
-      ping: ping(),
+      // The monitor above and the latency pings of node/peers.ts share this protocol: room for
+      // both at once (its default, one outbound stream, made the second fail and the monitor
+      // abort the whole connection).
+      ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 8 }),
     },
   }) as Promise<MeshNode>;
 }
