@@ -90,6 +90,7 @@ export function createReferences(core: VaultCore, loaded: { releases: Map<Record
     }
     return used.objects.has(object);
   };
+
   async function pass(): Promise<number> {
     if (releases.size === 0 || !recordHolders()) return 0;
     for (const name of recorded) if (!holders.has(name)) return 0;
