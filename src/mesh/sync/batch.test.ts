@@ -6,10 +6,13 @@
  * in-memory mesh.
  */
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import test from 'node:test';
 import { putAt, readAt } from '../../vault/testing.ts';
+import { objectNames } from '../shares/objects.ts';
 import { testDevice } from '../shares/testing.ts';
 import type { MemoryHub, TestDevice } from '../shares/testing.ts';
 import { decodeMessage } from './frame.ts';
@@ -53,4 +56,36 @@ test('objects received before a cut are kept: the next sync asks only for the re
   assert.equal(asked.length, N - delivered.size, `asked again for ${asked.length} objects`);
   for (const obj of asked) assert.ok(!delivered.has(obj), 'an object received before the cut was asked for again');
   for (let i = 0; i < N; i++) assert.equal((await readAt(b.tv.vault, `/Shares/Many/f${i}.txt`)).toString(), `file number ${i} `.repeat(50));
+});
+
+test('a big object is kept by renaming its staged file into place, not by writing it again', async (t) => {
+  const hub: MemoryHub = { devices: new Map() };
+  const all: TestDevice[] = [];
+  t.after(async () => {
+    hub.tap = undefined;
+    for (const d of all) await d.close();
+  });
+  const a = await testDevice(hub, 'Laptop', all);
+  const b = await testDevice(hub, 'Phone', all);
+  const big = randomBytes(3 * 1024 * 1024 + 77);
+  await putAt(a.tv.vault, '/Big/blob.bin', big);
+  await a.shares.share('/Big', ['Phone']);
+  // When the last chunk passes, the staged file holds the others: note which file it is.
+  let staged: { obj: string; ino: number } | null = null;
+  hub.tap = (from, _to, msg) => {
+    const m = decodeMessage(msg);
+    if (from === a.id && m.head.t === 'chunk' && m.head.end === true && Number(m.head.offset) > 0) {
+      const obj = String(m.head.obj);
+      staged = { obj, ino: statSync(join(b.tv.dir, 'objects', 'tmp', 'mesh', obj)).ino };
+    }
+    return msg;
+  };
+  await b.shares.sync({ only: 'Laptop' });
+  assert.ok(staged !== null, 'the object came in several chunks');
+  const { obj, ino } = staged as { obj: string; ino: number };
+  const local = objectNames(b.objectKey).localOf(obj);
+  assert.equal(statSync(join(b.tv.dir, 'objects', local.slice(0, 2), local.slice(2))).ino, ino, 'the staged file itself is the object');
+  assert.deepEqual(await readdir(join(b.tv.dir, 'objects', 'tmp', 'mesh')), []);
+  const sha = (x: Buffer) => createHash('sha256').update(x).digest('hex');
+  assert.equal(sha(await readAt(b.tv.vault, '/Shares/Big/blob.bin')), sha(big));
 });

@@ -329,21 +329,26 @@ export function createEngine(deps: EngineDeps) {
     // per chunk, each waiting its turn on a busy machine.
     if (bytes.length > 0) appendStaged(path, bytes);
     if (m.head.end !== true) return { bytes: bytes.length, done: false };
+    const check = { fileKey: fileKeyFromBytes(Buffer.from(want.fileKey, 'base64')), size: want.size };
+    let taken = false;
     try {
       if ((await deps.ciphertext.size(obj as never)) === null) {
-        await deps.ciphertext.write(obj as never, createReadStream(path, { highWaterMark: 1 << 20 }), {
-          fileKey: fileKeyFromBytes(Buffer.from(want.fileKey, 'base64')),
-          size: want.size,
-        });
+        if (batch?.take !== undefined) {
+          // Checked by reading it and renamed into place at the batch's commit: no second write
+          // of a big object. Until then the staged file stays, complete, for a resume to finish.
+          await batch.take(obj as never, path, check);
+          taken = true;
+        } else await deps.ciphertext.write(obj as never, createReadStream(path, { highWaterMark: 1 << 20 }), check);
       }
     } catch (err) {
+      if (isElohimError(err, 'ITEM_EXISTS')) return { bytes: bytes.length, done: true }; // being kept by another session
       await rm(path, { force: true });
       if (isElohimError(err, 'AGE_PAYLOAD_INVALID') || isElohimError(err, 'OBJECT_DAMAGED')) {
         throw new ElohimError('SYNC_REJECTED', 'an object failed authentication: it was not kept', { cause: err });
       }
       throw err;
     }
-    await rm(path, { force: true });
+    if (!taken) await rm(path, { force: true });
     return { bytes: bytes.length, done: true };
   }
 
