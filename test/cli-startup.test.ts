@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import { buildProgram, COMMAND_GROUPS } from '../src/cli/main.ts';
 import { describeRun, initHome, REPO, removeTempDirs } from './helpers.ts';
 import type { TestHome } from './helpers.ts';
 
@@ -53,6 +54,9 @@ describe('what a command loads at start', { concurrency: 1 }, () => {
     assert.ok(r.src.includes('vault/index.ts') && r.src.includes('app.ts'), `ls did not load the vault? ${r.src.join(' ')}`);
     assert.deepEqual(services(r.src), [], 'elohim ls loaded these service modules');
     assert.deepEqual(r.all.filter((u) => HEAVY_PACKAGES.test(u)), []);
+    // and of the command modules only the vault's (transfer.ts holds put, get and export)
+    const commandFiles = r.src.filter((p) => p.startsWith('cli/commands/'));
+    assert.deepEqual(commandFiles.sort(), ['cli/commands/transfer.ts', 'cli/commands/vault.ts']);
   });
 
   test('elohim status loads none of the services either', async () => {
@@ -73,4 +77,13 @@ describe('what a command loads at start', { concurrency: 1 }, () => {
       assert.ok(domains.length <= 20, `elohim ${args.join(' ')} loaded ${domains.length} modules outside src/cli: ${domains.join(' ')}`);
     }
   });
+});
+
+test('the command table names exactly the top-level commands (and aliases) each module defines, in help order', async () => {
+  const namesOf = (cmds: readonly { name(): string; aliases(): string[] }[]) => cmds.flatMap((c) => [c.name(), ...c.aliases()]);
+  for (const group of COMMAND_GROUPS) assert.deepEqual(namesOf(await group.load()), group.names);
+  const whole = await buildProgram(['node', 'elohim', '--help']);
+  assert.deepEqual(namesOf(whole.commands), COMMAND_GROUPS.flatMap((g) => g.names));
+  // a command line naming one builds that module's commands only
+  assert.deepEqual(namesOf((await buildProgram(['node', 'elohim', '--recovery', 'restore', '--from', 'x'])).commands), ['backup', 'restore']);
 });

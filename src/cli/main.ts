@@ -1,19 +1,46 @@
 import { Command, CommanderError } from 'commander';
 import { ElohimError, ERROR_CODES, isDiskFull, isElohimError } from '../errors.ts';
-import { ageCommand } from './commands/age.ts';
-import { auditCommand } from './commands/audit.ts';
-import { aiCommand, chatCommand, chatsCommand, memoryCommand } from './commands/chat.ts';
-import { backupCommand, restoreCommand } from './commands/backup.ts';
-import { meshCommand } from './commands/mesh.ts';
-import { modelsCommand } from './commands/models.ts';
-import { panicCommand } from './commands/panic.ts';
-import { serveCommand } from './commands/serve.ts';
-import { decoyCommand, settingsCommand } from './commands/settings.ts';
-import { statusCommand } from './commands/status.ts';
-import { vaultCommands } from './commands/vault.ts';
 import { EXIT, EXIT_CODE_OF } from './exit-codes.ts';
 
-export function buildProgram(): Command {
+/**
+ * The top-level commands (with their aliases), by the module that defines them, in the order
+ * `elohim --help` lists them. A command line that names one of them builds only its module's
+ * commands, and the other command modules are not even imported (start-up time:
+ * bench/startup.ts); anything else (--help, --version, `help`, a typo) builds the whole tree, so
+ * help and "did you mean" stay commander's own. test/cli-startup.test.ts checks these names
+ * against what the modules define: a command missing here still works, through the whole tree.
+ */
+export const COMMAND_GROUPS: readonly { names: readonly string[]; load: () => Promise<Command[]> }[] = [
+  { names: ['init', 'passwd', 'put', 'get', 'ls', 'mkdir', 'mv', 'rm', 'trash', 'find', 'verify', 'export'], load: async () => (await import('./commands/vault.ts')).vaultCommands() },
+  { names: ['settings', 'decoy'], load: async () => { const m = await import('./commands/settings.ts'); return [m.settingsCommand(), m.decoyCommand()]; } },
+  { names: ['age'], load: async () => [(await import('./commands/age.ts')).ageCommand()] },
+  { names: ['audit'], load: async () => [(await import('./commands/audit.ts')).auditCommand()] },
+  { names: ['backup', 'restore'], load: async () => { const m = await import('./commands/backup.ts'); return [m.backupCommand(), m.restoreCommand()]; } },
+  { names: ['serve', 'start'], load: async () => [(await import('./commands/serve.ts')).serveCommand()] },
+  { names: ['panic'], load: async () => [(await import('./commands/panic.ts')).panicCommand()] },
+  { names: ['status'], load: async () => [(await import('./commands/status.ts')).statusCommand()] },
+  {
+    names: ['chat', 'chats', 'memory', 'ai'],
+    load: async () => { const m = await import('./commands/chat.ts'); return [m.chatCommand(), m.chatsCommand(), m.memoryCommand(), m.aiCommand()]; },
+  },
+  { names: ['mesh'], load: async () => [(await import('./commands/mesh.ts')).meshCommand()] },
+  { names: ['models'], load: async () => [(await import('./commands/models.ts')).modelsCommand()] },
+];
+
+/** The top-level command an argv names, after the one global option; undefined for anything else. */
+function commandNameOf(argv: readonly string[]): string | undefined {
+  for (const arg of argv.slice(2)) {
+    if (arg === '--recovery') continue;
+    return arg.startsWith('-') ? undefined : arg;
+  }
+  return undefined;
+}
+
+/** The program for `argv`: only the named command's module when it names one, else every command. */
+export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
+  const name = commandNameOf(argv);
+  const group = COMMAND_GROUPS.find((g) => name !== undefined && g.names.includes(name));
+  const commands = group !== undefined ? await group.load() : (await Promise.all(COMMAND_GROUPS.map((g) => g.load()))).flat();
   const program = new Command('elohim')
     .description('ElohimOS: an offline-first, end-to-end-encrypted workspace')
     .version(process.env.npm_package_version ?? '0.1.0')
@@ -33,7 +60,7 @@ Environment:
 
 Exit codes: 0 ok, 1 failure, 2 bad input, 3 wrong secret, 4 not found, 5 conflict, 6 integrity, 7 disk full`,
     );
-  for (const cmd of [...vaultCommands(), settingsCommand(), decoyCommand(), ageCommand(), auditCommand(), backupCommand(), restoreCommand(), serveCommand(), panicCommand(), statusCommand(), chatCommand(), chatsCommand(), memoryCommand(), aiCommand(), meshCommand(), modelsCommand()]) program.addCommand(cmd);
+  for (const cmd of commands) program.addCommand(cmd);
   // Parse errors exit through our handler, with our exit codes.
   const exitOverride = (cmd: Command) => {
     cmd.exitOverride();
@@ -52,7 +79,7 @@ export async function run(argv: string[]): Promise<number> {
     if (err.code === 'EPIPE') process.exit(EXIT.OK);
   });
   try {
-    await buildProgram().parseAsync(argv);
+    await (await buildProgram(argv)).parseAsync(argv);
     return EXIT.OK;
   } catch (err) {
     if (err instanceof CommanderError) {
