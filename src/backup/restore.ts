@@ -100,22 +100,39 @@ async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
  */
 export async function* cutObjects(stream: AsyncIterable<Uint8Array>, start: number, entries: readonly Located[]): AsyncGenerator<[Located, Buffer]> {
   let i = 0;
-  // `data` holds the pack's bytes from offset `at`: the tail of earlier chunks and the newest.
-  let data: Buffer = Buffer.alloc(0);
-  let at = start;
-  for await (const chunk of stream) {
-    const c = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    data = data.length === 0 ? c : Buffer.concat([data, c]);
-    while (i < entries.length) {
-      const e = entries[i]!;
-      if (e.offset + e.length > at + data.length) break;
-      yield [e, data.subarray(e.offset - at, e.offset - at + e.length)];
-      i++;
+  // The chunks received and not yet passed, the first starting at pack offset `base`. An object
+  // within one chunk is a view of it; only one that straddles chunks is copied together (copying
+  // the held tail onto every new chunk doubled a restore's garbage).
+  const chunks: Buffer[] = [];
+  let base = start;
+  let held = 0;
+  const bytesAt = (from: number, length: number): Buffer => {
+    if (length === 0) return Buffer.alloc(0);
+    let k = 0;
+    let at = from - base;
+    while (at >= chunks[k]!.length) at -= chunks[k++]!.length;
+    if (at + length <= chunks[k]!.length) return chunks[k]!.subarray(at, at + length);
+    const parts: Buffer[] = [];
+    for (let left = length; left > 0; k++, at = 0) {
+      const piece = chunks[k]!.subarray(at, at + left);
+      parts.push(piece);
+      left -= piece.length;
     }
-    // Keep only what the next entry needs.
-    const keepFrom = i < entries.length ? Math.min(entries[i]!.offset - at, data.length) : data.length;
-    data = data.subarray(keepFrom);
-    at += keepFrom;
+    return Buffer.concat(parts, length);
+  };
+  for await (const chunk of stream) {
+    chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    held += chunk.byteLength;
+    while (i < entries.length && entries[i]!.offset + entries[i]!.length <= base + held) {
+      const e = entries[i++]!;
+      yield [e, bytesAt(e.offset, e.length)];
+    }
+    // Drop the chunks that end before the next entry.
+    const next = i < entries.length ? entries[i]!.offset : Infinity;
+    while (chunks.length > 0 && base + chunks[0]!.length <= next) {
+      base += chunks[0]!.length;
+      held -= chunks.shift()!.length;
+    }
   }
   if (i < entries.length) throw new ElohimError('OBJECT_DAMAGED', 'a pack of the backup is short');
 }
