@@ -70,14 +70,13 @@ test('a big object is kept by renaming its staged file into place, not by writin
   const big = randomBytes(3 * 1024 * 1024 + 77);
   await putAt(a.tv.vault, '/Big/blob.bin', big);
   await a.shares.share('/Big', ['Phone']);
-  // When the last chunk passes, the staged file holds the others: note which file it is.
+  // The phone acknowledges a chunk once it is in the staged file: note which file that is.
   let staged: { obj: string; ino: number } | null = null;
+  let sent: string | null = null;
   hub.tap = (from, _to, msg) => {
     const m = decodeMessage(msg);
-    if (from === a.id && m.head.t === 'chunk' && m.head.end === true && Number(m.head.offset) > 0) {
-      const obj = String(m.head.obj);
-      staged = { obj, ino: statSync(join(b.tv.dir, 'objects', 'tmp', 'mesh', obj)).ino };
-    }
+    if (from === a.id && m.head.t === 'chunk' && m.head.end !== true) sent = String(m.head.obj);
+    if (from === b.id && m.head.t === 'ack' && sent !== null && staged === null) staged = { obj: sent, ino: statSync(join(b.tv.dir, 'objects', 'tmp', 'mesh', sent)).ino };
     return msg;
   };
   await b.shares.sync({ only: 'Laptop' });
