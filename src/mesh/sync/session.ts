@@ -19,9 +19,12 @@ const WINDOW = 4 * 1024 * 1024;
 /** Whole small objects written at once by a receiver. */
 const WRITERS = 8;
 /**
- * A receiver's batch of whole objects is committed (made durable, put in place) at this many
- * objects or bytes, and at the end of the session: a crash loses at most this much received
- * work, which the next sync asks for again.
+ * A receiver's batch is committed (made durable, put in place) at this many objects, or this
+ * many bytes of objects that came whole, and at the end of the session: a crash loses at most
+ * this much received work, which the next sync asks for again. Big objects taken from their
+ * staged files do not count: a crash before their commit leaves the staged file complete, and
+ * the next sync only takes it again, so committing each at once would stall the transfer on a
+ * file-system sync per big file for nothing.
  */
 const COMMIT_OBJECTS = 2000;
 const COMMIT_BYTES = 64 * 1024 * 1024;
@@ -119,11 +122,20 @@ async function exchange(
   };
 
   const writing = new Set<Promise<void>>();
-  // One commit at a time; writes may go on meanwhile (they land in the batch's next round).
+  // One commit at a time, in the background: receiving goes on meanwhile (what arrives lands in
+  // the batch's next round); the session waits for it before its own last commit.
   let committing: Promise<void> | null = null;
-  const commit = async () => {
-    if (committing === null) committing = batch!.commit().finally(() => (committing = null));
-    await committing;
+  let wholeBytes = 0;
+  const commitSoon = () => {
+    if (committing !== null) return;
+    wholeBytes = 0;
+    committing = batch!.commit().then(
+      () => void (committing = null),
+      (err) => {
+        committing = null;
+        failure ??= err;
+      },
+    );
   };
   let wants = new Map<string, Want & { fileKey: string; size: number }>();
   /** objects of this session kept already */
@@ -176,7 +188,8 @@ async function exchange(
           if (want === undefined) throw new ElohimError('SYNC_REJECTED', 'an object nobody asked for');
           const take = async () => {
             const { bytes, done } = await engine.receiveChunk(m, want, batch);
-            if (batch !== null && (batch.size >= COMMIT_OBJECTS || batch.bytes >= COMMIT_BYTES)) await commit();
+            if (m.head.offset === 0 && m.head.end === true) wholeBytes += bytes;
+            if (batch !== null && (batch.size >= COMMIT_OBJECTS || wholeBytes >= COMMIT_BYTES)) commitSoon();
             await send({ head: { t: 'ack', n: m.bytes?.length ?? 0 } }).catch(keep);
             progress.bytes += bytes;
             if (done) {
@@ -238,9 +251,11 @@ async function exchange(
     // Writes in flight finish first, so that every object checked by now is in the batch the
     // caller commits (one written after that commit would stay claimed and never be kept).
     await Promise.allSettled(writing);
+    await committing;
     throw err;
   }
   await Promise.all(writing);
+  await committing;
   await sending;
   if (failure !== null) throw failure;
   return { peer, versions: progress.versions, objects: progress.objects, bytes: progress.bytes };
