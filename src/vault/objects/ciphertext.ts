@@ -45,7 +45,7 @@ export type StoredCheck =
  * decrypts, except to authenticate what it is given to keep.
  */
 export interface CiphertextView {
-  /** Every stored object in the pool (all vaults share it) with its stored size. */
+  /** Every stored object in the pool (all vaults share it) with its stored size; not one this process is still writing in place. */
   list(): AsyncGenerator<{ id: ObjectId; size: number }>;
   /**
    * Every stored object's id, without its size: a listing of the shard folders only, for a
@@ -144,6 +144,7 @@ export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }):
       for (const shard of await shardsOf(pool.root)) {
         const dir = join(pool.root, shard);
         for (const name of await objectNames(dir)) {
+          if (pool.writingInPlace.has((shard + name) as ObjectId)) continue;
           // Synchronous: a stat is metadata, a few microseconds, and a promise per object cost
           // more than the stat (10,000 objects listed one awaited stat at a time took ~0.4 s).
           const info = statSync(join(dir, name), { throwIfNoEntry: false });
@@ -153,7 +154,12 @@ export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }):
     },
 
     async *ids() {
-      for (const shard of await shardsOf(pool.root)) for (const name of await objectNames(join(pool.root, shard))) yield (shard + name) as ObjectId;
+      for (const shard of await shardsOf(pool.root)) {
+        for (const name of await objectNames(join(pool.root, shard))) {
+          const id = (shard + name) as ObjectId;
+          if (!pool.writingInPlace.has(id)) yield id;
+        }
+      }
     },
 
     async size(id) {

@@ -95,7 +95,15 @@ export function createPool(root: string) {
     return { file, target: tempTarget(id) };
   }
 
-  return { root, tmpDir, shardOf, pathOf, tempPath, tempTarget, openObject, newFile };
+  /**
+   * Objects being written in place (at their own path) by this process: partial until their
+   * write resolves, so the listings leave them out (a backup running meanwhile would upload the
+   * bytes written so far under an id it never uploads again). The folder's lock admits one
+   * process, and one pool serves every vault of it.
+   */
+  const writingInPlace = new Set<ObjectId>();
+
+  return { root, tmpDir, shardOf, pathOf, tempPath, tempTarget, openObject, newFile, writingInPlace };
 }
 
 /** Hands `fh` to `stream`: closed once the stream has closed, however it ended. */

@@ -255,3 +255,41 @@ test('the ciphertext view writes over a temp file left by a killed process, and 
   await first;
   assert.deepEqual(await readAll(await store.read(other, key, data.length)), data);
 });
+
+test('an object being written in place is in no listing until its write resolves (a backup meanwhile would keep its first bytes)', async () => {
+  const { store } = await newStore();
+  const id = newObjectId();
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let firstWritten!: () => void;
+  const started = new Promise<void>((r) => (firstWritten = r));
+  // Two megabytes, the second half held back: the first is on disk at the object's own path.
+  const source = (async function* () {
+    yield randomBytes(1 << 20);
+    yield randomBytes(1 << 20);
+    firstWritten();
+    await held;
+    yield randomBytes(5);
+  })();
+  const writing = store.write(id, source, generateFileKey(), { inPlace: true });
+  await started;
+  const ids = async () => {
+    const out: string[] = [];
+    for await (const x of store.ciphertext.ids!()) out.push(x);
+    return out;
+  };
+  const listed = async () => {
+    const out: string[] = [];
+    for await (const o of store.ciphertext.list()) out.push(o.id);
+    return out;
+  };
+  try {
+    assert.deepEqual([await ids(), await listed()], [[], []]);
+  } finally {
+    // Even when the assertion fails: a write left waiting would hold the test run open.
+    release();
+    await writing;
+  }
+  await store.syncFolders([id]);
+  assert.deepEqual([await ids(), await listed()], [[id], [id]]);
+});

@@ -104,18 +104,23 @@ export function createObjectStore(deps: { root: string; hashers: HasherPool }): 
     async write(id, source, fileKey, opts = {}) {
       const nonce = newNonce();
       const inPlace = opts.inPlace === true;
-      const { file, target } = await pool.newFile(id, inPlace);
-      const size = source instanceof Uint8Array ? source.length : opts.sizeHint;
-      const writer = createObjectWriter({
-        target,
-        file,
-        position: 0,
-        head: nonce,
-        codec: sealing(payloadKey(fileKey, nonce)),
-        hash: hashers.create(size),
-        onFailure: 'discard',
-      });
-      return pump(writer, source, opts);
+      if (inPlace) pool.writingInPlace.add(id);
+      try {
+        const { file, target } = await pool.newFile(id, inPlace);
+        const size = source instanceof Uint8Array ? source.length : opts.sizeHint;
+        const writer = createObjectWriter({
+          target,
+          file,
+          position: 0,
+          head: nonce,
+          codec: sealing(payloadKey(fileKey, nonce)),
+          hash: hashers.create(size),
+          onFailure: 'discard',
+        });
+        return await pump(writer, source, opts);
+      } finally {
+        if (inPlace) pool.writingInPlace.delete(id);
+      }
     },
 
     async startPartial(id, fileKey, length) {
