@@ -74,8 +74,12 @@ async function* readRange(opts: RangeDecryptorOptions): AsyncGenerator<Buffer> {
   const first = Math.floor(start / CHUNK_SIZE);
   const last = Math.floor((end - 1) / CHUNK_SIZE);
   // Two buffers: the next batch is read while this one is decrypted, so the disk and the
-  // cipher overlap.
-  const bufs = [Buffer.allocUnsafe(CHUNKS_PER_READ * ENCRYPTED_CHUNK_SIZE), Buffer.allocUnsafe(CHUNKS_PER_READ * ENCRYPTED_CHUNK_SIZE)];
+  // cipher overlap. Sized to what the range needs: 2 MiB for a read of a 2 KiB file was most of
+  // the CPU of reading many small files (garbage collection), and a single batch needs one.
+  const batches = Math.ceil((last - first + 1) / CHUNKS_PER_READ);
+  const bufSize = Math.min(chunkOffset(Math.min(CHUNKS_PER_READ, last - first + 1)), payloadSize - chunkOffset(first));
+  const one = Buffer.allocUnsafe(bufSize);
+  const bufs = [one, batches > 1 ? Buffer.allocUnsafe(bufSize) : one];
   const readBatch = (batch: number, buf: Buffer) => {
     const batchEnd = Math.min(last, batch + CHUNKS_PER_READ - 1);
     const from = chunkOffset(batch);
