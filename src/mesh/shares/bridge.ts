@@ -247,6 +247,24 @@ export function createBridge(deps: BridgeDeps) {
       changed++;
     };
     const root = ensureFolder(vault, base);
+    // The folders first, before any file: a commit that makes a folder has every follower of the
+    // vault walk it whole (the assistant's indexer sweeps every live file when a folder changes),
+    // so adopt batches that each made a few folders of a big first sync walked 10,000 files per
+    // batch (bench:sync: most of the receiver's allocation after the session and its peak RSS).
+    // Made now, while the folder is still nearly empty, those walks cost nothing. A folder that
+    // cannot be made (a file in its place) is left to adopt, which refuses just its files.
+    const parents = new Set<string>();
+    for (const item of toPut) {
+      const folder = item.path.slice(0, -1);
+      const key = folder.join('\u0000');
+      if (folder.length === 0 || parents.has(key)) continue;
+      parents.add(key);
+      try {
+        ensureFolder(vault, [...base, ...folder]);
+      } catch (err) {
+        if (!refused(err)) throw err;
+      }
+    }
     for (let i = 0; i < toPut.length; i += ADOPT_BATCH) {
       const batch = toPut.slice(i, i + ADOPT_BATCH);
       let infos: EntryInfo[] | null = null;

@@ -11,6 +11,7 @@ import { putAt, readAt } from '../../vault/testing.ts';
 import { decodeMessage, encodeMessage } from '../sync/frame.ts';
 import { testDevice } from './testing.ts';
 import type { MemoryHub, TestDevice } from './testing.ts';
+import type { EntryInfo } from '../../vault/index.ts';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -284,4 +285,40 @@ test('two shares of one name from two devices are shown side by side; a name ano
   assert.deepEqual(b.shares.list().map((s) => s.folder).sort(), ['/Shares/Docs', '/Shares/Docs 2']);
   const shown = [...files(b, '/Shares/Docs'), ...files(b, '/Shares/Docs 2')].sort();
   assert.deepEqual(shown, ['from-a.txt', 'from-c.txt']);
+});
+
+test('a first sync of many files makes every folder before any file (each commit that makes a folder has the vault followers walk it whole)', async (t) => {
+  const hub: MemoryHub = { devices: new Map() };
+  const all: TestDevice[] = [];
+  t.after(async () => {
+    for (const d of all) await d.close();
+  });
+  const a = await testDevice(hub, 'Laptop', all);
+  // A clock that counts: the phone's items' times are the order of its commits.
+  let tick = Date.now();
+  const b = await testDevice(hub, 'Phone', all, { clock: () => tick++ });
+  // More files than one adopt batch (500) in the first folder, so the second folder's files
+  // come in a later batch.
+  const files = [...Array.from({ length: 510 }, (_, i) => ['a', `f${i}.txt`]), ...Array.from({ length: 10 }, (_, i) => ['b', 'c', `g${i}.txt`])];
+  const root = a.tv.vault.mkdir(null, 'Team').id;
+  await a.tv.vault.putMany(root, files.map((names) => ({ names, size: 1, read: async () => Buffer.from('x') })));
+  await a.shares.share('/Team', ['Phone']);
+  await a.shares.sync();
+  assert.equal(files.length, 520);
+  const folders: EntryInfo[] = [];
+  const got: EntryInfo[] = [];
+  const walk = (id: string | null) => {
+    for (const c of b.tv.vault.children(id)) {
+      if (c.kind === 'folder') {
+        folders.push(c);
+        walk(c.id);
+      } else got.push(c);
+    }
+  };
+  walk(b.tv.vault.resolve('/Shares/Team'));
+  assert.equal(got.length, 520);
+  assert.deepEqual(folders.map((f) => f.name).sort(), ['a', 'b', 'c']);
+  const lastFolder = Math.max(...folders.map((f) => f.created));
+  const firstFile = Math.min(...got.map((f) => f.created));
+  assert.ok(lastFolder < firstFile, `every folder made before the first file (last folder at ${lastFolder}, first file at ${firstFile})`);
 });

@@ -126,8 +126,9 @@ export interface TestDevice {
  * A device on the hub; `pq`: its age identity is the hybrid post-quantum type; `pool`: an
  * objects folder shared with other devices made with it (two vaults of one data folder).
  */
-export async function testDevice(hub: MemoryHub, name: string, all: TestDevice[], opts: { pq?: boolean; pool?: string; derive?: (label: string) => Buffer } = {}): Promise<TestDevice> {
-  const tv = await openTestVault({ pool: opts.pool });
+export async function testDevice(hub: MemoryHub, name: string, all: TestDevice[], opts: { pq?: boolean; pool?: string; derive?: (label: string) => Buffer; clock?: () => number } = {}): Promise<TestDevice> {
+  // `clock`: the vault's (items' created/modified times), e.g. one that counts, to see commit order.
+  const tv = await openTestVault({ pool: opts.pool, clock: opts.clock });
   // `derive`: the shares' keys as app.ts derives them from a vault key (holder.ts reads them so).
   const objectKey = opts.derive?.(OBJECT_IDS_LABEL) ?? randomBytes(32);
   const id = `12D3Koo${name}${randomBytes(4).toString('hex')}`;
