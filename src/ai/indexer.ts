@@ -9,8 +9,12 @@
  * - A file is (re)indexed when the index has no text for it or its contents hash changed; a
  *   rename or a move changes neither, since excerpts are labelled with the file's current name
  *   and citations carry the item id (the path is looked up when shown).
- * - A folder's change (moved, trashed, restored) changes what is live below it without touching
- *   those items, so it triggers a sweep: every live file against every indexed one.
+ * - A folder's change (made, moved, trashed, restored) changes what is live below it without
+ *   touching those items. A folder that left the vault takes its files' texts with it (every
+ *   indexed file is checked for being live); one that is live has the files below it checked.
+ *   The whole vault is walked only at start and rebuild: a walk per folder commit made a sync
+ *   adopting files in batches into a few new folders walk 10,000 files per batch (a heap
+ *   profile of bench:sync: 330 MiB allocated).
  * - Files are read with a byte range covering what is indexed: the vault logs whole reads as
  *   downloads, and indexing is not the user downloading (a first index would write one audit
  *   entry per file). Ranged reads are authenticated chunk by chunk like any other.
@@ -80,6 +84,10 @@ export function createIndexer(deps: IndexerDeps): Indexer {
   const store = assistant.store;
   const pending = new Set<string>();
   let sweep = false;
+  /** live folders changed since the last step: the files below them are checked */
+  const folders = new Set<string>();
+  /** a folder left the vault: indexed files no longer live are dropped */
+  let prune = false;
   let running: Promise<void> | null = null;
   let done = 0;
   let total = 0;
@@ -97,7 +105,7 @@ export function createIndexer(deps: IndexerDeps): Indexer {
       .finally(() => {
         running = null;
         // work queued while the last step was finishing
-        if ((pending.size > 0 || sweep) && !signal.aborted) schedule();
+        if ((pending.size > 0 || sweep || folders.size > 0 || prune) && !signal.aborted) schedule();
         else {
           done = 0;
           total = 0;
@@ -120,22 +128,47 @@ export function createIndexer(deps: IndexerDeps): Indexer {
     return files;
   }
 
+  /** Queues a live file whose text the index lacks or has for other contents. */
+  function consider(entry: EntryInfo): void {
+    const info = store.documentInfo(entry.id);
+    const sha = vault.sha256Of(entry.id);
+    if (info !== null && info.sha256 === sha) return;
+    if (settled.get(entry.id) === sha) return;
+    if (bytesToRead(entry.name, entry.size) === null) return;
+    if (!pending.has(entry.id)) {
+      pending.add(entry.id);
+      total++;
+    }
+  }
+
   function doSweep(): void {
     const live = liveFiles();
     for (const item of store.documentItems()) {
       const entry = live.get(item);
       if (entry === undefined || bytesToRead(entry.name, entry.size) === null) assistant.removeDocument(item);
     }
-    for (const [id, entry] of live) {
-      const info = store.documentInfo(id);
-      const sha = vault.sha256Of(id);
-      if (info !== null && info.sha256 === sha) continue;
-      if (settled.get(id) === sha) continue;
-      if (bytesToRead(entry.name, entry.size) === null) continue;
-      if (!pending.has(id)) {
-        pending.add(id);
-        total++;
+    for (const entry of live.values()) consider(entry);
+  }
+
+  /** Drops the texts of indexed files that are no longer live (their folder went). */
+  function pruneGone(): void {
+    for (const item of store.documentItems()) if (liveItem(vault, item) === null) assistant.removeDocument(item);
+  }
+
+  /** Checks the files below a folder that changed (restored, moved, made). */
+  function checkUnder(folder: string): void {
+    const walk = (f: string) => {
+      for (const entry of vault.children(f)) {
+        if (entry.kind === 'folder') walk(entry.id);
+        else consider(entry);
       }
+    };
+    try {
+      walk(folder);
+    } catch (err) {
+      // it went meanwhile: what was below it goes too
+      if (!isElohimError(err, 'ITEM_NOT_FOUND')) throw err;
+      prune = true;
     }
   }
 
@@ -189,7 +222,18 @@ export function createIndexer(deps: IndexerDeps): Indexer {
     while (!signal.aborted) {
       if (sweep) {
         sweep = false;
+        folders.clear();
+        prune = false;
         doSweep();
+      }
+      if (folders.size > 0) {
+        const changed = [...folders];
+        folders.clear();
+        for (const f of changed) checkUnder(f);
+      }
+      if (prune) {
+        prune = false;
+        pruneGone();
       }
       const next = pending.values().next();
       if (next.done) break;
@@ -206,11 +250,11 @@ export function createIndexer(deps: IndexerDeps): Indexer {
         // trashed, purged, or inside a folder that was: gone from the index
         if (store.documentInfo(id) !== null) assistant.removeDocument(id);
         // not a document: perhaps a folder, whose files went with it
-        else sweep = true;
+        else prune = true;
         continue;
       }
       if (entry.kind === 'folder') {
-        sweep = true;
+        folders.add(id);
         continue;
       }
       const sha = vault.sha256Of(id);
@@ -289,6 +333,8 @@ export function createIndexer(deps: IndexerDeps): Indexer {
     stop() {
       pending.clear();
       sweep = false;
+      folders.clear();
+      prune = false;
       void deps.extractor.close();
     },
   };
