@@ -107,6 +107,8 @@ describe('a full device', { skip: 'skip' in mount ? mount.skip : false }, () => 
     });
     assertError(simple(patch), 507, 'DISK_FULL');
     assert.equal((await call(app, 'HEAD', location, { session: s, headers: tus })).statusCode, 404, 'the partial upload was kept');
-    assert.ok(statfsSync(dir).bavail >= free - 8, `free blocks ${statfsSync(dir).bavail}, before the upload ${free}`);
+    // the 2 MiB the partial took (512 blocks) are back; what stays is the database's few pages of
+    // the upload's records, its release and audit entries (8 blocks was too tight: 10 in a CI run)
+    assert.ok(statfsSync(dir).bavail >= free - 64, `free blocks ${statfsSync(dir).bavail}, before the upload ${free}`);
   });
 });
