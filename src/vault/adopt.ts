@@ -32,8 +32,8 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 const WHOLE_MAX = 1 << 20;
 
 export function createAdopter(core: VaultCore, refs: References): Pick<Vault, 'adopt' | 'objectOf'> {
-  const { tree, objects, clock } = core;
-  const { folderAt, pathBelow, checkNames, recheck } = createPlacement(core);
+  const { objects, clock } = core;
+  const { folderAt, checkNames, checkBatch, recheck } = createPlacement(core);
 
   /** A small object: its stored bytes read whole, every chunk opened (authenticated) and hashed. */
   async function authenticateWhole(entry: AdoptEntry, stored: number): Promise<string> {
@@ -92,19 +92,8 @@ export function createAdopter(core: VaultCore, refs: References): Pick<Vault, 'a
       opts.signal?.throwIfAborted();
       const base = core.folderById(parentId);
       if (entries.length === 0) return [];
-      const seen = new Set<string>();
-      for (const entry of entries) {
-        checkEntry(entry);
-        const names = checkNames(base, entry.names);
-        if (names.length === 0) throw new ElohimError('INVALID_INPUT', 'a file needs a name');
-        const key = names.join('/');
-        if (seen.has(key)) throw new ElohimError('ITEM_EXISTS', `${pathBelow(base, names)} is given twice`);
-        seen.add(key);
-        const existing = tree.resolve(names, base);
-        if (existing !== undefined && (existing === null || existing.kind === 'folder' || !opts.replace)) {
-          throw new ElohimError('ITEM_EXISTS', `${pathBelow(base, names)} already exists`);
-        }
-      }
+      for (const entry of entries) checkEntry(entry);
+      checkBatch(base, entries.map((e) => e.names), opts.replace);
       // Pinned before anything is read: a collection pass that has not started removing one of
       // them now leaves it alone, and one that has is seen here (refs.ts).
       const unpin = refs.pin(entries.map((e) => e.object));

@@ -73,6 +73,13 @@ test('a put is all-or-nothing for many files: a conflict anywhere writes nothing
   );
   assert.deepEqual(namesAt(vault, '/in'), ['x.txt']);
   assert.equal((await objectFiles(dir)).length, 1);
+  // one path given twice in a batch (even with replace): refused up front, nothing written
+  await assert.rejects(
+    vault.putMany(inId, [entry(['d', 'twice.txt'], '1'), entry(['d', 'twice.txt'], '2')], { replace: true }),
+    (e) => isElohimError(e, 'ITEM_EXISTS') && /given twice/.test((e as Error).message),
+  );
+  assert.deepEqual(namesAt(vault, '/in'), ['x.txt']);
+  assert.equal((await objectFiles(dir)).length, 1);
   const result = await vault.putMany(inId, [entry(['a.txt'], 'a'), entry(['sub', 'b.txt'], 'b')]);
   assert.deepEqual(result, { files: 2, bytes: 2 });
   assert.deepEqual(namesAt(vault, '/in'), ['sub', 'a.txt', 'x.txt']);

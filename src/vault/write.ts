@@ -76,13 +76,32 @@ export function createPlacement(core: VaultCore) {
     return core.checkFree(parent, name, { replaceFile: replace });
   }
 
-  return { folderAt, pathBelow, checkNames, recheck };
+  /**
+   * The up-front check of a batch (putMany, adopt): every path's names, none given twice, none
+   * taken (a file may be, when replacing). Throws before anything is read or written.
+   */
+  function checkBatch(base: RecordId | null, paths: readonly (readonly string[])[], replace: boolean | undefined): void {
+    const seen = new Set<string>();
+    for (const path of paths) {
+      const names = checkNames(base, path);
+      if (names.length === 0) throw new ElohimError('INVALID_INPUT', 'a file needs a name');
+      const key = names.join('/');
+      if (seen.has(key)) throw new ElohimError('ITEM_EXISTS', `${pathBelow(base, names)} is given twice`);
+      seen.add(key);
+      const existing = tree.resolve(names, base);
+      if (existing !== undefined && (existing === null || existing.kind === 'folder' || !replace)) {
+        throw new ElohimError('ITEM_EXISTS', `${pathBelow(base, names)} already exists`);
+      }
+    }
+  }
+
+  return { folderAt, pathBelow, checkNames, checkBatch, recheck };
 }
 
 /** Writing files: one streamed put, or many in batches. */
 export function createWriter(core: VaultCore): Pick<Vault, 'put' | 'putMany'> {
   const { tree, records, objects, clock } = core;
-  const { folderAt, pathBelow, checkNames, recheck } = createPlacement(core);
+  const { folderAt, checkNames, checkBatch, recheck } = createPlacement(core);
 
   /**
    * Undoes a write that will not be committed (failed, aborted, refused at the commit, or the
@@ -132,17 +151,7 @@ export function createWriter(core: VaultCore): Pick<Vault, 'put' | 'putMany'> {
     async putMany(parentId, entries, opts = {}) {
       opts.signal?.throwIfAborted();
       const base = core.folderById(parentId);
-      const seen = new Set<string>();
-      for (const entry of entries) {
-        const names = checkNames(base, entry.names);
-        const key = names.join('/');
-        if (seen.has(key)) throw new ElohimError('ITEM_EXISTS', `${pathBelow(base, names)} is given twice`);
-        seen.add(key);
-        const existing = tree.resolve(names, base);
-        if (existing !== undefined && (existing === null || existing.kind === 'folder' || !opts.replace)) {
-          throw new ElohimError('ITEM_EXISTS', `${pathBelow(base, names)} already exists`);
-        }
-      }
+      checkBatch(base, entries.map((e) => e.names), opts.replace);
       // Every source folder, empty ones included, before any file.
       const pendingFolders: Item[] = [];
       for (const names of opts.folders ?? []) folderAt(base, checkNames(base, names), pendingFolders);
