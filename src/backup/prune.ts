@@ -122,7 +122,10 @@ export async function pruneRepository(
     const live = p.entries.filter((e) => needed.has(e.id) && firstCopy(p, e));
     if (live.length > 0) {
       const liveBytes = live.reduce((n, e) => n + e.length, 0);
-      if (p.kind === 'data' && p.size - liveBytes >= REPACK_DEAD * p.size) partly.push({ ...p, entries: live });
+      // A second copy of a needed object (left by an interrupted repack) is repacked away
+      // whatever its size: below the threshold it would stay for good.
+      const copies = p.entries.some((e) => needed.has(e.id) && !firstCopy(p, e));
+      if (p.kind === 'data' && (copies || p.size - liveBytes >= REPACK_DEAD * p.size)) partly.push({ ...p, entries: live });
       continue;
     }
     await target.delete(`index/${p.kind}-${p.pack}`, { signal });
