@@ -28,6 +28,8 @@ import { createWitness, WITNESS_PROTOCOL } from '../witness/witness.ts';
 import type { AuditLog } from '../../audit/index.ts';
 import type { Channel } from '../sync/frame.ts';
 import { objectNames, wireView } from './objects.ts';
+import { sweepStaging } from '../sync/staging-sweep.ts';
+import type { SweepResult } from '../sync/staging-sweep.ts';
 
 /** What shares need of the mesh node (src/mesh's `Mesh` satisfies it). */
 export interface MeshForSync {
@@ -80,6 +82,7 @@ export function createShareService(deps: ShareServiceDeps) {
   const { mesh, vault, store } = deps;
   const signer = deviceSigner(deps.signingSeed);
   const names = objectNames(deps.objectKey);
+  const wired = wireView(deps.objects.ciphertext, names);
   const peerId = () => {
     if (mesh.deviceId === null) throw new ElohimError('MESH_OFF');
     return mesh.deviceId;
@@ -90,7 +93,7 @@ export function createShareService(deps: ShareServiceDeps) {
     deviceName: deps.deviceName(),
     peerId,
     identities: () => mesh.ageIdentities(),
-    ciphertext: wireView(deps.objects.ciphertext, names),
+    ciphertext: wired,
     staging: deps.staging,
     folderForNewShare: (name) => folderFor(name),
     clock: deps.clock,
@@ -126,7 +129,44 @@ export function createShareService(deps: ShareServiceDeps) {
     }
     return named.objects.has(object);
   };
-  store.onRelease = (wires) => vault.release(wires.map((w) => names.localOf(w)));
+  // Objects released since the last sweep: a partial of one staged here is not worth resuming.
+  const released = new Set<string>();
+  store.onRelease = (wires) => {
+    vault.release(wires.map((w) => names.localOf(w)));
+    for (const w of wires) released.add(w);
+  };
+  // Sessions of this vault running now (synced, answered, bundles imported): the staging sweep
+  // waits for none to run, as a session may be writing or taking a staged file.
+  let sessions = 0;
+  const counted = async <T>(fn: () => Promise<T>): Promise<T> => {
+    sessions++;
+    try {
+      return await fn();
+    } finally {
+      sessions--;
+    }
+  };
+  /**
+   * Removes staged partial objects no session will resume (../sync/staging-sweep.ts): after
+   * each sync's collection pass and when the service starts. A file-system error leaves them for
+   * the next pass: a sync does not fail for its clean-up.
+   */
+  const sweep = async (): Promise<SweepResult | null> => {
+    if (deps.staging === null || deps.signal.aborted) return null;
+    try {
+      return await sweepStaging({
+        dir: deps.staging,
+        busy: () => sessions > 0 || deps.signal.aborted,
+        held: async (wire) => (await wired.size(wire as never)) !== null,
+        named: (wire) => sharesNeed(names.localOf(wire)),
+        released,
+        now: deps.clock,
+      });
+    } catch (err) {
+      if (err instanceof Error && 'syscall' in err) return null;
+      throw err;
+    }
+  };
   let unretain: (() => void) | null = null;
   const peerName = (peer: string) => mesh.peers().find((p) => p.deviceId === peer)?.name ?? store.cards.get(peer)?.name ?? peer.slice(0, 12);
   const witness = createWitness({ audit: deps.audit, signer, store, clock: deps.clock, peerName });
@@ -249,7 +289,7 @@ export function createShareService(deps: ShareServiceDeps) {
 
   async function syncPeer(device: string, signal?: AbortSignal) {
     const combined = signal ? AbortSignal.any([signal, deps.signal]) : deps.signal;
-    const r = await mesh.withChannel(device, SYNC_PROTOCOL, (ch) => runSession(engine, ch, device, { signal: combined, onProgress: (progress) => emit({ type: 'progress', peer: device, progress }) }), { signal: combined });
+    const r = await counted(() => mesh.withChannel(device, SYNC_PROTOCOL, (ch) => runSession(engine, ch, device, { signal: combined, onProgress: (progress) => emit({ type: 'progress', peer: device, progress }) }), { signal: combined }));
     auditSync('started', r);
     return r;
   }
@@ -306,8 +346,10 @@ export function createShareService(deps: ShareServiceDeps) {
         pending++;
       }
     }
-    // Objects of versions superseded meanwhile, and of files deleted for good, that nothing names.
+    // Objects of versions superseded meanwhile, and of files deleted for good, that nothing names;
+    // then partial transfers of objects that are held or released now.
     await vault.collect();
+    await sweep();
     return { changed, pending };
   }
 
@@ -376,7 +418,7 @@ export function createShareService(deps: ShareServiceDeps) {
     /** Merges a bundle as a sync would, then shows the result in the shares' folders. */
     importBundle: (path: string, opts: { signal?: AbortSignal } = {}) =>
       exclusive(async () => {
-        const result = await importBundle(engine, mesh.ageIdentities(), path, { signal: opts.signal ?? deps.signal });
+        const result = await counted(() => importBundle(engine, mesh.ageIdentities(), path, { signal: opts.signal ?? deps.signal }));
         audited({ action: 'bundle-import', device: result.from, versions: result.versions, objects: result.objects });
         return { ...result, ...(await showAll()) };
       }),
@@ -389,17 +431,20 @@ export function createShareService(deps: ShareServiceDeps) {
     /** Serves syncs that paired devices start (the mesh's gater has refused every other). */
     /** This log against what paired devices witnessed of it (for `audit verify`). */
     witnessCheck: () => witness.check(),
+    /** One pass of the staging sweep now (null: nothing is staged in this data folder, or locked). */
+    sweepStaging: sweep,
     start() {
       unretain = vault.retain(SHARES_HOLDER, sharesNeed);
       // What was released while this holder could not be asked (the vault opened before it).
-      void vault.collect().catch(() => {});
+      // Then partial transfers no session will resume (left by an earlier run).
+      void vault.collect().then(sweep).catch(() => {});
       mesh.handle(WITNESS_PROTOCOL, (channel, peer) => witness.exchange(channel, peer.deviceId, false, deps.signal));
       mesh.handle(SYNC_PROTOCOL, async (channel, peer) => {
         // Not inside `exclusive`: two devices syncing each other at once would each hold their
         // own lock while waiting for the other's handler. Store changes are synchronous calls,
         // so a session interleaves safely with a scan; showing the result waits its turn.
         await scanAll();
-        auditSync('answered', await runSession(engine, channel, peer.deviceId, { signal: deps.signal }));
+        auditSync('answered', await counted(() => runSession(engine, channel, peer.deviceId, { signal: deps.signal })));
         await exclusive(showAll);
       });
     },
