@@ -37,14 +37,17 @@ export interface ObjectBatch {
   readonly bytes: number;
   /**
    * Checks `bytes`, an object's stored bytes in memory, as the view's `write` does, and writes
-   * them into the batch at once. Returns their size and SHA-256. Throws ITEM_EXISTS,
-   * OBJECT_DAMAGED or AGE_PAYLOAD_INVALID (nothing kept), or what the disk throws.
+   * them into the batch at once. Returns, for a digest check, the stored size and SHA-256; for a
+   * file-key check, the size and SHA-256 of the plaintext it authenticated (which the view also
+   * keeps for adopt: `CiphertextView.authenticated`; the stored bytes' digest would serve no
+   * one holding the key, and cost a pass over every byte). Throws ITEM_EXISTS, OBJECT_DAMAGED
+   * or AGE_PAYLOAD_INVALID (nothing kept), or what the disk throws.
    */
   write(id: ObjectId, bytes: Uint8Array, check: StoredCheck): Promise<WriteResult>;
   /**
    * Checks the file at `path` (an object's stored bytes, staged by the caller on the pool's file
    * system, e.g. under objects/tmp) by reading it, and takes it into the batch as it is: the
-   * commit renames it into place (no copy). Returns its size and SHA-256; throws as `write`. On
+   * commit renames it into place (no copy). Returns as `write`; throws as `write`. On
    * `abort` the file is left where it is. Optional: a view that maps ids (the shares' wire view)
    * may not pass it through.
    */

@@ -14,7 +14,7 @@
  *   decoy's backup covers the whole folder). The digest is of ciphertext and says nothing of the
  *   contents; its authenticity comes from the manifest's.
  */
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -70,6 +70,14 @@ export interface CiphertextView {
    * other views (a deniable store's) may not have one.
    */
   batch?(opts?: BatchOptions): ObjectBatch;
+  /**
+   * The plaintext SHA-256 this process found when its own batch check (`batch.write` / `take`
+   * under a file key) authenticated object `id` under `fileKey` as `size` plaintext bytes; null
+   * when it did not (or not under that key and size, or since a restart, or the object was
+   * removed since). Nothing a caller or a peer says can put an entry here (pool.ts). Optional:
+   * a view without batches has none.
+   */
+  authenticated?(id: ObjectId, fileKey: FileKey, size: number): string | null;
 }
 
 /** The shard folders of the pool, in order (none when the pool does not exist yet). */
@@ -118,15 +126,43 @@ export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }):
     if (!Number.isSafeInteger(stored) || stored < 0) throw new ElohimError('INVALID_INPUT', 'the expected size must be a non-negative integer');
     if (writing.has(id)) throw new ElohimError('ITEM_EXISTS', 'the object is being written already');
     const codec = 'fileKey' in check ? authenticating(check.fileKey, stored) : passing(stored);
-    const checkDigest =
-      'storedSha256' in check
-        ? (result: WriteResult) => {
-            if (result.sha256 !== check.storedSha256) throw new ElohimError('OBJECT_DAMAGED', 'the received object does not match its SHA-256');
-          }
-        : undefined;
     writing.add(id);
-    return { codec, checkDigest, stored };
+    return { codec, checkDigest: digestCheck(check), stored };
   }
+
+  /**
+   * As `begin`, for the batch's checks of bytes it has whole: a file-key check also hashes the
+   * plaintext it authenticates, and `proved()` (once the codec has ended without an error)
+   * returns its size and SHA-256 and records them in `pool.proven`, for adopt.
+   */
+  async function beginProving(id: ObjectId, check: StoredCheck) {
+    if (!('fileKey' in check)) {
+      const { codec, checkDigest, stored } = await begin(id, check);
+      const hash = createHash('sha256');
+      return { codec, stored, sink: (b: Buffer) => void hash.update(b), proved: (): WriteResult => {
+        const result = { size: stored, sha256: hash.digest('hex') };
+        checkDigest?.(result);
+        return result;
+      } };
+    }
+    const { stored } = await begin(id, check);
+    const hash = createHash('sha256');
+    const codec = authenticating(check.fileKey, stored, (plain) => void hash.update(plain));
+    const proved = (): WriteResult => {
+      const result = { size: check.size, sha256: hash.digest('hex') };
+      pool.prove(id, { fileKey: Buffer.from(check.fileKey), size: check.size, sha256: result.sha256 });
+      return result;
+    };
+    return { codec, stored, sink: () => {}, proved };
+  }
+
+  const digestCheck = (check: StoredCheck) => {
+    return 'storedSha256' in check
+      ? (result: WriteResult) => {
+          if (result.sha256 !== check.storedSha256) throw new ElohimError('OBJECT_DAMAGED', 'the received object does not match its SHA-256');
+        }
+      : undefined;
+  };
 
   /** Called with `id` already in `writing`, so a leftover is never a write of this process. */
   async function newFile(id: ObjectId): ReturnType<Pool['newFile']> {
@@ -217,8 +253,23 @@ export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }):
       }
     },
 
+    authenticated(id, fileKey, size) {
+      const proof = pool.proven.get(id);
+      if (proof === undefined || proof.size !== size || fileKey.length !== proof.fileKey.length || !timingSafeEqual(proof.fileKey, fileKey)) return null;
+      return proof.sha256;
+    },
+
     batch(opts) {
-      const sink = createBatch(pool, (id) => writing.delete(id), opts);
+      // An object deleted by an abort is no longer what its proof was about.
+      let aborting = false;
+      const sink = createBatch(
+        pool,
+        (id) => {
+          writing.delete(id);
+          if (aborting) pool.proven.delete(id);
+        },
+        opts,
+      );
       const batch: ObjectBatch = {
         get size() {
           return sink.size;
@@ -228,13 +279,12 @@ export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }):
         },
         async write(id, bytes, check) {
           // Bytes in memory: checked whole, then one synchronous write (batch.ts says why).
-          const { codec, checkDigest } = await begin(id, check);
+          const { codec, sink: hashStored, proved } = await beginProving(id, check);
           try {
-            const c = codec(() => {});
+            const c = codec(hashStored);
             c.write(bytes);
             c.end();
-            const result = { size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
-            checkDigest?.(result);
+            const result = proved();
             sink.writeNow(id, bytes);
             return result;
           } catch (err) {
@@ -243,17 +293,12 @@ export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }):
           }
         },
         async take(id, path, check) {
-          const { codec, checkDigest, stored } = await begin(id, check);
+          const { codec, sink: hashStored, proved, stored } = await beginProving(id, check);
           try {
-            const hash = createHash('sha256');
-            const c = codec(() => {});
-            for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
-              c.write(chunk as Buffer);
-              hash.update(chunk as Buffer);
-            }
+            const c = codec(hashStored);
+            for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) c.write(chunk as Buffer);
             c.end();
-            const result = { size: stored, sha256: hash.digest('hex') };
-            checkDigest?.(result);
+            const result = proved();
             sink.adopt(id, stored, path);
             return result;
           } catch (err) {
@@ -262,7 +307,14 @@ export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }):
           }
         },
         commit: () => sink.commit(),
-        abort: () => sink.abort(),
+        async abort() {
+          aborting = true;
+          try {
+            await sink.abort();
+          } finally {
+            aborting = false;
+          }
+        },
       };
       sinks.set(batch, sink);
       return batch;

@@ -103,8 +103,37 @@ export function createPool(root: string) {
    */
   const writingInPlace = new Set<ObjectId>();
 
-  return { root, tmpDir, shardOf, pathOf, tempPath, tempTarget, openObject, newFile, writingInPlace };
+  /**
+   * Objects this process authenticated under a file key as they came in (a sync's batch,
+   * ciphertext.ts), each with the SHA-256 of the plaintext that check decrypted: adopt trusts it
+   * instead of reading the object a second time (for a big first sync, a second ChaCha20 and
+   * SHA-256 pass over every byte). In memory only, and filled only by this process's own check,
+   * never from anything a caller says: after a restart (a kill -9 between the check and the
+   * adopt) it is empty, and adopt reads the object as before. An object removed is forgotten.
+   */
+  const proven = new Map<ObjectId, Proof>();
+  const prove = (id: ObjectId, proof: Proof) => {
+    proven.delete(id);
+    proven.set(id, proof);
+    // Bounded (~200 bytes each): the oldest go first; one forgotten is merely read again.
+    if (proven.size > PROVEN_MAX) proven.delete(proven.keys().next().value!);
+  };
+
+  return { root, tmpDir, shardOf, pathOf, tempPath, tempTarget, openObject, newFile, writingInPlace, proven, prove };
 }
+
+/** What a check of an object's stored bytes under a file key proved (pool.proven). */
+export interface Proof {
+  /** the file key it authenticated under (a copy) */
+  fileKey: Buffer;
+  /** plaintext bytes */
+  size: number;
+  /** SHA-256 (hex) of the plaintext it authenticated */
+  sha256: string;
+}
+
+/** Proofs kept at most (pool.proven): a sync of this many objects shows them all without a re-read. */
+const PROVEN_MAX = 100_000;
 
 /** Hands `fh` to `stream`: closed once the stream has closed, however it ended. */
 export function closeWith(stream: Readable, fh: FileHandle): Readable {

@@ -209,6 +209,7 @@ export function createObjectStore(deps: { root: string; hashers: HasherPool }): 
     },
 
     async remove(id) {
+      pool.proven.delete(id);
       await rm(pathOf(id), { force: true });
       await rm(tempPath(id), { force: true });
     },

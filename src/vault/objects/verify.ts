@@ -34,14 +34,15 @@ export function passing(stored: number): (emit: (b: Buffer) => void) => WriterCo
  * Stored bytes in, the same bytes out, every STREAM chunk authenticated under `fileKey` as it
  * passes (its plaintext is dropped at once): a wrong key, a flipped bit, a truncation, a reordering
  * or trailing bytes fail with AGE_PAYLOAD_INVALID, and a size other than that of `size` bytes of
- * plaintext with OBJECT_DAMAGED.
+ * plaintext with OBJECT_DAMAGED. `plain`, when given, sees each chunk's plaintext once it has
+ * authenticated (to hash it); it must not keep it.
  */
-export function authenticating(fileKey: FileKey, stored: number): (emit: (b: Buffer) => void) => WriterCodec {
+export function authenticating(fileKey: FileKey, stored: number, plain?: (b: Buffer) => void): (emit: (b: Buffer) => void) => WriterCodec {
   return (emit) => {
     const pass = passing(stored)(emit);
     const nonce = Buffer.alloc(NONCE);
     let opener: StreamOpener | null = null;
-    const drop = () => {};
+    const drop = plain ?? (() => {});
     return {
       get position() {
         return pass.position;
