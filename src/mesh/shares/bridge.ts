@@ -84,6 +84,38 @@ export function createBridge(deps: BridgeDeps) {
   const { vault, objects, store, signer } = deps;
   const deviceName = (state: ShareState) => (dev: string) => memberOf(state, dev)?.name ?? state.record.former.find((m) => m.dev === dev)?.name ?? dev;
 
+  /** The share's folder item when it is a live folder (not trashed, not gone). */
+  function liveFolder(id: string | null): EntryInfo | undefined {
+    if (id === null) return undefined;
+    try {
+      const info = vault.item(id);
+      return info.kind === 'folder' ? info : undefined;
+    } catch (err) {
+      if (isElohimError(err, 'ITEM_NOT_FOUND')) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * The folder the share is shown in, found by its item: a folder moved or renamed in the vault
+   * stays shared, and where it went is recorded. Only when it has none yet, or it is gone (in
+   * the trash, say), is it made again at the path last seen, whose files it then shows: trashing
+   * a shared folder empties the share, as deleting its files one by one would.
+   */
+  function locate(state: ShareState): string | null {
+    const found = liveFolder(state.item);
+    if (found !== undefined) {
+      if (found.path !== state.folder) store.placeShare(state, found.path, found.id);
+      return found.id;
+    }
+    const id = ensureFolder(vault, folderNames(state.folder));
+    if (id !== state.item) store.placeShare(state, state.folder, id);
+    return id;
+  }
+
+  /** Where the share is shown now, without changing anything (summaries). */
+  const folderOf = (state: ShareState): string => liveFolder(state.item)?.path ?? state.folder;
+
   /** A vault file as a share object: the object it is stored as, under its wire id, and its file key. */
   function shareable(id: string): { obj: string; fileKey: string; size: number; sha256: string } {
     const stored = vault.objectOf(id);
@@ -127,7 +159,7 @@ export function createBridge(deps: BridgeDeps) {
   function scanFolder(state: ShareState): number {
     const me = memberOf(state, signer.tag);
     if (me === undefined || me.role === 'ro') return 0;
-    const root = ensureFolder(vault, folderNames(state.folder));
+    const root = locate(state);
     const files = walk(vault, root);
     const byItem = new Map<string, [string, LocalLink]>();
     for (const [key, link] of state.local) byItem.set(link.item, [key, link]);
@@ -215,9 +247,9 @@ export function createBridge(deps: BridgeDeps) {
   }
 
   async function show(state: ShareState): Promise<{ changed: number; pending: number; untouched: boolean }> {
+    const root = locate(state); // before the mark below: a move found here is not a version arriving
     const before = store.generation;
     const base = folderNames(state.folder);
-    ensureFolder(vault, base);
     const view = viewOf(state.index, deviceName(state));
     const keys = new Set(view.map((i) => i.key));
     const links: { key: string; link: LocalLink | null }[] = [];
@@ -262,7 +294,6 @@ export function createBridge(deps: BridgeDeps) {
       links.push({ key: item.key, link: { item: info.id, version: versionKey(item.version), vv: item.version.vv, sha256: item.version.content.sha256, path: item.path } });
       changed++;
     };
-    const root = ensureFolder(vault, base);
     // The folders first, before any file: a commit that makes a folder has every follower of the
     // vault walk it whole (the assistant's indexer sweeps every live file when a folder changes),
     // so adopt batches that each made a few folders of a big first sync walked 10,000 files per
@@ -324,7 +355,7 @@ export function createBridge(deps: BridgeDeps) {
     return 1;
   }
 
-  return { scan, materialize, settle, version, deviceName };
+  return { scan, materialize, settle, version, deviceName, locate, folderOf };
 }
 
 export type Bridge = ReturnType<typeof createBridge>;

@@ -243,12 +243,15 @@ export function createShareService(deps: ShareServiceDeps) {
     if (folderId === null || vault.item(folderId).kind !== 'folder') throw new ElohimError('NOT_A_FOLDER', 'only a folder can be shared');
     const folder = formatVaultPath(names);
     const added = await Promise.all(devices.map((d) => memberFor(d, opts.readOnly ? 'ro' : 'rw')));
-    const existing = [...store.shares.values()].find((s) => s.folder === folder);
+    // The folder's share, found by its item (it may have moved since it was shared), else by path.
+    const all = [...store.shares.values()];
+    const existing = all.find((s) => s.item === folderId) ?? all.find((s) => s.folder === folder && bridge.folderOf(s) === folder);
     let state: ShareState;
     if (existing === undefined) {
       const members = dedupe([meAsMember(), ...added]);
       const { record, key } = newShareRecord(signer, { share: randomBytes(16).toString('hex'), name: names[names.length - 1] ?? 'share', epoch: 1, rev: 1, members, former: [], previous: {} });
       state = store.putShare(record, { 1: key }, folder);
+      store.placeShare(state, folder, folderId);
     } else {
       if (existing.record.owner !== signer.tag) throw new ElohimError('SHARE_READ_ONLY', 'only the device that created the share changes its members');
       const members = dedupe([...existing.record.members.filter((m) => !added.some((a) => a.dev === m.dev)), ...added]);
@@ -358,7 +361,7 @@ export function createShareService(deps: ShareServiceDeps) {
     return {
       id: state.record.share,
       name: state.name,
-      folder: state.folder,
+      folder: bridge.folderOf(state),
       role: memberOf(state, signer.tag)?.role ?? 'ro',
       epoch: state.record.epoch,
       members: state.record.members.map((m) => ({ deviceId: m.peer, name: m.name, role: m.role })),

@@ -30,7 +30,7 @@ export interface LocalLink {
 }
 
 export type SyncRecord =
-  | { t: 'share'; record: ShareRecord; keys: Record<string, string>; folder: string }
+  | { t: 'share'; record: ShareRecord; keys: Record<string, string>; folder: string; item?: string; label?: ShareLabel }
   | { t: 'version'; wire: WireVersion }
   | { t: 'seen'; share: string; mine: SeenRanges; peers: Record<DeviceTag, SeenRanges> }
   | { t: 'local'; share: string; key: string; link: LocalLink }
@@ -49,12 +49,29 @@ export function rowId(...parts: string[]): RecordId {
   return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32) as RecordId;
 }
 
+/**
+ * On a device that received the share: the name of the folder the share was given here
+ * (`/Shares/<segment>`) and the share name it was made from, so a rename of the share renames
+ * the folder while it still has that name (one the user renamed or moved is left as it is).
+ */
+export interface ShareLabel {
+  from: string;
+  segment: string;
+}
+
 /** One share in memory. */
 export interface ShareState {
   record: ShareRecord;
   name: string;
   keys: Record<number, Buffer>;
+  /** the vault path it is shown at (as last seen: the folder may have moved since, see `item`) */
   folder: string;
+  /**
+   * The vault folder (item id) it is shown in, null until first shown: the share follows the
+   * item, so a folder moved or renamed in the vault stays shared (bridge.ts `locate`).
+   */
+  item: string | null;
+  label: ShareLabel | null;
   index: ShareIndex;
   wires: Map<string, WireVersion>;
   seen: SeenRanges;
@@ -81,6 +98,8 @@ export interface SyncStore {
   readonly cards: Map<string, { signPub: string; name: string }>;
   witnesses(): Extract<SyncRecord, { t: 'witness' }>[];
   putShare(record: ShareRecord, keys: Record<number, Buffer>, folder: string): ShareState;
+  /** Records where the share is shown now: its folder's path and item, and its label (undefined: unchanged). */
+  placeShare(state: ShareState, folder: string, item: string | null, label?: ShareLabel | null): void;
   /**
    * Keeps verified versions and marks them seen, in one transaction; returns those that were
    * new and not covered. Versions they supersede are dropped.
@@ -104,7 +123,10 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
     if (rec.t === 'share') {
       const keys: Record<number, Buffer> = {};
       for (const [e, k] of Object.entries(rec.keys)) keys[Number(e)] = Buffer.from(k, 'base64');
-      shares.set(rec.record.share, emptyState(rec.record, keys, rec.folder));
+      const state = emptyState(rec.record, keys, rec.folder);
+      state.item = rec.item ?? null;
+      state.label = rec.label ?? null;
+      shares.set(rec.record.share, state);
     } else if (rec.t === 'version') versions.push(rec.wire);
     else if (rec.t === 'seen') seenRows.push(rec);
     else if (rec.t === 'local') localRows.push(rec);
@@ -129,6 +151,23 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
   }
   for (const row of localRows) shares.get(row.share)?.local.set(row.key, row.link);
 
+  const shareRow = (state: Pick<ShareState, 'record' | 'folder' | 'item' | 'label'>, keys: Record<number, Buffer>): [RecordId, SyncRecord] => {
+    const encoded: Record<string, string> = {};
+    for (const [e, k] of Object.entries(keys)) encoded[e] = k.toString('base64');
+    const row: SyncRecord = { t: 'share', record: state.record, keys: encoded, folder: state.folder };
+    if (state.item !== null) row.item = state.item;
+    if (state.label !== null) row.label = state.label;
+    return [rowId('share', state.record.share), row];
+  };
+  // The keys as they were given to putShare (the epochs this device unwrapped), per share.
+  const givenKeys = new Map<string, Record<number, Buffer>>();
+  for (const [, rec] of loaded) {
+    if (rec.t !== 'share') continue;
+    const keys: Record<number, Buffer> = {};
+    for (const [e, k] of Object.entries(rec.keys)) keys[Number(e)] = Buffer.from(k, 'base64');
+    givenKeys.set(rec.record.share, keys);
+  }
+
   const seenRecord = (state: ShareState): [RecordId, SyncRecord] => [rowId('seen', state.record.share), { t: 'seen', share: state.record.share, mine: state.seen, peers: state.peerSeen }];
 
   let generation = 0;
@@ -143,9 +182,8 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
 
     putShare(record, keys, folder) {
       const old = shares.get(record.share);
-      const encoded: Record<string, string> = {};
-      for (const [e, k] of Object.entries(keys)) encoded[e] = k.toString('base64');
-      records.commit({ put: [[rowId('share', record.share), { t: 'share', record, keys: encoded, folder }]] });
+      records.commit({ put: [shareRow({ record, folder, item: old?.item ?? null, label: old?.label ?? null }, keys)] });
+      givenKeys.set(record.share, keys);
       generation++;
       if (old) {
         old.record = record;
@@ -157,6 +195,15 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
       const state = emptyState(record, keys, folder);
       shares.set(record.share, state);
       return state;
+    },
+
+    placeShare(state, folder, item, label) {
+      const next = { record: state.record, folder, item, label: label === undefined ? state.label : label };
+      records.commit({ put: [shareRow(next, givenKeys.get(state.record.share) ?? state.keys)] });
+      generation++;
+      state.folder = folder;
+      state.item = item;
+      state.label = next.label;
     },
 
     addVersions(state, verified) {
@@ -236,6 +283,6 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
 function emptyState(record: ShareRecord, keys: Record<number, Buffer>, folder: string): ShareState {
   const key = keys[record.epoch];
   if (key === undefined) throw new ElohimError('VAULT_CORRUPT', 'a share is stored without its key');
-  return { record, name: shareName(record, key), keys: { ...previousKeys(record, key), ...keys }, folder, index: new ShareIndex(), wires: new Map(), seen: {}, peerSeen: {}, local: new Map() };
+  return { record, name: shareName(record, key), keys: { ...previousKeys(record, key), ...keys }, folder, item: null, label: null, index: new ShareIndex(), wires: new Map(), seen: {}, peerSeen: {}, local: new Map() };
 }
 

@@ -1,0 +1,95 @@
+/**
+ * A share follows its folder's vault item, and its name can change: between real vaults over
+ * the in-memory mesh (testing.ts).
+ */
+import assert from 'node:assert/strict';
+import test from 'node:test';
+import { putAt, readAt } from '../../vault/testing.ts';
+import { openSyncStore } from './store.ts';
+import { testDevice } from './testing.ts';
+import type { MemoryHub, TestDevice } from './testing.ts';
+
+async function pair(t: test.TestContext) {
+  const hub: MemoryHub = { devices: new Map() };
+  const all: TestDevice[] = [];
+  const a = await testDevice(hub, 'Laptop', all);
+  const b = await testDevice(hub, 'Phone', all);
+  t.after(async () => {
+    for (const d of all) await d.close();
+  });
+  return { hub, a, b };
+}
+
+function exists(d: TestDevice, path: string): boolean {
+  try {
+    d.tv.vault.resolve(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function files(d: TestDevice, folder: string): string[] {
+  const out: string[] = [];
+  const walk = (id: string | null, prefix: string) => {
+    for (const c of d.tv.vault.children(id)) {
+      if (c.kind === 'folder') walk(c.id, `${prefix}${c.name}/`);
+      else out.push(`${prefix}${c.name}`);
+    }
+  };
+  const root = d.tv.vault.resolve(folder);
+  assert.notEqual(root, null, `${folder} exists`);
+  walk(root, '');
+  return out.sort();
+}
+
+test('a shared folder moved and renamed in the vault stays shared and keeps syncing, both ways, on both devices', async (t) => {
+  const { a, b } = await pair(t);
+  await putAt(a.tv.vault, '/Team/plan.txt', 'v1');
+  await putAt(a.tv.vault, '/Team/sub/notes.md', 'notes');
+  const { id } = await a.shares.share('/Team', ['Phone']);
+  await a.shares.sync();
+  assert.deepEqual(files(b, '/Shares/Team'), ['plan.txt', 'sub/notes.md']);
+
+  // The laptop moves the folder into another and renames it, then edits inside it.
+  const projects = a.tv.vault.mkdir(null, 'Projects');
+  a.tv.vault.update(a.tv.vault.resolve('/Team')!, { name: 'Team 2026', parent: projects.id });
+  await putAt(a.tv.vault, '/Projects/Team 2026/plan.txt', 'v2 after the move', { replace: true });
+  await putAt(a.tv.vault, '/Projects/Team 2026/new.txt', 'added after the move');
+  await a.shares.sync();
+  assert.equal(exists(a, '/Team'), false, 'no folder is made again at the old path');
+  assert.equal(a.shares.get(id).folder, '/Projects/Team 2026');
+  assert.deepEqual(files(a, '/Projects/Team 2026'), ['new.txt', 'plan.txt', 'sub/notes.md']);
+  assert.deepEqual(files(b, '/Shares/Team'), ['new.txt', 'plan.txt', 'sub/notes.md'], 'nothing deleted on the phone');
+  assert.equal((await readAt(b.tv.vault, '/Shares/Team/plan.txt')).toString(), 'v2 after the move');
+  assert.equal(b.tv.vault.trashList().filter((x) => x.name !== 'plan.txt').length, 0, 'only the replaced plan.txt is in the trash');
+
+  // The phone moves its copy out of /Shares and edits there: the laptop gets the edit.
+  const work = b.tv.vault.mkdir(null, 'Work');
+  b.tv.vault.update(b.tv.vault.resolve('/Shares/Team')!, { parent: work.id });
+  await putAt(b.tv.vault, '/Work/Team/sub/notes.md', 'edited on the phone', { replace: true });
+  await b.shares.sync();
+  assert.equal((await readAt(a.tv.vault, '/Projects/Team 2026/sub/notes.md')).toString(), 'edited on the phone');
+  assert.deepEqual(files(a, '/Projects/Team 2026'), ['new.txt', 'plan.txt', 'sub/notes.md']);
+  assert.equal(exists(b, '/Shares/Team'), false);
+  assert.equal(b.shares.list()[0]!.folder, '/Work/Team');
+
+  // Where it went is kept in the share's record (a restart finds it by its item).
+  const reread = [...openSyncStore(b.syncRecords).shares.values()][0]!;
+  assert.equal(reread.item, b.tv.vault.resolve('/Work/Team'));
+  assert.equal(reread.folder, '/Work/Team');
+
+  // Sharing the moved folder again (by its new path) adds to the same share, not a second one.
+  assert.equal(a.shares.list().length, 1);
+});
+
+test('a shared folder moved to the trash deletes its files for every member, into each device\'s trash', async (t) => {
+  const { a, b } = await pair(t);
+  await putAt(a.tv.vault, '/Team/plan.txt', 'v1');
+  await a.shares.share('/Team', ['Phone']);
+  await a.shares.sync();
+  a.tv.vault.trash(a.tv.vault.resolve('/Team')!);
+  await a.shares.sync();
+  assert.deepEqual(files(b, '/Shares/Team'), []);
+  assert.ok(b.tv.vault.trashList().some((x) => x.name === 'plan.txt'), 'in the phone\'s trash');
+});
