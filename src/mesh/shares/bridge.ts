@@ -16,6 +16,7 @@
  */
 import { fileKeyFromBytes } from '../../crypto/age/index.ts';
 import { ElohimError, isElohimError } from '../../errors.ts';
+import { checkName } from '../../vault/index.ts';
 import type { AdoptEntry, EntryInfo, ObjectStore, Vault } from '../../vault/index.ts';
 import { newRecordId } from '../../db/index.ts';
 import type { ObjectNames } from './objects.ts';
@@ -80,6 +81,16 @@ function existingFolder(vault: Vault, path: string[]): string | null | undefined
 
 export const folderNames = (path: string) => path.split('/').filter((n) => n !== '');
 
+/** The folder name a share's name gives on a receiving device: checked by the vault's rule (another device chose it). */
+export function folderSegment(shareName: string): string {
+  try {
+    return checkName(shareName.replace(/[/\\]/g, '-'));
+  } catch (err) {
+    if (isElohimError(err, 'INVALID_NAME')) return 'Shared folder';
+    throw err;
+  }
+}
+
 export function createBridge(deps: BridgeDeps) {
   const { vault, objects, store, signer } = deps;
   const deviceName = (state: ShareState) => (dev: string) => memberOf(state, dev)?.name ?? state.record.former.find((m) => m.dev === dev)?.name ?? dev;
@@ -105,12 +116,35 @@ export function createBridge(deps: BridgeDeps) {
   function locate(state: ShareState): string | null {
     const found = liveFolder(state.item);
     if (found !== undefined) {
-      if (found.path !== state.folder) store.placeShare(state, found.path, found.id);
+      const renamed = followName(state, found);
+      if (renamed.path !== state.folder || renamed.label !== state.label) store.placeShare(state, renamed.path, found.id, renamed.label);
       return found.id;
     }
     const id = ensureFolder(vault, folderNames(state.folder));
-    if (id !== state.item) store.placeShare(state, state.folder, id);
+    // On a receiving device the folder was named after the share (service.ts folderFor): its
+    // name follows the share's while the user leaves it so.
+    const first = state.item === null && state.record.owner !== signer.tag && id !== null;
+    const label = first ? { from: state.name, segment: vault.item(id).name } : undefined;
+    if (id !== state.item || label !== undefined) store.placeShare(state, state.folder, id, label);
     return id;
+  }
+
+  /**
+   * Renames a received share's folder after the share, when the share's name changed and the
+   * folder still has the name it was given; a folder the user renamed stops following.
+   */
+  function followName(state: ShareState, folder: EntryInfo): { path: string; label: ShareState['label'] } {
+    const label = state.label;
+    if (label === null) return { path: folder.path, label };
+    if (folder.name !== label.segment) return { path: folder.path, label: null };
+    if (label.from === state.name) return { path: folder.path, label };
+    const base = folderSegment(state.name);
+    const taken = new Set(vault.children(folder.parent).filter((c) => c.id !== folder.id).map((c) => c.name));
+    for (const s of store.shares.values()) if (s !== state) taken.add(folderNames(s.folder).at(-1) ?? '');
+    let segment = base;
+    for (let n = 2; taken.has(segment); n++) segment = `${base} ${n}`;
+    const info = segment === folder.name ? folder : vault.update(folder.id, { name: segment });
+    return { path: info.path, label: { from: state.name, segment } };
   }
 
   /** Where the share is shown now, without changing anything (summaries). */

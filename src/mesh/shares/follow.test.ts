@@ -3,8 +3,11 @@
  * the in-memory mesh (testing.ts).
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import test from 'node:test';
 import { putAt, readAt } from '../../vault/testing.ts';
+import { canonical, renameShareRecord } from './keys.ts';
+import type { ShareRecord } from './keys.ts';
 import { openSyncStore } from './store.ts';
 import { testDevice } from './testing.ts';
 import type { MemoryHub, TestDevice } from './testing.ts';
@@ -92,4 +95,49 @@ test('a shared folder moved to the trash deletes its files for every member, int
   await a.shares.sync();
   assert.deepEqual(files(b, '/Shares/Team'), []);
   assert.ok(b.tv.vault.trashList().some((x) => x.name === 'plan.txt'), 'in the phone\'s trash');
+});
+
+test('the owner renames a share: members take the name at their next sync and their /Shares folder follows; anyone else, or a bad name, is refused with nothing changed', async (t) => {
+  const { a, b } = await pair(t);
+  await putAt(a.tv.vault, '/Team/plan.txt', 'v1');
+  const { id } = await a.shares.share('/Team', ['Phone']);
+  await a.shares.sync();
+  assert.equal(b.shares.get(id).folder, '/Shares/Team');
+  const renames = (d: TestDevice) => d.audit.list({ event: 'share' }).entries.filter((e) => e.details.action === 'rename');
+
+  // A member that is not the owner cannot rename it; bad names are refused.
+  await assert.rejects(async () => b.shares.rename(id, 'Mine now'), (e: { code?: string }) => e.code === 'SHARE_READ_ONLY');
+  for (const bad of ['', '   ', 'a/b', '..', 'trailing.', 'x'.repeat(300), '\u202Egnp.exe', 42 as unknown as string]) {
+    await assert.rejects(async () => a.shares.rename(id, bad), (e: { code?: string }) => e.code === 'INVALID_NAME', `refused: ${String(bad).slice(0, 20)}`);
+  }
+  await assert.rejects(async () => a.shares.rename('ffffffffffff', 'Other'), (e: { code?: string }) => e.code === 'SHARE_NOT_FOUND');
+  assert.equal(a.shares.get(id).name, 'Team');
+  assert.equal(renames(a).length + renames(b).length, 0, 'nothing audited');
+
+  const renamed = a.shares.rename(id, 'Clinic Team');
+  assert.equal(renamed.name, 'Clinic Team');
+  assert.equal(renamed.folder, '/Team', "the owner's own folder keeps its name");
+  assert.deepEqual(renames(a).map((e) => e.details), [{ action: 'rename', folder: '/Team', from: 'Team', name: 'Clinic Team' }]);
+  await a.shares.sync();
+  assert.equal(b.shares.get(id).name, 'Clinic Team');
+  assert.equal(b.shares.get(id).folder, '/Shares/Clinic Team');
+  assert.deepEqual(files(b, '/Shares/Clinic Team'), ['plan.txt']);
+  assert.equal(exists(b, '/Shares/Team'), false);
+  assert.equal(b.tv.vault.trashList().length, 0, 'nothing trashed on the phone');
+
+  // A folder the member renamed itself keeps that name; the share's name still changes.
+  b.tv.vault.update(b.tv.vault.resolve('/Shares/Clinic Team')!, { name: 'My clinic' });
+  a.shares.rename(id, 'Third name');
+  await a.shares.sync();
+  assert.equal(b.shares.get(id).name, 'Third name');
+  assert.equal(b.shares.get(id).folder, '/Shares/My clinic');
+  assert.deepEqual(files(b, '/Shares/My clinic'), ['plan.txt']);
+
+  // A record renamed and signed by a member that is not the owner is refused, and changes nothing.
+  const hello = b.shares.engine.hello(a.id).head as unknown as Record<string, unknown> & { shares: { record: ShareRecord }[] };
+  const { sig: _sig, t: _t, v: _v, ...body } = hello;
+  body.shares = [{ ...hello.shares[0]!, record: renameShareRecord(b.shares.signer, hello.shares[0]!.record, randomBytes(32), 'Forged') }];
+  const forged = { head: { ...body, t: 'hello', v: 1, sig: b.shares.signer.sign(canonical(body)) } };
+  assert.throws(() => a.shares.engine.acceptHello(forged, b.id), (e: { code?: string; message?: string }) => e.code === 'SYNC_REJECTED' && /signature/.test(e.message ?? ''));
+  assert.equal(a.shares.get(id).name, 'Third name');
 });

@@ -14,8 +14,9 @@
  * - An index version is signed by its author (every field, the sealed content included); its
  *   content (path, size, SHA-256, file key, time) is sealed under the epoch's key, bound to the
  *   share, entry, author, counter and epoch, so names never cross the wire in the clear.
- * - The share record (members, roles, wrapped keys) is signed by the share's owner; only the
- *   owner changes it, and a record is accepted only over the one already held (epoch, then rev).
+ * - The share record (name, members, roles, wrapped keys) is signed by the share's owner; only
+ *   the owner changes it, and a record is accepted only over the one already held (epoch, then
+ *   rev).
  */
 import { createHash, randomBytes, createPrivateKey, createPublicKey, sign as edSign, verify as edVerify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
@@ -168,6 +169,16 @@ export function reviseShareRecord(signer: DeviceSigner, record: ShareRecord, key
   }
   const { sig: _sig, ...rest } = record;
   const unsigned = { ...rest, rev: record.rev + 1, members, keys };
+  return { ...unsigned, sig: signer.sign(canonical(unsigned)) };
+}
+
+/**
+ * The same record under a new name (sealed under the epoch key, as at creation), one revision
+ * later and signed again: members take it as any newer record of the owner's.
+ */
+export function renameShareRecord(signer: DeviceSigner, record: ShareRecord, key: Buffer, name: string): ShareRecord {
+  const { sig: _sig, ...rest } = record;
+  const unsigned = { ...rest, rev: record.rev + 1, name: seal(asSealKey(key), Buffer.from(name), recordAad(record.share, record.epoch, 'name')).toString('base64') };
   return { ...unsigned, sig: signer.sign(canonical(unsigned)) };
 }
 

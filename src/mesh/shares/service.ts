@@ -13,12 +13,12 @@ import { ElohimError, isElohimError } from '../../errors.ts';
 import type { ObjectStore, Vault } from '../../vault/index.ts';
 import { checkName, formatVaultPath, parseVaultPath, SHARES_HOLDER } from '../../vault/index.ts';
 import { conflictsOf, versionKey, viewOf } from './crdt.ts';
-import { deviceSigner, newShareRecord, reviseShareRecord, tagOf } from './keys.ts';
+import { deviceSigner, newShareRecord, renameShareRecord, reviseShareRecord, tagOf } from './keys.ts';
 import { newRecordId } from '../../db/index.ts';
 import type { Member, Role } from './keys.ts';
 import { memberOf } from './store.ts';
 import type { ShareState, SyncStore } from './store.ts';
-import { createBridge } from './bridge.ts';
+import { createBridge, folderSegment } from './bridge.ts';
 import { createEngine, NO_SHARES_IN_STORE } from '../sync/engine.ts';
 import type { Progress } from '../sync/engine.ts';
 import { runSession } from '../sync/session.ts';
@@ -103,12 +103,7 @@ export function createShareService(deps: ShareServiceDeps) {
    * the vault's rule (another device chose it) and made unique among the shares here.
    */
   function folderFor(name: string): string {
-    let base: string;
-    try {
-      base = checkName(name.replace(/[/\\]/g, '-'));
-    } catch {
-      base = 'Shared folder';
-    }
+    const base = folderSegment(name);
     const taken = new Set([...store.shares.values()].map((s) => s.folder));
     for (let n = 1; ; n++) {
       const folder = formatVaultPath(['Shares', n === 1 ? base : `${base} ${n}`]);
@@ -284,6 +279,24 @@ export function createShareService(deps: ShareServiceDeps) {
   }
 
   /**
+   * Renames a share (the owner only): a new revision of its signed record, which members take at
+   * their next sync; on each of them the folder the share was given (`/Shares/<name>`) follows
+   * while it still has that name. The owner's own folder keeps its name: it is the user's folder,
+   * and renaming it in the vault is a move the share follows anyway. Throws SHARE_NOT_FOUND,
+   * SHARE_READ_ONLY (not the owner), INVALID_NAME (the vault's name rule); nothing changes then.
+   */
+  function rename(id: string, name: string): ShareSummary {
+    const state = stateOf(id);
+    if (state.record.owner !== signer.tag) throw new ElohimError('SHARE_READ_ONLY', 'only the device that created the share renames it');
+    const checked = checkName(typeof name === 'string' ? name : '');
+    if (checked === state.name) return summary(state);
+    const before = state.name;
+    store.putShare(renameShareRecord(signer, state.record, state.keys[state.record.epoch]!, checked), state.keys, state.folder);
+    audited({ action: 'rename', folder: bridge.folderOf(state), from: before, name: checked });
+    return summary(state);
+  }
+
+  /**
    * One audit entry per completed sync session, on each side (`side`: which one started it):
    * counts only, no device, file or folder names.
    */
@@ -405,6 +418,7 @@ export function createShareService(deps: ShareServiceDeps) {
     signer,
     share: (path: string, devices: string[], opts?: { readOnly?: boolean }) => exclusive(() => share(path, devices, opts)),
     removeMember,
+    rename,
     sync: (opts?: { only?: string; signal?: AbortSignal }) => exclusive(() => sync(opts)),
     syncPeer,
     showAll,
