@@ -5,6 +5,8 @@
  *   BENCH_BIG_MIB=256 BENCH_SMALL=2000   smaller sizes, for a quick look
  *   BENCH_KEEP=1                         keep the files, data folder and repositories (for profiling
  *                                        a phase with `--child MODE HOME TARGET` under --cpu-prof)
+ *   BENCH_ARGON2=default                 the data folder's vault with `elohim init`'s Argon2id cost
+ *                                        (64 MiB, 3 passes, 4 lanes) instead of the tests' cheap one
  *
  * The files are put into a real data folder (not timed); then, each in its own process under
  * /usr/bin/time (wall time, CPU, peak RSS): our first backup of the data folder to a local-folder
@@ -28,7 +30,6 @@ import { createReadStream } from 'node:fs';
 import module from 'node:module';
 import { printJsonLine, randomFile, ratio, run, secs } from './lib.ts';
 import type { RunResult } from './lib.ts';
-import { startS3rverProcess } from '../test/helpers/s3rver-process.ts';
 
 const MiB = 1024 * 1024;
 const NODE = fileURLToPath(new URL('../node_modules/.bin/node', import.meta.url));
@@ -44,6 +45,7 @@ async function child(mode: string, home: string, targetRoot: string): Promise<vo
   const { createLocalTarget, createS3Target } = await import('../src/backup/index.ts');
   const helpers = await import('../test/backup-helpers.ts');
   const { createApp } = await import('../src/app.ts');
+  const importMs = performance.now();
   // TARGET is a folder, or s3:http://127.0.0.1:PORT for the S3 server's bucket "bench".
   const target = targetRoot.startsWith('s3:')
     ? createS3Target({ bucket: 'bench', prefix: 'repo/', endpoint: targetRoot.slice(3), forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } })
@@ -52,13 +54,16 @@ async function child(mode: string, home: string, targetRoot: string): Promise<vo
   // (no process start, no unlock); the process's wall time is what the ratios use.
   if (mode === 'backup') {
     const app = createApp({ home });
+    const u0 = performance.now();
     const { engine, close } = await helpers.engineFor({ home, app, codes: [], decoyCodes: [] }, { passphrase: PASSPHRASE });
     const t0 = performance.now();
     const s = await engine.backup(target);
     const engineMs = performance.now() - t0;
     close();
     app.close();
-    process.stdout.write(JSON.stringify({ ...s, engineMs }));
+    // importMs: process start and module loading; unlockMs: opening the key slot (Argon2id) and
+    // the database, the part restic's scrypt stands for on its side.
+    process.stdout.write(JSON.stringify({ ...s, engineMs, importMs, unlockMs: t0 - u0 }));
   } else {
     const t0 = performance.now();
     const s = await helpers.restoreTo(target, home, { passphrase: PASSPHRASE });
@@ -92,7 +97,8 @@ async function main(): Promise<void> {
     const { createApp } = await import('../src/app.ts');
     const home = join(root, 'home');
     const app = createApp({ home });
-    await app.init({ passphrase: PASSPHRASE, argon2: { memory: 19456, passes: 2, parallelism: 1 } });
+    const argon2 = process.env.BENCH_ARGON2 === 'default' ? undefined : { memory: 19456, passes: 2, parallelism: 1 };
+    await app.init({ passphrase: PASSPHRASE, argon2 });
     const { workspace } = await app.workspaces.unlock({ passphrase: PASSPHRASE });
     const entries = [];
     for (const e of await readdir(src, { withFileTypes: true, recursive: true })) {
@@ -112,20 +118,32 @@ async function main(): Promise<void> {
     await mkdir(ours);
     // With the CLI's V8 flag (bin/elohim.js), where `elohim backup run` will run: a small young
     // generation collects a restore's short-lived buffers before the heap grows (peak RSS).
-    const oursRun = (mode: string, dir: string, to = ours) => run(NODE, ['--max-semi-space-size=1', SELF, '--child', mode, dir, to]);
+    // NODE_COMPILE_CACHE: the cache bin/elohim.js turns on before it imports anything, here on
+    // from the start too; enabled inside child() it came after this file and its imports were
+    // type-stripped without it (~0.1 s of CPU per run that no `elohim` command spends).
+    const compileCache = join(tmpdir(), 'node-compile-cache');
+    const oursRun = (mode: string, dir: string, to = ours) => run(NODE, ['--max-semi-space-size=1', SELF, '--child', mode, dir, to], { NODE_COMPILE_CACHE: compileCache });
     const repo = join(root, 'restic');
     const resticEnv = { RESTIC_PASSWORD: PASSPHRASE, RESTIC_CACHE_DIR: join(root, 'restic-cache') };
     execFileSync('restic', ['init', '--repo', repo], { env: { ...process.env, ...resticEnv }, stdio: 'ignore' });
     const restic = (...args: string[]) => run('restic', ['--repo', repo, '--quiet', ...args], resticEnv);
 
+    // `elohim backup run` itself, beside the engine's child: the whole command as a user runs it
+    // (the CLI's start-up, unlock, the workspace's records, the proof of restore that follows
+    // every backup, audit entries). Its target is added first (not timed).
+    const cliEnv = { ELOHIM_HOME: home, ELOHIM_PASSPHRASE: PASSPHRASE };
+    const ELOHIM = fileURLToPath(new URL('../bin/elohim.js', import.meta.url));
+    execFileSync(NODE, [ELOHIM, 'backup', 'target', 'add', 'bench', ours], { env: { ...process.env, ...cliEnv }, stdio: 'ignore' });
     const r: Record<string, { ours: RunResult; restic: RunResult }> = {};
     r.first = { ours: await oursRun('backup', home), restic: await restic('backup', src) };
     r.unchanged = { ours: await oursRun('backup', home), restic: await restic('backup', src) };
+    const cliUnchanged = await run(NODE, ['--max-semi-space-size=1', ELOHIM, 'backup', 'run'], cliEnv);
     r.restore = { ours: await oursRun('restore', join(root, 'restored-home')), restic: await restic('restore', 'latest', '--target', join(root, 'restic-out')) };
 
     // The same first backup to an S3 server (s3rver, in its own process on 127.0.0.1): the rate
     // a store reached over HTTP gives, signing and all (no restic beside it: its S3 backend
     // wants more of the API than s3rver has).
+    const { startS3rverProcess } = await import('../test/helpers/s3rver-process.ts');
     const s3 = await startS3rverProcess(['bench']);
     let s3First: RunResult;
     try {
@@ -135,10 +153,13 @@ async function main(): Promise<void> {
     }
 
     const engineMs = (x: RunResult) => (JSON.parse(x.stdout) as { engineMs: number }).engineMs;
+    const unlockMs = (x: RunResult) => (JSON.parse(x.stdout) as { unlockMs?: number }).unlockMs ?? 0;
     const line = (name: string, x: RunResult) => `${name.padEnd(8)} ${(x.ms / 1000).toFixed(2).padStart(7)} s  cpu ${x.cpuS?.toFixed(2) ?? '?'} s  peak RSS ${x.peakRssMiB.toFixed(0)} MiB`;
     for (const [phase, { ours: o, restic: s }] of Object.entries(r)) {
-      process.stdout.write(`${phase}\n  ${line('elohim', o)}  (engine alone ${(engineMs(o) / 1000).toFixed(2)} s)\n  ${line('restic', s)}\n  ratio ${ratio(o.ms, s.ms)}\n`);
+      const unlock = unlockMs(o) > 0 ? `, unlock ${(unlockMs(o) / 1000).toFixed(2)} s` : '';
+      process.stdout.write(`${phase}\n  ${line('elohim', o)}  (engine alone ${(engineMs(o) / 1000).toFixed(2)} s${unlock})\n  ${line('restic', s)}\n  ratio ${ratio(o.ms, s.ms)}\n`);
     }
+    process.stdout.write(`unchanged, the whole \`elohim backup run\` (with its proof of restore)\n  ${line('elohim', cliUnchanged)}\n  ratio ${ratio(cliUnchanged.ms, r.unchanged!.restic.ms)}\n`);
     const s3MiBs = folderBytes / MiB / (s3First.ms / 1000);
     process.stdout.write(`first backup to S3 (s3rver)\n  ${line('elohim', s3First)}  (engine alone ${(engineMs(s3First) / 1000).toFixed(2)} s)  ${s3MiBs.toFixed(0)} MiB/s\n`);
     const cpuRatio = (x: { ours: RunResult; restic: RunResult }) => (x.ours.cpuS && x.restic.cpuS ? ratio(x.ours.cpuS, x.restic.cpuS) : null);
@@ -158,6 +179,11 @@ async function main(): Promise<void> {
       engineFirstS: secs(engineMs(r.first!.ours)),
       engineUnchangedS: secs(engineMs(r.unchanged!.ours)),
       engineRestoreS: secs(engineMs(r.restore!.ours)),
+      unlockUnchangedS: secs(unlockMs(r.unchanged!.ours)),
+      argon2: process.env.BENCH_ARGON2 === 'default' ? 'default' : 'cheap',
+      cliUnchangedS: secs(cliUnchanged.ms),
+      cliUnchangedCpuS: cliUnchanged.cpuS,
+      cliUnchangedRatio: ratio(cliUnchanged.ms, r.unchanged!.restic.ms),
       firstRatio: ratio(r.first!.ours.ms, r.first!.restic.ms),
       unchangedRatio: ratio(r.unchanged!.ours.ms, r.unchanged!.restic.ms),
       restoreRatio: ratio(r.restore!.ours.ms, r.restore!.restic.ms),

@@ -5,7 +5,7 @@
  */
 import { ElohimError } from '../errors.ts';
 import {
-  applyManifest,
+  applyChain,
   decodeConfig,
   decodeIndex,
   decodeManifest,
@@ -107,7 +107,6 @@ export async function snapshotState(
     chain.push(m);
     at = m.parent;
   }
-  let state: SnapshotState | null = null;
-  for (const m of chain.reverse()) state = applyManifest(state, m);
-  return { state: state!, manifest: chain.at(-1)! };
+  chain.reverse();
+  return { state: applyChain(chain), manifest: chain.at(-1)! };
 }

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import {
+  applyChain,
   applyManifest,
   asRepositoryKey,
   CONFIG_SIZE,
@@ -20,7 +21,7 @@ import {
   newName,
   rowKey,
 } from './v1.ts';
-import type { SnapshotState } from './v1.ts';
+import type { Manifest, SnapshotState } from './v1.ts';
 
 const key = asRepositoryKey(randomBytes(32));
 const other = asRepositoryKey(randomBytes(32));
@@ -76,6 +77,7 @@ test('manifests (property): a chain of deltas applied in order gives back every 
     fc.property(fc.array(state, { minLength: 1, maxLength: 40 }), (states) => {
       let prev: { name: string; state: SnapshotState; depth: number } | null = null;
       let applied: SnapshotState | null = null;
+      let chain: Manifest[] = [];
       states.forEach((s, i) => {
         const next: SnapshotState = { rows: new Set(s.rows), objects: new Set(s.objects), config: s.config };
         const m = manifestOf(next, prev, i);
@@ -83,6 +85,9 @@ test('manifests (property): a chain of deltas applied in order gives back every 
         assert.equal(m.full, m.depth === 0);
         applied = applyManifest(m.full ? null : applied, m);
         assert.deepEqual(applied, next);
+        // The chain from its last full manifest, applied in place as snapshotState does.
+        chain = m.full ? [m] : [...chain, m];
+        assert.deepEqual(applyChain(chain), next);
         // What a delta carries is what changed, not the whole state.
         if (!m.full) assert.ok(m.rows.put.length + m.rows.del.length <= next.rows.size + prev!.state.rows.size);
         prev = { name: `s${i}`, state: next, depth: m.depth };

@@ -336,6 +336,27 @@ export function applyManifest(parent: SnapshotState | null, m: Manifest): Snapsh
   return { rows, objects, config: m.config };
 }
 
+/**
+ * The state a chain of manifests gives, oldest (a full one) first: one pair of sets updated in
+ * place, where applying each in turn with applyManifest copied every set once per link (an
+ * unchanged backup reads a chain of up to MAX_DEPTH manifests of ~20,000 names each).
+ */
+export function applyChain(chain: readonly Manifest[]): SnapshotState {
+  const state: SnapshotState = { rows: new Set(), objects: new Set(), config: null };
+  for (const m of chain) {
+    if (m.full) {
+      state.rows.clear();
+      state.objects.clear();
+    }
+    for (const k of m.rows.del) state.rows.delete(k);
+    for (const k of m.rows.put) state.rows.add(k);
+    for (const k of m.objects.del) state.objects.delete(k);
+    for (const k of m.objects.put) state.objects.add(k);
+    state.config = m.config;
+  }
+  return state;
+}
+
 export const snapshotPath = (name: string) => `snapshots/${name}`;
 
 export function encodeManifest(key: RepositoryKey, name: string, m: Manifest): Buffer {
