@@ -360,7 +360,7 @@ export function createEngine(deps: EngineDeps) {
    * memory, with no staged copy; there is nothing to resume.
    */
   async function keepWhole(obj: string, bytes: Uint8Array, want: { fileKey: string; size: number }, batch: ObjectBatch | null): Promise<boolean> {
-    if ((await deps.ciphertext.size(obj as never)) !== null) return true;
+    // One kept already is refused with ITEM_EXISTS by the write's own check (a stat of its own).
     const check = { fileKey: fileKeyFromBytes(Buffer.from(want.fileKey, 'base64')), size: want.size };
     try {
       // In a batch: checked, written without an fsync, and made durable with the batch's
