@@ -59,6 +59,9 @@ export function createRecordStore<T>(deps: { db: Database; keys: RecordKeys; kin
     return true;
   }
   const selectAll = db.prepare('SELECT id, tag, body FROM records');
+  // Arrays, not objects keyed by column name: every load reads every row of every vault, so
+  // what is built per row counts (~10,000 rows per store load, several loads per command).
+  selectAll.setReturnArrays(true);
   const selectIds = db.prepare('SELECT id, tag FROM records');
   const selectOne = db.prepare('SELECT body FROM records WHERE id = ? AND tag = ?');
   const upsert = db.prepare('INSERT OR REPLACE INTO records (id, tag, body) VALUES (?, ?, ?)');
@@ -119,11 +122,12 @@ export function createRecordStore<T>(deps: { db: Database; keys: RecordKeys; kin
 
   /** Every row of ours except the seal, with its raw bytes. */
   function* ourRows(): Generator<Row & { idBuf: Buffer }> {
-    for (const row of selectAll.iterate() as Iterable<Row>) {
-      const id = Buffer.from(row.id);
-      if (!timingSafeEqual(tagOf(id), row.tag)) continue; // another vault's row, or not a row of ours
+    for (const [rid, tag, body] of selectAll.iterate() as unknown as Iterable<[Uint8Array, Uint8Array, Uint8Array]>) {
+      // A view, not a copy: node:sqlite gives every blob its own memory.
+      const id = Buffer.from(rid.buffer, rid.byteOffset, rid.byteLength);
+      if (!timingSafeEqual(tagOf(id), tag)) continue; // another vault's row, or not a row of ours
       if (id.equals(sealId)) continue;
-      yield { ...row, idBuf: id };
+      yield { id: rid, tag, body, idBuf: id };
     }
   }
 
