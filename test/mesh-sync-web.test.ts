@@ -1,8 +1,9 @@
 /**
  * The shares panel of the Devices screen in Chromium, on two real `elohim serve` processes:
  * share a folder from the form, Sync now on the other device (files arrive), a conflict shown
- * with Keep both / Keep mine / Keep theirs, and Keep theirs settling it. Saves
- * artifacts/screens/devices-shares.png.
+ * with Keep both / Keep mine / Keep theirs, and Keep theirs settling it; the owner renames the
+ * share (a bad name refused first) and the member's folder follows. Saves
+ * artifacts/screens/devices-shares.png and devices-share-renamed.png.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -81,4 +82,33 @@ test('share from the Devices screen, Sync now, and settle a conflict with Keep t
   await pageA.getByRole('heading', { name: 'Conflicts' }).waitFor({ state: 'detached' });
   const conflicts = await a.call('GET', `${API.meshShares}` as never);
   assert.equal(conflicts.body.shares[0].conflicts, 0);
+
+  // Rename: bad input over the API is refused with nothing changed (a member that is not the
+  // owner, a name the vault's rule refuses, an unknown share, no name).
+  const shareId = conflicts.body.shares[0].id as string;
+  assert.equal((await b.call('POST', API.meshShareRename, { name: 'Mine' }, shareId)).body.error.code, 'SHARE_READ_ONLY');
+  const bad = await a.call('POST', API.meshShareRename, { name: 'a/b' }, shareId);
+  assert.deepEqual([bad.status, bad.body.error.code], [400, 'INVALID_NAME']);
+  assert.equal((await a.call('POST', API.meshShareRename, { name: 'x' }, 'ffffffffffff')).status, 404);
+  assert.equal((await a.call('POST', API.meshShareRename, {}, shareId)).status, 400);
+  assert.equal((await a.call('GET', API.meshShare, undefined, shareId)).body.name, 'Plans');
+
+  // From the Devices screen: a refused name shows why and keeps the old one; then a good one.
+  const plans = pageA.getByRole('region', { name: 'Plans' });
+  await plans.getByRole('button', { name: 'Rename' }).click();
+  await plans.getByLabel('Share name').fill('Q3/Q4');
+  await plans.getByRole('button', { name: 'Save' }).click();
+  await pageA.getByRole('alert').getByText(/cannot contain "\/"/).waitFor();
+  await plans.getByLabel('Share name').fill('Clinic plans');
+  await plans.getByRole('button', { name: 'Save' }).click();
+  const renamed = pageA.getByRole('region', { name: 'Clinic plans' });
+  await renamed.waitFor();
+  await renamed.getByText('/Plans', { exact: true }).waitFor(); // the owner's folder keeps its name
+  assert.equal(await pageB.getByRole('region', { name: 'Plans' }).getByRole('button', { name: 'Rename' }).count(), 0, 'a member is offered no Rename');
+  await pageB.getByRole('button', { name: 'Sync now' }).click();
+  await pageB.getByText(/Synced/).waitFor({ timeout: 60_000 });
+  const onB = pageB.getByRole('region', { name: 'Clinic plans' });
+  await onB.waitFor();
+  await onB.getByText('/Shares/Clinic plans', { exact: true }).waitFor();
+  await screenshot(pageB, 'devices-share-renamed');
 });

@@ -1,6 +1,6 @@
 /**
  * The shares' CLI subcommands under `elohim mesh` (registered by src/cli/commands/mesh.ts with
- * `addSyncCommands(mesh)`): share, shares, unshare, sync, conflicts, resolve, bundle export and
+ * `addSyncCommands(mesh)`): share, shares, rename, unshare, sync, conflicts, resolve, bundle export and
  * import, witness. Each opens the vault for its own duration; `share` and `sync` start the
  * vault's mesh node to reach the other devices (which run `elohim serve`, or a command of
  * their own at the same time).
@@ -59,6 +59,20 @@ export function addSyncCommands(mesh: Command): void {
       await withVault(flagsOf(cmd), async (ws) => {
         const s = ws.shares.removeMember(share, flags.device);
         out(`removed; the share is at key epoch ${s.epoch}\n`);
+      });
+    });
+
+  mesh
+    .command('rename')
+    .argument('<share>', 'the share id (or its first 6+ characters)')
+    .argument('<name>', 'its new name (the owner only; members see it at their next sync)')
+    .option('--json', 'as JSON')
+    .description('rename a share you created: members take the name at their next sync, and their /Shares folder follows it')
+    .action(async (share: string, name: string, flags: { json?: boolean }, cmd: Command) => {
+      await withVault(flagsOf(cmd), async (ws) => {
+        const s = ws.shares.rename(share, name);
+        if (flags.json) out(`${JSON.stringify(s)}\n`);
+        else out(`renamed to ${s.name}; members see it at their next sync\n`);
       });
     });
 

@@ -93,6 +93,7 @@ export const API = {
   meshShares: '/api/v1/mesh/shares',
   meshShare: '/api/v1/mesh/shares/:id',
   meshShareRemove: '/api/v1/mesh/shares/:id/remove',
+  meshShareRename: '/api/v1/mesh/shares/:id/rename',
   meshShareConflicts: '/api/v1/mesh/shares/:id/conflicts',
   meshShareResolve: '/api/v1/mesh/shares/:id/resolve',
   meshSync: '/api/v1/mesh/sync',

@@ -20,7 +20,7 @@ async function pair(t: test.TestContext) {
   t.after(async () => {
     for (const d of all) await d.close();
   });
-  return { hub, a, b };
+  return { hub, all, a, b };
 }
 
 function exists(d: TestDevice, path: string): boolean {
@@ -105,8 +105,10 @@ test('the owner renames a share: members take the name at their next sync and th
   assert.equal(b.shares.get(id).folder, '/Shares/Team');
   const renames = (d: TestDevice) => d.audit.list({ event: 'share' }).entries.filter((e) => e.details.action === 'rename');
 
-  // A member that is not the owner cannot rename it; bad names are refused.
+  // A member that is not the owner cannot rename it, nor change its members; bad names are refused.
   await assert.rejects(async () => b.shares.rename(id, 'Mine now'), (e: { code?: string }) => e.code === 'SHARE_READ_ONLY');
+  await assert.rejects(async () => b.shares.removeMember(id, 'Laptop'), (e: { code?: string }) => e.code === 'SHARE_READ_ONLY');
+  await assert.rejects(b.shares.share('/Shares/Team', ['Laptop']), (e: { code?: string }) => e.code === 'SHARE_READ_ONLY');
   for (const bad of ['', '   ', 'a/b', '..', 'trailing.', 'x'.repeat(300), '\u202Egnp.exe', 42 as unknown as string]) {
     await assert.rejects(async () => a.shares.rename(id, bad), (e: { code?: string }) => e.code === 'INVALID_NAME', `refused: ${String(bad).slice(0, 20)}`);
   }
@@ -140,4 +142,19 @@ test('the owner renames a share: members take the name at their next sync and th
   const forged = { head: { ...body, t: 'hello', v: 1, sig: b.shares.signer.sign(canonical(body)) } };
   assert.throws(() => a.shares.engine.acceptHello(forged, b.id), (e: { code?: string; message?: string }) => e.code === 'SYNC_REJECTED' && /signature/.test(e.message ?? ''));
   assert.equal(a.shares.get(id).name, 'Third name');
+});
+
+test('with the owner away, members still sync the share with each other', async (t) => {
+  const { hub, all, a, b } = await pair(t);
+  const c = await testDevice(hub, 'Tablet', all);
+  await putAt(a.tv.vault, '/Team/plan.txt', 'v1');
+  await a.shares.sync(); // each device learns the others' keys
+  await c.shares.sync();
+  await a.shares.share('/Team', ['Phone', 'Tablet']);
+  await a.shares.sync();
+  hub.devices.get(a.id)!.online = false;
+  await putAt(b.tv.vault, '/Shares/Team/plan.txt', 'edited while the laptop is away', { replace: true });
+  const r = await b.shares.sync({ only: 'Tablet' });
+  assert.equal(r.peers[0]!.ok, true);
+  assert.equal((await readAt(c.tv.vault, '/Shares/Team/plan.txt')).toString(), 'edited while the laptop is away');
 });

@@ -1,5 +1,5 @@
 /**
- * Shared folders over MagnetarMesh for the session's vault: shares and their members, sync
+ * Shared folders over MagnetarMesh for the session's vault: shares, their names and members, sync
  * (progress as Server-Sent Events), conflicts and their resolution, bundles to and from a file
  * on this device, and the audit witness. A decoy session sees its own shares only.
  */
@@ -73,6 +73,13 @@ export async function meshSyncRoutes(app: FastifyInstance): Promise<void> {
   app.post(API.meshShareRemove, {
     schema: { params: idParams, body: { type: 'object', additionalProperties: false, required: ['device'], properties: { device: DEVICE } }, response: { 200: share } },
     handler: async (req) => sharesOf(req).removeMember(id(req), (req.body as { device: string }).device),
+  });
+
+  // The owner renames a share; members take the new name at their next sync. A name the vault's
+  // rule refuses is INVALID_NAME (400), a member that is not the owner SHARE_READ_ONLY.
+  app.post(API.meshShareRename, {
+    schema: { params: idParams, body: { type: 'object', additionalProperties: false, required: ['name'], properties: { name: { type: 'string', minLength: 1, maxLength: 1024 } } }, response: { 200: share } },
+    handler: async (req) => sharesOf(req).rename(id(req), (req.body as { name: string }).name),
   });
 
   app.get(API.meshShareConflicts, {

@@ -1,6 +1,7 @@
 // The shared folders of MagnetarMesh on the Devices screen (src/server/routes/mesh-sync.ts):
 // shares with their members, "Sync now" with its progress (Server-Sent Events), conflicts to
-// resolve (keep both / keep mine / keep theirs), and sharing a folder with paired devices.
+// resolve (keep both / keep mine / keep theirs), renaming a share (its owner), and sharing a
+// folder with paired devices.
 import { useCallback, useEffect, useState } from 'react';
 import { API, apiPath } from '../../../src/server/protocol.ts';
 import { csrfHeader, request } from '../api.ts';
@@ -30,6 +31,11 @@ const t = makeT({
   removeNote: 'A removed device gets nothing new (the share key changes), but keeps what it already had.',
   mine: 'this device',
   readOnlyRole: 'read only',
+  rename: 'Rename',
+  renameLabel: 'Share name',
+  renameHelp: 'Members see the new name at their next sync; their folder of it follows.',
+  save: 'Save',
+  cancel: 'Cancel',
 });
 
 interface Share {
@@ -55,7 +61,44 @@ const sharesApi = {
   conflicts: async (id: string) => (await request<{ conflicts: Conflict[] }>('GET', apiPath(API.meshShareConflicts, id))).conflicts,
   resolve: (id: string, entry: string, choice: 'both' | 'mine' | 'theirs') => request<Share>('POST', apiPath(API.meshShareResolve, id), { entry, choice }),
   remove: (id: string, device: string) => request<Share>('POST', apiPath(API.meshShareRemove, id), { device }),
+  rename: (id: string, name: string) => request<Share>('POST', apiPath(API.meshShareRename, id), { name }),
 };
+
+/** The owner's Rename: an inline form; the server checks the name (the vault's name rule). */
+function RenameShare({ share, busy, onRename }: { share: Share; busy: boolean; onRename: (name: string) => Promise<boolean> }) {
+  const [draft, setDraft] = useState<string | null>(null);
+  if (draft === null) {
+    return (
+      <button type="button" className="button small" disabled={busy} onClick={() => setDraft(share.name)}>
+        {t('rename')}
+      </button>
+    );
+  }
+  const inputId = `share-name-${share.id}`;
+  return (
+    <form
+      className="rename-form"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void onRename(draft).then((ok) => ok && setDraft(null));
+      }}
+    >
+      <label htmlFor={inputId} className="sr-only">
+        {t('renameLabel')}
+      </label>
+      <input id={inputId} type="text" value={draft} onChange={(e) => setDraft(e.target.value)} maxLength={255} autoComplete="off" aria-describedby={`${inputId}-help`} />
+      <button type="submit" className="button small primary" disabled={busy || draft.trim() === ''}>
+        {t('save')}
+      </button>
+      <button type="button" className="button small" onClick={() => setDraft(null)}>
+        {t('cancel')}
+      </button>
+      <p id={`${inputId}-help`} className="muted">
+        {t('renameHelp')}
+      </p>
+    </form>
+  );
+}
 
 /** Runs a sync, calling `onEvent` for each Server-Sent Event until `done` or `error`. */
 async function runSync(onEvent: (event: string, data: any) => void, signal: AbortSignal): Promise<void> {
@@ -95,14 +138,16 @@ export function SharesPanel({ peers }: { peers: PairedDevice[] }) {
     refresh().catch((e: Error) => setError(e.message));
   }, [refresh]);
 
-  const act = async (fn: () => Promise<unknown>) => {
+  const act = async (fn: () => Promise<unknown>): Promise<boolean> => {
     setBusy(true);
     setError(null);
     try {
       await fn();
       await refresh();
+      return true;
     } catch (e) {
       setError((e as Error).message);
+      return false;
     } finally {
       setBusy(false);
     }
@@ -137,6 +182,7 @@ export function SharesPanel({ peers }: { peers: PairedDevice[] }) {
           <h3>
             {s.name} <span className="muted mono">{s.folder}</span>
           </h3>
+          {s.role === 'owner' && <RenameShare share={s} busy={busy} onRename={(name) => act(() => sharesApi.rename(s.id, name))} />}
           <p className="muted">
             {t('files', { n: s.files })}
             {s.pending > 0 && ` · ${t('pending', { n: s.pending })}`}

@@ -1,0 +1,61 @@
+/**
+ * Share management from the CLI, between a CLI device (the share's owner) and an `elohim serve`
+ * device over TCP on 127.0.0.1: `mesh rename` (bad input refused with a clear message and a
+ * non-zero exit, nothing changed), the member taking the new name at its next sync with its
+ * /Shares folder following, and the member refused when it tries to rename.
+ */
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { API } from '../src/server/protocol.ts';
+import { initHome, removeTempDirs } from './helpers.ts';
+import { startDevice } from './mesh-net-helpers.ts';
+import type { Device } from './mesh-net-helpers.ts';
+
+const devices: Device[] = [];
+after(async () => {
+  // A device that does not stop within 10 s is killed, so a failed test never holds the run.
+  for (const d of devices) await Promise.race([d.stop(), new Promise<void>((r) => setTimeout(r, 10_000).unref()).then(() => d.child.kill('SIGKILL'))]);
+  await removeTempDirs();
+});
+
+test('mesh rename: the owner renames from the CLI, bad input changes nothing, the member takes the name and its folder follows', { timeout: 180_000 }, async () => {
+  const server = await startDevice('member');
+  devices.push(server);
+  const t = await initHome();
+  await t.ok(['mesh', 'on', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0']);
+  await t.ok(['mesh', 'pair', (await server.call('POST', API.meshCode, {})).body.code as string]);
+  await t.ok(['mesh', 'sync']); // each learns the other's signing key
+  await t.ok(['mkdir', '/Docs']);
+  await writeFile(join(t.work, 'report.txt'), 'renamed share contents');
+  await t.ok(['put', join(t.work, 'report.txt'), '/Docs/report.txt']);
+  const created = JSON.parse((await t.ok(['mesh', 'share', '/Docs', '--with', server.deviceId, '--json'])).stdout.toString());
+  await t.ok(['mesh', 'sync']);
+  assert.equal((await server.call('GET', API.meshShare, undefined, created.id)).body.folder, '/Shares/Docs');
+
+  // Bad input: a clear message, a non-zero exit, nothing changed.
+  const slash = await t.run(['mesh', 'rename', created.id, 'Q3/Q4']);
+  assert.equal(slash.code, 2, slash.stderr.toString());
+  assert.match(slash.stderr.toString(), /cannot contain "\/"/);
+  const unknown = await t.run(['mesh', 'rename', 'ffffffffffff', 'Other']);
+  assert.equal(unknown.code, 4, unknown.stderr.toString());
+  assert.match(unknown.stderr.toString(), /no such share/);
+  const missing = await t.run(['mesh', 'rename', created.id]);
+  assert.notEqual(missing.code, 0);
+  assert.equal(JSON.parse((await t.ok(['mesh', 'shares', '--json'])).stdout.toString())[0].name, 'Docs');
+
+  assert.match((await t.ok(['mesh', 'rename', created.id.slice(0, 8), 'Field reports'])).stdout.toString(), /renamed to Field reports/);
+  const mine = JSON.parse((await t.ok(['mesh', 'shares', '--json'])).stdout.toString())[0];
+  assert.deepEqual([mine.name, mine.folder], ['Field reports', '/Docs']);
+  const audit = JSON.parse((await t.ok(['audit', 'ls', '--event', 'share', '--json'])).stdout.toString()).entries as { event: string; details: Record<string, unknown> }[];
+  assert.ok(audit.some((e) => e.event === 'share' && e.details.action === 'rename' && e.details.name === 'Field reports'), 'the rename is audited');
+
+  await t.ok(['mesh', 'sync']);
+  const onMember = (await server.call('GET', API.meshShare, undefined, created.id)).body;
+  assert.deepEqual([onMember.name, onMember.folder], ['Field reports', '/Shares/Field reports']);
+  // The member is not the owner: refused (403), nothing changed.
+  const refused = await server.call('POST', API.meshShareRename, { name: 'Mine' }, created.id);
+  assert.deepEqual([refused.status, refused.body.error.code], [403, 'SHARE_READ_ONLY']);
+  assert.equal((await server.call('GET', API.meshShare, undefined, created.id)).body.name, 'Field reports');
+});
