@@ -1,6 +1,7 @@
 /**
  * Share management from the CLI, between a CLI device (the share's owner) and an `elohim serve`
- * device over TCP on 127.0.0.1: `mesh rename` (bad input refused with a clear message and a
+ * device over TCP on 127.0.0.1: the shared folder moved with `mv` (still shared, nothing deleted
+ * on the member), `mesh rename` (bad input refused with a clear message and a
  * non-zero exit, nothing changed), the member taking the new name at its next sync with its
  * /Shares folder following, and the member refused when it tries to rename.
  */
@@ -20,7 +21,15 @@ after(async () => {
   await removeTempDirs();
 });
 
-test('mesh rename: the owner renames from the CLI, bad input changes nothing, the member takes the name and its folder follows', { timeout: 180_000 }, async () => {
+/** The names in a vault folder of a device, found by walking from the root over its API. */
+async function namesOn(d: Device, path: string[]): Promise<string[]> {
+  let parent: string | null = null;
+  const list = async (p: string | null) => (await d.call('GET', (p === null ? API.items : `${API.items}?parent=${p}`) as never)).body.items as { id: string; name: string }[];
+  for (const name of path) parent = (await list(parent)).find((i) => i.name === name)!.id;
+  return (await list(parent)).map((i) => i.name).sort();
+}
+
+test('the owner moves the shared folder with mv and renames the share from the CLI; bad input changes nothing; the member keeps syncing, takes the name, and its folder follows', { timeout: 180_000 }, async () => {
   const server = await startDevice('member');
   devices.push(server);
   const t = await initHome();
@@ -33,6 +42,16 @@ test('mesh rename: the owner renames from the CLI, bad input changes nothing, th
   const created = JSON.parse((await t.ok(['mesh', 'share', '/Docs', '--with', server.deviceId, '--json'])).stdout.toString());
   await t.ok(['mesh', 'sync']);
   assert.equal((await server.call('GET', API.meshShare, undefined, created.id)).body.folder, '/Shares/Docs');
+
+  // The owner moves and renames the shared folder (a one-shot `mv`, no mesh running), adds a
+  // file, and syncs later: the share followed the folder, nothing is deleted on the member.
+  await t.ok(['mkdir', '/Archive']);
+  await t.ok(['mv', '/Docs', '/Archive/Docs 2026']);
+  await writeFile(join(t.work, 'later.txt'), 'added after the move');
+  await t.ok(['put', join(t.work, 'later.txt'), '/Archive/Docs 2026/later.txt']);
+  await t.ok(['mesh', 'sync']);
+  assert.deepEqual(await namesOn(server, ['Shares', 'Docs']), ['later.txt', 'report.txt']);
+  assert.equal(((await server.call('GET', API.trash)).body.items as unknown[]).length, 0, 'nothing trashed on the member');
 
   // Bad input: a clear message, a non-zero exit, nothing changed.
   const slash = await t.run(['mesh', 'rename', created.id, 'Q3/Q4']);
@@ -47,7 +66,7 @@ test('mesh rename: the owner renames from the CLI, bad input changes nothing, th
 
   assert.match((await t.ok(['mesh', 'rename', created.id.slice(0, 8), 'Field reports'])).stdout.toString(), /renamed to Field reports/);
   const mine = JSON.parse((await t.ok(['mesh', 'shares', '--json'])).stdout.toString())[0];
-  assert.deepEqual([mine.name, mine.folder], ['Field reports', '/Docs']);
+  assert.deepEqual([mine.name, mine.folder], ['Field reports', '/Archive/Docs 2026']);
   const audit = JSON.parse((await t.ok(['audit', 'ls', '--event', 'share', '--json'])).stdout.toString()).entries as { event: string; details: Record<string, unknown> }[];
   assert.ok(audit.some((e) => e.event === 'share' && e.details.action === 'rename' && e.details.name === 'Field reports'), 'the rename is audited');
 
