@@ -97,7 +97,7 @@ export function addSyncCommands(mesh: Command): void {
           if (flags.json) out(`${JSON.stringify(r)}\n`);
           else {
             if (process.stderr.isTTY) process.stderr.write('\n');
-            for (const p of r.peers) out(p.ok ? `${p.peer}: ${p.versions} changes, ${p.objects} objects, ${p.bytes} bytes\n` : `${p.peer}: not synced (${p.error})\n`);
+            for (const p of r.peers) out(p.ok ? `${p.peer}: ${p.versions} changes, ${p.objects} objects, ${p.bytes} bytes\n` : `${p.peer}: not synced: ${p.message} (${p.error})\n`);
             out(`${r.changed} files updated here${r.pending ? `, ${r.pending} waiting for their contents` : ''}\n`);
           }
         } finally {

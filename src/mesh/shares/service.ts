@@ -325,7 +325,7 @@ export function createShareService(deps: ShareServiceDeps) {
       peers.clear();
       peers.add(p.deviceId);
     }
-    const results: { peer: string; ok: boolean; versions?: number; objects?: number; bytes?: number; error?: string }[] = [];
+    const results: { peer: string; ok: boolean; versions?: number; objects?: number; bytes?: number; error?: string; message?: string }[] = [];
     for (const peer of peers) {
       try {
         const r = await syncPeer(peer, opts.signal);
@@ -334,9 +334,12 @@ export function createShareService(deps: ShareServiceDeps) {
         emit({ type: 'peer-done', peer, versions: r.versions, objects: r.objects, bytes: r.bytes });
       } catch (err) {
         if (isElohimError(err, 'SYNC_REJECTED') || opts.only !== undefined) throw err;
-        const e = err as { code?: string; message?: string };
-        results.push({ peer, ok: false, error: e.code ?? 'INTERNAL' });
-        emit({ type: 'peer-failed', peer, code: e.code ?? 'INTERNAL', message: e.message ?? '' });
+        // Our own errors say why in words written for the user; anything else may carry a path
+        // or a library's detail, and says only that it failed.
+        const code = isElohimError(err) ? err.code : 'INTERNAL';
+        const message = isElohimError(err) && code !== 'INTERNAL' ? err.message : 'the sync failed';
+        results.push({ peer, ok: false, error: code, message });
+        emit({ type: 'peer-failed', peer, code, message });
       }
     }
     const shown = await showAll();

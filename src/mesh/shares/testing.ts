@@ -126,7 +126,7 @@ export interface TestDevice {
  * A device on the hub; `pq`: its age identity is the hybrid post-quantum type; `pool`: an
  * objects folder shared with other devices made with it (two vaults of one data folder).
  */
-export async function testDevice(hub: MemoryHub, name: string, all: TestDevice[], opts: { pq?: boolean; pool?: string; derive?: (label: string) => Buffer; clock?: () => number } = {}): Promise<TestDevice> {
+export async function testDevice(hub: MemoryHub, name: string, all: TestDevice[], opts: { pq?: boolean; pool?: string; derive?: (label: string) => Buffer; clock?: () => number; noStaging?: boolean } = {}): Promise<TestDevice> {
   // `clock`: the vault's (items' created/modified times), e.g. one that counts, to see commit order.
   const tv = await openTestVault({ pool: opts.pool, clock: opts.clock });
   // `derive`: the shares' keys as app.ts derives them from a vault key (holder.ts reads them so).
@@ -150,7 +150,8 @@ export async function testDevice(hub: MemoryHub, name: string, all: TestDevice[]
     signingSeed: randomBytes(32),
     objectKey,
     deviceName: () => name,
-    staging: join(tv.dir, 'objects', 'tmp', 'mesh'),
+    // `noStaging`: as in a data folder with a deniable store (app.ts passes null there)
+    staging: opts.noStaging ? null : join(tv.dir, 'objects', 'tmp', 'mesh'),
     clock: Date.now,
     signal: controller.signal,
   });

@@ -19,7 +19,7 @@ const t = makeT({
   syncNow: 'Sync now',
   syncing: 'Syncing… {objects} of {total} files, {mib} MiB',
   synced: 'Synced: {changed} files updated here.',
-  syncFailed: 'Not synced with {peer}: {code}',
+  syncFailed: 'Not synced with {peer}: {message} ({code})',
   members: 'Members',
   files: '{n} files',
   pending: '{n} waiting for their contents',
@@ -158,7 +158,7 @@ export function SharesPanel({ peers }: { peers: PairedDevice[] }) {
       const controller = new AbortController();
       await runSync((event, data) => {
         if (event === 'progress') setStatus(t('syncing', { objects: data.progress.objects, total: data.progress.totalObjects, mib: (data.progress.bytes / 1048576).toFixed(1) }));
-        else if (event === 'peer-failed') setError(t('syncFailed', { peer: data.peer.slice(0, 12), code: data.code }));
+        else if (event === 'peer-failed') setError(t('syncFailed', { peer: data.peer.slice(0, 12), message: data.message, code: data.code }));
         else if (event === 'done') setStatus(t('synced', { changed: data.changed }));
         else if (event === 'error') setError(data.message);
       }, controller.signal);
