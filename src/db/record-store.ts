@@ -83,6 +83,14 @@ export interface RecordStore<T> {
    * domain's kind). Throws VAULT_CORRUPT when the row is there but does not open.
    */
   get(id: RecordId): T | null;
+  /**
+   * What stands for the store's current set of rows, read without reading them (one row): the
+   * stored seal's bytes. Every commit of a sealed store (by any store object over these keys,
+   * in any process) writes its seal again under a fresh nonce, so while this stays the same no
+   * commit has happened and a caller may reuse what it loaded. Null when the store has no seal
+   * (never written, cleared, or unsealed until `repair`): then nothing can be reused.
+   */
+  version(): string | null;
   /** Writes (insert or replace) and deletes in one transaction, keeping the seal. */
   commit(changes: { put?: Iterable<[RecordId, T]>; remove?: Iterable<RecordId> }): void;
   /**

@@ -260,3 +260,29 @@ test('declared kinds: each domain loads its own, skips the others it names, refu
   assert.throws(() => createRecordStore({ db: db2, keys: k, kinds: { own: { item: 1 } } }).loadAll(), (e) => isElohimError(e, 'VAULT_FORMAT_UNKNOWN'));
   assert.throws(() => createRecordStore({ db, keys: k, kinds: { own: { item: 1 }, others: ['item'] } }), RangeError);
 });
+
+test('version: the same while nothing is committed, new after every commit by any store object over the keys, null with no seal', () => {
+  const db = openDatabase(':memory:');
+  const k = keys();
+  const a = createRecordStore<{ n: number }>({ db, keys: k });
+  const other = createRecordStore<{ n: number }>({ db, keys: keys() });
+  assert.equal(a.version(), null); // never written
+  const id = newRecordId();
+  a.commit({ put: [[id, { n: 1 }]] });
+  const v1 = a.version();
+  assert.notEqual(v1, null);
+  a.loadAll();
+  other.commit({ put: [[newRecordId(), { n: 9 }]] }); // another vault's commit is not ours
+  assert.equal(a.version(), v1);
+  a.commit({ put: [[id, { n: 1 }]] }); // the same value again is a commit all the same
+  const v2 = a.version();
+  assert.notEqual(v2, v1);
+  createRecordStore<{ n: number }>({ db, keys: k }).commit({ remove: [id] }); // a second store object over the same keys
+  assert.notEqual(a.version(), v2);
+  a.transaction(() => {
+    a.commit({ put: [[id, { n: 2 }]] });
+    assert.notEqual(a.version(), v2);
+  });
+  a.clear();
+  assert.equal(a.version(), null);
+});

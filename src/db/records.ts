@@ -214,6 +214,11 @@ export function createRecordStore<T>(deps: { db: Database; keys: RecordKeys; kin
 
     load,
 
+    version() {
+      const row = selectOne.get(sealId, sealTag) as { body: Uint8Array } | undefined;
+      return row === undefined ? null : Buffer.from(row.body.buffer, row.body.byteOffset, row.body.byteLength).toString('base64');
+    },
+
     commit(changes) {
       const bodies = function* (): Generator<[Buffer, Buffer]> {
         for (const [id, value] of changes.put ?? []) {
