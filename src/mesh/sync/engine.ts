@@ -259,7 +259,8 @@ export function createEngine(deps: EngineDeps) {
       pending.push(piece);
       pendingBytes += piece.length;
       while (pendingBytes >= CHUNK_BYTES) {
-        const all = Buffer.concat(pending);
+        // Most reads are exactly one chunk (highWaterMark): no copy of it then.
+        const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
         const chunk = all.subarray(0, CHUNK_BYTES);
         const rest = all.subarray(CHUNK_BYTES);
         const end = offset + chunk.length === size;
