@@ -105,7 +105,7 @@ export async function restoreTo(target: Target, home: string, secret: UnlockSecr
   try {
     return await restoreFolder({
       target,
-      into: { paths, db: () => db, objects: createObjectStore({ root: paths.objects, hashers }) },
+      into: { paths, db: () => db, objects: createObjectStore({ root: paths.objects, hashers }), stagingDir: join(paths.objects, 'tmp') },
       unlock: unlockWith(secret),
       signal: opts.signal,
       onProgress: opts.onProgress,

@@ -57,7 +57,9 @@ export function createFolderRestore(deps: FolderRestoreDeps) {
     await deps.lock.acquire();
     let summary: RestoreSummary;
     try {
-      summary = await restoreFolder({ target: store?.target ?? opts.target, into: store?.into ?? deps, unlock: store?.unlock ?? unlock, snapshot: opts.snapshot, signal: opts.signal, onProgress: opts.onProgress });
+      // Big objects copied whole from a folder target wait in the pool's temp folder (restore.ts).
+      const into: RestoreInto = store?.into ?? { ...deps, stagingDir: deps.stagingDir ?? join(deps.objectsDir, 'tmp') };
+      summary = await restoreFolder({ target: store?.target ?? opts.target, into, unlock: store?.unlock ?? unlock, snapshot: opts.snapshot, signal: opts.signal, onProgress: opts.onProgress });
     } finally {
       await store?.close();
     }

@@ -27,6 +27,13 @@ export interface Target {
   get(name: string, opts?: CallOptions & { range?: { start: number; end: number } }): Promise<Buffer | null>;
   /** The bytes of `name` as a stream (for big objects). Throws TargetError('missing') when absent. */
   read(name: string, opts?: CallOptions & { range?: { start: number; end: number } }): Promise<Readable>;
+  /**
+   * Copies `name` whole into `dest`, a new file on this machine (replaced if it exists), without
+   * its bytes passing through this process: for a target that is itself a folder here, where the
+   * kernel copies. Optional: the other targets stream with `read`. Throws TargetError('missing')
+   * when `name` is absent. The caller checks what it copied (restore.ts: batch.take).
+   */
+  copyTo?(name: string, dest: string, opts?: CallOptions): Promise<void>;
   /** Every name starting with `prefix`, with its size, in no particular order. */
   list(prefix: string, opts?: CallOptions): Promise<{ name: string; size: number }[]>;
   /** Removes `name`; removing a missing name is not an error. */
