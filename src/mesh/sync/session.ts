@@ -19,10 +19,12 @@ const WINDOW = 4 * 1024 * 1024;
 /**
  * Bytes a receiver takes before it acknowledges them in one `ack` (or ACK_MS after the first of
  * them): an ack per small object was 10,000 messages through Noise and Yamux each way for
- * bench:sync's small files (~1 s of the receiver's CPU in their sends). Far below WINDOW, so the
- * sender never waits on acks held back; a 1 MiB chunk is acknowledged at once.
+ * bench:sync's small files (~1 s of the receiver's CPU in their sends), and one per 1 MiB chunk
+ * of a big file still ~0.7 ms of the receiver's CPU each at full size. Half of WINDOW: a sender
+ * with WINDOW in flight always has at least one whole ack coming (the receiver holds back less
+ * than ACK_BYTES), so it keeps about ACK_BYTES ahead and never waits on the timer.
  */
-const ACK_BYTES = 256 * 1024;
+const ACK_BYTES = 2 * 1024 * 1024;
 const ACK_MS = 50;
 /** Whole small objects written at once by a receiver. */
 const WRITERS = 8;
