@@ -292,6 +292,7 @@ export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }):
             return result;
           } catch (err) {
             writing.delete(id);
+            pool.proven.delete(id); // proved, then not written (the disk failed)
             throw err;
           }
         },
@@ -315,6 +316,7 @@ export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }):
             return result;
           } catch (err) {
             writing.delete(id);
+            pool.proven.delete(id);
             throw err;
           }
         },
