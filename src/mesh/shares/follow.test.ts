@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import test from 'node:test';
 import { putAt, readAt } from '../../vault/testing.ts';
 import { canonical, renameShareRecord } from './keys.ts';
@@ -157,4 +158,17 @@ test('with the owner away, members still sync the share with each other', async 
   const r = await b.shares.sync({ only: 'Tablet' });
   assert.equal(r.peers[0]!.ok, true);
   assert.equal((await readAt(c.tv.vault, '/Shares/Team/plan.txt')).toString(), 'edited while the laptop is away');
+});
+
+test('a rename travels in a bundle too: imported, the member takes the name and its folder follows', async (t) => {
+  const { a, b } = await pair(t);
+  await putAt(a.tv.vault, '/Team/plan.txt', 'v1');
+  const { id } = await a.shares.share('/Team', ['Phone']);
+  await a.shares.sync();
+  a.shares.rename(id, 'Over USB');
+  const file = join(a.tv.dir, 'to-phone.bundle');
+  await a.shares.exportBundle('Phone', file);
+  await b.shares.importBundle(file);
+  assert.deepEqual([b.shares.get(id).name, b.shares.get(id).folder], ['Over USB', '/Shares/Over USB']);
+  assert.deepEqual(files(b, '/Shares/Over USB'), ['plan.txt']);
 });
