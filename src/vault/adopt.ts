@@ -137,6 +137,7 @@ export function createAdopter(core: VaultCore, refs: References): Pick<Vault, 'a
           items.push(core.fileItem(parent as RecordId | null, names.at(-1)!, entry.fileKey, entry.object, { size: entry.size, sha256: entry.sha256 }));
         }
         core.commit({ put: [...pending, ...items, ...replaced] });
+        objects.ciphertext.forget?.(entries.map((e) => e.object));
         return items.map((item) => core.info(item));
       } finally {
         unpin();

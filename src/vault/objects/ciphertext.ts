@@ -78,6 +78,11 @@ export interface CiphertextView {
    * a view without batches has none.
    */
   authenticated?(id: ObjectId, fileKey: FileKey, size: number): string | null;
+  /**
+   * Drops what this process's checks proved of `ids` (adopt, once it has recorded items over
+   * them: a second item over one reads it), so the proofs of a big sync do not stay in memory.
+   */
+  forget?(ids: Iterable<ObjectId>): void;
 }
 
 /** Bytes per read when a batch takes a staged file. */
@@ -260,6 +265,10 @@ export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }):
       const proof = pool.proven.get(id);
       if (proof === undefined || proof.size !== size || fileKey.length !== proof.fileKey.length || !timingSafeEqual(proof.fileKey, fileKey)) return null;
       return proof.sha256;
+    },
+
+    forget(ids) {
+      for (const id of ids) pool.proven.delete(id);
     },
 
     batch(opts) {

@@ -132,8 +132,11 @@ export interface Proof {
   sha256: string;
 }
 
-/** Proofs kept at most (pool.proven): a sync of this many objects shows them all without a re-read. */
-const PROVEN_MAX = 100_000;
+/**
+ * Proofs kept at most (pool.proven, ~300 bytes each, taken away as adopt uses them): a sync of
+ * more objects than this before it shows them reads the oldest again.
+ */
+const PROVEN_MAX = 50_000;
 
 /** Hands `fh` to `stream`: closed once the stream has closed, however it ended. */
 export function closeWith(stream: Readable, fh: FileHandle): Readable {
