@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { cp, open, readdir, rm, stat } from 'node:fs/promises';
+import { chmod, cp, open, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createLocalTarget } from '../src/backup/index.ts';
@@ -78,6 +78,8 @@ test('a big object is copied whole, not streamed: the restored folder is byte fo
   const local = createLocalTarget({ root });
   // Streaming the big pack fails: the restore succeeds only by copying it.
   const noStream: Target = { ...local, read: (name, o) => (name === bigPack ? Promise.reject(new Error('the big pack was streamed')) : local.read(name, o)) };
+  // As a FAT drive shows every file: the restored object is 0600 all the same, as a write makes it.
+  await chmod(join(root, bigPack), 0o644);
   const into = await fresh();
   const summary = await restoreTo(noStream, into, REAL);
   assert.equal(summary.objects.fetched, summary.objects.total);
@@ -85,6 +87,9 @@ test('a big object is copied whole, not streamed: the restored folder is byte fo
   assert.deepEqual([...restored.objects.keys()].sort(), [...original.objects.keys()].sort());
   for (const [id, bytes] of original.objects) assert.ok(restored.objects.get(id)!.equals(bytes), `object ${id} byte for byte`);
   assert.deepEqual(await tempFiles(into), []);
+  for (const e of await readdir(join(into, 'objects'), { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) assert.equal((await stat(join(e.parentPath, e.name))).mode & 0o777, 0o600, `${e.name} is 0600`);
+  }
 });
 
 test('a copied pack that does not check out (one byte flipped) is refused: OBJECT_DAMAGED, the object not in the pool, no staged file left', async () => {

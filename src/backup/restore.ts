@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { link, mkdir, open, rm, stat, unlink } from 'node:fs/promises';
+import { chmod, link, mkdir, open, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Database } from '../db/index.ts';
@@ -254,6 +254,9 @@ export async function restoreFolder(opts: {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     try {
       await target.copyTo(packPath('data', at.pack), staged, { signal });
+      // A copy takes the mode of the target's file (0644 or 0777 on a FAT drive); the pool's
+      // objects are 0600, as a write makes them.
+      await chmod(staged, 0o600);
       // A pack file not of its index's size (bytes added after the object, or cut short) is
       // read by range as any other: what the object needs may still all be there.
       if ((await stat(staged)).size !== at.length) {
