@@ -98,7 +98,7 @@ test('a copied pack that does not check out (one byte flipped) is refused: OBJEC
   try {
     const b = Buffer.alloc(1);
     await fh.read(b, 0, 1, 1_000_000);
-    b[0] ^= 0x40;
+    b[0] = b[0]! ^ 0x40;
     await fh.write(b, 0, 1, 1_000_000);
   } finally {
     await fh.close();
