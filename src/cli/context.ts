@@ -13,11 +13,12 @@ const ALL: readonly ServiceName[] = ['assistant', 'backup', 'mesh', 'shares'];
 /**
  * Builds the app for one command and closes it afterwards, whatever happens. `services`: the
  * workspace services the command uses (default all); the others are neither imported nor built.
+ * `needs.vault: false`: the command reads no file of the vault, so it is not opened.
  */
-export async function withApp<T>(fn: (app: App) => Promise<T>, services: readonly ServiceName[] = ALL): Promise<T> {
+export async function withApp<T>(fn: (app: App) => Promise<T>, services: readonly ServiceName[] = ALL, needs: Needs = {}): Promise<T> {
   const { configFromEnv, createApp } = await import('../app.ts');
   // A one-shot command: the assistant's index follows the vault only in commands that use it.
-  const app = createApp(configFromEnv(), { indexInBackground: false, services });
+  const app = createApp(configFromEnv(), { indexInBackground: false, services, vault: needs.vault });
   try {
     // Maintenance before and after the command (cover/): the folder's times then say only that
     // ElohimOS ran, whichever vault the command used.
@@ -31,6 +32,12 @@ export async function withApp<T>(fn: (app: App) => Promise<T>, services: readonl
   }
 }
 
+/** What a command needs besides its services. */
+export interface Needs {
+  /** false: the command reads no file of the vault, which is then not opened (createApp's `vault`) */
+  vault?: boolean;
+}
+
 export interface UnlockFlags {
   /** unlock with a recovery code instead of the passphrase */
   recovery?: boolean;
@@ -39,9 +46,9 @@ export interface UnlockFlags {
 /**
  * Unlocks the vault for one command: with ELOHIM_RECOVERY_CODE or `--recovery` a recovery code,
  * otherwise the passphrase (ELOHIM_PASSPHRASE or a prompt). Locks again afterwards. `services`
- * as for withApp.
+ * and `needs` as for withApp.
  */
-export async function withVault<T>(flags: UnlockFlags, fn: (workspace: Workspace, app: App) => Promise<T>, services: readonly ServiceName[] = ALL): Promise<T> {
+export async function withVault<T>(flags: UnlockFlags, fn: (workspace: Workspace, app: App) => Promise<T>, services: readonly ServiceName[] = ALL, needs: Needs = {}): Promise<T> {
   return withApp(async (app) => {
     const useCode = flags.recovery === true || (process.env.ELOHIM_RECOVERY_CODE ?? '') !== '';
     const secret = useCode
@@ -55,5 +62,5 @@ export async function withVault<T>(flags: UnlockFlags, fn: (workspace: Workspace
     } finally {
       app.workspaces.release(workspace.id);
     }
-  }, services);
+  }, services, needs);
 }

@@ -32,10 +32,11 @@ const globals = (cmd: Command) => cmd.optsWithGlobals() as UnlockFlags & { json?
 
 // The app and the backup engine are imported when a command runs (`await import`), not when the
 // command tree is built for every command and --help; of the workspace's services only the
-// backup is built.
+// backup is built, and the vault is not opened (the backup reads the data folder's rows and
+// objects as they are stored, never a file of the vault).
 const BACKUP: readonly ServiceName[] = ['backup'];
-const withApp = <T>(fn: Parameters<typeof withAnyApp<T>>[0]) => withAnyApp(fn, BACKUP);
-const withVault = <T>(flags: UnlockFlags, fn: (workspace: Workspace) => Promise<T>) => withAnyVault(flags, fn, BACKUP);
+const withApp = <T>(fn: Parameters<typeof withAnyApp<T>>[0]) => withAnyApp(fn, BACKUP, { vault: false });
+const withVault = <T>(flags: UnlockFlags, fn: (workspace: Workspace) => Promise<T>) => withAnyVault(flags, fn, BACKUP, { vault: false });
 
 /** The target an operation is on: `--target`, or the vault's only one. */
 function targetName(workspace: Workspace, flag: string | undefined): string {
