@@ -3,7 +3,8 @@
  * device over TCP on 127.0.0.1: the shared folder moved with `mv` (still shared, nothing deleted
  * on the member), `mesh rename` (bad input refused with a clear message and a
  * non-zero exit, nothing changed), the member taking the new name at its next sync with its
- * /Shares folder following, and the member refused when it tries to rename.
+ * /Shares folder following, and the member refused when it tries to rename; the shared folder
+ * trashed (paused, nothing deleted on the member) and restored.
  */
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
@@ -77,4 +78,14 @@ test('the owner moves the shared folder with mv and renames the share from the C
   const refused = await server.call('POST', API.meshShareRename, { name: 'Mine' }, created.id);
   assert.deepEqual([refused.status, refused.body.error.code], [403, 'SHARE_READ_ONLY']);
   assert.equal((await server.call('GET', API.meshShare, undefined, created.id)).body.name, 'Field reports');
+
+  // The owner trashes the shared folder: paused here (said so), nothing deleted on the member;
+  // restored from the trash, it resumes.
+  await t.ok(['rm', '/Archive/Docs 2026']);
+  assert.match((await t.ok(['mesh', 'shares'])).stdout.toString(), /paused here: its folder is in the trash/);
+  await t.ok(['mesh', 'sync']);
+  assert.deepEqual(await namesOn(server, ['Shares', 'Field reports']), ['later.txt', 'report.txt']);
+  const [entry] = JSON.parse((await t.ok(['trash', 'ls', '--json'])).stdout.toString()) as { id: string }[];
+  await t.ok(['trash', 'restore', entry!.id]);
+  assert.doesNotMatch((await t.ok(['mesh', 'shares'])).stdout.toString(), /paused/);
 });

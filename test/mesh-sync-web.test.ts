@@ -111,4 +111,11 @@ test('share from the Devices screen, Sync now, and settle a conflict with Keep t
   await onB.waitFor();
   await onB.getByText('/Shares/Clinic plans', { exact: true }).waitFor();
   await screenshot(pageB, 'devices-share-renamed');
+
+  // The member trashes its copy: the screen says the share is paused there.
+  const items = async (parent?: string) => (await b.call('GET', (parent ? `${API.items}?parent=${parent}` : API.items) as never)).body.items as { id: string; name: string }[];
+  const clinicOnB = (await items((await items()).find((i) => i.name === 'Shares')!.id)).find((i) => i.name === 'Clinic plans')!.id;
+  assert.equal((await b.call('DELETE', API.item, undefined, clinicOnB)).status, 200);
+  await pageB.getByRole('button', { name: 'Sync now' }).click();
+  await onB.getByText(/Paused on this device: its folder is in the trash/).waitFor({ timeout: 30_000 });
 });

@@ -13,6 +13,9 @@
  * file under their conflict names (another item over the same object).
  *
  * Objects are named by wire ids in the index and by this vault's ids in the pool (objects.ts).
+ *
+ * `locate` finds the folder by its vault item (moved, renamed, paused while in the trash).
+ * Over 300 lines: scan, show and locate share the links, the change marks and the folder walk.
  */
 import { fileKeyFromBytes } from '../../crypto/age/index.ts';
 import { ElohimError, isElohimError } from '../../errors.ts';
@@ -109,16 +112,27 @@ export function createBridge(deps: BridgeDeps) {
 
   /**
    * The folder the share is shown in, found by its item: a folder moved or renamed in the vault
-   * stays shared, and where it went is recorded. Only when it has none yet, or it is gone (in
-   * the trash, say), is it made again at the path last seen, whose files it then shows: trashing
-   * a shared folder empties the share, as deleting its files one by one would.
+   * stays shared, and where it went is recorded. Undefined when the share is **paused** here:
+   * its folder is in the trash (or was purged) and no folder stands at its last path; nothing is
+   * scanned or shown then. Why not read a missing folder as every file deleted: one device's
+   * trash (or a member's way of leaving) would have trashed the files on every device. Restored
+   * from the trash, the folder resumes as it was; a folder made at its last path takes its place,
+   * filled again from the index (its links to the old items are dropped, so nothing reads as
+   * deleted). Made at its path when it has no folder yet (a share just received).
    */
-  function locate(state: ShareState): string | null {
+  function locate(state: ShareState): string | null | undefined {
     const found = liveFolder(state.item);
     if (found !== undefined) {
       const renamed = followName(state, found);
       if (renamed.path !== state.folder || renamed.label !== state.label) store.placeShare(state, renamed.path, found.id, renamed.label);
       return found.id;
+    }
+    if (state.item !== null) {
+      const there = existingFolder(vault, folderNames(state.folder));
+      if (there === undefined || there === null) return undefined;
+      store.setLocal(state, [...state.local.keys()].map((key) => ({ key, link: null })));
+      store.placeShare(state, state.folder, there);
+      return there;
     }
     const id = ensureFolder(vault, folderNames(state.folder));
     // On a receiving device the folder was named after the share (service.ts folderFor): its
@@ -149,6 +163,12 @@ export function createBridge(deps: BridgeDeps) {
 
   /** Where the share is shown now, without changing anything (summaries). */
   const folderOf = (state: ShareState): string => liveFolder(state.item)?.path ?? state.folder;
+  /** Whether the share is paused here (its folder in the trash or gone, none at its last path). */
+  const paused = (state: ShareState): boolean => {
+    if (state.item === null || liveFolder(state.item) !== undefined) return false;
+    const there = existingFolder(vault, folderNames(state.folder));
+    return there === undefined || there === null;
+  };
 
   /** A vault file as a share object: the object it is stored as, under its wire id, and its file key. */
   function shareable(id: string): { obj: string; fileKey: string; size: number; sha256: string } {
@@ -194,6 +214,7 @@ export function createBridge(deps: BridgeDeps) {
     const me = memberOf(state, signer.tag);
     if (me === undefined || me.role === 'ro') return 0;
     const root = locate(state);
+    if (root === undefined) return 0; // paused
     const files = walk(vault, root);
     const byItem = new Map<string, [string, LocalLink]>();
     for (const [key, link] of state.local) byItem.set(link.item, [key, link]);
@@ -282,6 +303,7 @@ export function createBridge(deps: BridgeDeps) {
 
   async function show(state: ShareState): Promise<{ changed: number; pending: number; untouched: boolean }> {
     const root = locate(state); // before the mark below: a move found here is not a version arriving
+    if (root === undefined) return { changed: 0, pending: 0, untouched: true }; // paused
     const before = store.generation;
     const base = folderNames(state.folder);
     const view = viewOf(state.index, deviceName(state));
@@ -389,7 +411,7 @@ export function createBridge(deps: BridgeDeps) {
     return 1;
   }
 
-  return { scan, materialize, settle, version, deviceName, locate, folderOf };
+  return { scan, materialize, settle, version, deviceName, locate, folderOf, paused };
 }
 
 export type Bridge = ReturnType<typeof createBridge>;

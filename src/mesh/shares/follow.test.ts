@@ -87,15 +87,41 @@ test('a shared folder moved and renamed in the vault stays shared and keeps sync
   assert.equal(a.shares.list().length, 1);
 });
 
-test('a shared folder moved to the trash deletes its files for every member, into each device\'s trash', async (t) => {
+test('a shared folder moved to the trash pauses the share on that device only: nothing is deleted elsewhere; restored, it resumes; a folder made in its place is filled again', async (t) => {
   const { a, b } = await pair(t);
   await putAt(a.tv.vault, '/Team/plan.txt', 'v1');
-  await a.shares.share('/Team', ['Phone']);
+  await putAt(a.tv.vault, '/Team/notes.md', 'notes');
+  const { id } = await a.shares.share('/Team', ['Phone']);
   await a.shares.sync();
+
+  // The member trashes its copy (as one might to leave the share): the owner loses nothing.
+  const trashed = b.tv.vault.trash(b.tv.vault.resolve('/Shares/Team')!);
+  await b.shares.sync();
+  await a.shares.sync();
+  assert.deepEqual(files(a, '/Team'), ['notes.md', 'plan.txt']);
+  assert.equal(a.tv.vault.trashList().length, 0, 'nothing trashed on the owner');
+  assert.equal(b.shares.get(id).paused, true);
+  assert.equal(exists(b, '/Shares/Team'), false, 'not made again while paused');
+  // Edits meanwhile still reach it once the folder is restored from the trash.
+  await putAt(a.tv.vault, '/Team/plan.txt', 'v2 while paused', { replace: true });
+  await a.shares.sync();
+  b.tv.vault.restore(trashed.id);
+  await b.shares.sync();
+  assert.equal(b.shares.get(id).paused, false);
+  assert.deepEqual(files(b, '/Shares/Team'), ['notes.md', 'plan.txt']);
+  assert.equal((await readAt(b.tv.vault, '/Shares/Team/plan.txt')).toString(), 'v2 while paused');
+
+  // The owner trashes its folder and makes a new one in its place: filled again, nothing deleted.
   a.tv.vault.trash(a.tv.vault.resolve('/Team')!);
   await a.shares.sync();
-  assert.deepEqual(files(b, '/Shares/Team'), []);
-  assert.ok(b.tv.vault.trashList().some((x) => x.name === 'plan.txt'), 'in the phone\'s trash');
+  assert.equal(a.shares.get(id).paused, true);
+  assert.deepEqual(files(b, '/Shares/Team'), ['notes.md', 'plan.txt'], 'nothing deleted on the member');
+  a.tv.vault.mkdir(null, 'Team');
+  await a.shares.sync();
+  assert.equal(a.shares.get(id).paused, false);
+  assert.deepEqual(files(a, '/Team'), ['notes.md', 'plan.txt']);
+  assert.equal((await readAt(a.tv.vault, '/Team/plan.txt')).toString(), 'v2 while paused');
+  assert.deepEqual(files(b, '/Shares/Team'), ['notes.md', 'plan.txt']);
 });
 
 test('the owner renames a share: members take the name at their next sync and their /Shares folder follows; anyone else, or a bad name, is refused with nothing changed', async (t) => {

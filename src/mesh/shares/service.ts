@@ -70,6 +70,8 @@ export interface ShareSummary {
   files: number;
   conflicts: number;
   pending: number;
+  /** its folder is in this vault's trash (or gone): nothing is scanned or shown here until it is back */
+  paused: boolean;
 }
 
 export type SyncEvent =
@@ -383,6 +385,7 @@ export function createShareService(deps: ShareServiceDeps) {
       members: state.record.members.map((m) => ({ deviceId: m.peer, name: m.name, role: m.role })),
       files: view.length,
       conflicts: conflictsOf(state.index).length,
+      paused: bridge.paused(state),
       pending: ((shown) => view.filter((i) => !shown.has(versionKey(i.version))).length)(new Set([...state.local.values()].map((l) => l.version))),
     };
   }

@@ -27,6 +27,7 @@ const share = {
     files: { type: 'integer' },
     conflicts: { type: 'integer' },
     pending: { type: 'integer' },
+    paused: { type: 'boolean', description: "its folder is in this vault's trash: nothing is scanned or shown here until it is restored" },
   },
 } as const;
 

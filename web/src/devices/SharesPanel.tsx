@@ -36,6 +36,7 @@ const t = makeT({
   renameHelp: 'Members see the new name at their next sync; their folder of it follows.',
   save: 'Save',
   cancel: 'Cancel',
+  paused: 'Paused on this device: its folder is in the trash. Restore it (or make a folder at {folder}) to resume; the other devices are not affected.',
 });
 
 interface Share {
@@ -48,6 +49,7 @@ interface Share {
   files: number;
   conflicts: number;
   pending: number;
+  paused: boolean;
 }
 
 interface Conflict {
@@ -183,6 +185,7 @@ export function SharesPanel({ peers }: { peers: PairedDevice[] }) {
             {s.name} <span className="muted mono">{s.folder}</span>
           </h3>
           {s.role === 'owner' && <RenameShare share={s} busy={busy} onRename={(name) => act(() => sharesApi.rename(s.id, name))} />}
+          {s.paused && <p className="muted">{t('paused', { folder: s.folder })}</p>}
           <p className="muted">
             {t('files', { n: s.files })}
             {s.pending > 0 && ` · ${t('pending', { n: s.pending })}`}
