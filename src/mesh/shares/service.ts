@@ -89,7 +89,7 @@ export function createShareService(deps: ShareServiceDeps) {
     if (mesh.deviceId === null) throw new ElohimError('MESH_OFF');
     return mesh.deviceId;
   };
-  const engine = createEngine({
+  const inner = createEngine({
     store,
     signer,
     deviceName: deps.deviceName(),
@@ -100,6 +100,15 @@ export function createShareService(deps: ShareServiceDeps) {
     folderForNewShare: (name) => folderFor(name),
     clock: deps.clock,
   });
+  // In a folder with a deniable store (no staging) nothing is received: the refusal is a
+  // SYNC_REJECTED, so the session tells the other device why (a bare INVALID_INPUT ended the
+  // stream, and the device that shared saw only a connection closed).
+  const engine: typeof inner = deps.staging !== null ? inner : {
+    ...inner,
+    receiveChunk: (...args) => inner.receiveChunk(...args).catch((err: unknown) => {
+      throw isElohimError(err, 'INVALID_INPUT') && err.message === NO_SHARES_IN_STORE ? new ElohimError('SYNC_REJECTED', NO_SHARES_IN_STORE) : err;
+    }),
+  };
   /**
    * Where a share received from another device is shown: /Shares/<its name>, the name checked by
    * the vault's rule (another device chose it) and made unique among the shares here.
@@ -328,6 +337,9 @@ export function createShareService(deps: ShareServiceDeps) {
       peers.add(p.deviceId);
     }
     const results: { peer: string; ok: boolean; versions?: number; objects?: number; bytes?: number; error?: string; message?: string }[] = [];
+    // A refused sync (something a device sent failed its check, or it refused ours) does not hold
+    // up the other devices: they sync, what arrived is shown, and then the sync fails with it.
+    let rejected: unknown = null;
     for (const peer of peers) {
       try {
         const r = await syncPeer(peer, opts.signal);
@@ -335,7 +347,8 @@ export function createShareService(deps: ShareServiceDeps) {
         results.push({ peer, ok: true, versions: r.versions, objects: r.objects, bytes: r.bytes });
         emit({ type: 'peer-done', peer, versions: r.versions, objects: r.objects, bytes: r.bytes });
       } catch (err) {
-        if (isElohimError(err, 'SYNC_REJECTED') || opts.only !== undefined) throw err;
+        if (opts.only !== undefined) throw err;
+        if (isElohimError(err, 'SYNC_REJECTED')) rejected ??= err;
         // Our own errors say why in words written for the user; anything else may carry a path
         // or a library's detail, and says only that it failed.
         const code = isElohimError(err) ? err.code : 'INTERNAL';
@@ -345,6 +358,7 @@ export function createShareService(deps: ShareServiceDeps) {
       }
     }
     const shown = await showAll();
+    if (rejected !== null) throw rejected;
     emit({ type: 'done', ...shown });
     return { peers: results, ...shown };
   }
