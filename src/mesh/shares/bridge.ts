@@ -305,7 +305,8 @@ export function createBridge(deps: BridgeDeps) {
     const root = locate(state); // before the mark below: a move found here is not a version arriving
     if (root === undefined) return { changed: 0, pending: 0, untouched: true }; // paused
     const before = store.generation;
-    const base = folderNames(state.folder);
+    // The share folder's path as it is now, each time: the user may move it while files are shown.
+    const base = () => (root === null ? [] : folderNames(vault.item(root).path));
     const view = viewOf(state.index, deviceName(state));
     const keys = new Set(view.map((i) => i.key));
     const links: { key: string; link: LocalLink | null }[] = [];
@@ -325,7 +326,7 @@ export function createBridge(deps: BridgeDeps) {
       const c = item.version.content;
       if (link !== undefined && live(link.item) && link.sha256 === c.sha256) {
         // Same contents, new name or place: move it.
-        const parent = ensureFolder(vault, [...base, ...item.path.slice(0, -1)]);
+        const parent = ensureFolder(vault, [...base(), ...item.path.slice(0, -1)]);
         const info = vault.update(link.item, { name: item.path[item.path.length - 1]!, parent });
         links.push({ key: item.key, link: { item: info.id, version: vkey, vv: item.version.vv, sha256: c.sha256, path: item.path } });
         changed++;
@@ -363,7 +364,7 @@ export function createBridge(deps: BridgeDeps) {
       if (folder.length === 0 || parents.has(key)) continue;
       parents.add(key);
       try {
-        ensureFolder(vault, [...base, ...folder]);
+        ensureFolder(vault, [...base(), ...folder]);
       } catch (err) {
         if (!refused(err)) throw err;
       }

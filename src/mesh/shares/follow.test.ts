@@ -198,3 +198,44 @@ test('a rename travels in a bundle too: imported, the member takes the name and 
   assert.deepEqual([b.shares.get(id).name, b.shares.get(id).folder], ['Over USB', '/Shares/Over USB']);
   assert.deepEqual(files(b, '/Shares/Over USB'), ['plan.txt']);
 });
+
+test('a shared folder moved while a sync shows its files: what arrives goes into it where it is now', async (t) => {
+  const hub: MemoryHub = { devices: new Map() };
+  const all: TestDevice[] = [];
+  t.after(async () => {
+    for (const d of all) await d.close();
+  });
+  const a = await testDevice(hub, 'Laptop', all);
+  // The phone's shares look up objects while they show what arrived: the first such look-up after
+  // the session moves the folder, as a user might at that moment.
+  let armed = false;
+  let b: TestDevice | null = null;
+  b = await testDevice(hub, 'Phone', all, {
+    objects: (store) => ({
+      ...store,
+      ciphertext: {
+        ...store.ciphertext,
+        size: async (id) => {
+          if (armed && b !== null) {
+            armed = false;
+            const work = b.tv.vault.mkdir(null, 'Work');
+            b.tv.vault.update(b.tv.vault.resolve('/Shares/Team')!, { parent: work.id });
+          }
+          return store.ciphertext.size(id);
+        },
+      },
+    }),
+  });
+  await putAt(a.tv.vault, '/Team/top.txt', 'top');
+  await putAt(a.tv.vault, '/Team/sub/deep.txt', 'deep');
+  await b.shares.sync(); // the laptop learns the phone's key
+  await a.shares.share('/Team', ['Phone']);
+  const stop = b.shares.subscribe((e) => {
+    if (e.type === 'peer-done') armed = true;
+  });
+  await b.shares.sync();
+  stop();
+  assert.equal(armed, false, 'the folder was moved during the show');
+  assert.equal(exists(b, '/Shares/Team'), false, 'no folder made again at the old path');
+  assert.deepEqual(files(b, '/Work/Team'), ['sub/deep.txt', 'top.txt']);
+});

@@ -14,6 +14,7 @@ import { ElohimError } from '../../errors.ts';
 import { AUDIT_RECORD_KINDS, createAuditLog } from '../../audit/index.ts';
 import type { AuditLog, AuditRecord } from '../../audit/index.ts';
 import { createObjectStore } from '../../vault/index.ts';
+import type { ObjectStore } from '../../vault/index.ts';
 import { openTestVault } from '../../vault/testing.ts';
 import type { TestVault } from '../../vault/testing.ts';
 import type { Channel } from '../sync/frame.ts';
@@ -126,7 +127,7 @@ export interface TestDevice {
  * A device on the hub; `pq`: its age identity is the hybrid post-quantum type; `pool`: an
  * objects folder shared with other devices made with it (two vaults of one data folder).
  */
-export async function testDevice(hub: MemoryHub, name: string, all: TestDevice[], opts: { pq?: boolean; pool?: string; derive?: (label: string) => Buffer; clock?: () => number; noStaging?: boolean } = {}): Promise<TestDevice> {
+export async function testDevice(hub: MemoryHub, name: string, all: TestDevice[], opts: { pq?: boolean; pool?: string; derive?: (label: string) => Buffer; clock?: () => number; noStaging?: boolean; objects?: (store: ObjectStore) => ObjectStore } = {}): Promise<TestDevice> {
   // `clock`: the vault's (items' created/modified times), e.g. one that counts, to see commit order.
   const tv = await openTestVault({ pool: opts.pool, clock: opts.clock });
   // `derive`: the shares' keys as app.ts derives them from a vault key (holder.ts reads them so).
@@ -145,7 +146,8 @@ export async function testDevice(hub: MemoryHub, name: string, all: TestDevice[]
     audit,
     mesh,
     vault: tv.vault,
-    objects: createObjectStore({ root: opts.pool ?? join(tv.dir, 'objects'), hashers }),
+    // `objects`: a test's view of the store the service uses (to act at a given moment of a sync)
+    objects: (opts.objects ?? ((o) => o))(createObjectStore({ root: opts.pool ?? join(tv.dir, 'objects'), hashers })),
     store: openSyncStore(records),
     signingSeed: randomBytes(32),
     objectKey,
