@@ -4,14 +4,16 @@
  * on the member), `mesh rename` (bad input refused with a clear message and a
  * non-zero exit, nothing changed), the member taking the new name at its next sync with its
  * /Shares folder following, and the member refused when it tries to rename; the shared folder
- * trashed (paused, nothing deleted on the member) and restored.
+ * trashed (paused, nothing deleted on the member) and restored; a store-folder device added to a
+ * share (the device that shared is told too: src/mesh/shares/store-folder.test.ts, in memory).
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { API } from '../src/server/protocol.ts';
-import { initHome, removeTempDirs } from './helpers.ts';
+import { API, CSRF_HEADER } from '../src/server/protocol.ts';
+import { CHEAP_KDF, DECOY_PASSPHRASE, initHome, makeHome, PASSPHRASE, removeTempDirs } from './helpers.ts';
 import { startDevice } from './mesh-net-helpers.ts';
 import type { Device } from './mesh-net-helpers.ts';
 
@@ -88,4 +90,29 @@ test('the owner moves the shared folder with mv and renames the share from the C
   const [entry] = JSON.parse((await t.ok(['trash', 'ls', '--json'])).stdout.toString()) as { id: string }[];
   await t.ok(['trash', 'restore', entry!.id]);
   assert.doesNotMatch((await t.ok(['mesh', 'shares'])).stdout.toString(), /paused/);
+});
+
+test('a device in a folder with a deniable store, added to a share by another: its sync says why per device and fails, nothing staged outside the store', { timeout: 180_000 }, async () => {
+  const server = await startDevice('sharer');
+  devices.push(server);
+  const t = await makeHome();
+  await t.ok(['init', ...CHEAP_KDF, '--decoy', '--reserve', '16M'], { env: { ELOHIM_DECOY_PASSPHRASE: DECOY_PASSPHRASE } });
+  await t.ok(['mesh', 'on', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0']);
+  await t.ok(['mesh', 'pair', (await server.call('POST', API.meshCode, {})).body.code as string]);
+  const storeId = JSON.parse((await t.ok(['mesh', 'status', '--json'])).stdout.toString()).deviceId as string;
+  await t.ok(['mesh', 'sync']); // each learns the other's signing key
+  const folder = (await server.call('POST', API.folders, { parent: null, name: 'Team' })).body.item.id as string;
+  const login = await fetch(server.url + API.session, { method: 'POST', headers: { 'content-type': 'application/json', [CSRF_HEADER]: 'test' }, body: JSON.stringify({ passphrase: PASSPHRASE }) });
+  const headers = { cookie: login.headers.get('set-cookie')!.split(';')[0]!, [CSRF_HEADER]: ((await login.json()) as { csrfToken: string }).csrfToken };
+  const put = await fetch(`${server.url}${API.files}?parent=${folder}&name=plan.txt`, { method: 'PUT', headers: { ...headers, 'content-type': 'application/octet-stream' }, body: 'a plan' });
+  assert.equal(put.status, 201);
+  const shared = await server.call('POST', API.meshShares, { path: '/Team', with: [storeId] });
+  assert.equal(shared.status, 201, JSON.stringify(shared.body));
+  // The store device's sync: the device line says why, and the command fails (SYNC_REJECTED, exit 6).
+  const r = await t.run(['mesh', 'sync']);
+  assert.equal(r.code, 6, r.stderr.toString());
+  const why = /shared folders are not supported in a folder with a deniable store yet/;
+  assert.match(r.stdout.toString(), new RegExp(`${server.deviceId}: not synced: .*${why.source}`));
+  assert.match(r.stderr.toString(), why);
+  assert.equal(existsSync(join(t.home, 'objects')), false, 'nothing staged outside the store');
 });

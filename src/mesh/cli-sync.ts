@@ -85,20 +85,28 @@ export function addSyncCommands(mesh: Command): void {
     .action(async (flags: { device?: string; json?: boolean }, cmd: Command) => {
       await withVault(flagsOf(cmd), async (ws) => {
         await ws.mesh.start();
+        // Each device's outcome as it comes (so a sync that fails at its end, a device having
+        // refused what it was sent, still says how the others went).
+        let line = false;
         const stop = flags.json
           ? () => {}
           : ws.shares.subscribe((e) => {
               if (e.type === 'progress' && process.stderr.isTTY) {
                 const p = e.progress;
                 process.stderr.write(`\r${p.objects}/${p.totalObjects} objects, ${(p.bytes / 1048576).toFixed(1)} MiB`);
+                line = true;
+                return;
               }
+              if (e.type !== 'peer-done' && e.type !== 'peer-failed') return;
+              if (line) process.stderr.write('\n');
+              line = false;
+              out(e.type === 'peer-done' ? `${e.peer}: ${e.versions} changes, ${e.objects} objects, ${e.bytes} bytes\n` : `${e.peer}: not synced: ${e.message} (${e.code})\n`);
             });
         try {
           const r = await ws.shares.sync({ only: flags.device });
           if (flags.json) out(`${JSON.stringify(r)}\n`);
           else {
-            if (process.stderr.isTTY) process.stderr.write('\n');
-            for (const p of r.peers) out(p.ok ? `${p.peer}: ${p.versions} changes, ${p.objects} objects, ${p.bytes} bytes\n` : `${p.peer}: not synced: ${p.message} (${p.error})\n`);
+            if (line) process.stderr.write('\n');
             out(`${r.changed} files updated here${r.pending ? `, ${r.pending} waiting for their contents` : ''}\n`);
           }
         } finally {
