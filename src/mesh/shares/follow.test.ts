@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import test from 'node:test';
 import { putAt, readAt } from '../../vault/testing.ts';
+import { decodeMessage } from '../sync/frame.ts';
 import { canonical, renameShareRecord } from './keys.ts';
 import type { ShareRecord } from './keys.ts';
 import { openSyncStore } from './store.ts';
@@ -238,4 +239,24 @@ test('a shared folder moved while a sync shows its files: what arrives goes into
   assert.equal(armed, false, 'the folder was moved during the show');
   assert.equal(exists(b, '/Shares/Team'), false, 'no folder made again at the old path');
   assert.deepEqual(files(b, '/Work/Team'), ['sub/deep.txt', 'top.txt']);
+});
+
+test('a member removed while a transfer to it was cut short: later syncs both ways succeed, and it gets nothing more', async (t) => {
+  const { hub, a, b } = await pair(t);
+  await putAt(a.tv.vault, '/Team/big.bin', randomBytes(3 * 1024 * 1024));
+  const { id } = await a.shares.share('/Team', ['Phone']);
+  let chunks = 0;
+  hub.tap = (_from, _to, msg) => {
+    if (decodeMessage(msg).head.t === 'chunk' && ++chunks === 1) throw new Error('cable pulled');
+    return msg;
+  };
+  await assert.rejects(a.shares.sync({ only: 'Phone' }));
+  hub.tap = undefined;
+  a.shares.removeMember(id, 'Phone');
+  await putAt(a.tv.vault, '/Team/after.txt', 'written after the removal');
+  // Bounded: the removed device's own sync waited forever for what it asked.
+  const bounded = <T>(p: Promise<T>) => Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the sync did not end')), 10_000).unref())]);
+  for (const d of [a, b, a]) assert.ok((await bounded(d.shares.sync())).peers.every((p) => p.ok), `${d.name} synced`);
+  assert.equal(b.shares.get(id).epoch, 1, 'the removed device never gets the new key');
+  assert.deepEqual(files(b, '/Shares/Team'), []);
 });

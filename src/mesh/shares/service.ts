@@ -103,9 +103,25 @@ export function createShareService(deps: ShareServiceDeps) {
   // In a folder with a deniable store (no staging) nothing is received: the refusal is a
   // SYNC_REJECTED, so the session tells the other device why (a bare INVALID_INPUT ended the
   // stream, and the device that shared saw only a connection closed).
-  const engine: typeof inner = deps.staging !== null ? inner : {
+  const engine: typeof inner = {
     ...inner,
-    receiveChunk: (...args) => inner.receiveChunk(...args).catch((err: unknown) => {
+    /**
+     * Objects asked for in a share the asking device is not in are answered `missing`, as those
+     * its index does not name: a device removed from a share is not told of it (its hello lists
+     * current members' shares only), so one that still lacked files kept asking, and the refusal
+     * (SYNC_REJECTED) failed every sync with it and left the one it started waiting forever. It
+     * is served nothing either way. Malformed requests still go to the engine, which refuses them.
+     */
+    async *serveAll(list, allowed) {
+      const served: typeof list[number][] = [];
+      for (const w of list) {
+        const wellFormed = w !== null && typeof w === 'object' && typeof w.share === 'string' && /^[0-9a-f]{32}$/.test(String(w.obj)) && Number.isSafeInteger(w.offset) && w.offset >= 0;
+        if (wellFormed && !allowed(w.share)) yield { head: { t: 'missing', obj: w.obj } };
+        else served.push(w);
+      }
+      yield* inner.serveAll(served, allowed);
+    },
+    receiveChunk: deps.staging !== null ? inner.receiveChunk : (...args) => inner.receiveChunk(...args).catch((err: unknown) => {
       throw isElohimError(err, 'INVALID_INPUT') && err.message === NO_SHARES_IN_STORE ? new ElohimError('SYNC_REJECTED', NO_SHARES_IN_STORE) : err;
     }),
   };

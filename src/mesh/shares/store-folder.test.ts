@@ -12,7 +12,7 @@ import { putAt, readAt } from '../../vault/testing.ts';
 import { testDevice } from './testing.ts';
 import type { MemoryHub, TestDevice } from './testing.ts';
 
-test('a store folder refuses to share, and when another device adds it, both sides are told why while the other members sync on', async (t) => {
+test('a store folder refuses to share, and when another device adds it, both sides are told why while the other members sync on, until it is removed', async (t) => {
   const hub: MemoryHub = { devices: new Map() };
   const all: TestDevice[] = [];
   const a = await testDevice(hub, 'Laptop', all);
@@ -41,4 +41,9 @@ test('a store folder refuses to share, and when another device adds it, both sid
   stop();
   assert.ok(failed.length > 0 && failed.every((m) => why.test(m)), failed.join(' | '));
   assert.equal(existsSync(join(store.tv.dir, 'objects', 'tmp', 'mesh')), false, 'nothing staged outside the store');
+
+  // Removed from the share, it asks in vain and nothing fails any more, on either side.
+  a.shares.removeMember(a.shares.list()[0]!.id, 'Store');
+  assert.ok((await a.shares.sync()).peers.every((p) => p.ok));
+  assert.ok((await store.shares.sync()).peers.every((p) => p.ok));
 });
