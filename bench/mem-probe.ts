@@ -9,7 +9,8 @@
 import { writeFileSync } from 'node:fs';
 import v8 from 'node:v8';
 
-const out = process.env.MEM_PROBE_OUT;
+// MEM_PROBE_OUT may hold %p (the process id), for several processes at once (bench:sync's two devices).
+const out = process.env.MEM_PROBE_OUT?.replace('%p', String(process.pid));
 if (out) {
   const MiB = 1024 * 1024;
   const notes: string[] = [];
@@ -35,10 +36,15 @@ if (out) {
   setInterval(() => {
     note();
     if (sites === null) return;
-    const live = [...sites.live.values()].reduce((n, x) => n + x, 0);
+    const bySite = sites.live();
+    const live = [...bySite.values()].reduce((n, x) => n + x, 0);
     const top = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([k, v]) => [k, v / MiB] as [string, number]);
-    if (worst === null || live > worst.live * MiB) worst = { t: Date.now(), live: live / MiB, top: top(sites.live), made: top(sites.made) };
+    if (worst === null || live > worst.live * MiB) worst = { t: Date.now(), live: live / MiB, top: top(bySite), made: top(sites.made) };
   }, Number(process.env.MEM_PROBE_MS ?? 50)).unref();
+  // A server stopped by a signal may never run 'exit' handlers: MEM_PROBE_FLUSH_MS writes the notes so far
+  // that often (no signal handler is added: it would change how the process ends).
+  const flushMs = Number(process.env.MEM_PROBE_FLUSH_MS ?? 0);
+  if (flushMs > 0) setInterval(() => writeFileSync(out, notes.join('\n') + '\n'), flushMs).unref();
   process.on('exit', () => {
     note();
     if (worst !== null && sites !== null) worst.made = [...sites.made].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([k, v]) => [k, v / MiB]);
@@ -49,27 +55,35 @@ if (out) {
 
 /**
  * MEM_PROBE_SITES=N: Buffers of N bytes and more that own their memory (not slices of Node's
- * pool), by the code that asked for them (Buffer.alloc, allocUnsafe and allocUnsafeSlow, which
- * Buffer.concat and Node's fs streams call): bytes made in all, and bytes not yet collected
- * (counted down when V8 collects the ArrayBuffer). Investigation only: it wraps Buffer's methods.
+ * pool), by the code that asked for them (Buffer.alloc, allocUnsafe, allocUnsafeSlow, concat and
+ * copyBytesFrom; the first three are what
+ * Node's fs streams call): bytes made in all, and bytes still held in memory (neither collected
+ * by V8 nor detached). Investigation only: it wraps Buffer's methods and holds a WeakRef to each.
  */
-function trackBufferSites(min: number): { live: Map<string, number>; made: Map<string, number> } {
-  const live = new Map<string, number>();
+function trackBufferSites(min: number): { live: () => Map<string, number>; made: Map<string, number> } {
+  const refs = new Map<WeakRef<ArrayBuffer>, [string, number]>();
   const made = new Map<string, number>();
-  const gone = new FinalizationRegistry<[string, number]>(([site, n]) => live.set(site, live.get(site)! - n));
-  for (const name of ['alloc', 'allocUnsafe', 'allocUnsafeSlow'] as const) {
+  for (const name of ['alloc', 'allocUnsafe', 'allocUnsafeSlow', 'concat', 'copyBytesFrom'] as const) {
     const original = Buffer[name] as (...args: unknown[]) => Buffer;
     (Buffer as unknown as Record<string, unknown>)[name] = function (this: unknown, ...args: unknown[]) {
       const b = original.apply(this, args);
       if (b.byteLength >= min && b.buffer.byteLength === b.byteLength) {
         const frames = (new Error().stack ?? '').split('\n').slice(2).filter((l) => !l.includes('mem-probe') && !l.includes('node:internal/process/task_queues'));
         const site = `${name} ≤${2 ** Math.ceil(Math.log2(b.byteLength)) / 1024} KiB ${frames.slice(0, 4).map((l) => l.trim().replace(/^at /, '').replace('file:///work/main/', '')).join(' < ')}`;
-        live.set(site, (live.get(site) ?? 0) + b.byteLength);
         made.set(site, (made.get(site) ?? 0) + b.byteLength);
-        gone.register(b.buffer, [site, b.byteLength]);
+        refs.set(new WeakRef(b.buffer as ArrayBuffer), [site, b.byteLength]);
       }
       return b;
     };
   }
+  const live = () => {
+    const out = new Map<string, number>();
+    for (const [ref, [site, n]] of refs) {
+      const ab = ref.deref();
+      if (ab === undefined) refs.delete(ref);
+      else if (!ab.detached) out.set(site, (out.get(site) ?? 0) + n);
+    }
+    return out;
+  };
   return { live, made };
 }

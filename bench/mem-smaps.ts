@@ -173,7 +173,7 @@ async function main(): Promise<void> {
     );
   }
   if (sites !== null) {
-    process.stdout.write(`  Buffers (≥ MEM_PROBE_SITES bytes) still uncollected, at their most (${sites.live.toFixed(1)} MiB, ${((sites.t - started) / 1000).toFixed(1)} s), by where they were made:\n`);
+    process.stdout.write(`  Buffers (≥ MEM_PROBE_SITES bytes) still in memory, at their most (${sites.live.toFixed(1)} MiB, ${((sites.t - started) / 1000).toFixed(1)} s), by where they were made:\n`);
     for (const [site, mib] of sites.top) process.stdout.write(`    ${mib.toFixed(1).padStart(6)} MiB  ${site}\n`);
     process.stdout.write(`  and made over the whole run:\n`);
     for (const [site, mib] of sites.made) process.stdout.write(`    ${mib.toFixed(1).padStart(6)} MiB  ${site}\n`);
