@@ -6,7 +6,9 @@
  * asked for and sends `fin` after its own `served`. A side is finished when it has received the
  * other's `fin` (nothing comes after it) and its own sends are done: the channel is then at a
  * message boundary, so a pooled stream can be reused. Chunks are acknowledged (`ack`: bytes taken,
- * several chunks' at once), and a sender keeps at most WINDOW bytes unacknowledged.
+ * several chunks' at once), and a sender keeps at most WINDOW bytes unacknowledged. A side that
+ * fails (it refuses what came, or cannot go on: a read error while serving) sends `rejected` with
+ * why and ends at once, whatever it was waiting for; the other side ends on reading it.
  */
 import { ElohimError, isElohimError } from '../../errors.ts';
 import { decodeMessage, encodeMessage } from './frame.ts';
@@ -82,8 +84,9 @@ export async function runSession(
   } catch (err) {
     // What was received and checked is kept (the next sync need not ask for it again).
     await batch?.commit().catch(() => batch.abort().catch(() => {}));
-    // Tell the other side why, so it does not report a mere closed connection.
-    if (isElohimError(err, 'SYNC_REJECTED')) await send({ head: { t: 'rejected', message: err.message } }).catch(() => {});
+    // Tell the other side why, so it does not report a mere closed connection (or wait on).
+    const told = toldOf(err);
+    if (told !== null) await send({ head: told }).catch(() => {});
     throw err;
   }
   try {
@@ -93,6 +96,21 @@ export async function runSession(
     throw err;
   }
   return result;
+}
+
+/**
+ * What this side tells the other when it fails: `rejected` with the reason. A refusal
+ * (SYNC_REJECTED) says what was refused; any other failure of ours (a read error while serving,
+ * a full disk) is marked `failed`, so the other side reports that this one stopped, not that it
+ * refused, and carries our own words only (a library's or the system's message may hold a
+ * path). Nothing is said when the stream ended or the session was aborted: there is nobody to
+ * tell, or the abort is the caller's own doing and closes the stream.
+ */
+function toldOf(err: unknown): Message['head'] | null {
+  if (isElohimError(err, 'SYNC_REJECTED')) return { t: 'rejected', message: err.message };
+  if (isElohimError(err, 'MESH_STREAM_CLOSED') || (err as Error | null)?.name === 'AbortError') return null;
+  const words = isElohimError(err) && err.code !== 'INTERNAL' ? err.message : 'an error on that device';
+  return { t: 'rejected', failed: true, message: words };
 }
 
 async function exchange(
@@ -160,7 +178,7 @@ async function exchange(
       () => void (committing = null),
       (err) => {
         committing = null;
-        failure ??= err;
+        fail(err);
       },
     );
   };
@@ -169,17 +187,33 @@ async function exchange(
   const received = new Set<string>();
   let theirFin = false;
   let failure: unknown = null;
+  // A failure outside the reading loop (the sending chain, a write, a commit) must end the
+  // session at once: the loop may be waiting for a message that never comes (the other side
+  // waits for our `served`, which the failed chain will not send), so it is woken, not left to
+  // find the failure at its next message.
+  // (One waiter per read, dropped when it settles: racing every read against one shared
+  // promise would keep a reaction per message until the session ends.)
+  let wake: ((err: unknown) => void) | null = null;
+  const next = () =>
+    new Promise<Message>((resolve, reject) => {
+      wake = reject;
+      receive().then(resolve, reject);
+    }).finally(() => (wake = null));
+  const fail = (err: unknown) => {
+    failure ??= err;
+    wake?.(failure);
+  };
   // A send that failed because the stream closed shows up as the end of what we read, after
   // whatever the other side said before closing (it may have said why: `rejected`).
   const keep = (err: unknown) => {
-    if (!isElohimError(err, 'MESH_STREAM_CLOSED')) failure ??= err;
+    if (!isElohimError(err, 'MESH_STREAM_CLOSED')) fail(err);
   };
   sending.catch(keep);
 
   try {
     while (!theirFin) {
       if (failure !== null) throw failure;
-      const m = await receive();
+      const m = await next();
       switch (m.head.t) {
         case 'versions':
           progress.versions += engine.applyVersions(m, peer);
@@ -234,7 +268,7 @@ async function exchange(
               () => void writing.delete(task),
               (err) => {
                 writing.delete(task);
-                failure ??= err;
+                fail(err);
               },
             );
             writing.add(task);
@@ -269,6 +303,7 @@ async function exchange(
           theirFin = true;
           break;
         case 'rejected':
+          if (m.head.failed === true) throw new ElohimError('SYNC_REJECTED', `the other device stopped the sync: ${String(m.head.message).slice(0, 200)}`);
           throw new ElohimError('SYNC_REJECTED', `the other device refused what this device sent: ${String(m.head.message).slice(0, 200)}`);
         default:
           await opts.onExtra?.(m, peer);
