@@ -5,7 +5,8 @@
  * non-zero exit, nothing changed), the member taking the new name at its next sync with its
  * /Shares folder following, and the member refused when it tries to rename; the shared folder
  * trashed (paused, nothing deleted on the member) and restored; a store-folder device added to a
- * share (the device that shared is told too: src/mesh/shares/store-folder.test.ts, in memory).
+ * share (the device that shared is told too: src/mesh/shares/store-folder.test.ts, in memory),
+ * then removed from it: told, it syncs again and says so.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -114,5 +115,16 @@ test('a device in a folder with a deniable store, added to a share by another: i
   const why = /shared folders are not supported in a folder with a deniable store yet/;
   assert.match(r.stdout.toString(), new RegExp(`${server.deviceId}: not synced: .*${why.source}`));
   assert.match(r.stderr.toString(), why);
+  assert.equal(existsSync(join(t.home, 'objects')), false, 'nothing staged outside the store');
+
+  // The sharer removes it: told at its next sync (the record that shut it out), the store device
+  // syncs again without failing, and says it was removed.
+  const removed = await server.call('POST', API.meshShareRemove, { device: storeId }, shared.body.id);
+  assert.equal(removed.status, 200, JSON.stringify(removed.body));
+  const again = await t.run(['mesh', 'sync']);
+  assert.equal(again.code, 0, again.stderr.toString());
+  const listed = JSON.parse((await t.ok(['mesh', 'shares', '--json'])).stdout.toString()) as { id: string; removed: boolean; epoch: number }[];
+  assert.deepEqual(listed.map((x) => [x.id, x.removed, x.epoch]), [[shared.body.id, true, 2]]);
+  assert.match((await t.ok(['mesh', 'shares'])).stdout.toString(), /removed from this share: what this device had stays here/);
   assert.equal(existsSync(join(t.home, 'objects')), false, 'nothing staged outside the store');
 });

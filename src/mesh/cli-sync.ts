@@ -17,6 +17,7 @@ const out = (s: string) => process.stdout.write(s);
 
 function printShare(s: ShareSummary): void {
   out(`${s.id.slice(0, 12)}  ${s.name}  ${s.folder || '(not shown)'}  ${s.role}  ${s.files} files` + `${s.conflicts ? `  ${s.conflicts} conflicts` : ''}${s.pending ? `  ${s.pending} waiting` : ''}\n`);
+  if (s.removed) out(`    removed from this share: what this device had stays here, nothing new comes or goes\n`);
   if (s.paused) out(`    paused here: its folder is in the trash (restore it, or make a folder at ${s.folder}, to resume)\n`);
   for (const m of s.members) out(`    ${m.role.padEnd(5)} ${m.name}  ${m.deviceId}\n`);
 }

@@ -72,6 +72,8 @@ export interface ShareSummary {
   pending: number;
   /** its folder is in this vault's trash (or gone): nothing is scanned or shown here until it is back */
   paused: boolean;
+  /** this device was removed from the share: it keeps what it had, and gets and sends nothing more */
+  removed: boolean;
 }
 
 export type SyncEvent =
@@ -103,25 +105,9 @@ export function createShareService(deps: ShareServiceDeps) {
   // In a folder with a deniable store (no staging) nothing is received: the refusal is a
   // SYNC_REJECTED, so the session tells the other device why (a bare INVALID_INPUT ended the
   // stream, and the device that shared saw only a connection closed).
-  const engine: typeof inner = {
+  const engine: typeof inner = deps.staging !== null ? inner : {
     ...inner,
-    /**
-     * Objects asked for in a share the asking device is not in are answered `missing`, as those
-     * its index does not name: a device removed from a share is not told of it (its hello lists
-     * current members' shares only), so one that still lacked files kept asking, and the refusal
-     * (SYNC_REJECTED) failed every sync with it and left the one it started waiting forever. It
-     * is served nothing either way. Malformed requests still go to the engine, which refuses them.
-     */
-    async *serveAll(list, allowed) {
-      const served: typeof list[number][] = [];
-      for (const w of list) {
-        const wellFormed = w !== null && typeof w === 'object' && typeof w.share === 'string' && /^[0-9a-f]{32}$/.test(String(w.obj)) && Number.isSafeInteger(w.offset) && w.offset >= 0;
-        if (wellFormed && !allowed(w.share)) yield { head: { t: 'missing', obj: w.obj } };
-        else served.push(w);
-      }
-      yield* inner.serveAll(served, allowed);
-    },
-    receiveChunk: deps.staging !== null ? inner.receiveChunk : (...args) => inner.receiveChunk(...args).catch((err: unknown) => {
+    receiveChunk: (...args) => inner.receiveChunk(...args).catch((err: unknown) => {
       throw isElohimError(err, 'INVALID_INPUT') && err.message === NO_SHARES_IN_STORE ? new ElohimError('SYNC_REJECTED', NO_SHARES_IN_STORE) : err;
     }),
   };
@@ -416,6 +402,7 @@ export function createShareService(deps: ShareServiceDeps) {
       files: view.length,
       conflicts: conflictsOf(state.index).length,
       paused: bridge.paused(state),
+      removed: memberOf(state, signer.tag) === undefined,
       pending: ((shown) => view.filter((i) => !shown.has(versionKey(i.version))).length)(new Set([...state.local.values()].map((l) => l.version))),
     };
   }
@@ -431,7 +418,9 @@ export function createShareService(deps: ShareServiceDeps) {
   /** Settles a conflict: keep both (the copy becomes a file of its own), keep mine, or keep theirs. */
   async function resolve(id: string, entry: string, choice: 'both' | 'mine' | 'theirs') {
     const state = stateOf(id);
-    if (memberOf(state, signer.tag)?.role === 'ro') throw new ElohimError('SHARE_READ_ONLY');
+    const me = memberOf(state, signer.tag);
+    if (me === undefined) throw new ElohimError('SHARE_READ_ONLY', 'this device was removed from the share');
+    if (me.role === 'ro') throw new ElohimError('SHARE_READ_ONLY');
     const live = conflictsOf(state.index).find((c) => c.entry === entry)?.versions;
     if (live === undefined) throw new ElohimError('ITEM_NOT_FOUND', 'no conflict on that entry');
     const view = viewOf(state.index, bridge.deviceName(state));

@@ -42,8 +42,10 @@ test('a store folder refuses to share, and when another device adds it, both sid
   assert.ok(failed.length > 0 && failed.every((m) => why.test(m)), failed.join(' | '));
   assert.equal(existsSync(join(store.tv.dir, 'objects', 'tmp', 'mesh')), false, 'nothing staged outside the store');
 
-  // Removed from the share, it asks in vain and nothing fails any more, on either side.
-  a.shares.removeMember(a.shares.list()[0]!.id, 'Store');
+  // Removed from the share, it is told, asks for nothing, and nothing fails any more, on either side.
+  const id = a.shares.list()[0]!.id;
+  a.shares.removeMember(id, 'Store');
   assert.ok((await a.shares.sync()).peers.every((p) => p.ok));
   assert.ok((await store.shares.sync()).peers.every((p) => p.ok));
+  assert.equal(store.shares.get(id).removed, true);
 });

@@ -30,7 +30,7 @@ export interface LocalLink {
 }
 
 export type SyncRecord =
-  | { t: 'share'; record: ShareRecord; keys: Record<string, string>; folder: string; item?: string; label?: ShareLabel }
+  | { t: 'share'; record: ShareRecord; keys: Record<string, string>; folder: string; item?: string; label?: ShareLabel; name?: string }
   | { t: 'version'; wire: WireVersion }
   | { t: 'seen'; share: string; mine: SeenRanges; peers: Record<DeviceTag, SeenRanges> }
   | { t: 'local'; share: string; key: string; link: LocalLink }
@@ -123,7 +123,7 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
     if (rec.t === 'share') {
       const keys: Record<number, Buffer> = {};
       for (const [e, k] of Object.entries(rec.keys)) keys[Number(e)] = Buffer.from(k, 'base64');
-      const state = emptyState(rec.record, keys, rec.folder);
+      const state = emptyState(rec.record, keys, rec.folder, rec.name);
       state.item = rec.item ?? null;
       state.label = rec.label ?? null;
       shares.set(rec.record.share, state);
@@ -151,12 +151,15 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
   }
   for (const row of localRows) shares.get(row.share)?.local.set(row.key, row.link);
 
-  const shareRow = (state: Pick<ShareState, 'record' | 'folder' | 'item' | 'label'>, keys: Record<number, Buffer>): [RecordId, SyncRecord] => {
+  const shareRow = (state: Pick<ShareState, 'record' | 'folder' | 'item' | 'label' | 'name'>, keys: Record<number, Buffer>): [RecordId, SyncRecord] => {
     const encoded: Record<string, string> = {};
     for (const [e, k] of Object.entries(keys)) encoded[e] = k.toString('base64');
     const row: SyncRecord = { t: 'share', record: state.record, keys: encoded, folder: state.folder };
     if (state.item !== null) row.item = state.item;
     if (state.label !== null) row.label = state.label;
+    // Held without its epoch's key (this device was removed): the name sealed in the record
+    // cannot be read here, so the one read before is kept beside it.
+    if (keys[state.record.epoch] === undefined) row.name = state.name;
     return [rowId('share', state.record.share), row];
   };
   // The keys as they were given to putShare (the epochs this device unwrapped), per share.
@@ -182,14 +185,20 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
 
     putShare(record, keys, folder) {
       const old = shares.get(record.share);
-      records.commit({ put: [shareRow({ record, folder, item: old?.item ?? null, label: old?.label ?? null }, keys)] });
+      const key = keys[record.epoch];
+      // A record without its epoch's key is taken only over one held before (acceptHello: this
+      // device was removed), whose name it keeps.
+      if (key === undefined && old === undefined) throw new ElohimError('SHARE_NOT_FOUND', 'this device is not a member of the share');
+      const name = key !== undefined ? shareName(record, key) : old!.name;
+      records.commit({ put: [shareRow({ record, folder, item: old?.item ?? null, label: old?.label ?? null, name }, keys)] });
       givenKeys.set(record.share, keys);
       generation++;
       if (old) {
         old.record = record;
-        old.keys = keys;
+        // Keys unwrapped before stay (the previous epochs' ones carried in the record included).
+        old.keys = key !== undefined ? keys : { ...old.keys, ...keys };
         old.folder = folder;
-        old.name = shareName(record, keys[record.epoch]!);
+        old.name = name;
         return old;
       }
       const state = emptyState(record, keys, folder);
@@ -198,7 +207,7 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
     },
 
     placeShare(state, folder, item, label) {
-      const next = { record: state.record, folder, item, label: label === undefined ? state.label : label };
+      const next = { record: state.record, folder, item, label: label === undefined ? state.label : label, name: state.name };
       records.commit({ put: [shareRow(next, givenKeys.get(state.record.share) ?? state.keys)] });
       generation++;
       state.folder = folder;
@@ -280,9 +289,10 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
   return store;
 }
 
-function emptyState(record: ShareRecord, keys: Record<number, Buffer>, folder: string): ShareState {
+/** `name`: kept for a record held without its epoch's key (this device was removed from the share). */
+function emptyState(record: ShareRecord, keys: Record<number, Buffer>, folder: string, name?: string): ShareState {
   const key = keys[record.epoch];
-  if (key === undefined) throw new ElohimError('VAULT_CORRUPT', 'a share is stored without its key');
-  return { record, name: shareName(record, key), keys: { ...previousKeys(record, key), ...keys }, folder, item: null, label: null, index: new ShareIndex(), wires: new Map(), seen: {}, peerSeen: {}, local: new Map() };
+  if (key === undefined && name === undefined) throw new ElohimError('VAULT_CORRUPT', 'a share is stored without its key');
+  return { record, name: key !== undefined ? shareName(record, key) : name!, keys: key !== undefined ? { ...previousKeys(record, key), ...keys } : { ...keys }, folder, item: null, label: null, index: new ShareIndex(), wires: new Map(), seen: {}, peerSeen: {}, local: new Map() };
 }
 

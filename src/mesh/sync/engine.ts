@@ -107,7 +107,17 @@ export function createEngine(deps: EngineDeps) {
     [...store.shares.values()].filter((s) => s.record.members.some((m) => m.peer === peer && (dev === undefined || m.dev === dev)));
 
   function hello(peer: string | null): Message {
-    const shares = (peer === null ? [...store.shares.values()] : sharesWith(peer)).map((s) => ({ record: s.record, seen: s.seen }));
+    const shares = (peer === null ? [...store.shares.values()] : sharesWith(peer)).map((s) => ({ record: s.record, seen: s.seen as SeenRanges | null }));
+    // A device removed from a share is told: the record that shut it out goes too (the owner's
+    // signature makes it news it can trust from any member), so its acceptHello keeps what it
+    // had and stops asking for the share's objects. What we have seen is not its business now.
+    // It learns the remaining members (names, peer ids, recipients) from it, not the share's
+    // name or anything sealed under the new key.
+    if (peer !== null) {
+      for (const s of store.shares.values()) {
+        if (s.record.former.some((m) => m.peer === peer) && !s.record.members.some((m) => m.peer === peer)) shares.push({ record: s.record, seen: null });
+      }
+    }
     const body = { dev: signer.tag, signPub: signer.publicKey, name: deps.deviceName, peer: deps.peerId(), at: deps.clock(), shares };
     return { head: { t: 'hello', v: 1, ...body, sig: signer.sign(canonical(body)) } };
   }
@@ -147,13 +157,15 @@ export function createEngine(deps: EngineDeps) {
         }
       }
       const state = store.shares.get(record.share);
-      if (state === undefined || memberOf(state, dev)?.signPub !== signPub) continue;
+      // Nothing of a share this device is no longer in is exchanged: its objects are not asked
+      // for (the members would answer `missing`), its versions not sent (they would be refused).
+      if (state === undefined || memberOf(state, dev)?.signPub !== signPub || memberOf(state, signer.tag) === undefined) continue;
       if (item.seen !== null && typeof item.seen === 'object') store.markPeerSeen(state, dev, item.seen);
       shares.push(record.share);
     }
     // Shares the peer did not mention (it has not heard of them yet) but is a member of.
     for (const state of store.shares.values()) {
-      if (!shares.includes(state.record.share) && memberOf(state, dev)?.signPub === signPub && memberOf(state, dev)?.peer === peer) shares.push(state.record.share);
+      if (!shares.includes(state.record.share) && memberOf(state, dev)?.signPub === signPub && memberOf(state, dev)?.peer === peer && memberOf(state, signer.tag) !== undefined) shares.push(state.record.share);
     }
     return { dev, peer, name: String(body.name), shares };
   }
@@ -235,8 +247,14 @@ export function createEngine(deps: EngineDeps) {
 
   /** A requested object as chunk messages from `offset`; one `missing` message when it is not here. */
   async function* serve(want: Want, allowed: (share: string) => boolean): AsyncGenerator<Message> {
-    if (!HEX32.test(String(want.obj)) || !Number.isSafeInteger(want.offset) || want.offset < 0 || !allowed(String(want.share))) throw new ElohimError('SYNC_REJECTED', 'a malformed object request');
-    const state = store.shares.get(want.share)!;
+    if (want === null || typeof want !== 'object' || !HEX32.test(String(want.obj)) || !HEX32.test(String(want.share)) || !Number.isSafeInteger(want.offset) || want.offset < 0) throw new ElohimError('SYNC_REJECTED', 'a malformed object request');
+    // A share the asker is not in (a device removed from it that has not heard yet, say) is
+    // answered as an object not held: nothing is served, and the sync goes on.
+    const state = allowed(want.share) ? store.shares.get(want.share) : undefined;
+    if (state === undefined) {
+      yield { head: { t: 'missing', obj: want.obj } };
+      return;
+    }
     // Serve only objects this share's index names: a peer cannot read other objects of the pool.
     if (!names(state, want.obj)) {
       yield { head: { t: 'missing', obj: want.obj } };

@@ -231,7 +231,7 @@ async function exchange(
         }
         case 'want': {
           const list = m.head.list;
-          if (!Array.isArray(list) || list.length > 1_000_000) throw new ElohimError('SYNC_REJECTED', 'a malformed object request');
+          if (!Array.isArray(list) || list.length > 1_000_000 || list.some((w) => w === null || typeof w !== 'object')) throw new ElohimError('SYNC_REJECTED', 'a malformed object request');
           sending = sending.then(async () => {
             for await (const chunk of engine.serveAll(list as Want[], allowed)) await (chunk.head.t === 'chunk' ? withCredit(chunk) : send(chunk));
             await send({ head: { t: 'served' } });

@@ -28,6 +28,7 @@ const share = {
     conflicts: { type: 'integer' },
     pending: { type: 'integer' },
     paused: { type: 'boolean', description: "its folder is in this vault's trash: nothing is scanned or shown here until it is restored" },
+    removed: { type: 'boolean', description: 'this device was removed from the share: it keeps what it had, and gets and sends nothing more' },
   },
 } as const;
 
