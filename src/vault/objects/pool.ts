@@ -115,7 +115,7 @@ export function createPool(root: string) {
   const prove = (id: ObjectId, proof: Proof) => {
     proven.delete(id);
     proven.set(id, proof);
-    // Bounded (~200 bytes each): the oldest go first; one forgotten is merely read again.
+    // Bounded: the oldest go first; one forgotten is merely read again.
     if (proven.size > PROVEN_MAX) proven.delete(proven.keys().next().value!);
   };
 
