@@ -254,7 +254,8 @@ export function createBackupEngine(deps: BackupDeps) {
               })(),
             );
           };
-          await putPack(target, 'data', { size, open }, () => entries, signal);
+          // owned: each open() reads the objects again into new buffers (collect's), held by nobody else.
+          await putPack(target, 'data', { size, open, owned: true }, () => entries, signal);
           const offset = size;
           bytesUploaded += offset;
           packsUploaded++;
@@ -263,7 +264,8 @@ export function createBackupEngine(deps: BackupDeps) {
           // A pack of one object, streamed; the hash is of the attempt that succeeded.
           let digest = '';
           const open = async () => hashing(await deps.objects.read(job.id as ObjectId), (d) => (digest = d));
-          await putPack(target, 'data', { size: job.size, open }, () => [{ id: job.id, offset: 0, length: job.size, sha256: digest }], signal);
+          // owned: each open() is a new read of the object (every CiphertextView's read gives fresh buffers).
+          await putPack(target, 'data', { size: job.size, open, owned: true }, () => [{ id: job.id, offset: 0, length: job.size, sha256: digest }], signal);
           bytesUploaded += job.size;
           packsUploaded++;
           advance(1, job.size);

@@ -28,6 +28,15 @@ async function writeAll(fh: FileHandle, bytes: Uint8Array): Promise<void> {
   }
 }
 
+/**
+ * Frees a buffer's memory at once (detaching its ArrayBuffer) when it is the whole of that
+ * ArrayBuffer: never a view into a larger one (Node's pool, a pack), which others may share.
+ */
+function release(bytes: Uint8Array): void {
+  const ab = bytes.buffer;
+  if (ab instanceof ArrayBuffer && !ab.detached && bytes.byteOffset === 0 && bytes.byteLength === ab.byteLength) ab.transfer(0);
+}
+
 const TEMP = /\.tmp-[0-9a-f]{16}$/;
 
 function failure(err: unknown, what: string): never {
@@ -65,7 +74,12 @@ export function createLocalTarget(opts: { root: string; retry?: RetryPolicy }): 
     let heldBytes = 0;
     const flush = async () => {
       if (heldBytes === 0) return;
-      await writeAll(fh, held.length === 1 ? held[0]! : Buffer.concat(held));
+      const whole = held.length === 1 ? held[0]! : Buffer.concat(held);
+      await writeAll(fh, whole);
+      // Written: free the memory now rather than at V8's next full collection (the chunks were
+      // promoted while in flight, and V8 collects those only after ~64 MiB more outside the heap).
+      if (held.length > 1) release(whole);
+      if (body.owned) for (const c of held) release(c);
       held = [];
       heldBytes = 0;
     };
