@@ -8,6 +8,7 @@ import { ScreenHeading } from '../components/ScreenHeading.tsx';
 import { meshApi } from './client.ts';
 import type { MeshStatus, NearbyDevice, PairedDevice, ShownCode } from './client.ts';
 import { QrCode } from './QrCode.tsx';
+import { RenameForm } from './RenameForm.tsx';
 import { SharesPanel } from './SharesPanel.tsx';
 import { t } from './strings.ts';
 import './devices.css';
@@ -131,42 +132,30 @@ export default function DevicesScreen({ active }: { active: boolean }) {
 }
 
 function ThisDevice({ status, busy, onOff, onRename }: { status: MeshStatus; busy: boolean; onOff: () => void; onRename: (name: string) => Promise<boolean> }) {
-  // null: not renaming; otherwise the name being typed (kept when the server refuses it)
-  const [draft, setDraft] = useState<string | null>(null);
-  const save = async (e: FormEvent) => {
-    e.preventDefault();
-    if (draft === null || draft.trim() === '') return;
-    if (await onRename(draft.trim())) setDraft(null);
-  };
+  const [renaming, setRenaming] = useState(false);
   return (
     <div className="devices-card">
       <h2>{t('thisDevice')}</h2>
       <dl className="device-facts">
         <dt>{t('name')}</dt>
         <dd>
-          {draft === null ? (
+          {!renaming ? (
             <>
               {status.name}{' '}
-              <button type="button" className="button small" disabled={busy} onClick={() => setDraft(status.name ?? '')}>
+              <button type="button" className="button small" disabled={busy} onClick={() => setRenaming(true)}>
                 {t('rename')}
               </button>
             </>
           ) : (
-            <form className="rename-form" onSubmit={(e) => void save(e)}>
-              <label htmlFor="device-name" className="sr-only">
-                {t('renameLabel')}
-              </label>
-              <input id="device-name" type="text" value={draft} onChange={(e) => setDraft(e.target.value)} maxLength={48} autoComplete="off" aria-describedby="device-name-help" />
-              <button type="submit" className="button small primary" disabled={busy || draft.trim() === ''}>
-                {t('save')}
-              </button>
-              <button type="button" className="button small" onClick={() => setDraft(null)}>
-                {t('cancel')}
-              </button>
-              <p id="device-name-help" className="muted">
-                {t('renameHelp')}
-              </p>
-            </form>
+            <RenameForm
+              id="device-name"
+              initial={status.name ?? ''}
+              maxLength={48}
+              busy={busy}
+              text={{ label: t('renameLabel'), help: t('renameHelp'), save: t('save'), cancel: t('cancel') }}
+              onSave={onRename}
+              onClose={() => setRenaming(false)}
+            />
           )}
         </dd>
         <dt>{t('deviceId')}</dt>

@@ -8,6 +8,7 @@ import { csrfHeader, request } from '../api.ts';
 import { createSseParser } from '../chat/sse.ts';
 import { makeT } from '../i18n.ts';
 import type { PairedDevice } from './client.ts';
+import { RenameForm } from './RenameForm.tsx';
 
 const t = makeT({
   title: 'Shared folders',
@@ -68,38 +69,16 @@ const sharesApi = {
 
 /** The owner's Rename: an inline form; the server checks the name (the vault's name rule). */
 function RenameShare({ share, busy, onRename }: { share: Share; busy: boolean; onRename: (name: string) => Promise<boolean> }) {
-  const [draft, setDraft] = useState<string | null>(null);
-  if (draft === null) {
+  const [renaming, setRenaming] = useState(false);
+  if (!renaming) {
     return (
-      <button type="button" className="button small" disabled={busy} onClick={() => setDraft(share.name)}>
+      <button type="button" className="button small" disabled={busy} onClick={() => setRenaming(true)}>
         {t('rename')}
       </button>
     );
   }
-  const inputId = `share-name-${share.id}`;
-  return (
-    <form
-      className="rename-form"
-      onSubmit={(e) => {
-        e.preventDefault();
-        void onRename(draft).then((ok) => ok && setDraft(null));
-      }}
-    >
-      <label htmlFor={inputId} className="sr-only">
-        {t('renameLabel')}
-      </label>
-      <input id={inputId} type="text" value={draft} onChange={(e) => setDraft(e.target.value)} maxLength={255} autoComplete="off" aria-describedby={`${inputId}-help`} />
-      <button type="submit" className="button small primary" disabled={busy || draft.trim() === ''}>
-        {t('save')}
-      </button>
-      <button type="button" className="button small" onClick={() => setDraft(null)}>
-        {t('cancel')}
-      </button>
-      <p id={`${inputId}-help`} className="muted">
-        {t('renameHelp')}
-      </p>
-    </form>
-  );
+  const text = { label: t('renameLabel'), help: t('renameHelp'), save: t('save'), cancel: t('cancel') };
+  return <RenameForm id={`share-name-${share.id}`} initial={share.name} maxLength={255} busy={busy} text={text} onSave={onRename} onClose={() => setRenaming(false)} />;
 }
 
 /** Runs a sync, calling `onEvent` for each Server-Sent Event until `done` or `error`. */
