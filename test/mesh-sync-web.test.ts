@@ -2,7 +2,8 @@
  * The shares panel of the Devices screen in Chromium, on two real `elohim serve` processes:
  * share a folder from the form, Sync now on the other device (files arrive), a conflict shown
  * with Keep both / Keep mine / Keep theirs, and Keep theirs settling it; the owner renames the
- * share (a bad name refused first) and the member's folder follows. Saves
+ * share (a bad name refused first) and the member's folder follows; the member trashes its copy
+ * (paused), then the owner removes it and its screen says it was removed. Saves
  * artifacts/screens/devices-shares.png and devices-share-renamed.png.
  */
 import assert from 'node:assert/strict';
@@ -118,4 +119,12 @@ test('share from the Devices screen, Sync now, and settle a conflict with Keep t
   assert.equal((await b.call('DELETE', API.item, undefined, clinicOnB)).status, 200);
   await pageB.getByRole('button', { name: 'Sync now' }).click();
   await onB.getByText(/Paused on this device: its folder is in the trash/).waitFor({ timeout: 30_000 });
+
+  // The owner removes the member from the Devices screen; at its next sync the member's screen
+  // says so (it learns it from the owner-signed record the hello carries).
+  await renamed.getByRole('listitem').filter({ hasText: 'test device phone' }).getByRole('button', { name: 'Remove' }).click();
+  await renamed.getByRole('listitem').filter({ hasText: 'test device phone' }).waitFor({ state: 'detached', timeout: 30_000 });
+  await pageB.getByRole('button', { name: 'Sync now' }).click();
+  await onB.getByText(/This device was removed from this share/).waitFor({ timeout: 30_000 });
+  assert.equal(await onB.getByText(/Paused on this device/).count(), 0, 'removed, not paused, is what it says');
 });

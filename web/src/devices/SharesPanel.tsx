@@ -37,6 +37,7 @@ const t = makeT({
   renameHelp: 'Members see the new name at their next sync; their folder of it follows.',
   save: 'Save',
   cancel: 'Cancel',
+  removed: 'This device was removed from this share: what it had stays here; nothing new comes or goes.',
   paused: 'Paused on this device: its folder is in the trash. Restore it (or make a folder at {folder}) to resume; the other devices are not affected.',
 });
 
@@ -51,6 +52,8 @@ interface Share {
   conflicts: number;
   pending: number;
   paused: boolean;
+  /** this device was removed from the share (it keeps what it had) */
+  removed: boolean;
 }
 
 interface Conflict {
@@ -164,7 +167,8 @@ export function SharesPanel({ peers }: { peers: PairedDevice[] }) {
             {s.name} <span className="muted mono">{s.folder}</span>
           </h3>
           {s.role === 'owner' && <RenameShare share={s} busy={busy} onRename={(name) => act(() => sharesApi.rename(s.id, name))} />}
-          {s.paused && <p className="muted">{t('paused', { folder: s.folder })}</p>}
+          {s.removed && <p className="muted">{t('removed')}</p>}
+          {s.paused && !s.removed && <p className="muted">{t('paused', { folder: s.folder })}</p>}
           <p className="muted">
             {t('files', { n: s.files })}
             {s.pending > 0 && ` · ${t('pending', { n: s.pending })}`}
