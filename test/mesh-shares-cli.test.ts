@@ -5,8 +5,8 @@
  * non-zero exit, nothing changed), the member taking the new name at its next sync with its
  * /Shares folder following, and the member refused when it tries to rename; the shared folder
  * trashed (paused, nothing deleted on the member) and restored; a store-folder device added to a
- * share (the device that shared is told too: src/mesh/shares/store-folder.test.ts, in memory),
- * then removed from it: told, it syncs again and says so.
+ * share receives it from the CLI with nothing staged outside the store (cut transfers and the
+ * examiner: test/mesh-store-share.test.ts), then removed from it: told, it syncs again and says so.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -93,7 +93,7 @@ test('the owner moves the shared folder with mv and renames the share from the C
   assert.doesNotMatch((await t.ok(['mesh', 'shares'])).stdout.toString(), /paused/);
 });
 
-test('a device in a folder with a deniable store, added to a share by another: its sync says why per device and fails, nothing staged outside the store', { timeout: 180_000 }, async () => {
+test('a device in a folder with a deniable store, added to a share by another: its sync receives the files, nothing staged outside the store; removed, it says so', { timeout: 180_000 }, async () => {
   const server = await startDevice('sharer');
   devices.push(server);
   const t = await makeHome();
@@ -109,12 +109,10 @@ test('a device in a folder with a deniable store, added to a share by another: i
   assert.equal(put.status, 201);
   const shared = await server.call('POST', API.meshShares, { path: '/Team', with: [storeId] });
   assert.equal(shared.status, 201, JSON.stringify(shared.body));
-  // The store device's sync: the device line says why, and the command fails (SYNC_REJECTED, exit 6).
+  // The store device's sync receives the share, into the store: no objects/ folder appears.
   const r = await t.run(['mesh', 'sync']);
-  assert.equal(r.code, 6, r.stderr.toString());
-  const why = /shared folders are not supported in a folder with a deniable store yet/;
-  assert.match(r.stdout.toString(), new RegExp(`${server.deviceId}: not synced: .*${why.source}`));
-  assert.match(r.stderr.toString(), why);
+  assert.equal(r.code, 0, r.stderr.toString());
+  assert.equal((await t.ok(['get', '/Shares/Team/plan.txt', '-'])).stdout.toString(), 'a plan');
   assert.equal(existsSync(join(t.home, 'objects')), false, 'nothing staged outside the store');
 
   // The sharer removes it: told at its next sync (the record that shut it out), the store device

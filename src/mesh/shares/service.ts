@@ -19,8 +19,8 @@ import type { Member, Role } from './keys.ts';
 import { memberOf } from './store.ts';
 import type { ShareState, SyncStore } from './store.ts';
 import { createBridge, folderSegment } from './bridge.ts';
-import { createEngine, NO_SHARES_IN_STORE } from '../sync/engine.ts';
-import type { Progress } from '../sync/engine.ts';
+import { createEngine } from '../sync/engine.ts';
+import type { Engine, Progress } from '../sync/engine.ts';
 import { runSession } from '../sync/session.ts';
 import { SYNC_PROTOCOL } from '../sync/frame.ts';
 import { exportBundle, importBundle } from '../bundle/bundle.ts';
@@ -91,7 +91,7 @@ export function createShareService(deps: ShareServiceDeps) {
     if (mesh.deviceId === null) throw new ElohimError('MESH_OFF');
     return mesh.deviceId;
   };
-  const inner = createEngine({
+  const engine = createEngine({
     store,
     signer,
     deviceName: deps.deviceName(),
@@ -102,14 +102,18 @@ export function createShareService(deps: ShareServiceDeps) {
     folderForNewShare: (name) => folderFor(name),
     clock: deps.clock,
   });
-  // In a folder with a deniable store (no staging) nothing is received: the refusal is a
-  // SYNC_REJECTED, so the session tells the other device why (a bare INVALID_INPUT ended the
-  // stream, and the device that shared saw only a connection closed).
-  const engine: typeof inner = deps.staging !== null ? inner : {
-    ...inner,
-    receiveChunk: (...args) => inner.receiveChunk(...args).catch((err: unknown) => {
-      throw isElohimError(err, 'INVALID_INPUT') && err.message === NO_SHARES_IN_STORE ? new ElohimError('SYNC_REJECTED', NO_SHARES_IN_STORE) : err;
-    }),
+  /**
+   * Runs one session (or bundle import) with a receiver of its own: in a folder with a deniable
+   * store, an object that was streaming straight into the store when the session ended (cut, or
+   * failed) is aborted then, and nothing of it is kept (../sync/receive.ts).
+   */
+  const receivingIn = async <T>(fn: (e: Engine) => Promise<T>): Promise<T> => {
+    const receiver = engine.receiving();
+    try {
+      return await fn({ ...engine, receiveChunk: receiver.receiveChunk });
+    } finally {
+      await receiver.close();
+    }
   };
   /**
    * Where a share received from another device is shown: /Shares/<its name>, the name checked by
@@ -245,7 +249,6 @@ export function createShareService(deps: ShareServiceDeps) {
 
   /** Shares a vault folder with devices (or adds them to the folder's share). */
   async function share(path: string, devices: string[], opts: { readOnly?: boolean } = {}): Promise<ShareSummary> {
-    if (deps.staging === null) throw new ElohimError('INVALID_INPUT', NO_SHARES_IN_STORE);
     const names = parseVaultPath(path);
     const folderId = vault.resolve(path);
     if (folderId === null || vault.item(folderId).kind !== 'folder') throw new ElohimError('NOT_A_FOLDER', 'only a folder can be shared');
@@ -318,7 +321,7 @@ export function createShareService(deps: ShareServiceDeps) {
 
   async function syncPeer(device: string, signal?: AbortSignal) {
     const combined = signal ? AbortSignal.any([signal, deps.signal]) : deps.signal;
-    const r = await counted(() => mesh.withChannel(device, SYNC_PROTOCOL, (ch) => runSession(engine, ch, device, { signal: combined, onProgress: (progress) => emit({ type: 'progress', peer: device, progress }) }), { signal: combined }));
+    const r = await counted(() => mesh.withChannel(device, SYNC_PROTOCOL, (ch) => receivingIn((e) => runSession(e, ch, device, { signal: combined, onProgress: (progress) => emit({ type: 'progress', peer: device, progress }) })), { signal: combined }));
     auditSync('started', r);
     return r;
   }
@@ -460,7 +463,7 @@ export function createShareService(deps: ShareServiceDeps) {
     /** Merges a bundle as a sync would, then shows the result in the shares' folders. */
     importBundle: (path: string, opts: { signal?: AbortSignal } = {}) =>
       exclusive(async () => {
-        const result = await counted(() => importBundle(engine, mesh.ageIdentities(), path, { signal: opts.signal ?? deps.signal }));
+        const result = await counted(() => receivingIn((e) => importBundle(e, mesh.ageIdentities(), path, { signal: opts.signal ?? deps.signal })));
         audited({ action: 'bundle-import', device: result.from, versions: result.versions, objects: result.objects });
         return { ...result, ...(await showAll()) };
       }),
@@ -486,7 +489,7 @@ export function createShareService(deps: ShareServiceDeps) {
         // own lock while waiting for the other's handler. Store changes are synchronous calls,
         // so a session interleaves safely with a scan; showing the result waits its turn.
         await scanAll();
-        auditSync('answered', await counted(() => runSession(engine, channel, peer.deviceId, { signal: deps.signal })));
+        auditSync('answered', await counted(() => receivingIn((e) => runSession(e, channel, peer.deviceId, { signal: deps.signal }))));
         await exclusive(showAll);
       });
     },

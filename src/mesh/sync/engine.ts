@@ -23,8 +23,6 @@ import { CHUNK_BYTES } from './frame.ts';
 import type { Message } from './frame.ts';
 import { createReceiver } from './receive.ts';
 
-export { NO_SHARES_IN_STORE } from './receive.ts';
-
 const BATCH = 500;
 /** Small objects a sender reads ahead (serveAll). */
 const AHEAD = 16;
@@ -41,7 +39,8 @@ export interface EngineDeps {
   ciphertext: CiphertextView;
   /**
    * A folder for objects in transit (ciphertext only); null where nothing may be staged outside
-   * the vault's own storage (a folder with a deniable store), and nothing is then received.
+   * the vault's own storage (a folder with a deniable store): objects then stream straight into
+   * the view's write, and a cut transfer starts again from 0 (receive.ts).
    */
   staging: string | null;
   /** where a newly received share is shown in the vault */

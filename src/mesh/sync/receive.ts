@@ -4,6 +4,14 @@
  * length; an object is kept only once every STREAM chunk authenticates under the file key its
  * signed version names. An object that comes whole in one message is checked and kept straight
  * from memory. Apart from the engine because it needs only the staging folder and the pool.
+ *
+ * With no staging folder (a data folder with a deniable store) an object of several messages
+ * streams straight into the view's own write (the store's blocks), chunk by chunk, with no file
+ * of its own anywhere: a staged file would hold only ciphertext, but its presence, name and
+ * growth outside the store would show that something is being received, which the store exists
+ * to hide. The write is authenticated before it is kept, as a staged one is, and aborted (nothing
+ * kept) when the session ends without its last chunk; so a cut transfer there starts that object
+ * again from 0 (`wanted` asks from 0 where nothing is staged).
  */
 import { createReadStream, rmSync, statSync } from 'node:fs';
 import { mkdir, open, rm } from 'node:fs/promises';
@@ -15,9 +23,6 @@ import type { CiphertextView, ObjectBatch } from '../../vault/index.ts';
 import type { Message } from './frame.ts';
 
 const HEX32 = /^[0-9a-f]{32}$/;
-
-/** Why a folder with a deniable store takes no shared files (its objects in transit would sit outside the store). */
-export const NO_SHARES_IN_STORE = 'shared folders are not supported in a folder with a deniable store yet';
 
 /**
  * Appends `bytes` to the staged file `path` (made, with its folder, when missing). On the libuv
@@ -41,19 +46,81 @@ async function appendStaged(path: string, bytes: Uint8Array): Promise<void> {
   }
 }
 
+/**
+ * A hand-off from the session to a write that pulls: `push` resolves once the write has taken
+ * the bytes (so it has written the ones before), which keeps at most a chunk or two in memory
+ * and lets the session's acknowledgements wait for the disk, as the staged append does.
+ * `fail` makes the write's next pull throw, so the write aborts and keeps nothing.
+ */
+function handoff() {
+  const items: Uint8Array[] = [];
+  let ended = false;
+  let failure: unknown = null;
+  let wakeWriter: (() => void) | null = null;
+  let taken: (() => void) | null = null;
+  const wake = () => {
+    const w = wakeWriter;
+    wakeWriter = null;
+    w?.();
+  };
+  async function* source(): AsyncGenerator<Uint8Array> {
+    for (;;) {
+      if (failure !== null) throw failure;
+      const bytes = items.shift();
+      if (bytes !== undefined) {
+        const t = taken;
+        taken = null;
+        t?.();
+        yield bytes;
+        continue;
+      }
+      if (ended) return;
+      await new Promise<void>((resolve) => (wakeWriter = resolve));
+    }
+  }
+  return {
+    source: source(),
+    push(bytes: Uint8Array): Promise<void> {
+      items.push(bytes);
+      const p = new Promise<void>((resolve) => (taken = resolve));
+      wake();
+      return p;
+    },
+    end() {
+      ended = true;
+      wake();
+    },
+    fail(err: unknown) {
+      failure = err;
+      wake();
+    },
+  };
+}
+
+/** An object of several messages being written straight into the view (no staging folder). */
+interface Streaming {
+  /** bytes handed to the write so far: the offset the next chunk must have */
+  offset: number;
+  feed: ReturnType<typeof handoff>;
+  write: Promise<unknown>;
+}
+
+const authFailed = (err: unknown) => isElohimError(err, 'AGE_PAYLOAD_INVALID') || isElohimError(err, 'OBJECT_DAMAGED');
+
 export function createReceiver(deps: { staging: string | null; ciphertext: CiphertextView }) {
   /**
    * Takes one chunk of a wanted object: appended to its staged file at its offset (a chunk at
    * another offset restarts the staged file when it is at 0, and is refused otherwise); at the
    * end the staged bytes are checked under the file key and kept. Returns the bytes taken and
    * whether the object is now stored. Throws SYNC_REJECTED when it fails authentication (the
-   * staged file is removed: nothing is kept).
+   * staged file is removed: nothing is kept). With no staging folder, `streams` holds the
+   * objects being written straight into the view (see the top of this file).
    */
-  async function receiveChunk(m: Message, want: { fileKey: string; size: number }, batch?: ObjectBatch | null): Promise<{ bytes: number; done: boolean }> {
+  async function receiveChunk(streams: Map<string, Streaming>, m: Message, want: { fileKey: string; size: number }, batch?: ObjectBatch | null): Promise<{ bytes: number; done: boolean }> {
     const obj = String(m.head.obj);
     const offset = Number(m.head.offset);
     if (!HEX32.test(obj) || !Number.isSafeInteger(offset) || offset < 0) throw new ElohimError('SYNC_REJECTED', 'a malformed object chunk');
-    if (deps.staging === null) throw new ElohimError('INVALID_INPUT', NO_SHARES_IN_STORE);
+    if (deps.staging === null) return receiveStreamed(streams, obj, offset, m, want, batch ?? null);
     const path = join(deps.staging, obj);
     // Synchronous, without an error when missing (most objects come whole and have none).
     const staged = statSync(path, { throwIfNoEntry: false })?.size ?? 0;
@@ -79,12 +146,61 @@ export function createReceiver(deps: { staging: string | null; ciphertext: Ciphe
     } catch (err) {
       if (isElohimError(err, 'ITEM_EXISTS')) return { bytes: bytes.length, done: true }; // being kept by another session
       await rm(path, { force: true });
-      if (isElohimError(err, 'AGE_PAYLOAD_INVALID') || isElohimError(err, 'OBJECT_DAMAGED')) {
+      if (authFailed(err)) {
         throw new ElohimError('SYNC_REJECTED', 'an object failed authentication: it was not kept', { cause: err });
       }
       throw err;
     }
     if (!taken) await rm(path, { force: true });
+    return { bytes: bytes.length, done: true };
+  }
+
+  /** Ends an object's write straight into the view without keeping it, and waits until it has let go. */
+  async function drop(streams: Map<string, Streaming>, obj: string): Promise<void> {
+    const s = streams.get(obj);
+    if (s === undefined) return;
+    streams.delete(obj);
+    s.feed.fail(new ElohimError('MESH_STREAM_CLOSED', 'the transfer of this object ended before its last chunk'));
+    await s.write.catch(() => {});
+  }
+
+  /**
+   * A chunk where nothing may be staged: a whole object is kept from memory; the first chunk of a
+   * bigger one starts its write into the view, each next one is handed to it in order, and the
+   * last ends it (the write checks it all under the file key before it is kept).
+   */
+  async function receiveStreamed(streams: Map<string, Streaming>, obj: string, offset: number, m: Message, want: { fileKey: string; size: number }, batch: ObjectBatch | null): Promise<{ bytes: number; done: boolean }> {
+    const bytes = m.bytes ?? new Uint8Array(0);
+    // From 0 again (asked twice, or the sender started over): the write so far is dropped.
+    if (offset === 0) await drop(streams, obj);
+    if (offset === 0 && m.head.end === true) return { bytes: bytes.length, done: await keepWhole(obj, bytes, want, batch) };
+    let s = streams.get(obj);
+    if (s === undefined) {
+      if (offset !== 0) throw new ElohimError('SYNC_REJECTED', 'an object chunk arrived out of order');
+      const check = { fileKey: fileKeyFromBytes(Buffer.from(want.fileKey, 'base64')), size: want.size };
+      const feed = handoff();
+      const write = deps.ciphertext.write(obj as never, feed.source, check);
+      write.catch(() => {}); // awaited below, or by drop; this only keeps an early failure from going unhandled
+      s = { offset: 0, feed, write };
+      streams.set(obj, s);
+    }
+    if (offset !== s.offset) throw new ElohimError('SYNC_REJECTED', 'an object chunk arrived out of order');
+    s.offset += bytes.length;
+    try {
+      // The write may fail before it takes these bytes (the object is kept already, or a chunk
+      // before failed its check): then its failure, not a wait for a pull that never comes.
+      if (bytes.length > 0) await Promise.race([s.feed.push(bytes), s.write]);
+      if (m.head.end !== true) return { bytes: bytes.length, done: false };
+      s.feed.end();
+      await s.write;
+    } catch (err) {
+      await drop(streams, obj);
+      // Kept already, or being kept by another session: this one takes nothing more of it.
+      if (isElohimError(err, 'ITEM_EXISTS')) return { bytes: bytes.length, done: true };
+      if (authFailed(err)) throw new ElohimError('SYNC_REJECTED', 'an object failed authentication: it was not kept', { cause: err });
+      throw err;
+    }
+    streams.delete(obj);
     return { bytes: bytes.length, done: true };
   }
 
@@ -105,7 +221,7 @@ export function createReceiver(deps: { staging: string | null; ciphertext: Ciphe
         })(), check);
       }
     } catch (err) {
-      if (isElohimError(err, 'AGE_PAYLOAD_INVALID') || isElohimError(err, 'OBJECT_DAMAGED')) {
+      if (authFailed(err)) {
         throw new ElohimError('SYNC_REJECTED', 'an object failed authentication: it was not kept', { cause: err });
       }
       if (isElohimError(err, 'ITEM_EXISTS')) return true; // a write of it in flight won the race
@@ -121,5 +237,24 @@ export function createReceiver(deps: { staging: string | null; ciphertext: Ciphe
    */
   const newBatch = (): ObjectBatch | null => deps.ciphertext.batch?.() ?? null;
 
-  return { receiveChunk, newBatch };
+  /**
+   * A receiver for one session or one bundle: its `receiveChunk` is the engine's, and `close`
+   * aborts the writes it left open (a session that failed, or was cut, mid-object), so nothing
+   * of them is kept. Only a receiver with no staging folder has such writes; the staged files of
+   * the other kind stay for a resume (the staging sweep removes those nobody resumes).
+   */
+  function receiving() {
+    const streams = new Map<string, Streaming>();
+    return {
+      receiveChunk: (m: Message, want: { fileKey: string; size: number }, batch?: ObjectBatch | null) => receiveChunk(streams, m, want, batch),
+      async close(): Promise<void> {
+        await Promise.all([...streams.keys()].map((obj) => drop(streams, obj)));
+      },
+    };
+  }
+
+  // The engine's own receiveChunk (a caller that does not scope its receiving): its open writes
+  // are dropped when the same object starts again from 0.
+  const shared = receiving();
+  return { receiveChunk: shared.receiveChunk, newBatch, receiving };
 }
