@@ -1,8 +1,9 @@
-import { createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes } from 'node:crypto';
 import { inTransaction, onRollback } from './sqlite.ts';
 import type { Database } from './sqlite.ts';
 import { open, seal } from '../crypto/index.ts';
 import { ElohimError, isElohimError } from '../errors.ts';
+import { idTagger } from './tag.ts';
 import type { DamagedRecord, RecordId, RecordKeys, RecordKinds, RecordLoad, RecordStore, SealedRow, SealState } from './record-store.ts';
 
 export type { DamagedRecord, RecordId, RecordKeys, RecordKinds, RecordLoad, RecordStore, SealedRow, SealState };
@@ -70,7 +71,9 @@ export function createRecordStore<T>(deps: { db: Database; keys: RecordKeys; kin
 
   // KeyObjects, made once: an HMAC under a raw Buffer key costs ten times more (see crypto/seal.ts).
   const tagKey = createSecretKey(keys.tag);
-  const tagOf = (id: Buffer): Buffer => createHmac('sha256', tagKey).update(id).digest().subarray(0, 16);
+  // Row tags in JS from precomputed HMAC states (tag.ts): a load tags every row of the table.
+  const tagger = idTagger(keys.tag);
+  const tagOf = (id: Buffer): Buffer => tagger.tag(id);
   const sealKey = createSecretKey(createHmac('sha256', tagKey).update('elohim/v1 record set seal key').digest());
   const sealId = createHmac('sha256', tagKey).update('elohim/v1 record set seal id').digest().subarray(0, 16);
   const sealTag = tagOf(sealId);
@@ -125,7 +128,7 @@ export function createRecordStore<T>(deps: { db: Database; keys: RecordKeys; kin
     for (const [rid, tag, body] of selectAll.iterate() as unknown as Iterable<[Uint8Array, Uint8Array, Uint8Array]>) {
       // A view, not a copy: node:sqlite gives every blob its own memory.
       const id = Buffer.from(rid.buffer, rid.byteOffset, rid.byteLength);
-      if (!timingSafeEqual(tagOf(id), tag)) continue; // another vault's row, or not a row of ours
+      if (!tagger.matches(id, tag)) continue; // another vault's row, or not a row of ours
       if (id.equals(sealId)) continue;
       yield { id: rid, tag, body, idBuf: id };
     }
@@ -140,7 +143,7 @@ export function createRecordStore<T>(deps: { db: Database; keys: RecordKeys; kin
     if (unsealedRows) return true;
     for (const row of selectIds.iterate() as Iterable<{ id: Uint8Array; tag: Uint8Array }>) {
       const id = Buffer.from(row.id);
-      if (!id.equals(sealId) && timingSafeEqual(tagOf(id), row.tag)) unsealedRows = true;
+      if (!id.equals(sealId) && tagger.matches(id, row.tag)) unsealedRows = true;
     }
     return unsealedRows;
   }
@@ -178,22 +181,24 @@ export function createRecordStore<T>(deps: { db: Database; keys: RecordKeys; kin
       const sealing = stored !== null || !hasRows();
       let s = stored === null ? 0n : BigInt('0x' + stored.s);
       let n = stored?.n ?? 0;
-      const drop = (raw: Buffer) => {
-        const old = selectOne.get(raw, tagOf(raw)) as { body: Uint8Array } | undefined;
+      const drop = (raw: Buffer, tag: Buffer) => {
+        const old = selectOne.get(raw, tag) as { body: Uint8Array } | undefined;
         if (old === undefined) return;
         s = (s - term(raw, old.body) + MOD) % MOD;
         n--;
       };
       for (const [raw, body] of puts) {
-        drop(raw);
-        upsert.run(raw, tagOf(raw), body);
+        const tag = tagOf(raw);
+        drop(raw, tag);
+        upsert.run(raw, tag, body);
         s = (s + term(raw, body)) % MOD;
         n++;
       }
       for (const id of removes) {
         const raw = Buffer.from(id, 'hex');
-        drop(raw);
-        remove.run(raw, tagOf(raw));
+        const tag = tagOf(raw);
+        drop(raw, tag);
+        remove.run(raw, tag);
       }
       if (sealing) writeSeal(n, s);
     });
@@ -241,7 +246,7 @@ export function createRecordStore<T>(deps: { db: Database; keys: RecordKeys; kin
       const checked: [Buffer, Buffer][] = [];
       for (const row of rows) {
         const id = Buffer.from(row.id);
-        if (id.length !== 16 || row.tag.length !== 16 || id.equals(sealId) || !timingSafeEqual(tagOf(id), row.tag)) {
+        if (id.length !== 16 || row.tag.length !== 16 || id.equals(sealId) || !tagger.matches(id, row.tag)) {
           throw new ElohimError('VAULT_CORRUPT', 'a received record is not one of this vault');
         }
         decodeJson(id, row.body);
