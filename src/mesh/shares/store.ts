@@ -30,7 +30,7 @@ export interface LocalLink {
 }
 
 export type SyncRecord =
-  | { t: 'share'; record: ShareRecord; keys: Record<string, string>; folder: string; item?: string; label?: ShareLabel; name?: string }
+  | { t: 'share'; record: ShareRecord; keys: Record<string, string>; folder: string; item?: string; label?: ShareLabel; name?: string; left?: number }
   | { t: 'version'; wire: WireVersion }
   | { t: 'seen'; share: string; mine: SeenRanges; peers: Record<DeviceTag, SeenRanges> }
   | { t: 'local'; share: string; key: string; link: LocalLink }
@@ -72,6 +72,11 @@ export interface ShareState {
    */
   item: string | null;
   label: ShareLabel | null;
+  /**
+   * When this device left the share (`mesh leave`), null while it takes part: it keeps what it
+   * has and exchanges nothing of the share from then on, and tells its members in its hello.
+   */
+  left: number | null;
   index: ShareIndex;
   wires: Map<string, WireVersion>;
   seen: SeenRanges;
@@ -100,6 +105,8 @@ export interface SyncStore {
   putShare(record: ShareRecord, keys: Record<number, Buffer>, folder: string): ShareState;
   /** Records where the share is shown now: its folder's path and item, and its label (undefined: unchanged). */
   placeShare(state: ShareState, folder: string, item: string | null, label?: ShareLabel | null): void;
+  /** Records that this device left the share, at `at` (kept across restarts). */
+  markLeft(state: ShareState, at: number): void;
   /**
    * Keeps verified versions and marks them seen, in one transaction; returns those that were
    * new and not covered. Versions they supersede are dropped.
@@ -126,6 +133,7 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
       const state = emptyState(rec.record, keys, rec.folder, rec.name);
       state.item = rec.item ?? null;
       state.label = rec.label ?? null;
+      state.left = rec.left ?? null;
       shares.set(rec.record.share, state);
     } else if (rec.t === 'version') versions.push(rec.wire);
     else if (rec.t === 'seen') seenRows.push(rec);
@@ -151,12 +159,13 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
   }
   for (const row of localRows) shares.get(row.share)?.local.set(row.key, row.link);
 
-  const shareRow = (state: Pick<ShareState, 'record' | 'folder' | 'item' | 'label' | 'name'>, keys: Record<number, Buffer>): [RecordId, SyncRecord] => {
+  const shareRow = (state: Pick<ShareState, 'record' | 'folder' | 'item' | 'label' | 'name'> & { left?: number | null }, keys: Record<number, Buffer>): [RecordId, SyncRecord] => {
     const encoded: Record<string, string> = {};
     for (const [e, k] of Object.entries(keys)) encoded[e] = k.toString('base64');
     const row: SyncRecord = { t: 'share', record: state.record, keys: encoded, folder: state.folder };
     if (state.item !== null) row.item = state.item;
     if (state.label !== null) row.label = state.label;
+    if (state.left !== undefined && state.left !== null) row.left = state.left;
     // Held without its epoch's key (this device was removed): the name sealed in the record
     // cannot be read here, so the one read before is kept beside it.
     if (keys[state.record.epoch] === undefined) row.name = state.name;
@@ -190,7 +199,7 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
       // device was removed), whose name it keeps.
       if (key === undefined && old === undefined) throw new ElohimError('SHARE_NOT_FOUND', 'this device is not a member of the share');
       const name = key !== undefined ? shareName(record, key) : old!.name;
-      records.commit({ put: [shareRow({ record, folder, item: old?.item ?? null, label: old?.label ?? null, name }, keys)] });
+      records.commit({ put: [shareRow({ record, folder, item: old?.item ?? null, label: old?.label ?? null, name, left: old?.left ?? null }, keys)] });
       givenKeys.set(record.share, keys);
       generation++;
       if (old) {
@@ -207,12 +216,18 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
     },
 
     placeShare(state, folder, item, label) {
-      const next = { record: state.record, folder, item, label: label === undefined ? state.label : label, name: state.name };
+      const next = { record: state.record, folder, item, label: label === undefined ? state.label : label, name: state.name, left: state.left };
       records.commit({ put: [shareRow(next, givenKeys.get(state.record.share) ?? state.keys)] });
       generation++;
       state.folder = folder;
       state.item = item;
       state.label = next.label;
+    },
+
+    markLeft(state, at) {
+      records.commit({ put: [shareRow({ ...state, left: at }, givenKeys.get(state.record.share) ?? state.keys)] });
+      generation++;
+      state.left = at;
     },
 
     addVersions(state, verified) {
@@ -293,6 +308,6 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
 function emptyState(record: ShareRecord, keys: Record<number, Buffer>, folder: string, name?: string): ShareState {
   const key = keys[record.epoch];
   if (key === undefined && name === undefined) throw new ElohimError('VAULT_CORRUPT', 'a share is stored without its key');
-  return { record, name: key !== undefined ? shareName(record, key) : name!, keys: key !== undefined ? { ...previousKeys(record, key), ...keys } : { ...keys }, folder, item: null, label: null, index: new ShareIndex(), wires: new Map(), seen: {}, peerSeen: {}, local: new Map() };
+  return { record, name: key !== undefined ? shareName(record, key) : name!, keys: key !== undefined ? { ...previousKeys(record, key), ...keys } : { ...keys }, folder, item: null, label: null, left: null, index: new ShareIndex(), wires: new Map(), seen: {}, peerSeen: {}, local: new Map() };
 }
 
