@@ -15,6 +15,15 @@
  * libp2p stream is no substitute: a paused js-libp2p stream keeps buffering what arrives and
  * aborts past 4 MiB (StreamBufferError), so a reader slower than the network (one writing each
  * message to disk) lost its stream. With credit, what is unread stays under WINDOW here.
+ *
+ * Memory: a message that lies in one piece the transport delivered is handed on as a view of it
+ * (no copy); one that spans pieces (every 1 MiB object chunk: Noise delivers ≤ 64 KiB at a time)
+ * is copied into a buffer the channel makes for it alone, and `release` frees that buffer at once
+ * (ArrayBuffer transfer(0)) when its reader is done with it. Without that, bench:sync's 1 GiB of
+ * such copies lived until V8's next full collection (~34 MiB of them at a time, H-MEM's probe).
+ * Only buffers the channel made are ever freed: a view into the transport's pieces is left alone
+ * (the transport may still hold the rest of the piece). Sending never frees anything, and a
+ * freed (detached) buffer given to `send` is refused, not sent as nothing.
  */
 import { Uint8ArrayList } from 'uint8arraylist';
 import type { Stream } from '@libp2p/interface';
@@ -41,10 +50,16 @@ export interface MeshChannel {
   send(msg: Uint8Array, opts?: { signal?: AbortSignal }): Promise<void>;
   /** The next message; null when the other side closed its end. Throws MESH_STREAM_CLOSED on a reset, AbortError on the signal. */
   receive(opts?: { signal?: AbortSignal }): Promise<Uint8Array | null>;
+  /** `send` of the parts joined, without joining them (the parts are the transport's from then on). */
+  sendParts?(parts: readonly Uint8Array[], opts?: { signal?: AbortSignal }): Promise<void>;
+  /** The reader is done with a received message (or a view into it): frees it if the channel made it. */
+  release?(msg: Uint8Array): void;
 }
 
 /** The channel with what the pool needs besides. */
 export interface FramedChannel extends MeshChannel {
+  sendParts(parts: readonly Uint8Array[], opts?: { signal?: AbortSignal }): Promise<void>;
+  release(msg: Uint8Array): void;
   /** Round trip of an in-stream ping in ms; throws MESH_STREAM_CLOSED, MESH_PEER_UNREACHABLE on timeout, the signal's reason on abort. */
   ping(timeoutMs: number, signal?: AbortSignal): Promise<number>;
   /** whether the stream can still carry messages both ways */
@@ -59,6 +74,8 @@ export interface FramedChannel extends MeshChannel {
 export function frameChannel(stream: Stream, peer: string): FramedChannel {
   const buffer = new Uint8ArrayList();
   const messages: Uint8Array[] = [];
+  // messages copied out of several pieces into a buffer of their own (the only ones `release` frees)
+  const owned = new WeakSet<ArrayBufferLike>();
   // credit: what we sent that the other side has not yet said it read; what we read and not yet granted
   let inFlight = 0;
   let readUngranted = 0;
@@ -118,7 +135,7 @@ export function frameChannel(stream: Stream, peer: string): FramedChannel {
         return;
       }
       if (buffer.byteLength < HEADER + length) break;
-      const payload = buffer.subarray(HEADER, HEADER + length);
+      const payload = take(buffer, HEADER, length, owned);
       buffer.consume(HEADER + length);
       if (type === T_PING) {
         if (stream.writeStatus === 'writable') {
@@ -155,10 +172,19 @@ export function frameChannel(stream: Stream, peer: string): FramedChannel {
   const channel: FramedChannel = {
     peer,
     stream,
-    async send(msg, opts) {
-      if (msg.length > MAX_MESSAGE) throw new ElohimError('INVALID_INPUT', `a mesh message is at most ${MAX_MESSAGE} bytes`);
+    send(msg, opts) {
+      return channel.sendParts([msg], opts);
+    },
+    async sendParts(parts, opts) {
+      let length = 0;
+      for (const p of parts) {
+        // A freed buffer reads as empty: sending it would put a wrong message on the wire.
+        if ((p.buffer as ArrayBuffer).detached) throw new ElohimError('INTERNAL', 'a freed buffer was given to a mesh channel to send');
+        length += p.length;
+      }
+      if (length > MAX_MESSAGE) throw new ElohimError('INVALID_INPUT', `a mesh message is at most ${MAX_MESSAGE} bytes`);
       // Wait for credit: the other side has read enough of what we sent before.
-      while (inFlight > 0 && inFlight + msg.length > WINDOW && failure === null) {
+      while (inFlight > 0 && inFlight + length > WINDOW && failure === null) {
         opts?.signal?.throwIfAborted();
         // the other side closed its end: no credit can come any more
         if (ended) throw new ElohimError('MESH_STREAM_CLOSED', 'the other device stopped reading');
@@ -177,10 +203,10 @@ export function frameChannel(stream: Stream, peer: string): FramedChannel {
         });
       }
       if (failure !== null || stream.writeStatus !== 'writable') throw failure ?? new ElohimError('MESH_STREAM_CLOSED');
-      inFlight += msg.length;
+      inFlight += length;
       let ok: boolean;
       try {
-        ok = stream.send(new Uint8ArrayList(header(T_MESSAGE, msg.length), msg));
+        ok = stream.send(new Uint8ArrayList(header(T_MESSAGE, length), ...parts));
       } catch (err) {
         // closed under us (the other side went away between our check and the write)
         fail(`stream closed: ${(err as Error).name}`);
@@ -252,6 +278,12 @@ export function frameChannel(stream: Stream, peer: string): FramedChannel {
         }
       });
     },
+    release(msg) {
+      const ab = msg.buffer;
+      if (!owned.has(ab)) return;
+      owned.delete(ab);
+      (ab as ArrayBuffer).transfer(0);
+    },
     usable: () => failure === null && !ended && stream.status === 'open' && stream.writeStatus === 'writable',
     unread: () => messages.length,
     async close() {
@@ -264,6 +296,26 @@ export function frameChannel(stream: Stream, peer: string): FramedChannel {
     },
   };
   return channel;
+}
+
+/**
+ * The payload at `start` of `length` bytes: a view when it lies in one piece of the list, else
+ * copied into a buffer of its own (recorded in `owned`, so `release` may free it). Not
+ * Uint8ArrayList.subarray's copy: that may come from Node's shared pool for a small message,
+ * whose memory is not this message's alone.
+ */
+function take(list: Uint8ArrayList, start: number, length: number, owned: WeakSet<ArrayBufferLike>): Uint8Array {
+  const parts = [...list.sublist(start, start + length)];
+  if (parts.length <= 1) return parts[0] ?? new Uint8Array(0);
+  // Unpooled and uninitialised: every byte is written below.
+  const out = Buffer.allocUnsafeSlow(length);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  owned.add(out.buffer);
+  return out;
 }
 
 function creditFrame(bytes: number): Uint8Array {

@@ -21,6 +21,29 @@ export interface Message {
 export interface Channel {
   send(msg: Uint8Array): void | Promise<void>;
   receive(opts?: { signal?: AbortSignal }): Promise<Uint8Array | null>;
+  /**
+   * Sends the parts as one message without joining them first (a mesh channel): an object
+   * chunk's 1 MiB goes to the transport as read, instead of through a 1 MiB copy per chunk.
+   * The parts are the transport's from then on: the caller neither changes nor frees them.
+   */
+  sendParts?(parts: readonly Uint8Array[]): Promise<void>;
+  /**
+   * Says that a received message (or a view into it, e.g. a chunk's bytes) is no longer used
+   * by anyone: the channel frees its memory at once when the channel made it (a message that
+   * spanned the transport's pieces, copied into one buffer of its own), and does nothing
+   * otherwise. After it the bytes read as empty.
+   */
+  release?(msg: Uint8Array): void;
+}
+
+/** A message as its two parts, the head (length and JSON) and the bytes, which are not copied. */
+export function encodeParts(m: Message): Uint8Array[] {
+  const json = Buffer.from(JSON.stringify(m.head));
+  const head = Buffer.allocUnsafe(4 + json.length);
+  head.writeUInt32BE(json.length, 0);
+  json.copy(head, 4);
+  if (head.length + (m.bytes?.length ?? 0) > MAX_MESSAGE) throw new RangeError('a sync message is too large');
+  return m.bytes && m.bytes.length > 0 ? [head, m.bytes] : [head];
 }
 
 export function encodeMessage(m: Message): Buffer {

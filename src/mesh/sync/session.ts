@@ -11,7 +11,7 @@
  * why and ends at once, whatever it was waiting for; the other side ends on reading it.
  */
 import { ElohimError, isElohimError } from '../../errors.ts';
-import { decodeMessage, encodeMessage } from './frame.ts';
+import { decodeMessage, encodeMessage, encodeParts } from './frame.ts';
 import type { Channel, Message } from './frame.ts';
 import type { Engine, PeerHello, Progress, Want } from './engine.ts';
 import type { ObjectBatch } from '../../vault/index.ts';
@@ -65,9 +65,11 @@ export async function runSession(
   opts: SessionOptions = {},
 ): Promise<SessionResult> {
   const signal = opts.signal;
+  // An object chunk's bytes go to a mesh channel as read, not copied into one message first.
   const send = async (m: Message) => {
     signal?.throwIfAborted();
-    await channel.send(encodeMessage(m));
+    if (channel.sendParts !== undefined) await channel.sendParts(encodeParts(m));
+    else await channel.send(encodeMessage(m));
   };
   const receive = async (): Promise<Message> => {
     const raw = await channel.receive({ signal });
@@ -80,7 +82,7 @@ export async function runSession(
   const batch = engine.newBatch();
   let result: SessionResult;
   try {
-    result = await exchange(engine, send, receive, channelPeer, opts, batch);
+    result = await exchange(engine, send, receive, channelPeer, opts, batch, (bytes) => channel.release?.(bytes));
   } catch (err) {
     // What was received and checked is kept (the next sync need not ask for it again).
     await batch?.commit().catch(() => batch.abort().catch(() => {}));
@@ -120,6 +122,8 @@ async function exchange(
   channelPeer: string,
   opts: SessionOptions,
   batch: ObjectBatch | null,
+  /** a received chunk's bytes are written (or not needed): the channel may free them now */
+  release: (bytes: Uint8Array) => void,
 ): Promise<SessionResult> {
   await send(engine.hello(channelPeer));
   const first = await receive();
@@ -244,14 +248,25 @@ async function exchange(
           if (want === undefined && received.has(String(m.head.obj))) {
             // Sent again (asked twice, say): it is kept already; take nothing, keep the credit flowing.
             ack(m.bytes?.length ?? 0);
+            if (m.bytes !== undefined) release(m.bytes);
             break;
           }
           if (want === undefined) throw new ElohimError('SYNC_REJECTED', 'an object nobody asked for');
+          // (its length now: once released, the bytes read as empty)
+          const length = m.bytes?.length ?? 0;
           const take = async () => {
-            const { bytes, done } = await engine.receiveChunk(m, want, batch);
+            let taken: { bytes: number; done: boolean };
+            try {
+              taken = await engine.receiveChunk(m, want, batch);
+            } finally {
+              // Written to its staged file or its batch, or refused: nothing reads these bytes
+              // again, and a 1 MiB chunk freed now is not left for V8's next full collection.
+              if (m.bytes !== undefined) release(m.bytes);
+            }
+            const { bytes, done } = taken;
             if (m.head.offset === 0 && m.head.end === true) wholeBytes += bytes;
             if (batch !== null && (batch.size >= COMMIT_OBJECTS || wholeBytes >= COMMIT_BYTES)) commitSoon();
-            ack(m.bytes?.length ?? 0);
+            ack(length);
             progress.bytes += bytes;
             if (done) {
               progress.objects++;
