@@ -243,7 +243,9 @@ export function createBackupEngine(deps: BackupDeps) {
           const open = async () => {
             const attempt: PackEntry[] = (entries = []);
             let at = 0;
-            const read = async (o: { id: string }) => collect(await deps.objects.read(o.id as ObjectId));
+            // owned: a view's read gives fresh buffers; a single chunk is passed on as it is (the
+            // target frees it once written), several are copied together and freed at once.
+            const read = async (o: { id: string }) => collect(await deps.objects.read(o.id as ObjectId), { owned: true });
             return Readable.from(
               (async function* () {
                 for await (const [o, bytes] of inOrder(job.batch, read, 8)) {

@@ -5,11 +5,30 @@ import { createHash } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import type { Readable } from 'node:stream';
 
-/** Reads a stream into one buffer. */
-export async function collect(stream: Readable): Promise<Buffer> {
+/**
+ * Frees a buffer's memory at once (detaching its ArrayBuffer) when it is the whole of that
+ * ArrayBuffer: never a view into a larger one (Node's pool, a pack), which others may share.
+ * A Buffer that goes out of use after living through a few young-generation collections is
+ * otherwise freed only at V8's next full collection, which the ~64 MiB external-memory limit
+ * triggers: that wait was most of a backup's peak RSS (ARCHITECTURE, Cloud backup, Peak RSS).
+ */
+export function release(bytes: Uint8Array): void {
+  const ab = bytes.buffer;
+  if (ab instanceof ArrayBuffer && !ab.detached && bytes.byteOffset === 0 && bytes.byteLength === ab.byteLength) ab.transfer(0);
+}
+
+/**
+ * Reads a stream into one buffer: its only chunk as it is, or its chunks copied together. With
+ * `owned` (buffers nobody else holds, e.g. a ciphertext view's read) the copied chunks are freed
+ * at once; a stream's single chunk returned as it is then needs no copy to free.
+ */
+export async function collect(stream: Readable, opts: { owned?: boolean } = {}): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
+  if (chunks.length === 1) return chunks[0]!;
+  const whole = Buffer.concat(chunks);
+  if (opts.owned) for (const c of chunks) release(c);
+  return whole;
 }
 
 /**

@@ -13,6 +13,7 @@ import { copyFile, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promis
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
+import { release } from '../streams.ts';
 import { checkName, checkPrefix, TargetError, withRetry } from '../target.ts';
 import type { Body, CallOptions, RetryPolicy, Target } from '../target.ts';
 
@@ -26,15 +27,6 @@ async function writeAll(fh: FileHandle, bytes: Uint8Array): Promise<void> {
     const { bytesWritten } = await fh.write(bytes, at, bytes.length - at);
     at += bytesWritten;
   }
-}
-
-/**
- * Frees a buffer's memory at once (detaching its ArrayBuffer) when it is the whole of that
- * ArrayBuffer: never a view into a larger one (Node's pool, a pack), which others may share.
- */
-function release(bytes: Uint8Array): void {
-  const ab = bytes.buffer;
-  if (ab instanceof ArrayBuffer && !ab.detached && bytes.byteOffset === 0 && bytes.byteLength === ab.byteLength) ab.transfer(0);
 }
 
 const TEMP = /\.tmp-[0-9a-f]{16}$/;
