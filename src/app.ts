@@ -10,7 +10,7 @@ import type { Models } from './ai/models/index.ts';
 import { createEmbeddedProvider } from './ai/providers/embedded.ts';
 import type { EmbeddedProvider } from './ai/providers/embedded.ts';
 import type { AssistantRecord, AssistantService } from './ai/index.ts';
-import { AUDIT_RECORD_KINDS, auditKeysOf, createAuditLog } from './audit/index.ts';
+import { AUDIT_RECORD_KINDS, auditHeadIdOf, auditKeysOf, createAuditLog } from './audit/index.ts';
 import type { AuditLog, AuditRecord } from './audit/index.ts';
 import { x25519IdentityFromSecret } from './crypto/age/index.ts';
 import { createHasherPool } from './crypto/index.ts';
@@ -185,7 +185,7 @@ export function createApp(
   const objectsOf = (key: VaultKey) => store()?.objectsFor(ownKeys(key)) ?? objects;
   const auditRecords = (key: VaultKey) => createRecordStore<AuditRecord>({ db: dbOf(key), keys: auditKeysOf(derivation(key)), kinds: AUDIT_RECORD_KINDS });
   const vaultRecords = (key: VaultKey) => createRecordStore<VaultRecord>({ db: dbOf(key), keys: vaultRecordKeys(derivation(key)) });
-  const auditOf = (key: VaultKey): AuditLog => createAuditLog({ records: auditRecords(key), clock });
+  const auditOf = (key: VaultKey): AuditLog => createAuditLog({ records: auditRecords(key), clock, headId: auditHeadIdOf(derivation(key)) });
 
   /**
    * A new vault's first audit entry, written before its key slots make it reachable, dated when
@@ -198,7 +198,7 @@ export function createApp(
       if (position === null) throw new ElohimError('VAULT_FORMAT_UNKNOWN', 'a version-1 vault cannot live in a deniable store');
       await s.format(ownKeys(key), position);
     }
-    recordEvent(createAuditLog({ records: auditRecords(key), clock: () => createdAt }), 'setup');
+    recordEvent(createAuditLog({ records: auditRecords(key), clock: () => createdAt, headId: auditHeadIdOf(derivation(key)) }), 'setup');
   };
 
   /**

@@ -8,11 +8,13 @@ import type { AuditDetails, AuditEvent } from './events.ts';
 /**
  * What one audit log keeps in its sealed records: one `entry` per event, the `head` (the newest
  * entry, rewritten with every append) and, once retention has run, the `anchor` (the newest
- * entry retention removed). Head and anchor are how removals at either end are detected.
+ * entry retention removed). Head and anchor are how removals at either end are detected. The
+ * head also says when retention last ran (`retainedAt`, ms), so an unlock knows without reading
+ * the log whether it is due.
  */
 export type AuditRecord =
   | ({ t: 'entry' } & ChainEntry & { event: AuditEvent })
-  | ({ t: 'head' } & ChainPointer)
+  | ({ t: 'head' } & ChainPointer & { retainedAt?: number })
   | ({ t: 'anchor' } & ChainPointer);
 
 /**
@@ -25,6 +27,8 @@ export interface AuditRecordStore {
   load(): { records: Map<string, AuditRecord>; damaged: readonly { id: string }[]; seal: 'ok' | 'mismatch' | 'absent' };
   /** Puts and removes in one transaction (a savepoint of the caller's, when one is open). */
   commit(changes: { put?: Iterable<[string, AuditRecord]>; remove?: Iterable<string> }): void;
+  /** One record by id, without reading the others (null when there is none); throws VAULT_CORRUPT when its row does not open. */
+  get(id: string): AuditRecord | null;
   /** Whether a caller's transaction is open, which an append then joins. */
   transactionOpen(): boolean;
   /** Inside a transaction, calls `undo` if it rolls back. */
@@ -121,4 +125,10 @@ export interface AuditLog {
    * bad `days`.
    */
   applyRetention(days: number): number;
+  /**
+   * `applyRetention`, unless it ran in the last day (what an unlock calls): the head says when
+   * it last ran, so most unlocks read one record instead of the whole log. Returns how many
+   * entries were removed (0 when it was not due).
+   */
+  retainIfDue(days: number): number;
 }

@@ -11,8 +11,9 @@ import type { Database } from '../db/index.ts';
 import { asSealKey, hkdf } from '../crypto/index.ts';
 import { isElohimError } from '../errors.ts';
 import { createRecordStore } from '../db/index.ts';
-import { AUDIT_EVENTS, auditKeys, createAuditLog, GENESIS_HASH } from './index.ts';
+import { AUDIT_EVENTS, auditHeadIdOf, auditKeys, createAuditLog, GENESIS_HASH } from './index.ts';
 import type { AuditLog, AuditRecord } from './index.ts';
+import type { RecordId } from '../db/index.ts';
 
 const DAY = 24 * 60 * 60 * 1000;
 const T0 = Date.UTC(2026, 0, 1);
@@ -35,7 +36,9 @@ interface Harness {
 function harness(db: Database = openDatabase(':memory:'), master: Buffer = randomBytes(32)): Harness {
   const clock = { now: T0 };
   const store = () => createRecordStore<AuditRecord>({ db, keys: auditKeys(master) });
-  const make = () => createAuditLog({ records: store(), clock: () => clock.now });
+  // The head at its derived id, as app.ts builds every log: appends after a reopen read the head alone.
+  const headId = auditHeadIdOf((label) => hkdf(master, Buffer.alloc(0), label));
+  const make = () => createAuditLog({ records: store(), clock: () => clock.now, headId });
   return { db, master, clock, log: make(), reopen: make, rows: () => store().loadAll() };
 }
 
@@ -178,8 +181,10 @@ test('every transaction leaves a log that verifies, so a crash between any two l
   const observer = createAuditLog({ records: createRecordStore<AuditRecord>({ db, keys: auditKeys(master) }), clock: () => clock.now });
   let commits = 0;
   const log = createAuditLog({
+    headId: auditHeadIdOf((label) => hkdf(master, Buffer.alloc(0), label)),
     records: {
       load: () => real.load(),
+      get: (id) => real.get(id as RecordId),
       transactionOpen: () => real.transactionOpen(),
       onRollback: (undo) => real.onRollback(undo),
       commit(changes) {

@@ -53,7 +53,7 @@ async function setUp() {
           running.delete(timer);
         },
       };
-      const audit = { append: (event: string) => events.push(`${key.id.slice(0, 6)} ${event}`), applyRetention: () => 0, pending: () => 0, flush: () => 0 };
+      const audit = { append: (event: string) => events.push(`${key.id.slice(0, 6)} ${event}`), retainIfDue: () => 0, pending: () => 0, flush: () => 0 };
       const workspace = { id: key.id, signal, audit } as unknown as Workspace;
       return { workspace, services: [service] };
     },

@@ -55,9 +55,10 @@ export function createWorkspaces(deps: { keyring: Keyring; build: BuildWorkspace
           throw new ElohimError('SESSION_REQUIRED', 'every vault was locked while this one was opening');
         }
         open.set(key.id, entry);
-        // Retention runs once per opening; damage it meets is left for `audit verify` to report.
+        // Retention runs at an opening, at most once a day (the head says when it last ran);
+        // damage it meets is left for `audit verify` to report.
         try {
-          built.workspace.audit.applyRetention(DEFAULT_AUDIT_RETENTION_DAYS);
+          built.workspace.audit.retainIfDue(DEFAULT_AUDIT_RETENTION_DAYS);
         } catch (err) {
           if (!isElohimError(err, 'AUDIT_CHAIN_BROKEN')) throw err;
         }
