@@ -109,7 +109,7 @@ test('a first backup to a folder frees every buffer the pool\'s view read, small
   await engine.backup(target);
 
   assert.ok(given.length > 40 + 5, `the view gave ${given.length} chunks`);
-  const held = given.filter((c) => !c.buffer.detached);
+  const held = given.filter((c) => !(c.buffer as ArrayBuffer).detached);
   assert.deepEqual(
     held.map((c) => c.length),
     [],
