@@ -159,16 +159,6 @@ test('a store folder is backed up from the decoy and restored with `restore --fr
   }
 });
 
-test('a share in a folder with a store is refused with a clear message, and no objects/ folder appears', async () => {
-  const t = await storeHome('16M');
-  await t.ok(['mkdir', '/Team']);
-  await t.ok(['mesh', 'on']);
-  const r = await t.run(['mesh', 'share', '/Team', '--with', 'someone']);
-  assert.notEqual(r.code, 0, describeRun(r));
-  assert.match(r.stderr, /not supported in a folder with a deniable store/);
-  assert.equal(existsSync(join(t.home, 'objects')), false, 'objects in transit would have been staged outside the store');
-});
-
 test('decoy remove in a store folder: the decoy never opens again, the hidden vault keeps its files, a new decoy starts empty', async () => {
   const t = await storeHome('16M');
   const data = markerLines('hidden-file', 0, 300_000).data;
