@@ -1,6 +1,6 @@
 /**
  * The shares' CLI subcommands under `elohim mesh` (registered by src/cli/commands/mesh.ts with
- * `addSyncCommands(mesh)`): share, shares, rename, unshare, sync, conflicts, resolve, bundle export and
+ * `addSyncCommands(mesh)`): share, shares, rename, unshare, leave, sync, conflicts, resolve, bundle export and
  * import, witness. Each opens the vault for its own duration; `share` and `sync` start the
  * vault's mesh node to reach the other devices (which run `elohim serve`, or a command of
  * their own at the same time).
@@ -18,6 +18,7 @@ const out = (s: string) => process.stdout.write(s);
 function printShare(s: ShareSummary): void {
   out(`${s.id.slice(0, 12)}  ${s.name}  ${s.folder || '(not shown)'}  ${s.role}  ${s.files} files` + `${s.conflicts ? `  ${s.conflicts} conflicts` : ''}${s.pending ? `  ${s.pending} waiting` : ''}\n`);
   if (s.removed) out(`    removed from this share: what this device had stays here, nothing new comes or goes\n`);
+  if (s.left) out(`    left this share: what this device had stays here, nothing new comes or goes; ${s.leaveSeen ? 'the owner has taken it out' : 'the owner takes it out at your next sync with it'}\n`);
   if (s.paused) out(`    paused here: its folder is in the trash (restore it, or make a folder at ${s.folder}, to resume)\n`);
   for (const m of s.members) out(`    ${m.role.padEnd(5)} ${m.name}  ${m.deviceId}\n`);
 }
@@ -61,6 +62,19 @@ export function addSyncCommands(mesh: Command): void {
       await withVault(flagsOf(cmd), async (ws) => {
         const s = ws.shares.removeMember(share, flags.device);
         out(`removed; the share is at key epoch ${s.epoch}\n`);
+      });
+    });
+
+  mesh
+    .command('leave')
+    .argument('<share>', 'the share id (or its first 6+ characters)')
+    .option('--json', 'as JSON')
+    .description('leave a share another device added you to: nothing new comes or goes; what this device has stays here; the owner takes it out at your next sync with it')
+    .action(async (share: string, flags: { json?: boolean }, cmd: Command) => {
+      await withVault(flagsOf(cmd), async (ws) => {
+        const s = ws.shares.leave(share);
+        if (flags.json) out(`${JSON.stringify(s)}\n`);
+        else out(`left ${s.name}: what this device had stays in ${s.folder || 'the vault'}; nothing new comes or goes; the owner takes this device out at your next sync with it\n`);
       });
     });
 

@@ -94,6 +94,7 @@ export const API = {
   meshShare: '/api/v1/mesh/shares/:id',
   meshShareRemove: '/api/v1/mesh/shares/:id/remove',
   meshShareRename: '/api/v1/mesh/shares/:id/rename',
+  meshShareLeave: '/api/v1/mesh/shares/:id/leave',
   meshShareConflicts: '/api/v1/mesh/shares/:id/conflicts',
   meshShareResolve: '/api/v1/mesh/shares/:id/resolve',
   meshSync: '/api/v1/mesh/sync',

@@ -40,8 +40,9 @@ export async function exportBundle(engine: Engine, store: SyncStore, device: str
   const member = memberNamed(store, device);
   const recipient = member.recipients.find((r) => r.startsWith('age1pq1')) ?? member.recipients[0];
   if (recipient === undefined) throw new ElohimError('INVALID_RECIPIENT', 'that device has no age recipient');
-  const shares = [...store.shares.values()].filter((s) => memberOf(s, member.dev) !== undefined).map((s) => s.record.share);
-  const peer: PeerHello = { dev: member.dev, peer: member.peer, name: member.name, shares };
+  // Not a share this device left: nothing of it is exchanged any more.
+  const shares = [...store.shares.values()].filter((s) => memberOf(s, member.dev) !== undefined && s.left === null).map((s) => s.record.share);
+  const peer: PeerHello = { dev: member.dev, peer: member.peer, name: member.name, shares, left: [] };
   const counts = { versions: 0, objects: 0, bytes: 0 };
 
   async function* messages(): AsyncGenerator<Buffer> {

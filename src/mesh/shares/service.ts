@@ -20,7 +20,7 @@ import { memberOf } from './store.ts';
 import type { ShareState, SyncStore } from './store.ts';
 import { createBridge, folderSegment } from './bridge.ts';
 import { createEngine } from '../sync/engine.ts';
-import type { Engine, Progress } from '../sync/engine.ts';
+import type { Engine, PeerHello, Progress } from '../sync/engine.ts';
 import { runSession } from '../sync/session.ts';
 import { SYNC_PROTOCOL } from '../sync/frame.ts';
 import { exportBundle, importBundle } from '../bundle/bundle.ts';
@@ -74,6 +74,13 @@ export interface ShareSummary {
   paused: boolean;
   /** this device was removed from the share: it keeps what it had, and gets and sends nothing more */
   removed: boolean;
+  /**
+   * this device left the share (`leave`): it keeps what it had, and gets and sends nothing more;
+   * `removed` is then false (it was not the owner's doing)
+   */
+  left: boolean;
+  /** it left, and the owner has taken it out of the share since (it heard of the leave) */
+  leaveSeen: boolean;
 }
 
 export type SyncEvent =
@@ -214,7 +221,8 @@ export function createShareService(deps: ShareServiceDeps) {
   const scanAll = (): Promise<void> => {
     const run = scanning.then(async () => {
       for (const state of store.shares.values()) {
-        if (state.folder === '') continue;
+        // A share this device left: what is written there is its own now, never sent.
+        if (state.folder === '' || state.left !== null) continue;
         try {
           await bridge.scan(state);
         } catch (err) {
@@ -279,6 +287,13 @@ export function createShareService(deps: ShareServiceDeps) {
     if (state.record.owner !== signer.tag) throw new ElohimError('SHARE_READ_ONLY', 'only the device that created the share changes its members');
     const gone = state.record.members.find((m) => (m.peer === device || m.name === device) && m.role !== 'owner');
     if (gone === undefined) throw new ElohimError('MESH_PEER_UNKNOWN', 'that device is not a member of the share');
+    const epoch = takeOut(state, gone);
+    audited({ action: 'remove-member', folder: state.folder, device: gone.name, epoch });
+    return summary(state);
+  }
+
+  /** A member out of the share: a new epoch with a new key it never gets. Returns the epoch. */
+  function takeOut(state: ShareState, gone: Member): number {
     const epoch = state.record.epoch + 1;
     const { record, key } = newShareRecord(signer, {
       share: state.record.share,
@@ -290,8 +305,41 @@ export function createShareService(deps: ShareServiceDeps) {
       previous: state.keys,
     });
     store.putShare(record, { ...state.keys, [epoch]: key }, state.folder);
-    audited({ action: 'remove-member', folder: state.folder, device: gone.name, epoch });
+    return epoch;
+  }
+
+  /**
+   * This device leaves a share it was added to: it keeps what it has (files, and the keys of
+   * what it received: nothing can take those back), scans, shows and exchanges nothing of the
+   * share from then on, and says so in its signed hello, so the owner takes it out (a new epoch
+   * and key, as a removal) at their next sync. Throws SHARE_NOT_FOUND; INVALID_INPUT for the
+   * owner's own share (it removes members or unshares instead) and for a share this device was
+   * removed from; leaving twice changes nothing.
+   */
+  function leave(id: string): ShareSummary {
+    const state = stateOf(id);
+    if (state.record.owner === signer.tag) throw new ElohimError('INVALID_INPUT', 'this device created the share and cannot leave it: remove its members instead');
+    if (state.left !== null) return summary(state);
+    if (memberOf(state, signer.tag) === undefined) throw new ElohimError('INVALID_INPUT', 'this device was already removed from the share');
+    store.markLeft(state, deps.clock());
+    audited({ action: 'leave', folder: bridge.folderOf(state) });
     return summary(state);
+  }
+
+  /**
+   * What a peer said it left, in its hello: the owner (this device) takes it out of the share,
+   * as a removal would, and records it. A member that is not the owner only leaves the share out
+   * of the exchange with it (acceptHello did).
+   */
+  function takeLeaves(peer: PeerHello) {
+    for (const id of peer.left) {
+      const state = store.shares.get(id);
+      if (state === undefined || state.record.owner !== signer.tag) continue;
+      const gone = state.record.members.find((m) => m.dev === peer.dev && m.role !== 'owner');
+      if (gone === undefined) continue;
+      const epoch = takeOut(state, gone);
+      audited({ action: 'member-left', folder: state.folder, device: gone.name, epoch });
+    }
   }
 
   /**
@@ -321,7 +369,7 @@ export function createShareService(deps: ShareServiceDeps) {
 
   async function syncPeer(device: string, signal?: AbortSignal) {
     const combined = signal ? AbortSignal.any([signal, deps.signal]) : deps.signal;
-    const r = await counted(() => mesh.withChannel(device, SYNC_PROTOCOL, (ch) => receivingIn((e) => runSession(e, ch, device, { signal: combined, onProgress: (progress) => emit({ type: 'progress', peer: device, progress }) })), { signal: combined }));
+    const r = await counted(() => mesh.withChannel(device, SYNC_PROTOCOL, (ch) => receivingIn((e) => runSession(e, ch, device, { signal: combined, onHello: takeLeaves, onProgress: (progress) => emit({ type: 'progress', peer: device, progress }) })), { signal: combined }));
     auditSync('started', r);
     return r;
   }
@@ -374,7 +422,7 @@ export function createShareService(deps: ShareServiceDeps) {
     // Publish local edits first, so showing what arrived never replaces an edit unseen.
     await scanAll();
     for (const state of store.shares.values()) {
-      if (state.folder === '') continue;
+      if (state.folder === '' || state.left !== null) continue;
       try {
         const r = await bridge.materialize(state);
         changed += r.changed;
@@ -405,7 +453,9 @@ export function createShareService(deps: ShareServiceDeps) {
       files: view.length,
       conflicts: conflictsOf(state.index).length,
       paused: bridge.paused(state),
-      removed: memberOf(state, signer.tag) === undefined,
+      removed: state.left === null && memberOf(state, signer.tag) === undefined,
+      left: state.left !== null,
+      leaveSeen: state.left !== null && memberOf(state, signer.tag) === undefined,
       pending: ((shown) => view.filter((i) => !shown.has(versionKey(i.version))).length)(new Set([...state.local.values()].map((l) => l.version))),
     };
   }
@@ -422,6 +472,7 @@ export function createShareService(deps: ShareServiceDeps) {
   async function resolve(id: string, entry: string, choice: 'both' | 'mine' | 'theirs') {
     const state = stateOf(id);
     const me = memberOf(state, signer.tag);
+    if (state.left !== null) throw new ElohimError('SHARE_READ_ONLY', 'this device left the share');
     if (me === undefined) throw new ElohimError('SHARE_READ_ONLY', 'this device was removed from the share');
     if (me.role === 'ro') throw new ElohimError('SHARE_READ_ONLY');
     const live = conflictsOf(state.index).find((c) => c.entry === entry)?.versions;
@@ -446,6 +497,7 @@ export function createShareService(deps: ShareServiceDeps) {
     signer,
     share: (path: string, devices: string[], opts?: { readOnly?: boolean }) => exclusive(() => share(path, devices, opts)),
     removeMember,
+    leave,
     rename,
     sync: (opts?: { only?: string; signal?: AbortSignal }) => exclusive(() => sync(opts)),
     syncPeer,
@@ -489,7 +541,7 @@ export function createShareService(deps: ShareServiceDeps) {
         // own lock while waiting for the other's handler. Store changes are synchronous calls,
         // so a session interleaves safely with a scan; showing the result waits its turn.
         await scanAll();
-        auditSync('answered', await counted(() => receivingIn((e) => runSession(e, channel, peer.deviceId, { signal: deps.signal }))));
+        auditSync('answered', await counted(() => receivingIn((e) => runSession(e, channel, peer.deviceId, { signal: deps.signal, onHello: takeLeaves }))));
         await exclusive(showAll);
       });
     },

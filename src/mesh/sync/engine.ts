@@ -62,6 +62,8 @@ export interface PeerHello {
   peer: string;
   name: string;
   shares: string[];
+  /** shares the peer says it left (member-signed in its hello), that it is still listed in here */
+  left: string[];
 }
 
 export interface Want {
@@ -78,7 +80,8 @@ export function createEngine(deps: EngineDeps) {
     [...store.shares.values()].filter((s) => s.record.members.some((m) => m.peer === peer && (dev === undefined || m.dev === dev)));
 
   function hello(peer: string | null): Message {
-    const shares = (peer === null ? [...store.shares.values()] : sharesWith(peer)).map((s) => ({ record: s.record, seen: s.seen as SeenRanges | null }));
+    // A share this device left is not offered (nothing of it is exchanged any more).
+    const shares = (peer === null ? [...store.shares.values()] : sharesWith(peer)).filter((s) => s.left === null).map((s) => ({ record: s.record, seen: s.seen as SeenRanges | null }));
     // A device removed from a share is told: the record that shut it out goes too (the owner's
     // signature makes it news it can trust from any member), so its acceptHello keeps what it
     // had and stops asking for the share's objects. What we have seen is not its business now.
@@ -89,7 +92,11 @@ export function createEngine(deps: EngineDeps) {
         if (s.record.former.some((m) => m.peer === peer) && !s.record.members.some((m) => m.peer === peer)) shares.push({ record: s.record, seen: null });
       }
     }
-    const body = { dev: signer.tag, signPub: signer.publicKey, name: deps.deviceName, peer: deps.peerId(), at: deps.clock(), shares };
+    // Shares this device left while their record still lists it: said under the hello's
+    // signature, so the owner takes it out (a new epoch) at its next sync with this device, and
+    // no member exchanges the share with it meanwhile.
+    const left = [...store.shares.values()].filter((s) => s.left !== null && memberOf(s, signer.tag) !== undefined && (peer === null || s.record.members.some((m) => m.peer === peer))).map((s) => s.record.share);
+    const body = { dev: signer.tag, signPub: signer.publicKey, name: deps.deviceName, peer: deps.peerId(), at: deps.clock(), shares, ...(left.length > 0 ? { left } : {}) };
     return { head: { t: 'hello', v: 1, ...body, sig: signer.sign(canonical(body)) } };
   }
 
@@ -112,6 +119,7 @@ export function createEngine(deps: EngineDeps) {
     else if (store.cards.get(peer)?.signPub !== undefined && store.cards.get(peer)!.signPub !== signPub) throw new ElohimError('SYNC_REJECTED', 'the bundle was signed by another key than that device has');
     const dev = body.dev as DeviceTag;
     const list = Array.isArray(body.shares) ? (body.shares as { record: ShareRecord; seen: SeenRanges }[]) : [];
+    const leaving = new Set(Array.isArray(body.left) ? body.left.filter((x): x is string => typeof x === 'string' && HEX32.test(x)) : []);
     const shares: string[] = [];
     for (const item of list) {
       const known = store.shares.get(item.record?.share);
@@ -130,15 +138,19 @@ export function createEngine(deps: EngineDeps) {
       const state = store.shares.get(record.share);
       // Nothing of a share this device is no longer in is exchanged: its objects are not asked
       // for (the members would answer `missing`), its versions not sent (they would be refused).
-      if (state === undefined || memberOf(state, dev)?.signPub !== signPub || memberOf(state, signer.tag) === undefined) continue;
+      if (state === undefined || memberOf(state, dev)?.signPub !== signPub || memberOf(state, signer.tag) === undefined || state.left !== null || leaving.has(state.record.share)) continue;
       if (item.seen !== null && typeof item.seen === 'object') store.markPeerSeen(state, dev, item.seen);
       shares.push(record.share);
     }
     // Shares the peer did not mention (it has not heard of them yet) but is a member of.
     for (const state of store.shares.values()) {
-      if (!shares.includes(state.record.share) && memberOf(state, dev)?.signPub === signPub && memberOf(state, dev)?.peer === peer && memberOf(state, signer.tag) !== undefined) shares.push(state.record.share);
+      if (!shares.includes(state.record.share) && memberOf(state, dev)?.signPub === signPub && memberOf(state, dev)?.peer === peer && memberOf(state, signer.tag) !== undefined && state.left === null && !leaving.has(state.record.share)) shares.push(state.record.share);
     }
-    return { dev, peer, name: String(body.name), shares };
+    const left = [...leaving].filter((id) => {
+      const state = store.shares.get(id);
+      return state !== undefined && memberOf(state, dev)?.signPub === signPub;
+    });
+    return { dev, peer, name: String(body.name), shares, left };
   }
 
   /** Version batches the peer has not seen, for the shares both hold. */

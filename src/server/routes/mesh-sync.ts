@@ -29,6 +29,8 @@ const share = {
     pending: { type: 'integer' },
     paused: { type: 'boolean', description: "its folder is in this vault's trash: nothing is scanned or shown here until it is restored" },
     removed: { type: 'boolean', description: 'this device was removed from the share: it keeps what it had, and gets and sends nothing more' },
+    left: { type: 'boolean', description: 'this device left the share (POST …/leave): it keeps what it had, and gets and sends nothing more; removed is then false' },
+    leaveSeen: { type: 'boolean', description: 'it left, and the owner has taken it out of the share since' },
   },
 } as const;
 
@@ -75,6 +77,13 @@ export async function meshSyncRoutes(app: FastifyInstance): Promise<void> {
   app.post(API.meshShareRemove, {
     schema: { params: idParams, body: { type: 'object', additionalProperties: false, required: ['device'], properties: { device: DEVICE } }, response: { 200: share } },
     handler: async (req) => sharesOf(req).removeMember(id(req), (req.body as { device: string }).device),
+  });
+
+  // A member leaves a share (the owner takes it out at their next sync). An unknown share is
+  // SHARE_NOT_FOUND (404); the owner's own share, or one this device was removed from, INVALID_INPUT (400).
+  app.post(API.meshShareLeave, {
+    schema: { summary: 'leave a share another device added this one to', params: idParams, response: { 200: share } },
+    handler: async (req) => sharesOf(req).leave(id(req)),
   });
 
   // The owner renames a share; members take the new name at their next sync. A name the vault's
