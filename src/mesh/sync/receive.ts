@@ -189,7 +189,9 @@ export function createReceiver(deps: { staging: string | null; ciphertext: Ciphe
     try {
       // The write may fail before it takes these bytes (the object is kept already, or a chunk
       // before failed its check): then its failure, not a wait for a pull that never comes.
-      if (bytes.length > 0) await Promise.race([s.feed.push(bytes), s.write]);
+      // A copy: the channel may free a chunk's bytes once this returns (session.ts), and the
+      // write may still hold them then (its codec keeps views until it flushes).
+      if (bytes.length > 0) await Promise.race([s.feed.push(Buffer.from(bytes)), s.write]);
       if (m.head.end !== true) return { bytes: bytes.length, done: false };
       s.feed.end();
       await s.write;
