@@ -3,7 +3,8 @@
  * share a folder from the form, Sync now on the other device (files arrive), a conflict shown
  * with Keep both / Keep mine / Keep theirs, and Keep theirs settling it; the owner renames the
  * share (a bad name refused first) and the member's folder follows; the member trashes its copy
- * (paused), then the owner removes it and its screen says it was removed. Saves
+ * (paused), then the owner removes it and its screen says it was removed; a member leaves a
+ * share (Leave, confirmed first): its screen says it left, and the owner takes it out. Saves
  * artifacts/screens/devices-shares.png and devices-share-renamed.png.
  */
 import assert from 'node:assert/strict';
@@ -127,4 +128,47 @@ test('share from the Devices screen, Sync now, and settle a conflict with Keep t
   await pageB.getByRole('button', { name: 'Sync now' }).click();
   await onB.getByText(/This device was removed from this share/).waitFor({ timeout: 30_000 });
   assert.equal(await onB.getByText(/Paused on this device/).count(), 0, 'removed, not paused, is what it says');
+});
+
+test('a member leaves a share from the Devices screen: confirmed first, its screen says it left (not removed), and the owner takes it out at the next sync', { timeout: 180_000 }, async () => {
+  const a = await startDevice('owner');
+  const b = await startDevice('member');
+  devices.push(a, b);
+  const code = (await a.call('POST', API.meshCode, {})).body.code;
+  assert.equal((await b.call('POST', API.meshPair, { code })).status, 200);
+  await eventually(async () => ((await a.call('GET', API.meshPeers)).body.peers as unknown[]).length === 1, 'a lists b');
+  const folder = (await a.call('POST', API.folders, { parent: null, name: 'Field' })).body.item.id as string;
+  await put(a, folder, 'notes.txt', 'field notes');
+  const shared = await a.call('POST', API.meshShares, { path: '/Field', with: [b.deviceId] });
+  assert.equal(shared.status, 201, JSON.stringify(shared.body));
+
+  const pageB = await openDevices(b);
+  await pageB.getByRole('button', { name: 'Sync now' }).click();
+  await pageB.getByText(/Synced: \d+ files updated here/).waitFor({ timeout: 60_000 });
+  const field = pageB.getByRole('region', { name: 'Field' });
+  await field.getByText('1 files').waitFor();
+  const pageA = await openDevices(a);
+  await pageA.getByRole('region', { name: 'Field' }).waitFor();
+  assert.equal(await pageA.getByRole('region', { name: 'Field' }).getByRole('button', { name: 'Leave' }).count(), 0, 'the owner is offered no Leave');
+
+  // Leave asks first; Cancel changes nothing.
+  await field.getByRole('button', { name: 'Leave' }).click();
+  await field.getByText(/^Leave Field\? What this device has stays here; nothing new comes or goes\./).waitFor();
+  await field.getByRole('button', { name: 'Cancel' }).click();
+  assert.equal((await b.call('GET', API.meshShare, undefined, shared.body.id)).body.left, false);
+  await field.getByRole('button', { name: 'Leave' }).click();
+  await field.getByRole('button', { name: 'Leave share' }).click();
+  await field.getByText('This device left this share: what it had stays here; nothing new comes or goes. The device that shared it takes this one out at your next sync with it.').waitFor();
+  assert.equal(await field.getByRole('button', { name: 'Leave' }).count(), 0, 'no Leave once left');
+
+  // The owner takes it out at the member's next sync; the sync after, the member's screen says so.
+  await put(a, folder, 'later.txt', 'after the leave');
+  await pageB.getByRole('button', { name: 'Sync now' }).click();
+  await pageB.getByText(/Synced/).waitFor({ timeout: 60_000 });
+  const onOwner = (await a.call('GET', API.meshShare, undefined, shared.body.id)).body;
+  assert.deepEqual([onOwner.epoch, onOwner.members.length], [2, 1]);
+  await pageB.getByRole('button', { name: 'Sync now' }).click();
+  await field.getByText('This device left this share: what it had stays here; nothing new comes or goes. The device that shared it has taken this one out.').waitFor({ timeout: 30_000 });
+  assert.equal(await field.getByText(/removed from this share/).count(), 0, 'left, not removed, is what it says');
+  await field.getByText('1 files').waitFor(); // it keeps what it had, and later.txt never came
 });

@@ -1,7 +1,7 @@
 // The shared folders of MagnetarMesh on the Devices screen (src/server/routes/mesh-sync.ts):
 // shares with their members, "Sync now" with its progress (Server-Sent Events), conflicts to
-// resolve (keep both / keep mine / keep theirs), renaming a share (its owner), and sharing a
-// folder with paired devices.
+// resolve (keep both / keep mine / keep theirs), renaming a share (its owner), leaving a share
+// (a member), and sharing a folder with paired devices.
 import { useCallback, useEffect, useState } from 'react';
 import { API, apiPath } from '../../../src/server/protocol.ts';
 import { csrfHeader, request } from '../api.ts';
@@ -38,6 +38,12 @@ const t = makeT({
   save: 'Save',
   cancel: 'Cancel',
   removed: 'This device was removed from this share: what it had stays here; nothing new comes or goes.',
+  leave: 'Leave',
+  leaveNote: 'Stop syncing this share. What this device has stays here; nothing new comes or goes.',
+  leaveConfirm: 'Leave {name}? What this device has stays here; nothing new comes or goes. The device that shared it takes this one out at your next sync with it.',
+  leaveYes: 'Leave share',
+  left: 'This device left this share: what it had stays here; nothing new comes or goes. The device that shared it takes this one out at your next sync with it.',
+  leftSeen: 'This device left this share: what it had stays here; nothing new comes or goes. The device that shared it has taken this one out.',
   paused: 'Paused on this device: its folder is in the trash. Restore it (or make a folder at {folder}) to resume; the other devices are not affected.',
 });
 
@@ -54,6 +60,10 @@ interface Share {
   paused: boolean;
   /** this device was removed from the share (it keeps what it had) */
   removed: boolean;
+  /** this device left the share (it keeps what it had); `removed` is then false */
+  left: boolean;
+  /** it left, and the owner has taken it out since */
+  leaveSeen: boolean;
 }
 
 interface Conflict {
@@ -68,7 +78,31 @@ const sharesApi = {
   resolve: (id: string, entry: string, choice: 'both' | 'mine' | 'theirs') => request<Share>('POST', apiPath(API.meshShareResolve, id), { entry, choice }),
   remove: (id: string, device: string) => request<Share>('POST', apiPath(API.meshShareRemove, id), { device }),
   rename: (id: string, name: string) => request<Share>('POST', apiPath(API.meshShareRename, id), { name }),
+  leave: (id: string) => request<Share>('POST', apiPath(API.meshShareLeave, id)),
 };
+
+/** A member's Leave, confirmed inline (it cannot be undone from this device). */
+function LeaveShare({ share, busy, onLeave }: { share: Share; busy: boolean; onLeave: () => Promise<boolean> }) {
+  const [asking, setAsking] = useState(false);
+  if (!asking) {
+    return (
+      <button type="button" className="button danger" title={t('leaveNote')} disabled={busy} onClick={() => setAsking(true)}>
+        {t('leave')}
+      </button>
+    );
+  }
+  return (
+    <div role="group" aria-label={t('leave')}>
+      <p>{t('leaveConfirm', { name: share.name })}</p>
+      <button type="button" className="button danger" disabled={busy} onClick={() => void onLeave().then((ok) => ok && setAsking(false))}>
+        {t('leaveYes')}
+      </button>
+      <button type="button" className="button" disabled={busy} onClick={() => setAsking(false)}>
+        {t('cancel')}
+      </button>
+    </div>
+  );
+}
 
 /** The owner's Rename: an inline form; the server checks the name (the vault's name rule). */
 function RenameShare({ share, busy, onRename }: { share: Share; busy: boolean; onRename: (name: string) => Promise<boolean> }) {
@@ -167,8 +201,10 @@ export function SharesPanel({ peers }: { peers: PairedDevice[] }) {
             {s.name} <span className="muted mono">{s.folder}</span>
           </h3>
           {s.role === 'owner' && <RenameShare share={s} busy={busy} onRename={(name) => act(() => sharesApi.rename(s.id, name))} />}
+          {s.role !== 'owner' && !s.removed && !s.left && <LeaveShare share={s} busy={busy} onLeave={() => act(() => sharesApi.leave(s.id))} />}
           {s.removed && <p className="muted">{t('removed')}</p>}
-          {s.paused && !s.removed && <p className="muted">{t('paused', { folder: s.folder })}</p>}
+          {s.left && <p className="muted">{t(s.leaveSeen ? 'leftSeen' : 'left')}</p>}
+          {s.paused && !s.removed && !s.left && <p className="muted">{t('paused', { folder: s.folder })}</p>}
           <p className="muted">
             {t('files', { n: s.files })}
             {s.pending > 0 && ` · ${t('pending', { n: s.pending })}`}
