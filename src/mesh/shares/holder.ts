@@ -10,7 +10,7 @@ import type { Database, RecordStore } from '../../db/index.ts';
 import { isElohimError } from '../../errors.ts';
 import type { ObjectId } from '../../vault/index.ts';
 import { OBJECT_IDS_LABEL, objectNames } from './objects.ts';
-import { SYNC_RECORD_KINDS, syncRecordKeysOf } from './store.ts';
+import { SYNC_RECORD_KINDS, syncRecordKeysOf, wiresOf } from './store.ts';
 import type { SyncRecord } from './store.ts';
 
 /** The objects (pool ids) that the version rows of `records` name. */
@@ -18,11 +18,14 @@ export function namedObjects(records: RecordStore<SyncRecord>, objectKey: Buffer
   const names = objectNames(objectKey);
   const named = new Set<string>();
   for (const rec of records.loadAll().values()) {
-    if (rec.t !== 'version' || rec.wire.obj === null) continue;
-    try {
-      named.add(names.localOf(rec.wire.obj));
-    } catch (err) {
-      if (!isElohimError(err, 'INVALID_INPUT')) throw err; // a malformed id names no object
+    // A version row, or a pack of them (store.ts).
+    for (const wire of wiresOf(rec)) {
+      if (wire.obj === null) continue;
+      try {
+        named.add(names.localOf(wire.obj));
+      } catch (err) {
+        if (!isElohimError(err, 'INVALID_INPUT')) throw err; // a malformed id names no object
+      }
     }
   }
   return named;

@@ -16,6 +16,8 @@ import { ElohimError } from '../../errors.ts';
 import { markSeen, ShareIndex, versionKey } from './crdt.ts';
 import type { DeviceTag, SeenRanges, Version } from './crdt.ts';
 import { openVersion, previousKeys, shareName } from './keys.ts';
+import { newPacking, placeLoaded, repack } from './packs.ts';
+import type { Packing } from './packs.ts';
 import type { Member, ShareRecord, WireVersion } from './keys.ts';
 
 export interface LocalLink {
@@ -32,12 +34,26 @@ export interface LocalLink {
 export type SyncRecord =
   | { t: 'share'; record: ShareRecord; keys: Record<string, string>; folder: string; item?: string; label?: ShareLabel; name?: string; left?: number }
   | { t: 'version'; wire: WireVersion }
+  | { t: 'versions'; share: string; wires: WireVersion[] }
   | { t: 'seen'; share: string; mine: SeenRanges; peers: Record<DeviceTag, SeenRanges> }
   | { t: 'local'; share: string; key: string; link: LocalLink }
+  | { t: 'links'; share: string; links: [string, LocalLink][] }
   | { t: 'card'; peer: string; signPub: string; name: string }
   | { t: 'witness'; peer: string; head: unknown; about: 'theirs' | 'mine' };
 
-export const SYNC_RECORD_KINDS = { own: { share: 1, version: 1, seen: 1, local: 1, card: 1, witness: 1 } } as const;
+export const SYNC_RECORD_KINDS = { own: { share: 1, version: 1, versions: 1, seen: 1, local: 1, links: 1, card: 1, witness: 1 } } as const;
+
+/**
+ * Versions and local links per row (packs.ts): a version row is ~0.7 KiB and a link ~0.3 KiB, so
+ * a pack is ~30 KiB, what a change to one of them rewrites.
+ */
+const VERSIONS_PER_PACK = 48;
+const LINKS_PER_PACK = 96;
+
+/** The versions a version row or a pack of them holds (what names objects: holder.ts reads it too). */
+export function wiresOf(rec: SyncRecord): WireVersion[] {
+  return rec.t === 'version' ? [rec.wire] : rec.t === 'versions' ? rec.wires : [];
+}
 
 /** The record keys of the sync store, from a vault key's derivation. */
 export function syncRecordKeysOf(derive: (label: string) => Buffer) {
@@ -123,9 +139,16 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
   const cards = new Map<string, { signPub: string; name: string }>();
   const witnessRows = new Map<RecordId, Extract<SyncRecord, { t: 'witness' }>>();
   const loaded = records.loadAll();
-  const versions: WireVersion[] = [];
+  const versions: [WireVersion, RecordId | null][] = [];
   const seenRows: Extract<SyncRecord, { t: 'seen' }>[] = [];
-  const localRows: Extract<SyncRecord, { t: 'local' }>[] = [];
+  const localRows: { share: string; key: string; link: LocalLink; pack: RecordId | null }[] = [];
+  // Which row keeps each version and link, per share (packs.ts).
+  const packings = new Map<string, { versions: Packing; links: Packing }>();
+  const packingOf = (share: string) => {
+    let p = packings.get(share);
+    if (p === undefined) packings.set(share, (p = { versions: newPacking(), links: newPacking() }));
+    return p;
+  };
   for (const [id, rec] of loaded) {
     if (rec.t === 'share') {
       const keys: Record<number, Buffer> = {};
@@ -135,20 +158,24 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
       state.label = rec.label ?? null;
       state.left = rec.left ?? null;
       shares.set(rec.record.share, state);
-    } else if (rec.t === 'version') versions.push(rec.wire);
+    } else if (rec.t === 'version') versions.push([rec.wire, null]);
+    else if (rec.t === 'versions') for (const wire of rec.wires) versions.push([wire, id]);
     else if (rec.t === 'seen') seenRows.push(rec);
-    else if (rec.t === 'local') localRows.push(rec);
+    else if (rec.t === 'local') localRows.push({ share: rec.share, key: rec.key, link: rec.link, pack: null });
+    else if (rec.t === 'links') for (const [key, link] of rec.links) localRows.push({ share: rec.share, key, link, pack: id });
     else if (rec.t === 'card') cards.set(rec.peer, { signPub: rec.signPub, name: rec.name });
     else if (rec.t === 'witness') witnessRows.set(id, rec);
   }
-  for (const wire of versions) {
+  for (const [wire, pack] of versions) {
     const state = shares.get(wire.share);
     if (state === undefined) continue;
     // Stored versions were verified when received; opening them again checks the row was not
     // swapped for another (the record seal covers the set) and rebuilds the content.
     const { version } = openVersion(wire, state.record, state.keys);
     state.index.merge(version);
-    state.wires.set(versionKey(version), wire);
+    const key = versionKey(version);
+    state.wires.set(key, wire);
+    placeLoaded(packingOf(wire.share).versions, key, pack);
   }
   for (const row of seenRows) {
     const state = shares.get(row.share);
@@ -157,7 +184,12 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
       state.peerSeen = row.peers;
     }
   }
-  for (const row of localRows) shares.get(row.share)?.local.set(row.key, row.link);
+  for (const row of localRows) {
+    const state = shares.get(row.share);
+    if (state === undefined) continue;
+    state.local.set(row.key, row.link);
+    placeLoaded(packingOf(row.share).links, row.key, row.pack);
+  }
 
   const shareRow = (state: Pick<ShareState, 'record' | 'folder' | 'item' | 'label' | 'name'> & { left?: number | null }, keys: Record<number, Buffer>): [RecordId, SyncRecord] => {
     const encoded: Record<string, string> = {};
@@ -232,8 +264,7 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
 
     addVersions(state, verified) {
       const added: Version[] = [];
-      const put: [RecordId, SyncRecord][] = [];
-      const remove: RecordId[] = [];
+      const touched: string[] = [];
       const droppedObjects = new Set<string>();
       for (const { wire, version } of verified) {
         markSeen(state.seen, version.dev, version.seq);
@@ -242,23 +273,27 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
         added.push(version);
         const key = versionKey(version);
         state.wires.set(key, wire);
-        put.push([rowId('version', key), { t: 'version', wire }]);
+        touched.push(key);
         for (const d of dropped) {
           if (d.obj !== null) droppedObjects.add(d.obj);
           const dk = versionKey(d);
           state.wires.delete(dk);
-          remove.push(rowId('version', dk));
+          touched.push(dk);
         }
       }
-      put.push(seenRecord(state));
       if (droppedObjects.size > 0) {
         for (const v of state.index.versions()) if (v.obj !== null) droppedObjects.delete(v.obj);
       }
       generation++;
       // The release and the drop in one transaction (one database): a crash keeps both or neither.
+      const share = state.record.share;
       records.transaction(() => {
+        const packs = repack(packingOf(share).versions, touched, (k) => state.wires.has(k), VERSIONS_PER_PACK, (k) => rowId('version', k));
+        records.onRollback(packs.undo);
+        const put: [RecordId, SyncRecord][] = packs.put.map((id) => [id, { t: 'versions', share, wires: [...packingOf(share).versions.members.get(id)!].map((k) => state.wires.get(k)!) }]);
+        put.push(seenRecord(state));
         if (droppedObjects.size > 0) store.onRelease?.([...droppedObjects]);
-        records.commit({ put, remove });
+        records.commit({ put, remove: packs.remove });
       });
       return added;
     },
@@ -269,19 +304,28 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
     },
 
     setLocal(state, changes) {
-      const put: [RecordId, SyncRecord][] = [];
-      const remove: RecordId[] = [];
-      for (const { key, link } of changes) {
-        const id = rowId('local', state.record.share, key);
-        if (link === null) remove.push(id);
-        else put.push([id, { t: 'local', share: state.record.share, key, link }]);
-      }
-      records.commit({ put, remove });
-      if (changes.length > 0) generation++;
-      for (const { key, link } of changes) {
-        if (link === null) state.local.delete(key);
-        else state.local.set(key, link);
-      }
+      if (changes.length === 0) return;
+      const share = state.record.share;
+      records.transaction(() => {
+        // The links as they will be, first (the packs are written from them), put back on rollback.
+        const before = new Map<string, LocalLink | undefined>();
+        for (const { key, link } of changes) {
+          if (!before.has(key)) before.set(key, state.local.get(key));
+          if (link === null) state.local.delete(key);
+          else state.local.set(key, link);
+        }
+        const packs = repack(packingOf(share).links, before.keys(), (k) => state.local.has(k), LINKS_PER_PACK, (k) => rowId('local', share, k));
+        records.onRollback(() => {
+          packs.undo();
+          for (const [key, link] of before) {
+            if (link === undefined) state.local.delete(key);
+            else state.local.set(key, link);
+          }
+        });
+        const put: [RecordId, SyncRecord][] = packs.put.map((id) => [id, { t: 'links', share, links: [...packingOf(share).links.members.get(id)!].map((k) => [k, state.local.get(k)!]) }]);
+        records.commit({ put, remove: packs.remove });
+      });
+      generation++;
     },
 
     putCard(peer, signPub, name) {
