@@ -116,3 +116,29 @@ test('a store folder refuses a multi-chunk object that fails its check, keeps no
   await store.shares.sync();
   assert.equal(sha(await readAt(store.tv.vault, '/Shares/T/big.bin')), sha(big));
 });
+
+test('a store folder imports a bundle with a multi-chunk file; one cut short keeps nothing of the file it was in the middle of', async (t) => {
+  const { a, store } = await devices(t);
+  const { mkdtemp, rm, readFile, writeFile } = await import('node:fs/promises');
+  const dir = await mkdtemp(join((await import('node:os')).tmpdir(), 'elohim-store-bundle-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await putAt(a.tv.vault, '/Field/one.txt', 'first');
+  await a.shares.share('/Field', ['Store']);
+  await a.shares.sync(); // the store device learns the share once over the network
+  const big = randomBytes(3 * 1024 * 1024 + 99);
+  await putAt(a.tv.vault, '/Field/big.bin', big);
+  const path = join(dir, 'b.elohim');
+  await a.shares.exportBundle('Store', path);
+  // Cut short in the middle of the big file: refused, and nothing of that file kept.
+  const whole = await readFile(path);
+  const cut = join(dir, 'cut.elohim');
+  await writeFile(cut, whole.subarray(0, Math.floor(whole.length * 0.6)));
+  const before = await filesUnder(join(store.tv.dir, 'objects'));
+  await assert.rejects(store.shares.importBundle(cut), (e: { code?: string }) => e.code === 'BUNDLE_INVALID');
+  const known = new Set(before.map((f) => f.path));
+  assert.deepEqual((await filesUnder(join(store.tv.dir, 'objects'))).filter((f) => !known.has(f.path) && f.size > 64 * 1024), [], 'no partial object kept');
+  const r = await store.shares.importBundle(path);
+  assert.ok(r.objects >= 1, JSON.stringify(r));
+  assert.equal(sha(await readAt(store.tv.vault, '/Shares/Field/big.bin')), sha(big));
+  assert.equal(existsSync(join(store.tv.dir, 'objects', 'tmp', 'mesh')), false, 'nothing staged');
+});
