@@ -3,11 +3,12 @@
  * (`elohim/v1 mesh-sync seal/tag`), read once at start and changed in transactions.
  *
  * Record kinds: `share` (the signed record, the epoch keys this device unwrapped, the vault
- * folder it is bound to), `version` (one signed index version, as received: id derived from
- * its identity, so receiving it twice writes the same row), `seen` (which versions this device
- * and each peer are known to have seen), `local` (which vault item shows which view item, for
- * the bridge), `card` (a paired device's signing key, learnt over its authenticated channel),
- * `witness` (audit heads, see witness/).
+ * folder it is bound to), `versions` (signed index versions as received, a few per row: see
+ * packs.ts), `seen` (which versions this device and each peer are known to have seen), `links`
+ * (which vault item shows which view item, for the bridge, a few per row), `card` (a paired
+ * device's signing key, learnt over its authenticated channel), `witness` (audit heads, see
+ * witness/). Before packs, `version` (one per row, id derived from its identity) and `local`
+ * (one link per row): still read, moved into packs as they change.
  */
 import { createHash } from 'node:crypto';
 import { asSealKey } from '../../crypto/index.ts';
