@@ -29,10 +29,14 @@ import { isTargetError } from './target.ts';
 import type { Target } from './target.ts';
 import { eachLimit } from './streams.ts';
 
-/** What the caller unlocks a vault from: the newest keyslots.bin and every row ever backed up, oldest first. */
+/**
+ * What the caller unlocks a vault from: the newest keyslots.bin and every row ever backed up,
+ * oldest first. `rows` can be read once, and best after the key derivation (restoreFolder's are
+ * cut from the packs as they are read).
+ */
 export interface Bootstrap {
   keyslots: Buffer;
-  rows: Row[];
+  rows: Iterable<Row>;
 }
 
 export interface RestoreInto {
@@ -163,6 +167,23 @@ function byPack(entries: Located[]): Map<string, Located[]> {
 }
 
 /**
+ * The rows of `packs`, cut as they are read: the keyring reads them after its key derivation, so
+ * Argon2id's 64 MiB is never in memory beside 30,000 row buffers (10,000 rows: ~4 MiB of the
+ * restore's peak RSS, which the unlock sets). Views into the packs, not copies. A damaged or
+ * torn pack (an interrupted backup's last) is cut short: it holds nothing the bootstrap needs
+ * that another pack does not, and the restore proper checks every row it uses.
+ */
+function* rowsOf(packs: readonly Buffer[]): Generator<Row> {
+  for (const pack of packs) {
+    try {
+      yield* framedRows(pack, false);
+    } catch (err) {
+      if (!isElohimError(err, 'OBJECT_DAMAGED')) throw err;
+    }
+  }
+}
+
+/**
  * Restores snapshot `snapshot` (default: the newest) into an empty data folder. `unlock` gets
  * the bootstrap and returns the repository key, or throws (VAULT_WRONG_SECRET for a wrong
  * secret). Throws VAULT_ALREADY_INITIALIZED when the folder has key slots, VAULT_WRONG_SECRET
@@ -185,21 +206,13 @@ export async function restoreFolder(opts: {
 
   // The bootstrap: every rows pack, oldest first, so a later copy of a row comes last.
   const rowPacks = (await target.list('rows/', { signal })).map((e) => e.name).sort();
-  const rows: Row[] = [];
+  const packs: Buffer[] = [];
   for (const name of rowPacks) {
     const pack = await target.get(name, { signal });
-    if (pack === null) continue;
-    try {
-      // Views into the pack, not copies: 30,000 small buffers for 10,000 rows, dropped at once.
-      for (const row of framedRows(pack, false)) rows.push(row);
-    } catch (err) {
-      if (!isElohimError(err, 'OBJECT_DAMAGED')) throw err;
-      // A damaged or torn pack (an interrupted backup's last) holds nothing the bootstrap
-      // needs that another pack does not; the restore proper checks every row it uses.
-    }
+    if (pack !== null) packs.push(pack);
   }
-  const key = await opts.unlock({ keyslots, rows });
-  rows.length = 0; // every row again is ~2x the rows packs in memory, for the whole restore
+  const key = await opts.unlock({ keyslots, rows: rowsOf(packs) });
+  packs.length = 0; // every row again is ~2x the rows packs in memory, for the whole restore
   requireKey(config, key);
   const mac = await target.get('keyslots.mac', { signal });
   if (mac === null || mac.toString() !== keyslotsMac(key, keyslots)) throw new ElohimError('OBJECT_DAMAGED', 'the backup\'s key slots were altered');
@@ -332,20 +345,32 @@ export async function restoreFolder(opts: {
     if (!at) throw new ElohimError('OBJECT_DAMAGED', 'a row of the snapshot is in no pack');
     rowAt.push(at);
   }
-  const restoredRows: Row[] = [];
+  const rowPacksWanted: [Buffer, readonly Located[]][] = [];
   for (const [pack, entries] of byPack(rowAt)) {
     const bytes = await target.get(packPath('rows', pack), { signal });
     if (bytes === null) throw new ElohimError('OBJECT_DAMAGED', `rows pack ${pack} is missing`);
-    for (const at of entries) {
-      const framed = bytes.subarray(at.offset, at.offset + at.length);
-      if (framed.length !== at.length || sha256Hex(framed) !== at.sha256) throw new ElohimError('OBJECT_DAMAGED', `rows pack ${pack} was altered`);
-      restoredRows.push(decodeRow(framed, false));
-    }
+    rowPacksWanted.push([bytes, entries]);
   }
   signal?.throwIfAborted();
-  insertRawRows(into.db(), restoredRows);
+  // Checked and cut as they are inserted (views into the packs), not all held as 30,000 buffers
+  // first (~4 MiB at the restore's end, its peak in some runs): a row that does not check out
+  // throws inside the transaction, which then writes none of them.
+  let restoredRows = 0;
+  insertRawRows(
+    into.db(),
+    (function* () {
+      for (const [bytes, entries] of rowPacksWanted) {
+        for (const at of entries) {
+          const framed = bytes.subarray(at.offset, at.offset + at.length);
+          if (framed.length !== at.length || sha256Hex(framed) !== at.sha256) throw new ElohimError('OBJECT_DAMAGED', `rows pack ${at.pack} was altered`);
+          restoredRows++;
+          yield decodeRow(framed, false);
+        }
+      }
+    })(),
+  );
 
   if (state.config !== null) await writeFileAtomic(into.paths.config, Buffer.from(state.config, 'base64'));
   await publishKeyslots(into.paths.keyslots, keyslots);
-  return { snapshot: name, objects: { total: wanted.length, fetched: missing.length }, rows: restoredRows.length, bytesFetched: progress.bytesDone };
+  return { snapshot: name, objects: { total: wanted.length, fetched: missing.length }, rows: restoredRows, bytesFetched: progress.bytesDone };
 }
