@@ -58,7 +58,7 @@ test('the bootstrap rows are cut as the keyring reads them, and the restored fol
   let lazy = false;
   await restoreWith(target, home, async (b) => {
     // Not an array of rows made before the key derivation: an iterator that cuts them on demand.
-    lazy = !Array.isArray(b.rows) && typeof (b.rows as Iterator<unknown>).next === 'function';
+    lazy = !Array.isArray(b.rows) && typeof (b.rows as unknown as Iterator<unknown>).next === 'function';
     return unlockWith(REAL)(b);
   });
   assert.ok(lazy, 'the bootstrap rows are produced as they are read, not held before the unlock');
