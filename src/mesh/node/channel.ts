@@ -16,13 +16,15 @@
  * aborts past 4 MiB (StreamBufferError), so a reader slower than the network (one writing each
  * message to disk) lost its stream. With credit, what is unread stays under WINDOW here.
  *
- * Memory: a message that lies in one piece the transport delivered is handed on as a view of it
- * (no copy); one that spans pieces (every 1 MiB object chunk: Noise delivers ≤ 64 KiB at a time)
- * is copied into a buffer the channel makes for it alone, and `release` frees that buffer at once
- * (ArrayBuffer transfer(0)) when its reader is done with it. Without that, bench:sync's 1 GiB of
- * such copies lived until V8's next full collection (~34 MiB of them at a time, H-MEM's probe).
- * Only buffers the channel made are ever freed: a view into the transport's pieces is left alone
- * (the transport may still hold the rest of the piece). Sending never frees anything, and a
+ * Memory: every message is copied out of the pieces the transport delivered (Noise: ≤ 64 KiB each,
+ * several small messages to a piece, a 1 MiB object chunk over many) into a buffer the channel
+ * makes for it alone, and `release` frees that buffer at once (ArrayBuffer transfer(0)) when its
+ * reader is done with it. The transport's pieces are then dropped as soon as they are read and
+ * die young; handed on as views, each lived as long as the slowest message in it (a sync keeps
+ * megabytes in flight), was promoted, and waited for V8's next full collection with the rest:
+ * bench:sync's receiver had ~50 MiB of such buffers at the end of its 10,000 small files, and
+ * 1 GiB of 1 MiB copies before. Only buffers the channel made are ever freed, never a piece of
+ * the transport's (it may still hold the rest of the piece). Sending never frees anything, and a
  * freed (detached) buffer given to `send` is refused, not sent as nothing.
  */
 import { Uint8ArrayList } from 'uint8arraylist';
@@ -135,7 +137,7 @@ export function frameChannel(stream: Stream, peer: string): FramedChannel {
         return;
       }
       if (buffer.byteLength < HEADER + length) break;
-      const payload = take(buffer, HEADER, length, owned);
+      const payload = take(buffer, HEADER, length, type === T_MESSAGE ? owned : null);
       buffer.consume(HEADER + length);
       if (type === T_PING) {
         if (stream.writeStatus === 'writable') {
@@ -299,14 +301,14 @@ export function frameChannel(stream: Stream, peer: string): FramedChannel {
 }
 
 /**
- * The payload at `start` of `length` bytes: a view when it lies in one piece of the list, else
- * copied into a buffer of its own (recorded in `owned`, so `release` may free it). Not
- * Uint8ArrayList.subarray's copy: that may come from Node's shared pool for a small message,
- * whose memory is not this message's alone.
+ * The payload at `start` of `length` bytes. With `owned` (a message): copied into a buffer of its
+ * own, recorded there so `release` may free it. Not Uint8ArrayList.subarray's copy: that may come
+ * from Node's shared pool for a small message, whose memory is not this message's alone. Without
+ * (the channel's own frames, read at once): a view when it lies in one piece.
  */
-function take(list: Uint8ArrayList, start: number, length: number, owned: WeakSet<ArrayBufferLike>): Uint8Array {
+function take(list: Uint8ArrayList, start: number, length: number, owned: WeakSet<ArrayBufferLike> | null): Uint8Array {
   const parts = [...list.sublist(start, start + length)];
-  if (parts.length <= 1) return parts[0] ?? new Uint8Array(0);
+  if (owned === null && parts.length <= 1) return parts[0] ?? new Uint8Array(0);
   // Unpooled and uninitialised: every byte is written below.
   const out = Buffer.allocUnsafeSlow(length);
   let at = 0;
@@ -314,7 +316,7 @@ function take(list: Uint8ArrayList, start: number, length: number, owned: WeakSe
     out.set(p, at);
     at += p.length;
   }
-  owned.add(out.buffer);
+  owned?.add(out.buffer);
   return out;
 }
 

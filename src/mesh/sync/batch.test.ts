@@ -10,11 +10,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import test from 'node:test';
 import { putAt, readAt } from '../../vault/testing.ts';
 import { objectNames } from '../shares/objects.ts';
 import { testDevice } from '../shares/testing.ts';
 import type { MemoryHub, TestDevice } from '../shares/testing.ts';
+import { COLLECT_AFTER } from './collect.ts';
 import { decodeMessage } from './frame.ts';
 
 test('objects received before a cut are kept: the next sync asks only for the rest', async (t) => {
@@ -124,4 +126,39 @@ test('a receiver acknowledges small objects a few hundred KiB at a time, not one
   assert.ok(acks < chunks / 4, `${acks} acks for ${chunks} chunks (${chunkBytes} bytes)`);
   for (const i of [0, 199, N - 1]) assert.deepEqual(await readAt(b.tv.vault, `/Shares/Small/f${i}.bin`), files[i]);
   assert.deepEqual(await readAt(b.tv.vault, '/Shares/Small/big.bin'), big);
+});
+
+test('a session that moved many bytes runs one full collection at its end (collect.ts); one that moved little does not', async (t) => {
+  const hub: MemoryHub = { devices: new Map() };
+  const all: TestDevice[] = [];
+  const forced: number[] = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const flags = (e as { detail?: { flags?: number } }).detail?.flags ?? 0;
+      if (flags & perfConstants.NODE_PERFORMANCE_GC_FLAGS_FORCED) forced.push(e.startTime);
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  t.after(async () => {
+    observer.disconnect();
+    for (const d of all) await d.close();
+  });
+  const a = await testDevice(hub, 'Laptop', all);
+  const b = await testDevice(hub, 'Phone', all);
+  const big = randomBytes(COLLECT_AFTER + 1024);
+  await putAt(a.tv.vault, '/Big/blob.bin', big);
+  await a.shares.share('/Big', ['Phone']);
+  const settle = () => new Promise((r) => setTimeout(r, 100)); // gc entries are delivered later
+  await settle();
+  forced.length = 0;
+  await b.shares.sync({ only: 'Laptop' });
+  await settle();
+  // Each side's session moved the object: the receiver's and the sender's collect (one process here).
+  assert.ok(forced.length >= 2, `${forced.length} forced full collections after a ${big.length}-byte sync`);
+  assert.deepEqual(await readAt(b.tv.vault, '/Shares/Big/blob.bin'), big);
+  forced.length = 0;
+  await putAt(a.tv.vault, '/Big/small.txt', 'a few bytes');
+  await b.shares.sync({ only: 'Laptop' });
+  await settle();
+  assert.equal(forced.length, 0, 'a small sync collected');
 });

@@ -11,6 +11,7 @@
  * why and ends at once, whatever it was waiting for; the other side ends on reading it.
  */
 import { ElohimError, isElohimError } from '../../errors.ts';
+import { COLLECT_AFTER, collectGarbage } from './collect.ts';
 import { decodeMessage, encodeMessage, encodeParts } from './frame.ts';
 import type { Channel, Message } from './frame.ts';
 import type { Engine, PeerHello, Progress, Want } from './engine.ts';
@@ -65,16 +66,22 @@ export async function runSession(
   opts: SessionOptions = {},
 ): Promise<SessionResult> {
   const signal = opts.signal;
+  let sentBytes = 0;
   // An object chunk's bytes go to a mesh channel as read, not copied into one message first.
   const send = async (m: Message) => {
     signal?.throwIfAborted();
+    sentBytes += m.bytes?.length ?? 0;
     if (channel.sendParts !== undefined) await channel.sendParts(encodeParts(m));
     else await channel.send(encodeMessage(m));
   };
   const receive = async (): Promise<Message> => {
     const raw = await channel.receive({ signal });
     if (raw === null) throw new ElohimError('MESH_STREAM_CLOSED', 'the other device ended the sync before it finished');
-    return decodeMessage(raw);
+    const m = decodeMessage(raw);
+    // Its head is parsed (strings of its own): a message without bytes is read in full. One with
+    // bytes (a chunk) is released once they are written.
+    if (m.bytes === undefined) channel.release?.(raw);
+    return m;
   };
 
   // Objects that arrive whole go into one batch, made durable together: the session's callers
@@ -97,6 +104,8 @@ export async function runSession(
     await batch?.abort().catch(() => {});
     throw err;
   }
+  // The transfer's dead buffers go now, before the caller shows what came (collect.ts says why).
+  if (result.bytes >= COLLECT_AFTER || sentBytes >= COLLECT_AFTER) collectGarbage();
   return result;
 }
 
