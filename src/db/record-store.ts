@@ -91,6 +91,14 @@ export interface RecordStore<T> {
    * (never written, cleared, or unsealed until `repair`): then nothing can be reused.
    */
   version(): string | null;
+  /**
+   * The id of the record of a thing with a stable identity (`label`), keyed by this store's tag
+   * key: the same in every process over these keys (so two store objects replace one row), and,
+   * unlike a plain hash of the label, unlinkable to it without the key (whoever knows a share's
+   * id cannot find its rows in a device's database) and different in every vault (two vaults of
+   * one database holding the same share do not write one row).
+   */
+  idOf(label: string): RecordId;
   /** Writes (insert or replace) and deletes in one transaction, keeping the seal. */
   commit(changes: { put?: Iterable<[RecordId, T]>; remove?: Iterable<RecordId> }): void;
   /**

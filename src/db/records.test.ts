@@ -286,3 +286,25 @@ test('version: the same while nothing is committed, new after every commit by an
   a.clear();
   assert.equal(a.version(), null);
 });
+
+test('idOf: one id per label in every store object over the same keys, another in every other store, never the plain hash; two stores of one database keep a row each', () => {
+  const db = openDatabase(':memory:');
+  const k = keys();
+  const a = createRecordStore<{ n: number }>({ db, keys: k });
+  const again = createRecordStore<{ n: number }>({ db, keys: k });
+  const b = createRecordStore<{ n: number }>({ db, keys: keys() });
+  const label = 'mesh-sync\u0000share\u0000' + 'ab'.repeat(16);
+  assert.match(a.idOf(label), /^[0-9a-f]{32}$/);
+  assert.equal(again.idOf(label), a.idOf(label));
+  assert.notEqual(b.idOf(label), a.idOf(label));
+  assert.notEqual(a.idOf(label + 'x'), a.idOf(label));
+  assert.notEqual(a.idOf(label), createHmac('sha256', Buffer.alloc(0)).update(label).digest('hex').slice(0, 32));
+  // The same thing kept by two vaults of one database: a row each, neither replacing the other.
+  a.commit({ put: [[a.idOf(label), { n: 1 }]] });
+  b.commit({ put: [[b.idOf(label), { n: 2 }]] });
+  again.commit({ put: [[again.idOf(label), { n: 3 }]] });
+  assert.deepEqual([...a.loadAll().values()], [{ n: 3 }]);
+  assert.deepEqual([...b.loadAll().values()], [{ n: 2 }]);
+  assert.equal(a.load().seal, 'ok');
+  assert.equal(b.load().seal, 'ok');
+});

@@ -224,6 +224,10 @@ export function createRecordStore<T>(deps: { db: Database; keys: RecordKeys; kin
       return row === undefined ? null : Buffer.from(row.body.buffer, row.body.byteOffset, row.body.byteLength).toString('base64');
     },
 
+    idOf(label) {
+      return createHmac('sha256', tagKey).update('elohim/v1 record id\u0000').update(label).digest().subarray(0, 16).toString('hex') as RecordId;
+    },
+
     commit(changes) {
       const bodies = function* (): Generator<[Buffer, Buffer]> {
         for (const [id, value] of changes.put ?? []) {

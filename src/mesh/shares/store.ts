@@ -61,7 +61,11 @@ export function syncRecordKeysOf(derive: (label: string) => Buffer) {
   return { seal: asSealKey(derive('elohim/v1 mesh-sync seal')), tag: derive('elohim/v1 mesh-sync tag') };
 }
 
-/** A deterministic record id (16 bytes as hex) for a thing with a stable identity. */
+/**
+ * The id rows had before ids were keyed (a plain hash of a thing's identity, which anyone knowing
+ * a share's id could compute, and the same in every vault): still read, and what a row of an
+ * older store is removed by when it is written again under its keyed id (`records.idOf`).
+ */
 export function rowId(...parts: string[]): RecordId {
   return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32) as RecordId;
 }
@@ -139,6 +143,11 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
   const shares = new Map<string, ShareState>();
   const cards = new Map<string, { signPub: string; name: string }>();
   const witnessRows = new Map<RecordId, Extract<SyncRecord, { t: 'witness' }>>();
+  /** The row id of a thing with a stable identity, keyed by this store's key (see RecordStore.idOf). */
+  const keyed = (...parts: string[]): RecordId => records.idOf(['mesh-sync', ...parts].join('\u0000'));
+  // Rows of an older store under their unkeyed id (rowId), by the keyed id they move to the next
+  // time they are written (`write`): nothing is rewritten at start-up.
+  const legacy = new Map<RecordId, RecordId>();
   const loaded = records.loadAll();
   const versions: [WireVersion, RecordId | null][] = [];
   const seenRows: Extract<SyncRecord, { t: 'seen' }>[] = [];
@@ -151,6 +160,8 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
     return p;
   };
   for (const [id, rec] of loaded) {
+    const own = rec.t === 'share' ? keyed('share', rec.record.share) : rec.t === 'seen' ? keyed('seen', rec.share) : rec.t === 'card' ? keyed('card', rec.peer) : rec.t === 'witness' ? keyed('witness', rec.peer, rec.about) : null;
+    if (own !== null && own !== id) legacy.set(own, id);
     if (rec.t === 'share') {
       const keys: Record<number, Buffer> = {};
       for (const [e, k] of Object.entries(rec.keys)) keys[Number(e)] = Buffer.from(k, 'base64');
@@ -165,7 +176,7 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
     else if (rec.t === 'local') localRows.push({ share: rec.share, key: rec.key, link: rec.link, pack: null });
     else if (rec.t === 'links') for (const [key, link] of rec.links) localRows.push({ share: rec.share, key, link, pack: id });
     else if (rec.t === 'card') cards.set(rec.peer, { signPub: rec.signPub, name: rec.name });
-    else if (rec.t === 'witness') witnessRows.set(id, rec);
+    else if (rec.t === 'witness') witnessRows.set(own!, rec);
   }
   for (const [wire, pack] of versions) {
     const state = shares.get(wire.share);
@@ -202,7 +213,7 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
     // Held without its epoch's key (this device was removed): the name sealed in the record
     // cannot be read here, so the one read before is kept beside it.
     if (keys[state.record.epoch] === undefined) row.name = state.name;
-    return [rowId('share', state.record.share), row];
+    return [keyed('share', state.record.share), row];
   };
   // The keys as they were given to putShare (the epochs this device unwrapped), per share.
   const givenKeys = new Map<string, Record<number, Buffer>>();
@@ -213,7 +224,19 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
     givenKeys.set(rec.record.share, keys);
   }
 
-  const seenRecord = (state: ShareState): [RecordId, SyncRecord] => [rowId('seen', state.record.share), { t: 'seen', share: state.record.share, mine: state.seen, peers: state.peerSeen }];
+  const seenRecord = (state: ShareState): [RecordId, SyncRecord] => [keyed('seen', state.record.share), { t: 'seen', share: state.record.share, mine: state.seen, peers: state.peerSeen }];
+
+  /** Commits, removing the older row of each record written under its keyed id for the first time. */
+  const write = (changes: { put?: [RecordId, SyncRecord][]; remove?: RecordId[] }): void => {
+    const put = changes.put ?? [];
+    const moved = put.map(([id]) => id).filter((id) => legacy.has(id));
+    records.commit({ put, remove: [...(changes.remove ?? []), ...moved.map((id) => legacy.get(id)!)] });
+    const old = moved.map((id) => [id, legacy.get(id)!] as const);
+    for (const id of moved) legacy.delete(id);
+    records.onRollback(() => {
+      for (const [id, was] of old) legacy.set(id, was); // an enclosing transaction rolled back
+    });
+  };
 
   let generation = 0;
   const store: SyncStore = {
@@ -232,7 +255,7 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
       // device was removed), whose name it keeps.
       if (key === undefined && old === undefined) throw new ElohimError('SHARE_NOT_FOUND', 'this device is not a member of the share');
       const name = key !== undefined ? shareName(record, key) : old!.name;
-      records.commit({ put: [shareRow({ record, folder, item: old?.item ?? null, label: old?.label ?? null, name, left: old?.left ?? null }, keys)] });
+      write({ put: [shareRow({ record, folder, item: old?.item ?? null, label: old?.label ?? null, name, left: old?.left ?? null }, keys)] });
       givenKeys.set(record.share, keys);
       generation++;
       if (old) {
@@ -250,7 +273,7 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
 
     placeShare(state, folder, item, label) {
       const next = { record: state.record, folder, item, label: label === undefined ? state.label : label, name: state.name, left: state.left };
-      records.commit({ put: [shareRow(next, givenKeys.get(state.record.share) ?? state.keys)] });
+      write({ put: [shareRow(next, givenKeys.get(state.record.share) ?? state.keys)] });
       generation++;
       state.folder = folder;
       state.item = item;
@@ -258,7 +281,7 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
     },
 
     markLeft(state, at) {
-      records.commit({ put: [shareRow({ ...state, left: at }, givenKeys.get(state.record.share) ?? state.keys)] });
+      write({ put: [shareRow({ ...state, left: at }, givenKeys.get(state.record.share) ?? state.keys)] });
       generation++;
       state.left = at;
     },
@@ -294,14 +317,14 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
         const put: [RecordId, SyncRecord][] = packs.put.map((id) => [id, { t: 'versions', share, wires: [...packingOf(share).versions.members.get(id)!].map((k) => state.wires.get(k)!) }]);
         put.push(seenRecord(state));
         if (droppedObjects.size > 0) store.onRelease?.([...droppedObjects]);
-        records.commit({ put, remove: packs.remove });
+        write({ put, remove: packs.remove });
       });
       return added;
     },
 
     markPeerSeen(state, dev, seen) {
       state.peerSeen[dev] = seen;
-      records.commit({ put: [seenRecord(state)] });
+      write({ put: [seenRecord(state)] });
     },
 
     setLocal(state, changes) {
@@ -324,7 +347,7 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
           }
         });
         const put: [RecordId, SyncRecord][] = packs.put.map((id) => [id, { t: 'links', share, links: [...packingOf(share).links.members.get(id)!].map((k) => [k, state.local.get(k)!]) }]);
-        records.commit({ put, remove: packs.remove });
+        write({ put, remove: packs.remove });
       });
       generation++;
     },
@@ -335,14 +358,14 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
         throw new ElohimError('SYNC_REJECTED', 'a paired device presented another signing key than before');
       }
       if (known?.name === name) return;
-      records.commit({ put: [[rowId('card', peer), { t: 'card', peer, signPub, name }]] });
+      write({ put: [[keyed('card', peer), { t: 'card', peer, signPub, name }]] });
       cards.set(peer, { signPub, name });
     },
 
     putWitness(peer, about, head) {
-      const id = rowId('witness', peer, about);
+      const id = keyed('witness', peer, about);
       const rec = { t: 'witness' as const, peer, head, about };
-      records.commit({ put: [[id, rec]] });
+      write({ put: [[id, rec]] });
       witnessRows.set(id, rec);
     },
   };
