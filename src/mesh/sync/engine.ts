@@ -229,7 +229,7 @@ export function createEngine(deps: EngineDeps) {
   }
 
   /** A requested object as chunk messages from `offset`; one `missing` message when it is not here. */
-  async function* serve(want: Want, allowed: (share: string) => boolean): AsyncGenerator<Message> {
+  async function* serve(want: Want, allowed: (share: string) => boolean, known?: number | null): AsyncGenerator<Message> {
     if (want === null || typeof want !== 'object' || !HEX32.test(String(want.obj)) || !HEX32.test(String(want.share)) || !Number.isSafeInteger(want.offset) || want.offset < 0) throw new ElohimError('SYNC_REJECTED', 'a malformed object request');
     // A share the asker is not in (a device removed from it that has not heard yet, say) is
     // answered as an object not held: nothing is served, and the sync goes on.
@@ -243,7 +243,8 @@ export function createEngine(deps: EngineDeps) {
       yield { head: { t: 'missing', obj: want.obj } };
       return;
     }
-    const size = await deps.ciphertext.size(want.obj as never);
+    // `known`: serveAll stat'ed it just before (objects never change size; one gone since fails its read).
+    const size = known !== undefined ? known : await deps.ciphertext.size(want.obj as never);
     if (size === null || want.offset > size) {
       yield { head: { t: 'missing', obj: want.obj } };
       return;
@@ -288,7 +289,7 @@ export function createEngine(deps: EngineDeps) {
       const size = HEX32.test(String(w.obj)) ? await deps.ciphertext.size(w.obj as never) : null;
       if (size !== null && size - (Number.isSafeInteger(w.offset) ? w.offset : 0) > CHUNK_BYTES) return null;
       const out: Message[] = [];
-      for await (const m of serve(w, allowed)) out.push(m);
+      for await (const m of serve(w, allowed, size)) out.push(m);
       return out;
     };
     const ahead: { want: Want; messages: Promise<Message[] | null> }[] = [];
