@@ -3,8 +3,9 @@
  * decoy) receives a share from another over TCP on 127.0.0.1, both real `elohim serve`
  * processes: a small file and a big one (many 1 MiB chunks). The connection is cut in the middle
  * of the big file (a relay between them drops every socket after a few MiB); the next sync asks
- * for it from 0 and completes, every SHA-256 equal. Then the store examiner of issue 9, holding
- * the decoy's passphrase and recovery codes, looks at the folder: nothing outside the store
+ * for it from 0 and completes, every SHA-256 equal; the same after the store device is killed
+ * (SIGKILL) in the middle of another big file and restarted. Then the store examiner of issue 9,
+ * holding the decoy's passphrase and recovery codes, looks at the folder: nothing outside the store
  * (no `objects/`, no staging, no file a store folder does not have), the decoy's region has no
  * unexplained rows or objects, and every byte it cannot open looks random.
  */
@@ -83,7 +84,7 @@ async function cuttingRelay(targetPort: number) {
 }
 
 /** Runs a sync on `d` through the SSE route; resolves with every event, rejects on `error`. */
-async function sync(d: Device): Promise<{ event: string; data: any }[]> {
+async function sync(d: Device, onEvent?: (event: string, data: any) => void): Promise<{ event: string; data: any }[]> {
   const login = await fetch(d.url + API.session, { method: 'POST', headers: { 'content-type': 'application/json', [CSRF_HEADER]: 'test' }, body: JSON.stringify({ passphrase: PASSPHRASE }) });
   const headers = { cookie: login.headers.get('set-cookie')!.split(';')[0]!, [CSRF_HEADER]: ((await login.json()) as { csrfToken: string }).csrfToken, 'content-type': 'application/json' };
   const res = await fetch(d.url + API.meshSync, { method: 'POST', headers, body: '{}' });
@@ -99,6 +100,7 @@ async function sync(d: Device): Promise<{ event: string; data: any }[]> {
       const event = /^event: (.*)$/m.exec(block)?.[1] ?? '';
       const data = JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? 'null');
       events.push({ event, data });
+      onEvent?.(event, data);
       if (event === 'done') return events;
       if (event === 'error') throw Object.assign(new Error(data.message), { code: data.code });
     }
@@ -124,11 +126,11 @@ async function filesAt(d: Device, path: string[]): Promise<Record<string, string
   return out;
 }
 
-test('a store folder receives a share over TCP; a cut mid-file starts that file again from 0 and the next sync has every SHA-256 equal; the examiner with the decoy passphrase finds nothing outside the store', { timeout: 300_000 }, async () => {
+test('a store folder receives a share over TCP; a cut mid-file, and a kill -9 mid-file, start that file again from 0 and the next sync has every SHA-256 equal; the examiner with the decoy passphrase finds nothing outside the store', { timeout: 300_000 }, async () => {
   const sharer = await startDevice('sharer');
   devices.push(sharer);
   const t = await makeHome();
-  const init = await t.ok(['init', ...CHEAP_KDF, '--decoy', '--reserve', '96M'], { env: { ELOHIM_DECOY_PASSPHRASE: DECOY_PASSPHRASE } });
+  const init = await t.ok(['init', ...CHEAP_KDF, '--decoy', '--reserve', '192M'], { env: { ELOHIM_DECOY_PASSPHRASE: DECOY_PASSPHRASE } });
   const decoyCodes = parseRecoveryCodes(init.stdout.toString('utf8'), 'Recovery codes of the DECOY vault:');
   assert.ok(decoyCodes.length > 0, 'the decoy recovery codes are printed');
   await writeFile(join(t.work, 'decoy-notes.txt'), 'the decoy vault in use');
@@ -173,13 +175,34 @@ test('a store folder receives a share over TCP; a cut mid-file starts that file 
   assert.ok(done.data.bytes >= big.length, `the big file came again from 0 (${done.data.bytes} bytes of ${big.length})`);
   assert.deepEqual(await filesAt(store, ['Shares', 'Team']), { 'small.txt': sha256('a small file'), 'big.bin': sha256(big) });
 
-  // Closed, the folder is handed over with the decoy's passphrase and recovery codes.
+  // Another big file; the store device is killed (SIGKILL) in the middle of it, restarted, and
+  // the sync completes: the blocks its write had taken, named by no entry, are free again.
+  const big2 = randomBytes(48 * MiB + 77);
+  const put2 = await fetch(`${sharer.url}${API.files}?parent=${folder}&name=big2.bin`, { method: 'PUT', headers, body: big2 });
+  assert.equal(put2.status, 201, await put2.text());
+  let killedAt = -1;
+  await sync(store, (event, data) => {
+    if (killedAt < 0 && event === 'progress' && data.progress?.bytes > 4 * MiB) {
+      killedAt = data.progress.bytes;
+      store.child.kill('SIGKILL');
+    }
+  }).catch(() => {});
+  assert.ok(killedAt > 0 && killedAt < big2.length, `killed mid-file (${killedAt})`);
   await store.stop();
+  const restarted = await startDevice('store', { home: t });
+  devices.push(restarted);
+  const third = await sync(restarted);
+  const done2 = third.find((e) => e.event === 'peer-done' && e.data.peer === sharer.deviceId);
+  assert.ok(done2 !== undefined && done2.data.bytes >= big2.length, JSON.stringify(third));
+  assert.deepEqual(await filesAt(restarted, ['Shares', 'Team']), { 'small.txt': sha256('a small file'), 'big.bin': sha256(big), 'big2.bin': sha256(big2) });
+
+  // Closed, the folder is handed over with the decoy's passphrase and recovery codes.
+  await restarted.stop();
   const names = (await readdir(t.home, { recursive: true })).sort();
   assert.deepEqual(names.filter((n) => !['config.json', 'keyslots.bin', 'lock', 'reserve', 'store.bin', 'unlock-throttle.json'].includes(n)), [], `only a store folder's files: ${names.join(', ')}`);
   const { report } = await examineStore(t.home, { passphrase: DECOY_PASSPHRASE, recoveryCodes: decoyCodes }, await makeTempDir('elohim-examiner-'), { addDecoyArgs: await initDecoyArgs(), toleranceMs: 2000 });
   const say = (what: string) => `${what}: ${JSON.stringify(report, null, 1).slice(0, 3000)}`;
-  assert.equal(report['deniableStore.size'], 96 * MiB, say('the store keeps its size'));
+  assert.equal(report['deniableStore.size'], 192 * MiB, say('the store keeps its size'));
   assert.deepEqual(report['deniableStore.regionsTheVaultOpens'], [1], say('the decoy is the front vault'));
   assert.equal(report['deniableStore.otherRegion'], 'random', say('the hidden region, share and all, looks random'));
   assert.equal(report['deniableStore.unusedBlocksOfItsRegion'], 'random', say('the decoy region\'s unused blocks look random'));
