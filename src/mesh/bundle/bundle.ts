@@ -109,7 +109,7 @@ async function* readMessages(source: AsyncIterable<Buffer>): AsyncGenerator<Mess
  * short or damaged (age authenticates every 64 KiB of it: what came before the damage was
  * checked and may be kept, nothing after it), SYNC_REJECTED for content that fails verification.
  */
-export async function importBundle(engine: Engine, identities: string[], path: string, opts: { signal?: AbortSignal } = {}): Promise<{ versions: number; objects: number; from: string }> {
+export async function importBundle(engine: Engine, identities: string[], path: string, opts: { signal?: AbortSignal; onHello?: (peer: PeerHello) => void } = {}): Promise<{ versions: number; objects: number; from: string }> {
   const info = await stat(path).catch(() => null);
   if (info === null || !info.isFile()) throw new ElohimError('HOST_FILE_NOT_FOUND', 'no bundle file at that path');
   const source = createReadStream(path);
@@ -134,6 +134,7 @@ export async function importBundle(engine: Engine, identities: string[], path: s
         if (m.head.t !== 'hello') throw new ElohimError('BUNDLE_INVALID', 'the bundle does not start with a hello');
         peer = engine.acceptHello(m, null);
         result.from = peer.name;
+        opts.onHello?.(peer); // what it says it left, as a network hello (the service's takeLeaves)
       } else if (m.head.t === 'versions') {
         result.versions += engine.applyVersions(m, peer);
       } else if (m.head.t === 'chunk') {

@@ -6,6 +6,8 @@
  * test/mesh-leave.test.ts and test/mesh-sync-web.test.ts.
  */
 import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import test from 'node:test';
 import { putAt, readAt } from '../../vault/testing.ts';
 import { openSyncStore } from './store.ts';
@@ -70,4 +72,26 @@ test('a member leaves a share: keeps what it had, gets and sends nothing more, t
   // The other members go on: the new file reaches the tablet.
   await c.shares.sync();
   assert.equal((await readAt(c.tv.vault, '/Shares/Team/new.txt')).toString(), 'after the leave');
+});
+
+test('a member that left tells the owner through a bundle too: the owner takes it out when it imports the bundle', async (t) => {
+  const hub: MemoryHub = { devices: new Map() };
+  const all: TestDevice[] = [];
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const dir = await mkdtemp(join(tmpdir(), 'elohim-leave-bundle-'));
+  t.after(async () => {
+    for (const d of all) await d.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const a = await testDevice(hub, 'Laptop', all);
+  const b = await testDevice(hub, 'Phone', all);
+  await putAt(a.tv.vault, '/Team/plan.txt', 'the plan');
+  const { id } = await a.shares.share('/Team', ['Phone']);
+  await b.shares.sync();
+  b.shares.leave(id);
+  const path = join(dir, 'to-laptop.elohim');
+  await b.shares.exportBundle('Laptop', path);
+  await a.shares.importBundle(path);
+  const owner = a.shares.get(id);
+  assert.deepEqual([owner.epoch, owner.members.map((m) => m.name)], [2, ['Laptop']]);
 });

@@ -515,7 +515,7 @@ export function createShareService(deps: ShareServiceDeps) {
     /** Merges a bundle as a sync would, then shows the result in the shares' folders. */
     importBundle: (path: string, opts: { signal?: AbortSignal } = {}) =>
       exclusive(async () => {
-        const result = await counted(() => receivingIn((e) => importBundle(e, mesh.ageIdentities(), path, { signal: opts.signal ?? deps.signal })));
+        const result = await counted(() => receivingIn((e) => importBundle(e, mesh.ageIdentities(), path, { signal: opts.signal ?? deps.signal, onHello: takeLeaves })));
         audited({ action: 'bundle-import', device: result.from, versions: result.versions, objects: result.objects });
         return { ...result, ...(await showAll()) };
       }),
