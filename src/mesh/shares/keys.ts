@@ -278,8 +278,14 @@ const HEX32 = /^[0-9a-f]{32}$/;
  * Checks and opens a version: its shape, the author's membership and write right, the
  * signature, and the sealed content under the epoch's key. Throws SYNC_REJECTED for anything
  * wrong (the caller then keeps nothing of the batch).
+ *
+ * `trusted`: the wire comes from this vault's own sealed share store, where only versions whose
+ * signature verified when they arrived (or that this device signed) are put, and the record
+ * seal covers the set: the Ed25519 check is skipped there (~0.1 ms each, 1 s per 10,000 versions
+ * at every unlock), everything else is checked as ever. A wire from a peer or a bundle is never
+ * trusted; the signature stays on the wire for the members it is forwarded to.
  */
-export function openVersion(w: unknown, record: ShareRecord, keys: Record<number, Buffer>): { wire: WireVersion; version: Version } {
+export function openVersion(w: unknown, record: ShareRecord, keys: Record<number, Buffer>, opts: { trusted?: boolean } = {}): { wire: WireVersion; version: Version } {
   const v = w as WireVersion;
   const bad = (why: string) => new ElohimError('SYNC_REJECTED', `an index entry was refused: ${why}`);
   if (v === null || typeof v !== 'object' || v.share !== record.share) throw bad('another share');
@@ -290,7 +296,7 @@ export function openVersion(w: unknown, record: ShareRecord, keys: Record<number
   if (author === undefined) throw bad('the author is not a member');
   if (author.role === 'ro') throw bad('the author may only read this share');
   const { sig, ...unsigned } = v;
-  if (typeof sig !== 'string' || !verifySignature(author.signPub, canonical(unsigned), sig)) throw bad('the signature does not verify');
+  if (typeof sig !== 'string' || (opts.trusted !== true && !verifySignature(author.signPub, canonical(unsigned), sig))) throw bad('the signature does not verify');
   const key = keys[v.epoch];
   if (key === undefined) throw bad('sealed under a key this device does not hold');
   const opened = openOrNull(asSealKey(key), Buffer.from(String(v.box), 'base64'), versionAad(v));
