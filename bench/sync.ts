@@ -33,6 +33,8 @@ import { fmtS, printJsonLine, randomFile, ratio, run, secs, startServe } from '.
 import type { ServeProcess } from './lib.ts';
 
 const MiB = 1024 ** 2;
+/** CPU seconds to two decimals: whole seconds hid a half-second change per side in small-file runs. */
+const cs = (s: number) => Math.round(s * 100) / 100;
 const SCALE = Number(process.env.SYNC_BENCH_SCALE ?? '1');
 const BIG_FILES = 8;
 // SYNC_BENCH_BIG_SCALE scales the big files apart (e.g. 10,000 small files and little else).
@@ -200,7 +202,7 @@ async function ours(data: string, work: string, expected: number, round: number)
     const started = performance.now();
     const first = await sync(b, phases);
     const firstMs = performance.now() - started;
-    const cpu = { a: Math.round((await cpuS(a.serve.pid)) - cpu0.a), b: Math.round((await cpuS(b.serve.pid)) - cpu0.b) };
+    const cpu = { a: cs((await cpuS(a.serve.pid)) - cpu0.a), b: cs((await cpuS(b.serve.pid)) - cpu0.b) };
     process.stderr.write(`ours: synced in ${fmtS(firstMs)} (index ${phases.index} ms, last object ${phases.objects} ms, session ${phases.session} ms); CPU A ${cpu.a} s, B ${cpu.b} s; RSS before ${idle.a}/${idle.b} MiB\n`);
     if (!first.peers.every((p: { ok: boolean }) => p.ok)) throw new Error(`ours: the sync did not reach every device: ${JSON.stringify(first.peers)}`);
     const files = ((await b.call('GET', API.meshShares)).shares as { files: number; pending: number }[])[0];
@@ -318,7 +320,7 @@ async function syncthing(data: string, work: string, expected: number, round: nu
       return s !== null && s.state === 'idle' && s.needFiles === 0 && s.globalFiles === expected && s.localFiles === expected;
     });
     const ms = performance.now() - started;
-    const cpu = { a: Math.round((await cpuS(pa.pid!)) - cpuA0), b: Math.round(await cpuS(pb.pid!)) };
+    const cpu = { a: cs((await cpuS(pa.pid!)) - cpuA0), b: cs(await cpuS(pb.pid!)) };
     return { ms, rssA: await peakRssMiB(pa.pid!), rssB: await peakRssMiB(pb.pid!), cpu };
   } finally {
     for (const p of [pa, pb]) {
