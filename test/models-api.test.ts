@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { PER_ITEM } from '../src/ai/index.ts';
@@ -58,8 +58,10 @@ describe('models API', { skip: tinyMissing }, () => {
     await s?.server.stop();
   });
 
-  test('a corrupt GGUF is a 422 with a clear message, nothing is kept, and the server stays up', async () => {
+  test('a corrupt GGUF is a 422 with a clear message, nothing is kept, and the server stays up', async (t) => {
+    // Outside the data folder (an import from anywhere), and removed after: it was left in the OS temp folder.
     const bad = join(s.home, '..', `corrupt-${process.pid}.gguf`);
+    t.after(() => rm(bad, { force: true }));
     // a real header with its tensor data cut off: llama.cpp refuses it (in a child process)
     await writeFile(bad, readFileSync(TINY_GGUF).subarray(0, 1_200_000));
     const res = await s.api(API.modelImport, json({ path: bad, name: 'corrupt' }));
