@@ -181,9 +181,11 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
   for (const [wire, pack] of versions) {
     const state = shares.get(wire.share);
     if (state === undefined) continue;
-    // Stored versions were verified when received; opening them again checks the row was not
-    // swapped for another (the record seal covers the set) and rebuilds the content.
-    const { version } = openVersion(wire, state.record, state.keys);
+    // Stored versions were verified when received (or signed here), and the rows are sealed under
+    // this vault's key with the set seal over them: the Ed25519 check is not done again (~0.1 ms
+    // per version at every unlock, 1.1 s for a 10,000-file share). Opening them rebuilds the
+    // content and checks everything else.
+    const { version } = openVersion(wire, state.record, state.keys, { trusted: true });
     state.index.merge(version);
     const key = versionKey(version);
     state.wires.set(key, wire);
