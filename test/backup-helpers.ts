@@ -4,8 +4,7 @@
  * restore bootstrap done the way the keyring will do it (a staging folder unlocked by the real
  * keyring). Nothing of ours is mocked.
  */
-import { mkdir, mkdtemp, readdir, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createApp, dataPaths } from '../src/app.ts';
@@ -18,6 +17,7 @@ import type { Database } from '../src/db/index.ts';
 import { backupKeyFromImage } from '../src/keyring/index.ts';
 import type { UnlockSecret } from '../src/keyring/index.ts';
 import { createObjectStore } from '../src/vault/index.ts';
+import { makeTempDir } from './helpers.ts';
 
 export const PASSPHRASE = 'correct horse battery staple';
 export const DECOY_PASSPHRASE = 'tr0ub4dor & 3';
@@ -25,8 +25,9 @@ export const CHEAP_ARGON2 = { memory: 19456, passes: 2, parallelism: 1 };
 
 export const hashers = createHasherPool({ maxWorkers: 1 });
 
+/** A new empty folder under the OS temp folder, removed when the process ends (helpers.ts makeTempDir). */
 export async function tempDir(prefix: string): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix));
+  return makeTempDir(prefix);
 }
 
 export interface Folder {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, constants as fsConstants } from 'node:fs';
+import { accessSync, constants as fsConstants, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join, relative, sep } from 'node:path';
@@ -109,6 +109,19 @@ export function describeRun(r: RunResult): string {
 }
 
 const tempDirs: string[] = [];
+
+// What a test file made and did not remove (a test that failed before its own clean-up, or one
+// that never had any) goes when its process ends: CI machines ran out of disk on left folders.
+process.once('exit', () => {
+  if (process.env.ELOHIM_TEST_KEEP) return;
+  for (const d of tempDirs.splice(0)) {
+    try {
+      rmSync(d, { recursive: true, force: true });
+    } catch {
+      // best effort at exit: a folder still in use by a child that outlived the test stays
+    }
+  }
+});
 
 /** A new empty folder under the OS temp folder, removed by `removeTempDirs`. */
 export async function makeTempDir(prefix = 'elohim-test-'): Promise<string> {
