@@ -162,3 +162,41 @@ test('a session that moved many bytes runs one full collection at its end (colle
   await settle();
   assert.equal(forced.length, 0, 'a small sync collected');
 });
+
+test('small objects (each whole in one message) run a full collection every 16 MiB of them, on both sides, during the session', async (t) => {
+  const hub: MemoryHub = { devices: new Map() };
+  const all: TestDevice[] = [];
+  const forced: number[] = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      if (((e as { detail?: { flags?: number } }).detail?.flags ?? 0) & perfConstants.NODE_PERFORMANCE_GC_FLAGS_FORCED) forced.push(e.startTime);
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  t.after(async () => {
+    observer.disconnect();
+    for (const d of all) await d.close();
+  });
+  const a = await testDevice(hub, 'Laptop', all);
+  const b = await testDevice(hub, 'Phone', all);
+  // 20 objects of 900 KiB: each fits one chunk message, 18 MiB in all (> COLLECT_AFTER once).
+  const files = Array.from({ length: 20 }, () => randomBytes(900 * 1024));
+  const folder = a.tv.vault.mkdir(null, 'Many');
+  await a.tv.vault.putMany(folder.id, files.map((bytes, i) => ({ names: [`f${i}.bin`], size: bytes.length, read: async () => bytes })));
+  await a.shares.share('/Many', ['Phone']);
+  let whole = 0;
+  hub.tap = (from, _to, msg) => {
+    const m = decodeMessage(msg);
+    if (from === a.id && m.head.t === 'chunk' && m.head.offset === 0 && m.head.end === true) whole++;
+    return msg;
+  };
+  await new Promise((r) => setTimeout(r, 100));
+  forced.length = 0;
+  await b.shares.sync({ only: 'Laptop' });
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(whole, files.length, 'every object came whole');
+  // One in the session on each side (sender and receiver: 16 MiB of whole objects each), one at
+  // each session's end: four, in this one process.
+  assert.ok(forced.length >= 4, `${forced.length} forced full collections`);
+  for (const i of [0, 19]) assert.deepEqual(await readAt(b.tv.vault, `/Shares/Many/f${i}.bin`), files[i]);
+});

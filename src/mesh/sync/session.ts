@@ -11,7 +11,7 @@
  * why and ends at once, whatever it was waiting for; the other side ends on reading it.
  */
 import { ElohimError, isElohimError } from '../../errors.ts';
-import { COLLECT_AFTER, collectGarbage } from './collect.ts';
+import { COLLECT_AFTER, collectGarbage, smallObjectCollector } from './collect.ts';
 import { decodeMessage, encodeMessage, encodeParts } from './frame.ts';
 import type { Channel, Message } from './frame.ts';
 import type { Engine, PeerHello, Progress, Want } from './engine.ts';
@@ -67,10 +67,12 @@ export async function runSession(
 ): Promise<SessionResult> {
   const signal = opts.signal;
   let sentBytes = 0;
+  const small = smallObjectCollector();
   // An object chunk's bytes go to a mesh channel as read, not copied into one message first.
   const send = async (m: Message) => {
     signal?.throwIfAborted();
     sentBytes += m.bytes?.length ?? 0;
+    if (m.head.t === 'chunk' && m.head.offset === 0 && m.head.end === true) small(m.bytes?.length ?? 0);
     if (channel.sendParts !== undefined) await channel.sendParts(encodeParts(m));
     else await channel.send(encodeMessage(m));
   };
@@ -89,7 +91,7 @@ export async function runSession(
   const batch = engine.newBatch();
   let result: SessionResult;
   try {
-    result = await exchange(engine, send, receive, channelPeer, opts, batch, (bytes) => channel.release?.(bytes));
+    result = await exchange(engine, send, receive, channelPeer, opts, batch, (bytes) => channel.release?.(bytes), small);
   } catch (err) {
     // What was received and checked is kept (the next sync need not ask for it again).
     await batch?.commit().catch(() => batch.abort().catch(() => {}));
@@ -133,6 +135,8 @@ async function exchange(
   batch: ObjectBatch | null,
   /** a received chunk's bytes are written (or not needed): the channel may free them now */
   release: (bytes: Uint8Array) => void,
+  /** bytes of an object that came whole were taken (smallObjectCollector) */
+  small: (bytes: number) => void,
 ): Promise<SessionResult> {
   await send(engine.hello(channelPeer));
   const first = await receive();
@@ -273,7 +277,10 @@ async function exchange(
               if (m.bytes !== undefined) release(m.bytes);
             }
             const { bytes, done } = taken;
-            if (m.head.offset === 0 && m.head.end === true) wholeBytes += bytes;
+            if (m.head.offset === 0 && m.head.end === true) {
+              wholeBytes += bytes;
+              small(bytes);
+            }
             if (batch !== null && (batch.size >= COMMIT_OBJECTS || wholeBytes >= COMMIT_BYTES)) commitSoon();
             ack(length);
             progress.bytes += bytes;
