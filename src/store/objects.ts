@@ -12,6 +12,7 @@
  * second cipher would only cost write speed (ARCHITECTURE.md, the deniable store). runs.ts says
  * where an object's bytes are and appends to one.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { createRangeDecryptor, payloadKey } from '../crypto/age/index.ts';
 import type { HasherPool } from '../crypto/index.ts';
@@ -91,6 +92,15 @@ export function createRegionObjects(deps: { region: Region; fh: StoreFile; hashe
 
   const stored = (id: string) => region.objects.get(objectKey(id, false)) ?? null;
 
+  /**
+   * Objects this view's own file-key check authenticated as they were written (a share's object
+   * arriving in a store folder), with the SHA-256 of the plaintext that check decrypted: adopt
+   * takes it instead of reading and decrypting the object a second time, as it does from the
+   * pool's proofs (src/vault/objects/pool.ts, which says why it is safe). In memory only, filled
+   * by that check alone; an object removed is forgotten.
+   */
+  const proven = new Map<string, { fileKey: Buffer; size: number; sha256: string }>();
+
   const ciphertext: CiphertextView = {
     async *list() {
       const all = [...region.objects.values()].filter((o) => !o.partial).sort((a, b) => (a.id < b.id ? -1 : 1));
@@ -124,13 +134,14 @@ export function createRegionObjects(deps: { region: Region; fh: StoreFile; hashe
       if (stored(id) !== null) throw new ElohimError('ITEM_EXISTS', 'the object is already stored');
       const size = 'fileKey' in check ? storedSize(check.size) : check.storedSize;
       if (!Number.isSafeInteger(size) || size < 0) throw new ElohimError('INVALID_INPUT', 'the expected size must be a non-negative integer');
+      const plain = 'fileKey' in check ? createHash('sha256') : null;
       return guarded(id, async () => {
         const draft = begin(id);
         const writer = createObjectWriter({
           target: target(draft, false),
           file: appendFile(region, fh, draft, 0),
           position: 0,
-          codec: 'fileKey' in check ? authenticating(check.fileKey, size) : passing(size),
+          codec: 'fileKey' in check ? authenticating(check.fileKey, size, (b) => void plain!.update(b)) : passing(size),
           hash: hashers.create(size),
           check:
             'storedSha256' in check
@@ -140,10 +151,29 @@ export function createRegionObjects(deps: { region: Region; fh: StoreFile; hashe
               : undefined,
           onFailure: 'discard',
         });
-        return pump(writer, source, opts);
+        const result = await pump(writer, source, opts);
+        if (plain !== null && 'fileKey' in check) prove(id, { fileKey: Buffer.from(check.fileKey), size: check.size, sha256: plain.digest('hex') });
+        return result;
       });
     },
+
+    authenticated(id, fileKey, size) {
+      const proof = proven.get(id);
+      if (proof === undefined || proof.size !== size || fileKey.length !== proof.fileKey.length || !timingSafeEqual(proof.fileKey, fileKey)) return null;
+      return proof.sha256;
+    },
+
+    forget(ids) {
+      for (const id of ids) proven.delete(id);
+    },
   };
+
+  function prove(id: string, proof: { fileKey: Buffer; size: number; sha256: string }): void {
+    proven.delete(id);
+    proven.set(id, proof);
+    // Bounded as the pool's: the oldest go first, and one forgotten is merely read again.
+    if (proven.size > 50_000) proven.delete(proven.keys().next().value!);
+  }
 
   return {
     async write(id, source, fileKey, opts = {}) {
@@ -244,6 +274,7 @@ export function createRegionObjects(deps: { region: Region; fh: StoreFile; hashe
     },
 
     async remove(id) {
+      proven.delete(id);
       const gone = [false, true].map((partial) => region.objects.get(objectKey(id, partial))).filter((o): o is ObjectEntry => o !== undefined);
       const pending = unnamed.get(id);
       if (pending !== undefined) {

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { Readable } from 'node:stream';
 import { generateFileKey } from '../crypto/age/index.ts';
 import { asSealKey, createHasherPool } from '../crypto/index.ts';
 import { createRecordStore, newRecordId } from '../db/index.ts';
@@ -240,4 +241,52 @@ test('a front vault is not moved behind a new decoy while one of its files is be
   await store.format(decoy, 1);
   assert.ok(bytes.equals(await readAll(store.objectsFor(front), id, key, bytes.length)));
   assert.equal(createRecordStore<{ t: string }>({ db: store.databaseFor(decoy), keys: decoy }).loadAll().size, 0);
+});
+
+test("an object received under a file key is proven for adopt by this view's own check only: the plaintext SHA-256, the same key and size, forgotten when removed", async (t) => {
+  const f = await folder(t, 32 * MiB);
+  const store = f.open();
+  const [a, b] = [keysOf(), keysOf()];
+  await store.format(a, 0);
+  await store.format(b, 1);
+  const from = store.objectsFor(a);
+  const into = store.objectsFor(b).ciphertext;
+  const plain = randomBytes(2 * MiB + 777);
+  const key = generateFileKey();
+  const id = newObjectId();
+  await from.write(id, plain, key);
+  const storedBytes = async () => {
+    const parts: Buffer[] = [];
+    for await (const p of await from.ciphertext.read(id)) parts.push(p as Buffer);
+    return Buffer.concat(parts);
+  };
+  const bytes = await storedBytes();
+  const sha = createHash('sha256').update(plain).digest('hex');
+  const once = (x: Buffer) => Readable.from([x]);
+
+  await into.write(id, once(bytes), { fileKey: key, size: plain.length });
+  assert.equal(into.authenticated!(id, key, plain.length), sha, 'the plaintext the check decrypted');
+  assert.equal(into.authenticated!(id, generateFileKey(), plain.length), null, 'another key');
+  assert.equal(into.authenticated!(id, key, plain.length - 1), null, 'another size');
+  into.forget!([id]);
+  assert.equal(into.authenticated!(id, key, plain.length), null, 'forgotten after adopt');
+
+  // Bytes that do not check out are kept nowhere and prove nothing.
+  const other = newObjectId();
+  const bad = Buffer.from(bytes);
+  bad[bad.length - 100]! ^= 1;
+  await assert.rejects(into.write(other, once(bad), { fileKey: key, size: plain.length }), (err) => isElohimError(err));
+  assert.equal(into.authenticated!(other, key, plain.length), null);
+  assert.equal(await into.size(other), null);
+
+  // Removed: its proof goes with it.
+  const third = newObjectId();
+  await into.write(third, once(bytes), { fileKey: key, size: plain.length });
+  assert.equal(into.authenticated!(third, key, plain.length), sha);
+  await store.objectsFor(b).remove(third);
+  assert.equal(into.authenticated!(third, key, plain.length), null);
+  // A stored-bytes check (a backup's restore) proves nothing for adopt.
+  const fourth = newObjectId();
+  await into.write(fourth, once(bytes), { storedSize: bytes.length, storedSha256: createHash('sha256').update(bytes).digest('hex') });
+  assert.equal(into.authenticated!(fourth, key, plain.length), null);
 });
