@@ -43,10 +43,12 @@ export function collectGarbage(): boolean {
  * Counts the bytes of objects that travel whole in one message (small files) and runs a full
  * collection every COLLECT_AFTER of them (collect.ts). Why during the session and only for these:
  * each small object leaves transport buffers (libp2p's Noise pieces, socket reads) that V8
- * promotes and frees only at a full collection, which it starts once ~64 MiB of them gathered;
- * bench:sync's 10,000 small files (~45 MiB) took each side's RSS up by that much in their last
- * seconds, its peak, where one collection per 16 MiB keeps it to about that (3 collections,
- * ~50 ms each). A big object's chunks are freed as they are written (the receiver) and V8's own
+ * promotes and frees only at a full collection, which it starts once ~64 MiB of them gathered
+ * (the sender's probe: up to 34 MiB of Noise's ciphertext uncollected at once in bench:sync's
+ * small files). One collection per 16 MiB bounds that to about 16 MiB for 3 collections of
+ * ~50 ms per 10,000 files. (Its effect alone was not measured apart from pool.ts's key fix,
+ * which removed most of the receiver's growth there: 40 MiB that were live, not garbage.)
+ * A big object's chunks are freed as they are written (the receiver) and V8's own
  * collections keep the big files' phase lower, so they do not count: one per 16 MiB of them would
  * be 64 collections per GiB.
  */
