@@ -11,18 +11,11 @@ import { join } from 'node:path';
 import test from 'node:test';
 import { putAt, readAt } from '../../vault/testing.ts';
 import { openSyncStore } from './store.ts';
-import { testDevice } from './testing.ts';
+import { testDevice, testDevices } from './testing.ts';
 import type { MemoryHub, TestDevice } from './testing.ts';
 
 test('a member leaves a share: keeps what it had, gets and sends nothing more, the owner takes it out at their next sync, a third member syncs on', async (t) => {
-  const hub: MemoryHub = { devices: new Map() };
-  const all: TestDevice[] = [];
-  t.after(async () => {
-    for (const d of all) await d.close();
-  });
-  const a = await testDevice(hub, 'Laptop', all);
-  const b = await testDevice(hub, 'Phone', all);
-  const c = await testDevice(hub, 'Tablet', all);
+  const { devices: [a, b, c] } = await testDevices(t, ['Laptop', 'Phone', 'Tablet']);
   await putAt(a.tv.vault, '/Team/plan.txt', 'the plan');
   const { id } = await a.shares.share('/Team', ['Phone', 'Tablet']);
   await b.shares.sync();

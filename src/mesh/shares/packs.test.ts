@@ -15,8 +15,8 @@ import { openVersion } from './keys.ts';
 import { newPacking, placeLoaded, repack } from './packs.ts';
 import { openSyncStore, rowId } from './store.ts';
 import type { LocalLink, ShareState, SyncRecord, SyncStore } from './store.ts';
-import { testDevice } from './testing.ts';
-import type { MemoryHub, TestDevice } from './testing.ts';
+import { testDevices } from './testing.ts';
+import type { TestDevice } from './testing.ts';
 
 test('packs: after any changes (and any rolled back), the rows hold each kept key exactly once, none over the limit, and undo restores the bookkeeping', () => {
   const LIMIT = 3;
@@ -79,13 +79,7 @@ function reread(d: TestDevice, share: string): { store: SyncStore; state: ShareS
 }
 
 test('a sync keeps versions and local links in packs; an older store (a row each) loads and moves into packs as it changes; a failed commit changes nothing', async (t) => {
-  const hub: MemoryHub = { devices: new Map() };
-  const all: TestDevice[] = [];
-  t.after(async () => {
-    for (const d of all) await d.close();
-  });
-  const a = await testDevice(hub, 'Laptop', all);
-  const b = await testDevice(hub, 'Phone', all);
+  const { hub, devices: [a, b] } = await testDevices(t, ['Laptop', 'Phone']);
   await b.shares.sync({ only: 'Laptop' });
   for (let i = 0; i < 150; i++) await putAt(a.tv.vault, `/Team/f${i}.txt`, `file ${i}`);
   const { id } = await a.shares.share('/Team', ['Phone']);

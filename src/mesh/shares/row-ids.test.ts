@@ -10,8 +10,7 @@ import type { RecordId } from '../../db/index.ts';
 import { putAt } from '../../vault/testing.ts';
 import { openSyncStore, rowId } from './store.ts';
 import type { SyncRecord } from './store.ts';
-import { testDevice } from './testing.ts';
-import type { MemoryHub, TestDevice } from './testing.ts';
+import { testDevices } from './testing.ts';
 
 /** The unkeyed id an older build gave a row, or null for kinds that have none. */
 function plainId(rec: SyncRecord): RecordId | null {
@@ -23,13 +22,7 @@ function plainId(rec: SyncRecord): RecordId | null {
 }
 
 test('share, seen, card and witness rows have keyed ids; an older store\'s rows load and move to them when written again', async (t) => {
-  const hub: MemoryHub = { devices: new Map() };
-  const all: TestDevice[] = [];
-  t.after(async () => {
-    for (const d of all) await d.close();
-  });
-  const a = await testDevice(hub, 'Laptop', all);
-  const b = await testDevice(hub, 'Phone', all);
+  const { devices: [a, b] } = await testDevices(t, ['Laptop', 'Phone']);
   await b.shares.sync({ only: 'Laptop' });
   await putAt(a.tv.vault, '/Team/a.txt', 'a');
   const { id } = await a.shares.share('/Team', ['Phone']);

@@ -123,6 +123,17 @@ export interface TestDevice {
   close(): Promise<void>;
 }
 
+/** A new hub with these devices on it (in this order), each closed when the test ends: how most tests begin. */
+export async function testDevices<const N extends readonly string[]>(t: { after(fn: () => Promise<void>): void }, names: N): Promise<{ hub: MemoryHub; devices: { -readonly [K in keyof N]: TestDevice } }> {
+  const hub: MemoryHub = { devices: new Map() };
+  const all: TestDevice[] = [];
+  t.after(async () => {
+    for (const d of all) await d.close();
+  });
+  for (const name of names) await testDevice(hub, name, all);
+  return { hub, devices: all.slice() as { -readonly [K in keyof N]: TestDevice } };
+}
+
 /**
  * A device on the hub; `pq`: its age identity is the hybrid post-quantum type; `pool`: an
  * objects folder shared with other devices made with it (two vaults of one data folder).

@@ -6,19 +6,13 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { putAt } from '../../vault/testing.ts';
-import { testDevice } from '../shares/testing.ts';
-import type { MemoryHub, TestDevice } from '../shares/testing.ts';
+import { testDevices } from '../shares/testing.ts';
+import type { TestDevice } from '../shares/testing.ts';
 
 const syncEntries = (d: TestDevice) => d.audit.list({ event: 'share' }).entries.filter((e) => e.details.action === 'sync');
 
 test('a completed sync is audited once on each side, counts only, no names', async (t) => {
-  const hub: MemoryHub = { devices: new Map() };
-  const all: TestDevice[] = [];
-  t.after(async () => {
-    for (const d of all) await d.close();
-  });
-  const a = await testDevice(hub, 'Laptop', all);
-  const b = await testDevice(hub, 'Phone', all);
+  const { hub, devices: [a, b] } = await testDevices(t, ['Laptop', 'Phone']);
   await putAt(a.tv.vault, '/Quarterly/secret-plan.txt', 'the plan');
   await putAt(a.tv.vault, '/Quarterly/budget.csv', 'a,b\n1,2\n');
   await a.shares.share('/Quarterly', ['Phone']);
