@@ -52,20 +52,49 @@ async function restoreWith(target: ReturnType<typeof createLocalTarget>, home: s
   }
 }
 
-test('the bootstrap rows are cut as the keyring reads them, and the restored folder opens with every file', async (t) => {
+test('the bootstrap rows are fetched once the secret opened a slot, cut as the keyring reads them, and the restored folder opens with every file', async (t) => {
   const { root, target, files } = await backedUp(t);
   const home = join(root, 'restored');
   let lazy = false;
+  let fetched = 0;
   await restoreWith(target, home, async (b) => {
-    // Not an array of rows made before the key derivation: an iterator that cuts them on demand.
-    lazy = !Array.isArray(b.rows) && typeof (b.rows as unknown as Iterator<unknown>).next === 'function';
-    return unlockWith(REAL)(b);
+    const rows = b.rows;
+    return unlockWith(REAL)({
+      keyslots: b.keyslots,
+      rows: async () => {
+        fetched++;
+        const got = await rows();
+        // Not an array of rows: an iterator that cuts them from the packs on demand.
+        lazy = !Array.isArray(got) && typeof (got as unknown as Iterator<unknown>).next === 'function';
+        return got;
+      },
+    });
   });
+  assert.equal(fetched, 1);
   assert.ok(lazy, 'the bootstrap rows are produced as they are read, not held before the unlock');
   const app = createApp({ home });
   t.after(() => app.close());
   const back = await readFiles(app, REAL);
   for (const [name, bytes] of Object.entries(files)) assert.ok(back[name]?.equals(bytes), `${name} restored byte for byte`);
+});
+
+test('a wrong passphrase fetches no rows pack: the rows are asked for only after a slot opened (after the key derivation, its memory free again)', async (t) => {
+  const { root, target } = await backedUp(t);
+  let fetched = 0;
+  await assert.rejects(
+    restoreWith(target, join(root, 'restored'), async (b) => {
+      const rows = b.rows;
+      return unlockWith({ passphrase: 'not the passphrase of this backup' })({
+        keyslots: b.keyslots,
+        rows: async () => {
+          fetched++;
+          return rows();
+        },
+      });
+    }),
+    (err) => isElohimError(err, 'VAULT_WRONG_SECRET'),
+  );
+  assert.equal(fetched, 0);
 });
 
 test('a rows pack altered after the bootstrap: OBJECT_DAMAGED, and not one row is written', async (t) => {

@@ -30,13 +30,15 @@ import type { Target } from './target.ts';
 import { eachLimit, release } from './streams.ts';
 
 /**
- * What the caller unlocks a vault from: the newest keyslots.bin and every row ever backed up,
- * oldest first. `rows` can be read once, and best after the key derivation (restoreFolder's are
- * cut from the packs as they are read).
+ * What the caller unlocks a vault from: the newest keyslots.bin, and every row ever backed up,
+ * oldest first, fetched when `rows` is called. The keyring calls it once its key derivation has
+ * opened a slot: Argon2id's 64 MiB was the restore's peak, and the rows packs beside it (~4.5 MiB
+ * at 10,000 rows) set it 4-5 MiB above a backup's; a wrong secret fetches none. Call it once; its
+ * rows are cut from the packs as they are read.
  */
 export interface Bootstrap {
   keyslots: Buffer;
-  rows: Iterable<Row>;
+  rows(): Promise<Iterable<Row>>;
 }
 
 export interface RestoreInto {
@@ -212,13 +214,15 @@ export async function restoreFolder(opts: {
 
   // The bootstrap: every rows pack, oldest first, so a later copy of a row comes last.
   const rowPacks = (await target.list('rows/', { signal })).map((e) => e.name).sort();
-  const packs: Buffer[] = [];
-  for (const name of rowPacks) {
-    const pack = await target.get(name, { signal });
-    if (pack !== null) packs.push(pack);
-  }
-  const key = await opts.unlock({ keyslots, rows: rowsOf(packs) });
-  packs.length = 0; // every row again is ~2x the rows packs in memory, for the whole restore
+  const rows = async (): Promise<Iterable<Row>> => {
+    const packs: Buffer[] = [];
+    for (const name of rowPacks) {
+      const pack = await target.get(name, { signal });
+      if (pack !== null) packs.push(pack);
+    }
+    return rowsOf(packs); // unreachable once read: every row again is ~2x the packs, for the whole restore
+  };
+  const key = await opts.unlock({ keyslots, rows });
   requireKey(config, key);
   const mac = await target.get('keyslots.mac', { signal });
   if (mac === null || mac.toString() !== keyslotsMac(key, keyslots)) throw new ElohimError('OBJECT_DAMAGED', 'the backup\'s key slots were altered');

@@ -144,7 +144,8 @@ export async function storeRestore(deps: {
       // behind the front, whose rows are inside the store (store-bootstrap.ts).
       if (config !== null && !keyMatches(config, key) && deps.secret !== undefined) {
         behind = await rowsBehindTheFront({ target: deps.target, keyslots: bootstrap.keyslots, secret: deps.secret, dataDir: dirname(deps.path), signal: deps.signal });
-        if (behind !== null) key = await deps.unlock({ keyslots: bootstrap.keyslots, rows: behind.rows });
+        const rows = behind?.rows;
+        if (rows !== undefined) key = await deps.unlock({ keyslots: bootstrap.keyslots, rows: async () => rows });
       }
       if (config !== null && !keyMatches(config, key)) {
         throw new ElohimError(

@@ -41,13 +41,14 @@ export function backupKeyOf(master: Buffer, book: SlotBook | null): Buffer {
 
 /**
  * The repository key from a backup's clear parts alone, for a restore on a fresh device: the
- * key slots as they were backed up and every backed-up row. The rows go into an in-memory
+ * key slots as they were backed up and every backed-up row, asked for (`rows`) only once the
+ * secret has opened a slot, after the key derivation. The rows go into an in-memory
  * database (nothing is written to disk), the secret opens its slot, the vault's bookkeeping is
  * read from its own rows. Throws VAULT_WRONG_SECRET when no slot opens, VAULT_CORRUPT when the
  * key slots are not ours. No throttle: whoever holds the repository can try passphrases
  * offline anyway, at the Argon2id cost of each attempt.
  */
-export async function backupKeyFromImage(image: { keyslots: Buffer; rows: Iterable<RawRow> }, secret: { passphrase: string } | { recoveryCode: string }): Promise<Buffer> {
+export async function backupKeyFromImage(image: { keyslots: Buffer; rows: () => Promise<Iterable<RawRow>> }, secret: { passphrase: string } | { recoveryCode: string }): Promise<Buffer> {
   const ks = decodeKeySlots(image.keyslots);
   const found = 'passphrase' in secret ? (await findPassphraseSlot(ks, secret.passphrase)).found : findSlot(ks, recoveryKey(ks, secret.recoveryCode));
   const method = 'passphrase' in secret ? 'passphrase' : 'recovery';
@@ -57,7 +58,8 @@ export async function backupKeyFromImage(image: { keyslots: Buffer; rows: Iterab
   const master = found.content.master;
   const db = openDatabase(':memory:');
   try {
-    insertRawRows(db, image.rows);
+    // Fetched only now, past the key derivation (its memory is free again) and only for a secret that opened a slot.
+    insertRawRows(db, await image.rows());
     return backupKeyOf(master, slotBookOf(db, recordKeysOfMaster(master)).read());
   } finally {
     db.close();
