@@ -85,6 +85,10 @@ const publicEntry = (e: StoredEntry): AuditEntry => ({ seq: e.seq, at: e.at, eve
  * open. Swapping whole rows (id, tag and body together) changes nothing we read: a log's order
  * is the seq inside each sealed body, never where a row sits in the table.
  *
+ * Over ~300 lines as one module on purpose: append (both paths), the held entries of a full
+ * device, retention and verify all act on one log's state in memory (the copy, the held rows) and
+ * must agree on which head is extended; chain.ts holds the pure rules.
+ *
  * One writer per log: the head to extend comes from memory, and the record store has no
  * compare-and-set, so two processes appending to one vault's log from their own copies would
  * fork the chain (two entries with one seq), which verify then reports as damage.

@@ -26,6 +26,10 @@
  * 1 GiB of 1 MiB copies before. Only buffers the channel made are ever freed, never a piece of
  * the transport's (it may still hold the rest of the piece). Sending never frees anything, and a
  * freed (detached) buffer given to `send` is refused, not sent as nothing.
+ *
+ * Over ~300 lines as one module on purpose: framing, ping/pong, credit and buffer ownership act
+ * on the same reader state (the transport's list, the credit owed, which buffers are ours), and
+ * the ownership rule is only safe if one module both makes and frees.
  */
 import { Uint8ArrayList } from 'uint8arraylist';
 import type { Stream } from '@libp2p/interface';

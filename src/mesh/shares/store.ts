@@ -9,6 +9,11 @@
  * device's signing key, learnt over its authenticated channel), `witness` (audit heads, see
  * witness/). Before packs, `version` (one per row, id derived from its identity) and `local`
  * (one link per row): still read, moved into packs as they change.
+ *
+ * Over ~300 lines as one module on purpose: every kind is read in the one load at start and
+ * changed in the same transactions (a sync's batch puts versions, links and `seen` together),
+ * and the older kinds' migration rides on those writes; split by kind, each part would need the
+ * others' rows and the transaction.
  */
 import { createHash } from 'node:crypto';
 import { asSealKey } from '../../crypto/index.ts';

@@ -9,6 +9,11 @@
  * several chunks' at once), and a sender keeps at most WINDOW bytes unacknowledged. A side that
  * fails (it refuses what came, or cannot go on: a read error while serving) sends `rejected` with
  * why and ends at once, whatever it was waiting for; the other side ends on reading it.
+ *
+ * Over ~300 lines as one module on purpose: the reading loop, the sending chain, the credit
+ * window and the acknowledgements share one session's state and its one failure path (a failure
+ * anywhere wakes the loop and ends both sides); the engine (engine.ts, receive.ts) holds what
+ * can stand apart.
  */
 import { ElohimError, isElohimError } from '../../errors.ts';
 import { COLLECT_AFTER, collectGarbage, smallObjectCollector } from './collect.ts';
