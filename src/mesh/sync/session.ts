@@ -164,9 +164,14 @@ async function exchange(
   // wait rather than rely on the transport's backpressure.
   let inFlight = 0;
   let creditWaiter: (() => void) | null = null;
+  /** Set when the session fails: a sender waiting for credit that will never come stops (below). */
+  let stopped = false;
   const withCredit = async (m: Message) => {
     const n = m.bytes?.length ?? 0;
-    while (inFlight > 0 && inFlight + n > WINDOW) await new Promise<void>((resolve) => (creditWaiter = resolve));
+    while (inFlight > 0 && inFlight + n > WINDOW) {
+      if (stopped) throw new ElohimError('MESH_STREAM_CLOSED', 'the sync ended before this object was sent');
+      await new Promise<void>((resolve) => (creditWaiter = resolve));
+    }
     inFlight += n;
     await send(m);
   };
@@ -346,6 +351,11 @@ async function exchange(
       }
     }
   } catch (err) {
+    // A sender waiting for credit is stopped: no ack will come, and left waiting it kept the
+    // object's serve generator, and the file its read stream holds open, until a collection.
+    stopped = true;
+    (creditWaiter as (() => void) | null)?.();
+    creditWaiter = null;
     // Writes in flight finish first, so that every object checked by now is in the batch the
     // caller commits (one written after that commit would stay claimed and never be kept).
     await Promise.allSettled(writing);
