@@ -47,7 +47,9 @@ export interface ObjectBatch {
   /**
    * Checks the file at `path` (an object's stored bytes, staged by the caller on the pool's file
    * system, e.g. under objects/tmp) by reading it, and takes it into the batch as it is: the
-   * commit renames it into place (no copy). Returns as `write`; throws as `write`. On
+   * commit renames it into place (no copy). Not read when `check.seen` (a running check the
+   * caller fed the file's bytes through as it wrote them, staged.ts) saw all of them: its result
+   * is used instead. Returns as `write`; throws as `write`. On
    * `abort` the file is left where it is. Optional: a view that maps ids (the shares' wire view)
    * may not pass it through.
    */

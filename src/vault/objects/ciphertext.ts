@@ -33,14 +33,20 @@ import { isObjectId, storedSize } from './layout.ts';
 import type { ObjectId } from './layout.ts';
 import { isEnoent, pump } from './pool.ts';
 import type { Pool } from './pool.ts';
+import { stagedResult } from './staged.ts';
+import type { StagedCheck } from './staged.ts';
 import { authenticating, passing } from './verify.ts';
 import { createObjectWriter } from './writer.ts';
 import type { WriteResult } from './writer.ts';
 
 /** What to check an object received as stored bytes against, before it is kept. */
 export type StoredCheck =
-  /** every chunk authenticated under the file key (from the sealed record that points at it) */
-  | { fileKey: FileKey; size: number }
+  /**
+   * every chunk authenticated under the file key (from the sealed record that points at it);
+   * `seen`, for a batch's `take`: the running check its caller fed the staged file's bytes
+   * through as it wrote them (staged.ts), which spares reading the file back when it saw all
+   */
+  | { fileKey: FileKey; size: number; seen?: StagedCheck }
   /** the stored bytes' size and SHA-256 (from an authenticated manifest, e.g. a backup's) */
   | { storedSize: number; storedSha256: string };
 
@@ -145,13 +151,14 @@ export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }):
   /**
    * As `begin`, for the batch's checks of bytes it has whole: a file-key check also hashes the
    * plaintext it authenticates, and `proved()` (once the codec has ended without an error)
-   * returns its size and SHA-256 and records them in `pool.proven`, for adopt.
+   * returns its size and SHA-256 and records them in `pool.proven`, for adopt. `proved(sha256)`
+   * does so with the SHA-256 a staged check found instead (`take`, staged.ts).
    */
   async function beginProving(id: ObjectId, check: StoredCheck) {
     if (!('fileKey' in check)) {
       const { codec, checkDigest, stored } = await begin(id, check);
       const hash = createHash('sha256');
-      const proved = (): WriteResult => {
+      const proved = (_found?: string): WriteResult => {
         const result = { size: stored, sha256: hash.digest('hex') };
         checkDigest?.(result);
         return result;
@@ -161,8 +168,8 @@ export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }):
     const { stored } = await begin(id, check);
     const hash = createHash('sha256');
     const codec = authenticating(check.fileKey, stored, (plain) => void hash.update(plain));
-    const proved = (): WriteResult => {
-      const result = { size: check.size, sha256: hash.digest('hex') };
+    const proved = (found?: string): WriteResult => {
+      const result = { size: check.size, sha256: found ?? hash.digest('hex') };
       pool.prove(id, { fileKey: Buffer.from(check.fileKey), size: check.size, sha256: result.sha256 });
       return result;
     };
@@ -313,6 +320,14 @@ export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }):
         async take(id, path, check) {
           const { codec, sink: hashStored, proved, stored } = await beginProving(id, check);
           try {
+            // Checked as it was staged, every byte of it, in this process: not read again. The
+            // file's size too, which no one else's append to it could leave unchanged.
+            const seen = 'fileKey' in check && check.seen !== undefined && statSync(path, { throwIfNoEntry: false })?.size === stored ? stagedResult(check.seen, check.fileKey, check.size) : null;
+            if (seen !== null) {
+              const result = proved(seen);
+              sink.adopt(id, stored, path);
+              return result;
+            }
             const c = codec(hashStored);
             // Read into one buffer, reused: a read stream allocates a new 1 MiB buffer per read,
             // and for a big sync's objects that was a GiB of garbage outside the heap (the codec

@@ -15,5 +15,8 @@ export { createObjectWriter, sealing } from './writer.ts';
 export type { WriterTarget } from './writer.ts';
 export type { AppendFile } from './file.ts';
 export { authenticating, passing } from './verify.ts';
+// The mesh's running check of an object it stages chunk by chunk (a batch's take then reads nothing).
+export { stagedCheck } from './staged.ts';
+export type { StagedCheck } from './staged.ts';
 export { pump } from './pool.ts';
 export { chunkPosition, newNonce, payloadReader, payloadSizeOf, readNonce, wholeChunksOf } from './layout.ts';
