@@ -10,7 +10,7 @@ import { isElohimError } from '../../errors.ts';
 import { putAt, readAt } from '../../vault/testing.ts';
 import { decodeMessage, encodeMessage } from '../sync/frame.ts';
 import { openSyncStore } from './store.ts';
-import { testDevice } from './testing.ts';
+import { testDevice, testDevices } from './testing.ts';
 import type { MemoryHub, TestDevice } from './testing.ts';
 
 /** Rejects when `p` has not settled within `ms`: a sync that hangs fails the test instead of the run. */
@@ -103,15 +103,8 @@ test('a read error while serving ends the sync on both sides promptly, the askin
 });
 
 test('a device removed from a share is told, by the owner or any member: it keeps what it had, asks for nothing, and remembers it', async (t) => {
-  const hub: MemoryHub = { devices: new Map() };
-  const all: TestDevice[] = [];
-  t.after(async () => {
-    hub.tap = undefined;
-    for (const d of all) await d.close();
-  });
-  const a = await testDevice(hub, 'Laptop', all);
-  const b = await testDevice(hub, 'Phone', all);
-  const c = await testDevice(hub, 'Tablet', all);
+  const { hub, devices: [a, b, c] } = await testDevices(t, ['Laptop', 'Phone', 'Tablet']);
+  t.after(() => void (hub.tap = undefined));
   await putAt(a.tv.vault, '/Team/had.txt', 'had before');
   for (const d of [b, c]) await d.shares.sync({ only: 'Laptop' }); // the laptop learns their keys
   const { id } = await a.shares.share('/Team', ['Phone', 'Tablet']);
@@ -168,14 +161,8 @@ test('a device removed from a share is told, by the owner or any member: it keep
 });
 
 test("a want of a share the asker is not in is answered 'missing', and the sync goes on; a malformed one is refused", async (t) => {
-  const hub: MemoryHub = { devices: new Map() };
-  const all: TestDevice[] = [];
-  t.after(async () => {
-    hub.tap = undefined;
-    for (const d of all) await d.close();
-  });
-  const a = await testDevice(hub, 'Laptop', all);
-  const b = await testDevice(hub, 'Phone', all);
+  const { hub, devices: [a, b] } = await testDevices(t, ['Laptop', 'Phone']);
+  t.after(() => void (hub.tap = undefined));
   await putAt(a.tv.vault, '/Private/secret.txt', 'not for the phone any more');
   await b.shares.sync({ only: 'Laptop' });
   const { id } = await a.shares.share('/Private', ['Phone']);

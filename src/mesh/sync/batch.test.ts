@@ -14,20 +14,14 @@ import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks
 import test from 'node:test';
 import { putAt, readAt } from '../../vault/testing.ts';
 import { objectNames } from '../shares/objects.ts';
-import { testDevice } from '../shares/testing.ts';
+import { testDevice, testDevices } from '../shares/testing.ts';
 import type { MemoryHub, TestDevice } from '../shares/testing.ts';
 import { COLLECT_AFTER } from './collect.ts';
 import { decodeMessage } from './frame.ts';
 
 test('objects received before a cut are kept: the next sync asks only for the rest', async (t) => {
-  const hub: MemoryHub = { devices: new Map() };
-  const all: TestDevice[] = [];
-  t.after(async () => {
-    hub.tap = undefined;
-    for (const d of all) await d.close();
-  });
-  const a = await testDevice(hub, 'Laptop', all);
-  const b = await testDevice(hub, 'Phone', all);
+  const { hub, devices: [a, b] } = await testDevices(t, ['Laptop', 'Phone']);
+  t.after(() => void (hub.tap = undefined));
   const N = 40;
   for (let i = 0; i < N; i++) await putAt(a.tv.vault, `/Many/f${i}.txt`, `file number ${i} `.repeat(50));
   await a.shares.share('/Many', ['Phone']);
@@ -61,14 +55,8 @@ test('objects received before a cut are kept: the next sync asks only for the re
 });
 
 test('a big object is kept by renaming its staged file into place, not by writing it again', async (t) => {
-  const hub: MemoryHub = { devices: new Map() };
-  const all: TestDevice[] = [];
-  t.after(async () => {
-    hub.tap = undefined;
-    for (const d of all) await d.close();
-  });
-  const a = await testDevice(hub, 'Laptop', all);
-  const b = await testDevice(hub, 'Phone', all);
+  const { hub, devices: [a, b] } = await testDevices(t, ['Laptop', 'Phone']);
+  t.after(() => void (hub.tap = undefined));
   const big = randomBytes(3 * 1024 * 1024 + 77);
   await putAt(a.tv.vault, '/Big/blob.bin', big);
   await a.shares.share('/Big', ['Phone']);
@@ -92,14 +80,8 @@ test('a big object is kept by renaming its staged file into place, not by writin
 });
 
 test('a receiver acknowledges small objects a few hundred KiB at a time, not one message each, and the sync completes', async (t) => {
-  const hub: MemoryHub = { devices: new Map() };
-  const all: TestDevice[] = [];
-  t.after(async () => {
-    hub.tap = undefined;
-    for (const d of all) await d.close();
-  });
-  const a = await testDevice(hub, 'Laptop', all);
-  const b = await testDevice(hub, 'Phone', all);
+  const { hub, devices: [a, b] } = await testDevices(t, ['Laptop', 'Phone']);
+  t.after(() => void (hub.tap = undefined));
   const N = 400;
   const files = Array.from({ length: N }, () => randomBytes(3000));
   const big = randomBytes(3 * 1024 * 1024);
