@@ -72,12 +72,8 @@ test('a retry after a failed write re-sends an unowned body\'s same buffers inta
   }
 });
 
-test('a first backup to a folder frees every buffer the pool\'s view read, small objects\' included, and restores byte for byte', async (t) => {
-  // Small objects (packed) of one read each and of several (1-4 MiB: copied together by collect),
-  // and a big one (streamed alone). Each chunk the view gives is tapped on its way (the same
-  // buffers, passed on unchanged), so what is still held after the backup can be counted.
-  const files: Record<string, Buffer> = { 'big.bin': randomBytes(5 * MiB + 17), 'mid.bin': randomBytes(2 * MiB + 5) };
-  for (let i = 0; i < 40; i++) files[`s${i}.bin`] = randomBytes(5000 + i * 50);
+/** A data folder holding `files`, a folder target, and the folder's database and ciphertext view, all closed after the test. */
+async function withFiles(t: { after: (fn: () => unknown) => void }, files: Record<string, Buffer>) {
   const folder = await makeFolder();
   t.after(async () => {
     folder.app.close();
@@ -85,11 +81,21 @@ test('a first backup to a folder frees every buffer the pool\'s view read, small
   });
   await putFiles(folder.app, { passphrase: PASSPHRASE }, files);
   const { root, target } = await folderTarget(t);
-
   const paths = dataPaths(folder.home);
   const db = openDatabase(paths.db);
   t.after(() => db.close());
   const view = createObjectStore({ root: paths.objects, hashers }).ciphertext;
+  return { folder, root, target, paths, db, view };
+}
+
+test('a first backup to a folder frees every buffer the pool\'s view read, small objects\' included, and restores byte for byte', async (t) => {
+  // Small objects (packed) of one read each and of several (1-4 MiB: copied together by collect),
+  // and a big one (streamed alone). Each chunk the view gives is tapped on its way (the same
+  // buffers, passed on unchanged), so what is still held after the backup can be counted.
+  const files: Record<string, Buffer> = { 'big.bin': randomBytes(5 * MiB + 17), 'mid.bin': randomBytes(2 * MiB + 5) };
+  for (let i = 0; i < 40; i++) files[`s${i}.bin`] = randomBytes(5000 + i * 50);
+  const { folder, root, target, paths, db, view } = await withFiles(t, files);
+
   const given: Buffer[] = [];
   const tapped: CiphertextView = {
     ...view,
@@ -131,17 +137,7 @@ test('a restore frees each chunk of a small-object pack once its objects are wri
   // buffers, passed on unchanged) so what is still held after the restore can be counted.
   const files: Record<string, Buffer> = {};
   for (let i = 0; i < 60; i++) files[`s${i}.bin`] = randomBytes(50_000 + i * 777);
-  const folder = await makeFolder();
-  t.after(async () => {
-    folder.app.close();
-    await rm(join(folder.home, '..'), { recursive: true, force: true });
-  });
-  await putFiles(folder.app, { passphrase: PASSPHRASE }, files);
-  const { root, target } = await folderTarget(t);
-  const paths = dataPaths(folder.home);
-  const db = openDatabase(paths.db);
-  t.after(() => db.close());
-  const view = createObjectStore({ root: paths.objects, hashers }).ciphertext;
+  const { folder, root, target, paths, db, view } = await withFiles(t, files);
   const engine = createBackupEngine({ paths, db: () => db, objects: view, key: await repositoryKeyFor(folder.app, { passphrase: PASSPHRASE }), clock: Date.now });
   await engine.backup(target);
 
