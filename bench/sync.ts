@@ -29,6 +29,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { API, CSRF_HEADER } from '../src/server/protocol.ts';
+import { readSse } from '../web/src/chat/sse.ts';
 import { fmtS, printJsonLine, randomFile, ratio, run, secs, startServe } from './lib.ts';
 import type { ServeProcess } from './lib.ts';
 
@@ -160,25 +161,17 @@ async function sync(d: Device, phases?: Phases): Promise<any> {
   const t0 = performance.now();
   const res = await d.raw('POST', API.meshSync, {});
   if (res.status !== 200) throw new Error(`sync: ${res.status} ${await res.text()}`);
-  let buffer = '';
-  for await (const piece of res.body!.pipeThrough(new TextDecoderStream()) as unknown as AsyncIterable<string>) {
-    buffer += piece;
-    let end: number;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const event = /^event: (.*)$/m.exec(block)?.[1];
-      const data = JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? 'null');
-      const at = Math.round(performance.now() - t0);
-      if (phases && event === 'progress' && data.progress?.totalObjects !== undefined) {
-        if (phases.index === null && (data.progress.totalObjects > 0 || data.progress.versions > 0)) phases.index = at;
-        if (data.progress.objects > 0) phases.objects = at;
-      }
-      if (phases && event === 'peer-done') phases.session = at;
-      if (event === 'peer-failed') throw new Error(`sync failed: ${JSON.stringify(data)}`);
-      if (event === 'done') return data;
-      if (event === 'error') throw new Error(`sync failed: ${data.message}`);
+  for await (const { event, data: raw } of readSse(res.body!)) {
+    const data = JSON.parse(raw);
+    const at = Math.round(performance.now() - t0);
+    if (phases && event === 'progress' && data.progress?.totalObjects !== undefined) {
+      if (phases.index === null && (data.progress.totalObjects > 0 || data.progress.versions > 0)) phases.index = at;
+      if (data.progress.objects > 0) phases.objects = at;
     }
+    if (phases && event === 'peer-done') phases.session = at;
+    if (event === 'peer-failed') throw new Error(`sync failed: ${JSON.stringify(data)}`);
+    if (event === 'done') return data;
+    if (event === 'error') throw new Error(`sync failed: ${data.message}`);
   }
   throw new Error('the sync stream ended without done');
 }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { startOllamaServer, startOpenAiServer } from '../src/ai/testing/loopback.ts';
 import type { LoopbackServer, Reply } from '../src/ai/testing/loopback.ts';
 import { start } from './server-helpers.ts';
+import { jsonEvents } from './sse.ts';
 
 export type Api = (path: string, init?: RequestInit) => Promise<Response>;
 
@@ -20,19 +21,9 @@ export async function readEvents(res: Response, onEvent?: (e: SseEvent) => void)
   assert.equal(res.status, 200, `expected a stream, got ${res.status}: ${res.status === 200 ? '' : await res.clone().text()}`);
   assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
   const events: SseEvent[] = [];
-  const decoder = new TextDecoder();
-  let buffered = '';
-  for await (const chunk of res.body!) {
-    buffered += decoder.decode(chunk as Uint8Array, { stream: true });
-    let end: number;
-    while ((end = buffered.indexOf('\n\n')) >= 0) {
-      const block = buffered.slice(0, end);
-      buffered = buffered.slice(end + 2);
-      const event = /^event: (.*)$/m.exec(block)?.[1] ?? 'message';
-      const data = JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? 'null') as Record<string, unknown>;
-      events.push({ event, data });
-      onEvent?.({ event, data });
-    }
+  for await (const e of jsonEvents(res.body!)) {
+    events.push(e);
+    onEvent?.(e);
   }
   return events;
 }

@@ -43,6 +43,23 @@ test('chat over HTTP: the answer streams as SSE with the context report, then is
   assert.equal(again.messages[1]!.citations![0]!.path, '/power/gen.md');
 });
 
+test('an answer holding line and paragraph separators (U+2028, U+2029), CR, LF and emoji streams and is saved intact', async (t) => {
+  // JSON.stringify leaves U+2028/U+2029 as they are, and an SSE line ends only at CR or LF: a
+  // reader that also split there (as a regular expression's `$` does) cut a token of
+  // llama-server's noise in two in CI. The UI's parser, which the suites read with, must not.
+  const answer = 'one\u2028two \u2029three\r\nfour\n\nfive \u{1F6F0}\u00A0six';
+  const a = await startAssistant({ reply: (m) => (m[0]?.content === MEMORY_PROMPT ? 'NONE' : answer) });
+  t.after(() => a.close());
+  const conv = await a.conversation();
+  const events = await readEvents(await a.ask(conv, 'anything'));
+  assert.equal(events.at(-1)!.event, 'done', JSON.stringify(events.at(-1)));
+  const tokens = events.filter((e) => e.event === 'token').map((e) => e.data.content).join('');
+  assert.equal(tokens, answer);
+  assert.equal((events.at(-1)!.data as { message: { content: string } }).message.content, answer);
+  const saved = (await (await a.api(`/api/v1/assistant/conversations/${conv}`)).json()) as { messages: { content: string }[] };
+  assert.equal(saved.messages[1]!.content, answer);
+});
+
 test('Stop: the client closing the stream stops generation at the provider, keeps the partial answer, and frees the conversation', async (t) => {
   const a = await startAssistant();
   t.after(() => a.close());

@@ -16,6 +16,7 @@ import { API, apiPath } from '../src/server/protocol.ts';
 import { makeTempDir, PASSPHRASE, removeTempDirs } from './helpers.ts';
 import { startServer } from './http-helpers.ts';
 import type { TestServer } from './http-helpers.ts';
+import { jsonEventsOf } from './sse.ts';
 
 const SECRET = 'very-secret-s3-key-for-the-test-0123456789';
 let s3: S3rver;
@@ -28,14 +29,7 @@ const bigFile = randomBytes(3 * 1024 * 1024);
 /** Reads a Server-Sent Events answer into its events. */
 async function readEvents(res: Response): Promise<{ event: string; data: any }[]> {
   assert.equal(res.headers.get('content-type'), 'text/event-stream; charset=utf-8');
-  const text = await res.text();
-  return text
-    .split('\n\n')
-    .filter(Boolean)
-    .map((block) => {
-      const event = /^event: (.*)$/m.exec(block)![1]!;
-      return { event, data: JSON.parse(/^data: (.*)$/m.exec(block)![1]!) };
-    });
+  return jsonEventsOf(await res.text());
 }
 
 async function session(url: string, body: object) {

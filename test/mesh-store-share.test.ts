@@ -23,6 +23,7 @@ import { eventually, startDevice } from './mesh-net-helpers.ts';
 import type { Device } from './mesh-net-helpers.ts';
 import { initDecoyArgs } from './examiner/examine.ts';
 import { examineStore } from './examiner/store.ts';
+import { jsonEvents } from './sse.ts';
 
 const MiB = 1024 * 1024;
 const devices: Device[] = [];
@@ -90,20 +91,11 @@ async function sync(d: Device, onEvent?: (event: string, data: any) => void): Pr
   const res = await fetch(d.url + API.meshSync, { method: 'POST', headers, body: '{}' });
   if (res.status !== 200) throw new Error(`sync answered ${res.status}: ${await res.text()}`);
   const events: { event: string; data: any }[] = [];
-  let buffer = '';
-  for await (const piece of res.body!.pipeThrough(new TextDecoderStream()) as unknown as AsyncIterable<string>) {
-    buffer += piece;
-    let end: number;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const event = /^event: (.*)$/m.exec(block)?.[1] ?? '';
-      const data = JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? 'null');
-      events.push({ event, data });
-      onEvent?.(event, data);
-      if (event === 'done') return events;
-      if (event === 'error') throw Object.assign(new Error(data.message), { code: data.code });
-    }
+  for await (const { event, data } of jsonEvents(res.body!)) {
+    events.push({ event, data });
+    onEvent?.(event, data);
+    if (event === 'done') return events;
+    if (event === 'error') throw Object.assign(new Error(data.message), { code: data.code });
   }
   throw new Error('the sync stream ended without done');
 }

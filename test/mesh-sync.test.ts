@@ -15,6 +15,7 @@ import { API, apiPath, CSRF_HEADER } from '../src/server/protocol.ts';
 import { initHome, makeTempDir, PASSPHRASE, removeTempDirs, sha256 } from './helpers.ts';
 import { eventually, recordingRelay, startDevice } from './mesh-net-helpers.ts';
 import type { Device } from './mesh-net-helpers.ts';
+import { jsonEvents } from './sse.ts';
 
 const devices: Device[] = [];
 after(async () => {
@@ -75,20 +76,10 @@ async function session(d: Device) {
 async function sync(d: Device, onEvent?: (event: string, data: any) => void): Promise<any> {
   const res = await fetch(d.url + API.meshSync, { method: 'POST', headers: await headersOf(d), body: '{}' });
   if (res.status !== 200) throw new Error(`sync answered ${res.status}: ${await res.text()}`);
-  const text = res.body!.pipeThrough(new TextDecoderStream());
-  let buffer = '';
-  for await (const piece of text as unknown as AsyncIterable<string>) {
-    buffer += piece;
-    let end: number;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const event = /^event: (.*)$/m.exec(block)?.[1];
-      const data = JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? 'null');
-      onEvent?.(event!, data);
-      if (event === 'done') return data;
-      if (event === 'error') throw Object.assign(new Error(data.message), { code: data.code });
-    }
+  for await (const { event, data } of jsonEvents(res.body!)) {
+    onEvent?.(event, data);
+    if (event === 'done') return data;
+    if (event === 'error') throw Object.assign(new Error(data.message), { code: data.code });
   }
   throw new Error('the sync stream ended without done');
 }

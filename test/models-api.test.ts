@@ -15,6 +15,7 @@ import { API, apiPath } from '../src/server/protocol.ts';
 import { TINY_GGUF, TINY_SHA256, TINY_SIZE, tinyMissing } from './helpers/llama-data.ts';
 import { startFileServer } from './helpers/model-file-server.ts';
 import { start } from './server-helpers.ts';
+import { jsonEvents } from './sse.ts';
 
 type Started = Awaited<ReturnType<typeof start>>;
 const json = (body: unknown, method = 'POST') => ({ method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -23,25 +24,10 @@ const json = (body: unknown, method = 'POST') => ({ method, headers: { 'content-
 async function readEvents(res: Response, stopWhen?: (e: { event: string; data: unknown }) => boolean) {
   assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
   const events: { event: string; data: unknown }[] = [];
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  let buffered = '';
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    buffered += decoder.decode(value, { stream: true });
-    let end: number;
-    while ((end = buffered.indexOf('\n\n')) >= 0) {
-      const block = buffered.slice(0, end);
-      buffered = buffered.slice(end + 2);
-      const event = /^event: (.*)$/m.exec(block)?.[1] ?? 'message';
-      const data = JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? 'null') as unknown;
-      events.push({ event, data });
-      if (stopWhen?.({ event, data })) {
-        await reader.cancel();
-        return events;
-      }
-    }
+  for await (const e of jsonEvents(res.body!)) {
+    events.push(e);
+    // leaving the loop closes the stream
+    if (stopWhen?.(e)) break;
   }
   return events;
 }

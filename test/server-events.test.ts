@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { start } from './server-helpers.ts';
+import { jsonEventsOf } from './sse.ts';
 
 test('verify streams progress as Server-Sent Events and ends with the report', async (t) => {
   const { server, api } = await start();
@@ -15,9 +16,9 @@ test('verify streams progress as Server-Sent Events and ends with the report', a
   assert.match(res.headers.get('content-type')!, /^text\/event-stream/);
   assert.equal(res.headers.get('x-frame-options'), 'DENY');
   const text = await res.text();
-  const events = [...text.matchAll(/^event: (\w+)\ndata: (.*)$/gm)].map((m) => [m[1], JSON.parse(m[2]!)] as const);
-  assert.ok(events.some(([e]) => e === 'progress'));
-  const [lastEvent, report] = events.at(-1)!;
+  const events = jsonEventsOf(text);
+  assert.ok(events.some((e) => e.event === 'progress'));
+  const { event: lastEvent, data: report } = events.at(-1)!;
   assert.equal(lastEvent, 'done');
   assert.deepEqual(report, { files: 2, bytes: 600_000, damaged: [] });
 });

@@ -27,6 +27,7 @@ import {
   startServer,
 } from './http-helpers.ts';
 import type { ApiEntry, TestServer, TestSession } from './http-helpers.ts';
+import { jsonEventsOf } from './sse.ts';
 
 after(removeTempDirs);
 
@@ -346,9 +347,9 @@ describe('removing the decoy over HTTP', () => {
       assert.equal(sha(await download(t, real, e.id)), sha(realData[e.name]!), e.path);
     }
     const verify = await call(t.app, 'GET', '/api/v1/verify', { session: real });
-    const done = /event: done\ndata: (.*)\n/.exec(verify.body);
+    const done = jsonEventsOf(verify.body).find((e) => e.event === 'done');
     assert.ok(done, verify.body);
-    assert.deepEqual(JSON.parse(done[1]!), { files: 3, bytes: realData['plan.txt']!.length + realData['big.bin']!.length + 3, damaged: [] });
+    assert.deepEqual(done.data, { files: 3, bytes: realData['plan.txt']!.length + realData['big.bin']!.length + 3, damaged: [] });
 
     const audit = await call(t.app, 'GET', '/api/v1/audit/verify', { session: real });
     assert.equal((audit.json() as { ok: boolean }).ok, true, audit.body);
