@@ -12,107 +12,20 @@
  *       with no vault unlocked where A's hidden vault was used; B2, made the same way, the control.
  */
 import assert from 'node:assert/strict';
-import { mkdir, open, writeFile } from 'node:fs/promises';
+import { open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { createApp } from '../src/app.ts';
-import { CHEAP_KDF, DECOY_PASSPHRASE, describeRun, makeHome, makeTempDir, markerLines, parseRecoveryCodes, PASSPHRASE, removeTempDirs } from './helpers.ts';
-import type { TestHome } from './helpers.ts';
+import { makeTempDir, removeTempDirs } from './helpers.ts';
 import { describeDifferences, differences } from './examiner/compare.ts';
 import type { Report, Tell } from './examiner/features.ts';
 import { initDecoyArgs } from './examiner/examine.ts';
-import type { Handover } from './examiner/examine.ts';
+import { folderBuilders, TOLERANCE_MS } from './examiner/folders.ts';
+import type { Folder } from './examiner/folders.ts';
 import { examineStore } from './examiner/store.ts';
 
 after(removeTempDirs);
 
-const TOLERANCE_MS = 2000;
-const GAP_MS = 2 * TOLERANCE_MS + 500;
-const RESERVE = ['--reserve', '24M'] as const;
-const asVault = (passphrase: string) => ({ env: { ELOHIM_PASSPHRASE: passphrase } });
-
-function codesUnder(stdout: string, title: string): string[] {
-  const line = stdout.split('\n').find((l) => l.trim().endsWith(title));
-  return line === undefined ? [] : parseRecoveryCodes(stdout, line.trim());
-}
-
-/** One round of ordinary use, one CLI command each (as examiner.test.ts). */
-async function useVault(t: TestHome, passphrase: string, round: string, sizes: readonly [number, number, number]): Promise<void> {
-  const host = join(t.work, round);
-  await mkdir(host, { recursive: true });
-  const names = ['a.txt', 'b.txt', 'c.bin'];
-  for (const [i, name] of names.entries()) await writeFile(join(host, name), markerLines(`${round}-${name}`, 0, sizes[i]!).data);
-  const opts = asVault(passphrase);
-  await t.ok(['put', host, '/'], opts);
-  await t.ok(['mkdir', `/${round}-archive`], opts);
-  await t.ok(['mv', `/${round}/a.txt`, `/${round}-archive/a-renamed.txt`], opts);
-  await t.ok(['rm', `/${round}/b.txt`], opts);
-  await t.ok(['trash', 'empty'], opts);
-  await t.ok(['get', `/${round}-archive/a-renamed.txt`, join(t.work, `${round}-download`)], opts);
-}
-
-const EXAMINED_ROUND = ['docs', [3_000, 100_000, 70_000]] as const;
-const HIDDEN_BEFORE = ['plans', [150_000, 9_000, 400_000]] as const;
-const HIDDEN_AFTER = ['sources', [20_000, 300_000, 5_000_000]] as const;
-
-interface Folder {
-  name: 'A' | 'A2' | 'B' | 'B2';
-  home: TestHome;
-  handover: Handover;
-}
-
-async function folderA(): Promise<Folder> {
-  const t = await makeHome();
-  const init = await t.ok(['init', ...CHEAP_KDF, ...RESERVE, '--decoy'], { env: { ELOHIM_DECOY_PASSPHRASE: DECOY_PASSPHRASE } });
-  const decoyCodes = codesUnder(init.stdout.toString('utf8'), 'Recovery codes of the DECOY vault:');
-  await sleep(GAP_MS);
-  await useVault(t, PASSPHRASE, ...HIDDEN_BEFORE);
-  await sleep(GAP_MS);
-  await useVault(t, DECOY_PASSPHRASE, ...EXAMINED_ROUND);
-  await sleep(GAP_MS);
-  await useVault(t, PASSPHRASE, ...HIDDEN_AFTER);
-  return { name: 'A', home: t, handover: { passphrase: DECOY_PASSPHRASE, recoveryCodes: decoyCodes } };
-}
-
-async function folderA2(addDecoy: readonly string[]): Promise<Folder> {
-  const t = await makeHome();
-  await t.ok(['init', ...CHEAP_KDF, ...RESERVE]);
-  await sleep(GAP_MS);
-  await useVault(t, PASSPHRASE, ...HIDDEN_BEFORE);
-  const add = await t.ok(addDecoy, { env: { ELOHIM_DECOY_PASSPHRASE: DECOY_PASSPHRASE } });
-  const decoyCodes = codesUnder(add.stdout.toString('utf8'), 'Recovery codes of the DECOY vault:');
-  await sleep(GAP_MS);
-  await useVault(t, DECOY_PASSPHRASE, ...EXAMINED_ROUND);
-  await sleep(GAP_MS);
-  await useVault(t, PASSPHRASE, ...HIDDEN_AFTER);
-  return { name: 'A2', home: t, handover: { passphrase: DECOY_PASSPHRASE, recoveryCodes: decoyCodes } };
-}
-
-/** ElohimOS ran with no vault unlocked: `elohim status`, and a server's maintenance passes. */
-async function elohimRanLocked(t: TestHome): Promise<void> {
-  const status = await t.run(['status']);
-  assert.equal(status.code, 0, describeRun(status));
-  const app = createApp({ home: t.home });
-  try {
-    for (let i = 0; i < 3; i++) await app.maintain({ chaff: true });
-  } finally {
-    app.close();
-  }
-}
-
-async function folderB(name: 'B' | 'B2'): Promise<Folder> {
-  const t = await makeHome();
-  const init = await t.ok(['init', ...CHEAP_KDF, ...RESERVE], asVault(DECOY_PASSPHRASE));
-  const codes = parseRecoveryCodes(init.stdout.toString('utf8'), 'Recovery codes:');
-  await sleep(GAP_MS);
-  await elohimRanLocked(t);
-  await sleep(GAP_MS);
-  await useVault(t, DECOY_PASSPHRASE, ...EXAMINED_ROUND);
-  await sleep(GAP_MS);
-  await elohimRanLocked(t);
-  return { name, home: t, handover: { passphrase: DECOY_PASSPHRASE, recoveryCodes: codes } };
-}
+const buildFolders = folderBuilders({ init: ['--reserve', '24M'], serverPasses: 3 });
 
 const TELLS_HERE: readonly string[] = ['slotBookkeeping', 'unexplainedData', 'nestedCapacity', 'timestamps', 'creationOrder', 'deniableStore', 'examinedVault', 'keyslotsFile', 'fileLayout'];
 
@@ -122,7 +35,7 @@ describe('forensic examiner on folders with the deniable store (issue 9)', () =>
 
   before(async () => {
     const addDecoy = await initDecoyArgs();
-    const made = await Promise.all([folderA(), folderA2(addDecoy), folderB('B'), folderB('B2')]);
+    const made = await buildFolders(addDecoy);
     for (const f of made) {
       folders.set(f.name, f);
       const { report, detail } = await examineStore(f.home.home, f.handover, await makeTempDir('elohim-examiner-'), { addDecoyArgs: addDecoy, toleranceMs: TOLERANCE_MS });

@@ -8,8 +8,7 @@
  * A failing comparison names the tell and shows the feature on both sides;
  * ELOHIM_EXAMINER_DUMP=<folder> keeps each folder's evidence and report as JSON.
  *
- * Four folders, built with the stock CLI at the same pace (GAP_MS between phases, longer than
- * twice the examiner's TOLERANCE_MS, so a phase cannot pass for part of its neighbour):
+ * Four folders (examiner/folders.ts), built with the stock CLI at the same pace:
  *   A   set up with a hidden vault and a decoy; the hidden vault used before and after the decoy;
  *   A2  set up with the hidden vault alone, used, then `init --decoy`; the same afterwards;
  *   B   set up with one vault (the one handed over), the same work in it as in A's decoy, and
@@ -18,26 +17,20 @@
  *       write. B2, made the same way, is the control.
  */
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { DECOY_PASSPHRASE, PASSPHRASE, CHEAP_KDF, describeRun, makeHome, makeTempDir, markerLines, parseRecoveryCodes, removeTempDirs } from './helpers.ts';
-import type { TestHome } from './helpers.ts';
-import { createApp } from '../src/app.ts';
+import { makeTempDir, markerLines, removeTempDirs } from './helpers.ts';
 import { examine, initDecoyArgs } from './examiner/examine.ts';
-import type { Handover } from './examiner/examine.ts';
 import { reportOf, TELLS } from './examiner/features.ts';
 import type { Report, Tell } from './examiner/features.ts';
 import { ADMITTED, describeDifferences, differences, differencesIn } from './examiner/compare.ts';
+import { EXAMINED_ROUND, folderBuilders, TOLERANCE_MS } from './examiner/folders.ts';
+import type { Folder } from './examiner/folders.ts';
 import { bucketOf, timelineOf } from './examiner/timeline.ts';
 
 after(removeTempDirs);
 
-/** How far from the examined vault's entries a file time may be and still count as its own. */
-const TOLERANCE_MS = 2000;
-/** The pause between phases of a scenario. */
-const GAP_MS = 2 * TOLERANCE_MS + 500;
 /**
  * Server passes B makes where A's hidden vault was used (an hour or two of a server left running).
  * Each adds an object with probability 0.35 (cover/chaff.ts), so with B and B2 together a window
@@ -51,108 +44,14 @@ const SERVER_PASSES = 12;
  */
 const STILL_OPEN: Partial<Record<`${'A' | 'A2' | 'B2'}:${Tell}`, string>> = {};
 
-const asVault = (passphrase: string) => ({ env: { ELOHIM_PASSPHRASE: passphrase } });
-
-/** Codes printed under a title ending in `title` (init prints them after "Decoy vault created." too). */
-function codesUnder(stdout: string, title: string): string[] {
-  const line = stdout.split('\n').find((l) => l.trim().endsWith(title));
-  return line === undefined ? [] : parseRecoveryCodes(stdout, line.trim());
-}
-
-/**
- * One round of ordinary use in a vault, one CLI command each: files put (a folder of three), a
- * folder made, a rename, a trash and empty-trash, a download. `round` names the folder, so two
- * rounds in one vault do not collide, and seeds the contents.
- */
-async function useVault(t: TestHome, passphrase: string, round: string, sizes: readonly [number, number, number]): Promise<void> {
-  const host = join(t.work, round);
-  await mkdir(host, { recursive: true });
-  const names = ['a.txt', 'b.txt', 'c.bin'];
-  for (const [i, name] of names.entries()) await writeFile(join(host, name), markerLines(`${round}-${name}`, 0, sizes[i]!).data);
-  const opts = asVault(passphrase);
-  await t.ok(['put', host, '/'], opts);
-  await t.ok(['mkdir', `/${round}-archive`], opts);
-  await t.ok(['mv', `/${round}/a.txt`, `/${round}-archive/a-renamed.txt`], opts);
-  await t.ok(['rm', `/${round}/b.txt`], opts);
-  await t.ok(['trash', 'empty'], opts);
-  await t.ok(['get', `/${round}-archive/a-renamed.txt`, join(t.work, `${round}-download`)], opts);
-}
-
-/** The examined vault's work, the same in every folder. */
-const EXAMINED_ROUND = ['docs', [3_000, 100_000, 70_000]] as const;
-/** The hidden vault's work, before and after. */
-const HIDDEN_BEFORE = ['plans', [150_000, 9_000, 400_000]] as const;
-// c.bin is bigger than any chaff object, which the examiner notices (admitted with the amount).
-const HIDDEN_AFTER = ['sources', [20_000, 300_000, 5_000_000]] as const;
-
-interface Folder {
-  name: 'A' | 'A2' | 'B' | 'B2';
-  home: TestHome;
-  handover: Handover;
-}
-
-async function folderA(): Promise<Folder> {
-  const t = await makeHome();
-  const init = await t.ok(['init', ...CHEAP_KDF, '--decoy'], { env: { ELOHIM_DECOY_PASSPHRASE: DECOY_PASSPHRASE } });
-  const decoyCodes = codesUnder(init.stdout.toString('utf8'), 'Recovery codes of the DECOY vault:');
-  await sleep(GAP_MS);
-  await useVault(t, PASSPHRASE, ...HIDDEN_BEFORE);
-  await sleep(GAP_MS);
-  await useVault(t, DECOY_PASSPHRASE, ...EXAMINED_ROUND);
-  await sleep(GAP_MS);
-  await useVault(t, PASSPHRASE, ...HIDDEN_AFTER);
-  return { name: 'A', home: t, handover: { passphrase: DECOY_PASSPHRASE, recoveryCodes: decoyCodes } };
-}
-
-async function folderA2(addDecoy: readonly string[]): Promise<Folder> {
-  const t = await makeHome();
-  await t.ok(['init', ...CHEAP_KDF]);
-  await sleep(GAP_MS);
-  await useVault(t, PASSPHRASE, ...HIDDEN_BEFORE);
-  const add = await t.ok(addDecoy, { env: { ELOHIM_DECOY_PASSPHRASE: DECOY_PASSPHRASE } });
-  const decoyCodes = codesUnder(add.stdout.toString('utf8'), 'Recovery codes of the DECOY vault:');
-  await sleep(GAP_MS);
-  await useVault(t, DECOY_PASSPHRASE, ...EXAMINED_ROUND);
-  await sleep(GAP_MS);
-  await useVault(t, PASSPHRASE, ...HIDDEN_AFTER);
-  return { name: 'A2', home: t, handover: { passphrase: DECOY_PASSPHRASE, recoveryCodes: decoyCodes } };
-}
-
-/**
- * ElohimOS ran with no vault unlocked: `elohim status`, and the passes of a server left running
- * locked, which adds a little chaff every 2-10 minutes (server.ts). The test cannot wait minutes,
- * so it makes those passes itself, through the same call the server's timer makes.
- */
-async function elohimRanLocked(t: TestHome): Promise<void> {
-  const status = await t.run(['status']);
-  assert.equal(status.code, 0, describeRun(status));
-  const app = createApp({ home: t.home });
-  try {
-    for (let i = 0; i < SERVER_PASSES; i++) await app.maintain({ chaff: true });
-  } finally {
-    app.close();
-  }
-}
-
-async function folderB(name: 'B' | 'B2'): Promise<Folder> {
-  const t = await makeHome();
-  const init = await t.ok(['init', ...CHEAP_KDF], asVault(DECOY_PASSPHRASE));
-  const codes = parseRecoveryCodes(init.stdout.toString('utf8'), 'Recovery codes:');
-  await sleep(GAP_MS);
-  await elohimRanLocked(t); // where A's hidden vault was used
-  await sleep(GAP_MS);
-  await useVault(t, DECOY_PASSPHRASE, ...EXAMINED_ROUND);
-  await sleep(GAP_MS);
-  await elohimRanLocked(t);
-  return { name, home: t, handover: { passphrase: DECOY_PASSPHRASE, recoveryCodes: codes } };
-}
+const buildFolders = folderBuilders({ init: [], serverPasses: SERVER_PASSES });
 
 describe('forensic examiner with the decoy passphrase (issue 9)', () => {
   const reports = new Map<Folder['name'], Report>();
 
   before(async () => {
     const addDecoy = await initDecoyArgs();
-    const folders = await Promise.all([folderA(), folderA2(addDecoy), folderB('B'), folderB('B2')]);
+    const folders = await buildFolders(addDecoy);
     await Promise.all(
       folders.map(async (f) => {
         const evidence = await examine(f.home.home, f.handover, await makeTempDir('elohim-examiner-'), { addDecoyArgs: addDecoy });
