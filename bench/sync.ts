@@ -29,7 +29,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { API, CSRF_HEADER } from '../src/server/protocol.ts';
-import { readSse } from '../web/src/chat/sse.ts';
+import { readSse } from '../web/src/sse.ts';
 import { fmtS, printJsonLine, randomFile, ratio, run, secs, startServe } from './lib.ts';
 import type { ServeProcess } from './lib.ts';
 

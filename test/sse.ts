@@ -1,11 +1,11 @@
 /**
  * How the suites read a Server-Sent Events answer: through the web UI's own parser
- * (web/src/chat/sse.ts, the WHATWG event-stream rules), each event's data parsed as JSON.
+ * (web/src/sse.ts, the WHATWG event-stream rules), each event's data parsed as JSON.
  * A line ends only at CR or LF. A regular expression's `.` and multiline `$` also stop at
  * U+2028 and U+2029, which JSON.stringify leaves unescaped and a model's noise can hold: a token
  * of llama-server's cut a `data:` line in two that way and failed CI.
  */
-import { createSseParser, readSse } from '../web/src/chat/sse.ts';
+import { createSseParser, readSse } from '../web/src/sse.ts';
 
 export interface JsonEvent {
   event: string;

@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { buildContext, describeReport } from '../src/ai/index.ts';
 import { describeBudget } from '../web/src/chat/budget.ts';
-import { createSseParser, readSse } from '../web/src/chat/sse.ts';
-import type { SseEvent } from '../web/src/chat/sse.ts';
+import { createSseParser, readSse } from '../web/src/sse.ts';
+import type { SseEvent } from '../web/src/sse.ts';
 
 const STREAM =
   ': a comment\r\n' +

@@ -4,6 +4,7 @@
 
 import { API, apiPath, CSRF_HEADER } from '../../src/server/protocol.ts';
 import type { ErrorCode } from '../../src/server/protocol.ts';
+import { readSse } from './sse.ts';
 
 export type ItemKind = 'file' | 'folder';
 
@@ -132,6 +133,48 @@ export async function request<T>(method: string, path: string, body?: unknown, s
   }
   if (res.status === 204) return undefined as T;
   return (await res.json()) as T;
+}
+
+/** One event of a streamed answer, its data parsed. */
+export interface StreamEvent {
+  event: string;
+  data: unknown;
+}
+
+/**
+ * POSTs `body` as JSON to `path` and yields the answer's Server-Sent Events (sse.ts) until it
+ * ends. An answer that is not a stream (bad input, no session) throws as request() does, and a
+ * lost session ends the app's the same way; an `error` event throws an ApiError with the server's
+ * code. Aborting `signal`, or leaving the loop, closes the connection: that is what stops the
+ * work on the server (a chat answer, a backup, a sync).
+ */
+export async function* streamEvents(path: string, body: unknown, signal?: AbortSignal): AsyncGenerator<StreamEvent> {
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method: 'POST',
+      headers: { ...csrfHeader(), 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify(body),
+      credentials: 'same-origin',
+      signal,
+    });
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    throw new ApiError(0, 'NETWORK', 'The ElohimOS server cannot be reached. Is it still running?');
+  }
+  if (!res.ok || res.body === null) {
+    const error = await errorOf(res);
+    if (error.code === 'SESSION_REQUIRED') sessionEnded();
+    throw error;
+  }
+  for await (const ev of readSse(res.body)) {
+    const data = JSON.parse(ev.data) as unknown;
+    if (ev.event === 'error') {
+      const e = data as { code?: ErrorCode; message?: string };
+      throw new ApiError(200, e.code ?? 'INTERNAL', e.message ?? 'the operation failed');
+    }
+    yield { event: ev.event, data };
+  }
 }
 
 const q = (params: Record<string, string | number | undefined>): string => {

@@ -1,11 +1,10 @@
 // The cloud backup's calls to the server (src/server/routes/backup.ts), for Settings → Cloud
 // backup and the first-run "Restore from a backup". Requests go through the app's one API client;
 // Back up now and the restores are POSTs answered as Server-Sent Events (progress, then done or
-// error), read with the chat's SSE reader.
+// error), read with the API client's streamEvents.
 
 import { API, apiPath } from '../../../src/server/protocol.ts';
-import { ApiError, csrfHeader, request } from '../api.ts';
-import { readSse } from '../chat/sse.ts';
+import { ApiError, request, streamEvents } from '../api.ts';
 
 export interface TargetInput {
   address: string;
@@ -53,34 +52,9 @@ export interface Snapshot {
 
 /** Posts `body` and follows the event stream: `onProgress` for each progress event; resolves with done's data. */
 async function stream<T>(path: string, body: unknown, onProgress: (p: Progress) => void, signal?: AbortSignal): Promise<T> {
-  let res: Response;
-  try {
-    res = await fetch(path, { method: 'POST', headers: { ...csrfHeader(), 'content-type': 'application/json' }, body: JSON.stringify(body), credentials: 'same-origin', signal });
-  } catch (err) {
-    if (signal?.aborted) throw err;
-    throw new ApiError(0, 'NETWORK', 'The ElohimOS server cannot be reached. Is it still running?');
-  }
-  if (!res.ok || res.body === null) {
-    // The usual JSON error before the stream began (bad input, no session): request() reads it.
-    let code = `HTTP_${res.status}`;
-    let message = res.statusText || 'request failed';
-    try {
-      const parsed = (await res.json()) as { error?: { code?: string; message?: string } };
-      code = parsed.error?.code ?? code;
-      message = parsed.error?.message ?? message;
-    } catch {
-      // keep the status line
-    }
-    if (code === 'SESSION_REQUIRED') await request('GET', API.session).catch(() => undefined);
-    throw new ApiError(res.status, code as ApiError['code'], message);
-  }
-  for await (const ev of readSse(res.body)) {
-    const data = JSON.parse(ev.data) as unknown;
-    if (ev.event === 'progress') onProgress(data as Progress);
-    else if (ev.event === 'error') {
-      const e = data as { code?: string; message?: string };
-      throw new ApiError(200, (e.code ?? 'INTERNAL') as ApiError['code'], e.message ?? 'the operation failed');
-    } else if (ev.event === 'done') return data as T;
+  for await (const ev of streamEvents(path, body, signal)) {
+    if (ev.event === 'progress') onProgress(ev.data as Progress);
+    else if (ev.event === 'done') return ev.data as T;
   }
   throw new ApiError(0, 'NETWORK', 'the server ended the operation without an answer');
 }

@@ -1,11 +1,10 @@
 // The Chat screen's and the Models tab's calls to the server. Requests go through the app's one
 // API client (request(): CSRF header, error format, end of session); streamed answers and pulls
-// are POSTs read as Server-Sent Events (sse.ts), aborted by the caller's signal.
+// are POSTs read as Server-Sent Events (api.ts streamEvents), aborted by the caller's signal.
 
 import { API, apiPath } from '../../../src/server/protocol.ts';
 import type { ApiRoute } from '../../../src/server/protocol.ts';
-import { ApiError, csrfHeader, request } from '../api.ts';
-import { readSse } from './sse.ts';
+import { request, streamEvents } from '../api.ts';
 
 // --- the assistant's shapes, as the server sends them (src/ai/store, src/ai/context) ---------
 
@@ -149,48 +148,9 @@ const q = (params: Record<string, string | undefined>): string => {
   return text === '' ? '' : '?' + text;
 };
 
-/**
- * POSTs `body` to `path` and yields the answer's events until `done` (or the stream ends). An
- * `error` event throws an ApiError with the server's code; aborting `signal` closes the
- * connection, which is what stops the work on the server.
- */
+/** A streamed answer's events as the chat's event types (`{ type, ...data }`). */
 async function* stream<T>(path: string, body: unknown, signal: AbortSignal): AsyncGenerator<T> {
-  let res: Response;
-  try {
-    res = await fetch(path, {
-      method: 'POST',
-      headers: { ...csrfHeader(), 'content-type': 'application/json', accept: 'text/event-stream' },
-      body: JSON.stringify(body),
-      credentials: 'same-origin',
-      signal,
-    });
-  } catch (err) {
-    if (signal.aborted) throw err;
-    throw new ApiError(0, 'NETWORK', 'The ElohimOS server cannot be reached. Is it still running?');
-  }
-  if (!res.ok || res.body === null) {
-    // Not a stream: the usual JSON error (request() would have read it the same way).
-    let code = `HTTP_${res.status}`;
-    let message = res.statusText || 'request failed';
-    try {
-      const parsed = (await res.json()) as { error?: { code?: string; message?: string } };
-      code = parsed.error?.code ?? code;
-      message = parsed.error?.message ?? message;
-    } catch {
-      // keep the status line
-    }
-    // Asking for the session lets the API client see it is gone and tell the app (as request() does).
-    if (code === 'SESSION_REQUIRED') await request('GET', API.session).catch(() => undefined);
-    throw new ApiError(res.status, code as ApiError['code'], message);
-  }
-  for await (const ev of readSse(res.body)) {
-    const data = JSON.parse(ev.data) as Record<string, unknown>;
-    if (ev.event === 'error') {
-      const e = data as { code?: string; message?: string };
-      throw new ApiError(200, (e.code ?? 'INTERNAL') as ApiError['code'], e.message ?? 'the answer failed');
-    }
-    yield { type: ev.event, ...data } as T;
-  }
+  for await (const ev of streamEvents(path, body, signal)) yield { type: ev.event, ...(ev.data as Record<string, unknown>) } as T;
 }
 
 const path = (route: ApiRoute, id: string) => apiPath(route, id);

@@ -4,8 +4,7 @@
 // (a member), and sharing a folder with paired devices.
 import { useCallback, useEffect, useState } from 'react';
 import { API, apiPath } from '../../../src/server/protocol.ts';
-import { csrfHeader, request } from '../api.ts';
-import { createSseParser } from '../chat/sse.ts';
+import { request, streamEvents } from '../api.ts';
 import { makeT } from '../i18n.ts';
 import type { PairedDevice } from './client.ts';
 import { RenameForm } from './RenameForm.tsx';
@@ -118,22 +117,6 @@ function RenameShare({ share, busy, onRename }: { share: Share; busy: boolean; o
   return <RenameForm id={`share-name-${share.id}`} initial={share.name} maxLength={255} busy={busy} text={text} onSave={onRename} onClose={() => setRenaming(false)} />;
 }
 
-/** Runs a sync, calling `onEvent` for each Server-Sent Event until `done` or `error`. */
-async function runSync(onEvent: (event: string, data: any) => void, signal: AbortSignal): Promise<void> {
-  const res = await fetch(API.meshSync, { method: 'POST', headers: { ...csrfHeader(), 'content-type': 'application/json' }, body: '{}', signal, credentials: 'same-origin' });
-  if (!res.ok || res.body === null) {
-    const body = (await res.json().catch(() => null)) as { error?: { code: string; message: string } } | null;
-    throw new Error(body?.error?.message ?? `HTTP ${res.status}`);
-  }
-  const parser = createSseParser();
-  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-  for (;;) {
-    const { value, done } = await reader.read();
-    for (const e of done ? parser.end() : parser.push(value)) onEvent(e.event, JSON.parse(e.data));
-    if (done) return;
-  }
-}
-
 export function SharesPanel({ peers }: { peers: PairedDevice[] }) {
   const [shares, setShares] = useState<Share[]>([]);
   const [conflicts, setConflicts] = useState<Record<string, Conflict[]>>({});
@@ -173,13 +156,16 @@ export function SharesPanel({ peers }: { peers: PairedDevice[] }) {
 
   const syncNow = () =>
     act(async () => {
-      const controller = new AbortController();
-      await runSync((event, data) => {
-        if (event === 'progress') setStatus(t('syncing', { objects: data.progress.objects, total: data.progress.totalObjects, mib: (data.progress.bytes / 1048576).toFixed(1) }));
-        else if (event === 'peer-failed') setError(t('syncFailed', { peer: data.peer.slice(0, 12), message: data.message, code: data.code }));
-        else if (event === 'done') setStatus(t('synced', { changed: data.changed }));
-        else if (event === 'error') setError(data.message);
-      }, controller.signal);
+      try {
+        for await (const { event, data } of streamEvents(API.meshSync, {}) as AsyncIterable<{ event: string; data: any }>) {
+          if (event === 'progress') setStatus(t('syncing', { objects: data.progress.objects, total: data.progress.totalObjects, mib: (data.progress.bytes / 1048576).toFixed(1) }));
+          else if (event === 'peer-failed') setError(t('syncFailed', { peer: data.peer.slice(0, 12), message: data.message, code: data.code }));
+          else if (event === 'done') setStatus(t('synced', { changed: data.changed }));
+        }
+      } catch (e) {
+        // A sync that failed part way may still have changed shares: the list is refreshed anyway.
+        setError((e as Error).message);
+      }
     });
 
   return (
