@@ -136,7 +136,7 @@ export async function importBundle(engine: Engine, identities: string[], path: s
         result.from = peer.name;
         opts.onHello?.(peer); // what it says it left, as a network hello (the service's takeLeaves)
       } else if (m.head.t === 'versions') {
-        result.versions += engine.applyVersions(m, peer);
+        result.versions += (await engine.applyVersions(m, peer)).length;
       } else if (m.head.t === 'chunk') {
         wants ??= new Map((await engine.wanted(peer.shares)).map((w) => [w.obj, w]));
         const want = wants.get(String(m.head.obj));

@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { ElohimError } from '../../errors.ts';
 import type { CiphertextView } from '../../vault/index.ts';
 import { hasSeen, versionKey } from '../shares/crdt.ts';
-import type { DeviceTag, SeenRanges } from '../shares/crdt.ts';
-import { canonical, openVersion, previousKeys, shareName, tagOf, unwrapShareKey, verifyShareRecord, verifySignature } from '../shares/keys.ts';
+import type { DeviceTag, SeenRanges, Version } from '../shares/crdt.ts';
+import { canonical, openVersion, openVersions, previousKeys, shareName, tagOf, unwrapShareKey, verifyShareRecord, verifySignature } from '../shares/keys.ts';
 import type { DeviceSigner, ShareRecord, WireVersion } from '../shares/keys.ts';
 import { memberOf } from '../shares/store.ts';
 import type { ShareState, SyncStore } from '../shares/store.ts';
@@ -172,14 +172,22 @@ export function createEngine(deps: EngineDeps) {
     }
   }
 
-  /** Verifies a batch whole, then keeps it; returns how many versions were new. Throws SYNC_REJECTED. */
-  function applyVersions(m: Message, from: PeerHello): number {
+  /**
+   * Verifies a batch whole, then keeps it; resolves to the versions that were new. Throws
+   * (rejects) SYNC_REJECTED. The signatures are checked on the libuv pool (keys.ts openVersions):
+   * the caller may read its next message meanwhile.
+   */
+  async function applyVersions(m: Message, from: PeerHello): Promise<Version[]> {
     const state = store.shares.get(String(m.head.share));
     if (state === undefined || !from.shares.includes(state.record.share)) throw new ElohimError('SYNC_REJECTED', 'versions of a share the other device is not in');
     const list = m.head.list;
     if (!Array.isArray(list) || list.length > BATCH) throw new ElohimError('SYNC_REJECTED', 'a malformed batch of versions');
-    const verified = list.map((w) => openVersion(w, state.record, state.keys));
-    return store.addVersions(state, verified).length;
+    const record = state.record;
+    let verified = await openVersions(list, record, state.keys);
+    // The share's record changed meanwhile (another session took a new one): checked again
+    // under the record held now, as a version arriving now would be (rare; synchronous).
+    if (state.record !== record) verified = list.map((w) => openVersion(w, state.record, state.keys));
+    return store.addVersions(state, verified);
   }
 
   /**

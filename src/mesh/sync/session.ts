@@ -243,7 +243,7 @@ async function exchange(
       const m = await next();
       switch (m.head.t) {
         case 'versions':
-          progress.versions += engine.applyVersions(m, peer);
+          progress.versions += (await engine.applyVersions(m, peer)).length;
           report();
           break;
         case 'index-done': {
