@@ -10,6 +10,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import { configFromEnv, dataPaths } from '../src/app.ts';
+import { keyslotsPathFromEnv } from '../src/cli/context.ts';
 import { buildProgram, COMMAND_GROUPS } from '../src/cli/main.ts';
 import { describeRun, initHome, REPO, removeTempDirs } from './helpers.ts';
 import type { TestHome } from './helpers.ts';
@@ -65,6 +67,12 @@ describe('what a command loads at start', { concurrency: 1 }, () => {
     assert.deepEqual(services(r.src), [], 'elohim status loaded these service modules');
   });
 
+  test('a command that unlocks reads the key slots and loads the KDF before the app (keyring/prederive.ts)', async () => {
+    const r = await loaded(t, ['backup', 'target', 'ls']);
+    const early = r.src.indexOf('keyring/prederive.ts');
+    assert.ok(early >= 0 && r.src.indexOf('app.ts') > early, `load order: ${r.src.join(' ')}`);
+  });
+
   test('elohim --help and backup --help load the command definitions, not the app', async () => {
     for (const args of [['--help'], ['backup', '--help']]) {
       const r = await loaded(t, args);
@@ -77,6 +85,13 @@ describe('what a command loads at start', { concurrency: 1 }, () => {
       assert.ok(domains.length <= 20, `elohim ${args.join(' ')} loaded ${domains.length} modules outside src/cli: ${domains.join(' ')}`);
     }
   });
+});
+
+test('the CLI finds keyslots.bin where the app will open it, without loading the app', () => {
+  for (const ELOHIM_HOME of [undefined, '', '/tmp/a home', 'relative/home', '/tmp/x/../y/']) {
+    const env = { ELOHIM_HOME };
+    assert.equal(keyslotsPathFromEnv(env), dataPaths(configFromEnv(env).home).keyslots, String(ELOHIM_HOME));
+  }
 });
 
 test('the command table names exactly the top-level commands (and aliases) each module defines, in help order', async () => {

@@ -15,13 +15,18 @@ import type { KdfCost } from './keyslots.ts';
 import { createSlotFile } from './slot-file.ts';
 import type { OnCreated, WaitOptions } from './slot-file.ts';
 import { masterOf } from './vault-key.ts';
+import type { PassphraseDerivation } from './prederive.ts';
 import type { VaultKey } from './vault-key.ts';
 
 export type { OnCreated } from './slot-file.ts';
 
 export const RECOVERY_CODE_COUNT = SLOTS_PER_VAULT - 1;
 
-export type UnlockSecret = { passphrase: string } | { recoveryCode: string };
+/**
+ * `derived`: the passphrase's key derived before the app was loaded (prederive.ts); used only if
+ * it still fits the file, else derived again. The caller destroys it after the unlock.
+ */
+export type UnlockSecret = { passphrase: string; derived?: PassphraseDerivation | null } | { recoveryCode: string };
 
 export type UnlockOptions = WaitOptions;
 
@@ -125,7 +130,7 @@ export function createKeyring(deps: KeyringDeps) {
       // copy read before (it would open wiped records, or write a removed slot back).
       return exclusive(async () => {
         const ks = await readSlots();
-        const search = 'passphrase' in secret ? await findPassphraseSlot(ks, secret.passphrase) : null;
+        const search = 'passphrase' in secret ? await findPassphraseSlot(ks, secret.passphrase, secret.derived ?? undefined) : null;
         const found = 'passphrase' in secret ? search!.found : findSlot(ks, recoveryKey(ks, secret.recoveryCode));
         const method = 'passphrase' in secret ? 'passphrase' : 'recovery';
         if (found === null || found.content.kind !== method) {

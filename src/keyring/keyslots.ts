@@ -187,10 +187,20 @@ export function findSlot(ks: KeySlots, key: SealKey): { index: number; content: 
   return found;
 }
 
-/** The key `passphrase` gives at `cost` (by default the cost new slots are sealed at). */
-export async function passphraseKey(ks: KeySlots, passphrase: string, cost: KdfCost = ks.cost): Promise<SealKey> {
+/** What a key derived ahead of time (prederive.ts) answers: its key when it fits, else null. */
+export interface DerivedAhead {
+  keyFor(passphrase: string, salt: Uint8Array, params: Argon2Params): Buffer | null;
+}
+
+/**
+ * The key `passphrase` gives at `cost` (by default the cost new slots are sealed at). `ahead`: a
+ * key derived before, used only when it was derived from this passphrase with this file's salt and
+ * these exact parameters; otherwise derived here.
+ */
+export async function passphraseKey(ks: KeySlots, passphrase: string, cost: KdfCost = ks.cost, ahead?: DerivedAhead): Promise<SealKey> {
   if (passphrase.length === 0) throw new ElohimError('INVALID_INPUT', 'the passphrase is empty');
-  return asSealKey(await deriveFromPassphrase(passphrase, ks.salt, argon2ForCost(ks.argon2, cost)));
+  const params = argon2ForCost(ks.argon2, cost);
+  return asSealKey(ahead?.keyFor(passphrase, ks.salt, params) ?? (await deriveFromPassphrase(passphrase, ks.salt, params)));
 }
 
 /**
@@ -201,8 +211,9 @@ export async function passphraseKey(ks: KeySlots, passphrase: string, cost: KdfC
 export async function findPassphraseSlot(
   ks: KeySlots,
   passphrase: string,
+  ahead?: DerivedAhead,
 ): Promise<{ found: { index: number; content: SlotContent } | null; cost: KdfCost; key: SealKey }> {
-  const key = await passphraseKey(ks, passphrase, ks.cost);
+  const key = await passphraseKey(ks, passphrase, ks.cost, ahead);
   const first = findSlot(ks, key);
   if (first !== null) return { found: first, cost: ks.cost, key };
   for (const cost of KDF_COSTS) {
