@@ -17,7 +17,7 @@ import { inspect } from 'node:util';
 import { test } from 'node:test';
 import { createApp } from '../src/app.ts';
 import { isElohimError } from '../src/errors.ts';
-import { derivePassphraseEarly, PassphraseDerivation } from '../src/keyring/index.ts';
+import { backupKeyFromImage, derivePassphraseEarly, derivePassphraseFor, PassphraseDerivation } from '../src/keyring/index.ts';
 import { argon2ForCost, decodeKeySlots } from '../src/keyring/keyslots.ts';
 
 const CHEAP = { memory: 19 * 1024, passes: 2, parallelism: 1 };
@@ -106,5 +106,18 @@ test('derivePassphraseEarly: nothing to derive for a missing or malformed file o
     assert.ok(!shown.includes(key.toString('hex')) && !shown.includes(key.toString('base64').slice(0, 20)) && !shown.includes(PASS), shown);
     derived!.destroy();
     assert.equal(derived!.keyFor(PASS, salt, params), null);
+  });
+});
+
+test('restore --from: a key derived ahead for the backup\'s key slots is what opens them (backupKeyFromImage)', async () => {
+  await withHome(async ({ keyslots }) => {
+    const bytes = readFileSync(keyslots);
+    const { salt, params } = header(keyslots);
+    const noRows = async () => [];
+    const bogus = new PassphraseDerivation(PASS, salt, params, randomBytes(32));
+    await assert.rejects(backupKeyFromImage({ keyslots: bytes, rows: noRows }, { passphrase: PASS, derived: bogus }), wrongSecret('wrong passphrase for this backup'));
+    const derived = await derivePassphraseFor(bytes, PASS);
+    assert.ok(derived?.keyFor(PASS, salt, params)?.equals((await derivePassphraseEarly(keyslots, PASS))!.keyFor(PASS, salt, params)!));
+    assert.equal(await derivePassphraseFor(Buffer.from('not key slots'), PASS), null);
   });
 });

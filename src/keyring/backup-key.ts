@@ -15,6 +15,7 @@ import { ElohimError } from '../errors.ts';
 import { recordKeysOfMaster, slotBookOf } from './bookkeeping.ts';
 import type { SlotBook } from './bookkeeping.ts';
 import { decodeKeySlots, findPassphraseSlot, findSlot, recoveryKey } from './keyslots.ts';
+import type { UnlockSecret } from './keyring.ts';
 
 /** The HKDF label of the repository key; a backup format of another version would use another. */
 export const BACKUP_KEY_LABEL = 'elohim/v1 backup repository';
@@ -48,9 +49,9 @@ export function backupKeyOf(master: Buffer, book: SlotBook | null): Buffer {
  * key slots are not ours. No throttle: whoever holds the repository can try passphrases
  * offline anyway, at the Argon2id cost of each attempt.
  */
-export async function backupKeyFromImage(image: { keyslots: Buffer; rows: () => Promise<Iterable<RawRow>> }, secret: { passphrase: string } | { recoveryCode: string }): Promise<Buffer> {
+export async function backupKeyFromImage(image: { keyslots: Buffer; rows: () => Promise<Iterable<RawRow>> }, secret: UnlockSecret): Promise<Buffer> {
   const ks = decodeKeySlots(image.keyslots);
-  const found = 'passphrase' in secret ? (await findPassphraseSlot(ks, secret.passphrase)).found : findSlot(ks, recoveryKey(ks, secret.recoveryCode));
+  const found = 'passphrase' in secret ? (await findPassphraseSlot(ks, secret.passphrase, secret.derived ?? undefined)).found : findSlot(ks, recoveryKey(ks, secret.recoveryCode));
   const method = 'passphrase' in secret ? 'passphrase' : 'recovery';
   if (found === null || found.content.kind !== method) {
     throw new ElohimError('VAULT_WRONG_SECRET', 'passphrase' in secret ? 'wrong passphrase for this backup' : 'wrong recovery code for this backup');

@@ -11,4 +11,4 @@ export { vaultRecordKeys } from './bookkeeping.ts';
 export { KDF_COSTS, KEYSLOTS_FILE_SIZE, SLOT_COUNT } from './keyslots.ts';
 export type { KdfCost } from './keyslots.ts';
 export { delayAfter } from './throttle.ts';
-export { derivePassphraseEarly, PassphraseDerivation } from './prederive.ts';
+export { derivePassphraseEarly, derivePassphraseFor, PassphraseDerivation } from './prederive.ts';

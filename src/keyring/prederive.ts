@@ -67,10 +67,19 @@ export async function derivePassphraseEarly(keyslotsPath: string, passphrase: st
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
+  return derivePassphraseFor(buf, passphrase);
+}
+
+/**
+ * The same for a key-slot file's bytes (`elohim restore --from`: the backup's keyslots.bin, which
+ * becomes the new folder's); null for bytes the keyring will reject with its own error.
+ */
+export async function derivePassphraseFor(keyslots: Buffer, passphrase: string): Promise<PassphraseDerivation | null> {
+  if (passphrase.length === 0) return null;
   let params: Argon2Params;
   let salt: Buffer;
   try {
-    const ks = decodeKeySlots(buf);
+    const ks = decodeKeySlots(keyslots);
     params = argon2ForCost(ks.argon2, ks.cost);
     salt = ks.salt;
   } catch (err) {

@@ -15,6 +15,9 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import type { JobProgress, RetentionPolicy, TargetInfo, TargetInput } from '../../backup/index.ts';
 import { ElohimError } from '../../errors.ts';
+import type { UnlockSecret } from '../../keyring/index.ts';
+import { derivePassphraseFor } from '../../keyring/prederive.ts';
+import type { PassphraseDerivation } from '../../keyring/prederive.ts';
 import type { Workspace } from '../../workspace/index.ts';
 import { withApp as withAnyApp, withVault as withAnyVault } from '../context.ts';
 import type { ServiceName, UnlockFlags } from '../context.ts';
@@ -275,14 +278,24 @@ export function restoreCommand(): Command {
     .option('--json', 'print JSON')
     .action(async (o: { from: string; snapshot?: string; json?: boolean; endpoint?: string; region?: string; pathStyle?: boolean; accessKeyId?: string; user?: string; rcloneConfig?: string }, cmd: Command) => {
       const flags = cmd.optsWithGlobals() as UnlockFlags;
-      const { buildTarget, parseTarget, progressMeter, recordFreshRestore } = await import('../../backup/index.ts');
+      // The target's own modules first (not the backup's face, which loads the engine): the
+      // passphrase's key for the backup's keyslots.bin is derived before the rest is loaded
+      // (keyring/prederive.ts). The restore opens that file twice (the backup's key, then the new
+      // folder's audit entry), and each derivation came on top of the loaded app (the second was
+      // the command's peak: 163-179 MiB at 10,000 files). The keyring uses it only if it fits.
+      const { buildTarget, parseTarget } = await import('../../backup/target-spec.ts');
       const spec = parseTarget(await targetInput(o.from, o));
       const target = await buildTarget(spec);
-      const secret = await readUnlockSecret(flags);
+      const typed = await readUnlockSecret(flags);
       const run = interruptible();
       const bar = progressPrinter();
-      const tick = progressMeter('restore', o.from, Date.now, bar.show);
+      let derived: PassphraseDerivation | null = null;
       try {
+        const slots = 'passphrase' in typed ? await target.get('keyslots', { signal: run.signal }) : null;
+        if (slots !== null && 'passphrase' in typed) derived = await derivePassphraseFor(slots, typed.passphrase);
+        const { progressMeter, recordFreshRestore } = await import('../../backup/index.ts');
+        const tick = progressMeter('restore', o.from, Date.now, bar.show);
+        const secret: UnlockSecret = 'passphrase' in typed ? { passphrase: typed.passphrase, derived } : typed;
         const r = await withApp(async (app) => {
           if (app.keyring.isInitialized()) throw new ElohimError('VAULT_ALREADY_INITIALIZED', `${app.paths.dir} already holds a vault: restore into an empty data folder (set ELOHIM_HOME)`);
           const summary = await app.restoreFromBackup({
@@ -297,6 +310,7 @@ export function restoreCommand(): Command {
         });
         out(o.json, r, `restored ${r.snapshot}: ${r.objects.total} objects (${r.objects.fetched} fetched, ${formatBytes(r.bytesFetched)}), ${r.rows} records; unlock as before\n`);
       } finally {
+        derived?.destroy();
         bar.end();
         run.done();
       }
