@@ -26,6 +26,7 @@ import {
 } from './format/v1.ts';
 import type { PackEntry, PackIndex, PackKind, RepositoryKey, Row, SnapshotState } from './format/v1.ts';
 import { loadIndexes, readConfig, readManifest, requireKey, snapshotNames, snapshotState } from './repository.ts';
+import type { Indexes } from './repository.ts';
 import type { Body, Target } from './target.ts';
 import { collect, eachLimit, hashing, inOrder, interleave } from './streams.ts';
 
@@ -129,7 +130,7 @@ export function createBackupEngine(deps: BackupDeps) {
      * Throws TargetError for target failures, VAULT_WRONG_SECRET when the target holds another
      * folder's repository, and the signal's reason when aborted.
      */
-    async backup(target: Target, opts: { signal?: AbortSignal; onProgress?: (p: BackupProgress) => void } = {}): Promise<BackupSummary> {
+    async backup(target: Target, opts: { signal?: AbortSignal; onProgress?: (p: BackupProgress) => void; onIndexes?: (indexes: Indexes) => void } = {}): Promise<BackupSummary> {
       const { signal } = opts;
       await ensureRepository(target, signal);
       // Released however the backup ends (store-source.ts: a deniable store is read from its hold).
@@ -147,6 +148,9 @@ export function createBackupEngine(deps: BackupDeps) {
         target.get('keyslots', { signal }),
         target.get('keyslots.mac', { signal }),
       ]);
+
+      // For the proof of restore that follows (service.ts): the indexes as read from the target.
+      opts.onIndexes?.(indexes);
 
       // What the folder holds now. Rows first: a put writes its object before its row.
       const rowKeys: string[] = [];

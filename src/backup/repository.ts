@@ -50,16 +50,28 @@ export function requireKey(config: RepositoryConfig, key: RepositoryKey): void {
   }
 }
 
-/** Every pack index on the target, opened; throws OBJECT_DAMAGED for one that does not authenticate. */
-export async function loadIndexes(target: Target, key: RepositoryKey, opts: CallOptions = {}): Promise<Indexes> {
+/**
+ * Every pack index on the target, opened; throws OBJECT_DAMAGED for one that does not authenticate.
+ * `known`: indexes this process opened from the same target moments before (the backup's, for the
+ * proof that follows it): an index file still listed there is taken from them instead of fetched
+ * and opened again (~60 ms at 10,000 objects on a folder); the others (the packs the backup just
+ * wrote) are fetched and opened, and one no longer listed is not in the result.
+ */
+export async function loadIndexes(target: Target, key: RepositoryKey, opts: CallOptions & { known?: Indexes } = {}): Promise<Indexes> {
   const names = (await target.list('index/', opts)).map((e) => e.name).sort();
   const packs: PackIndex[] = new Array(names.length);
+  const known = new Map(opts.known?.packs.map((p) => [indexPath(p.kind, p.pack), p]));
   await eachLimit(
     names.map((n, i) => [n, i] as const),
     8,
     async ([name, i]) => {
       const m = /^index\/(data|rows)-(.+)$/.exec(name);
       if (!m || !isName(m[2]!)) throw new ElohimError('VAULT_CORRUPT', `unexpected file ${name} in the backup`);
+      const had = known.get(name);
+      if (had !== undefined) {
+        packs[i] = had;
+        return;
+      }
       const sealed = await target.get(name, opts);
       if (sealed === null) throw new ElohimError('OBJECT_DAMAGED', `${name} vanished while being read`);
       packs[i] = decodeIndex(key, m[1] as PackKind, m[2]!, sealed);

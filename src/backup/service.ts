@@ -20,6 +20,7 @@ import type { BackupDeps, BackupSummary, SnapshotInfo } from './engine.ts';
 import type { RepositoryKey } from './format/v1.ts';
 import { forgetSnapshots, pruneRepository } from './prune.ts';
 import { readConfig } from './repository.ts';
+import type { Indexes } from './repository.ts';
 import { keyMatches } from './format/v1.ts';
 import type { Bootstrap, RestoreProgress, RestoreSummary } from './restore.ts';
 import { checkPolicy } from './retention.ts';
@@ -128,10 +129,10 @@ export function createBackupService(deps: BackupServiceDeps) {
     }
   }
 
-  async function prove(target: Target, name: string, id: RecordId, signal: AbortSignal, onProgress?: (p: JobProgress) => void): Promise<ProofReport> {
+  async function prove(target: Target, name: string, id: RecordId, signal: AbortSignal, onProgress?: (p: JobProgress) => void, known?: Indexes): Promise<ProofReport> {
     const tick = meter('proof', name, clock, onProgress);
     tick({ done: 0, total: PROOF_SAMPLE }, { done: 0, total: 0 });
-    const report = await proveRestore(target, key, { sample: PROOF_SAMPLE, signal, clock });
+    const report = await proveRestore(target, key, { sample: PROOF_SAMPLE, signal, clock, known });
     tick({ done: report.sampled, total: report.sampled }, { done: report.bytes, total: report.bytes });
     const proof: LastProof = { time: report.time, snapshot: report.snapshot, sampled: report.sampled, bytes: report.bytes, ok: report.ok, failures: report.failures.length };
     update(id, name, (r) => ({ ...r, lastProof: proof }));
@@ -192,10 +193,14 @@ export function createBackupService(deps: BackupServiceDeps) {
       return job(name, opts.signal, async (target, signal, rec, id) => {
         const tick = meter('backup', name, clock, opts.onProgress);
         let summary: BackupSummary;
+        // The indexes the backup read from the target: the proof takes those still listed there
+        // instead of fetching and opening every index again (verify.ts, proveRestore).
+        let known: Indexes | undefined;
         try {
           summary = await engine.backup(target, {
             signal,
             onProgress: (p) => tick({ done: p.objectsDone, total: p.objectsTotal }, { done: p.bytesDone, total: p.bytesTotal }),
+            onIndexes: (indexes) => (known = indexes),
           });
         } catch (err) {
           audit('backup', { target: name, ok: false, error: err instanceof ElohimError ? err.code : 'INTERNAL' });
@@ -205,7 +210,8 @@ export function createBackupService(deps: BackupServiceDeps) {
         const last: LastBackup = { time: summary.time, snapshot: summary.snapshot, files, filesUploaded: summary.objects.uploaded, bytesUploaded: summary.bytesUploaded };
         update(id, name, (r) => ({ ...r, lastBackup: last }));
         audit('backup', { target: name, ok: true, snapshot: summary.snapshot, files, filesUploaded: summary.objects.uploaded, bytes: summary.bytesUploaded });
-        const proof = await prove(target, name, id, signal, opts.onProgress);
+        const proof = await prove(target, name, id, signal, opts.onProgress, known);
+        known = undefined;
         let forgotten: string[] = [];
         if (rec.retention) {
           forgotten = (await forgetSnapshots(target, key, { policy: rec.retention, signal })).forgotten;
