@@ -9,13 +9,13 @@
  * decoy's targets are the decoy's, and the hidden vault's rows look like any other rows. The
  * repository itself is the same whichever vault writes it (format/v1.ts).
  */
-import { ElohimError } from '../errors.ts';
+import { ElohimError, isElohimError } from '../errors.ts';
 import type { AuditDetails, AuditEvent } from '../audit/index.ts';
-import { newRecordId } from '../db/index.ts';
+import { isRecordId, newRecordId } from '../db/index.ts';
 import type { RecordId, RecordStore } from '../db/index.ts';
 import { createBackupEngine } from './engine.ts';
 import { meter } from './records.ts';
-import type { BackupRecord, JobProgress, LastBackup, LastProof, TargetInfo, TargetRecord } from './records.ts';
+import type { BackupRecord, JobProgress, LastBackup, LastProof, TargetInfo, TargetListRecord, TargetRecord } from './records.ts';
 import type { BackupDeps, BackupSummary, SnapshotInfo } from './engine.ts';
 import type { RepositoryKey } from './format/v1.ts';
 import { forgetSnapshots, pruneRepository } from './prune.ts';
@@ -80,13 +80,53 @@ export function createBackupService(deps: BackupServiceDeps) {
   function load(): Map<RecordId, TargetRecord> {
     const version = records.version();
     if (version !== null && loaded?.version === version) return new Map(loaded.targets);
-    const out = new Map<RecordId, TargetRecord>();
-    for (const [id, rec] of records.loadAll()) if (rec.t === 'target') out.set(id, deepFreeze(rec));
+    const fromList = listed();
+    listPresent = fromList !== null;
+    const out = fromList ?? new Map<RecordId, TargetRecord>();
+    if (fromList === null) for (const [id, rec] of records.loadAll()) if (rec.t === 'target') out.set(id, deepFreeze(rec));
     // The version read before the load: a commit in between (another process) only makes the
     // next call load again.
     loaded = version === null ? null : { version, targets: out };
     return new Map(out);
   }
+
+  /** The list's id: derived from the store's keys, so only this vault's key finds (or writes) it. */
+  const listId = records.idOf('elohim/v1 backup target list');
+  /** Whether the list record was there at the last load (a folder made before it: written at the next commit). */
+  let listPresent = false;
+
+  /**
+   * The targets named by the list record, each read by its id; null when the list is missing,
+   * does not open, or names a row that is missing or not a target: the full load then reads (and
+   * reports) whatever is there.
+   */
+  function listed(): Map<RecordId, TargetRecord> | null {
+    let list: BackupRecord | null;
+    try {
+      list = records.get(listId);
+    } catch (err) {
+      if (isElohimError(err, 'VAULT_CORRUPT')) return null;
+      throw err;
+    }
+    if (list === null || list.t !== 'targets') return null;
+    const out = new Map<RecordId, TargetRecord>();
+    for (const id of list.ids) {
+      if (!isRecordId(id)) return null;
+      let rec: BackupRecord | null;
+      try {
+        rec = records.get(id);
+      } catch (err) {
+        if (isElohimError(err, 'VAULT_CORRUPT')) return null;
+        throw err;
+      }
+      if (rec === null || rec.t !== 'target') return null;
+      out.set(id, deepFreeze(rec));
+    }
+    return out;
+  }
+
+  /** The list record for these target ids, to commit with the change that makes them so. */
+  const listOf = (ids: Iterable<RecordId>): [RecordId, TargetListRecord] => [listId, { t: 'targets', v: 1, ids: [...ids] }];
 
   function find(name: string): [RecordId, TargetRecord] {
     checkTargetName(name);
@@ -101,7 +141,9 @@ export function createBackupService(deps: BackupServiceDeps) {
     // (~60 ms of CPU at 10,000 rows), and `backup run` noted its results with two of them.
     const rec = records.get(id);
     if (rec === null || rec.t !== 'target' || rec.name !== name) return;
-    records.commit({ put: [[id, change(rec)]] });
+    // A folder made before the list record gets it with this commit (the targets as loaded).
+    records.commit({ put: listPresent ? [[id, change(rec)]] : [[id, change(rec)], listOf(load().keys())] });
+    listPresent = true;
   }
 
   function info(rec: TargetRecord): TargetInfo {
@@ -152,7 +194,9 @@ export function createBackupService(deps: BackupServiceDeps) {
       const spec = parseTarget(input);
       if ([...load().values()].some((r) => r.name === name)) throw new ElohimError('ITEM_EXISTS', `a backup target named ${name} exists already`);
       const rec: TargetRecord = { t: 'target', v: 1, name, spec, created: clock() };
-      records.commit({ put: [[newRecordId(), rec]] });
+      const id = newRecordId();
+      records.commit({ put: [[id, rec], listOf([...load().keys(), id])] });
+      listPresent = true;
       audit('backup-target', { action: 'add', target: name, kind: spec.kind });
       return info(rec);
     },
@@ -160,7 +204,8 @@ export function createBackupService(deps: BackupServiceDeps) {
     /** Forgets a target here (its repository stays where it is). Throws ITEM_NOT_FOUND. */
     removeTarget(name: string): void {
       const [id] = find(name);
-      records.commit({ remove: [id] });
+      records.commit({ remove: [id], put: [listOf([...load().keys()].filter((k) => k !== id))] });
+      listPresent = true;
       audit('backup-target', { action: 'remove', target: name });
     },
 
