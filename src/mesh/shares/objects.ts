@@ -61,6 +61,7 @@ export function wireView(view: CiphertextView, names: ObjectNames): CiphertextVi
     },
     size: (wire) => view.size(names.localOf(wire)),
     read: (wire, range) => view.read(names.localOf(wire), range),
+    ...(view.readNow !== undefined ? { readNow: (wire: ObjectId, start: number, end: number) => view.readNow!(names.localOf(wire), start, end) } : {}),
     write: (wire, source, check, opts) => view.write(names.localOf(wire), source, check, opts?.batch === undefined ? opts : { ...opts, batch: inner.get(opts.batch) ?? opts.batch }),
   };
   const batchOf = view.batch?.bind(view);

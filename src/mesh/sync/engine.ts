@@ -24,8 +24,19 @@ import type { Message } from './frame.ts';
 import { createReceiver } from './receive.ts';
 
 const BATCH = 500;
-/** Small objects a sender reads ahead (serveAll). */
-const AHEAD = 16;
+/**
+ * Small objects a sender reads ahead (serveAll), and the stored bytes they may hold at once: a
+ * packed message (session.ts) takes a dozen or more of them at a time, and each read is four
+ * file-system round trips on the libuv pool.
+ */
+const AHEAD = 64;
+const AHEAD_BYTES = 4 * 1024 * 1024;
+/**
+ * Chunks of a big object read at once, each by position (its own ranged read): one fs read
+ * stream is one read deep, so the sender waited on each next megabyte (1.3 s of a 1 GiB
+ * transfer, timed in both processes) while the wire could have taken it.
+ */
+const READS_IN_FLIGHT = 4;
 const HEX32 = /^[0-9a-f]{32}$/;
 
 export interface EngineDeps {
@@ -261,59 +272,79 @@ export function createEngine(deps: EngineDeps) {
       yield { head: { t: 'chunk', obj: want.obj, offset: size, end: true } };
       return;
     }
+    // Up to READS_IN_FLIGHT chunks read at once, each its own ranged read (by position), so the
+    // next ones are read while this one waits for credit and goes out. A read left in flight when
+    // the caller stops (a failed session) ends by itself and closes its file.
+    const reading: Promise<Buffer>[] = [];
     let offset = want.offset;
-    const stream = await deps.ciphertext.read(want.obj as never, { start: offset, end: size });
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
-    for await (const piece of stream as AsyncIterable<Buffer>) {
-      pending.push(piece);
-      pendingBytes += piece.length;
-      while (pendingBytes >= CHUNK_BYTES) {
-        // Most reads are exactly one chunk (highWaterMark): no copy of it then.
-        const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
-        const chunk = all.subarray(0, CHUNK_BYTES);
-        const rest = all.subarray(CHUNK_BYTES);
-        const end = offset + chunk.length === size;
-        yield { head: { t: 'chunk', obj: want.obj, offset, end }, bytes: chunk };
+    let next = offset;
+    try {
+      while (offset < size) {
+        while (reading.length < READS_IN_FLIGHT && next < size) {
+          const read = readRange(want.obj, next, Math.min(size, next + CHUNK_BYTES));
+          read.catch(() => {}); // awaited in its turn; this only keeps a failure from going unhandled meanwhile
+          reading.push(read);
+          next = Math.min(size, next + CHUNK_BYTES);
+        }
+        const chunk = await reading.shift()!;
+        yield { head: { t: 'chunk', obj: want.obj, offset, end: offset + chunk.length === size }, bytes: chunk };
         offset += chunk.length;
-        pending = rest.length > 0 ? [rest] : [];
-        pendingBytes = rest.length;
       }
+    } finally {
+      reading.length = 0;
     }
-    if (pendingBytes > 0 || offset < size) {
-      yield { head: { t: 'chunk', obj: want.obj, offset, end: true }, bytes: Buffer.concat(pending) };
-    }
+  }
+
+  /** Stored bytes [start, end) of an object, as one buffer. Throws OBJECT_DAMAGED when the object is shorter (or gone). */
+  async function readRange(obj: string, start: number, end: number): Promise<Buffer> {
+    // A small object (or a big one's last piece), read at once where the view can (readNow says why).
+    if (deps.ciphertext.readNow !== undefined && end - start < CHUNK_BYTES) return deps.ciphertext.readNow(obj as never, start, end);
+    const stream = await deps.ciphertext.read(obj as never, { start, end });
+    const pieces: Buffer[] = [];
+    // A range of one chunk comes as one piece (highWaterMark): no copy of it then.
+    for await (const piece of stream as AsyncIterable<Buffer>) pieces.push(piece);
+    const all = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
+    if (all.length !== end - start) throw new ElohimError('OBJECT_DAMAGED', 'an object being sent is shorter than its size');
+    return all;
   }
 
   /**
    * The requested objects in order, as `serve` gives each, with up to AHEAD small ones (one
    * message each) read ahead: served one after another, each small object was four file-system
    * round trips (open, stat, read, close) on the libuv pool while the wire waited, ~2.6 ms apiece
-   * on a loaded machine. A big object streams in its turn (its chunks wait for the receiver's
-   * credit anyway). At most AHEAD × CHUNK_BYTES in memory.
+   * on a loaded machine. A big object streams in its turn (serve reads a few of its chunks
+   * ahead). At most AHEAD_BYTES (+ one object) of small objects in memory.
    */
   async function* serveAll(list: readonly Want[], allowed: (share: string) => boolean): AsyncGenerator<Message> {
-    const read = async (w: Want): Promise<Message[] | null> => {
-      const size = HEX32.test(String(w.obj)) ? await deps.ciphertext.size(w.obj as never) : null;
-      if (size !== null && size - (Number.isSafeInteger(w.offset) ? w.offset : 0) > CHUNK_BYTES) return null;
+    const read = async (w: Want, size: number | null): Promise<Message[]> => {
       const out: Message[] = [];
       for await (const m of serve(w, allowed, size)) out.push(m);
       return out;
     };
-    const ahead: { want: Want; messages: Promise<Message[] | null> }[] = [];
+    // A small object's messages being read, or a big one (null: it streams in its turn, its own
+    // chunks read ahead by serve).
+    const ahead: { want: Want; size: number | null; bytes: number; messages: Promise<Message[]> | null }[] = [];
+    let aheadBytes = 0;
     let next = 0;
     try {
       while (next < list.length || ahead.length > 0) {
-        while (ahead.length < AHEAD && next < list.length) {
+        while (ahead.length < AHEAD && aheadBytes < AHEAD_BYTES && next < list.length) {
           const want = list[next++]!;
-          const messages = read(want);
+          const size = HEX32.test(String(want?.obj)) ? await deps.ciphertext.size(want.obj as never) : null;
+          const rest = size === null ? 0 : Math.max(0, size - (Number.isSafeInteger(want.offset) ? want.offset : 0));
+          if (rest > CHUNK_BYTES) {
+            ahead.push({ want, size, bytes: 0, messages: null });
+            continue;
+          }
+          const messages = read(want, size);
           messages.catch(() => {}); // awaited in its turn; this only keeps a failure from going unhandled meanwhile
-          ahead.push({ want, messages });
+          ahead.push({ want, size, bytes: rest, messages });
+          aheadBytes += rest;
         }
-        const { want, messages } = ahead.shift()!;
-        const whole = await messages;
-        if (whole !== null) yield* whole;
-        else yield* serve(want, allowed);
+        const { want, size, bytes, messages } = ahead.shift()!;
+        aheadBytes -= bytes;
+        if (messages !== null) yield* await messages;
+        else yield* serve(want, allowed, size);
       }
     } finally {
       ahead.length = 0;

@@ -56,6 +56,47 @@ export function encodeMessage(m: Message): Buffer {
   return out;
 }
 
+/** Whole objects in one packed message at most (`objs`). */
+export const PACK_MAX_OBJECTS = 256;
+
+/**
+ * Several whole objects (each all of its stored bytes) as one `objs` message: head
+ * `{ t: 'objs', objs: [id…], sizes: [n…] }`, bytes the objects' bytes one after another. Sent
+ * only to a device that asked for it (its `want` says `packed: 1`); what it carries is exactly
+ * what the `chunk` messages `{ obj, offset: 0, end: true }` of those objects would. The bytes
+ * are copied into the message.
+ */
+export function packObjects(items: readonly { obj: string; bytes: Uint8Array }[]): Message {
+  if (items.length === 0 || items.length > PACK_MAX_OBJECTS) throw new RangeError('a packed message holds 1 to 256 objects');
+  return { head: { t: 'objs', objs: items.map((i) => i.obj), sizes: items.map((i) => i.bytes.length) }, bytes: Buffer.concat(items.map((i) => i.bytes)) };
+}
+
+/**
+ * An `objs` message as the whole-object `chunk` messages it carries, in order; their bytes are
+ * views into the message's. Throws SYNC_REJECTED unless the ids and sizes are well formed and
+ * the sizes add up to exactly the bytes there are.
+ */
+export function unpackObjects(m: Message): Message[] {
+  const { objs, sizes } = m.head as { objs?: unknown; sizes?: unknown };
+  const bytes = m.bytes ?? new Uint8Array(0);
+  if (!Array.isArray(objs) || !Array.isArray(sizes) || objs.length !== sizes.length || objs.length === 0 || objs.length > PACK_MAX_OBJECTS) {
+    throw new ElohimError('SYNC_REJECTED', 'a malformed packed message');
+  }
+  const out: Message[] = [];
+  let at = 0;
+  for (let i = 0; i < objs.length; i++) {
+    const obj = objs[i];
+    const n = sizes[i];
+    if (typeof obj !== 'string' || obj.length > 64 || !Number.isSafeInteger(n) || (n as number) < 1 || at + (n as number) > bytes.length) {
+      throw new ElohimError('SYNC_REJECTED', 'a malformed packed message');
+    }
+    out.push({ head: { t: 'chunk', obj, offset: 0, end: true }, bytes: bytes.subarray(at, at + (n as number)) });
+    at += n as number;
+  }
+  if (at !== bytes.length) throw new ElohimError('SYNC_REJECTED', 'a packed message has bytes no object claims');
+  return out;
+}
+
 /** Throws SYNC_REJECTED for anything that is not a well-formed message. */
 export function decodeMessage(raw: Uint8Array): Message {
   const buf = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);

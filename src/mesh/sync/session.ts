@@ -17,7 +17,7 @@
  */
 import { ElohimError, isElohimError } from '../../errors.ts';
 import { COLLECT_AFTER, collectGarbage, smallObjectCollector } from './collect.ts';
-import { decodeMessage, encodeMessage, encodeParts } from './frame.ts';
+import { decodeMessage, encodeMessage, encodeParts, packObjects, unpackObjects } from './frame.ts';
 import type { Channel, Message } from './frame.ts';
 import type { Engine, PeerHello, Progress, Want } from './engine.ts';
 import type { ObjectBatch } from '../../vault/index.ts';
@@ -34,6 +34,21 @@ const WINDOW = 4 * 1024 * 1024;
  */
 const ACK_BYTES = 2 * 1024 * 1024;
 const ACK_MS = 50;
+/**
+ * Small objects (each whole in one message) packed into one `objs` message, up to these stored
+ * bytes and this many objects, for a receiver that asked so (`want` with `packed: 1`): each
+ * message is a channel frame, a Yamux frame, a Noise frame and a JSON head on both sides, and a
+ * 1-8 KiB object carried alone paid all of that for a few kilobytes. Under 64 KiB with its head,
+ * so a pack is one Noise frame (at most 65,535 bytes).
+ */
+const PACK_BYTES = 60 * 1024;
+const PACK_OBJECTS = 64;
+
+/** A `want` head, saying that this side reads packed small objects (`objs`). */
+export function wantHead(list: readonly Want[]): Message['head'] {
+  return { t: 'want', list: list.map(({ share, obj, offset }) => ({ share, obj, offset })), packed: 1 };
+}
+
 /** Whole small objects written at once by a receiver. */
 const WRITERS = 8;
 /**
@@ -77,18 +92,33 @@ export async function runSession(
   const send = async (m: Message) => {
     signal?.throwIfAborted();
     sentBytes += m.bytes?.length ?? 0;
-    if (m.head.t === 'chunk' && m.head.offset === 0 && m.head.end === true) small(m.bytes?.length ?? 0);
+    if ((m.head.t === 'chunk' && m.head.offset === 0 && m.head.end === true) || m.head.t === 'objs') small(m.bytes?.length ?? 0);
     if (channel.sendParts !== undefined) await channel.sendParts(encodeParts(m));
     else await channel.send(encodeMessage(m));
   };
+  // A packed message's objects, handed out one at a time as the chunks they are; its buffer is
+  // released once every one of them is (parts: how many are still out).
+  const unpacked: Message[] = [];
+  const parts = new WeakMap<ArrayBufferLike, number>();
   const receive = async (): Promise<Message> => {
+    if (unpacked.length > 0) return unpacked.shift()!;
     const raw = await channel.receive({ signal });
     if (raw === null) throw new ElohimError('MESH_STREAM_CLOSED', 'the other device ended the sync before it finished');
     const m = decodeMessage(raw);
     // Its head is parsed (strings of its own): a message without bytes is read in full. One with
     // bytes (a chunk) is released once they are written.
     if (m.bytes === undefined) channel.release?.(raw);
-    return m;
+    if (m.head.t !== 'objs') return m;
+    const chunks = unpackObjects(m);
+    parts.set(m.bytes!.buffer, chunks.length);
+    unpacked.push(...chunks.slice(1));
+    return chunks[0]!;
+  };
+  const release = (bytes: Uint8Array) => {
+    const left = parts.get(bytes.buffer);
+    if (left !== undefined && left > 1) return void parts.set(bytes.buffer, left - 1);
+    parts.delete(bytes.buffer);
+    channel.release?.(bytes);
   };
 
   // Objects that arrive whole go into one batch, made durable together: the session's callers
@@ -96,7 +126,7 @@ export async function runSession(
   const batch = engine.newBatch();
   let result: SessionResult;
   try {
-    result = await exchange(engine, send, receive, channelPeer, opts, batch, (bytes) => channel.release?.(bytes), small);
+    result = await exchange(engine, send, receive, channelPeer, opts, batch, release, small);
   } catch (err) {
     // What was received and checked is kept (the next sync need not ask for it again).
     await batch?.commit().catch(() => batch.abort().catch(() => {}));
@@ -176,6 +206,34 @@ async function exchange(
     await send(m);
   };
 
+  /**
+   * Served objects' messages sent in order, chunks within the credit window; with `packed`,
+   * small objects whole in one message each go several to a message (PACK_BYTES).
+   */
+  const sendObjects = async (source: AsyncIterable<Message>, packed: boolean) => {
+    let pack: { obj: string; bytes: Uint8Array }[] = [];
+    let packBytes = 0;
+    const flush = async () => {
+      if (pack.length === 0) return;
+      const items = pack;
+      pack = [];
+      packBytes = 0;
+      await withCredit(items.length === 1 ? { head: { t: 'chunk', obj: items[0]!.obj, offset: 0, end: true }, bytes: items[0]!.bytes } : packObjects(items));
+    };
+    for await (const m of source) {
+      const n = m.bytes?.length ?? 0;
+      if (packed && m.head.t === 'chunk' && m.head.offset === 0 && m.head.end === true && n > 0 && n <= PACK_BYTES) {
+        if (packBytes + n > PACK_BYTES || pack.length === PACK_OBJECTS) await flush();
+        pack.push({ obj: String(m.head.obj), bytes: m.bytes! });
+        packBytes += n;
+        continue;
+      }
+      await flush();
+      await (m.head.t === 'chunk' ? withCredit(m) : send(m));
+    }
+    await flush();
+  };
+
   // Acknowledgements held back until ACK_BYTES or ACK_MS (see ACK_BYTES).
   let unacked = 0;
   let ackTimer: NodeJS.Timeout | null = null;
@@ -253,14 +311,15 @@ async function exchange(
           progress.totalBytes = list.reduce((n, w) => n + w.size, 0);
           report();
           await sending.catch(keep);
-          await send({ head: { t: 'want', list: list.map(({ share, obj, offset }) => ({ share, obj, offset })) } }).catch(keep);
+          await send({ head: wantHead(list) }).catch(keep);
           break;
         }
         case 'want': {
           const list = m.head.list;
           if (!Array.isArray(list) || list.length > 1_000_000 || list.some((w) => w === null || typeof w !== 'object')) throw new ElohimError('SYNC_REJECTED', 'a malformed object request');
+          const packed = m.head.packed === 1;
           sending = sending.then(async () => {
-            for await (const chunk of engine.serveAll(list as Want[], allowed)) await (chunk.head.t === 'chunk' ? withCredit(chunk) : send(chunk));
+            await sendObjects(engine.serveAll(list as Want[], allowed), packed);
             await send({ head: { t: 'served' } });
           });
           sending.catch(keep);

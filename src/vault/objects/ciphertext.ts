@@ -19,7 +19,7 @@
  * one check (`begin`), which a split would have to export to each other.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { open, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -66,6 +66,15 @@ export interface CiphertextView {
   size(id: ObjectId): Promise<number | null>;
   /** Stored bytes [start, end) of an object (default: all). Throws OBJECT_DAMAGED when it is missing, INVALID_INPUT for a bad range. */
   read(id: ObjectId, range?: { start: number; end: number }): Promise<Readable>;
+  /**
+   * Stored bytes [start, end) of an object, read at once on this thread (a buffer of its own).
+   * For small ranges only (the mesh sender's small objects): four file-system round trips on
+   * the libuv pool and a read stream cost ~55 µs of CPU per object here, the same reads done
+   * synchronously ~10 µs (10,000 objects of 1-8 KiB from the page cache: 560-740 → 96-157 ms).
+   * Throws OBJECT_DAMAGED when it is missing or shorter, INVALID_INPUT for a bad range.
+   * Optional: `read` serves.
+   */
+  readNow?(id: ObjectId, start: number, end: number): Buffer;
   /**
    * Keeps `source`, an object's stored bytes, under `id`, once every byte is in, durable and
    * checked; returns the stored size and SHA-256. Throws ITEM_EXISTS if the object exists or is
@@ -239,6 +248,32 @@ export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }):
       }
       // The stream closes the file handle when it ends or is destroyed.
       return fh.createReadStream({ start, end: end - 1, highWaterMark: 1 << 20 });
+    },
+
+    readNow(id, start, end) {
+      let fd: number;
+      try {
+        fd = openSync(pool.pathOf(id), 'r');
+      } catch (err) {
+        if (isEnoent(err)) throw new ElohimError('OBJECT_DAMAGED', 'the stored object is missing');
+        throw err;
+      }
+      try {
+        const stored = fstatSync(fd).size;
+        if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end) && 0 <= start && start <= end && end <= stored)) {
+          throw new ElohimError('INVALID_INPUT', `range ${start}-${end} is outside 0-${stored}`);
+        }
+        // Its own memory (not a slice of Node's shared pool, which a kept view would pin whole).
+        const out = Buffer.allocUnsafeSlow(end - start);
+        for (let at = 0; at < out.length; ) {
+          const n = readSync(fd, out, at, out.length - at, start + at);
+          if (n === 0) throw new ElohimError('OBJECT_DAMAGED', 'the stored object is shorter than its size');
+          at += n;
+        }
+        return out;
+      } finally {
+        closeSync(fd);
+      }
     },
 
     async write(id, source, check, opts = {}) {
