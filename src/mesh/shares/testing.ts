@@ -57,11 +57,26 @@ function pipePair(hub: MemoryHub, a: string, b: string): [Channel & { peer: stri
       } else queues[j]!.push(out);
       await new Promise((r) => setImmediate(r));
     },
-    receive() {
+    receive(opts) {
       const q = queues[i];
       if (q.length > 0) return Promise.resolve(q.shift()!);
       if (closed[i]) return Promise.resolve(null);
-      return new Promise((resolve) => (waiters[i] = resolve));
+      const signal = opts?.signal;
+      if (signal?.aborted) return Promise.reject(signal.reason);
+      // An abort ends the wait (as libp2p's stream read does): a session told to stop does not
+      // wait for a message that never comes.
+      return new Promise((resolve, reject) => {
+        const onAbort = () => {
+          if (waiters[i] === settle) waiters[i] = null;
+          reject(signal!.reason);
+        };
+        const settle = (m: Uint8Array | null) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(m);
+        };
+        waiters[i] = settle;
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
     },
   });
   // Either side failing resets the stream, as libp2p does: the other reads the end.

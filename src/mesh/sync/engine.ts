@@ -205,24 +205,27 @@ export function createEngine(deps: EngineDeps) {
    * The objects the index shows (conflict copies included) that are not stored here: those of
    * every live version (a file's shown version and its conflict copies are all the live ones;
    * the view's names and order are not needed, and building them was most of this call).
+   * `only`: look at these versions of the share (just received) instead of the whole index,
+   * those still live; `skip`: objects asked for already.
    */
-  async function wanted(shares: string[]): Promise<(Want & { fileKey: string; size: number })[]> {
+  async function wanted(shares: string[], only?: { share: string; versions: readonly Version[] }, skip?: (obj: string) => boolean): Promise<(Want & { fileKey: string; size: number })[]> {
     const out: (Want & { fileKey: string; size: number })[] = [];
     const seen = new Set<string>();
-    for (const id of shares) {
+    for (const id of only === undefined ? shares : shares.filter((s) => s === only.share)) {
       const state = store.shares.get(id);
       if (state === undefined) continue;
       // A version already shown in the vault folder had its object stored first: no need to
       // look for it on disk (a stat per file was most of a sync where nothing changed).
       const shown = new Set<string>();
       for (const link of state.local.values()) shown.add(link.version);
+      const live = only === undefined ? [...state.index.entries()].map(([, siblings]) => siblings) : [...new Set(only.versions.map((v) => v.entry))].map((entry) => state.index.siblings(entry));
       let n = 0;
-      for (const [, siblings] of state.index.entries()) {
+      for (const siblings of live) {
         for (const version of siblings) {
           const obj = version.obj;
           if (version.deleted || obj === null || seen.has(obj)) continue;
           seen.add(obj);
-          if (shown.has(versionKey(version))) continue;
+          if (skip?.(obj) === true || shown.has(versionKey(version))) continue;
           // Let the event loop turn now and then: thousands of awaits that resolve at once
           // never do, and a connection whose pings go unanswered for seconds is taken for dead.
           if (++n % 500 === 0) await new Promise(setImmediate);

@@ -267,9 +267,29 @@ async function exchange(
       },
     );
   };
-  let wants = new Map<string, Want & { fileKey: string; size: number }>();
+  const wants = new Map<string, Want & { fileKey: string; size: number }>();
   /** objects of this session kept already */
   const received = new Set<string>();
+  // The objects of each batch of versions are asked for as soon as it is kept, while the rest
+  // of the index arrives, so the other side starts serving them (it answers each `want` with
+  // its objects and a `served`, as it always did: an older device serves these wants the same
+  // way, and an older asker sends one). Why: the receiver checked 10,000 versions (~2 s at full
+  // size) before its one `want`, with the sender idle meanwhile. Versions a later batch covers
+  // may have had their objects fetched for nothing (kept, then released as any unnamed object).
+  let indexing: Promise<void> = Promise.resolve();
+  let wantsSent = 0;
+  let servedSeen = 0;
+  /** our last `want` (at their `index-done`) is sent: the `served` answering it ends our half */
+  let lastWant = false;
+  const asked = (obj: string) => wants.has(obj) || received.has(obj);
+  const ask = (list: (Want & { fileKey: string; size: number })[]): Promise<void> => {
+    for (const w of list) wants.set(w.obj, w);
+    progress.totalObjects += list.length;
+    progress.totalBytes += list.reduce((n, w) => n + w.size, 0);
+    report();
+    wantsSent++;
+    return send({ head: wantHead(list) });
+  };
   let theirFin = false;
   let failure: unknown = null;
   // A failure outside the reading loop (the sending chain, a write, a commit) must end the
@@ -300,18 +320,31 @@ async function exchange(
       if (failure !== null) throw failure;
       const m = await next();
       switch (m.head.t) {
-        case 'versions':
-          progress.versions += (await engine.applyVersions(m, peer)).length;
-          report();
+        case 'versions': {
+          // Checked on the libuv pool from now (engine.applyVersions) while the loop reads on;
+          // kept, and its new objects asked for, in the order the batches came.
+          const applying = engine.applyVersions(m, peer);
+          applying.catch(() => {}); // taken in its turn below; this only keeps it from going unhandled meanwhile
+          const share = String(m.head.share);
+          indexing = indexing.then(async () => {
+            const added = await applying;
+            progress.versions += added.length;
+            report();
+            if (added.length === 0) return;
+            const list = await engine.wanted(peer.shares, { share, versions: added }, asked);
+            if (list.length > 0) await ask(list).catch(keep);
+          });
+          indexing.catch(fail);
           break;
+        }
         case 'index-done': {
-          const list = await engine.wanted(peer.shares);
-          wants = new Map(list.map((w) => [w.obj, w]));
-          progress.totalObjects = list.length;
-          progress.totalBytes = list.reduce((n, w) => n + w.size, 0);
-          report();
+          await indexing;
+          // What is still missing and not asked for yet (every want is answered by a `served`:
+          // the last one, this, is always sent, so the other side's `served` ends our half).
+          const list = await engine.wanted(peer.shares, undefined, asked);
           await sending.catch(keep);
-          await send({ head: wantHead(list) }).catch(keep);
+          lastWant = true;
+          await ask(list).catch(keep);
           break;
         }
         case 'want': {
@@ -387,6 +420,8 @@ async function exchange(
           wants.delete(String(m.head.obj));
           break;
         case 'served': {
+          // One per `want` of ours, in order: more are coming while ours are not all answered.
+          if (++servedSeen !== wantsSent || !lastWant) break;
           // We have all we asked for once the writes in flight end. `fin` goes after our own
           // `served` (the chain is in order, and their `want` came before their `served`), so it
           // is the last thing we send.
@@ -419,6 +454,8 @@ async function exchange(
     // caller commits (one written after that commit would stay claimed and never be kept).
     await Promise.allSettled(writing);
     await committing;
+    // Nor is a batch of versions kept after the session ends.
+    await indexing.catch(() => {});
     throw err;
   } finally {
     if (ackTimer !== null) clearTimeout(ackTimer);
