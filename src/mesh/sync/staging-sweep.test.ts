@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import test from 'node:test';
-import { putAt } from '../../vault/testing.ts';
+import { putAt, readAt } from '../../vault/testing.ts';
 import { decodeMessage } from './frame.ts';
 import { GRACE_MS, MAX_IDLE_MS } from './staging-sweep.ts';
 import type { SweepResult } from './staging-sweep.ts';
@@ -104,4 +104,33 @@ test('a staged file whose object is held here, or untouched for a week, is remov
   await writeFile(file(held), randomBytes(10)); // held, but written a moment ago
   assert.equal((await b.shares.sweepStaging())!.removed, 0);
   assert.deepEqual((await readdir(staging)).sort(), [days, fresh, held, 'notes.txt'].sort());
+});
+
+test('a small object that arrives whole is kept from memory when a stray staged file of it appeared after it was asked for; the sweep removes the stray', async (t) => {
+  const { hub, a, b, staging } = await pair(t);
+  const content = randomBytes(3000);
+  await putAt(a.tv.vault, '/Team/small.bin', content);
+  await a.shares.share('/Team', ['Phone']);
+  // Another session's partial, say: written once the phone has asked from 0 (nothing staged then).
+  let stray = '';
+  hub.tap = (from, _to, msg) => {
+    const m = decodeMessage(msg);
+    if (from === b.id && m.head.t === 'want' && stray === '') {
+      const obj = (m.head.list as { obj: string }[])[0]?.obj;
+      if (obj !== undefined) {
+        stray = join(staging, obj);
+        mkdirSync(staging, { recursive: true });
+        writeFileSync(stray, randomBytes(100));
+      }
+    }
+    return msg;
+  };
+  await a.shares.sync({ only: 'Phone' });
+  hub.tap = undefined;
+  assert.ok(stray !== '');
+  assert.deepEqual(await readAt(b.tv.vault, '/Shares/Team/small.bin'), content);
+  // The object is held whole here: the stray goes once past the grace.
+  await age(stray, GRACE_MS + 60_000);
+  assert.equal((await b.shares.sweepStaging())!.removed, 1);
+  assert.equal(existsSync(stray), false);
 });
