@@ -9,6 +9,7 @@ import type { Identify } from '@libp2p/identify';
 import type { Ping } from '@libp2p/ping';
 import type { ConnectionGater, PrivateKey } from '@libp2p/interface';
 import type { Libs } from './libs.ts';
+import { keyCachingCrypto } from './noise-crypto.ts';
 import type { SettingsRecord } from './store.ts';
 
 export type MeshNode = Libp2p<{ identify: Identify; ping: Ping }>;
@@ -18,7 +19,7 @@ export const MDNS_SERVICE_TAG = '_elohim-mesh._udp.local';
 
 export async function createNode(libs: Libs, opts: { privateKey: PrivateKey; settings: SettingsRecord; gater: ConnectionGater; mdnsIntervalMs?: number }): Promise<MeshNode> {
   const { settings } = opts;
-  const { createLibp2p, tcp, noise, yamux, identify, ping, mdns, circuitRelayTransport } = libs;
+  const { createLibp2p, tcp, noise, noiseCrypto, yamux, identify, ping, mdns, circuitRelayTransport } = libs;
   const listen = [...settings.listen];
   // With a relay, also listen through it, so paired devices outside the LAN can reach us.
   if (settings.relay !== null) listen.push(`${settings.relay}/p2p-circuit`);
@@ -27,7 +28,8 @@ export async function createNode(libs: Libs, opts: { privateKey: PrivateKey; set
     start: false,
     addresses: { listen },
     transports: settings.relay !== null ? [tcp(), circuitRelayTransport()] : [tcp()],
-    connectionEncrypters: [noise()],
+    // Its ciphers with each session key made a KeyObject once (noise-crypto.ts says why).
+    connectionEncrypters: [noise({ crypto: keyCachingCrypto(noiseCrypto) })],
     streamMuxers: [yamux()],
     connectionGater: opts.gater,
     // libp2p's connection monitor pings every connection and aborts it when a ping fails. Its

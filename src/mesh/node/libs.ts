@@ -4,10 +4,11 @@
  * (TEAM.md: heavy packages load at the point of use).
  */
 export async function loadLibs() {
-  const [libp2p, tcp, noise, yamux, identify, ping, mdns, relay, keys, peerId, ma] = await Promise.all([
+  const [libp2p, tcp, noise, noiseCrypto, yamux, identify, ping, mdns, relay, keys, peerId, ma] = await Promise.all([
     import('libp2p'),
     import('@libp2p/tcp'),
     import('@chainsafe/libp2p-noise'),
+    import('@chainsafe/libp2p-noise/crypto'),
     import('@chainsafe/libp2p-yamux'),
     import('@libp2p/identify'),
     import('@libp2p/ping'),
@@ -21,6 +22,8 @@ export async function loadLibs() {
     createLibp2p: libp2p.createLibp2p,
     tcp: tcp.tcp,
     noise: noise.noise,
+    /** libp2p-noise's own ciphers, which node/noise-crypto.ts wraps */
+    noiseCrypto: noiseCrypto.defaultCrypto,
     yamux: yamux.yamux,
     identify: identify.identify,
     ping: ping.ping,
