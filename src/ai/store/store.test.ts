@@ -118,7 +118,7 @@ test('settings, vectors and replaced answers: kept sealed, read back at the next
   store.appendMessage(c.id, { role: 'assistant', content: 'new' }, [old.id]);
   assert.deepEqual(store.messages(c.id).map((m) => m.content), ['q', 'new']);
   assert.equal(store.summary(c.id), null, 'a summary through a replaced message goes with it');
-  assert.throws(() => store.appendMessage(c.id, { role: 'assistant', content: 'x' }, [q.id.replace(/./, '0') as RecordId]), (e: unknown) => isElohimError(e, 'ITEM_NOT_FOUND'));
+  assert.throws(() => store.appendMessage(c.id, { role: 'assistant', content: 'x' }, [q.id.replace(/^./, (first) => (first === '0' ? '1' : '0')) as RecordId]), (e: unknown) => isElohimError(e, 'ITEM_NOT_FOUND'));
 
   const again = openAssistantStore({ records, clock: () => ++t });
   assert.equal(again.config().chatModel, 'tiny');
