@@ -12,7 +12,7 @@ import { decodeMessage, encodeMessage } from './frame.ts';
 // Two batches of versions (500 a batch).
 const N = 700;
 
-test('objects of the versions received so far are served before the index ends; every want is answered', async (t) => {
+test('objects of the versions received so far are served before the index ends; every want is answered', { timeout: 180_000 }, async (t) => {
   const { hub, devices: [a, b, c] } = await testDevices(t, ['Laptop', 'Phone', 'Tablet']);
   t.after(() => void (hub.tap = undefined));
   for (let i = 0; i < N; i++) await putAt(a.tv.vault, `/Many/f${i}.txt`, `file ${i}`);
@@ -44,10 +44,14 @@ test('objects of the versions received so far are served before the index ends; 
 
   // A whole first sync (another device): one `want` per batch with objects, and the last one at
   // index-done; each is answered with a `served`, and the session ends (fin) only after the last.
-  const seen = { wants: 0, served: 0, fins: 0, finsEarly: 0, asked: new Set<string>() };
+  const seen = { wants: 0, served: 0, fins: 0, finsEarly: 0, asked: new Set<string>(), wantAfterServed: false, servedByC: 0 };
   hub.tap = (from, _to, msg) => {
     const m = decodeMessage(msg);
+    // Its own `served` (for the laptop's want) goes after its last want: the laptop ends its
+    // half once it has its `served`, so a want after it would never be answered.
+    if (from === c.id && m.head.t === 'served') seen.servedByC++;
     if (from === c.id && m.head.t === 'want') {
+      if (seen.servedByC > 0) seen.wantAfterServed = true;
       seen.wants++;
       for (const w of m.head.list as { obj: string }[]) {
         assert.ok(!seen.asked.has(w.obj), 'an object asked for twice');
@@ -65,6 +69,7 @@ test('objects of the versions received so far are served before the index ends; 
   assert.ok(seen.wants >= 2, `${seen.wants} wants`);
   assert.equal(seen.served, seen.wants);
   assert.deepEqual([seen.fins, seen.finsEarly], [1, 0], 'one fin, after every want was answered');
+  assert.equal(seen.wantAfterServed, false, 'a want after this side\'s own served');
   assert.equal(seen.asked.size, N, 'every object asked for once');
   for (const i of [0, 499, 500, N - 1]) assert.equal((await readAt(c.tv.vault, `/Shares/Many/f${i}.txt`)).toString(), `file ${i}`);
 
