@@ -28,6 +28,7 @@ import type { RetentionPolicy } from './retention.ts';
 import { buildTarget, describeTarget, parseTarget } from './target-spec.ts';
 import type { TargetInput, TargetSpec } from './target-spec.ts';
 import type { Target } from './target.ts';
+import { collectGarbage } from './streams.ts';
 import { proveRestore, verifyRepository } from './verify.ts';
 import type { ProofReport, VerifyReport } from './verify.ts';
 
@@ -255,6 +256,12 @@ export function createBackupService(deps: BackupServiceDeps) {
         const last: LastBackup = { time: summary.time, snapshot: summary.snapshot, files, filesUploaded: summary.objects.uploaded, bytesUploaded: summary.bytesUploaded };
         update(id, name, (r) => ({ ...r, lastBackup: last }));
         audit('backup', { target: name, ok: true, snapshot: summary.snapshot, files, filesUploaded: summary.objects.uploaded, bytes: summary.bytesUploaded });
+        // A backup that uploaded leaves its reads, packs and state as garbage V8 has not yet
+        // collected (~25 MiB at 1 GiB + 10,000 files); the proof decoding the new manifest and
+        // indexes grew the heap on top of it. With the engine's own collection after the rows,
+        // this one takes the first `elohim backup run` from 126-128 to ~120 MiB (~15 ms of CPU).
+        // An unchanged backup leaves little: not paid there.
+        if (summary.bytesUploaded > 0) collectGarbage();
         const proof = await prove(target, name, id, signal, opts.onProgress, known);
         known = undefined;
         let forgotten: string[] = [];

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomFillSync } from 'node:crypto';
 import { Readable } from 'node:stream';
 import test from 'node:test';
-import { collect } from './streams.ts';
+import { collect, collectGarbage } from './streams.ts';
 
 test('collect returns a single chunk as it is, and frees copied chunks only when they are owned', async () => {
   const one = randomBytes(5000);
@@ -22,4 +22,16 @@ test('collect returns a single chunk as it is, and frees copied chunks only when
     assert.equal(parts.every((p) => p.buffer.detached), owned, owned ? 'owned chunks are freed' : 'chunks not owned are untouched');
   }
   assert.equal((await collect(Readable.from([]))).length, 0);
+});
+
+// issue 12: peak RSS of the first backup's proof; fails when collectGarbage collects nothing.
+test('collectGarbage frees what nothing references, in a process started without --expose-gc', async () => {
+  assert.equal(typeof (globalThis as { gc?: unknown }).gc, 'undefined', 'the test runs as the CLI does');
+  const ref = new WeakRef(new ArrayBuffer(8 << 20));
+  // A WeakRef's target is kept for the rest of the job that made it (ECMA-262 KeepDuringJob).
+  await new Promise((resolve) => setImmediate(resolve));
+  collectGarbage();
+  assert.equal(ref.deref(), undefined, 'the unreferenced buffer is collected');
+  collectGarbage();
+  assert.equal(typeof (globalThis as { gc?: unknown }).gc, 'undefined', 'the main context gets no gc global');
 });
