@@ -20,6 +20,7 @@
 import { fileKeyFromBytes } from '../../crypto/age/index.ts';
 import { ElohimError, isElohimError } from '../../errors.ts';
 import { checkName } from '../../vault/index.ts';
+import { heapGrowthCollector } from '../sync/collect.ts';
 import type { AdoptEntry, EntryInfo, ObjectStore, Vault } from '../../vault/index.ts';
 import { newRecordId } from '../../db/index.ts';
 import type { ObjectNames } from './objects.ts';
@@ -38,10 +39,14 @@ export interface BridgeDeps {
   names: ObjectNames;
   clock: () => number;
   signal?: AbortSignal;
+  /** heap growth (bytes) while files are shown that runs a full collection (SHOW_HEAP_GROWTH unless said) */
+  showHeapGrowth?: number;
 }
 
 /** Files adopted into the vault per call (one commit each). */
 const ADOPT_BATCH = 500;
+/** Heap growth (bytes) while files are shown after which a full collection runs (collect.ts heapGrowthCollector says why). */
+const SHOW_HEAP_GROWTH = 8 * 1024 * 1024;
 
 const samePath = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((n, i) => n === b[i]);
 
@@ -369,7 +374,11 @@ export function createBridge(deps: BridgeDeps) {
         if (!refused(err)) throw err;
       }
     }
+    // The garbage of the adopt batches is collected as it grows, not left to V8's own limit,
+    // which put this phase's heap on top of the transfer's high-water mark (the receiver's peak).
+    const heap = heapGrowthCollector(deps.showHeapGrowth ?? SHOW_HEAP_GROWTH);
     for (let i = 0; i < toPut.length; i += ADOPT_BATCH) {
+      if (i > 0) heap.check();
       const batch = toPut.slice(i, i + ADOPT_BATCH);
       let infos: EntryInfo[] | null = null;
       try {

@@ -58,6 +58,8 @@ export interface ShareServiceDeps {
   staging: string | null;
   clock: () => number;
   signal: AbortSignal;
+  /** see BridgeDeps.showHeapGrowth (tests) */
+  showHeapGrowth?: number;
 }
 
 export interface ShareSummary {
@@ -134,7 +136,7 @@ export function createShareService(deps: ShareServiceDeps) {
       if (!taken.has(folder)) return folder;
     }
   }
-  const bridge = createBridge({ vault, objects: deps.objects, store, signer, names, clock: deps.clock, signal: deps.signal });
+  const bridge = createBridge({ vault, objects: deps.objects, store, signer, names, clock: deps.clock, signal: deps.signal, showHeapGrowth: deps.showHeapGrowth });
 
   // The shares hold the objects their indexes name (versions shown or not, conflict copies
   // included), whatever the vault's items do: vault/refs.ts asks before removing one. Objects

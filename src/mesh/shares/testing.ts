@@ -153,7 +153,7 @@ export async function testDevices<const N extends readonly string[]>(t: { after(
  * A device on the hub; `pq`: its age identity is the hybrid post-quantum type; `pool`: an
  * objects folder shared with other devices made with it (two vaults of one data folder).
  */
-export async function testDevice(hub: MemoryHub, name: string, all: TestDevice[], opts: { pq?: boolean; pool?: string; derive?: (label: string) => Buffer; clock?: () => number; noStaging?: boolean; objects?: (store: ObjectStore) => ObjectStore } = {}): Promise<TestDevice> {
+export async function testDevice(hub: MemoryHub, name: string, all: TestDevice[], opts: { pq?: boolean; pool?: string; derive?: (label: string) => Buffer; clock?: () => number; noStaging?: boolean; objects?: (store: ObjectStore) => ObjectStore; showHeapGrowth?: number } = {}): Promise<TestDevice> {
   // `clock`: the vault's (items' created/modified times), e.g. one that counts, to see commit order.
   const tv = await openTestVault({ pool: opts.pool, clock: opts.clock });
   // `derive`: the shares' keys as app.ts derives them from a vault key (holder.ts reads them so).
@@ -182,6 +182,8 @@ export async function testDevice(hub: MemoryHub, name: string, all: TestDevice[]
     staging: opts.noStaging ? null : join(tv.dir, 'objects', 'tmp', 'mesh'),
     clock: Date.now,
     signal: controller.signal,
+    // `showHeapGrowth`: a smaller heap growth that collects while files are shown (bridge.ts)
+    showHeapGrowth: opts.showHeapGrowth,
   });
   shares.start();
   const device: TestDevice = {
