@@ -28,7 +28,7 @@ import type { PackEntry, PackIndex, PackKind, RepositoryKey, Row, SnapshotState 
 import { loadIndexes, readConfig, readManifest, requireKey, snapshotNames, snapshotState } from './repository.ts';
 import type { Indexes } from './repository.ts';
 import type { Body, Target } from './target.ts';
-import { collect, collectGarbage, eachLimit, hashing, inOrder, interleave } from './streams.ts';
+import { collect, collectGarbage, COLLECT_AFTER_BYTES, eachLimit, hashing, inOrder, interleave } from './streams.ts';
 
 export interface BackupDeps {
   /** the data folder's files read as they are */
@@ -222,9 +222,9 @@ export function createBackupEngine(deps: BackupDeps) {
       // The rows' bodies, framings and packs are garbage now, and V8 had not collected them
       // (~20 MiB at 10,000 rows); the objects' uploads that follow grew the heap on top of them,
       // and that was the first backup's peak RSS (ARCHITECTURE, Cloud backup, Peak RSS). Only
-      // where rows went up: an unchanged backup has none, and pays no collection.
+      // where a real amount of rows went up: not the few audit rows of an unchanged backup.
       const rowsUploaded = newRows.length;
-      if (rowsUploaded > 0) {
+      if (bytesUploaded >= COLLECT_AFTER_BYTES) {
         newRows.length = 0;
         collectGarbage();
       }

@@ -28,7 +28,7 @@ import type { RetentionPolicy } from './retention.ts';
 import { buildTarget, describeTarget, parseTarget } from './target-spec.ts';
 import type { TargetInput, TargetSpec } from './target-spec.ts';
 import type { Target } from './target.ts';
-import { collectGarbage } from './streams.ts';
+import { collectGarbage, COLLECT_AFTER_BYTES } from './streams.ts';
 import { proveRestore, verifyRepository } from './verify.ts';
 import type { ProofReport, VerifyReport } from './verify.ts';
 
@@ -260,8 +260,8 @@ export function createBackupService(deps: BackupServiceDeps) {
         // collected (~25 MiB at 1 GiB + 10,000 files); the proof decoding the new manifest and
         // indexes grew the heap on top of it. With the engine's own collection after the rows,
         // this one takes the first `elohim backup run` from 126-128 to ~120 MiB (~15 ms of CPU).
-        // An unchanged backup leaves little: not paid there.
-        if (summary.bytesUploaded > 0) collectGarbage();
+        // An unchanged backup (its few new audit rows) leaves little: not paid there.
+        if (summary.bytesUploaded >= COLLECT_AFTER_BYTES) collectGarbage();
         const proof = await prove(target, name, id, signal, opts.onProgress, known);
         known = undefined;
         let forgotten: string[] = [];
