@@ -28,7 +28,8 @@ import type { PackEntry, PackIndex, PackKind, RepositoryKey, Row, SnapshotState 
 import { loadIndexes, readConfig, readManifest, requireKey, snapshotNames, snapshotState } from './repository.ts';
 import type { Indexes } from './repository.ts';
 import type { Body, Target } from './target.ts';
-import { collect, collectGarbage, COLLECT_AFTER_BYTES, eachLimit, hashing, inOrder, interleave } from './streams.ts';
+import { collectGarbage } from '../gc.ts';
+import { collect, COLLECT_AFTER_BYTES, eachLimit, hashing, inOrder, interleave } from './streams.ts';
 
 export interface BackupDeps {
   /** the data folder's files read as they are */

@@ -28,7 +28,8 @@ import type { RetentionPolicy } from './retention.ts';
 import { buildTarget, describeTarget, parseTarget } from './target-spec.ts';
 import type { TargetInput, TargetSpec } from './target-spec.ts';
 import type { Target } from './target.ts';
-import { collectGarbage, COLLECT_AFTER_BYTES } from './streams.ts';
+import { collectGarbage } from '../gc.ts';
+import { COLLECT_AFTER_BYTES } from './streams.ts';
 import { proveRestore, verifyRepository } from './verify.ts';
 import type { ProofReport, VerifyReport } from './verify.ts';
 

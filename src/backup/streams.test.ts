@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomFillSync } from 'node:crypto';
 import { Readable } from 'node:stream';
 import test from 'node:test';
-import { collect, collectGarbage } from './streams.ts';
+import { collectGarbage } from '../gc.ts';
+import { collect } from './streams.ts';
 
 test('collect returns a single chunk as it is, and frees copied chunks only when they are owned', async () => {
   const one = randomBytes(5000);

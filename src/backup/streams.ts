@@ -4,8 +4,6 @@
 import { createHash } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import type { Readable } from 'node:stream';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 
 /**
  * Frees a buffer's memory at once (detaching its ArrayBuffer) when it is the whole of that
@@ -24,30 +22,6 @@ export function release(bytes: Uint8Array): void {
  * still uploads its few new audit rows (~2 KiB), and two collections were ~5% of its CPU.
  */
 export const COLLECT_AFTER_BYTES = 64 * 1024;
-
-let fullGc: (() => void) | undefined;
-
-/**
- * A full collection of the whole heap, now (a few ms per 10 MiB of live heap). For a point
- * where a phase's garbage is known to be large and the next phase allocates: the first backup
- * ends with ~25 MiB of its own garbage (heap and Buffers) that V8 had not yet collected, and
- * the proof that follows decoded the new manifest and indexes on top of it (+10-20 MiB of
- * peak RSS); collected first, the proof reuses that space (ARCHITECTURE, Cloud backup, Peak RSS).
- */
-export function collectGarbage(): void {
-  fullGc ??= typeof (globalThis as { gc?: unknown }).gc === 'function' ? ((globalThis as { gc?: unknown }).gc as () => void) : exposeGc();
-  fullGc();
-}
-
-/**
- * V8's `gc` without starting Node with --expose-gc (the CLI runs under a shebang, the server
- * under npm start): the flag set at run time applies to contexts made after it, and a new
- * context's `gc` collects the whole isolate. The main context's globals stay as they were.
- */
-function exposeGc(): () => void {
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
-}
 
 /**
  * Reads a stream into one buffer: its only chunk as it is, or its chunks copied together. With

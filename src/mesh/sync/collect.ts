@@ -12,32 +12,13 @@
  * next allocations) instead of the show's growth landing on top of it. It costs one full mark-
  * compact (tens of ms on a ~100 MiB heap) per sync that moved at least COLLECT_AFTER bytes.
  *
- * `gc` is not exposed to the app's own context; `--expose-gc` set at run time exposes it to a
- * new context, whose `gc` collects the whole isolate (Node's documented way, node:v8
- * setFlagsFromString). Where that fails, nothing is collected and nothing else changes.
+ * The collection itself is src/gc.ts's.
  */
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { getHeapStatistics } from 'node:v8';
+import { collectGarbage } from '../../gc.ts';
 
 /** A session that received or sent at least this many object bytes collects at its end. */
 export const COLLECT_AFTER = 16 * 1024 * 1024;
-
-let fullGc: (() => void) | null | undefined;
-
-/** Runs one full collection now (once exposed); returns whether it ran. */
-export function collectGarbage(): boolean {
-  if (fullGc === undefined) {
-    try {
-      setFlagsFromString('--expose-gc');
-      fullGc = runInNewContext('gc') as () => void;
-    } catch {
-      fullGc = null;
-    }
-  }
-  if (fullGc === null) return false;
-  fullGc();
-  return true;
-}
 
 /**
  * Counts the bytes of objects that travel whole in one message (small files) and runs a full

@@ -16,7 +16,8 @@
  * can stand apart.
  */
 import { ElohimError, isElohimError } from '../../errors.ts';
-import { COLLECT_AFTER, collectGarbage, smallObjectCollector } from './collect.ts';
+import { collectGarbage } from '../../gc.ts';
+import { COLLECT_AFTER, smallObjectCollector } from './collect.ts';
 import { decodeMessage, encodeMessage, encodeParts, packObjects, unpackObjects } from './frame.ts';
 import type { Channel, Message } from './frame.ts';
 import type { Engine, PeerHello, Progress, Want } from './engine.ts';
