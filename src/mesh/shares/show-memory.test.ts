@@ -9,10 +9,9 @@
  * collection instead of two).
  */
 import assert from 'node:assert/strict';
-import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import test from 'node:test';
 import { putAt, readAt } from '../../vault/testing.ts';
-import { testDevice } from './testing.ts';
+import { forcedCollections, testDevice } from './testing.ts';
 import type { MemoryHub, TestDevice } from './testing.ts';
 
 // Three adopt batches (500 a batch); a few KiB in all, so the session itself collects nothing.
@@ -21,16 +20,8 @@ const N = 1_100;
 test('files shown after a sync: a full collection between adopt batches once the heap grew past the limit', { timeout: 180_000 }, async (t) => {
   const hub: MemoryHub = { devices: new Map() };
   const all: TestDevice[] = [];
-  const forced: number[] = [];
-  const observer = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
-      const flags = (e as { detail?: { flags?: number } }).detail?.flags ?? 0;
-      if (flags & perfConstants.NODE_PERFORMANCE_GC_FLAGS_FORCED) forced.push(e.startTime);
-    }
-  });
-  observer.observe({ entryTypes: ['gc'] });
+  const forced = forcedCollections(t);
   t.after(async () => {
-    observer.disconnect();
     for (const d of all) await d.close();
   });
   const a = await testDevice(hub, 'Laptop', all);

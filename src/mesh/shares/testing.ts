@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
 import { generateHybridIdentity, generateX25519Identity } from '../../crypto/age/index.ts';
 import { createHasherPool } from '../../crypto/index.ts';
 import { createRecordStore, openDatabase } from '../../db/index.ts';
@@ -206,4 +207,21 @@ export async function testDevice(hub: MemoryHub, name: string, all: TestDevice[]
   };
   all.push(device);
   return device;
+}
+
+/**
+ * The start times of the full collections the code forces (collect.ts, gc.ts) from now until the
+ * test ends, as Node's gc performance entries report them (delivered a moment after each).
+ */
+export function forcedCollections(t: { after(fn: () => void): void }): number[] {
+  const forced: number[] = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const flags = (e as { detail?: { flags?: number } }).detail?.flags ?? 0;
+      if (flags & perfConstants.NODE_PERFORMANCE_GC_FLAGS_FORCED) forced.push(e.startTime);
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  t.after(() => observer.disconnect());
+  return forced;
 }

@@ -10,11 +10,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import test from 'node:test';
 import { putAt, readAt } from '../../vault/testing.ts';
 import { objectNames } from '../shares/objects.ts';
-import { testDevice, testDevices } from '../shares/testing.ts';
+import { forcedCollections, testDevice, testDevices } from '../shares/testing.ts';
 import type { MemoryHub, TestDevice } from '../shares/testing.ts';
 import { COLLECT_AFTER } from './collect.ts';
 import { decodeMessage, encodeMessage } from './frame.ts';
@@ -119,16 +118,8 @@ test('a receiver acknowledges small objects a few hundred KiB at a time, not one
 test('a session that moved many bytes runs one full collection at its end (collect.ts); one that moved little does not', async (t) => {
   const hub: MemoryHub = { devices: new Map() };
   const all: TestDevice[] = [];
-  const forced: number[] = [];
-  const observer = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
-      const flags = (e as { detail?: { flags?: number } }).detail?.flags ?? 0;
-      if (flags & perfConstants.NODE_PERFORMANCE_GC_FLAGS_FORCED) forced.push(e.startTime);
-    }
-  });
-  observer.observe({ entryTypes: ['gc'] });
+  const forced = forcedCollections(t);
   t.after(async () => {
-    observer.disconnect();
     for (const d of all) await d.close();
   });
   const a = await testDevice(hub, 'Laptop', all);
@@ -154,15 +145,8 @@ test('a session that moved many bytes runs one full collection at its end (colle
 test('small objects (each whole in one message) run a full collection every 16 MiB of them, on both sides, during the session', async (t) => {
   const hub: MemoryHub = { devices: new Map() };
   const all: TestDevice[] = [];
-  const forced: number[] = [];
-  const observer = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
-      if (((e as { detail?: { flags?: number } }).detail?.flags ?? 0) & perfConstants.NODE_PERFORMANCE_GC_FLAGS_FORCED) forced.push(e.startTime);
-    }
-  });
-  observer.observe({ entryTypes: ['gc'] });
+  const forced = forcedCollections(t);
   t.after(async () => {
-    observer.disconnect();
     for (const d of all) await d.close();
   });
   const a = await testDevice(hub, 'Laptop', all);
