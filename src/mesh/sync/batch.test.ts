@@ -13,8 +13,7 @@ import { join } from 'node:path';
 import test from 'node:test';
 import { putAt, readAt } from '../../vault/testing.ts';
 import { objectNames } from '../shares/objects.ts';
-import { forcedCollections, testDevice, testDevices } from '../shares/testing.ts';
-import type { MemoryHub, TestDevice } from '../shares/testing.ts';
+import { forcedCollections, testDevices } from '../shares/testing.ts';
 import { COLLECT_AFTER } from './collect.ts';
 import { decodeMessage, encodeMessage } from './frame.ts';
 
@@ -116,14 +115,10 @@ test('a receiver acknowledges small objects a few hundred KiB at a time, not one
 });
 
 test('a session that moved many bytes runs one full collection at its end (collect.ts); one that moved little does not', async (t) => {
-  const hub: MemoryHub = { devices: new Map() };
-  const all: TestDevice[] = [];
   const forced = forcedCollections(t);
-  t.after(async () => {
-    for (const d of all) await d.close();
-  });
-  const a = await testDevice(hub, 'Laptop', all);
-  const b = await testDevice(hub, 'Phone', all);
+  const {
+    devices: [a, b],
+  } = await testDevices(t, ['Laptop', 'Phone']);
   const big = randomBytes(COLLECT_AFTER + 1024);
   await putAt(a.tv.vault, '/Big/blob.bin', big);
   await a.shares.share('/Big', ['Phone']);
@@ -143,14 +138,11 @@ test('a session that moved many bytes runs one full collection at its end (colle
 });
 
 test('small objects (each whole in one message) run a full collection every 16 MiB of them, on both sides, during the session', async (t) => {
-  const hub: MemoryHub = { devices: new Map() };
-  const all: TestDevice[] = [];
   const forced = forcedCollections(t);
-  t.after(async () => {
-    for (const d of all) await d.close();
-  });
-  const a = await testDevice(hub, 'Laptop', all);
-  const b = await testDevice(hub, 'Phone', all);
+  const {
+    hub,
+    devices: [a, b],
+  } = await testDevices(t, ['Laptop', 'Phone']);
   // 20 objects of 900 KiB: each fits one chunk message, 18 MiB in all (> COLLECT_AFTER once).
   const files = Array.from({ length: 20 }, () => randomBytes(900 * 1024));
   const folder = a.tv.vault.mkdir(null, 'Many');
