@@ -22,7 +22,8 @@ import { createObjectStore } from '../src/vault/index.ts';
 import type { Target } from '../src/backup/index.ts';
 import { engineFor, hashers, makeFolder, PASSPHRASE, putFiles, repositoryKeyFor, tempDir } from './backup-helpers.ts';
 
-test('the rows packs a first backup uploaded are collected before its first data pack goes up', async (t) => {
+/** A data folder (removed when the test ends) holding 200 files of 2,000 bytes, and with `big` one of 2 MiB. */
+async function folderWithFiles(t: { after(fn: () => Promise<void>): void }, opts: { big: boolean }) {
   const folder = await makeFolder();
   t.after(async () => {
     folder.app.close();
@@ -30,8 +31,13 @@ test('the rows packs a first backup uploaded are collected before its first data
   });
   const files: Record<string, Buffer> = {};
   for (let i = 0; i < 200; i++) files[`f${i}.bin`] = randomBytes(2000);
-  files['big.bin'] = randomBytes(2 * 1024 * 1024);
+  if (opts.big) files['big.bin'] = randomBytes(2 * 1024 * 1024);
   await putFiles(folder.app, { passphrase: PASSPHRASE }, files);
+  return folder;
+}
+
+test('the rows packs a first backup uploaded are collected before its first data pack goes up', async (t) => {
+  const folder = await folderWithFiles(t, { big: true });
 
   const root = await tempDir('elohim-backup-collect-');
   t.after(() => rm(root, { recursive: true, force: true }));
@@ -56,14 +62,7 @@ test('the rows packs a first backup uploaded are collected before its first data
 });
 
 test('a backup that uploaded is collected before its proof of restore reads the target', async (t) => {
-  const folder = await makeFolder();
-  t.after(async () => {
-    folder.app.close();
-    await rm(folder.home, { recursive: true, force: true });
-  });
-  const files: Record<string, Buffer> = {};
-  for (let i = 0; i < 200; i++) files[`f${i}.bin`] = randomBytes(2000);
-  await putFiles(folder.app, { passphrase: PASSPHRASE }, files);
+  const folder = await folderWithFiles(t, { big: false });
 
   const root = await tempDir('elohim-backup-collect-');
   t.after(() => rm(root, { recursive: true, force: true }));
