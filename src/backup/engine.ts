@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { Database } from '../db/index.ts';
+import { ElohimError } from '../errors.ts';
 import type { CiphertextView } from '../vault/index.ts';
 import {
   encodeConfig,
@@ -19,7 +20,7 @@ import {
   newName,
   PACK_TARGET,
   packPath,
-  rowKey,
+  rowKeyOfJoined,
   sha256Hex,
   SMALL_OBJECT,
   snapshotPath,
@@ -78,14 +79,34 @@ export type ObjectId = Parameters<CiphertextView['read']>[0];
 /** Each blob as a Buffer over its own memory (node:sqlite gives every blob its own), not a copy. */
 const asBuffer = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
-/** Every row of the records table, one at a time, from one statement (one consistent WAL snapshot). */
-export function* eachRow(db: Database): Generator<Row> {
-  const select = db.prepare('SELECT id, tag, body FROM records');
+/** A row with its repository key (format/v1.ts rowKey). */
+export interface KeyedRow {
+  row: Row;
+  key: string;
+}
+
+/**
+ * Every row of the records table with its key, one at a time, from one statement (one
+ * consistent WAL snapshot). Each row comes from SQLite as one blob, id ‖ tag ‖ body (`||` joins
+ * the bytes as they are, CAST gives them back as a blob; the schema's CHECKs fix id and tag at
+ * 16 bytes), hashed as it is, and the row's parts are views into it: three blobs per row, then a
+ * copy of them joined to hash, cost an unchanged backup ~40% more CPU at 10,000 rows (~65-95 ->
+ * ~45-55 ms, with less garbage).
+ */
+export function* eachKeyedRow(db: Database): Generator<KeyedRow> {
+  const select = db.prepare('SELECT CAST(id || tag || body AS BLOB) FROM records');
   // Rows as arrays, not objects keyed by column name: less to build and collect per row.
   select.setReturnArrays(true);
-  for (const [id, tag, body] of select.iterate() as unknown as Iterable<[Uint8Array, Uint8Array, Uint8Array]>) {
-    yield { id: asBuffer(id), tag: asBuffer(tag), body: asBuffer(body) };
+  for (const [joined] of select.iterate() as unknown as Iterable<[Uint8Array]>) {
+    const b = asBuffer(joined);
+    if (b.length < 32) throw new ElohimError('VAULT_CORRUPT', 'a records row has a bad id or tag');
+    yield { row: { id: b.subarray(0, 16), tag: b.subarray(16, 32), body: b.subarray(32) }, key: rowKeyOfJoined(b) };
   }
+}
+
+/** Every row of the records table, one at a time, from one statement. */
+export function* eachRow(db: Database): Generator<Row> {
+  for (const { row } of eachKeyedRow(db)) yield row;
 }
 
 /** Every row of the records table, read in one statement. */
@@ -156,8 +177,7 @@ export function createBackupEngine(deps: BackupDeps) {
       // What the folder holds now. Rows first: a put writes its object before its row.
       const rowKeys: string[] = [];
       const newRows: { row: Row; key: string }[] = [];
-      for (const row of eachRow(deps.db())) {
-        const k = rowKey(row);
+      for (const { row, key: k } of eachKeyedRow(deps.db())) {
         rowKeys.push(k);
         if (!indexes.rows.has(k)) newRows.push({ row, key: k });
       }
