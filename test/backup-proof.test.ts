@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createLocalTarget, proveRestore } from '../src/backup/index.ts';
 import type { Target } from '../src/backup/index.ts';
-import type { Indexes } from '../src/backup/repository.ts';
+import type { Indexes, KnownSnapshot } from '../src/backup/repository.ts';
 import { engineFor, makeFolder, PASSPHRASE, putFiles, targetFiles, tempDir } from './backup-helpers.ts';
 import type { Folder } from './backup-helpers.ts';
 
@@ -128,6 +128,67 @@ test('the proof hashes a big sampled object as it streams (never one buffer of i
       assert.match((await proveRestore(watched, key, { sample: 1000 })).failures.join('\n'), /: does not authenticate$/m);
       for (const [pack] of packs) await rm(join(dir, pack));
       assert.match((await proveRestore(watched, key, { sample: 1000 })).failures.join('\n'), /: its pack is missing$/m);
+    } finally {
+      close();
+    }
+  } finally {
+    own.app.close();
+  }
+});
+
+test('the proof after a backup reads only the new snapshot\'s manifest when it is a delta of the one the backup read, and the whole chain otherwise', async () => {
+  const own = await makeFolder();
+  const dir = await tempDir('elohim-backup-proof-chain-');
+  try {
+    await putFiles(own.app, REAL, { 'a.bin': randomBytes(4000), 'b.bin': randomBytes(5000) });
+    const { engine, key, close } = await engineFor(own, REAL);
+    const real = createLocalTarget({ root: dir });
+    const manifestReads: string[] = [];
+    const watched: Target = Object.assign(Object.create(real) as Target, {
+      get: async (name: string, opts?: Parameters<Target['get']>[1]) => {
+        if (name.startsWith('snapshots/')) manifestReads.push(name);
+        return real.get(name, opts);
+      },
+    });
+    try {
+      const first = await engine.backup(real);
+      await putFiles(own.app, REAL, { 'c.bin': randomBytes(6000) });
+      let knownSnapshot: KnownSnapshot | undefined;
+      let known: Indexes | undefined;
+      const second = await engine.backup(real, { onIndexes: (ix) => (known = ix), onSnapshot: (s) => (knownSnapshot = s) });
+      assert.equal(knownSnapshot?.name, first.snapshot);
+
+      // Every object sampled: the state from the one new manifest applied to the known one is
+      // the snapshot's whole state (c.bin's object among them, none in no pack).
+      const proof = await proveRestore(watched, key, { sample: 100_000, known, knownSnapshot });
+      assert.ok(proof.ok, proof.failures.join('\n'));
+      assert.equal(proof.snapshot, second.snapshot);
+      assert.equal(proof.sampled, second.objects.total);
+      assert.ok(second.objects.total > first.objects.total);
+      assert.deepEqual(manifestReads, [`snapshots/${second.snapshot}`]);
+
+      // The known snapshot gone from the target since (forgotten): the chain is read from the target.
+      manifestReads.length = 0;
+      const stale = { name: 'zzzzzzzzzz-0000000000000000', state: knownSnapshot!.state };
+      const again = await proveRestore(watched, key, { sample: 100_000, known, knownSnapshot: stale });
+      assert.ok(again.ok && again.sampled === second.objects.total);
+      assert.deepEqual(manifestReads, [`snapshots/${second.snapshot}`, `snapshots/${first.snapshot}`]);
+
+      // A newer snapshot since, whose parent is not the known one: the chain is read from the target.
+      await putFiles(own.app, REAL, { 'd.bin': randomBytes(7000) });
+      let readByThird: KnownSnapshot | undefined;
+      const third = await engine.backup(real, { onSnapshot: (s) => (readByThird = s) });
+      manifestReads.length = 0;
+      const later = await proveRestore(watched, key, { sample: 100_000, known, knownSnapshot });
+      assert.ok(later.ok && later.sampled === third.objects.total, later.failures.join('\n'));
+      assert.deepEqual(manifestReads, [third.snapshot, second.snapshot, first.snapshot].map((n) => `snapshots/${n}`));
+
+      // The snapshot the backup read deleted from the target since, the new delta left as it was:
+      // not taken from memory; the chain read from the target is broken, and the proof says so.
+      assert.equal(readByThird?.name, second.snapshot);
+      assert.ok((await proveRestore(watched, key, { sample: 100_000, knownSnapshot: readByThird })).ok);
+      await rm(join(dir, 'snapshots', second.snapshot));
+      await assert.rejects(proveRestore(watched, key, { sample: 100_000, knownSnapshot: readByThird }), { code: 'OBJECT_DAMAGED' });
     } finally {
       close();
     }

@@ -27,7 +27,7 @@ import {
 } from './format/v1.ts';
 import type { PackEntry, PackIndex, PackKind, RepositoryKey, Row, SnapshotState } from './format/v1.ts';
 import { loadIndexes, readConfig, readManifest, requireKey, snapshotNames, snapshotState } from './repository.ts';
-import type { Indexes } from './repository.ts';
+import type { Indexes, KnownSnapshot } from './repository.ts';
 import type { Body, Target } from './target.ts';
 import { collectGarbage } from '../gc.ts';
 import { collect, COLLECT_AFTER_BYTES, eachLimit, hashing, inOrder, interleave } from './streams.ts';
@@ -152,7 +152,10 @@ export function createBackupEngine(deps: BackupDeps) {
      * Throws TargetError for target failures, VAULT_WRONG_SECRET when the target holds another
      * folder's repository, and the signal's reason when aborted.
      */
-    async backup(target: Target, opts: { signal?: AbortSignal; onProgress?: (p: BackupProgress) => void; onIndexes?: (indexes: Indexes) => void } = {}): Promise<BackupSummary> {
+    async backup(
+      target: Target,
+      opts: { signal?: AbortSignal; onProgress?: (p: BackupProgress) => void; onIndexes?: (indexes: Indexes) => void; onSnapshot?: (known: KnownSnapshot) => void } = {},
+    ): Promise<BackupSummary> {
       const { signal } = opts;
       await ensureRepository(target, signal);
       // Released however the backup ends (store-source.ts: a deniable store is read from its hold).
@@ -171,8 +174,10 @@ export function createBackupEngine(deps: BackupDeps) {
         target.get('keyslots.mac', { signal }),
       ]);
 
-      // For the proof of restore that follows (service.ts): the indexes as read from the target.
+      // For the proof of restore that follows (service.ts): the indexes and the newest snapshot's
+      // state as read from the target.
       opts.onIndexes?.(indexes);
+      if (prevName !== null && prev !== null) opts.onSnapshot?.({ name: prevName, state: prev.state });
 
       // What the folder holds now. Rows first: a put writes its object before its row.
       const rowKeys: string[] = [];

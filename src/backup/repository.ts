@@ -14,18 +14,15 @@ import {
   keyMatches,
   snapshotPath,
 } from './format/v1.ts';
-import type { Manifest, PackEntry, PackIndex, PackKind, RepositoryConfig, RepositoryKey, SnapshotState } from './format/v1.ts';
+import type { Manifest, PackKind, PlacedEntry, PlacedIndex, RepositoryConfig, RepositoryKey, SnapshotState } from './format/v1.ts';
 import type { CallOptions, Target } from './target.ts';
 import { eachLimit } from './streams.ts';
 
 /** Where an entry (an object, or a row) is: its pack and place in it. */
-export interface Located extends PackEntry {
-  kind: PackKind;
-  pack: string;
-}
+export type Located = PlacedEntry;
 
 export interface Indexes {
-  packs: PackIndex[];
+  packs: PlacedIndex[];
   /** object id → where */
   objects: Map<string, Located>;
   /** row key → where */
@@ -59,7 +56,7 @@ export function requireKey(config: RepositoryConfig, key: RepositoryKey): void {
  */
 export async function loadIndexes(target: Target, key: RepositoryKey, opts: CallOptions & { known?: Indexes } = {}): Promise<Indexes> {
   const names = (await target.list('index/', opts)).map((e) => e.name).sort();
-  const packs: PackIndex[] = new Array(names.length);
+  const packs: PlacedIndex[] = new Array(names.length);
   const known = new Map(opts.known?.packs.map((p) => [indexPath(p.kind, p.pack), p]));
   await eachLimit(
     names.map((n, i) => [n, i] as const),
@@ -81,12 +78,19 @@ export async function loadIndexes(target: Target, key: RepositoryKey, opts: Call
   const rows = new Map<string, Located>();
   for (const p of packs) {
     const into = p.kind === 'data' ? objects : rows;
-    for (const e of p.entries) if (!into.has(e.id)) into.set(e.id, { ...e, kind: p.kind, pack: p.pack });
+    // The entries as opened (they say their pack): one object per entry, not a copy of each.
+    for (const e of p.entries) if (!into.has(e.id)) into.set(e.id, e);
   }
   return { packs, objects, rows };
 }
 
 export const indexName = indexPath;
+
+/** A snapshot's state as this process read it from a target moments before (the backup's, for its proof). */
+export interface KnownSnapshot {
+  name: string;
+  state: SnapshotState;
+}
 
 /** Snapshot names on the target, oldest first (names start with the time). */
 export async function snapshotNames(target: Target, opts: CallOptions = {}): Promise<string[]> {

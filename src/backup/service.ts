@@ -20,7 +20,7 @@ import type { BackupDeps, BackupSummary, SnapshotInfo } from './engine.ts';
 import type { RepositoryKey } from './format/v1.ts';
 import { forgetSnapshots, pruneRepository } from './prune.ts';
 import { readConfig } from './repository.ts';
-import type { Indexes } from './repository.ts';
+import type { Indexes, KnownSnapshot } from './repository.ts';
 import { keyMatches } from './format/v1.ts';
 import type { Bootstrap, RestoreProgress, RestoreSummary } from './restore.ts';
 import { checkPolicy } from './retention.ts';
@@ -173,10 +173,10 @@ export function createBackupService(deps: BackupServiceDeps) {
     }
   }
 
-  async function prove(target: Target, name: string, id: RecordId, signal: AbortSignal, onProgress?: (p: JobProgress) => void, known?: Indexes): Promise<ProofReport> {
+  async function prove(target: Target, name: string, id: RecordId, signal: AbortSignal, onProgress?: (p: JobProgress) => void, known?: Indexes, knownSnapshot?: KnownSnapshot): Promise<ProofReport> {
     const tick = meter('proof', name, clock, onProgress);
     tick({ done: 0, total: PROOF_SAMPLE }, { done: 0, total: 0 });
-    const report = await proveRestore(target, key, { sample: PROOF_SAMPLE, signal, clock, known });
+    const report = await proveRestore(target, key, { sample: PROOF_SAMPLE, signal, clock, known, knownSnapshot });
     tick({ done: report.sampled, total: report.sampled }, { done: report.bytes, total: report.bytes });
     const proof: LastProof = { time: report.time, snapshot: report.snapshot, sampled: report.sampled, bytes: report.bytes, ok: report.ok, failures: report.failures.length };
     update(id, name, (r) => ({ ...r, lastProof: proof }));
@@ -243,11 +243,15 @@ export function createBackupService(deps: BackupServiceDeps) {
         // The indexes the backup read from the target: the proof takes those still listed there
         // instead of fetching and opening every index again (verify.ts, proveRestore).
         let known: Indexes | undefined;
+        // And the newest snapshot's state as the backup read it: the proof then reads only the
+        // new snapshot's manifest when it is a delta of that one (verify.ts newestState).
+        let knownSnapshot: KnownSnapshot | undefined;
         try {
           summary = await engine.backup(target, {
             signal,
             onProgress: (p) => tick({ done: p.objectsDone, total: p.objectsTotal }, { done: p.bytesDone, total: p.bytesTotal }),
             onIndexes: (indexes) => (known = indexes),
+            onSnapshot: (snapshot) => (knownSnapshot = snapshot),
           });
         } catch (err) {
           audit('backup', { target: name, ok: false, error: err instanceof ElohimError ? err.code : 'INTERNAL' });
@@ -263,8 +267,9 @@ export function createBackupService(deps: BackupServiceDeps) {
         // this one takes the first `elohim backup run` from 126-128 to ~120 MiB (~15 ms of CPU).
         // An unchanged backup (its few new audit rows) leaves little: not paid there.
         if (summary.bytesUploaded >= COLLECT_AFTER_BYTES) collectGarbage();
-        const proof = await prove(target, name, id, signal, opts.onProgress, known);
+        const proof = await prove(target, name, id, signal, opts.onProgress, known, knownSnapshot);
         known = undefined;
+        knownSnapshot = undefined;
         let forgotten: string[] = [];
         if (rec.retention) {
           forgotten = (await forgetSnapshots(target, key, { policy: rec.retention, signal })).forgotten;

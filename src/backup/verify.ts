@@ -14,14 +14,14 @@
 import { randomInt } from 'node:crypto';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { keyslotsMac, packPath, sha256Hex, SMALL_OBJECT } from './format/v1.ts';
-import type { RepositoryKey } from './format/v1.ts';
-import { loadIndexes, readConfig, requireKey, snapshotNames, snapshotState } from './repository.ts';
-import type { Indexes, Located } from './repository.ts';
+import { applyManifest, keyslotsMac, packPath, sha256Hex, SMALL_OBJECT } from './format/v1.ts';
+import type { RepositoryKey, SnapshotState } from './format/v1.ts';
+import { loadIndexes, readConfig, readManifest, requireKey, snapshotNames, snapshotState } from './repository.ts';
+import type { Indexes, KnownSnapshot, Located } from './repository.ts';
 import type { Target } from './target.ts';
 import { eachLimit, release } from './streams.ts';
 import { isTargetError } from './target.ts';
-import { isElohimError } from '../errors.ts';
+import { ElohimError, isElohimError } from '../errors.ts';
 
 /** Sampled objects read at once by the proof of restore. */
 const PROOF_READS_IN_FLIGHT = 8;
@@ -173,26 +173,46 @@ async function sampleDigest(target: Target, at: Located, signal: AbortSignal | u
 }
 
 /**
+ * The state of snapshot `name` (the newest, listed in `names`). With `known`, the snapshot the
+ * backup read moments before: when `name`'s manifest is a delta of it and it is still listed,
+ * that manifest alone is read and applied to it, instead of the whole chain (a full manifest of
+ * ~20,000 names at 10,000 files, ~20 ms of CPU of an unchanged `backup run`). `name`'s own
+ * manifest is always read from the target and authenticated.
+ */
+async function newestState(target: Target, key: RepositoryKey, name: string, names: readonly string[], known: KnownSnapshot | undefined, signal: AbortSignal | undefined): Promise<SnapshotState> {
+  if (known === undefined) return (await snapshotState(target, key, name, { signal })).state;
+  const m = await readManifest(target, key, name, { signal });
+  if (m.full) return applyManifest(null, m);
+  if (m.parent === known.name && names.includes(known.name)) return applyManifest(known.state, m);
+  // Its parent's chain from the target, as snapshotState would have read it after this manifest.
+  const parent = await snapshotState(target, key, m.parent!, { signal });
+  if (parent.manifest.depth >= m.depth) throw new ElohimError('VAULT_CORRUPT', `snapshot ${name} does not fit its chain`);
+  return applyManifest(parent.state, m);
+}
+
+/**
  * Restores `sample` random objects of the newest snapshot into memory and authenticates them
  * (the "proof of restore" restic users asked for, restic#2332). Rows are small and read in full.
  * `known`: the pack indexes the backup just read from this target (loadIndexes): the index files
- * are still listed, and only those written since are fetched and opened again; the snapshot's
- * manifests and the sampled objects' bytes are always read from the target.
+ * are still listed, and only those written since are fetched and opened again. `knownSnapshot`:
+ * the snapshot the backup read (newestState). The newest snapshot's manifest and the sampled
+ * objects' bytes are always read from the target.
  */
 export async function proveRestore(
   target: Target,
   key: RepositoryKey,
-  opts: { sample?: number; signal?: AbortSignal; clock?: () => number; known?: Indexes } = {},
+  opts: { sample?: number; signal?: AbortSignal; clock?: () => number; known?: Indexes; knownSnapshot?: KnownSnapshot } = {},
 ): Promise<ProofReport> {
   const { signal } = opts;
   const config = await readConfig(target, { signal });
   const time = (opts.clock ?? Date.now)();
   if (config === null) return { ok: false, snapshot: null, time, sampled: 0, bytes: 0, failures: ['there is no repository on this target'] };
   requireKey(config, key);
-  const name = (await snapshotNames(target, { signal })).at(-1);
+  const names = await snapshotNames(target, { signal });
+  const name = names.at(-1);
   if (name === undefined) return { ok: false, snapshot: null, time, sampled: 0, bytes: 0, failures: ['the repository holds no snapshot'] };
   const failures: string[] = [];
-  const { state } = await snapshotState(target, key, name, { signal });
+  const state = await newestState(target, key, name, names, opts.knownSnapshot, signal);
   const indexes = await loadIndexes(target, key, { signal, known: opts.known });
 
   const ids = [...state.objects];

@@ -108,8 +108,19 @@ export function asRepositoryKey(bytes: Buffer): RepositoryKey {
 
 type SealedKind = 'manifest' | 'index' | 'keyslots-mac';
 
+/**
+ * Each subkey derived once per repository key: a backup opens every index and manifest under
+ * them, and a fresh Buffer per file was also a fresh KeyObject each (crypto/seal.ts caches those
+ * by Buffer).
+ */
+const subkeys = new WeakMap<RepositoryKey, Map<string, Buffer>>();
+
 function subkey(key: RepositoryKey, purpose: SealedKind | 'check' | 'mac'): Buffer {
-  return hkdf(key, Buffer.alloc(0), `elohim/backup/v1 ${purpose}`);
+  let mine = subkeys.get(key);
+  if (mine === undefined) subkeys.set(key, (mine = new Map()));
+  let k = mine.get(purpose);
+  if (k === undefined) mine.set(purpose, (k = hkdf(key, Buffer.alloc(0), `elohim/backup/v1 ${purpose}`)));
+  return k;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -218,7 +229,18 @@ export function encodeIndex(key: RepositoryKey, index: PackIndex): Buffer {
   return sealFile(key, 'index', indexPath(index.kind, index.pack), { v: 1, kind: index.kind, pack: index.pack, size: index.size, entries });
 }
 
-export function decodeIndex(key: RepositoryKey, kind: PackKind, pack: string, sealed: Uint8Array): PackIndex {
+/** An entry that also says which pack it is in (how an opened index gives its entries). */
+export interface PlacedEntry extends PackEntry {
+  kind: PackKind;
+  pack: string;
+}
+
+/** An opened index: its entries say their pack, so a reader's map of ids can hold them as they are. */
+export interface PlacedIndex extends PackIndex {
+  entries: PlacedEntry[];
+}
+
+export function decodeIndex(key: RepositoryKey, kind: PackKind, pack: string, sealed: Uint8Array): PlacedIndex {
   const body = openFile(key, 'index', indexPath(kind, pack), sealed) as { v: number; kind: string; pack: string; size: number; entries: [string, number, number, string][] };
   if (body.v !== 1 || body.kind !== kind || body.pack !== pack || !Array.isArray(body.entries)) {
     throw new ElohimError('VAULT_CORRUPT', `backup index ${pack} is malformed`);
@@ -229,7 +251,7 @@ export function decodeIndex(key: RepositoryKey, kind: PackKind, pack: string, se
       throw new ElohimError('VAULT_CORRUPT', `backup index ${pack} is malformed`);
     }
     end = offset + length;
-    return { id, offset, length, sha256 };
+    return { id, offset, length, sha256, kind, pack };
   });
   if (end > body.size) throw new ElohimError('VAULT_CORRUPT', `backup index ${pack} points past its pack`);
   return { kind, pack, size: body.size, entries };
