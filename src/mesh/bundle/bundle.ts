@@ -42,7 +42,9 @@ export async function exportBundle(engine: Engine, store: SyncStore, device: str
   if (recipient === undefined) throw new ElohimError('INVALID_RECIPIENT', 'that device has no age recipient');
   // Not a share this device left: nothing of it is exchanged any more.
   const shares = [...store.shares.values()].filter((s) => memberOf(s, member.dev) !== undefined && s.left === null).map((s) => s.record.share);
-  const peer: PeerHello = { dev: member.dev, peer: member.peer, name: member.name, shares, left: [] };
+  // Versions signed in batches only to a member whose last hello over the network said it takes
+  // them; to any other, each signed alone (engine.versionsFor says what that leaves out).
+  const peer: PeerHello = { dev: member.dev, peer: member.peer, name: member.name, shares, left: [], merkle: store.cards.get(member.peer)?.merkle === true };
   const counts = { versions: 0, objects: 0, bytes: 0 };
 
   async function* messages(): AsyncGenerator<Buffer> {

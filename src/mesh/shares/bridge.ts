@@ -26,7 +26,7 @@ import { newRecordId } from '../../db/index.ts';
 import type { ObjectNames } from './objects.ts';
 import { joinVectors, maxSeen, versionKey, viewOf } from './crdt.ts';
 import type { Version, ViewItem } from './crdt.ts';
-import { openVersion, sealVersion } from './keys.ts';
+import { openVersion, sealVersions } from './keys.ts';
 import type { DeviceSigner } from './keys.ts';
 import { memberOf } from './store.ts';
 import type { LocalLink, ShareState, SyncStore } from './store.ts';
@@ -190,7 +190,7 @@ export function createBridge(deps: BridgeDeps) {
   function version(state: ShareState, entry: string, deleted: boolean, content: Version['content'], obj: string | null, base?: Version['vv'][]) {
     const seq = maxSeen(state.seen, signer.tag) + 1;
     const vv = { ...joinVectors(base ?? state.index.siblings(entry).map((s) => s.vv)), [signer.tag]: seq };
-    const wire = sealVersion(signer, state.record.share, state.record.epoch, state.keys[state.record.epoch]!, { entry, seq, vv, deleted, obj, content });
+    const [wire] = sealVersions(signer, state.record.share, state.record.epoch, state.keys[state.record.epoch]!, [{ entry, seq, vv, deleted, obj, content }]);
     const opened = openVersion(wire, state.record, state.keys);
     store.addVersions(state, [opened]);
     return opened.version;
@@ -244,13 +244,13 @@ export function createBridge(deps: BridgeDeps) {
       changes.push({ path, info, sha256, key, link, adopt: known === undefined || known[1].sha256 !== sha256 || (key?.includes('#') ?? false) });
     }
     let seq = maxSeen(state.seen, signer.tag);
-    const signed: { wire: ReturnType<typeof sealVersion>; version: Version }[] = [];
+    // The scan's versions are signed together, in batches (keys.ts sealVersions), once all are made.
+    const made: Version[] = [];
     const sign = (entry: string, deleted: boolean, content: Version['content'], obj: string | null, base: Version['vv'][]): Version => {
       seq++;
       const vv = { ...joinVectors(base), [signer.tag]: seq };
-      const wire = sealVersion(signer, state.record.share, state.record.epoch, state.keys[state.record.epoch]!, { entry, seq, vv, deleted, obj, content });
       const v: Version = { entry, dev: signer.tag, seq, vv, deleted, obj, content };
-      signed.push({ wire, version: v });
+      made.push(v);
       return v;
     };
     const toSettle: string[] = [];
@@ -282,6 +282,8 @@ export function createBridge(deps: BridgeDeps) {
       if (key.includes('#')) toSettle.push(key.split('#')[0]!); // a dismissed conflict copy
       else sign(key, true, { path: link.path, at: deps.clock(), size: 0, sha256: '', fileKey: '' }, null, [link.vv]);
     }
+    const wires = sealVersions(signer, state.record.share, state.record.epoch, state.keys[state.record.epoch]!, made);
+    const signed = made.map((version, i) => ({ wire: wires[i]!, version }));
     for (let i = 0; i < signed.length; i += 500) store.addVersions(state, signed.slice(i, i + 500));
     let written = signed.length;
     for (const entry of toSettle) written += settle(state, entry);

@@ -69,8 +69,10 @@ test('share, seen, card and witness rows have keyed ids; an older store\'s rows 
   // Versions read back from this vault's own sealed rows are not put through Ed25519 again (what
   // an unlock cost per version): one whose signature no longer verifies still loads from here.
   const [packId, pack] = [...b.syncRecords.loadAll()].find(([, r]) => r.t === 'versions')! as [RecordId, Extract<SyncRecord, { t: 'versions' }>];
-  const sig = pack.wires[0]!.sig;
-  const forged = { ...pack, wires: [{ ...pack.wires[0]!, sig: (sig[0] === 'A' ? 'B' : 'A') + sig.slice(1) }, ...pack.wires.slice(1)] };
+  // (Signed in a batch, as a scan signs: its proof's root signature is the one broken.)
+  const first = pack.wires[0]!;
+  const sig = first.proof!.sig;
+  const forged = { ...pack, wires: [{ ...first, proof: { ...first.proof!, sig: (sig[0] === 'A' ? 'B' : 'A') + sig.slice(1) } }, ...pack.wires.slice(1)] };
   b.syncRecords.commit({ put: [[packId, forged]] });
   assert.equal(openSyncStore(b.syncRecords).shares.get(id)!.wires.size, again.shares.get(id)!.wires.size);
 });

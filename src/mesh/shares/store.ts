@@ -44,14 +44,15 @@ export type SyncRecord =
   | { t: 'seen'; share: string; mine: SeenRanges; peers: Record<DeviceTag, SeenRanges> }
   | { t: 'local'; share: string; key: string; link: LocalLink }
   | { t: 'links'; share: string; links: [string, LocalLink][] }
-  | { t: 'card'; peer: string; signPub: string; name: string }
+  | { t: 'card'; peer: string; signPub: string; name: string; merkle?: 1 }
   | { t: 'witness'; peer: string; head: unknown; about: 'theirs' | 'mine' };
 
 export const SYNC_RECORD_KINDS = { own: { share: 1, version: 1, versions: 1, seen: 1, local: 1, links: 1, card: 1, witness: 1 } } as const;
 
 /**
- * Versions and local links per row (packs.ts): a version row is ~0.7 KiB and a link ~0.3 KiB, so
- * a pack is ~30 KiB, what a change to one of them rewrites.
+ * Versions and local links per row (packs.ts): a version row is ~0.7 KiB signed alone, ~1 KiB
+ * signed in a batch (its Merkle path, keys.ts), and a link ~0.3 KiB, so a pack is ~30-45 KiB,
+ * what a change to one of them rewrites.
  */
 const VERSIONS_PER_PACK = 48;
 const LINKS_PER_PACK = 96;
@@ -126,7 +127,8 @@ export interface SyncStore {
    * of that share names any more: the service releases them to the vault (vault/refs.ts).
    */
   onRelease: ((objects: string[]) => void) | null;
-  readonly cards: Map<string, { signPub: string; name: string }>;
+  /** paired devices' signing keys and names; `merkle`: its last hello said it takes versions signed in batches */
+  readonly cards: Map<string, { signPub: string; name: string; merkle?: boolean }>;
   witnesses(): Extract<SyncRecord, { t: 'witness' }>[];
   putShare(record: ShareRecord, keys: Record<number, Buffer>, folder: string): ShareState;
   /** Records where the share is shown now: its folder's path and item, and its label (undefined: unchanged). */
@@ -140,13 +142,13 @@ export interface SyncStore {
   addVersions(state: ShareState, verified: { wire: WireVersion; version: Version }[]): Version[];
   markPeerSeen(state: ShareState, dev: DeviceTag, seen: SeenRanges): void;
   setLocal(state: ShareState, changes: { key: string; link: LocalLink | null }[]): void;
-  putCard(peer: string, signPub: string, name: string): void;
+  putCard(peer: string, signPub: string, name: string, merkle?: boolean): void;
   putWitness(peer: string, about: 'theirs' | 'mine', head: unknown): void;
 }
 
 export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
   const shares = new Map<string, ShareState>();
-  const cards = new Map<string, { signPub: string; name: string }>();
+  const cards = new Map<string, { signPub: string; name: string; merkle?: boolean }>();
   const witnessRows = new Map<RecordId, Extract<SyncRecord, { t: 'witness' }>>();
   /** The row id of a thing with a stable identity, keyed by this store's key (see RecordStore.idOf). */
   const keyed = (...parts: string[]): RecordId => records.idOf(['mesh-sync', ...parts].join('\u0000'));
@@ -180,7 +182,7 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
     else if (rec.t === 'seen') seenRows.push(rec);
     else if (rec.t === 'local') localRows.push({ share: rec.share, key: rec.key, link: rec.link, pack: null });
     else if (rec.t === 'links') for (const [key, link] of rec.links) localRows.push({ share: rec.share, key, link, pack: id });
-    else if (rec.t === 'card') cards.set(rec.peer, { signPub: rec.signPub, name: rec.name });
+    else if (rec.t === 'card') cards.set(rec.peer, { signPub: rec.signPub, name: rec.name, ...(rec.merkle === 1 ? { merkle: true } : {}) });
     else if (rec.t === 'witness') witnessRows.set(own!, rec);
   }
   for (const [wire, pack] of versions) {
@@ -359,14 +361,14 @@ export function openSyncStore(records: RecordStore<SyncRecord>): SyncStore {
       generation++;
     },
 
-    putCard(peer, signPub, name) {
+    putCard(peer, signPub, name, merkle = false) {
       const known = cards.get(peer);
       if (known !== undefined && known.signPub !== signPub) {
         throw new ElohimError('SYNC_REJECTED', 'a paired device presented another signing key than before');
       }
-      if (known?.name === name) return;
-      write({ put: [[keyed('card', peer), { t: 'card', peer, signPub, name }]] });
-      cards.set(peer, { signPub, name });
+      if (known?.name === name && (known.merkle === true) === merkle) return;
+      write({ put: [[keyed('card', peer), { t: 'card', peer, signPub, name, ...(merkle ? { merkle: 1 as const } : {}) }]] });
+      cards.set(peer, { signPub, name, ...(merkle ? { merkle: true } : {}) });
     },
 
     putWitness(peer, about, head) {

@@ -15,7 +15,7 @@ import { ElohimError } from '../../errors.ts';
 import type { CiphertextView } from '../../vault/index.ts';
 import { hasSeen, versionKey } from '../shares/crdt.ts';
 import type { DeviceTag, SeenRanges, Version } from '../shares/crdt.ts';
-import { canonical, openVersion, openVersions, previousKeys, shareName, tagOf, unwrapShareKey, verifyShareRecord, verifySignature } from '../shares/keys.ts';
+import { canonical, openVersion, openVersions, previousKeys, shareName, signedAlone, tagOf, unwrapShareKey, verifyShareRecord, verifySignature } from '../shares/keys.ts';
 import type { DeviceSigner, ShareRecord, WireVersion } from '../shares/keys.ts';
 import { memberOf } from '../shares/store.ts';
 import type { ShareState, SyncStore } from '../shares/store.ts';
@@ -75,6 +75,11 @@ export interface PeerHello {
   shares: string[];
   /** shares the peer says it left (member-signed in its hello), that it is still listed in here */
   left: string[];
+  /**
+   * The peer takes versions signed in batches (its hello says `merkle: 1`); an older build does
+   * not, and is sent each version signed alone (versionsFor).
+   */
+  merkle?: boolean;
 }
 
 export interface Want {
@@ -107,7 +112,9 @@ export function createEngine(deps: EngineDeps) {
     // signature, so the owner takes it out (a new epoch) at its next sync with this device, and
     // no member exchanges the share with it meanwhile.
     const left = [...store.shares.values()].filter((s) => s.left !== null && memberOf(s, signer.tag) !== undefined && (peer === null || s.record.members.some((m) => m.peer === peer))).map((s) => s.record.share);
-    const body = { dev: signer.tag, signPub: signer.publicKey, name: deps.deviceName, peer: deps.peerId(), at: deps.clock(), shares, ...(left.length > 0 ? { left } : {}) };
+    // `merkle: 1`: this build takes versions signed in batches (keys.ts sealVersions). An older
+    // build checks the hello's signature over every field and ignores what it does not know.
+    const body = { dev: signer.tag, signPub: signer.publicKey, name: deps.deviceName, peer: deps.peerId(), at: deps.clock(), shares, ...(left.length > 0 ? { left } : {}), merkle: 1 };
     return { head: { t: 'hello', v: 1, ...body, sig: signer.sign(canonical(body)) } };
   }
 
@@ -126,7 +133,8 @@ export function createEngine(deps: EngineDeps) {
     }
     const peer = String(body.peer);
     if (channelPeer !== null && peer !== channelPeer) throw new ElohimError('SYNC_REJECTED', 'the hello names another device than the connection');
-    if (channelPeer !== null) store.putCard(peer, signPub, String(body.name).slice(0, 100));
+    const merkle = body.merkle === 1;
+    if (channelPeer !== null) store.putCard(peer, signPub, String(body.name).slice(0, 100), merkle);
     else if (store.cards.get(peer)?.signPub !== undefined && store.cards.get(peer)!.signPub !== signPub) throw new ElohimError('SYNC_REJECTED', 'the bundle was signed by another key than that device has');
     const dev = body.dev as DeviceTag;
     const list = Array.isArray(body.shares) ? (body.shares as { record: ShareRecord; seen: SeenRanges }[]) : [];
@@ -161,18 +169,26 @@ export function createEngine(deps: EngineDeps) {
       const state = store.shares.get(id);
       return state !== undefined && memberOf(state, dev)?.signPub === signPub;
     });
-    return { dev, peer, name: String(body.name), shares, left };
+    return { dev, peer, name: String(body.name), shares, left, merkle };
   }
 
-  /** Version batches the peer has not seen, for the shares both hold. */
+  /**
+   * Version batches the peer has not seen, for the shares both hold. To a peer that does not take
+   * versions signed in batches (an older build), each goes signed alone: as it came when it came
+   * so, re-signed when this device wrote it, and left out when another device wrote it in a batch
+   * (no device can sign for another): that peer gets it from its author, or once it is updated
+   * (nothing marks it seen meanwhile).
+   */
   function* versionsFor(peer: PeerHello): Generator<Message> {
     for (const id of peer.shares) {
       const state = store.shares.get(id)!;
       if (memberOf(state, peer.dev) === undefined) continue;
       const seen = state.peerSeen[peer.dev] ?? {};
       let batch: WireVersion[] = [];
-      for (const wire of state.wires.values()) {
-        if (hasSeen(seen, wire.dev, wire.seq)) continue;
+      for (const stored of state.wires.values()) {
+        if (hasSeen(seen, stored.dev, stored.seq)) continue;
+        const wire = peer.merkle === true ? stored : signedAlone(signer, stored);
+        if (wire === null) continue;
         batch.push(wire);
         if (batch.length === BATCH) {
           yield { head: { t: 'versions', share: id, list: batch } };
