@@ -76,7 +76,7 @@ test('take reads the file when the check cannot vouch for it: a prefix only, ano
   await refused(fed(await another(otherKey, plain.length), otherKey));
   await refused(fed(await another(key, plain.length + 1), key, plain.length + 1));
   await refused(fed(stored), plain.length, Buffer.concat([damaged, Buffer.alloc(1)]));
-  await refused({ position: stored.length, write() {} });
+  await refused({ position: stored.length, write() {}, feed: async (bytes) => ({ bytes, release() {} }), abandon() {} });
   const once = fed(stored);
   const id = newObjectId();
   await batch.take!(id, await stage(stored), { fileKey: key, size: plain.length, seen: once });
