@@ -18,6 +18,10 @@
  *
  * The worker's failure (an exception, an exit) fails every check in flight and every later one
  * (INTERNAL); nothing waits forever on a dead worker.
+ *
+ * Over ~300 lines: the worker's source (a string, see below) and this thread's side are one
+ * protocol (the ring's records, the control words, the status codes and their words), which a
+ * split would have to define twice.
  */
 import { Worker } from 'node:worker_threads';
 import type { FileKey } from './age/index.ts';
