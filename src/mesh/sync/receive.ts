@@ -23,14 +23,6 @@
  * path still names the file it appended to (same inode, held open so it cannot be reused) with no
  * byte more than it saw (another session's append, or a removal and a new file, fail that).
  *
- * The check runs on a worker thread
- * (crypto/stream-check.ts: ChaCha20-Poly1305 of every 64 KiB chunk and SHA-256 of its plaintext;
- * the process's one, started at the first object of several messages and kept), and appends the
- * worker's copy of each chunk, so the staged file holds exactly what the worker checked. Why: that
- * check was most of the receiver's main thread through a big transfer (~1.1 s per GiB here), with
- * nothing read from the network meanwhile; on the worker the main thread pays a copy (~0.25 s per
- * GiB) and reads on while another core checks.
- *
  * Over ~300 lines: the staged, checked-as-staged and streamed paths share the scope of a session
  * (what it holds between chunks, closed with it) and the end of an object, which a split would
  * have to pass between files.
@@ -40,8 +32,6 @@ import { mkdir, open, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileKeyFromBytes } from '../../crypto/age/index.ts';
-import { sharedStreamCheckWorker } from '../../crypto/stream-check.ts';
-import type { Fed, StreamCheckWorker } from '../../crypto/stream-check.ts';
 import { ElohimError, isElohimError } from '../../errors.ts';
 import { stagedCheck } from '../../vault/index.ts';
 import type { CiphertextView, ObjectBatch, StagedCheck } from '../../vault/index.ts';
@@ -93,8 +83,6 @@ interface Scope {
   following: Map<string, Following>;
   /** closed: a chunk still being taken (its session failed meanwhile) starts no check */
   closed: boolean;
-  /** the check worker this scope's running checks went to (the process's one) */
-  worker: StreamCheckWorker | null;
 }
 
 /**
@@ -229,14 +217,13 @@ export function createReceiver(deps: { staging: string | null; ciphertext: Ciphe
     if (offset === 0) {
       if (f !== undefined) await unfollow(following, path);
       if (batch?.take === undefined || scope.closed) return null;
+      const check = stagedCheck(fileKeyFromBytes(Buffer.from(want.fileKey, 'base64')), want.size);
       const fh = await openStaged(path);
       // Closed meanwhile: nothing would close this handle (the chunk is appended without a check).
       if (scope.closed || following.has(path)) {
         await fh.close();
         return null;
       }
-      const worker = workerOf(scope);
-      const check = stagedCheck(fileKeyFromBytes(Buffer.from(want.fileKey, 'base64')), want.size, worker);
       const started: Following = { check, fh, key: want.fileKey, size: want.size };
       following.set(path, started);
       return started;
@@ -249,34 +236,25 @@ export function createReceiver(deps: { staging: string | null; ciphertext: Ciphe
     return f;
   }
 
-  /** The check worker (started at its first use); none once the scope is closed. */
-  function workerOf(scope: Scope): StreamCheckWorker | undefined {
-    if (scope.closed) return undefined;
-    // The process's one worker (stream-check.ts says why not one per scope); a new one if it stopped.
-    if (scope.worker === null || !scope.worker.alive) scope.worker = sharedStreamCheckWorker();
-    return scope.worker;
-  }
-
   /** Stops checking `path` as it arrives (its end, if it comes, reads it back). */
   async function unfollow(following: Map<string, Following>, path: string): Promise<void> {
     const f = following.get(path);
     if (f === undefined) return;
     following.delete(path);
-    f.check.abandon();
     await f.fh.close().catch(() => {});
   }
 
   /**
-   * Feeds `bytes` to the running check and appends what it hands back (on a worker, its own
-   * copy, which it checks while this thread reads on) through the held file handle. A chunk that
-   * fails the check (found at once, or at a later chunk when on the worker, or at the end): the
-   * staged file is removed and the object refused (SYNC_REJECTED), nothing kept.
+   * Appends `bytes` through the held file handle and feeds them to the running check meanwhile
+   * (the write runs on the libuv pool while this thread authenticates). A chunk that fails the
+   * check: the staged file is removed and the object refused (SYNC_REJECTED), nothing kept.
    */
   async function appendChecked(following: Map<string, Following>, path: string, f: Following, bytes: Uint8Array): Promise<void> {
-    let fed: Fed;
+    const writing = f.fh.write(bytes, 0, bytes.length);
     try {
-      fed = await f.check.feed(bytes);
+      f.check.write(bytes);
     } catch (err) {
+      await writing.catch(() => {});
       await unfollow(following, path);
       await rm(path, { force: true });
       if (authFailed(err)) throw new ElohimError('SYNC_REJECTED', 'an object failed authentication: it was not kept', { cause: err });
@@ -284,12 +262,10 @@ export function createReceiver(deps: { staging: string | null; ciphertext: Ciphe
     }
     let written: number;
     try {
-      written = (await f.fh.write(fed.bytes, 0, fed.bytes.length)).bytesWritten;
+      written = (await writing).bytesWritten;
     } catch (err) {
       await unfollow(following, path);
       throw err;
-    } finally {
-      fed.release();
     }
     // A short write (a full disk) leaves the file behind what the check saw: not trusted then.
     if (written !== bytes.length) await unfollow(following, path);
@@ -307,12 +283,7 @@ export function createReceiver(deps: { staging: string | null; ciphertext: Ciphe
     try {
       const held = await f.fh.stat();
       const now = statSync(path, { throwIfNoEntry: false });
-      if (now !== undefined && now.ino === held.ino && now.dev === held.dev) return f.check;
-      f.check.abandon();
-      return undefined;
-    } catch (err) {
-      f.check.abandon();
-      throw err;
+      return now !== undefined && now.ino === held.ino && now.dev === held.dev ? f.check : undefined;
     } finally {
       await f.fh.close().catch(() => {});
     }
@@ -375,8 +346,6 @@ export function createReceiver(deps: { staging: string | null; ciphertext: Ciphe
    */
   async function keepWhole(obj: string, bytes: Uint8Array, want: { fileKey: string; size: number }, batch: ObjectBatch | null): Promise<boolean> {
     // One kept already is refused with ITEM_EXISTS by the write's own check (a stat of its own).
-    // Checked here, not on the worker: small objects on it cost the receiver more CPU and no
-    // wall time (bench:sync small files alone; ARCHITECTURE, Transfers).
     const check = { fileKey: fileKeyFromBytes(Buffer.from(want.fileKey, 'base64')), size: want.size };
     try {
       // In a batch: checked, written without an fsync, and made durable with the batch's
@@ -411,7 +380,7 @@ export function createReceiver(deps: { staging: string | null; ciphertext: Ciphe
    * the other kind stay for a resume (the staging sweep removes those nobody resumes).
    */
   function receiving() {
-    const scope: Scope = { streams: new Map(), following: new Map(), closed: false, worker: null };
+    const scope: Scope = { streams: new Map(), following: new Map(), closed: false };
     return {
       receiveChunk: (m: Message, want: { fileKey: string; size: number }, batch?: ObjectBatch | null) => receiveChunk(scope, m, want, batch),
       async close(): Promise<void> {

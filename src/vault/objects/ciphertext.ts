@@ -353,21 +353,11 @@ export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }):
           }
         },
         async take(id, path, check) {
-          // A running check not used below gives up its place (on its worker) in any case.
-          const seenCheck = 'fileKey' in check ? check.seen : undefined;
-          let begun: Awaited<ReturnType<typeof beginProving>>;
-          try {
-            begun = await beginProving(id, check);
-          } catch (err) {
-            seenCheck?.abandon();
-            throw err;
-          }
-          const { codec, sink: hashStored, proved, stored } = begun;
+          const { codec, sink: hashStored, proved, stored } = await beginProving(id, check);
           try {
             // Checked as it was staged, every byte of it, in this process: not read again. The
             // file's size too, which no one else's append to it could leave unchanged.
-            const seen = 'fileKey' in check && seenCheck !== undefined && statSync(path, { throwIfNoEntry: false })?.size === stored ? await stagedResult(seenCheck, check.fileKey, check.size) : null;
-            seenCheck?.abandon();
+            const seen = 'fileKey' in check && check.seen !== undefined && statSync(path, { throwIfNoEntry: false })?.size === stored ? stagedResult(check.seen, check.fileKey, check.size) : null;
             if (seen !== null) {
               const result = proved(seen);
               sink.adopt(id, stored, path);
@@ -389,7 +379,6 @@ export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }):
             sink.adopt(id, stored, path);
             return result;
           } catch (err) {
-            seenCheck?.abandon();
             writing.delete(id);
             pool.proven.delete(id);
             throw err;
