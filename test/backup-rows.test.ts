@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { eachKeyedRow, readRows } from '../src/backup/engine.ts';
+import { eachKeyedRow, readRows, rowOfJoined } from '../src/backup/engine.ts';
 import { rowKey } from '../src/backup/format/v1.ts';
 import { insertRawRows, openDatabase } from '../src/db/index.ts';
 
@@ -38,7 +38,8 @@ test('rows: each row read joined has its own id, tag, body and the v1 key of tho
     `${r.id.toString('hex')}.${createHash('sha256').update(r.id).update(r.tag).update(r.body).digest('hex').slice(0, 32)}`;
   const want = new Map(rows.map((r) => [r.id.toString('hex'), r]));
   const seen = new Set<string>();
-  for (const { row, key } of eachKeyedRow(db)) {
+  for (const { joined, key } of eachKeyedRow(db)) {
+    const row = rowOfJoined(joined);
     const stored = want.get(row.id.toString('hex'));
     assert.ok(stored, 'a row that was not inserted');
     assert.deepEqual([row.id, row.tag, row.body], [stored.id, stored.tag, stored.body]);
