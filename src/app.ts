@@ -65,7 +65,7 @@ export type ServiceName = 'assistant' | 'backup' | 'mesh' | 'shares';
  */
 const SERVICE_MODULES = {
   assistant: () => import('./ai/index.ts'),
-  backup: () => import('./backup/index.ts'),
+  backup: () => import('./backup/workspace.ts'),
   mesh: () => import('./mesh/index.ts'),
   shares: () => import('./mesh/shares/index.ts'),
 };

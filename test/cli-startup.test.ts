@@ -6,7 +6,7 @@
  * assistant, the mesh, the backup engine or the server, or `--help` loads the app at all.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -71,6 +71,19 @@ describe('what a command loads at start', { concurrency: 1 }, () => {
     const r = await loaded(t, ['backup', 'target', 'ls']);
     const early = r.src.indexOf('keyring/prederive.ts');
     assert.ok(early >= 0 && r.src.indexOf('app.ts') > early, `load order: ${r.src.join(' ')}`);
+  });
+
+  test('elohim backup run to a folder loads the backup it runs, not the restore or the S3 and WebDAV targets', async () => {
+    const dir = join(t.work, 'backup-target');
+    await mkdir(dir);
+    await t.ok(['backup', 'target', 'add', 'usb', dir]);
+    const r = await loaded(t, ['backup', 'run']);
+    assert.match(r.stdout, /proven restore/);
+    const backup = r.src.filter((p) => p.startsWith('backup/'));
+    for (const used of ['backup/service.ts', 'backup/engine.ts', 'backup/verify.ts', 'backup/targets/local.ts']) assert.ok(backup.includes(used), `${used} not loaded: ${backup.join(' ')}`);
+    const unused = /^backup\/(index|restore|fresh|store-restore|store-bootstrap|targets\/s3|targets\/webdav[a-z-]*)\.ts$/;
+    assert.deepEqual(backup.filter((p) => unused.test(p)), [], 'backup run loaded modules it never uses');
+    assert.deepEqual(r.all.filter((u) => HEAVY_PACKAGES.test(u)), []);
   });
 
   test('elohim --help and backup --help load the command definitions, not the app', async () => {

@@ -16,9 +16,9 @@ import { isAbsolute, normalize } from 'node:path';
 import { ElohimError } from '../errors.ts';
 import type { Target } from './target.ts';
 import { createLocalTarget } from './targets/local.ts';
-import { createS3Target } from './targets/s3.ts';
+// rclone's is needed at parse time (it checks the config names the remote); S3's and WebDAV's
+// modules load when such a target is built: a backup to a folder never uses them.
 import { createRcloneTarget } from './targets/rclone.ts';
-import { createWebDavTarget } from './targets/webdav.ts';
 
 export type TargetSpec =
   | { kind: 'local'; path: string }
@@ -150,7 +150,7 @@ export async function buildTarget(spec: TargetSpec): Promise<Target> {
     case 'local':
       return createLocalTarget({ root: spec.path });
     case 's3':
-      return createS3Target({
+      return (await import('./targets/s3.ts')).createS3Target({
         bucket: spec.bucket,
         prefix: spec.prefix,
         endpoint: spec.endpoint,
@@ -159,7 +159,7 @@ export async function buildTarget(spec: TargetSpec): Promise<Target> {
         credentials: { accessKeyId: spec.accessKeyId, secretAccessKey: spec.secretAccessKey },
       });
     case 'webdav':
-      return createWebDavTarget({ url: spec.url, username: spec.username, password: spec.password });
+      return (await import('./targets/webdav.ts')).createWebDavTarget({ url: spec.url, username: spec.username, password: spec.password });
     case 'rclone':
       // Throws INVALID_INPUT for a config it cannot use (encrypted, no such remote).
       return createRcloneTarget({ remote: spec.remote, config: spec.config });
