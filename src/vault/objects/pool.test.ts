@@ -25,3 +25,18 @@ test('a proof\'s file key is a 16-byte buffer of its own, not a slice of the sha
     assert.notEqual(kept.buffer, given.buffer);
   }
 });
+
+// The pool's paths are concatenated onto the root normalized once (path.join per call was the
+// receiver's largest JS allocator in a sync); they must stay exactly what path.join gives.
+test('object, shard and temp paths are the strings path.join makes, for any form of root', () => {
+  const ids = [newObjectId(), newObjectId(), '00ffffffffffffffffffffffffffffff' as ReturnType<typeof newObjectId>];
+  for (const root of ['/tmp/elohim/objects', '/tmp/elohim/objects/', '/tmp//elohim/./x/../objects', 'rel/objects', './objects/', '/', '']) {
+    const pool = createPool(root);
+    assert.equal(pool.tmpDir, join(root, 'tmp'), root);
+    for (const id of ids) {
+      assert.equal(pool.shardOf(id), join(root, id.slice(0, 2)), root);
+      assert.equal(pool.pathOf(id), join(root, id.slice(0, 2), id.slice(2)), root);
+      assert.equal(pool.tempPath(id), join(root, 'tmp', `${id}.tmp`), root);
+    }
+  }
+});
