@@ -58,3 +58,25 @@ test('a key changed in place is used as changed, and a damaged frame is refused'
   damaged[100]! ^= 1;
   assert.throws(() => ours.chaCha20Poly1305Decrypt(damaged, nonce, Buffer.alloc(0), k));
 });
+
+test('a frame is decrypted from libp2p-noise\'s dst into one buffer, and a dst with other bytes is refused', () => {
+  const ours = keyCachingCrypto(defaultCrypto);
+  const k = randomBytes(32);
+  const nonce = Buffer.alloc(12);
+  const plain = randomBytes(65_519);
+  const frame = flat(ours.chaCha20Poly1305Encrypt(plain, nonce, Buffer.alloc(0), k));
+  // as libp2p-noise's decrypt calls it for a frame that spans socket reads: the frame a list of
+  // pieces, dst = the list's subarray without the tag (one contiguous copy)
+  const list = new Uint8ArrayList();
+  for (let at = 0; at < frame.length; at += 7_000) list.append(Buffer.from(frame.subarray(at, Math.min(frame.length, at + 7_000))));
+  const out = ours.chaCha20Poly1305Decrypt(list as never, nonce, Buffer.alloc(0), k, list.subarray(0, list.byteLength - 16));
+  assert.ok(out instanceof Uint8Array, 'decrypted piece by piece into a list, not from dst');
+  assert.deepEqual(Buffer.from(out), plain);
+  // and for a frame in one buffer (dst a view of it)
+  assert.deepEqual(flat(ours.chaCha20Poly1305Decrypt(frame, nonce, Buffer.alloc(0), k, frame.subarray(0, frame.length - 16))), plain);
+  // a dst holding anything but the ciphertext fails the tag: refused, never other plaintext
+  const other = Buffer.from(frame.subarray(0, frame.length - 16));
+  other[40_000]! ^= 1;
+  assert.throws(() => ours.chaCha20Poly1305Decrypt(list as never, nonce, Buffer.alloc(0), k, other));
+  assert.throws(() => ours.chaCha20Poly1305Decrypt(list as never, nonce, Buffer.alloc(0), k, Buffer.alloc(frame.length - 16)));
+});
