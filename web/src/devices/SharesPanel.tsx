@@ -156,6 +156,8 @@ export function SharesPanel({ peers }: { peers: PairedDevice[] }) {
 
   const syncNow = () =>
     act(async () => {
+      // The last sync's "Synced" must not stand for this one while it starts.
+      setStatus(null);
       try {
         for await (const { event, data } of streamEvents(API.meshSync, {}) as AsyncIterable<{ event: string; data: any }>) {
           if (event === 'progress') setStatus(t('syncing', { objects: data.progress.objects, total: data.progress.totalObjects, mib: (data.progress.bytes / 1048576).toFixed(1) }));
