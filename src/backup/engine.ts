@@ -30,6 +30,7 @@ import { loadIndexes, readConfig, readManifest, requireKey, snapshotNames, snaps
 import type { Indexes, KnownSnapshot } from './repository.ts';
 import type { Body, Target } from './target.ts';
 import { collectGarbage } from '../gc.ts';
+import { compactRows } from './compact.ts';
 import { collect, COLLECT_AFTER_BYTES, eachLimit, hashing, inOrder, interleave } from './streams.ts';
 
 export interface BackupDeps {
@@ -141,11 +142,12 @@ export function createBackupEngine(deps: BackupDeps) {
   }
 
   /** Uploads a pack and then its index (`entries` once the pack is up), which marks it complete. */
-  async function putPack(target: Target, kind: PackKind, body: Body, entries: () => PackEntry[], signal?: AbortSignal): Promise<void> {
+  async function putPack(target: Target, kind: PackKind, body: Body, entries: () => PackEntry[], signal?: AbortSignal): Promise<PackIndex> {
     const pack = newName(clock(), randomBytes(8));
     await target.put(packPath(kind, pack), body, { signal });
     const index: PackIndex = { kind, pack, size: body instanceof Uint8Array ? body.length : body.size, entries: entries() };
     await target.put(`index/${kind}-${pack}`, encodeIndex(key, index), { signal });
+    return index;
   }
 
   return {
@@ -231,6 +233,7 @@ export function createBackupEngine(deps: BackupDeps) {
       };
       let bytesUploaded = 0;
       let packsUploaded = 0;
+      const writtenRows: PackIndex[] = [];
 
       // Rows: packed in the clear framing (format/v1.ts), a few MiB at most for most folders.
       for (let i = 0; i < newRows.length; ) {
@@ -243,7 +246,7 @@ export function createBackupEngine(deps: BackupDeps) {
           parts.push(framed);
           size += framed.length;
         }
-        await putPack(target, 'rows', Buffer.concat(parts), () => entries, signal);
+        writtenRows.push(await putPack(target, 'rows', Buffer.concat(parts), () => entries, signal));
         bytesUploaded += size;
         packsUploaded++;
         advance(entries.length, size, 0);
@@ -315,6 +318,11 @@ export function createBackupEngine(deps: BackupDeps) {
           advance(1, job.size);
         }
       });
+
+      // The newest small rows packs merged once there are more than a few (compact.ts): each
+      // backup adds one, and every later run lists and opens every index. Before the snapshot,
+      // so a failure here fails the backup (the next run resumes) instead of following one.
+      await compactRows(target, key, [...indexes.packs, ...writtenRows], { clock, signal });
 
       // The newest keyslots.bin, in the clear (format/v1.ts says why only the newest).
       const mac = Buffer.from(keyslotsMac(key, keyslots));
