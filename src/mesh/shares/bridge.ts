@@ -20,13 +20,13 @@
 import { fileKeyFromBytes } from '../../crypto/age/index.ts';
 import { ElohimError, isElohimError } from '../../errors.ts';
 import { checkName } from '../../vault/index.ts';
-import { heapGrowthCollector } from '../sync/collect.ts';
+import { heapGrowthCollector, scanCollector } from '../sync/collect.ts';
 import type { AdoptEntry, EntryInfo, ObjectStore, Vault } from '../../vault/index.ts';
 import { newRecordId } from '../../db/index.ts';
 import type { ObjectNames } from './objects.ts';
 import { joinVectors, maxSeen, versionKey, viewOf } from './crdt.ts';
 import type { Version, ViewItem } from './crdt.ts';
-import { openVersion, sealVersions } from './keys.ts';
+import { openVersion, sealVersions, TREE_LEAVES } from './keys.ts';
 import type { DeviceSigner } from './keys.ts';
 import { memberOf } from './store.ts';
 import type { LocalLink, ShareState, SyncStore } from './store.ts';
@@ -39,7 +39,7 @@ export interface BridgeDeps {
   names: ObjectNames;
   clock: () => number;
   signal?: AbortSignal;
-  /** heap growth (bytes) while files are shown that runs a full collection (SHOW_HEAP_GROWTH unless said) */
+  /** heap growth (bytes) while files are shown, or a scan keeps its versions, that runs a full collection (SHOW_HEAP_GROWTH unless said) */
   showHeapGrowth?: number;
 }
 
@@ -47,6 +47,8 @@ export interface BridgeDeps {
 const ADOPT_BATCH = 500;
 /** Heap growth (bytes) while files are shown after which a full collection runs (collect.ts heapGrowthCollector says why). */
 const SHOW_HEAP_GROWTH = 8 * 1024 * 1024;
+/** Versions a scan seals and keeps at a time: 4 of keys.ts's trees, so the trees are the same as one call's. */
+const SCAN_PIECE = 4 * TREE_LEAVES;
 
 const samePath = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((n, i) => n === b[i]);
 
@@ -282,12 +284,19 @@ export function createBridge(deps: BridgeDeps) {
       if (key.includes('#')) toSettle.push(key.split('#')[0]!); // a dismissed conflict copy
       else sign(key, true, { path: link.path, at: deps.clock(), size: 0, sha256: '', fileKey: '' }, null, [link.vv]);
     }
-    const wires = sealVersions(signer, state.record.share, state.record.epoch, state.keys[state.record.epoch]!, made);
-    const signed = made.map((version, i) => ({ wire: wires[i]!, version }));
-    for (let i = 0; i < signed.length; i += 500) store.addVersions(state, signed.slice(i, i + 500));
-    let written = signed.length;
+    // Sealed and kept SCAN_PIECE at a time (the same trees: a multiple of TREE_LEAVES), the garbage
+    // collected as the heap grows and before the scan returns (collect.ts scanCollector says why).
+    const heap = scanCollector(deps.showHeapGrowth ?? SHOW_HEAP_GROWTH);
+    for (let at = 0; at < made.length; at += SCAN_PIECE) {
+      const piece = made.slice(at, at + SCAN_PIECE);
+      const wires = sealVersions(signer, state.record.share, state.record.epoch, state.keys[state.record.epoch]!, piece);
+      store.addVersions(state, piece.map((version, i) => ({ wire: wires[i]!, version })));
+      heap.check();
+    }
+    let written = made.length;
     for (const entry of toSettle) written += settle(state, entry);
     store.setLocal(state, links);
+    heap.done(written);
     return written;
   }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { getHeapStatistics } from 'node:v8';
-import { heapGrowthCollector } from './collect.ts';
+import { heapGrowthCollector, SCAN_COLLECT_VERSIONS, scanCollector } from './collect.ts';
 
 const MiB = 1024 * 1024;
 const used = () => getHeapStatistics().used_heap_size;
@@ -43,5 +43,27 @@ test('heapGrowthCollector: live heap past its limit is collected once, not at ev
   // The count starts again after the collection: the same live heap is no reason for another.
   assert.equal(heap.check(), false, 'no second collection for the same live heap');
   assert.equal(heap.check(), false);
+  assert.ok(kept.length > 0);
+});
+
+test('scanCollector: a scan of SCAN_COLLECT_VERSIONS versions or more collects at its end, a smaller one does not', () => {
+  const small = scanCollector(64 * MiB);
+  assert.equal(small.done(SCAN_COLLECT_VERSIONS - 1), false, 'a small scan collected');
+  const big = scanCollector(64 * MiB);
+  let garbage: object[] | null = heapOf(20);
+  const grown = used();
+  garbage = null;
+  assert.equal(garbage, null);
+  assert.equal(big.done(SCAN_COLLECT_VERSIONS), true, 'a big scan did not collect');
+  assert.ok(used() < grown - 10 * MiB, 'the scan\'s garbage is still there');
+});
+
+test('scanCollector: the checks between pieces collect past the limit, and the end does not collect twice', () => {
+  const heap = scanCollector(8 * MiB);
+  const kept = heapOf(16);
+  assert.equal(heap.check(), true);
+  assert.equal(heap.check(), false);
+  // A small scan's end after a check that collected: nothing more.
+  assert.equal(heap.done(10), false);
   assert.ok(kept.length > 0);
 });

@@ -68,3 +68,29 @@ export function heapGrowthCollector(limit: number): { check: () => boolean } {
     },
   };
 }
+
+/** A scan that made at least this many versions collects before it returns (scanCollector). */
+export const SCAN_COLLECT_VERSIONS = 1000;
+
+/**
+ * The share's scan (bridge.ts scanFolder): a heapGrowthCollector checked after each piece of
+ * versions sealed and kept, and one full collection before a scan that made SCAN_COLLECT_VERSIONS
+ * or more returns (unless the last check just ran one). Why: a first scan of a big folder (`mesh
+ * share` of bench:sync's 10,000 files) makes its versions' JSON, seals, Merkle paths and SQLite
+ * rows at once; in a serve process with a 1 MiB young generation all of it is promoted, and the
+ * scan left the sharing device's heap at ~82 MiB used of which ~17 MiB dead (a probe, s20: 82 ->
+ * 65 MiB after a full collection), uncollected when the sync started: the sync's buffers then
+ * grew the process on top of it (223 MiB before one run's sync, 262 at its peak). A check costs a
+ * heap-statistics call per piece; the collection ~40 ms once per big scan, before `mesh share`
+ * answers (a scan at a sync's start makes few versions and does not collect at its end).
+ */
+export function scanCollector(limit: number): { check: () => boolean; done: (versions: number) => boolean } {
+  const heap = heapGrowthCollector(limit);
+  return {
+    check: heap.check,
+    done(versions) {
+      if (heap.check()) return true;
+      return versions >= SCAN_COLLECT_VERSIONS && collectGarbage();
+    },
+  };
+}
