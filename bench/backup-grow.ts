@@ -53,6 +53,8 @@ async function main(): Promise<void> {
     }
     const early = all.slice(2, 7);
     const late = all.slice(-5);
+    // The last third's medians too: five runs of a ~0.3 s command on a shared machine are noisy.
+    const lastThird = all.slice(-Math.floor(runs / 3));
     const fig = (xs: typeof all) => ({ ms: median(xs.map((x) => x.ms)), cpuS: median(xs.map((x) => x.cpuS)), indexes: xs.at(-1)!.indexes });
     const e = fig(early);
     const l = fig(late);
@@ -60,7 +62,8 @@ async function main(): Promise<void> {
       `${smallCount} small files, ${runs} backups, load ${loadavg().map((x) => x.toFixed(1)).join(' ')}\n` +
         `  early (runs 3-7): ${(e.ms / 1000).toFixed(2)} s, cpu ${e.cpuS.toFixed(2)} s, ${e.indexes} index files\n` +
         `  late (last 5):    ${(l.ms / 1000).toFixed(2)} s, cpu ${l.cpuS.toFixed(2)} s, ${l.indexes} index files\n` +
-        `  late/early cpu ${ratio(l.cpuS, e.cpuS)}, wall ${ratio(l.ms, e.ms)}\n`,
+        `  late/early cpu ${ratio(l.cpuS, e.cpuS)}, wall ${ratio(l.ms, e.ms)}\n` +
+        `  last ${lastThird.length} runs: median ${(median(lastThird.map((x) => x.ms)) / 1000).toFixed(2)} s, cpu ${median(lastThird.map((x) => x.cpuS)).toFixed(2)} s, mean cpu ${(lastThird.reduce((n, x) => n + x.cpuS, 0) / lastThird.length).toFixed(3)} s\n`,
     );
     printJsonLine('backup-grow', {
       smallCount,
@@ -73,7 +76,11 @@ async function main(): Promise<void> {
       lateIndexFiles: l.indexes,
       lateEarlyCpuRatio: ratio(l.cpuS, e.cpuS),
       lateEarlyWallRatio: ratio(l.ms, e.ms),
+      lastThirdMedianMs: median(lastThird.map((x) => x.ms)),
+      lastThirdMedianCpuS: median(lastThird.map((x) => x.cpuS)),
       indexFilesByRun: all.map((x) => x.indexes),
+      cpuSByRun: all.map((x) => x.cpuS),
+      msByRun: all.map((x) => Math.round(x.ms)),
       load: loadavg()[0],
     });
   } finally {
