@@ -113,3 +113,34 @@ test('a failure between the merged index and the deletes leaves a repository tha
   await restoreTo(target, into, REAL);
   assert.deepEqual(await folderContent(into), await folderContent(folder.home));
 });
+
+test('a rows pack that does not check out is left, with every pack before it; only the packs after it are merged', async (t) => {
+  const folder = await makeFolder();
+  t.after(() => folder.app.close());
+  await putFiles(folder.app, REAL, { 'a.bin': randomBytes(5000) });
+  const root = await tempDir('elohim-backup-target-');
+  const target = createLocalTarget({ root });
+  const { engine, key, close } = await engineFor(folder, REAL);
+  t.after(close);
+  let i = 1;
+  for (; (await rowsIndexes(root)).length < MAX_SMALL_ROWS_PACKS; i++) {
+    await changeRows(folder, i);
+    await engine.backup(target);
+  }
+  // The fourth newest rows pack altered on the target (one byte of its first row).
+  const packs = (await rowsIndexes(root)).map((n) => n.slice('index/rows-'.length)).sort();
+  const damaged = packs.at(-4)!;
+  const bytes = (await target.get(`rows/${damaged}`))!;
+  bytes[0]! ^= 1;
+  await target.put(`rows/${damaged}`, bytes);
+
+  await changeRows(folder, i++);
+  await engine.backup(target);
+  const left = (await rowsIndexes(root)).map((n) => n.slice('index/rows-'.length)).sort();
+  assert.ok(packs.slice(0, -3).every((p) => left.includes(p)), 'the damaged pack and every pack before it stay');
+  assert.ok(packs.slice(-3).every((p) => !left.includes(p)), 'the packs after it were merged');
+  assert.equal(left.length, packs.length - 3 + 1);
+  const problems = (await verifyRepository(target, key, { readData: true })).problems;
+  assert.equal(problems.length, 1);
+  assert.match(problems[0]!, new RegExp(damaged));
+});
