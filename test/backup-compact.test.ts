@@ -31,6 +31,16 @@ async function changeRows(folder: Folder, i: number): Promise<void> {
 
 const rowsIndexes = async (root: string) => [...(await targetFiles(root)).keys()].filter((n) => n.startsWith('index/rows-'));
 
+/** Backs up a change of rows at a time until the target holds the bound of rows indexes; returns the next change's number. */
+async function backUpToTheBound(folder: Folder, engine: { backup: (target: Target) => Promise<unknown> }, target: Target, root: string): Promise<number> {
+  let i = 1;
+  for (; (await rowsIndexes(root)).length < MAX_SMALL_ROWS_PACKS; i++) {
+    await changeRows(folder, i);
+    await engine.backup(target);
+  }
+  return i;
+}
+
 test('more backups than the bound leave at most the bound of rows indexes; every snapshot verifies and the newest restores', async (t) => {
   const folder = await makeFolder({ decoy: true });
   t.after(() => folder.app.close());
@@ -83,11 +93,7 @@ test('a failure between the merged index and the deletes leaves a repository tha
   const { engine, key, close } = await engineFor(folder, REAL);
   t.after(close);
 
-  let i = 1;
-  for (; (await rowsIndexes(root)).length < MAX_SMALL_ROWS_PACKS; i++) {
-    await changeRows(folder, i);
-    await engine.backup(target);
-  }
+  let i = await backUpToTheBound(folder, engine, target, root);
   const backedUp = await folderContent(folder.home);
   const before = await rowsIndexes(root);
   await changeRows(folder, i++);
@@ -122,11 +128,7 @@ test('a rows pack that does not check out is left, with every pack before it; on
   const target = createLocalTarget({ root });
   const { engine, key, close } = await engineFor(folder, REAL);
   t.after(close);
-  let i = 1;
-  for (; (await rowsIndexes(root)).length < MAX_SMALL_ROWS_PACKS; i++) {
-    await changeRows(folder, i);
-    await engine.backup(target);
-  }
+  let i = await backUpToTheBound(folder, engine, target, root);
   // The fourth newest rows pack altered on the target (one byte of its first row).
   const packs = (await rowsIndexes(root)).map((n) => n.slice('index/rows-'.length)).sort();
   const damaged = packs.at(-4)!;
