@@ -1,6 +1,7 @@
-import { createCipheriv, createDecipheriv, createSecretKey, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { ElohimError } from '../errors.ts';
+import { uniqueBytes } from './unique.ts';
 
 /** A 32-byte key for ChaCha20-Poly1305 sealing; branded so raw bytes are not passed by mistake. */
 export type SealKey = Buffer & { readonly __brand: 'SealKey' };
@@ -31,10 +32,11 @@ export const SEAL_OVERHEAD = NONCE + TAG;
 /**
  * Seals `plaintext` with ChaCha20-Poly1305 under a random 96-bit nonce, binding `aad` (for
  * records, the record id, so a sealed value cannot be moved to another row).
- * Layout: nonce ‖ ciphertext ‖ tag. Random nonces are safe far beyond any vault's write count.
+ * Layout: nonce ‖ ciphertext ‖ tag. Random nonces are safe far beyond any vault's write count
+ * (unique.ts: cut from a block of the CSPRNG's, each byte handed out once).
  */
 export function seal(key: SealKey, plaintext: Uint8Array, aad: Uint8Array): Buffer {
-  const nonce = randomBytes(NONCE);
+  const nonce = uniqueBytes(NONCE);
   const cipher = createCipheriv('chacha20-poly1305', keyObjectOf(key), nonce, { authTagLength: TAG });
   cipher.setAAD(aad, { plaintextLength: plaintext.length });
   const body = cipher.update(plaintext);

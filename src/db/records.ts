@@ -1,7 +1,7 @@
-import { createHmac, createSecretKey, randomBytes } from 'node:crypto';
+import { createHmac, createSecretKey } from 'node:crypto';
 import { inTransaction, onRollback } from './sqlite.ts';
 import type { Database } from './sqlite.ts';
-import { open, seal } from '../crypto/index.ts';
+import { open, seal, uniqueBytes } from '../crypto/index.ts';
 import { ElohimError, isElohimError } from '../errors.ts';
 import { idTagger } from './tag.ts';
 import type { DamagedRecord, RecordId, RecordKeys, RecordKinds, RecordLoad, RecordStore, SealedRow, SealState } from './record-store.ts';
@@ -10,7 +10,7 @@ export type { DamagedRecord, RecordId, RecordKeys, RecordKinds, RecordLoad, Reco
 
 /** A new record id: 16 random bytes as hex. */
 export function newRecordId(): RecordId {
-  return randomBytes(16).toString('hex') as RecordId;
+  return uniqueBytes(16).toString('hex') as RecordId;
 }
 
 export function isRecordId(s: string): s is RecordId {
@@ -66,6 +66,7 @@ export function createRecordStore<T>(deps: { db: Database; keys: RecordKeys; kin
   const selectIds = db.prepare('SELECT id, tag FROM records');
   const selectOne = db.prepare('SELECT body FROM records WHERE id = ? AND tag = ?');
   const upsert = db.prepare('INSERT OR REPLACE INTO records (id, tag, body) VALUES (?, ?, ?)');
+  const insertNew = db.prepare('INSERT OR IGNORE INTO records (id, tag, body) VALUES (?, ?, ?)');
   const remove = db.prepare('DELETE FROM records WHERE id = ? AND tag = ?');
   const toQuarantine = db.prepare('INSERT OR REPLACE INTO quarantine (id, tag, body) VALUES (?, ?, ?)');
 
@@ -189,8 +190,13 @@ export function createRecordStore<T>(deps: { db: Database; keys: RecordKeys; kin
       };
       for (const [raw, body] of puts) {
         const tag = tagOf(raw);
-        drop(raw, tag);
-        upsert.run(raw, tag, body);
+        // Most puts are new records (a sync adopts thousands): one statement, and a look for the
+        // row they replace only when one holds the id (a lookup per put was ~2 % of bench:sync's
+        // receiver).
+        if (Number(insertNew.run(raw, tag, body).changes) === 0) {
+          drop(raw, tag);
+          upsert.run(raw, tag, body);
+        }
         s = (s + term(raw, body)) % MOD;
         n++;
       }
