@@ -16,6 +16,12 @@ process.env.UV_THREADPOOL_SIZE ??= '16';
 // Cache the type-stripped, compiled sources (in the OS temp folder; code only, never user data):
 // it halves start-up time and saves ~30 MiB of memory per command after the first run.
 module.enableCompileCache();
+// `backup run` with ELOHIM_PASSPHRASE: the passphrase's Argon2id starts now, on a libuv thread,
+// while the CLI's modules load (src/cli/early-unlock.ts); every other command only loads that
+// small module.
+const early = await import('../src/cli/early-unlock.ts');
+await early.startEarlyUnlock(process.argv);
 const { run } = await import('../src/cli/main.ts');
 
 process.exitCode = await run(process.argv);
+await early.discardEarlyUnlock();

@@ -71,6 +71,10 @@ describe('what a command loads at start', { concurrency: 1 }, () => {
     const r = await loaded(t, ['backup', 'target', 'ls']);
     const early = r.src.indexOf('keyring/prederive.ts');
     assert.ok(early >= 0 && r.src.indexOf('app.ts') > early, `load order: ${r.src.join(' ')}`);
+    // ...after the command's modules: only `backup run` derives from process start (below)
+    assert.ok(early > r.src.indexOf('cli/main.ts'), `load order: ${r.src.join(' ')}`);
+    // and without the light header module's heavier neighbours (seal, hasher) before the derivation
+    assert.ok(r.src.indexOf('keyring/slots-header.ts') >= 0 && r.src.indexOf('keyring/slots-header.ts') < r.src.indexOf('app.ts'));
   });
 
   test('elohim backup run to a folder loads the backup it runs, not the restore or the S3 and WebDAV targets', async () => {
@@ -84,6 +88,16 @@ describe('what a command loads at start', { concurrency: 1 }, () => {
     const unused = /^backup\/(index|restore|fresh|store-restore|store-bootstrap|targets\/s3|targets\/webdav[a-z-]*)\.ts$/;
     assert.deepEqual(backup.filter((p) => unused.test(p)), [], 'backup run loaded modules it never uses');
     assert.deepEqual(r.all.filter((u) => HEAVY_PACKAGES.test(u)), []);
+    // With ELOHIM_PASSPHRASE (as t.run sets it), the derivation starts before the CLI's modules
+    // (cli/early-unlock.ts), with only the KDF and the key-slot header: not keyslots.ts (seal,
+    // hasher) nor commander.
+    const derive = r.src.indexOf('keyring/prederive.ts');
+    assert.ok(derive >= 0 && derive < r.src.indexOf('cli/main.ts'), `load order: ${r.src.join(' ')}`);
+    const before = r.all.slice(0, r.all.findIndex((u) => u.endsWith('/src/cli/main.ts')));
+    assert.deepEqual(before.filter((u) => /\/src\/keyring\/keyslots\.ts$|\/src\/crypto\/(seal|hasher)\.ts$|\/commander\//.test(u)), []);
+    // A command line that fails before the unlock: the derivation is awaited, its key wiped, exit 2.
+    const bad = await t.run(['backup', 'run', '--no-such-option']);
+    assert.equal(bad.code, 2, describeRun(bad));
   });
 
   test('elohim --help and backup --help load the command definitions, not the app', async () => {

@@ -19,6 +19,8 @@ import { createApp } from '../src/app.ts';
 import { isElohimError } from '../src/errors.ts';
 import { backupKeyFromImage, derivePassphraseEarly, derivePassphraseFor, PassphraseDerivation } from '../src/keyring/index.ts';
 import { argon2ForCost, decodeKeySlots } from '../src/keyring/keyslots.ts';
+import { startEarly, takeEarly } from '../src/keyring/prederive.ts';
+import { derivesAtStart } from '../src/cli/early-unlock.ts';
 
 const CHEAP = { memory: 19 * 1024, passes: 2, parallelism: 1 };
 const PASS = 'real passphrase';
@@ -120,4 +122,50 @@ test('restore --from: a key derived ahead for the backup\'s key slots is what op
     assert.ok(derived?.keyFor(PASS, salt, params)?.equals((await derivePassphraseEarly(keyslots, PASS))!.keyFor(PASS, salt, params)!));
     assert.equal(await derivePassphraseFor(Buffer.from('not key slots'), PASS), null);
   });
+});
+
+test('startEarly: the derivation started at process start is taken once, opens the vault, and is what the keyring uses', async () => {
+  await withHome(async ({ app, keyslots }) => {
+    assert.equal(takeEarly(), null, 'nothing started yet');
+    startEarly(keyslots, PASS);
+    // a second start while one is pending is ignored (one per process)
+    startEarly(keyslots, 'another passphrase');
+    const started = takeEarly();
+    assert.ok(started, 'startEarly started nothing');
+    assert.equal(takeEarly(), null, 'taken twice');
+    const derived = await started;
+    assert.ok(derived);
+    const { salt, params } = header(keyslots);
+    assert.ok(derived.keyFor(PASS, salt, params)?.equals((await derivePassphraseEarly(keyslots, PASS))!.keyFor(PASS, salt, params)!), 'not the passphrase\'s key for this file');
+    assert.equal(derived.keyFor('another passphrase', salt, params), null);
+    const u = await app.keyring.unlock({ passphrase: PASS, derived });
+    assert.equal(u.method, 'passphrase');
+    u.key.destroy();
+    derived.destroy();
+    // nothing started for a missing file or an empty passphrase; null for a file the keyring rejects
+    startEarly(join(keyslots, '..', 'nope.bin'), PASS);
+    assert.equal(takeEarly(), null);
+    startEarly(keyslots, '');
+    assert.equal(takeEarly(), null);
+    const malformed = join(keyslots, '..', 'malformed.bin');
+    writeFileSync(malformed, Buffer.from('ELOHIMKS\x09 not a key-slot file'));
+    startEarly(malformed, PASS);
+    assert.equal(await takeEarly(), null);
+  });
+});
+
+test('derivesAtStart: backup run with ELOHIM_PASSPHRASE only; not with a recovery code, not for help, not other commands', () => {
+  const env = { ELOHIM_PASSPHRASE: PASS };
+  assert.equal(derivesAtStart(['backup', 'run'], env), true);
+  assert.equal(derivesAtStart(['backup', 'run', '--target', 'usb'], env), true);
+  assert.equal(derivesAtStart(['backup', 'run'], {}), false, 'the passphrase is prompted after the command is parsed');
+  assert.equal(derivesAtStart(['backup', 'run'], { ELOHIM_PASSPHRASE: '' }), false);
+  assert.equal(derivesAtStart(['backup', 'run'], { ...env, ELOHIM_RECOVERY_CODE: 'ABCD' }), false);
+  assert.equal(derivesAtStart(['--recovery', 'backup', 'run'], env), false);
+  assert.equal(derivesAtStart(['backup', 'run', '--recovery'], env), false);
+  assert.equal(derivesAtStart(['backup', 'run', '--help'], env), false);
+  assert.equal(derivesAtStart(['backup', 'run', '-h'], env), false);
+  for (const args of [['backup'], ['backup', 'ls'], ['backup', 'target', 'add', 'run'], ['status'], ['ls', '/'], ['restore', '--from', 'x'], []]) {
+    assert.equal(derivesAtStart(args, env), false, args.join(' '));
+  }
 });

@@ -2,9 +2,8 @@
 // not load the app and every domain behind it (bench/startup.ts, test/cli-startup.test.ts).
 import type { App, ServiceName } from '../app.ts';
 import type { Workspace } from '../workspace/index.ts';
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { derivePassphraseEarly } from '../keyring/prederive.ts';
+import { derivePassphraseEarly, takeEarly } from '../keyring/prederive.ts';
+import { keyslotsPathFromEnv } from './early-unlock.ts';
 import type { UnlockSecret } from '../keyring/index.ts';
 import { readSecret } from './prompt.ts';
 
@@ -47,36 +46,33 @@ export interface UnlockFlags {
   recovery?: boolean;
 }
 
-/**
- * keyslots.bin of the data folder the app will open (app.ts: configFromEnv, dataPaths), found
- * without loading app.ts; test/cli-startup.test.ts checks the two agree. Were they ever to differ,
- * the key derived ahead would not fit and the keyring would derive again: slower, never wrong.
- */
-export function keyslotsPathFromEnv(env: NodeJS.ProcessEnv = process.env): string {
-  const raw = env.ELOHIM_HOME;
-  return join(raw ? resolve(raw) : join(homedir(), '.elohim'), 'keyslots.bin');
-}
+export { keyslotsPathFromEnv };
 
 /**
  * Unlocks the vault for one command: with ELOHIM_RECOVERY_CODE or `--recovery` a recovery code,
  * otherwise the passphrase (ELOHIM_PASSPHRASE or a prompt). Locks again afterwards. `services`
  * and `needs` as for withApp.
  *
- * The passphrase's Argon2id runs before app.ts and the domains are imported (keyring/prederive.ts):
- * the 64 MiB it takes are then given back before the modules take their ~20 MiB, so the command's
- * peak memory is its work, not its unlock (ARCHITECTURE "CLI start-up").
+ * The passphrase's Argon2id runs before app.ts and the domains are imported (keyring/prederive.ts;
+ * for `backup run`, from process start: early-unlock.ts): the 64 MiB it takes are given back
+ * before the app's modules take their ~10-20 MiB. It is still the command's peak memory (~120 MiB;
+ * the work's is below it), so nothing else is loaded meanwhile (ARCHITECTURE "CLI start-up").
  */
 export async function withVault<T>(flags: UnlockFlags, fn: (workspace: Workspace, app: App) => Promise<T>, services: readonly ServiceName[] = ALL, needs: Needs = {}): Promise<T> {
   const useCode = flags.recovery === true || (process.env.ELOHIM_RECOVERY_CODE ?? '') !== '';
   const secret: { passphrase: string } | { recoveryCode: string } = useCode
     ? { recoveryCode: await readSecret({ env: 'ELOHIM_RECOVERY_CODE', message: 'Recovery code' }) }
     : { passphrase: await readSecret({ env: 'ELOHIM_PASSPHRASE', message: 'Passphrase' }) };
-  // Awaited before the app is imported, not overlapped with its import: overlapped, the 64 MiB
-  // sat on top of the modules again (peak 132 MiB, as before) for no wall time measured under
-  // load (unchanged `backup run`, 4 interleaved pairs at load 7-8: 0.90-1.40 s either way).
-  // An unreadable file or a failed derivation here is not reported: the keyring reads and derives
-  // again, and throws in its place and words.
-  const derived = 'passphrase' in secret ? await derivePassphraseEarly(keyslotsPathFromEnv(), secret.passphrase).catch(() => null) : null;
+  // Awaited before the app is imported, not overlapped with its import: the unlock is the
+  // command's peak memory (~56 MiB of process and CLI modules + Argon2id's 64), so the app's
+  // modules loaded meanwhile add straight to it (131-133 MiB against 119-120, for 20-30 ms of
+  // wall at load 3; s21). `backup run` started it at process start (early-unlock.ts), below the
+  // CLI's modules. An unreadable file or a failed derivation here is not reported: the keyring
+  // reads and derives again, and throws in its place and words.
+  const started = takeEarly();
+  const derived = 'passphrase' in secret ? await (started ?? derivePassphraseEarly(keyslotsPathFromEnv(), secret.passphrase)).catch(() => null) : null;
+  // (a derivation started for a passphrase the command then does not use: wiped)
+  if (!('passphrase' in secret)) (await started)?.destroy();
   try {
     return await withApp(async (app) => {
       const unlocking: UnlockSecret = 'passphrase' in secret ? { passphrase: secret.passphrase, derived } : secret;

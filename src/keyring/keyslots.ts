@@ -3,6 +3,8 @@ import { base32crockford } from '@scure/base';
 import { asSealKey, checkArgon2Params, deriveFromPassphrase, hkdf, openOrNull, seal } from '../crypto/index.ts';
 import type { Argon2Params, SealKey } from '../crypto/index.ts';
 import { ElohimError } from '../errors.ts';
+import { argon2ForCost, decodeKeySlotsHeader, HEADER_SIZE, KDF_COSTS, KEYSLOTS_FILE_SIZE, MAGIC, SLOT_COUNT, SLOT_SIZE, VERSION } from './slots-header.ts';
+import type { KdfCost, KeySlotsHeader } from './slots-header.ts';
 
 /**
  * keyslots.bin, version 2: a fixed-size file with a fixed number of slots.
@@ -37,14 +39,11 @@ import { ElohimError } from '../errors.ts';
  * One salt for the whole file means one Argon2id run per unlock attempt, then a cheap trial of
  * every slot, rather than one Argon2id run per slot.
  */
-// 64 slots of 11 (a passphrase and 10 recovery codes) leave room for five vaults: a real one, its
-// decoy, and decoys that a coerced decoy session may add without touching the others.
-export const SLOT_COUNT = 64;
-export const SLOT_SIZE = 128;
-const HEADER_SIZE = 56;
-export const KEYSLOTS_FILE_SIZE = HEADER_SIZE + SLOT_COUNT * SLOT_SIZE;
-const MAGIC = Buffer.from('ELOHIMKS', 'latin1');
-const VERSION = 2;
+// The header and the sizes (magic, version, costs, Argon2id base, salt) are slots-header.ts's: a
+// command that unlocks reads them before the app is loaded (prederive.ts, CLI start-up), with
+// only the KDF beside them, not this module's seal and hasher.
+export { KDF_COSTS, KEYSLOTS_FILE_SIZE, SLOT_COUNT, SLOT_SIZE, argon2ForCost } from './slots-header.ts';
+export type { KdfCost } from './slots-header.ts';
 /** Slot sealing binds this constant, the content format of version 1, which version 2 keeps. */
 const SLOT_AAD_VERSION = 1;
 const CONTENT_SIZE = SLOT_SIZE - 12 - 16;
@@ -52,33 +51,7 @@ const CONTENT_SIZE = SLOT_SIZE - 12 - 16;
 export const SLOT_KIND = { passphrase: 1, recovery: 2 } as const;
 export type SlotKind = keyof typeof SLOT_KIND;
 
-/** Argon2id cost levels a user may choose, cheapest first; each is a multiple of the base cost. */
-export const KDF_COSTS = ['standard', 'strong', 'maximum'] as const;
-export type KdfCost = (typeof KDF_COSTS)[number];
-const MAX_MEMORY_KIB = 4 * 1024 * 1024;
-
-/**
- * The Argon2id parameters of a cost level. With the default base (64 MiB, 3 passes, 4 lanes):
- * standard 64 MiB, strong 256 MiB, maximum 1 GiB and 4 passes.
- */
-export function argon2ForCost(base: Argon2Params, cost: KdfCost): Argon2Params {
-  if (cost === 'standard') return { ...base };
-  const factor = cost === 'strong' ? 4 : 16;
-  return {
-    memory: Math.min(base.memory * factor, MAX_MEMORY_KIB),
-    passes: cost === 'maximum' ? base.passes + 1 : base.passes,
-    parallelism: base.parallelism,
-  };
-}
-
-export interface KeySlots {
-  /** the base cost; see argon2ForCost */
-  readonly argon2: Argon2Params;
-  /** the cost new passphrase slots are sealed at */
-  cost: KdfCost;
-  /** every cost chosen on this device since the file was made, so some slot may use it */
-  costsUsed: Set<KdfCost>;
-  readonly salt: Buffer;
+export interface KeySlots extends KeySlotsHeader {
   /** SLOT_COUNT buffers of SLOT_SIZE bytes */
   readonly slots: Buffer[];
 }
@@ -117,36 +90,12 @@ export function encodeKeySlots(ks: KeySlots): Buffer {
 
 /** Parses keyslots.bin. Throws VAULT_CORRUPT / VAULT_FORMAT_UNKNOWN for anything unexpected. */
 export function decodeKeySlots(buf: Buffer): KeySlots {
-  if (buf.length < 9 || !buf.subarray(0, 8).equals(MAGIC)) {
-    throw new ElohimError('VAULT_CORRUPT', 'keyslots.bin is not a key-slot file');
-  }
-  const version = buf[8];
-  if (version !== 1 && version !== VERSION) throw new ElohimError('VAULT_FORMAT_UNKNOWN', `key-slot file version ${version} is unknown`);
-  if (buf.length !== KEYSLOTS_FILE_SIZE) throw new ElohimError('VAULT_CORRUPT', 'keyslots.bin has the wrong size');
-  let cost: KdfCost = 'standard';
-  const costsUsed = new Set<KdfCost>([cost]);
-  if (version === VERSION) {
-    const chosen = KDF_COSTS[buf[9]!];
-    const mask = buf[10]!;
-    if (chosen === undefined || mask >> KDF_COSTS.length !== 0 || (mask & (1 << buf[9]!)) === 0) {
-      throw new ElohimError('VAULT_CORRUPT', 'keyslots.bin has an unknown cost level');
-    }
-    cost = chosen;
-    costsUsed.clear();
-    KDF_COSTS.forEach((c, i) => {
-      if (mask & (1 << i)) costsUsed.add(c);
-    });
-  }
-  const argon2 = checkArgon2Params({
-    memory: buf.readUInt32BE(12),
-    passes: buf.readUInt32BE(16),
-    parallelism: buf.readUInt32BE(20),
-  });
+  const { argon2, cost, costsUsed, salt } = decodeKeySlotsHeader(buf);
   const slots: Buffer[] = [];
   for (let i = 0; i < SLOT_COUNT; i++) {
     slots.push(Buffer.from(buf.subarray(HEADER_SIZE + i * SLOT_SIZE, HEADER_SIZE + (i + 1) * SLOT_SIZE)));
   }
-  return { argon2, cost, costsUsed, salt: Buffer.from(buf.subarray(24, 56)), slots };
+  return { argon2, cost, costsUsed, salt, slots };
 }
 
 function slotAad(index: number): Buffer {

@@ -1,9 +1,11 @@
 /**
  * A passphrase's Argon2id key derived before the app is loaded (CLI start-up, ARCHITECTURE
- * "The keyring"). A one-shot command's peak memory was its unlock: Argon2id's 64 MiB on top of
- * the ~63 MiB a process holds once app.ts and the domains are imported. Derived first, with only
- * this module, keyslots.ts and the KDF loaded (~42 MiB), the derivation's memory is returned to
- * the system before the app's modules take theirs.
+ * "The keyring"). A one-shot command's peak memory is its unlock: Argon2id's 64 MiB on top of
+ * what the process holds then. Derived before app.ts and the domains are imported (~10-20 MiB
+ * more), with only this module, the key-slot header (slots-header.ts) and the KDF loaded, the
+ * derivation's memory is returned to the system before the app's modules take theirs (peak
+ * ~120 MiB, against 132 with the two overlapped). `backup run` starts it at process start
+ * (`startEarly`, cli/early-unlock.ts), so that it overlaps the CLI's own modules instead.
  *
  * The keyring takes the result beside the passphrase (`{ passphrase, derived }`) and uses it only
  * when it was derived from that same passphrase with the file's salt and parameters as they are
@@ -12,11 +14,12 @@
  * the error for a wrong passphrase are the unlock's own. The key lives in a private field, is
  * copied out only to the keyring, and is wiped by `destroy()`.
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { deriveFromPassphrase } from '../crypto/kdf.ts';
 import type { Argon2Params } from '../crypto/kdf.ts';
 import { ElohimError } from '../errors.ts';
-import { argon2ForCost, decodeKeySlots } from './keyslots.ts';
+import { argon2ForCost, decodeKeySlotsHeader } from './slots-header.ts';
 
 export class PassphraseDerivation {
   readonly #passphrase: string;
@@ -79,7 +82,7 @@ export async function derivePassphraseFor(keyslots: Buffer, passphrase: string):
   let params: Argon2Params;
   let salt: Buffer;
   try {
-    const ks = decodeKeySlots(keyslots);
+    const ks = decodeKeySlotsHeader(keyslots);
     params = argon2ForCost(ks.argon2, ks.cost);
     salt = ks.salt;
   } catch (err) {
@@ -88,4 +91,35 @@ export async function derivePassphraseFor(keyslots: Buffer, passphrase: string):
     throw err;
   }
   return new PassphraseDerivation(passphrase, salt, params, await deriveFromPassphrase(passphrase, salt, params));
+}
+
+/**
+ * The derivation started at process start (`startEarly`), before the CLI's own modules are loaded:
+ * at most one per process, taken once by the unlock (context.ts withVault).
+ */
+let early: Promise<PassphraseDerivation | null> | null = null;
+
+/**
+ * Starts `passphrase`'s derivation for the key-slot file at `keyslotsPath` now, on the libuv pool,
+ * while the main thread goes on loading the command (bin/elohim.js, cli/early-unlock.ts). The
+ * file is read synchronously (8 KiB), so Argon2id starts before the first module import yields.
+ * Nothing is started for a missing or unreadable file or an empty passphrase; a file the keyring
+ * rejects, or a failed derivation, gives null, and the unlock then does what it always did.
+ */
+export function startEarly(keyslotsPath: string, passphrase: string): void {
+  if (early !== null || passphrase.length === 0) return;
+  let buf: Buffer;
+  try {
+    buf = readFileSync(keyslotsPath);
+  } catch {
+    return;
+  }
+  early = derivePassphraseFor(buf, passphrase).catch(() => null);
+}
+
+/** The derivation `startEarly` started, once (null afterwards, or when none was started). */
+export function takeEarly(): Promise<PassphraseDerivation | null> | null {
+  const taken = early;
+  early = null;
+  return taken;
 }
