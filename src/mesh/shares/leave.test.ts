@@ -88,3 +88,41 @@ test('a member that left tells the owner through a bundle too: the owner takes i
   const owner = a.shares.get(id);
   assert.deepEqual([owner.epoch, owner.members.map((m) => m.name)], [2, ['Laptop']]);
 });
+
+test('a member that left and is added back by the owner: every sync still completes, nothing new reaches it, a third member keeps syncing with it, and the owner takes it out again', async (t) => {
+  const { devices: [a, b, c] } = await testDevices(t, ['Laptop', 'Phone', 'Tablet']);
+  await putAt(a.tv.vault, '/Team/plan.txt', 'the plan');
+  await putAt(b.tv.vault, '/Mine/own.txt', 'the phone alone');
+  const { id } = await a.shares.share('/Team', ['Phone', 'Tablet']);
+  const own = await b.shares.share('/Mine', ['Tablet']);
+  await b.shares.sync();
+  await c.shares.sync();
+  b.shares.leave(id);
+  await b.shares.sync(); // the owner takes it out
+  await a.shares.sync(); // and the phone hears it was
+  assert.deepEqual(a.shares.get(id).members.map((m) => m.name).sort(), ['Laptop', 'Tablet']);
+  assert.equal(b.shares.get(id).leaveSeen, true);
+
+  // The owner adds the phone back; it sends the share's versions before the phone's hello says
+  // it left. Before: "the other device refused what this device sent", and no sync with the
+  // phone completed, for any share.
+  await a.shares.share('/Team', ['Phone']);
+  await putAt(a.tv.vault, '/Team/back.txt', 'after the re-add');
+  const fromOwner = await a.shares.sync();
+  assert.ok(fromOwner.peers.every((p) => p.ok), JSON.stringify(fromOwner.peers));
+  await c.shares.sync(); // the tablet has the record listing the phone again, and sends it versions too
+  const fromTablet = await c.shares.sync();
+  assert.ok(fromTablet.peers.every((p) => p.ok), JSON.stringify(fromTablet.peers));
+  // The phone's own share with the tablet syncs on.
+  await putAt(b.tv.vault, '/Mine/later.txt', 'later');
+  const fromPhone = await b.shares.sync();
+  assert.ok(fromPhone.peers.every((p) => p.ok), JSON.stringify(fromPhone.peers));
+  assert.equal((await readAt(c.tv.vault, `/Shares/${own.name}/later.txt`)).toString(), 'later');
+  // Nothing of the share it left reaches the phone; it still says it left, and the owner takes it
+  // out again (a new epoch).
+  assert.throws(() => b.tv.vault.resolve('/Shares/Team/back.txt'), /nothing at/);
+  const mine = b.shares.get(id);
+  assert.equal(mine.left, true);
+  await a.shares.sync();
+  assert.deepEqual(a.shares.get(id).members.map((m) => m.name).sort(), ['Laptop', 'Tablet']);
+});

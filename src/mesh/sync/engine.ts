@@ -206,6 +206,10 @@ export function createEngine(deps: EngineDeps) {
    */
   async function applyVersions(m: Message, from: PeerHello): Promise<Version[]> {
     const state = store.shares.get(String(m.head.share));
+    // A share this device left: a member that has not heard yet (the owner added this device
+    // back, say, before its hello said it left) sends its versions. Nothing of them is kept, and
+    // the session goes on for the other shares; this device's next hello says it left again.
+    if (state !== undefined && state.left !== null && !from.shares.includes(state.record.share)) return [];
     if (state === undefined || !from.shares.includes(state.record.share)) throw new ElohimError('SYNC_REJECTED', 'versions of a share the other device is not in');
     const list = m.head.list;
     if (!Array.isArray(list) || list.length > BATCH) throw new ElohimError('SYNC_REJECTED', 'a malformed batch of versions');
