@@ -57,13 +57,20 @@ export interface ServeProcess {
 }
 
 /**
+ * What bin/elohim.js's shebang and `npm start` set in the environment of every elohim process
+ * (glibc's arenas: two, not one per thread; bin/elohim.js says why). A benchmark that starts
+ * `node bin/elohim.js` itself, as these do, sets it too, or it measures a process users never run.
+ */
+export const ELOHIM_ENV = { MALLOC_ARENA_MAX: '2' } as const;
+
+/**
  * Starts `elohim serve --port 0` (plus `args`) under Node with `flags`, and waits for the address
  * it prints on stderr. `stdout` is a file descriptor for the server's log, or 'ignore'.
  */
 export async function startServe(opts: { env: NodeJS.ProcessEnv; flags: string[]; args?: string[]; stdout?: number | 'ignore' }): Promise<ServeProcess> {
   const root = join(import.meta.dirname, '..');
   const args = [...opts.flags, join(root, 'bin', 'elohim.js'), 'serve', '--port', '0', ...(opts.args ?? [])];
-  const child = spawn(join(root, 'node_modules', '.bin', 'node'), args, { cwd: root, env: { ...process.env, ...opts.env }, stdio: ['ignore', opts.stdout ?? 'ignore', 'pipe'] });
+  const child = spawn(join(root, 'node_modules', '.bin', 'node'), args, { cwd: root, env: { ...process.env, ...ELOHIM_ENV, ...opts.env }, stdio: ['ignore', opts.stdout ?? 'ignore', 'pipe'] });
   let stderr = '';
   const exited = once(child, 'exit');
   const base = await new Promise<URL>((resolve, reject) => {

@@ -1,6 +1,12 @@
-#!/usr/bin/env -S node --max-semi-space-size=1
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=1
 // The package bin. npm puts node_modules/.bin (which holds the pinned Node 24) first on PATH for
 // `npx elohim`, so this runs on Node 24 and can load the TypeScript sources directly.
+// MALLOC_ARENA_MAX=2 (glibc, read at process start, so here and in `npm start`, not in code):
+// glibc gives each thread that allocates at once an arena of its own, up to 8 per core, and each
+// keeps memory it freed. libuv's 16 threads (below) checking signatures and writing files during a
+// sync held enough of it that bench:sync's receiving server peaked at 223-276 MiB, over the mesh's
+// 250 MiB limit in 2 of 5 runs; with two arenas, 208-219 MiB in 5 of 5 (interleaved, load 2.2-3.4),
+// and no slower (sync wall within the machine's spread, lower in 4 of 5 pairs).
 // --max-semi-space-size=1: a tiny young generation makes V8 collect the 64 KiB buffers of a
 // streaming put/get promptly (peak RSS of a 1 GiB get: 144 -> 124 MiB). A busy server does
 // better with 4 MiB (more requests per second and less memory than either 1 MiB or V8's
