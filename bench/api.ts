@@ -192,10 +192,9 @@ const fmtRss = (r: RssReport) =>
 /** Starts `elohim serve --port 0` as `npm start` does, its log going to `logPath`. */
 async function startServer(env: NodeJS.ProcessEnv, logPath: string): Promise<ServeProcess> {
   const log = openSync(logPath, 'w');
-  // As `npm start` does (keep the two in step): a 4 MiB young generation rather than the CLI's
-  // 1 MiB (lean one-shot commands, but half a busy server's throughput) or V8's default (measured
-  // here: 582 vs 355 req/s listing, peak RSS 329 vs 473 MiB for 20 concurrent uploads).
-  const flags = (process.env.BENCH_SERVER_NODE_FLAGS ?? '--max-semi-space-size=4').split(/\s+/).filter(Boolean);
+  // As `npm start` does (keep the two in step): the CLI's 1 MiB young generation (bin/elohim.js
+  // says why it is the server's too since s21; 4 MiB listed faster here, 267 vs 205 req/s).
+  const flags = (process.env.BENCH_SERVER_NODE_FLAGS ?? '--max-semi-space-size=1').split(/\s+/).filter(Boolean);
   try {
     return await startServe({ env, flags, stdout: log });
   } finally {

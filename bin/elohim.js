@@ -8,9 +8,12 @@
 // 250 MiB limit in 2 of 5 runs; with two arenas, 208-219 MiB in 5 of 5 (interleaved, load 2.2-3.4),
 // and no slower (sync wall within the machine's spread, lower in 4 of 5 pairs).
 // --max-semi-space-size=1: a tiny young generation makes V8 collect the 64 KiB buffers of a
-// streaming put/get promptly (peak RSS of a 1 GiB get: 144 -> 124 MiB). A busy server does
-// better with 4 MiB (more requests per second and less memory than either 1 MiB or V8's
-// default, measured by bench/api.ts), which is what `npm start` passes.
+// streaming put/get promptly (peak RSS of a 1 GiB get: 144 -> 124 MiB). `npm start` passes the
+// same for the server since s21: its heavy work streams too (a mesh sync: with 4 MiB the sending
+// and receiving servers peaked at 253-255 / 260-281 MiB, over the mesh's 250, and the sync took
+// 12-14 s instead of 9.8; bench:sync). The 4 MiB it passed before listed faster under 100
+// connections (bench:api, one run each: 267 vs 205 req/s, listing peak 207 vs 240 MiB; 20 uploads
+// peaked at 362 vs 365 MiB either way), which has no target and is not what one user's UI does.
 import module from 'node:module';
 
 // libuv's file-system threads: 4 by default, so a restore's ~32 objects in flight (each open,

@@ -1,9 +1,9 @@
 /**
  * The environment an elohim process runs in, as users start it: `npm start` (the README's way to
  * bring the app up) and the bin run as a program (`npx elohim`, its shebang). Both give glibc
- * MALLOC_ARENA_MAX=2, which only works when set before the process starts (bin/elohim.js says
- * why: the mesh's receiving server over its 250 MiB limit without it). Read from /proc of the
- * running server, not from the files that are meant to set it.
+ * MALLOC_ARENA_MAX=2, which only works when set before the process starts, and V8's 1 MiB young
+ * generation (bin/elohim.js says why for both: the mesh's servers over their 250 MiB limit
+ * without them). Read from /proc of the running server, not from the files meant to set them.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -90,10 +90,13 @@ async function tempHome(t: test.TestContext): Promise<string> {
 
 const serveArgs = ['--host', '127.0.0.1', '--port', '0', '--log-level', 'warn'];
 
-test('npm start runs the server with two glibc arenas', { skip: !onLinux && 'reads /proc', timeout: 120_000 }, async (t) => {
+test('npm start runs the server with two glibc arenas and the 1 MiB young generation', { skip: !onLinux && 'reads /proc', timeout: 120_000 }, async (t) => {
   const env = cliEnv({ ELOHIM_HOME: await tempHome(t), MALLOC_ARENA_MAX: undefined });
   const pid = await startServer(t, 'npm', ['start', '--silent', '--', ...serveArgs], env);
   assert.equal((await environOf(pid)).get('MALLOC_ARENA_MAX'), '2');
+  // And the V8 flag bench:sync measures the server with (bin/elohim.js says why).
+  const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+  assert.ok(argv.includes('--max-semi-space-size=1'), argv.join(' '));
 });
 
 test('the bin run as a program (npx elohim) runs with two glibc arenas and its V8 flag', { skip: !onLinux && 'reads /proc', timeout: 120_000 }, async (t) => {
