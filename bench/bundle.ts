@@ -184,7 +184,7 @@ async function sizeReport(): Promise<string[][]> {
 
 /** Starts `elohim serve --port 0` as `npm start` does (its log level lowered to warnings). */
 function startServer(home: string): Promise<ServeProcess> {
-  return startServe({ env: { ELOHIM_HOME: home }, flags: ['--max-semi-space-size=4'], args: ['--host', '127.0.0.1', '--log-level', 'warn'] });
+  return startServe({ env: { ELOHIM_HOME: home }, flags: ['--max-semi-space-size=1'], args: ['--host', '127.0.0.1', '--log-level', 'warn'] });
 }
 
 async function post(base: URL, path: string, body: unknown): Promise<Response> {
