@@ -1,6 +1,7 @@
 /**
  * Thin wrappers over node:crypto for the primitives age uses: ChaCha20-Poly1305 (RFC 8439),
- * HKDF/HMAC-SHA-256 (RFC 5869) and X25519 (RFC 7748). Nothing here knows the age format.
+ * HKDF/HMAC-SHA-256 (RFC 5869) and X25519 (RFC 7748). Nothing here knows the age format. The
+ * HKDF is ../sha256-block.ts's (JS, for its short inputs: it says why).
  */
 import {
   createCipheriv,
@@ -10,9 +11,9 @@ import {
   createPublicKey,
   createSecretKey,
   diffieHellman,
-  hkdfSync,
 } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
+import { hkdfSha256Js32 } from '../sha256-block.ts';
 
 export const TAG_SIZE = 16;
 
@@ -58,9 +59,14 @@ export function isAuthFailure(err: unknown): boolean {
   return err instanceof Error && err.message === 'Unsupported state or unable to authenticate data';
 }
 
+/** The labels age derives under, as bytes once each. */
+const labels = new Map<string, Buffer>();
+
 /** HKDF-SHA-256 with a 32-byte output, as age always uses it. */
 export function hkdf32(ikm: Uint8Array, salt: Uint8Array, info: string): Buffer {
-  return Buffer.from(hkdfSync('sha256', asKey(ikm), salt, info, 32));
+  let label = labels.get(info);
+  if (label === undefined) labels.set(info, (label = Buffer.from(info, 'utf8')));
+  return hkdfSha256Js32(ikm, salt, label);
 }
 
 export function hmacSha256(key: Uint8Array, ...parts: Uint8Array[]): Buffer {
