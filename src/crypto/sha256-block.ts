@@ -83,7 +83,9 @@ function compressBlock(st: Uint32Array): void {
 function finish(st: Uint32Array, parts: readonly Uint8Array[]): void {
   let total = 0;
   let fill = 0;
-  for (const p of parts) {
+  // Indexed loops: an iterator per part was most of what an HKDF allocated.
+  for (let j = 0; j < parts.length; j++) {
+    const p = parts[j]!;
     for (let i = 0; i < p.length; i++) {
       BLOCK[fill++] = p[i]!;
       if (fill === 64) {
@@ -130,7 +132,7 @@ function hmacInto(key: Uint8Array, parts: readonly Uint8Array[], out: Uint8Array
   finish(STATE, parts);
   wordsInto(STATE, DIGEST);
   STATE.set(OUTER);
-  finish(STATE, [DIGEST]);
+  finish(STATE, OUTER_PARTS);
   return wordsInto(STATE, out);
 }
 
@@ -141,6 +143,10 @@ export function hmacSha256Js(key: Uint8Array, ...parts: Uint8Array[]): Buffer {
 }
 
 const ONE = new Uint8Array([1]);
+/** The parts lists of an HKDF's HMACs and of every outer hash, made once (filled per call). */
+const EXTRACT: Uint8Array[] = [ONE];
+const EXPAND: Uint8Array[] = [ONE, ONE];
+const OUTER_PARTS: Uint8Array[] = [DIGEST];
 
 /**
  * HKDF-SHA256 (RFC 5869) with a 32-byte output: PRK = HMAC(salt, ikm), then T(1) = HMAC(PRK,
@@ -149,8 +155,18 @@ const ONE = new Uint8Array([1]);
  */
 export function hkdfSha256Js32(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array): Buffer {
   const s = salt.length > 64 ? createHash('sha256').update(salt).digest() : salt;
-  hmacInto(s, [ikm], PRK);
-  const okm = hmacInto(PRK, [info, ONE], Buffer.allocUnsafe(32)) as Buffer;
-  for (const scratch of [PRK, DIGEST, BLOCK, W, INNER, OUTER, STATE]) scratch.fill(0);
+  EXTRACT[0] = ikm;
+  hmacInto(s, EXTRACT, PRK);
+  EXPAND[0] = info;
+  const okm = hmacInto(PRK, EXPAND, Buffer.allocUnsafe(32)) as Buffer;
+  EXTRACT[0] = ONE; // no reference to the caller's key kept
+  EXPAND[0] = ONE;
+  PRK.fill(0);
+  DIGEST.fill(0);
+  BLOCK.fill(0);
+  W.fill(0);
+  INNER.fill(0);
+  OUTER.fill(0);
+  STATE.fill(0);
   return okm;
 }
