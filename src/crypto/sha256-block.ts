@@ -6,7 +6,7 @@
  * An HKDF through `hkdfSync` sets up an OpenSSL KDF context and a KeyObject per call: 8-17 µs
  * alone, ~24-32 µs in a receiving mesh server whose libuv threads use OpenSSL meanwhile, and an
  * age payload key is one HKDF per object (~0.3 s of bench:sync's receiving main thread for 10,000
- * files, s21). Here it is eight compressions and two small buffers. The bytes are exactly the
+ * files, s21). Here it is eight compressions and its 32-byte result. The bytes are exactly the
  * standard's (sha256-block.test.ts checks them against node:crypto over random lengths and
  * RFC 5869's vectors). SHA-256 has no table lookups or branches that depend on the data.
  */
