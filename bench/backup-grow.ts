@@ -15,7 +15,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ELOHIM_ENV, median, printJsonLine, ratio, run } from './lib.ts';
+import { ELOHIM_CLI_ENV, median, printJsonLine, ratio, run } from './lib.ts';
 
 const PASSPHRASE = 'bench backup grow passphrase';
 const NODE = fileURLToPath(new URL('../node_modules/.bin/node', import.meta.url));
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
 
     const target = join(root, 'target');
     await mkdir(target);
-    const env = { ...ELOHIM_ENV, ELOHIM_HOME: home, ELOHIM_PASSPHRASE: PASSPHRASE, NODE_COMPILE_CACHE: join(tmpdir(), 'node-compile-cache') };
+    const env = { ...ELOHIM_CLI_ENV, ELOHIM_HOME: home, ELOHIM_PASSPHRASE: PASSPHRASE, NODE_COMPILE_CACHE: join(tmpdir(), 'node-compile-cache') };
     execFileSync(NODE, [ELOHIM, 'backup', 'target', 'add', 'grow', target], { env: { ...process.env, ...env }, stdio: 'ignore' });
     const indexFiles = async () => (await readdir(join(target, 'index'))).length;
     const all: { run: number; ms: number; cpuS: number; indexes: number }[] = [];

@@ -36,7 +36,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createReadStream } from 'node:fs';
 import module from 'node:module';
-import { ELOHIM_ENV, printJsonLine, randomFile, ratio, run, secs } from './lib.ts';
+import { ELOHIM_CLI_ENV, printJsonLine, randomFile, ratio, run, secs } from './lib.ts';
 import type { RunResult } from './lib.ts';
 
 const MiB = 1024 * 1024;
@@ -126,7 +126,7 @@ async function main(): Promise<void> {
     // from the start too; enabled inside child() it came after this file and its imports were
     // type-stripped without it (~0.1 s of CPU per run that no `elohim` command spends).
     const compileCache = join(tmpdir(), 'node-compile-cache');
-    const oursRun = (mode: string, dir: string, to = ours) => run(NODE, ['--max-semi-space-size=1', SELF, '--child', mode, dir, to], { ...ELOHIM_ENV, NODE_COMPILE_CACHE: compileCache });
+    const oursRun = (mode: string, dir: string, to = ours) => run(NODE, ['--max-semi-space-size=1', SELF, '--child', mode, dir, to], { ...ELOHIM_CLI_ENV, NODE_COMPILE_CACHE: compileCache });
     const repo = join(root, 'restic');
     const resticEnv = { RESTIC_PASSWORD: PASSPHRASE, RESTIC_CACHE_DIR: join(root, 'restic-cache') };
     execFileSync('restic', ['init', '--repo', repo], { env: { ...process.env, ...resticEnv }, stdio: 'ignore' });
@@ -139,7 +139,7 @@ async function main(): Promise<void> {
     // follows every backup and the audit entries. The target is added first (not timed).
     const cliEnv = { ELOHIM_HOME: home, ELOHIM_PASSPHRASE: PASSPHRASE };
     const ELOHIM = fileURLToPath(new URL('../bin/elohim.js', import.meta.url));
-    const elohim = (env: Record<string, string>, ...args: string[]) => run(NODE, ['--max-semi-space-size=1', ELOHIM, ...args], { ...ELOHIM_ENV, ...env });
+    const elohim = (env: Record<string, string>, ...args: string[]) => run(NODE, ['--max-semi-space-size=1', ELOHIM, ...args], { ...ELOHIM_CLI_ENV, ...env });
     execFileSync(NODE, [ELOHIM, 'backup', 'target', 'add', 'bench', ours], { env: { ...process.env, ...cliEnv }, stdio: 'ignore' });
     const restoredHome = join(root, 'restored-home');
     const r: Record<string, { ours: RunResult; restic: RunResult }> = {};

@@ -64,6 +64,13 @@ export interface ServeProcess {
 export const ELOHIM_ENV = { MALLOC_ARENA_MAX: '2' } as const;
 
 /**
+ * What bin/elohim.js's shebang adds for a command run as a program (`elohim backup run`): huge
+ * pages for malloc's big blocks (Argon2id's 64 MiB). Benchmarks that run a one-shot command under
+ * `node bin/elohim.js` pass it; the server's (startServe, as `npm start`) does not have it.
+ */
+export const ELOHIM_CLI_ENV = { ...ELOHIM_ENV, GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' } as const;
+
+/**
  * Starts `elohim serve --port 0` (plus `args`) under Node with `flags`, and waits for the address
  * it prints on stderr. `stdout` is a file descriptor for the server's log, or 'ignore'.
  */

@@ -30,7 +30,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { API, CSRF_HEADER } from '../src/server/protocol.ts';
 import { readSse } from '../web/src/sse.ts';
-import { ELOHIM_ENV, fmtS, printJsonLine, randomFile, ratio, run, secs, startServe } from './lib.ts';
+import { ELOHIM_CLI_ENV, fmtS, printJsonLine, randomFile, ratio, run, secs, startServe } from './lib.ts';
 import type { ServeProcess } from './lib.ts';
 
 const MiB = 1024 ** 2;
@@ -179,7 +179,7 @@ async function sync(d: Device, phases?: Phases): Promise<any> {
 async function ours(data: string, work: string, expected: number, round: number) {
   const homes = [join(work, `ours-a${round}`), join(work, `ours-b${round}`)];
   for (const home of homes) await run(NODE, [CLI, 'init', ...KDF], { ELOHIM_HOME: home, ELOHIM_PASSPHRASE: PASSPHRASE });
-  const put = await run(NODE, ['--max-semi-space-size=1', CLI, 'put', '-p', data, '/Bench'], { ...ELOHIM_ENV, ELOHIM_HOME: homes[0], ELOHIM_PASSPHRASE: PASSPHRASE });
+  const put = await run(NODE, ['--max-semi-space-size=1', CLI, 'put', '-p', data, '/Bench'], { ...ELOHIM_CLI_ENV, ELOHIM_HOME: homes[0], ELOHIM_PASSPHRASE: PASSPHRASE });
   process.stderr.write(`ours: put into device A in ${fmtS(put.ms)}\n`);
   const a = await device(homes[0]!);
   const b = await device(homes[1]!);

@@ -3,7 +3,9 @@
  * bring the app up) and the bin run as a program (`npx elohim`, its shebang). Both give glibc
  * MALLOC_ARENA_MAX=2, which only works when set before the process starts, and V8's 1 MiB young
  * generation (bin/elohim.js says why for both: the mesh's servers over their 250 MiB limit
- * without them). Read from /proc of the running server, not from the files meant to set them.
+ * without them). The bin run as a program also asks glibc for huge pages for malloc's big blocks
+ * (Argon2id's 64 MiB: bin/elohim.js says why); `npm start`'s server does not (it gained nothing).
+ * Read from /proc of the running server, not from the files meant to set them.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -91,19 +93,23 @@ async function tempHome(t: test.TestContext): Promise<string> {
 const serveArgs = ['--host', '127.0.0.1', '--port', '0', '--log-level', 'warn'];
 
 test('npm start runs the server with two glibc arenas and the 1 MiB young generation', { skip: !onLinux && 'reads /proc', timeout: 120_000 }, async (t) => {
-  const env = cliEnv({ ELOHIM_HOME: await tempHome(t), MALLOC_ARENA_MAX: undefined });
+  const env = cliEnv({ ELOHIM_HOME: await tempHome(t), MALLOC_ARENA_MAX: undefined, GLIBC_TUNABLES: undefined });
   const pid = await startServer(t, 'npm', ['start', '--silent', '--', ...serveArgs], env);
-  assert.equal((await environOf(pid)).get('MALLOC_ARENA_MAX'), '2');
+  const environ = await environOf(pid);
+  assert.equal(environ.get('MALLOC_ARENA_MAX'), '2');
+  assert.equal(environ.get('GLIBC_TUNABLES'), undefined, 'no huge pages for the server');
   // And the V8 flag bench:sync measures the server with (bin/elohim.js says why).
   const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
   assert.ok(argv.includes('--max-semi-space-size=1'), argv.join(' '));
 });
 
-test('the bin run as a program (npx elohim) runs with two glibc arenas and its V8 flag', { skip: !onLinux && 'reads /proc', timeout: 120_000 }, async (t) => {
+test('the bin run as a program (npx elohim) runs with two glibc arenas, huge pages for malloc and its V8 flag', { skip: !onLinux && 'reads /proc', timeout: 120_000 }, async (t) => {
   // As npx runs it: node_modules/.bin first on PATH, so `env` finds the pinned Node.
-  const env = cliEnv({ ELOHIM_HOME: await tempHome(t), MALLOC_ARENA_MAX: undefined, PATH: [join(REPO, 'node_modules', '.bin'), process.env.PATH].join(delimiter) });
+  const env = cliEnv({ ELOHIM_HOME: await tempHome(t), MALLOC_ARENA_MAX: undefined, GLIBC_TUNABLES: undefined, PATH: [join(REPO, 'node_modules', '.bin'), process.env.PATH].join(delimiter) });
   const pid = await startServer(t, CLI, ['serve', ...serveArgs], env);
-  assert.equal((await environOf(pid)).get('MALLOC_ARENA_MAX'), '2');
+  const environ = await environOf(pid);
+  assert.equal(environ.get('MALLOC_ARENA_MAX'), '2');
+  assert.equal(environ.get('GLIBC_TUNABLES'), 'glibc.malloc.hugetlb=1');
   const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
   assert.ok(argv.includes('--max-semi-space-size=1'), argv.join(' '));
 });
