@@ -89,9 +89,9 @@ async function withFiles(t: { after: (fn: () => unknown) => void }, files: Recor
 }
 
 test('a first backup to a folder frees every buffer the pool\'s view read, small objects\' included, and restores byte for byte', async (t) => {
-  // Small objects (packed) of one read each and of several (1-4 MiB: copied together by collect),
-  // and a big one (streamed alone). Each chunk the view gives is tapped on its way (the same
-  // buffers, passed on unchanged), so what is still held after the backup can be counted.
+  // Small objects (packed: each read at once by readNow, up to 4 MiB), and a big one (streamed
+  // alone). Each buffer the view gives is tapped on its way (the same buffers, passed on
+  // unchanged), so what is still held after the backup can be counted.
   const files: Record<string, Buffer> = { 'big.bin': randomBytes(5 * MiB + 17), 'mid.bin': randomBytes(2 * MiB + 5) };
   for (let i = 0; i < 40; i++) files[`s${i}.bin`] = randomBytes(5000 + i * 50);
   const { folder, root, target, paths, db, view } = await withFiles(t, files);
@@ -110,11 +110,22 @@ test('a first backup to a folder frees every buffer the pool\'s view read, small
         })(),
       );
     },
+    readNow(id, start, end) {
+      const bytes = view.readNow!(id, start, end);
+      given.push(bytes);
+      readAtOnce++;
+      return bytes;
+    },
   };
+  let readAtOnce = 0;
   const engine = createBackupEngine({ paths, db: () => db, objects: tapped, key: await repositoryKeyFor(folder.app, { passphrase: PASSPHRASE }), clock: Date.now });
   await engine.backup(target);
 
-  assert.ok(given.length > 40 + 5, `the view gave ${given.length} chunks`);
+  let packed = 0; // the 41 files' objects and the folder's chaff
+  for await (const o of view.list()) if (o.size <= 4 * MiB) packed++;
+  assert.ok(packed >= 41);
+  assert.equal(readAtOnce, packed, 'every packed object read at once');
+  assert.ok(given.length > 40 + 5, `the view gave ${given.length} buffers`);
   const held = given.filter((c) => !(c.buffer as ArrayBuffer).detached);
   assert.deepEqual(
     held.map((c) => c.length),

@@ -278,6 +278,12 @@ export function createBackupEngine(deps: BackupDeps) {
         big.map((o) => ({ kind: 'big' as const, ...o })),
         batches.map((batch) => ({ kind: 'batch' as const, batch })),
       );
+      // A packed object (<= 4 MiB, most a few KiB) is read synchronously where the view can: each
+      // asynchronous file call is a round trip through libuv's pool, and an object read that way
+      // took four (open, stat, read, close). On these virtual machines a round trip costs ~25 us
+      // of CPU on each side: 10,031 small objects read 8 at a time took 0.92-1.07 s and 1.6-1.8 s
+      // of CPU, read at once 0.19-0.27 s (a microbench, s22).
+      const readNow = deps.objects.readNow?.bind(deps.objects);
       await eachLimit(jobs, UPLOADS_IN_FLIGHT, async (job) => {
         signal?.throwIfAborted();
         if (job.kind === 'batch') {
@@ -288,9 +294,12 @@ export function createBackupEngine(deps: BackupDeps) {
           const open = async () => {
             const attempt: PackEntry[] = (entries = []);
             let at = 0;
-            // owned: a view's read gives fresh buffers; a single chunk is passed on as it is (the
-            // target frees it once written), several are copied together and freed at once.
-            const read = async (o: { id: string }) => collect(await deps.objects.read(o.id as ObjectId), { owned: true });
+            // At once on this thread where the view can (readNow: an open, a read and a close, in
+            // a buffer of its own), else streamed and collected. owned either way: a view's read
+            // gives fresh buffers; a single chunk is passed on as it is (the target frees it once
+            // written), several are copied together and freed at once.
+            const read = async (o: { id: string; size: number }) =>
+              readNow !== undefined ? readNow(o.id as ObjectId, 0, o.size) : collect(await deps.objects.read(o.id as ObjectId), { owned: true });
             return Readable.from(
               (async function* () {
                 for await (const [o, bytes] of inOrder(job.batch, read, 8)) {
