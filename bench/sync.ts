@@ -65,6 +65,21 @@ async function cpuS(pid: number): Promise<number> {
   return s;
 }
 
+/** Minor page faults and system CPU seconds of a process and every process below it so far. */
+async function faults(pid: number): Promise<{ minflt: number; sysS: number }> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const out = { minflt: f.length > 14 ? Number(f[7]) : 0, sysS: f.length > 14 ? Number(f[12]) / TICK : 0 };
+  for (const task of await readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
+    for (const child of (await readFile(`/proc/${pid}/task/${task}/children`, 'utf8').catch(() => '')).trim().split(/\s+/).filter(Boolean)) {
+      const c = await faults(Number(child));
+      out.minflt += c.minflt;
+      out.sysS += c.sysS;
+    }
+  }
+  return out;
+}
+
 /** Current RSS (VmRSS) of one process, in MiB. */
 async function rssMiB(pid: number): Promise<number | null> {
   const m = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8').catch(() => ''));
@@ -191,11 +206,14 @@ async function ours(data: string, work: string, expected: number, round: number)
     process.stderr.write(`ours: shared ${share.files} files in ${fmtS(performance.now() - sharing)} (not timed)\n`);
     const idle = { a: await rssMiB(a.serve.pid), b: await rssMiB(b.serve.pid) };
     const cpu0 = { a: await cpuS(a.serve.pid), b: await cpuS(b.serve.pid) };
+    const flt0 = { a: await faults(a.serve.pid), b: await faults(b.serve.pid) };
     const phases: Phases = { index: null, objects: null, session: null };
     const started = performance.now();
     const first = await sync(b, phases);
     const firstMs = performance.now() - started;
     const cpu = { a: cs((await cpuS(a.serve.pid)) - cpu0.a), b: cs((await cpuS(b.serve.pid)) - cpu0.b) };
+    const flt1 = { a: await faults(a.serve.pid), b: await faults(b.serve.pid) };
+    process.stderr.write(`ours: minor faults A ${flt1.a.minflt - flt0.a.minflt}, B ${flt1.b.minflt - flt0.b.minflt}; system CPU A ${cs(flt1.a.sysS - flt0.a.sysS)} s, B ${cs(flt1.b.sysS - flt0.b.sysS)} s\n`);
     process.stderr.write(`ours: synced in ${fmtS(firstMs)} (index ${phases.index} ms, last object ${phases.objects} ms, session ${phases.session} ms); CPU A ${cpu.a} s, B ${cpu.b} s; RSS before ${idle.a}/${idle.b} MiB\n`);
     if (!first.peers.every((p: { ok: boolean }) => p.ok)) throw new Error(`ours: the sync did not reach every device: ${JSON.stringify(first.peers)}`);
     const files = ((await b.call('GET', API.meshShares)).shares as { files: number; pending: number }[])[0];

@@ -19,8 +19,8 @@
  * one check (`begin`), which a split would have to export to each other.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
-import { open, readdir, rm } from 'node:fs/promises';
+import { closeSync, fstatSync, readSync, statSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { FileKey } from '../../crypto/age/index.ts';
@@ -36,6 +36,7 @@ import type { Pool } from './pool.ts';
 import { stagedResult } from './staged.ts';
 import type { StagedCheck } from './staged.ts';
 import { authenticating, passing } from './verify.ts';
+import { openForRead, openForReadSync } from './read-open.ts';
 import { createObjectWriter } from './writer.ts';
 import type { WriteResult } from './writer.ts';
 
@@ -259,7 +260,7 @@ export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }):
     readNow(id, start, end) {
       let fd: number;
       try {
-        fd = openSync(pool.pathOf(id), 'r');
+        fd = openForReadSync(pool.pathOf(id));
       } catch (err) {
         if (isEnoent(err)) throw new ElohimError('OBJECT_DAMAGED', 'the stored object is missing');
         throw err;
@@ -373,7 +374,7 @@ export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }):
             // Read into one buffer, reused: a read stream allocates a new 1 MiB buffer per read,
             // and for a big sync's objects that was a GiB of garbage outside the heap (the codec
             // consumes each piece before it returns).
-            const fh = await open(path, 'r');
+            const fh = await openForRead(path);
             try {
               const buf = Buffer.allocUnsafe(TAKE_READ);
               for (let n = 0; (n = (await fh.read(buf, 0, TAKE_READ, null)).bytesRead) > 0; ) c.write(buf.subarray(0, n));

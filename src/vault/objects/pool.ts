@@ -14,6 +14,7 @@ import { ElohimError } from '../../errors.ts';
 import { fsyncFolder, openAppendFile } from './file.ts';
 import type { AppendFile } from './file.ts';
 import type { ObjectId } from './layout.ts';
+import { openForRead } from './read-open.ts';
 import type { ObjectWriter, WriteResult, WriterTarget } from './writer.ts';
 
 export const isEnoent = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
@@ -70,7 +71,7 @@ export function createPool(root: string) {
   async function openObject(id: ObjectId): Promise<{ fh: FileHandle; stored: number }> {
     let fh: FileHandle;
     try {
-      fh = await open(pathOf(id), 'r');
+      fh = await openForRead(pathOf(id));
     } catch (err) {
       if (isEnoent(err)) throw missing();
       throw err;

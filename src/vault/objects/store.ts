@@ -19,6 +19,7 @@ import { fsyncFolder, openAppendFile } from './file.ts';
 import { chunkPosition, newNonce, payloadReader, payloadSizeOf, readNonce, storedSize, wholeChunksOf } from './layout.ts';
 import type { ObjectId } from './layout.ts';
 import { closeWith, createPool, isEnoent, pump } from './pool.ts';
+import { openForRead } from './read-open.ts';
 import { createObjectWriter, sealing } from './writer.ts';
 import type { ObjectWriter, WriteResult } from './writer.ts';
 
@@ -147,7 +148,7 @@ export function createObjectStore(deps: { root: string; hashers: HasherPool }): 
     async resumePartial(id, fileKey, length) {
       let fh: FileHandle;
       try {
-        fh = await open(tempPath(id), 'r');
+        fh = await openForRead(tempPath(id));
       } catch (err) {
         if (isEnoent(err)) return null;
         throw err;
