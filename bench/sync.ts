@@ -11,6 +11,7 @@
  *   SYNC_BENCH_PROF=<dir>    CPU profiles (--cpu-prof) of both elohim serve processes in <dir>
  *   SYNC_BENCH_ONLY=ours     skip Syncthing (profiling runs)
  *   SYNC_BENCH_FLAGS='…'     more Node flags for both serve processes (e.g. --import a sampler)
+ *   SYNC_BENCH_STDOUT=<p>    each serve's stdout to <p>-<home>.log (e.g. with SYNC_BENCH_FLAGS=--trace-gc)
  *
  * What is timed, on both sides: the receiving device getting everything the sharing device has
  * already indexed. Ours: `POST /mesh/sync` on the receiver (its serve already running) until its
@@ -23,6 +24,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { openSync } from 'node:fs';
 import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -133,7 +135,9 @@ async function device(home: string): Promise<Device> {
   const env = { ELOHIM_HOME: home, ELOHIM_PASSPHRASE: PASSPHRASE };
   const prof = PROF ? ['--cpu-prof', `--cpu-prof-dir=${PROF}`, `--cpu-prof-name=${home.split('/').pop()}-${Date.now()}.cpuprofile`] : [];
   const extra = (process.env.SYNC_BENCH_FLAGS ?? '').split(/\s+/).filter(Boolean);
-  const serve = await startServe({ env, flags: ['--max-semi-space-size=1', ...prof, ...extra], args: ['--log-level', 'error'] });
+  const out = process.env.SYNC_BENCH_STDOUT;
+  const stdout = out ? openSync(`${out}-${home.split('/').pop()}.log`, 'w') : undefined;
+  const serve = await startServe({ env, flags: ['--max-semi-space-size=1', ...prof, ...extra], args: ['--log-level', 'error'], ...(stdout === undefined ? {} : { stdout }) });
   const base = serve.base.href.replace(/\/$/, '');
   const unlock = await fetch(base + API.session, { method: 'POST', headers: { 'content-type': 'application/json', [CSRF_HEADER]: 'bench' }, body: JSON.stringify({ passphrase: PASSPHRASE }) });
   if (unlock.status !== 201) throw new Error(`unlock: ${unlock.status} ${await unlock.text()}`);
