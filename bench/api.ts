@@ -10,7 +10,7 @@
  *   BENCH_UPLOADS=20 BENCH_UPLOAD_MIB=100    the concurrent uploads (defaults shown)
  *   BENCH_SERVER_NODE_OPTIONS=--cpu-prof     NODE_OPTIONS for the server only (profiles land in the
  *                                            bench's working folder)
- *   BENCH_SERVER_NODE_FLAGS='--max-semi-space-size=1'
+ *   BENCH_SERVER_NODE_FLAGS='--max-semi-space-size=1 --heap-growing-percent=50'
  *                                            Node flags for the server (default: those of `npm start`)
  *
  * The server runs as `npm start` runs it: `node bin/elohim.js serve --port 0` (default settings, so pino logs
@@ -41,7 +41,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
-import { best, fmtS, printJsonLine, randomFile, ratio, run, secs, startServe } from './lib.ts';
+import { best, fmtS, printJsonLine, randomFile, ratio, run, secs, SERVE_FLAGS, startServe } from './lib.ts';
 import type { ServeProcess } from './lib.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -194,7 +194,7 @@ async function startServer(env: NodeJS.ProcessEnv, logPath: string): Promise<Ser
   const log = openSync(logPath, 'w');
   // As `npm start` does (keep the two in step): the CLI's 1 MiB young generation (bin/elohim.js
   // says why it is the server's too since s21; 4 MiB listed faster here, 267 vs 205 req/s).
-  const flags = (process.env.BENCH_SERVER_NODE_FLAGS ?? '--max-semi-space-size=1').split(/\s+/).filter(Boolean);
+  const flags = process.env.BENCH_SERVER_NODE_FLAGS === undefined ? [...SERVE_FLAGS] : process.env.BENCH_SERVER_NODE_FLAGS.split(/\s+/).filter(Boolean);
   try {
     return await startServe({ env, flags, stdout: log });
   } finally {

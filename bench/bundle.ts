@@ -27,7 +27,7 @@ import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { ensureWebBuild } from '../scripts/web-build.ts';
-import { median, printJsonLine, startServe } from './lib.ts';
+import { median, printJsonLine, SERVE_FLAGS, startServe } from './lib.ts';
 import type { ServeProcess } from './lib.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -184,7 +184,7 @@ async function sizeReport(): Promise<string[][]> {
 
 /** Starts `elohim serve --port 0` as `npm start` does (its log level lowered to warnings). */
 function startServer(home: string): Promise<ServeProcess> {
-  return startServe({ env: { ELOHIM_HOME: home }, flags: ['--max-semi-space-size=1'], args: ['--host', '127.0.0.1', '--log-level', 'warn'] });
+  return startServe({ env: { ELOHIM_HOME: home }, flags: [...SERVE_FLAGS], args: ['--host', '127.0.0.1', '--log-level', 'warn'] });
 }
 
 async function post(base: URL, path: string, body: unknown): Promise<Response> {

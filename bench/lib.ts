@@ -71,6 +71,13 @@ export const ELOHIM_ENV = { MALLOC_ARENA_MAX: '2' } as const;
 export const ELOHIM_CLI_ENV = { ...ELOHIM_ENV, GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' } as const;
 
 /**
+ * `npm start`'s V8 flags for the server (package.json; ARCHITECTURE, Runtime and toolchain): the
+ * 1 MiB young generation, and old-generation limits grown by a fixed half after each full
+ * collection. Benchmarks that start `elohim serve` pass these, so they measure the server users run.
+ */
+export const SERVE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--heap-growing-percent=50'];
+
+/**
  * Starts `elohim serve --port 0` (plus `args`) under Node with `flags`, and waits for the address
  * it prints on stderr. `stdout` is a file descriptor for the server's log, or 'ignore'.
  */

@@ -7,6 +7,8 @@
  *
  *   SYNC_BENCH_SCALE=0.1     a tenth of the data (the default is 1)
  *   SYNC_BENCH_BIG_SCALE=0.01 the big files alone scaled (10,000 small files, 10 MiB big)
+ *   SYNC_BENCH_BIG_LAST=1    the big files in a folder named to sort after the small ones' (`zbig`),
+ *                            so the index names them, and the receiver asks for them, last
  *   SYNC_BENCH_ROUNDS=2      rounds, ours and Syncthing interleaved (the best of each is reported)
  *   SYNC_BENCH_PROF=<dir>    CPU profiles (--cpu-prof) of both elohim serve processes in <dir>
  *   SYNC_BENCH_ONLY=ours     skip Syncthing (profiling runs)
@@ -32,7 +34,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { API, CSRF_HEADER } from '../src/server/protocol.ts';
 import { readSse } from '../web/src/sse.ts';
-import { ELOHIM_CLI_ENV, fmtS, printJsonLine, randomFile, ratio, run, secs, startServe } from './lib.ts';
+import { ELOHIM_CLI_ENV, fmtS, printJsonLine, randomFile, ratio, run, secs, SERVE_FLAGS, startServe } from './lib.ts';
 import type { ServeProcess } from './lib.ts';
 
 const MiB = 1024 ** 2;
@@ -107,9 +109,10 @@ async function peakRssMiB(pid: number): Promise<number | null> {
 
 async function makeData(dir: string): Promise<{ files: number; bytes: number }> {
   let bytes = 0;
-  await mkdir(join(dir, 'big'), { recursive: true });
+  const bigDir = process.env.SYNC_BENCH_BIG_LAST === '1' ? 'zbig' : 'big';
+  await mkdir(join(dir, bigDir), { recursive: true });
   for (let i = 0; i < BIG_FILES; i++) {
-    await randomFile(join(dir, 'big', `file-${i}.bin`), BIG_BYTES);
+    await randomFile(join(dir, bigDir, `file-${i}.bin`), BIG_BYTES);
     bytes += BIG_BYTES;
   }
   for (let i = 0; i < SMALL_FILES; i++) {
@@ -137,7 +140,7 @@ async function device(home: string): Promise<Device> {
   const extra = (process.env.SYNC_BENCH_FLAGS ?? '').split(/\s+/).filter(Boolean);
   const out = process.env.SYNC_BENCH_STDOUT;
   const stdout = out ? openSync(`${out}-${home.split('/').pop()}.log`, 'w') : undefined;
-  const serve = await startServe({ env, flags: ['--max-semi-space-size=1', ...prof, ...extra], args: ['--log-level', 'error'], ...(stdout === undefined ? {} : { stdout }) });
+  const serve = await startServe({ env, flags: [...SERVE_FLAGS, ...prof, ...extra], args: ['--log-level', 'error'], ...(stdout === undefined ? {} : { stdout }) });
   const base = serve.base.href.replace(/\/$/, '');
   const unlock = await fetch(base + API.session, { method: 'POST', headers: { 'content-type': 'application/json', [CSRF_HEADER]: 'bench' }, body: JSON.stringify({ passphrase: PASSPHRASE }) });
   if (unlock.status !== 201) throw new Error(`unlock: ${unlock.status} ${await unlock.text()}`);
