@@ -33,10 +33,10 @@ import { isObjectId, storedSize } from './layout.ts';
 import type { ObjectId } from './layout.ts';
 import { isEnoent, pump } from './pool.ts';
 import type { Pool } from './pool.ts';
+import { openForRead, openForReadSync } from './read-open.ts';
 import { stagedResult } from './staged.ts';
 import type { StagedCheck } from './staged.ts';
 import { authenticating, passing } from './verify.ts';
-import { openForRead, openForReadSync } from './read-open.ts';
 import { createObjectWriter } from './writer.ts';
 import type { WriteResult } from './writer.ts';
 

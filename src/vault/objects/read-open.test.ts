@@ -16,13 +16,13 @@ import { createObjectStore, newObjectId } from './index.ts';
 const HOUR_AGO = () => Date.now() / 1000 - 3600;
 
 /** Sets `path`'s access time an hour back (before its modification time, so relatime would update it). */
-function ageAccess(path: string): number {
+function ageAccess(path: string): bigint {
   const { mtime } = statSync(path);
   utimesSync(path, HOUR_AGO(), mtime);
-  return statSync(path, { bigint: true }).atimeNs as unknown as number;
+  return statSync(path, { bigint: true }).atimeNs;
 }
 
-test('a stored object read by every read path keeps its access time', async (t) => {
+test('a stored object read by readNow, a read stream or a decrypting read keeps its access time', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'elohim-noatime-'));
   t.after(() => rm(root, { recursive: true, force: true }));
   // The control: a plain read here does update an aged access time; on a noatime mount there is
@@ -31,7 +31,7 @@ test('a stored object read by every read path keeps its access time', async (t) 
   writeFileSync(control, 'x');
   const before = ageAccess(control);
   readFileSync(control);
-  if (statSync(control, { bigint: true }).atimeNs === (before as unknown as bigint)) {
+  if (statSync(control, { bigint: true }).atimeNs === before) {
     t.skip('this file system does not update access times on read (noatime)');
     return;
   }
