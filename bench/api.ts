@@ -192,7 +192,7 @@ const fmtRss = (r: RssReport) =>
 /** Starts `elohim serve --port 0` as `npm start` does, its log going to `logPath`. */
 async function startServer(env: NodeJS.ProcessEnv, logPath: string): Promise<ServeProcess> {
   const log = openSync(logPath, 'w');
-  // As `npm start` does (keep the two in step): the CLI's 1 MiB young generation (bin/elohim.js
+  // npm start's V8 flags (bench/lib.ts SERVE_FLAGS): the 1 MiB young generation (bin/elohim.js
   // says why it is the server's too since s21; 4 MiB listed faster here, 267 vs 205 req/s).
   const flags = process.env.BENCH_SERVER_NODE_FLAGS === undefined ? [...SERVE_FLAGS] : process.env.BENCH_SERVER_NODE_FLAGS.split(/\s+/).filter(Boolean);
   try {

@@ -55,34 +55,36 @@ const PROF = process.env.SYNC_BENCH_PROF;
 const ONLY = process.env.SYNC_BENCH_ONLY;
 const TICK = 100; // clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux)
 
-/** CPU seconds (user + system) a process and every process below it have used so far. */
-async function cpuS(pid: number): Promise<number> {
+/** A process's and every process below it's totals so far, from /proc/<pid>/stat. */
+interface ProcTotals {
+  /** CPU seconds, user + system */
+  cpuS: number;
+  /** system CPU seconds */
+  sysS: number;
+  /** minor page faults */
+  minflt: number;
+}
+
+async function procTotals(pid: number): Promise<ProcTotals> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
   // Fields after the command name (which may hold spaces, so split after its closing paren).
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  let s = f.length > 14 ? (Number(f[11]) + Number(f[12])) / TICK : 0;
+  const out = f.length > 14 ? { cpuS: (Number(f[11]) + Number(f[12])) / TICK, sysS: Number(f[12]) / TICK, minflt: Number(f[7]) } : { cpuS: 0, sysS: 0, minflt: 0 };
   const children: string[] = [];
   for (const task of await readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
     children.push(...(await readFile(`/proc/${pid}/task/${task}/children`, 'utf8').catch(() => '')).trim().split(/\s+/).filter(Boolean));
   }
-  for (const child of children) s += await cpuS(Number(child));
-  return s;
-}
-
-/** Minor page faults and system CPU seconds of a process and every process below it so far. */
-async function faults(pid: number): Promise<{ minflt: number; sysS: number }> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const out = { minflt: f.length > 14 ? Number(f[7]) : 0, sysS: f.length > 14 ? Number(f[12]) / TICK : 0 };
-  for (const task of await readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
-    for (const child of (await readFile(`/proc/${pid}/task/${task}/children`, 'utf8').catch(() => '')).trim().split(/\s+/).filter(Boolean)) {
-      const c = await faults(Number(child));
-      out.minflt += c.minflt;
-      out.sysS += c.sysS;
-    }
+  for (const child of children) {
+    const c = await procTotals(Number(child));
+    out.cpuS += c.cpuS;
+    out.sysS += c.sysS;
+    out.minflt += c.minflt;
   }
   return out;
 }
+
+/** CPU seconds (user + system) a process and every process below it have used so far. */
+const cpuS = async (pid: number): Promise<number> => (await procTotals(pid)).cpuS;
 
 /** Current RSS (VmRSS) of one process, in MiB. */
 async function rssMiB(pid: number): Promise<number | null> {
@@ -213,13 +215,13 @@ async function ours(data: string, work: string, expected: number, round: number)
     process.stderr.write(`ours: shared ${share.files} files in ${fmtS(performance.now() - sharing)} (not timed)\n`);
     const idle = { a: await rssMiB(a.serve.pid), b: await rssMiB(b.serve.pid) };
     const cpu0 = { a: await cpuS(a.serve.pid), b: await cpuS(b.serve.pid) };
-    const flt0 = { a: await faults(a.serve.pid), b: await faults(b.serve.pid) };
+    const flt0 = { a: await procTotals(a.serve.pid), b: await procTotals(b.serve.pid) };
     const phases: Phases = { index: null, objects: null, session: null };
     const started = performance.now();
     const first = await sync(b, phases);
     const firstMs = performance.now() - started;
     const cpu = { a: cs((await cpuS(a.serve.pid)) - cpu0.a), b: cs((await cpuS(b.serve.pid)) - cpu0.b) };
-    const flt1 = { a: await faults(a.serve.pid), b: await faults(b.serve.pid) };
+    const flt1 = { a: await procTotals(a.serve.pid), b: await procTotals(b.serve.pid) };
     process.stderr.write(`ours: minor faults A ${flt1.a.minflt - flt0.a.minflt}, B ${flt1.b.minflt - flt0.b.minflt}; system CPU A ${cs(flt1.a.sysS - flt0.a.sysS)} s, B ${cs(flt1.b.sysS - flt0.b.sysS)} s\n`);
     process.stderr.write(`ours: synced in ${fmtS(firstMs)} (index ${phases.index} ms, last object ${phases.objects} ms, session ${phases.session} ms); CPU A ${cpu.a} s, B ${cpu.b} s; RSS before ${idle.a}/${idle.b} MiB\n`);
     if (!first.peers.every((p: { ok: boolean }) => p.ok)) throw new Error(`ours: the sync did not reach every device: ${JSON.stringify(first.peers)}`);

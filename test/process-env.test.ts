@@ -4,8 +4,9 @@
  * MALLOC_ARENA_MAX=2, which only works when set before the process starts, and V8's 1 MiB young
  * generation (bin/elohim.js says why for both: the mesh's servers over their 250 MiB limit
  * without them). `npm start`'s server also grows V8's old generation by a fixed half
- * (ARCHITECTURE, Runtime and toolchain; not the CLI's, where it raised a first backup's peak). The bin run as a program also asks glibc for huge pages for malloc's big blocks
- * (Argon2id's 64 MiB: bin/elohim.js says why); `npm start`'s server does not (it gained nothing).
+ * (ARCHITECTURE, Runtime and toolchain; not the CLI's, where it raised a first backup's peak).
+ * The bin run as a program also asks glibc for huge pages for malloc's big blocks (Argon2id's
+ * 64 MiB: bin/elohim.js says why); `npm start`'s server does not (it gained nothing).
  * Read from /proc of the running server, not from the files meant to set them.
  */
 import assert from 'node:assert/strict';
