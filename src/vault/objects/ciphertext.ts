@@ -15,7 +15,7 @@
  *   decoy's backup covers the whole folder). The digest is of ciphertext and says nothing of the
  *   contents; its authenticity comes from the manifest's.
  *
- * Over ~300 lines: the view, its batch and the proofs share one set of claims (`writing`) and
+ * Over 400 lines: the view, its batch and the proofs share one set of claims (`writing`) and
  * one check (`begin`), which a split would have to export to each other.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
