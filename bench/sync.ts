@@ -14,6 +14,9 @@
  *   SYNC_BENCH_ONLY=ours     skip Syncthing (profiling runs)
  *   SYNC_BENCH_FLAGS='…'     more Node flags for both serve processes (e.g. --import a sampler)
  *   SYNC_BENCH_STDOUT=<p>    each serve's stdout to <p>-<home>.log (e.g. with SYNC_BENCH_FLAGS=--trace-gc)
+ *   SYNC_BENCH_COLD=1        the page cache emptied (sync, then drop_caches: root only) just before
+ *                            each timed sync, ours and Syncthing's alike: files read from disk, as
+ *                            on a device that has rebooted since they were written
  *
  * What is timed, on both sides: the receiving device getting everything the sharing device has
  * already indexed. Ours: `POST /mesh/sync` on the receiver (its serve already running) until its
@@ -200,6 +203,17 @@ async function sync(d: Device, phases?: Phases): Promise<any> {
   throw new Error('the sync stream ended without done');
 }
 
+const COLD = process.env.SYNC_BENCH_COLD === '1';
+
+/** With SYNC_BENCH_COLD=1: every dirty page written, then the clean ones dropped from the page cache. */
+async function coldCache(): Promise<void> {
+  if (!COLD) return;
+  await run('sync', []);
+  await writeFile('/proc/sys/vm/drop_caches', '1').catch((err) => {
+    throw new Error(`SYNC_BENCH_COLD=1 needs root, to write /proc/sys/vm/drop_caches: ${(err as Error).message}`);
+  });
+}
+
 async function ours(data: string, work: string, expected: number, round: number) {
   const homes = [join(work, `ours-a${round}`), join(work, `ours-b${round}`)];
   for (const home of homes) await run(NODE, [CLI, 'init', ...KDF], { ELOHIM_HOME: home, ELOHIM_PASSPHRASE: PASSPHRASE });
@@ -217,6 +231,7 @@ async function ours(data: string, work: string, expected: number, round: number)
     const cpu0 = { a: await cpuS(a.serve.pid), b: await cpuS(b.serve.pid) };
     const flt0 = { a: await procTotals(a.serve.pid), b: await procTotals(b.serve.pid) };
     const phases: Phases = { index: null, objects: null, session: null };
+    await coldCache();
     const started = performance.now();
     const first = await sync(b, phases);
     const firstMs = performance.now() - started;
@@ -332,6 +347,7 @@ async function syncthing(data: string, work: string, expected: number, round: nu
       return s !== null && s.state === 'idle' && s.localFiles === expected;
     });
     process.stderr.write(`syncthing: A indexed in ${fmtS(performance.now() - scanning)} (not timed)\n`);
+    await coldCache();
     const cpuA0 = await cpuS(pa.pid!);
     const started = performance.now();
     pb = startSt(b);
@@ -393,6 +409,7 @@ try {
     files: made.files,
     mib: Math.round(made.bytes / MiB),
     rounds: ROUNDS,
+    cold: COLD,
     oursS: secs(us.firstMs),
     syncthingS: st ? secs(st.ms) : null,
     ratio: st ? ratio(us.firstMs, st.ms) : null,

@@ -26,7 +26,7 @@ export { SMALL_OBJECT_MAX } from './objects/index.ts';
 // For the composition root (app.ts): the factories it builds a vault from.
 export { openVault } from './vault.ts';
 export { createObjectStore, newObjectId, storedSize } from './objects/index.ts';
-export type { BatchOptions, CiphertextView, ObjectBatch, ObjectStore, StagedCheck, StoredCheck } from './objects/index.ts';
+export type { BatchOptions, CiphertextView, ObjectBatch, ObjectStore, ObjectWarmer, StagedCheck, StoredCheck } from './objects/index.ts';
 export { stagedCheck } from './objects/index.ts';
 export { isObjectId } from './objects/index.ts';
 export { destroyVaultData } from './destroy.ts';

@@ -62,6 +62,14 @@ export function wireView(view: CiphertextView, names: ObjectNames): CiphertextVi
     size: (wire) => view.size(names.localOf(wire)),
     read: (wire, range) => view.read(names.localOf(wire), range),
     ...(view.readNow !== undefined ? { readNow: (wire: ObjectId, start: number, end: number) => view.readNow!(names.localOf(wire), start, end) } : {}),
+    ...(view.warm !== undefined
+      ? {
+          warm: (opts: { lead: number; maxBytes: number }) => {
+            const inner = view.warm!(opts);
+            return { add: (wires: readonly (ObjectId | null)[]) => inner.add(wires.map((w) => (w === null ? null : names.localOf(w)))), next: () => inner.next(), close: () => inner.close() };
+          },
+        }
+      : {}),
     write: (wire, source, check, opts) => view.write(names.localOf(wire), source, check, opts?.batch === undefined ? opts : { ...opts, batch: inner.get(opts.batch) ?? opts.batch }),
   };
   const batchOf = view.batch?.bind(view);

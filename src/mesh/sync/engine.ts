@@ -12,7 +12,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ElohimError } from '../../errors.ts';
-import type { CiphertextView } from '../../vault/index.ts';
+import type { CiphertextView, ObjectId } from '../../vault/index.ts';
 import { hasSeen, versionKey } from '../shares/crdt.ts';
 import type { DeviceTag, SeenRanges, Version } from '../shares/crdt.ts';
 import { canonical, openVersion, openVersions, previousKeys, shareName, signedAlone, tagOf, unwrapShareKey, verifyShareRecord, verifySignature } from '../shares/keys.ts';
@@ -37,6 +37,11 @@ const AHEAD_BYTES = 4 * 1024 * 1024;
  * transfer, timed in both processes) while the wire could have taken it.
  */
 const READS_IN_FLIGHT = 4;
+/**
+ * Requested objects a sender's warmer reads into the page cache ahead of serveAll (warm.ts): a
+ * few thousand small files, some MiB of page cache, well under a second of serving.
+ */
+const WARM_LEAD = 2048;
 const HEX32 = /^[0-9a-f]{32}$/;
 
 export interface EngineDeps {
@@ -338,7 +343,30 @@ export function createEngine(deps: EngineDeps) {
    * on a loaded machine. A big object streams in its turn (serve reads a few of its chunks
    * ahead). At most AHEAD_BYTES (+ one object) of small objects in memory.
    */
-  async function* serveAll(list: readonly Want[], allowed: (share: string) => boolean): AsyncGenerator<Message> {
+  /**
+   * A warmer for one session's serving (warm.ts), or null where the view has none: `add` each
+   * `want` list as it comes, before serveAll takes it (pass the warmer to serveAll, which moves
+   * it on as it takes each want). A want serve would refuse is a place with nothing to read.
+   */
+  function warmer(allowed: (share: string) => boolean): { add(list: readonly Want[]): void; next(): void; close(): void } | null {
+    const view = deps.ciphertext.warm?.({ lead: WARM_LEAD, maxBytes: CHUNK_BYTES });
+    if (view === undefined) return null;
+    return {
+      add(list) {
+        view.add(
+          list.map((w) => {
+            const obj = String(w?.obj);
+            const state = HEX32.test(obj) && allowed(String(w.share)) ? store.shares.get(String(w.share)) : undefined;
+            return state !== undefined && names(state, obj) ? (obj as ObjectId) : null;
+          }),
+        );
+      },
+      next: () => view.next(),
+      close: () => view.close(),
+    };
+  }
+
+  async function* serveAll(list: readonly Want[], allowed: (share: string) => boolean, warming?: { next(): void }): AsyncGenerator<Message> {
     const read = async (w: Want, size: number | null): Promise<Message[]> => {
       const out: Message[] = [];
       for await (const m of serve(w, allowed, size)) out.push(m);
@@ -353,6 +381,7 @@ export function createEngine(deps: EngineDeps) {
       while (next < list.length || ahead.length > 0) {
         while (ahead.length < AHEAD && aheadBytes < AHEAD_BYTES && next < list.length) {
           const want = list[next++]!;
+          warming?.next();
           const size = HEX32.test(String(want?.obj)) ? await deps.ciphertext.size(want.obj as never) : null;
           const rest = size === null ? 0 : Math.max(0, size - (Number.isSafeInteger(want.offset) ? want.offset : 0));
           if (rest > CHUNK_BYTES) {
@@ -374,7 +403,7 @@ export function createEngine(deps: EngineDeps) {
     }
   }
 
-  return { hello, acceptHello, versionsFor, applyVersions, wanted, serve, serveAll, ...createReceiver(deps), sharesWith };
+  return { hello, acceptHello, versionsFor, applyVersions, wanted, serve, serveAll, warmer, ...createReceiver(deps), sharesWith };
 }
 
 export type Engine = ReturnType<typeof createEngine>;

@@ -188,6 +188,8 @@ async function exchange(
     await send({ head: { t: 'index-done' } });
   })();
   const allowed = (share: string) => peer.shares.includes(share);
+  // The objects the other side asks for, read into the page cache ahead of serving them (warm.ts).
+  const warming = engine.warmer(allowed);
 
   // Flow control of our own: at most WINDOW bytes of chunks sent and not yet acknowledged. A receiver
   // that writes each chunk to disk reads slower than loopback delivers, and a libp2p stream that
@@ -352,8 +354,9 @@ async function exchange(
           const list = m.head.list;
           if (!Array.isArray(list) || list.length > 1_000_000 || list.some((w) => w === null || typeof w !== 'object')) throw new ElohimError('SYNC_REJECTED', 'a malformed object request');
           const packed = m.head.packed === 1;
+          warming?.add(list as Want[]);
           sending = sending.then(async () => {
-            await sendObjects(engine.serveAll(list as Want[], allowed), packed);
+            await sendObjects(engine.serveAll(list as Want[], allowed, warming ?? undefined), packed);
             await send({ head: { t: 'served' } });
           });
           sending.catch(keep);
@@ -460,6 +463,7 @@ async function exchange(
     throw err;
   } finally {
     if (ackTimer !== null) clearTimeout(ackTimer);
+    warming?.close();
   }
   await Promise.all(writing);
   await committing;

@@ -1,3 +1,12 @@
+/** Objects read into the page cache ahead of `readNow` (warm.ts's Warmer, by object id). */
+export interface ObjectWarmer {
+  /** Objects the reader will read next, in its order, after those added before (null: a place the reader takes, nothing to read). */
+  add(ids: readonly (ObjectId | null)[]): void;
+  /** The reader has taken the next object of what was added (read it, or passed it by). */
+  next(): void;
+  close(): void;
+}
+
 /**
  * The ciphertext view: objects as stored bytes, for the mesh and the backup, which move objects
  * between devices and never decrypt them. Nothing here decrypts, except to authenticate what it
@@ -35,6 +44,7 @@ import { isEnoent, pump } from './pool.ts';
 import type { Pool } from './pool.ts';
 import { openForRead, openForReadSync } from './read-open.ts';
 import { stagedResult } from './staged.ts';
+import { createWarmer } from './warm.ts';
 import type { StagedCheck } from './staged.ts';
 import { authenticating, passing } from './verify.ts';
 import { createObjectWriter } from './writer.ts';
@@ -76,6 +86,12 @@ export interface CiphertextView {
    * Optional: `read` serves.
    */
   readNow?(id: ObjectId, start: number, end: number): Buffer;
+  /**
+   * Objects about to be read with `readNow`, read into the page cache ahead of it on a worker
+   * thread (warm.ts: a read that has to wait for the disk then waits there, not on this thread).
+   * Optional: a view whose objects are not files of their own has none.
+   */
+  warm?(opts: { lead: number; maxBytes: number }): ObjectWarmer;
   /**
    * Keeps `source`, an object's stored bytes, under `id`, once every byte is in, durable and
    * checked; returns the stored size and SHA-256. Throws ITEM_EXISTS if the object exists or is
@@ -281,6 +297,11 @@ export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }):
       } finally {
         closeSync(fd);
       }
+    },
+
+    warm(opts) {
+      const warmer = createWarmer(opts);
+      return { add: (ids) => warmer.add(ids.map((id) => (id === null ? null : pool.pathOf(id)))), next: () => warmer.next(), close: () => warmer.close() };
     },
 
     async write(id, source, check, opts = {}) {

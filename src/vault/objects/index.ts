@@ -4,7 +4,7 @@
  */
 export { createObjectStore, hashDurableChunks, SMALL_OBJECT_MAX } from './store.ts';
 export type { ObjectStore, WriteOptions } from './store.ts';
-export type { CiphertextView, StoredCheck } from './ciphertext.ts';
+export type { CiphertextView, ObjectWarmer, StoredCheck } from './ciphertext.ts';
 export type { BatchOptions, ObjectBatch } from './batch.ts';
 export { isObjectId, newObjectId, storedSize } from './layout.ts';
 export type { ObjectId } from './layout.ts';

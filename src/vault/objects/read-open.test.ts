@@ -1,6 +1,5 @@
 // Reading a stored object leaves its access time as it was (O_NOATIME): on a relatime mount the
-// first read since a write otherwise dirties the inode, a journal handle that waits behind any
-// commit of the file system (a sending device's read stalled 1.1 s behind a receiver's syncfs).
+// first read since a write otherwise dirties the inode, and records which objects were read.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

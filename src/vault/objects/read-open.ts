@@ -2,12 +2,11 @@
  * How a stored object is opened for reading: with O_NOATIME where the system has it (Linux).
  *
  * Why: on a file system mounted `relatime` (the default), the first read of a file since it was
- * written updates its access time, which dirties the inode and so opens a journal handle. While
- * the journal commits (a syncfs of the same file system: a sync's commit, another program's) a
- * new handle waits, and on ext4 with data=ordered the commit first writes out every dirty data
- * page it covers: a sending device's read of a small object stalled 1.1 s behind the receiver's
- * commit of 1 GiB (bench:sync, both devices on one disk; a CPU profile of the sender, s23). A read
- * that changes nothing on disk also leaves no trace of which objects were read, and when.
+ * written updates its access time, which dirties the inode, a write to disk later. A read that
+ * changes nothing on disk also leaves no trace of which objects were read, and when. (s23 gave a
+ * journal commit that a stalled read waited behind as the reason; the machines it was measured
+ * on mount ext4 without a journal. The stall s24 caught in the same read was a page-cache miss
+ * behind another process's writeback: warm.ts.)
  *
  * O_NOATIME is refused (EPERM) for a file the process does not own, unless it has CAP_FOWNER: a
  * data folder copied in by another user still reads, by a plain open.

@@ -1,0 +1,104 @@
+// The warmer reads the files a reader will read next into the page cache, on a worker thread, at
+// most `lead` files ahead of the reader, skipping files over `maxBytes` and places with no file.
+// Residency is read with util-linux's fincore; each file's cached pages are dropped first with
+// dd's `iflag=nocache` (posix_fadvise DONTNEED, no root needed).
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createWarmer, WARM_MIN_FILES } from './warm.ts';
+
+const SMALL = 4096;
+const BIG = 2 << 20;
+
+function writeDurable(path: string, size: number): void {
+  const fd = openSync(path, 'w');
+  try {
+    writeSync(fd, Buffer.alloc(size, 7));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Drops `paths`' pages from the page cache (they are clean: written durably). */
+function drop(paths: string[]): void {
+  for (const p of paths) execFileSync('dd', [`if=${p}`, 'iflag=nocache', 'count=0', 'status=none']);
+}
+
+/** Bytes of each of `paths` in the page cache. */
+function resident(paths: string[]): number[] {
+  const out = execFileSync('fincore', ['-n', '-b', '-o', 'RES', ...paths], { encoding: 'utf8' });
+  return out.trim().split('\n').map((line) => Number(line.trim()));
+}
+
+const residentCount = (paths: string[]) => resident(paths).filter((n) => n > 0).length;
+
+async function until(what: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!what()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await sleep(20);
+  }
+}
+
+test('the warmer reads the files ahead of the reader, at most lead files ahead, and none it should not', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'elohim-warm-'));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const files = Array.from({ length: 400 }, (_, i) => join(root, `f${i}`));
+  // Place 10 is a big file (not read: over maxBytes); place 20 a missing file; place 30 nothing.
+  files.forEach((p, i) => i !== 20 && writeDurable(p, i === 10 ? BIG : SMALL));
+  const present = files.filter((_, i) => i !== 20 && i !== 30);
+  drop(present);
+  if (residentCount(present) !== 0) {
+    // tmpfs, say: its pages cannot be dropped, so there is nothing to see.
+    t.skip('this file system keeps the files cached whatever is asked');
+    return;
+  }
+  const warmer = createWarmer({ lead: 100, maxBytes: 1 << 20 });
+  t.after(() => warmer.close());
+  const places = files.map((p, i) => (i === 30 ? null : p));
+
+  // Fewer than WARM_MIN_FILES: no worker yet, nothing read.
+  warmer.add(places.slice(0, WARM_MIN_FILES - 1));
+  await sleep(300);
+  assert.equal(residentCount(present), 0);
+
+  // The rest of the first 300: the worker starts and reads up to `lead` ahead of the reader.
+  warmer.add(places.slice(WARM_MIN_FILES - 1, 300));
+  const upTo = (from: number, to: number) => files.slice(from, to).filter((_, i) => ![10, 20, 30].includes(from + i));
+  await until(() => residentCount(upTo(0, 100)) === upTo(0, 100).length);
+  await sleep(300);
+  assert.equal(residentCount(files.slice(100, 300)), 0, 'nothing beyond lead files ahead of the reader');
+  assert.equal(resident([files[10]!])[0], 0, 'a file over maxBytes is not read');
+
+  // The reader moves on: the worker follows.
+  for (let i = 0; i < 50; i++) warmer.next();
+  await until(() => residentCount(files.slice(100, 150)) === 50);
+  await sleep(300);
+  assert.equal(residentCount(files.slice(150, 300)), 0);
+
+  for (let i = 0; i < 150; i++) warmer.next(); // the reader is at 200
+  await until(() => residentCount(files.slice(200, 300)) === 100);
+
+  // The reader passes files by before they are added (and so before the worker reaches them):
+  // the worker skips them and reads from where the reader is, up to lead ahead.
+  for (let i = 0; i < 130; i++) warmer.next(); // the reader is at 330
+  warmer.add(places.slice(300));
+  await until(() => residentCount(files.slice(330, 400)) === 70);
+  assert.equal(residentCount(files.slice(300, 330)), 0, 'files the reader has passed are not read');
+
+  // Closed: nothing more is read, whatever is added.
+  warmer.close();
+  const later = Array.from({ length: 300 }, (_, i) => join(root, `g${i}`));
+  later.forEach((p) => writeDurable(p, SMALL));
+  drop(later);
+  warmer.add(later);
+  for (let i = 0; i < 300; i++) warmer.next();
+  await sleep(300);
+  assert.equal(residentCount(later), 0, 'a closed warmer reads nothing');
+});
