@@ -13,7 +13,7 @@ import { putAt } from '../../vault/testing.ts';
 import { testDevices } from '../shares/testing.ts';
 import { decodeMessage } from './frame.ts';
 
-const FILES = 400;
+const FILES = 300;
 
 /** Every object file of a pool (its shard folders; not objects/tmp). */
 function objectFiles(pool: string): string[] {
