@@ -66,7 +66,16 @@ export function wireView(view: CiphertextView, names: ObjectNames): CiphertextVi
       ? {
           warm: (opts: { lead: number; maxBytes: number }) => {
             const inner = view.warm!(opts);
-            return { add: (wires: readonly (ObjectId | null)[]) => inner.add(wires.map((w) => (w === null ? null : names.localOf(w)))), next: () => inner.next(), close: () => inner.close() };
+            return {
+              add: (wires: Iterable<ObjectId | null>) =>
+                inner.add(
+                  (function* () {
+                    for (const w of wires) yield w === null ? null : names.localOf(w);
+                  })(),
+                ),
+              next: () => inner.next(),
+              close: () => inner.close(),
+            };
           },
         }
       : {}),

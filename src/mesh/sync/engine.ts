@@ -337,13 +337,6 @@ export function createEngine(deps: EngineDeps) {
   }
 
   /**
-   * The requested objects in order, as `serve` gives each, with up to AHEAD small ones (one
-   * message each) read ahead: served one after another, each small object was four file-system
-   * round trips (open, stat, read, close) on the libuv pool while the wire waited, ~2.6 ms apiece
-   * on a loaded machine. A big object streams in its turn (serve reads a few of its chunks
-   * ahead). At most AHEAD_BYTES (+ one object) of small objects in memory.
-   */
-  /**
    * A warmer for one session's serving (warm.ts), or null where the view has none: `add` each
    * `want` list as it comes, before serveAll takes it (pass the warmer to serveAll, which moves
    * it on as it takes each want). A want serve would refuse is a place with nothing to read.
@@ -353,12 +346,15 @@ export function createEngine(deps: EngineDeps) {
     if (view === undefined) return null;
     return {
       add(list) {
+        // Mapped as the warmer pulls them (a few thousand ahead), not all at once.
         view.add(
-          list.map((w) => {
-            const obj = String(w?.obj);
-            const state = HEX32.test(obj) && allowed(String(w.share)) ? store.shares.get(String(w.share)) : undefined;
-            return state !== undefined && names(state, obj) ? (obj as ObjectId) : null;
-          }),
+          (function* () {
+            for (const w of list) {
+              const obj = String(w?.obj);
+              const state = HEX32.test(obj) && allowed(String(w.share)) ? store.shares.get(String(w.share)) : undefined;
+              yield state !== undefined && names(state, obj) ? (obj as ObjectId) : null;
+            }
+          })(),
         );
       },
       next: () => view.next(),
@@ -366,6 +362,14 @@ export function createEngine(deps: EngineDeps) {
     };
   }
 
+  /**
+   * The requested objects in order, as `serve` gives each, with up to AHEAD small ones (one
+   * message each) read ahead: served one after another, each small object was four file-system
+   * round trips (open, stat, read, close) on the libuv pool while the wire waited, ~2.6 ms apiece
+   * on a loaded machine. A big object streams in its turn (serve reads a few of its chunks
+   * ahead). At most AHEAD_BYTES (+ one object) of small objects in memory. `warming` (the
+   * session's warmer) is moved on as each want is taken.
+   */
   async function* serveAll(list: readonly Want[], allowed: (share: string) => boolean, warming?: { next(): void }): AsyncGenerator<Message> {
     const read = async (w: Want, size: number | null): Promise<Message[]> => {
       const out: Message[] = [];

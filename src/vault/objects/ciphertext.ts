@@ -1,7 +1,7 @@
 /** Objects read into the page cache ahead of `readNow` (warm.ts's Warmer, by object id). */
 export interface ObjectWarmer {
-  /** Objects the reader will read next, in its order, after those added before (null: a place the reader takes, nothing to read). */
-  add(ids: readonly (ObjectId | null)[]): void;
+  /** Objects the reader will read next, in its order, after those added before (null: a place the reader takes, nothing to read); pulled as needed. */
+  add(ids: Iterable<ObjectId | null>): void;
   /** The reader has taken the next object of what was added (read it, or passed it by). */
   next(): void;
   close(): void;
@@ -301,7 +301,16 @@ export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }):
 
     warm(opts) {
       const warmer = createWarmer(opts);
-      return { add: (ids) => warmer.add(ids.map((id) => (id === null ? null : pool.pathOf(id)))), next: () => warmer.next(), close: () => warmer.close() };
+      return {
+        add: (ids) =>
+          warmer.add(
+            (function* () {
+              for (const id of ids) yield id === null ? null : pool.pathOf(id);
+            })(),
+          ),
+        next: () => warmer.next(),
+        close: () => warmer.close(),
+      };
     },
 
     async write(id, source, check, opts = {}) {

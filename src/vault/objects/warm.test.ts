@@ -102,3 +102,23 @@ test('the warmer reads the files ahead of the reader, at most lead files ahead, 
   await sleep(300);
   assert.equal(residentCount(later), 0, 'a closed warmer reads nothing');
 });
+
+test('what is added is pulled as the worker needs it (twice lead ahead of the reader at most), not all at once', () => {
+  const warmer = createWarmer({ lead: 100, maxBytes: 1 << 20 });
+  let pulls = 0;
+  warmer.add(
+    (function* () {
+      for (let i = 0; i < 1_000_000; i++) {
+        pulls++;
+        yield null;
+      }
+    })(),
+  );
+  try {
+    assert.ok(pulls <= WARM_MIN_FILES + 2 * 100, `pulled at first: ${pulls}`);
+    for (let i = 0; i < 1000; i++) warmer.next();
+    assert.ok(pulls >= 1000 && pulls <= 1000 + 2 * 100, `pulled with the reader at 1,000: ${pulls}`);
+  } finally {
+    warmer.close();
+  }
+});

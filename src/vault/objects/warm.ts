@@ -23,8 +23,12 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 
 export interface Warmer {
-  /** Files the reader will read next, in its order, after those added before (null: a place the reader takes, nothing to read). */
-  add(paths: readonly (string | null)[]): void;
+  /**
+   * Files the reader will read next, in its order, after those added before (null: a place the
+   * reader takes, nothing to read). Pulled only as the worker needs them, at most twice `lead`
+   * ahead of the reader: a want list of a million objects is not copied into paths.
+   */
+  add(paths: Iterable<string | null>): void;
   /** The reader has taken the next file of what was added (read it, or passed it by). */
   next(): void;
   /** Stops the worker; the warmer does nothing afterwards. */
@@ -103,6 +107,10 @@ port.close();
 export function createWarmer(opts: { lead: number; maxBytes: number }): Warmer {
   const ctrl = new Int32Array(new SharedArrayBuffer(3 * 4));
   const step = Math.max(1, Math.floor(opts.lead / 8));
+  /** what was added and not yet pulled, in order */
+  const sources: Iterator<string | null>[] = [];
+  /** places pulled (handed to the worker, or held until it starts) */
+  let pulled = 0;
   let pending: (string | null)[] | null = [];
   let reached = 0;
   let port: MessagePort | null = null;
@@ -111,6 +119,17 @@ export function createWarmer(opts: { lead: number; maxBytes: number }): Warmer {
   const signal = () => {
     Atomics.add(ctrl, SIGNAL, 1);
     Atomics.notify(ctrl, SIGNAL);
+  };
+  /** Up to `limit` more places, pulled from what was added. */
+  const pull = (limit: number): (string | null)[] => {
+    const out: (string | null)[] = [];
+    while (out.length < limit && sources.length > 0) {
+      const r = sources[0]!.next();
+      if (r.done === true) sources.shift();
+      else out.push(r.value);
+    }
+    pulled += out.length;
+    return out;
   };
   const start = (paths: (string | null)[]) => {
     const channel = new MessageChannel();
@@ -126,28 +145,39 @@ export function createWarmer(opts: { lead: number; maxBytes: number }): Warmer {
     channel.port1.unref();
     channel.port1.postMessage(paths);
   };
+  /** Hands the worker what it may read next: places up to twice `lead` ahead of the reader. */
+  const feed = () => {
+    if (closed) return;
+    if (pending !== null) {
+      pending.push(...pull(WARM_MIN_FILES - pending.length));
+      if (pending.length < WARM_MIN_FILES) return;
+      const first = pending;
+      pending = null;
+      start(first);
+    }
+    if (pulled - reached < opts.lead) {
+      const more = pull(reached + 2 * opts.lead - pulled);
+      if (more.length > 0) port!.postMessage(more);
+    }
+    signal();
+  };
   return {
     add(paths) {
-      if (closed || paths.length === 0) return;
-      if (pending !== null) {
-        pending.push(...paths);
-        if (pending.length < WARM_MIN_FILES) return;
-        const first = pending;
-        pending = null;
-        start(first);
-      } else port!.postMessage(paths);
-      signal();
+      if (closed) return;
+      sources.push(paths[Symbol.iterator]());
+      feed();
     },
     next() {
       reached++;
       Atomics.store(ctrl, REACHED, reached);
       // The worker waits only once `lead` ahead: a wake per `lead / 8` files, not one per file.
-      if (worker !== null && reached % step === 0) signal();
+      if (worker !== null && reached % step === 0) feed();
     },
     close() {
       if (closed) return;
       closed = true;
       pending = null;
+      sources.length = 0;
       Atomics.store(ctrl, STOP, 1);
       signal();
       port?.close();
