@@ -74,6 +74,7 @@ export function wireView(view: CiphertextView, names: ObjectNames): CiphertextVi
                   })(),
                 ),
               next: () => inner.next(),
+              readTook: (ms: number, bytes: number) => inner.readTook(ms, bytes),
               close: () => inner.close(),
             };
           },

@@ -44,6 +44,14 @@ const READS_IN_FLIGHT = 4;
 const WARM_LEAD = 2048;
 const HEX32 = /^[0-9a-f]{32}$/;
 
+/** A session's warmer (engine.warmer): its wants added as they come, moved on and timed as served. */
+export interface Warming {
+  add(list: readonly Want[]): void;
+  next(): void;
+  readTook(ms: number, bytes: number): void;
+  close(): void;
+}
+
 export interface EngineDeps {
   store: SyncStore;
   signer: DeviceSigner;
@@ -276,7 +284,7 @@ export function createEngine(deps: EngineDeps) {
   }
 
   /** A requested object as chunk messages from `offset`; one `missing` message when it is not here. */
-  async function* serve(want: Want, allowed: (share: string) => boolean, known?: number | null): AsyncGenerator<Message> {
+  async function* serve(want: Want, allowed: (share: string) => boolean, known?: number | null, warming?: Warming): AsyncGenerator<Message> {
     if (want === null || typeof want !== 'object' || !HEX32.test(String(want.obj)) || !HEX32.test(String(want.share)) || !Number.isSafeInteger(want.offset) || want.offset < 0) throw new ElohimError('SYNC_REJECTED', 'a malformed object request');
     // A share the asker is not in (a device removed from it that has not heard yet, say) is
     // answered as an object not held: nothing is served, and the sync goes on.
@@ -309,7 +317,7 @@ export function createEngine(deps: EngineDeps) {
     try {
       while (offset < size) {
         while (reading.length < READS_IN_FLIGHT && next < size) {
-          const read = readRange(want.obj, next, Math.min(size, next + CHUNK_BYTES));
+          const read = readRange(want.obj, next, Math.min(size, next + CHUNK_BYTES), warming);
           read.catch(() => {}); // awaited in its turn; this only keeps a failure from going unhandled meanwhile
           reading.push(read);
           next = Math.min(size, next + CHUNK_BYTES);
@@ -324,9 +332,16 @@ export function createEngine(deps: EngineDeps) {
   }
 
   /** Stored bytes [start, end) of an object, as one buffer. Throws OBJECT_DAMAGED when the object is shorter (or gone). */
-  async function readRange(obj: string, start: number, end: number): Promise<Buffer> {
-    // A small object (or a big one's last piece), read at once where the view can (readNow says why).
-    if (deps.ciphertext.readNow !== undefined && end - start < CHUNK_BYTES) return deps.ciphertext.readNow(obj as never, start, end);
+  async function readRange(obj: string, start: number, end: number, warming?: Warming): Promise<Buffer> {
+    // A small object (or a big one's last piece), read at once where the view can (readNow says
+    // why), timed for the warmer: reads that wait for the disk start its worker.
+    if (deps.ciphertext.readNow !== undefined && end - start < CHUNK_BYTES) {
+      if (warming === undefined) return deps.ciphertext.readNow(obj as never, start, end);
+      const t0 = performance.now();
+      const bytes = deps.ciphertext.readNow(obj as never, start, end);
+      warming.readTook(performance.now() - t0, bytes.length);
+      return bytes;
+    }
     const stream = await deps.ciphertext.read(obj as never, { start, end });
     const pieces: Buffer[] = [];
     // A range of one chunk comes as one piece (highWaterMark): no copy of it then.
@@ -341,7 +356,7 @@ export function createEngine(deps: EngineDeps) {
    * `want` list as it comes, before serveAll takes it (pass the warmer to serveAll, which moves
    * it on as it takes each want). A want serve would refuse is a place with nothing to read.
    */
-  function warmer(allowed: (share: string) => boolean): { add(list: readonly Want[]): void; next(): void; close(): void } | null {
+  function warmer(allowed: (share: string) => boolean): Warming | null {
     const view = deps.ciphertext.warm?.({ lead: WARM_LEAD, maxBytes: CHUNK_BYTES });
     if (view === undefined) return null;
     return {
@@ -358,6 +373,7 @@ export function createEngine(deps: EngineDeps) {
         );
       },
       next: () => view.next(),
+      readTook: (ms, bytes) => view.readTook(ms, bytes),
       close: () => view.close(),
     };
   }
@@ -370,10 +386,10 @@ export function createEngine(deps: EngineDeps) {
    * ahead). At most AHEAD_BYTES (+ one object) of small objects in memory. `warming` (the
    * session's warmer) is moved on as each want is taken.
    */
-  async function* serveAll(list: readonly Want[], allowed: (share: string) => boolean, warming?: { next(): void }): AsyncGenerator<Message> {
+  async function* serveAll(list: readonly Want[], allowed: (share: string) => boolean, warming?: Warming): AsyncGenerator<Message> {
     const read = async (w: Want, size: number | null): Promise<Message[]> => {
       const out: Message[] = [];
-      for await (const m of serve(w, allowed, size)) out.push(m);
+      for await (const m of serve(w, allowed, size, warming)) out.push(m);
       return out;
     };
     // A small object's messages being read, or a big one (null: it streams in its turn, its own
@@ -400,7 +416,7 @@ export function createEngine(deps: EngineDeps) {
         const { want, size, bytes, messages } = ahead.shift()!;
         aheadBytes -= bytes;
         if (messages !== null) yield* await messages;
-        else yield* serve(want, allowed, size);
+        else yield* serve(want, allowed, size, warming);
       }
     } finally {
       ahead.length = 0;

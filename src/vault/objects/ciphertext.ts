@@ -4,6 +4,8 @@ export interface ObjectWarmer {
   add(ids: Iterable<ObjectId | null>): void;
   /** The reader has taken the next object of what was added (read it, or passed it by). */
   next(): void;
+  /** A `readNow` of `bytes` of one of them took `ms` (reads that wait for the disk start the warmer's worker). */
+  readTook(ms: number, bytes: number): void;
   close(): void;
 }
 
@@ -309,6 +311,7 @@ export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }):
             })(),
           ),
         next: () => warmer.next(),
+        readTook: (ms, bytes) => warmer.readTook(ms, bytes),
         close: () => warmer.close(),
       };
     },

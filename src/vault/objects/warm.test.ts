@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createWarmer, WARM_MIN_FILES } from './warm.ts';
+import { createWarmer } from './warm.ts';
+import type { Warmer } from './warm.ts';
 
 const SMALL = 4096;
 const BIG = 2 << 20;
@@ -38,6 +39,11 @@ function resident(paths: string[]): number[] {
 
 const residentCount = (paths: string[]) => resident(paths).filter((n) => n > 0).length;
 
+/** Reports `n` reads of 4 KiB that took `ms` each (a read from the page cache takes ~0.02). */
+const reads = (warmer: Warmer, n: number, ms: number) => {
+  for (let i = 0; i < n; i++) warmer.readTook(ms, 4096);
+};
+
 async function until(what: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
   while (!what()) {
@@ -63,13 +69,19 @@ test('the warmer reads the files ahead of the reader, at most lead files ahead, 
   t.after(() => warmer.close());
   const places = files.map((p, i) => (i === 30 ? null : p));
 
-  // Fewer than WARM_MIN_FILES: no worker yet, nothing read.
-  warmer.add(places.slice(0, WARM_MIN_FILES - 1));
+  // Reads that do not wait start nothing; nor 15 that waited among 32.
+  warmer.add(places.slice(0, 200));
+  reads(warmer, 64, 0.01);
+  reads(warmer, 15, 5);
+  reads(warmer, 17, 0.01);
+  reads(warmer, 1, 19);
   await sleep(300);
-  assert.equal(residentCount(present), 0);
+  assert.equal(residentCount(present), 0, 'no worker while the reads do not wait');
 
-  // The rest of the first 300: the worker starts and reads up to `lead` ahead of the reader.
-  warmer.add(places.slice(WARM_MIN_FILES - 1, 300));
+  // One read of 20 ms: the worker starts and reads up to `lead` ahead of the reader (16 reads
+  // of 32 that waited start it too: the next tests).
+  warmer.add(places.slice(200, 300));
+  reads(warmer, 1, 20);
   const upTo = (from: number, to: number) => files.slice(from, to).filter((_, i) => ![10, 20, 30].includes(from + i));
   await until(() => residentCount(upTo(0, 100)) === upTo(0, 100).length);
   await sleep(300);
@@ -115,10 +127,37 @@ test('what is added is pulled as the worker needs it (twice lead ahead of the re
     })(),
   );
   try {
-    assert.ok(pulls <= WARM_MIN_FILES + 2 * 100, `pulled at first: ${pulls}`);
+    assert.equal(pulls, 0, 'nothing pulled before the worker starts');
+    reads(warmer, 16, 5);
+    assert.ok(pulls <= 2 * 100, `pulled at first: ${pulls}`);
     for (let i = 0; i < 1000; i++) warmer.next();
     assert.ok(pulls >= 1000 && pulls <= 1000 + 2 * 100, `pulled with the reader at 1,000: ${pulls}`);
   } finally {
     warmer.close();
   }
+});
+
+test('the warmer reads at most aheadBytes ahead of the reader, whatever lead allows', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'elohim-warm-bytes-'));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const files = Array.from({ length: 300 }, (_, i) => join(root, `f${i}`));
+  for (const p of files) writeDurable(p, 16 * 1024);
+  drop(files);
+  if (residentCount(files) !== 0) {
+    t.skip('this file system keeps the files cached whatever is asked');
+    return;
+  }
+  const warmer = createWarmer({ lead: 100, maxBytes: 1 << 20, aheadBytes: 64 * 1024 });
+  t.after(() => warmer.close());
+  warmer.add(files);
+  reads(warmer, 16, 5);
+  // 4 files of 16 KiB are 64 KiB: the worker stops there.
+  await until(() => residentCount(files.slice(0, 4)) === 4);
+  await sleep(300);
+  assert.equal(residentCount(files.slice(4)), 0, 'nothing beyond aheadBytes');
+  // The reader takes 16 files: the next 4 after it are read.
+  for (let i = 0; i < 16; i++) warmer.next();
+  await until(() => residentCount(files.slice(16, 20)) === 4);
+  await sleep(300);
+  assert.equal(residentCount(files.slice(20)), 0);
 });
