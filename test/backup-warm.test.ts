@@ -9,7 +9,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,44 +18,11 @@ import { dataPaths } from '../src/app.ts';
 import { createBackupEngine, createLocalTarget } from '../src/backup/index.ts';
 import type { Target } from '../src/backup/index.ts';
 import { openDatabase } from '../src/db/index.ts';
-import { readWaited } from '../src/vault/objects/warm.ts';
+import { coldReadsWaiting, dropFromPageCache, objectFiles, residentCount } from '../src/vault/objects/testing.ts';
 import { createObjectStore } from '../src/vault/index.ts';
 import { hashers, makeFolder, PASSPHRASE, putFiles, repositoryKeyFor } from './backup-helpers.ts';
 
 const FILES = 300;
-
-const objectFiles = (pool: string): string[] =>
-  readdirSync(pool, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && /^[0-9a-f]{2}$/.test(d.name))
-    .flatMap((d) => readdirSync(join(pool, d.name)).map((f) => join(pool, d.name, f)));
-
-const drop = (paths: string[]) => {
-  for (const p of paths) execFileSync('dd', [`if=${p}`, 'iflag=nocache', 'count=0', 'status=none']);
-};
-
-function residentCount(paths: string[]): number {
-  const out = execFileSync('fincore', ['-n', '-b', '-o', 'RES', ...paths], { encoding: 'utf8' });
-  return out.trim().split('\n').filter((line) => Number(line.trim()) > 0).length;
-}
-
-/** How many of 32 cold reads of 4 KiB here wait for the disk (by the warmer's own measure). */
-function coldReadsWaiting(dir: string): number {
-  const paths = Array.from({ length: 32 }, (_, i) => join(dir, `control-${i}`));
-  for (const p of paths) {
-    const fd = openSync(p, 'w');
-    writeSync(fd, randomBytes(4096));
-    fsyncSync(fd);
-    closeSync(fd);
-  }
-  drop(paths);
-  let waited = 0;
-  for (const p of paths) {
-    const t0 = performance.now();
-    readFileSync(p);
-    if (readWaited(performance.now() - t0, 4096)) waited++;
-  }
-  return waited;
-}
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
@@ -70,14 +36,14 @@ test('a backup reading a cold pool reads its small objects ahead of packing them
   const pool = objectFiles(paths.objects);
   assert.ok(pool.length >= FILES);
   execFileSync('sync');
-  drop(pool);
+  dropFromPageCache(pool);
   if (residentCount(pool) !== 0) {
     t.skip('this file system keeps the files cached whatever is asked');
     return;
   }
   const scratch = await mkdtemp(join(tmpdir(), 'elohim-backup-warm-'));
   t.after(() => rm(scratch, { recursive: true, force: true }));
-  if (coldReadsWaiting(scratch) < 20) {
+  if (coldReadsWaiting(scratch, 4096) < 20) {
     t.skip('reads from this disk do not wait (as fast as the page cache): the warmer stays off');
     return;
   }

@@ -74,7 +74,7 @@ export function wireView(view: CiphertextView, names: ObjectNames): CiphertextVi
                   })(),
                 ),
               next: () => inner.next(),
-              readTook: (ms: number, bytes: number) => inner.readTook(ms, bytes),
+              readNow: (wire: ObjectId, start: number, end: number) => inner.readNow(names.localOf(wire), start, end),
               close: () => inner.close(),
             };
           },

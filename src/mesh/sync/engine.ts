@@ -8,6 +8,10 @@
  * - `versions`: signed index versions the other has not seen, in batches; a batch with one bad
  *   version is refused whole (SYNC_REJECTED) and nothing of it is kept.
  * - objects: stored ciphertext by id, in chunks; what arrives is taken by receive.ts.
+ *
+ * Over 400 lines: the halves share the sync store, the share states and the index of object names
+ * a want is checked against (`names`), which serving, wanting and warming all read; receiving,
+ * which needs none of them, is apart (receive.ts).
  */
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -48,7 +52,8 @@ const HEX32 = /^[0-9a-f]{32}$/;
 export interface Warming {
   add(list: readonly Want[]): void;
   next(): void;
-  readTook(ms: number, bytes: number): void;
+  /** the view's readNow, timed (reads that wait start the warmer's worker) */
+  readNow(obj: string, start: number, end: number): Buffer;
   close(): void;
 }
 
@@ -334,13 +339,9 @@ export function createEngine(deps: EngineDeps) {
   /** Stored bytes [start, end) of an object, as one buffer. Throws OBJECT_DAMAGED when the object is shorter (or gone). */
   async function readRange(obj: string, start: number, end: number, warming?: Warming): Promise<Buffer> {
     // A small object (or a big one's last piece), read at once where the view can (readNow says
-    // why), timed for the warmer: reads that wait for the disk start its worker.
+    // why), through the warmer where there is one (it times the read).
     if (deps.ciphertext.readNow !== undefined && end - start < CHUNK_BYTES) {
-      if (warming === undefined) return deps.ciphertext.readNow(obj as never, start, end);
-      const t0 = performance.now();
-      const bytes = deps.ciphertext.readNow(obj as never, start, end);
-      warming.readTook(performance.now() - t0, bytes.length);
-      return bytes;
+      return warming !== undefined ? warming.readNow(obj, start, end) : deps.ciphertext.readNow(obj as never, start, end);
     }
     const stream = await deps.ciphertext.read(obj as never, { start, end });
     const pieces: Buffer[] = [];
@@ -373,7 +374,7 @@ export function createEngine(deps: EngineDeps) {
         );
       },
       next: () => view.next(),
-      readTook: (ms, bytes) => view.readTook(ms, bytes),
+      readNow: (obj, start, end) => view.readNow(obj as ObjectId, start, end),
       close: () => view.close(),
     };
   }

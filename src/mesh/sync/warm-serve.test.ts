@@ -6,46 +6,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'node:test';
-import { readWaited } from '../../vault/objects/warm.ts';
+import { coldReadsWaiting, dropFromPageCache, objectFiles, residentCount } from '../../vault/objects/testing.ts';
 import { putAt } from '../../vault/testing.ts';
 import { testDevices } from '../shares/testing.ts';
 import { decodeMessage } from './frame.ts';
 
 const FILES = 300;
-
-/** Every object file of a pool (its shard folders; not objects/tmp). */
-function objectFiles(pool: string): string[] {
-  return readdirSync(pool, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && /^[0-9a-f]{2}$/.test(d.name))
-    .flatMap((d) => readdirSync(join(pool, d.name)).map((f) => join(pool, d.name, f)));
-}
-
-function residentCount(paths: string[]): number {
-  const out = execFileSync('fincore', ['-n', '-b', '-o', 'RES', ...paths], { encoding: 'utf8' });
-  return out.trim().split('\n').filter((line) => Number(line.trim()) > 0).length;
-}
-
-/** How many of 32 cold reads of 2,000 bytes here wait for the disk (by the warmer's own measure). */
-function coldReadsWaiting(dir: string): number {
-  const paths = Array.from({ length: 32 }, (_, i) => join(dir, `control-${i}`));
-  for (const p of paths) {
-    const fd = openSync(p, 'w');
-    writeSync(fd, randomBytes(2000));
-    fsyncSync(fd);
-    closeSync(fd);
-  }
-  for (const p of paths) execFileSync('dd', [`if=${p}`, 'iflag=nocache', 'count=0', 'status=none']);
-  let waited = 0;
-  for (const p of paths) {
-    const t0 = performance.now();
-    readFileSync(p);
-    if (readWaited(performance.now() - t0, 2000)) waited++;
-  }
-  return waited;
-}
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
 /** Waits `ms` holding this thread (the event loop does not turn). */
@@ -61,13 +29,13 @@ test('a sending device reads what it is asked for ahead of serving it, off its m
   const files = objectFiles(join(a.tv.dir, 'objects'));
   assert.ok(files.length >= FILES);
   execFileSync('sync');
-  for (const f of files) execFileSync('dd', [`if=${f}`, 'iflag=nocache', 'count=0', 'status=none']);
+  dropFromPageCache(files);
   if (residentCount(files) !== 0) {
     t.skip('this file system keeps the files cached whatever is asked');
     return;
   }
   // The warmer's worker starts only once reads wait for the disk (half of 32 in a row).
-  if (coldReadsWaiting(a.tv.dir) < 20) {
+  if (coldReadsWaiting(a.tv.dir, 2000) < 20) {
     t.skip('reads from this disk do not wait (as fast as the page cache): the warmer stays off');
     return;
   }

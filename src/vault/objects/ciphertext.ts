@@ -4,8 +4,8 @@ export interface ObjectWarmer {
   add(ids: Iterable<ObjectId | null>): void;
   /** The reader has taken the next object of what was added (read it, or passed it by). */
   next(): void;
-  /** A `readNow` of `bytes` of one of them took `ms` (reads that wait for the disk start the warmer's worker). */
-  readTook(ms: number, bytes: number): void;
+  /** The view's `readNow`, timed: reads that wait for the disk start the warmer's worker. */
+  readNow(id: ObjectId, start: number, end: number): Buffer;
   close(): void;
 }
 
@@ -311,7 +311,12 @@ export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }):
             })(),
           ),
         next: () => warmer.next(),
-        readTook: (ms, bytes) => warmer.readTook(ms, bytes),
+        readNow: (id, start, end) => {
+          const t0 = performance.now();
+          const bytes = view.readNow!(id, start, end);
+          warmer.readTook(performance.now() - t0, bytes.length);
+          return bytes;
+        },
         close: () => warmer.close(),
       };
     },

@@ -3,41 +3,17 @@
 // Residency is read with util-linux's fincore; each file's cached pages are dropped first with
 // dd's `iflag=nocache` (posix_fadvise DONTNEED, no root needed).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { dropFromPageCache as drop, resident, residentCount, writeDurable } from './testing.ts';
 import { createWarmer } from './warm.ts';
 import type { Warmer } from './warm.ts';
 
 const SMALL = 4096;
 const BIG = 2 << 20;
-
-function writeDurable(path: string, size: number): void {
-  const fd = openSync(path, 'w');
-  try {
-    writeSync(fd, Buffer.alloc(size, 7));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Drops `paths`' pages from the page cache (they are clean: written durably). */
-function drop(paths: string[]): void {
-  for (const p of paths) execFileSync('dd', [`if=${p}`, 'iflag=nocache', 'count=0', 'status=none']);
-}
-
-/** Bytes of each of `paths` in the page cache. */
-function resident(paths: string[]): number[] {
-  const out = execFileSync('fincore', ['-n', '-b', '-o', 'RES', ...paths], { encoding: 'utf8' });
-  return out.trim().split('\n').map((line) => Number(line.trim()));
-}
-
-const residentCount = (paths: string[]) => resident(paths).filter((n) => n > 0).length;
 
 /** Reports `n` reads of 4 KiB that took `ms` each (a read from the page cache takes ~0.02). */
 const reads = (warmer: Warmer, n: number, ms: number) => {
@@ -57,7 +33,7 @@ test('the warmer reads the files ahead of the reader, at most lead files ahead, 
   t.after(() => rm(root, { recursive: true, force: true }));
   const files = Array.from({ length: 400 }, (_, i) => join(root, `f${i}`));
   // Place 10 is a big file (not read: over maxBytes); place 20 a missing file; place 30 nothing.
-  files.forEach((p, i) => i !== 20 && writeDurable(p, i === 10 ? BIG : SMALL));
+  files.forEach((p, i) => i !== 20 && writeDurable(p, Buffer.alloc(i === 10 ? BIG : SMALL, 7)));
   const present = files.filter((_, i) => i !== 20 && i !== 30);
   drop(present);
   if (residentCount(present) !== 0) {
@@ -107,7 +83,7 @@ test('the warmer reads the files ahead of the reader, at most lead files ahead, 
   // Closed: nothing more is read, whatever is added.
   warmer.close();
   const later = Array.from({ length: 300 }, (_, i) => join(root, `g${i}`));
-  later.forEach((p) => writeDurable(p, SMALL));
+  later.forEach((p) => writeDurable(p, Buffer.alloc(SMALL, 7)));
   drop(later);
   warmer.add(later);
   for (let i = 0; i < 300; i++) warmer.next();
@@ -141,7 +117,7 @@ test('the warmer reads at most aheadBytes ahead of the reader, whatever lead all
   const root = await mkdtemp(join(tmpdir(), 'elohim-warm-bytes-'));
   t.after(() => rm(root, { recursive: true, force: true }));
   const files = Array.from({ length: 300 }, (_, i) => join(root, `f${i}`));
-  for (const p of files) writeDurable(p, 16 * 1024);
+  for (const p of files) writeDurable(p, Buffer.alloc(16 * 1024, 7));
   drop(files);
   if (residentCount(files) !== 0) {
     t.skip('this file system keeps the files cached whatever is asked');
