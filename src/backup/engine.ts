@@ -319,7 +319,8 @@ export function createBackupEngine(deps: BackupDeps) {
               const read = async (o: { id: string; size: number }) => {
                 if (readNow === undefined) return collect(await deps.objects.read(o.id as ObjectId), { owned: true });
                 warming?.next();
-                return warming !== undefined ? warming.readNow(o.id as ObjectId, 0, o.size) : readNow(o.id as ObjectId, 0, o.size);
+                const one = () => readNow(o.id as ObjectId, 0, o.size);
+                return warming !== undefined ? warming.timed(one) : one();
               };
               return Readable.from(
                 (async function* () {

@@ -74,7 +74,7 @@ export function wireView(view: CiphertextView, names: ObjectNames): CiphertextVi
                   })(),
                 ),
               next: () => inner.next(),
-              readNow: (wire: ObjectId, start: number, end: number) => inner.readNow(names.localOf(wire), start, end),
+              timed: (read: () => Buffer) => inner.timed(read),
               close: () => inner.close(),
             };
           },

@@ -52,8 +52,8 @@ const HEX32 = /^[0-9a-f]{32}$/;
 export interface Warming {
   add(list: readonly Want[]): void;
   next(): void;
-  /** the view's readNow, timed (reads that wait start the warmer's worker) */
-  readNow(obj: string, start: number, end: number): Buffer;
+  /** runs a read of one of them, timed (reads that wait start the warmer's worker) */
+  timed(read: () => Buffer): Buffer;
   close(): void;
 }
 
@@ -339,9 +339,10 @@ export function createEngine(deps: EngineDeps) {
   /** Stored bytes [start, end) of an object, as one buffer. Throws OBJECT_DAMAGED when the object is shorter (or gone). */
   async function readRange(obj: string, start: number, end: number, warming?: Warming): Promise<Buffer> {
     // A small object (or a big one's last piece), read at once where the view can (readNow says
-    // why), through the warmer where there is one (it times the read).
+    // why), timed by the warmer where there is one.
     if (deps.ciphertext.readNow !== undefined && end - start < CHUNK_BYTES) {
-      return warming !== undefined ? warming.readNow(obj, start, end) : deps.ciphertext.readNow(obj as never, start, end);
+      const read = () => deps.ciphertext.readNow!(obj as never, start, end);
+      return warming !== undefined ? warming.timed(read) : read();
     }
     const stream = await deps.ciphertext.read(obj as never, { start, end });
     const pieces: Buffer[] = [];
@@ -374,7 +375,7 @@ export function createEngine(deps: EngineDeps) {
         );
       },
       next: () => view.next(),
-      readNow: (obj, start, end) => view.readNow(obj as ObjectId, start, end),
+      timed: (read) => view.timed(read),
       close: () => view.close(),
     };
   }

@@ -4,8 +4,11 @@ export interface ObjectWarmer {
   add(ids: Iterable<ObjectId | null>): void;
   /** The reader has taken the next object of what was added (read it, or passed it by). */
   next(): void;
-  /** The view's `readNow`, timed: reads that wait for the disk start the warmer's worker. */
-  readNow(id: ObjectId, start: number, end: number): Buffer;
+  /**
+   * Runs `read` (the reader's own `readNow` of one of them, through whatever view it reads) and
+   * times it: reads that wait for the disk start the warmer's worker.
+   */
+  timed(read: () => Buffer): Buffer;
   close(): void;
 }
 
@@ -311,9 +314,9 @@ export function createCiphertextView(deps: { pool: Pool; hashers: HasherPool }):
             })(),
           ),
         next: () => warmer.next(),
-        readNow: (id, start, end) => {
+        timed: (read) => {
           const t0 = performance.now();
-          const bytes = view.readNow!(id, start, end);
+          const bytes = read();
           warmer.readTook(performance.now() - t0, bytes.length);
           return bytes;
         },
